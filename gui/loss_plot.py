@@ -1,0 +1,91 @@
+"""The live loss curve: one trace per run segment, labelled with its optimizer, updated with setData."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from gui.runner import SOLVE_LABEL, LossChunk
+
+MAX_POINTS = 200_000  # per trace; beyond this every other point is dropped, so a long Play stays cheap
+COLORS = {"SGD": (31, 119, 180), "Momentum": (44, 160, 44), "RMSProp": (148, 103, 189),
+          "Adam": (214, 39, 40), "AdamW": (255, 127, 14), SOLVE_LABEL: (30, 30, 30)}
+
+
+class _Trace:
+    """A growing (x, y) buffer behind one PlotDataItem."""
+
+    def __init__(self, item: pg.PlotDataItem) -> None:
+        self.item = item
+        self.x = np.empty(1024)
+        self.y = np.empty(1024)
+        self.n = 0
+
+    def extend(self, x0: int, values: np.ndarray) -> None:
+        need = self.n + len(values)
+        if need > len(self.x):
+            size = max(need, 2 * len(self.x))
+            self.x = np.resize(self.x, size)
+            self.y = np.resize(self.y, size)
+        self.x[self.n:need] = np.arange(x0, x0 + len(values))
+        self.y[self.n:need] = values
+        self.n = need
+        if self.n > MAX_POINTS:
+            keep = np.r_[0:self.n - 1:2, self.n - 1]
+            self.n = len(keep)
+            self.x[:self.n], self.y[:self.n] = self.x[keep], self.y[keep]
+
+    def show(self) -> None:
+        y = self.y[:self.n]
+        self.item.setData(self.x[:self.n], np.where(np.isfinite(y) & (y > 0), y, np.nan))
+
+
+class QLossPlot(QWidget):
+    """RMSE against steps (and solver iterations), log scale, with a legend of segments."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLogMode(y=True)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setLabel("left", "RMSE")
+        self.plot.setLabel("bottom", "step")
+        self.plot.setMinimumHeight(150)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=(40, 40, 40))
+        self.traces: dict[int, _Trace] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+
+    def clear(self) -> None:
+        """Drop every trace (a new run)."""
+        for trace in self.traces.values():
+            self.plot.removeItem(trace.item)
+        self.legend.clear()
+        self.traces.clear()
+
+    def add(self, chunks: list[LossChunk]) -> None:
+        """Append losses; a new segment gets its own trace, then every touched trace is redrawn once."""
+        touched = {}
+        for chunk in chunks:
+            trace = self.traces.get(chunk.segment)
+            if trace is None:
+                trace = self.traces[chunk.segment] = self._new_trace(chunk.label)
+            trace.extend(chunk.x0, chunk.values)
+            touched[chunk.segment] = trace
+        for trace in touched.values():
+            trace.show()
+
+    def _new_trace(self, label: str) -> _Trace:
+        color = COLORS.get(label.split(" · ")[0], (90, 90, 90))
+        style = {"width": 2}
+        if label == SOLVE_LABEL:
+            style["style"] = pg.QtCore.Qt.DashLine
+        item = self.plot.plot([], [], pen=pg.mkPen(color, **style), name=label)
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, method="peak")
+        return _Trace(item)
+
+    def labels(self) -> list[str]:
+        """The legend's labels, oldest first."""
+        return [t.item.name() for t in self.traces.values()]

@@ -1,0 +1,324 @@
+"""The window: controls on top, the sheet in the middle, explain panel and loss curve on the right."""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QPushButton, QStackedWidget, QVBoxLayout, QWidget)
+
+from engine.data import Ratings
+from engine.device import device_label
+from engine.snapshot import Snapshot
+from gui.controls import QControls
+from gui.explain_panel import QExplainPanel
+from gui.legend import QLegend
+from gui.open_dialog import QOpenDialog
+from gui.runner import Frame, LoadRequest
+from gui.sheet_layout import LOSS, Cell
+from gui.sheet_model import QSheetModel
+from gui.sheet_view import QSheetView
+from gui.worker import IDLE, QEngine, xlsx_module
+
+RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
+SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
+             "stop": "Esc", "reset": "Ctrl+R", "quit": "Ctrl+Q"}
+
+
+class QLoadingPage(QWidget):
+    """Shown until the first sheet arrives: what data preparation is doing, or why it failed."""
+
+    def __init__(self, open_action: QAction, parent=None) -> None:
+        super().__init__(parent)
+        self.label = QLabel("Preparing the ratings…")
+        self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignCenter)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 0)
+        self.bar.setMaximumWidth(480)
+        self.open = QPushButton("Open ratings…")
+        self.open.clicked.connect(open_action.trigger)
+        self.open.hide()
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        for widget in (self.label, self.bar, self.open):
+            layout.addWidget(widget, 0, Qt.AlignHCenter)
+        layout.addStretch(2)
+
+    def show_progress(self, message: str, fraction: float | None) -> None:
+        self.label.setText(message)
+        if fraction is None:
+            self.bar.setRange(0, 0)
+        else:
+            self.bar.setRange(0, 100)
+            self.bar.setValue(round(100 * fraction))
+
+    def show_failure(self, message: str) -> None:
+        self.label.setText(message)
+        self.bar.hide()
+        self.open.show()
+
+
+class QMainSheetWindow(QMainWindow):
+    """collabsheet's main window over one QEngine."""
+
+    def __init__(self, path: str | None = None, top: int = 15, device: str | None = None,
+                 engine: QEngine | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("collabsheet")
+        self.engine = engine or QEngine(device=device, top=top)
+        self.snapshot: Snapshot | None = None
+        self.ratings: Ratings | None = None
+        self.messages: list[tuple[str, str]] = []  # every message shown, for tests and for the record
+        self.frames = 0  # snapshots rendered
+        self.state = IDLE
+        self._rate_mark = (time.perf_counter(), 0)
+        self.steps_per_s = 0.0
+        self._box: QMessageBox | None = None
+
+        self.actions = self._make_actions()
+        self.controls = QControls(self.actions)
+        self.controls.top.setValue(top)
+        self.model = QSheetModel(self)
+        self.view = QSheetView(self.model)
+        self.legend = QLegend()
+        self.loading = QLoadingPage(self.actions["open"])
+        self.explain = QExplainPanel()
+        self.loss_plot = None  # built just after the first sheet shows: importing pyqtgraph takes ~0.5 s
+        self._pending_losses: list = []
+        self._build_layout()
+        self._build_menus()
+        self._build_status()
+        self._wires = []
+        self._wire()
+        self.resize(1560, 940)
+        self.engine.set_optimizer(self.controls.settings())
+        self.engine.load(LoadRequest(path=path))
+
+    # --- construction ------------------------------------------------------------------------
+    def _make_actions(self) -> dict[str, QAction]:
+        texts = {"open": "&Open ratings…", "import": "&Import from Excel…", "export": "&Export to Excel…",
+                 "quit": "&Quit", "step": "Step", "step_n": "Step ×N", "play": "Play", "solve": "Solve",
+                 "stop": "Stop", "reset": "Reset"}
+        actions = {}
+        for name, text in texts.items():
+            action = QAction(text, self)
+            keys = SHORTCUTS.get(name)
+            if keys:
+                action.setShortcuts([QKeySequence(k) for k in ((keys,) if isinstance(keys, str) else keys)])
+                action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({QKeySequence(action.shortcut()).toString()})")
+            actions[name] = action
+        actions["play"].setCheckable(True)
+        actions["stop"].setEnabled(False)
+        available = xlsx_module() is not None
+        for name in ("import", "export"):
+            actions[name].setEnabled(available)
+            if not available:
+                actions[name].setToolTip("needs engine/xlsx.py")
+        return actions
+
+    def _build_layout(self) -> None:
+        self.stack = QStackedWidget()
+        sheet_page = QWidget()
+        page = QVBoxLayout(sheet_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.setSpacing(0)
+        page.addWidget(self.legend)
+        page.addWidget(self.view, 1)
+        self.stack.addWidget(self.loading)
+        self.stack.addWidget(sheet_page)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        plot_placeholder = QLabel("the loss curve appears with the sheet")
+        plot_placeholder.setAlignment(Qt.AlignCenter)
+        for title, widget, name in (("Explain this cell", self.explain, "explain"), ("Loss", plot_placeholder, "loss")):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(name)
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetClosable
+                             | QDockWidget.DockWidgetFloatable)
+            self.addDockWidget(Qt.RightDockWidgetArea, dock)
+            setattr(self, f"{name}_dock", dock)
+        self.resizeDocks([self.explain_dock, self.loss_dock], [310, 310], Qt.Horizontal)
+        self.resizeDocks([self.explain_dock, self.loss_dock], [480, 300], Qt.Vertical)
+
+    def _build_menus(self) -> None:
+        a = self.actions
+        file = self.menuBar().addMenu("&File")
+        for name in ("open", None, "import", "export", None, "quit"):
+            file.addSeparator() if name is None else file.addAction(a[name])
+        run = self.menuBar().addMenu("&Run")
+        for name in ("step", "step_n", "play", "solve", "stop", None, "reset"):
+            run.addSeparator() if name is None else run.addAction(a[name])
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self.explain_dock.toggleViewAction())
+        view.addAction(self.loss_dock.toggleViewAction())
+
+    def _build_status(self) -> None:
+        self.status_labels = {name: QLabel("") for name in ("device", "dataset", "step", "rmse", "rate")}
+        for label in self.status_labels.values():
+            label.setStyleSheet("padding: 0 8px; border-left: 1px solid #bbb")
+            self.statusBar().addPermanentWidget(label)
+
+    def _connect(self, signal, slot) -> None:
+        signal.connect(slot)
+        self._wires.append((signal, slot))
+
+    def _wire(self) -> None:
+        a, e, c = self.actions, self.engine, self.controls
+        for signal, slot in (
+            (e.frame, self.render), (e.message, self.show_message), (e.state_changed, self.show_state),
+            (e.loaded, self._loaded), (e.progress, self.loading.show_progress), (e.diverged, self._diverged),
+            (e.solved, self._solved),
+            (a["open"].triggered, self.open_dialog), (a["import"].triggered, self.import_dialog),
+            (a["export"].triggered, self.export_dialog), (a["quit"].triggered, self.close),
+            (a["step"].triggered, lambda: e.step(1)), (a["step_n"].triggered, lambda: e.step(c.steps_n.value())),
+            (a["play"].toggled, e.play), (a["solve"].triggered, e.solve), (a["stop"].triggered, e.stop),
+            (a["reset"].triggered, lambda: e.reset(c.seed.value())),
+            (c.optimizer_changed, e.set_optimizer), (c.sheet_changed, e.configure), (c.rate_changed, e.set_rate),
+            (c.errors_toggled, self.set_show_errors),
+            (self.model.edit_requested, e.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
+            (self.view.cell_selected, lambda cell: self.explain.show_cell(cell, self.snapshot)),
+        ):
+            self._connect(signal, slot)
+
+    # --- engine → window ---------------------------------------------------------------------
+    def render(self, frame: Frame) -> None:
+        """Repaint from the newest frame: curves, solve progress, then the sheet and the panel."""
+        self._show_losses(frame)
+        if frame.solving is not None:
+            self.controls.show_solving(*frame.solving)
+            self.status_labels["rmse"].setText(f"solving: RMSE {frame.solving[1]:.4f}")
+        snap = frame.snapshot
+        if snap is None:
+            return
+        self.snapshot = snap
+        self.model.set_snapshot(snap)
+        self.explain.render(snap)
+        self._show_status(snap)
+        self.frames += 1
+        if self.stack.currentIndex() == 0:
+            self.stack.setCurrentIndex(1)
+            self.view.setFocus()
+            self.view.select_cell(Cell(LOSS))
+            QTimer.singleShot(0, self._make_plot)
+
+    def _show_losses(self, frame: Frame) -> None:
+        if self.loss_plot is None:
+            if frame.clear_curves:
+                self._pending_losses.clear()
+            self._pending_losses += frame.losses
+            return
+        if frame.clear_curves:
+            self.loss_plot.clear()
+        if frame.losses:
+            self.loss_plot.add(frame.losses)
+
+    def _make_plot(self) -> None:
+        from gui.loss_plot import QLossPlot
+
+        if self.loss_plot is None and self._wires:
+            self.loss_plot = QLossPlot()
+            self.loss_dock.setWidget(self.loss_plot)
+            self.loss_plot.add(self._pending_losses)
+            self._pending_losses = []
+
+    def _show_status(self, snap: Snapshot) -> None:
+        now = time.perf_counter()
+        then, steps = self._rate_mark
+        if now - then >= RATE_WINDOW_S or snap.step < steps:
+            self.steps_per_s = max(snap.step - steps, 0) / (now - then)
+            self._rate_mark = (now, snap.step)
+        labels = self.status_labels
+        labels["device"].setText(device_label(snap.device))
+        n, m = snap.ratings.shape
+        size = f"{len(self.ratings):,} ratings" if self.ratings is not None else ""
+        labels["dataset"].setText(f"{snap.dataset} ({size}) · sheet {n}×{m}, {snap.count} rated")
+        labels["step"].setText(f"step {snap.step:,}")
+        labels["rmse"].setText(f"RMSE {snap.rmse:.4f}" + (" · diverged" if snap.diverged else ""))
+        labels["rate"].setText(f"{self.steps_per_s:,.0f} steps/s" if self.state != IDLE else "")
+        self.legend.context.setText(f"{snap.dataset} · top {n} users × {m} movies · k={snap.k} · "
+                                    f"{snap.settings.label} lr {snap.settings.lr:g}")
+
+    def show_state(self, state: str) -> None:
+        self.state = state
+        self.controls.show_state(state)
+        self._rate_mark = (time.perf_counter(), self.snapshot.step if self.snapshot else 0)
+        if state == IDLE:
+            self.status_labels["rate"].setText("")
+
+    def _loaded(self, ratings: Ratings) -> None:
+        self.ratings = ratings
+        self.controls.set_top_limit(max(ratings.n_users, ratings.n_items))
+        for note in ratings.notes:
+            self.statusBar().showMessage(note, 8000)
+
+    def _diverged(self) -> None:
+        self.statusBar().showMessage("Diverged: the learning rate is too high. Lower it or Reset.", 8000)
+
+    def _solved(self, result) -> None:
+        how = "converged" if result.converged else "stopped" if result.stopped else "hit the iteration cap"
+        self.statusBar().showMessage(f"Solve {how}: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} "
+                                     f"in {result.iterations} iterations ({result.seconds:.2f} s)", 10000)
+
+    def show_message(self, title: str, text: str) -> None:
+        """Tell the user something in a non-modal box (never blocks the engine or a test); recorded in .messages."""
+        self.messages.append((title, text))
+        if self.snapshot is None and self.stack.currentIndex() == 0 and title.startswith("Could not open"):
+            self.loading.show_failure(text)
+        if self._box is None:
+            self._box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Ok, self)
+            self._box.setWindowModality(Qt.NonModal)
+        self._box.setWindowTitle(title)
+        self._box.setText(text)
+        self._box.show()
+
+    def set_show_errors(self, on: bool) -> None:
+        self.model.set_show_errors(on)
+        self.legend.set_errors(on)
+
+    # --- files -------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        dialog = QOpenDialog(self)
+        dialog.accepted.connect(lambda: self.open_request(dialog.request()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def open_request(self, request: LoadRequest) -> None:
+        """Open a ratings file in the worker; a bad file leaves the current sheet untouched."""
+        if request.path or request.ratings is not None:
+            self.engine.load(request)
+
+    def open_ratings(self, path: str, **columns) -> None:
+        """Open a ratings file with the given load_ratings column arguments."""
+        self.open_request(LoadRequest(path=path, columns=columns))
+
+    def export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export to Excel", "collabsheet.xlsx", "Excel workbook (*.xlsx)")
+        if path:
+            self.engine.export_xlsx(path if path.endswith(".xlsx") else path + ".xlsx")
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import from Excel", "", "Excel workbook (*.xlsx)")
+        if path:
+            self.engine.import_xlsx(path)
+
+    # --- shutdown ----------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:
+        for signal, slot in self._wires:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        self._wires.clear()
+        if self._box is not None:
+            self._box.close()
+        self.engine.shutdown()
+        self.view.close()
+        super().closeEvent(event)

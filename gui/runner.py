@@ -1,0 +1,219 @@
+"""The engine side of the GUI, without Qt: one object owns the Sheet and answers commands.
+
+Only the worker thread calls SheetRunner. It leaves what the screen needs in a Mailbox: the latest
+snapshot (replaced, never queued) and the losses since the GUI last looked, so a slow repaint never
+backs the engine up. Long work runs in short chunks; `stop` is a threading.Event checked between them.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from engine.crosstab import top_crosstab
+from engine.data import Ratings, load_ratings
+from engine.movielens import default_ratings
+from engine.optim import OptimizerSettings
+from engine.sheet import Sheet, SheetConfig, SolveResult, StepResult
+from engine.snapshot import Snapshot
+
+FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
+CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
+MAX_CHUNK = 5000  # steps in one chunk at most
+SOLVE_LABEL = "Solve (L-BFGS)"
+SOLVE_MAX_ITER = 2000  # the solver's iteration cap, as the engine's default
+Progress = Callable[[str, "float | None"], None]
+
+
+@dataclass(frozen=True)
+class LossChunk:
+    """Consecutive losses of one run segment, the first at x = x0."""
+
+    segment: int
+    label: str
+    x0: int
+    values: np.ndarray
+
+
+@dataclass
+class Frame:
+    """What the GUI takes from the mailbox: the newest snapshot (or None) and everything else since."""
+
+    snapshot: Snapshot | None = None
+    losses: list[LossChunk] = field(default_factory=list)
+    clear_curves: bool = False  # a new run began: drop the old loss curves
+    solving: tuple[int, float] | None = None  # (iterations, RMSE) of a solve in progress
+
+
+class Mailbox:
+    """Latest snapshot and pending losses, handed from the worker to the GUI under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frame = Frame()
+        self._fresh = False
+
+    def put(self, snapshot: Snapshot | None = None, losses: LossChunk | None = None, clear: bool = False,
+            solving: tuple[int, float] | None = None) -> None:
+        with self._lock:
+            f = self._frame
+            if clear:
+                f.losses.clear()
+                f.clear_curves = True
+            if snapshot is not None:
+                f.snapshot = snapshot
+            if losses is not None and len(losses.values):
+                f.losses.append(losses)
+            if solving is not None:
+                f.solving = solving
+            self._fresh = True
+
+    def take(self) -> Frame | None:
+        """Everything since the last take, or None when nothing happened."""
+        with self._lock:
+            if not self._fresh:
+                return None
+            frame, self._frame, self._fresh = self._frame, Frame(), False
+            return frame
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Which ratings to open: None path means the default MovieLens; columns as load_ratings takes them."""
+
+    path: str | None = None
+    columns: dict = field(default_factory=dict)  # user_col, item_col, rating_col, sep, titles_path
+    ratings: Ratings | None = None  # already loaded (e.g. by the open dialog's preview)
+
+
+class SheetRunner:
+    """Owns the Ratings and the Sheet; every method runs in the worker thread."""
+
+    def __init__(self, mailbox: Mailbox, device: str | None = None, top: int = 15,
+                 config: SheetConfig = SheetConfig(), settings: OptimizerSettings = OptimizerSettings()) -> None:
+        self.mailbox = mailbox
+        self.device = device
+        self.top, self.config, self.settings = top, config, settings
+        self.ratings: Ratings | None = None
+        self.sheet: Sheet | None = None
+        self.stop = threading.Event()
+        self._x = 0  # position of the next loss on the curve: steps plus solver iterations
+        self._segment, self._label = 0, ""
+        self._chunk = 1
+        self._published = 0.0
+
+    # --- data --------------------------------------------------------------------------------
+    def load(self, request: LoadRequest, progress: Progress | None = None) -> Ratings:
+        """Load ratings and build a sheet from them; on any error the current sheet stays as it was."""
+        if request.ratings is not None:
+            ratings = request.ratings
+        elif request.path is None:
+            ratings = default_ratings(progress=progress)
+        else:
+            ratings = load_ratings(request.path, **{k: v for k, v in request.columns.items() if v is not None})
+        sheet = self._build(ratings, self.top, self.config)
+        self.ratings = ratings
+        self._install(sheet)
+        return ratings
+
+    def adopt(self, sheet: Sheet) -> None:
+        """Use a sheet built elsewhere (e.g. imported from a workbook)."""
+        self.config, self.settings = sheet.config, sheet.settings
+        self._install(sheet)
+
+    def configure(self, config: SheetConfig, top: int) -> None:
+        """Rebuild the sheet with a new k, top-N, biases or squashing from the current ratings."""
+        if self.ratings is None:
+            raise ValueError("no ratings loaded yet")
+        sheet = self._build(self.ratings, top, config)
+        self.top, self.config = top, config
+        self._install(sheet)
+
+    def _build(self, ratings: Ratings, top: int, config: SheetConfig) -> Sheet:
+        return Sheet(top_crosstab(ratings, top), config, self.settings, device=self.device)
+
+    def _install(self, sheet: Sheet) -> None:
+        self.sheet = sheet
+        self._new_run()
+
+    def _new_run(self) -> None:
+        self._x, self._segment, self._label = 0, self._segment + 1, ""
+        self.mailbox.put(self.sheet.snapshot(), clear=True)
+
+    # --- commands ----------------------------------------------------------------------------
+    def step(self, n: int = 1) -> StepResult:
+        """n updates; the snapshot is published at once."""
+        result = self._steps(n)
+        self.publish()
+        return result
+
+    def play_chunk(self, budget_s: float = CHUNK_S, limit: int = MAX_CHUNK) -> StepResult:
+        """A chunk of steps sized to take about budget_s; publishes at most FRAME_S apart."""
+        n = max(1, min(self._chunk, limit))
+        start = time.perf_counter()
+        result = self._steps(n)
+        took = time.perf_counter() - start
+        grow = budget_s / took if took > 0 else 2.0
+        self._chunk = int(min(max(n * min(max(grow, 0.5), 2.0), 1), MAX_CHUNK))
+        if result.diverged or time.perf_counter() - self._published >= FRAME_S:
+            self.publish()
+        return result
+
+    def _steps(self, n: int) -> StepResult:
+        result = self.sheet.step(n)
+        self._emit_losses(self.settings_label(), result.losses)
+        return result
+
+    def settings_label(self) -> str:
+        s = self.sheet.settings
+        return f"{s.label} · lr {s.lr:g}"
+
+    def _emit_losses(self, label: str, values: np.ndarray) -> None:
+        if label != self._label:
+            self._segment, self._label = self._segment + 1, label
+        self.mailbox.put(losses=LossChunk(self._segment, label, self._x, np.asarray(values, dtype=float)))
+        self._x += len(values)
+
+    def solve(self) -> SolveResult:
+        """The engine's solver, reporting progress; stops between chunks when `stop` is set."""
+        start_x = self._x
+        label = SOLVE_LABEL
+        before = self.sheet.rmse()
+        self._emit_losses(label, np.array([before]))
+
+        def progress(iterations: int, rmse: float) -> None:
+            self.mailbox.put(losses=LossChunk(self._segment, label, start_x + iterations, np.array([rmse])),
+                             solving=(iterations, rmse))
+
+        result = self.sheet.solve(max_iter=SOLVE_MAX_ITER, progress=progress, should_stop=self.stop.is_set)
+        self._x = start_x + result.iterations + 1
+        self.publish()
+        return result
+
+    def reset(self, seed: int) -> None:
+        """New random factors from `seed`, a fresh optimizer, and new loss curves."""
+        self.sheet.reset(seed)
+        self.config = replace(self.config, seed=seed)
+        self._new_run()
+
+    def set_optimizer(self, settings: OptimizerSettings) -> None:
+        """Change rule or settings and keep the parameters."""
+        self.settings = settings
+        self.sheet.set_optimizer(settings)
+        self.publish()
+
+    def set_rating(self, i: int, j: int, value: float | None) -> None:
+        self.sheet.set_rating(i, j, value)
+        self.publish()
+
+    def set_param(self, block: str, index: tuple[int, ...], value: float) -> None:
+        self.sheet.set_param(block, tuple(index), value)
+        self.publish()
+
+    def publish(self) -> None:
+        """Put the current snapshot in the mailbox."""
+        self._published = time.perf_counter()
+        self.mailbox.put(self.sheet.snapshot())

@@ -1,0 +1,221 @@
+"""The sheet as a virtual Qt table: text, colours and edits for every cell, read from the latest Snapshot."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QFont
+
+from engine.snapshot import Snapshot
+from gui import colors
+from gui import sheet_layout as L
+from gui.sheet_layout import Cell, SheetLayout
+
+EDITABLE = (L.RATING,) + L.PARAMS
+ROLES = {Qt.DisplayRole, Qt.EditRole, Qt.BackgroundRole, Qt.ForegroundRole, Qt.FontRole,
+         Qt.TextAlignmentRole, Qt.ToolTipRole}
+RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
+CENTER = int(Qt.AlignCenter)
+NAMES = {L.USER_FACTORS: "user factor", L.ITEM_FACTORS: "movie factor", L.USER_BIAS: "user bias",
+         L.ITEM_BIAS: "movie bias"}
+
+
+def parse_number(text: str) -> float:
+    """A number as a user types it into a cell ("3.5", "3,5", " 4 "); raises ValueError otherwise."""
+    value = float(text.strip().replace(",", "."))
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def rating_text(value: float) -> str:
+    """A rating as the workbook shows it: 4, 3.5, 4.25."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+class QSheetModel(QAbstractTableModel):
+    """Read-only view of a Snapshot laid out like the lesson's sheet; edits go out as requests."""
+
+    edit_requested = Signal(str, tuple, object)  # block, index, float (None blanks a rating)
+    invalid_edit = Signal(str)  # a one-line message for text that is not a number
+    layout_changed = Signal(object)  # the new SheetLayout, after rows or columns changed
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.snapshot: Snapshot | None = None
+        self.layout = SheetLayout(0, 0, 0)
+        self.show_errors = False
+        self._palette = colors.Palette()
+        self._levels: dict[str, np.ndarray] = {}
+        self._loss_font = QFont()
+        self._loss_font.setBold(True)
+        self._header_keys: tuple = ()
+
+    # --- updates from the engine -------------------------------------------------------------
+    def set_snapshot(self, snap: Snapshot) -> None:
+        """Show a new snapshot: a reset when the shape changed, else one dataChanged for the whole sheet."""
+        layout = SheetLayout(snap.ratings.shape[0], snap.ratings.shape[1], snap.k, snap.biases)
+        keys = (snap.user_ids, snap.item_ids, snap.titles)
+        reshaped = layout != self.layout or keys != self._header_keys
+        if reshaped:
+            self.beginResetModel()
+        self.snapshot, self.layout, self._header_keys = snap, layout, keys
+        self._shade()
+        if reshaped:
+            self.endResetModel()
+            self.layout_changed.emit(layout)
+        elif layout.rows and layout.columns:
+            self.dataChanged.emit(self.index(0, 0), self.index(layout.rows - 1, layout.columns - 1))
+
+    def set_show_errors(self, on: bool) -> None:
+        """Show prediction − rating in the prediction block instead of predictions."""
+        self.show_errors = bool(on)
+        if self.snapshot is not None:
+            self._shade()
+            lay = self.layout
+            self.dataChanged.emit(self.index(lay.top, lay.left), self.index(lay.rows - 1, lay.columns - 1))
+
+    def _shade(self) -> None:
+        snap = self.snapshot
+        rated = snap.ratings[snap.mask]
+        lo, hi = (float(rated.min()), float(rated.max())) if rated.size else (0.0, 1.0)
+        self._levels = {L.RATING: colors.levels(snap.ratings, lo, hi)}
+        if self.show_errors:
+            self._levels[L.PREDICTION] = colors.magnitude_levels(np.where(snap.mask, snap.errors, 0.0))
+        else:
+            self._levels[L.PREDICTION] = colors.levels(snap.predictions, lo, hi)
+        for block in L.PARAMS:
+            if snap.params.get(block) is not None:
+                self._levels[block] = colors.magnitude_levels(snap.params[block])
+
+    # --- Qt model API ------------------------------------------------------------------------
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() or self.snapshot is None else self.layout.rows
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() or self.snapshot is None else self.layout.columns
+
+    def cell(self, index: QModelIndex | QPersistentModelIndex) -> Cell:
+        """The block and index under a model index."""
+        return self.layout.cell(index.row(), index.column())
+
+    def flags(self, index):
+        kind = self.cell(index).kind
+        if kind == L.BLANK:
+            return Qt.ItemIsEnabled
+        base = Qt.ItemIsEnabled | Qt.ItemIsSelectable
+        return base | Qt.ItemIsEditable if kind in EDITABLE else base
+
+    def data(self, index, role=Qt.DisplayRole):
+        if role not in ROLES or self.snapshot is None:
+            return None
+        cell = self.cell(index)
+        kind = cell.kind
+        if kind == L.BLANK:
+            return self._palette.blank if role == Qt.BackgroundRole else None
+        if kind == L.LOSS:
+            return self._loss_data(role)
+        value = self._value(cell)
+        if role == Qt.DisplayRole:
+            return self._text(kind, value)
+        if role == Qt.EditRole:
+            return "" if value is None else f"{value:.6g}"
+        if role == Qt.BackgroundRole:
+            return self._palette.brush(kind, int(self._levels[kind][cell.index])) if value is not None \
+                else self._palette.empty[kind]
+        if role == Qt.ForegroundRole:
+            return self._palette.text[int(self._levels[kind][cell.index])]
+        if role == Qt.TextAlignmentRole:
+            return RIGHT
+        if role == Qt.ToolTipRole:
+            return self._tooltip(cell, value)
+        return None
+
+    def _value(self, cell: Cell) -> float | None:
+        snap, kind, index = self.snapshot, cell.kind, cell.index
+        if kind == L.RATING:
+            return float(snap.ratings[index]) if snap.mask[index] else None
+        if kind == L.PREDICTION:
+            if not snap.mask[index]:
+                return None
+            if self.show_errors:
+                return float(snap.predictions[index] - snap.ratings[index])
+            return float(snap.predictions[index])
+        return float(snap.params[kind][index])
+
+    def _text(self, kind: str, value: float | None) -> str:
+        if value is None:
+            return ""
+        if kind == L.RATING:
+            return rating_text(value)
+        if kind == L.PREDICTION and self.show_errors:
+            return f"{value:+.2f}"
+        return f"{value:.2f}" if abs(value) < 1e4 else f"{value:.2e}"
+
+    def _loss_data(self, role: int):
+        snap = self.snapshot
+        if role == Qt.DisplayRole:
+            text = f"RMSE\n{snap.rmse:.4f}"
+            return text + "\ndiverged" if snap.diverged else text
+        if role == Qt.BackgroundRole:
+            return self._palette.loss
+        if role == Qt.ForegroundRole:
+            return self._palette.text[-1]
+        if role == Qt.FontRole:
+            self._loss_font.setPointSize(min(22, 8 + 3 * self.layout.top))
+            return self._loss_font
+        if role == Qt.TextAlignmentRole:
+            return CENTER
+        if role == Qt.ToolTipRole:
+            return f"loss: √(SSE / count) = √({snap.sse:.4f} / {snap.count}) over the rated cells"
+        return None
+
+    def _tooltip(self, cell: Cell, value: float | None) -> str:
+        snap, kind, index = self.snapshot, cell.kind, cell.index
+        shown = "blank" if value is None else f"{value:.6g}"
+        if kind in (L.RATING, L.PREDICTION):
+            i, j = index
+            what = "error" if kind == L.PREDICTION and self.show_errors else kind
+            return f"user {snap.user_ids[i]} · {snap.titles[j]} (id {snap.item_ids[j]})\n{what}: {shown}"
+        return f"{NAMES[kind]} {'·'.join(str(x + 1) for x in index)}: {shown}"
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if self.snapshot is None or role not in (Qt.DisplayRole, Qt.ToolTipRole):
+            return None
+        lay, snap = self.layout, self.snapshot
+        if orientation == Qt.Horizontal:
+            j = lay.column_item(section)
+            if j is not None:
+                title = snap.titles[j]
+                return title if role == Qt.DisplayRole else f"{title}\nid {snap.item_ids[j]}"
+            if section == lay.gap:
+                return ""
+            f = section - lay.factor_col
+            return (f"f{f + 1}" if f < lay.k else "bias") if role == Qt.DisplayRole else \
+                ("user factor " + str(f + 1) if f < lay.k else "user bias")
+        i = lay.row_user(section)
+        if i is not None:
+            return str(snap.user_ids[i]) if role == Qt.DisplayRole else f"user {snap.user_ids[i]}"
+        return (f"f{section + 1}" if section < lay.k else "bias") if role == Qt.DisplayRole else \
+            ("movie factor " + str(section + 1) if section < lay.k else "movie bias")
+
+    # --- edits -------------------------------------------------------------------------------
+    def setData(self, index, value, role=Qt.EditRole) -> bool:
+        if role != Qt.EditRole or self.snapshot is None:
+            return False
+        cell = self.cell(index)
+        if cell.kind not in EDITABLE:
+            return False
+        text = "" if value is None else str(value).strip()
+        if text == "" and cell.kind == L.RATING:
+            self.edit_requested.emit(cell.kind, cell.index, None)
+            return True
+        try:
+            number = parse_number(text)
+        except ValueError:
+            what = "a rating" if cell.kind == L.RATING else f"a {NAMES[cell.kind]}"
+            self.invalid_edit.emit(f"“{text}” is not a number, so it cannot be {what}; the cell keeps its value.")
+            return False
+        self.edit_requested.emit(cell.kind, cell.index, number)
+        return True
