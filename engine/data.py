@@ -59,7 +59,7 @@ _MAGIC = {
     b"\xfe\xff": "is UTF-16 text; save it as 'CSV UTF-8'",
 }
 _is_num = re.compile(r"\s*[-+]?((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|inf|infinity|nan)\s*$", re.IGNORECASE).match
-Col = str | int | None
+Column = str | int | None  # a column name (case-insensitive) or a 0-based position
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,8 @@ class _Layout:
     decimal: str = "."
 
 
-def load_ratings(path: str | PathLike, *, user_col: Col = None, item_col: Col = None, rating_col: Col = None,
-                 sep: str | None = None, titles_path: str | PathLike | None = None,
+def load_ratings(path: str | PathLike, *, user_col: Column = None, item_col: Column = None,
+                 rating_col: Column = None, sep: str | None = None, titles_path: str | PathLike | None = None,
                  name: str | None = None) -> Ratings:
     """Read a ratings file (MovieLens or any CSV/TSV) into Ratings, raising one-line RatingsErrors."""
     p = Path(path)
@@ -87,7 +87,14 @@ def load_ratings(path: str | PathLike, *, user_col: Col = None, item_col: Col = 
         raise _err(p, f"could not be read ({type(e).__name__}: {e})") from e
 
 
-def _load(p: Path, wanted: dict[str, Col], sep: str | None, titles_path: str | PathLike | None,
+def detect_columns(path: str | PathLike) -> dict:
+    """What load_ratings would detect: sep, header (None if none) and 0-based user/item/rating positions."""
+    p = Path(path)
+    lay = _sniff(p, _read_head(p), None, dict.fromkeys(_ROLES))
+    return {"sep": lay.sep, "header": lay.header, **{f"{r}_col": c for r, c in zip(_ROLES, lay.cols)}}
+
+
+def _load(p: Path, wanted: dict[str, Column], sep: str | None, titles_path: str | PathLike | None,
           name: str, source: str) -> Ratings:
     layout = _sniff(p, _read_head(p), sep, wanted)
     frame, notes = _average_duplicates(_clean(p, _read_table(p, layout), layout), p.name)
@@ -185,7 +192,7 @@ def _guess_sep(lines: list[str]) -> str | None:
     return r"\s+" if len(lines[0].split()) > 1 else None
 
 
-def _has_header(rows: list[list[str]], wanted: dict[str, Col]) -> bool:
+def _has_header(rows: list[list[str]], wanted: dict[str, Column]) -> bool:
     known = {a for names in _ALIASES.values() for a in names}
     if any(isinstance(v, str) for v in wanted.values()) or any(f.strip().lower() in known for f in rows[0]):
         return True
@@ -194,7 +201,7 @@ def _has_header(rows: list[list[str]], wanted: dict[str, Col]) -> bool:
     return any(not _is_num(a) and _is_num(b) for a, b in zip(rows[0], rows[1]))
 
 
-def _sniff(p: Path, text: str, sep: str | None, wanted: dict[str, Col]) -> _Layout:
+def _sniff(p: Path, text: str, sep: str | None, wanted: dict[str, Column]) -> _Layout:
     lines = text.splitlines()
     skip = next((i for i, line in enumerate(lines) if line.strip()), None)
     if skip is None:
@@ -227,14 +234,14 @@ def _ragged(p: Path, line: int, saw: int, expected: int) -> RatingsError:
                    "fix that line (a stray separator, or a name with an unquoted comma?)")
 
 
-def _resolve(p: Path, role: str, want: Col, header: list[str] | None, n_fields: int) -> int:
+def _resolve(p: Path, role: str, want: Column, header: list[str] | None, n_fields: int) -> int:
     if isinstance(want, int):
         if not 0 <= want < n_fields:
             raise _err(p, f"{role}_col={want} is out of range; the file has {n_fields} columns (0-{n_fields - 1})")
         return want
     if header is None:
         if n_fields < 3:
-            raise _err(p, f"has only {n_fields} column(s) in its first row; expected user, item and rating columns")
+            raise _err(p, f"has only {n_fields} column(s) in its first row; expected user, item and rating")
         return _ROLES.index(role)
     lower = [h.lower() for h in header]
     for alias in (want.strip().lower(),) if isinstance(want, str) else _ALIASES[role]:

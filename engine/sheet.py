@@ -206,17 +206,17 @@ class Sheet:
         """Apply n full-batch updates; a batch that turns inf/NaN is rolled back to the last good step."""
         theta0, state0 = self.theta.clone(), _copy_state(self.state)
         losses = self._run(n)
-        if bool(torch.isfinite(self.theta).all()) and bool(torch.isfinite(losses).all()):
+        if self._finite():
             self.steps += n
             self.diverged = False
             return StepResult(n, losses.sqrt_().cpu().numpy())
-        # Replay one update at a time from the batch's start to keep the last finite parameters.
+        # Replay one update at a time from the batch's start to keep the last good parameters.
         self.theta.copy_(theta0)
         self.state, done = state0, []
         for _ in range(n):
             theta0, state0 = self.theta.clone(), _copy_state(self.state)
             loss = self._run(1)
-            if not (bool(torch.isfinite(self.theta).all()) and bool(torch.isfinite(loss).all())):
+            if not self._finite():
                 self.theta.copy_(theta0)
                 self.state = state0
                 break
@@ -225,6 +225,10 @@ class Sheet:
         self.diverged = True
         losses = torch.cat(done) if done else torch.empty(0, dtype=DTYPE)
         return StepResult(len(done), losses.sqrt_().cpu().numpy(), diverged=True)
+
+    def _finite(self) -> bool:
+        """Whether θ and the loss it gives are finite numbers (one device sync)."""
+        return bool(torch.isfinite(self._loss()) & torch.isfinite(self.theta).all())
 
     def _run(self, n: int) -> torch.Tensor:
         """n updates of θ in place; the MSE before each."""

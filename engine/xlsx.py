@@ -111,20 +111,21 @@ class _Cells:
         self.ws, self.styles, self.rows = ws, styles, {}
 
     def put(self, row: int, col: int, value, style: str | None = None, text: bool = False) -> None:
+        """Place a number, a formula ('=…'), text (always text when text=True) or a blank."""
+        cell = WriteOnlyCell(self.ws)
         if isinstance(value, (np.floating, np.integer)):
             value = value.item()
-        if isinstance(value, float) and not np.isfinite(value):
-            value = None
         if text:
-            value = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-        cell = WriteOnlyCell(self.ws, value)
-        if isinstance(value, float):
-            # openpyxl writes floats as '%.16g', which can lose the last bit; Excel writes 17 digits, so do we.
-            cell._value = repr(value)
-        if text:
+            cell.value = ILLEGAL_CHARACTERS_RE.sub("", str(value))
             cell.data_type = "s"  # a title like "=cmd|..." stays text, never a formula
+        elif isinstance(value, float):
+            if np.isfinite(value):
+                # openpyxl writes floats as '%.16g', which can lose the last bit; Excel writes 17 digits, so do we.
+                cell._value, cell.data_type = repr(value), "n"
+        elif value is not None:
+            cell.value = value
         if style:
-            cell._style = self.styles[style]  # shared style array: styling 80k cells one by one is slow
+            cell._style = self.styles[style]  # one shared style array: styling 100k cells one by one is slow
         self.rows.setdefault(row, {})[col] = cell
 
     def flush(self) -> None:
@@ -279,12 +280,13 @@ def _write_engine(ws, cells: _Cells, snap: Snapshot, lay: Layout) -> None:
             cells.put(r, 3, note, "note", text=True)
     top = len(table) + 4
     cells.put(top, 1, PREDICTIONS_LABEL, "prediction label", text=True)
+    cells.put(top, 2, "on the rated cells, as the engine computed them", "note", text=True)
     cells.put(top + 1, 1, "user id", "label", text=True)
     for j in range(lay.m):
         cells.put(top + 1, 2 + j, snap.item_ids[j], "id", text=True)
     for i in range(lay.n):
         cells.put(top + 2 + i, 1, snap.user_ids[i], "id", text=True)
-        for j in range(lay.m):
+        for j in np.flatnonzero(snap.mask[i]):  # rated cells only: a big sheet writes fast
             cells.put(top + 2 + i, 2 + j, snap.predictions[i, j], "prediction")
     ws.column_dimensions["A"].width = 22
     ws.column_dimensions["B"].width = 22

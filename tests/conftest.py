@@ -4,3 +4,21 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def movielens():
+    """The default MovieLens ratings through the real loading path (make test prepares the cache)."""
+    from engine.movielens import default_ratings
+
+    return default_ratings()
+
+
+@pytest.fixture(scope="session")
+def grid15(movielens):
+    """The lesson's default 15 × 15 crosstab of the real data."""
+    from engine.crosstab import top_crosstab
+
+    return top_crosstab(movielens, 15)

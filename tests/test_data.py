@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data import Ratings, RatingsError, load_ratings
+from engine.data import Ratings, RatingsError, detect_columns, load_ratings
 
 DATA = Path(__file__).parent / "data" / "ratings"
 GOOD, BAD = DATA / "good", DATA / "bad"
@@ -259,3 +259,20 @@ def test_garbage_never_escapes_as_anything_but_ratings_error(tmp_path):
             assert "\n" not in str(e) and str(path) in str(e)
         else:
             assert list(r.frame.columns) == ["user", "item", "rating"] and r.frame["rating"].dtype == np.float64
+
+
+@pytest.mark.parametrize("path, found", [
+    (DATA / "ml-latest-small" / "ratings.csv",
+     {"sep": ",", "header": ["userId", "movieId", "rating", "timestamp"], "user_col": 0, "item_col": 1,
+      "rating_col": 2}),
+    (DATA / "ml-1m" / "ratings.dat", {"sep": "::", "header": None, "user_col": 0, "item_col": 1, "rating_col": 2}),
+    (GOOD / "scale-0-1.tsv", {"sep": "\t", "header": ["uid", "iid", "rating"], "user_col": 0, "item_col": 1,
+                              "rating_col": 2}),
+])
+def test_detect_columns_reports_what_load_ratings_would_use(path, found):
+    assert detect_columns(path) == found
+
+
+def test_detect_columns_raises_the_same_one_line_errors():
+    with pytest.raises(RatingsError, match="no rating column"):
+        detect_columns(BAD / "no-rating-column.csv")

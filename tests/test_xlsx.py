@@ -201,8 +201,8 @@ def test_engine_sheet_records_the_engines_side(tmp_path):
     assert table["Workbook − engine"].value == f"=B{wb_row}-B{eng_row}"
     top = next(r for r in range(1, 60) if ws.cell(r, 1).value == "Engine predictions")
     got = np.array([[ws.cell(top + 2 + i, 2 + j).value for j in range(len(snap.item_ids))]
-                    for i in range(len(snap.user_ids))], dtype=float)
-    np.testing.assert_array_equal(got, snap.predictions)
+                    for i in range(len(snap.user_ids))], dtype=float)  # None (unrated) -> NaN
+    np.testing.assert_array_equal(got, np.where(snap.mask, snap.predictions, np.nan))
 
 
 # ---------------------------------------------------------------- import
