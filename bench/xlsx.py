@@ -49,7 +49,9 @@ def timed(fn, repeats: int) -> float:
 
 def main() -> None:
     cpu = platform.processor() or platform.machine()
-    print(f"machine: {os.cpu_count()}-core CPU ({cpu}), Python {platform.python_version()}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()}-core CPU ({cpu}), Python {platform.python_version()}, "
+          f"load average {load:.1f} (other work on the machine slows these figures)")
     with tempfile.TemporaryDirectory() as tmp:
         for n, target in TARGETS.items():
             data, source = grid(n)

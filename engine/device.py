@@ -1,6 +1,9 @@
 """Where the engine computes: CUDA when there is one, else the CPU."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 
 
@@ -21,3 +24,20 @@ def device_label(device: str | torch.device) -> str:
         return device.type
     index = device.index if device.index is not None else torch.cuda.current_device()
     return f"cuda:{index} · {torch.cuda.get_device_name(index)}"
+
+
+SMALL_WORK = 100_000  # multiply-adds per matrix product below which a second CPU thread costs more than it saves
+
+
+@contextmanager
+def threads_for(device: torch.device, work: int) -> Iterator[None]:
+    """Compute on one CPU thread while the work is small: thread hand-offs would dominate (more so on a busy machine)."""
+    if device.type != "cpu" or work >= SMALL_WORK:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -14,7 +14,7 @@ import torch
 
 from engine import optim, solver
 from engine.crosstab import Crosstab
-from engine.device import pick_device
+from engine.device import pick_device, threads_for
 from engine.optim import OptimizerSettings
 from engine.snapshot import BLOCKS, Snapshot
 
@@ -83,6 +83,11 @@ class Sheet:
     @property
     def n_items(self) -> int:
         return self.ratings.shape[1]
+
+    @property
+    def _work(self) -> int:
+        """Multiply-adds in the sheet's matrix product."""
+        return self.n_users * self.n_items * self.config.k
 
     def _sizes(self) -> dict[str, tuple[int, ...]]:
         n, m, k = self.n_users, self.n_items, self.config.k
@@ -204,6 +209,10 @@ class Sheet:
 
     def step(self, n: int = 1) -> StepResult:
         """Apply n full-batch updates; a batch that turns inf/NaN is rolled back to the last good step."""
+        with threads_for(self.device, self._work):
+            return self._step(n)
+
+    def _step(self, n: int) -> StepResult:
         theta0, state0 = self.theta.clone(), _copy_state(self.state)
         losses = self._run(n)
         if self._finite():
@@ -238,14 +247,15 @@ class Sheet:
             optim.update(self.theta, self._grad, self.state, self.settings)
         return torch.stack(losses)
 
-    def solve(self, restarts: int = 8, max_iter: int = 2000,
+    def solve(self, restarts: int = 15, max_iter: int = 2000,
               progress: Callable[[int, float], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> SolveResult:
         """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear, with multistart)."""
         start, before = time.perf_counter(), self.rmse()
         problem = solver.Problem(self._loss_and_gradient, self._residuals_and_jacobian, self._split, self._count)
         starts = torch.stack([self.theta] + [self.initial_theta(seed) for seed in self._restart_seeds(restarts)])
-        found = solver.multistart(problem, starts, max_iter=max_iter, progress=progress, should_stop=should_stop)
+        with threads_for(self.device, self._work):
+            found = solver.multistart(problem, starts, max_iter=max_iter, progress=progress, should_stop=should_stop)
         if bool(torch.isfinite(found.theta).all()):
             self.theta.copy_(found.theta)
         self.state, self.diverged = {}, False

@@ -5,7 +5,9 @@ also tries random starts and keeps the best. The factorization's loss needs that
 true minima it has valleys that slope gently down forever (factors growing without bound), and
 a descent that enters one crawls. The local search is Levenberg–Marquardt (Gauss–Newton with
 damping, made for sums of squares), all starts at once as one batch, while the dense Jacobian
-is affordable; beyond that, L-BFGS with a strong-Wolfe line search from the current values.
+is affordable; beyond that, L-BFGS with a strong-Wolfe line search from the current values. Starts
+race in rounds and only the best quarter goes on (successive halving): a start bound for a good
+minimum shows it within a few dozen Marquardt iterations.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from typing import Callable
 import torch
 
 DENSE_BUDGET = 2e8  # Marquardt while starts × cells × params² (its JᵀJ flops) stays under this
-EXPLORE_ITERATIONS = 200  # a start heading for a true minimum converges well within this
+ROUND = 20  # iterations per round of successive halving: after each, the best quarter of the starts go on
 CHUNK = 10  # iterations between progress reports and stop checks
 TOL = 1e-9  # converged when WINDOW iterations together improve the loss by less than this, relatively
 WINDOW = 5
@@ -61,6 +63,12 @@ class Marquardt:
     @property
     def mse(self) -> torch.Tensor:
         return torch.nan_to_num(self.sse / self.problem.count, nan=float("inf"))
+
+    def keep(self, index: torch.Tensor) -> None:
+        """Drop all starts but those at index."""
+        self.x, self.sse, self.jtj, self.jtr = self.x[index], self.sse[index], self.jtj[index], self.jtr[index]
+        self.lam, self.nu, self.converged = self.lam[index], self.nu[index], self.converged[index]
+        self.history = [h[index] for h in self.history]
 
     def iterate(self) -> None:
         eye = torch.eye(self.x.shape[-1], dtype=self.x.dtype, device=self.x.device)
@@ -118,26 +126,30 @@ class Lbfgs:
 def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
                progress: Callable[[int, float], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> Outcome:
-    """The best minimum found from the starts (a batch, the current values first)."""
+    """The best minimum found from the starts (a batch, the current values first), by successive halving."""
     batch, params = starts.shape
-    cells = problem.count
-    run = (Marquardt if batch * cells * params * params <= DENSE_BUDGET else Lbfgs)(starts, problem)
-    budget = EXPLORE_ITERATIONS if batch > 1 else max_iter
-    while run.iterations < budget and not bool(run.converged.all()):
-        run.iterate()
-        if progress and run.iterations % CHUNK == 0:
-            progress(run.iterations, float(run.mse.min()) ** 0.5)
-        if should_stop and should_stop():
-            return _best(run, stopped=True)
-    best = _best(run, stopped=False)
-    if best.converged or batch == 1:
-        return best
-    # The best start has not settled: carry it on alone.
-    more = multistart(problem, best.theta[None], max_iter - run.iterations, progress, should_stop)
-    return Outcome(more.theta, run.iterations + more.iterations, more.converged, more.stopped)
+    dense = batch * problem.count * params * params <= DENSE_BUDGET
+    run = Marquardt(starts, problem) if dense else Lbfgs(starts, problem)
+    total = 0
+    while True:
+        alive = len(run.x) if dense else 1
+        budget = max_iter - total if alive == 1 else ROUND
+        for _ in range(budget if dense else -(-budget // CHUNK)):
+            if bool(run.converged.all()):
+                break
+            before = run.iterations
+            run.iterate()
+            total += run.iterations - before
+            if progress and (total % CHUNK == 0 or not dense):
+                progress(total, float(run.mse.min()) ** 0.5)
+            if should_stop and should_stop():
+                return _best(run, total, stopped=True)
+        if alive == 1 or total >= max_iter:
+            return _best(run, total, stopped=False)
+        run.keep(run.mse.argsort()[: max(1, alive // 4)])
 
 
-def _best(run, stopped: bool) -> Outcome:
+def _best(run, total: int, stopped: bool) -> Outcome:
     i = int(run.mse.argmin())
     theta = run.x[i] if run.x.dim() > 1 else run.x
-    return Outcome(theta.detach().clone(), run.iterations, bool(run.converged[i]), stopped)
+    return Outcome(theta.detach().clone(), total, bool(run.converged[i]), stopped)

@@ -8,6 +8,9 @@ anything else with one line naming the file (and the cell, for a cell problem).
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import uuid
 import zipfile
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -33,6 +36,7 @@ FILLS = {"rating": "DDEBF7", "prediction": "E4DFEC", "movie": "E2EFDA", "user": 
 LABELS = {"ratings": "Ratings", "movies": "Movie factors", "users": "user id"}
 PREDICTIONS_LABEL = "Engine predictions"
 FIELDS_TOP = 3  # first row of the Engine sheet's label/value table
+MAX_COLUMNS = 16_384  # a worksheet's columns in Excel
 
 # Excel's Solver reads these hidden sheet-local names; the values are those Excel saves after a
 # GRG Nonlinear run with default options, so its dialog opens filled in.
@@ -47,7 +51,7 @@ SOLVER_OPTIONS = {
 
 
 class XlsxError(ValueError):
-    """A workbook could not be imported; str(error) is one line naming the file and what is wrong."""
+    """A workbook could not be imported or written; str(error) is one line naming the file and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ class Layout:
     k: int
     biases: bool
 
+    # Fixed rows at the top (frozen), and the columns of the loss cell and the squashing range beside it.
     loss_row, id_row, title_row, ratings_label_row = 2, 3, 4, 5
+    loss_col, low_col, high_col = 2, 4, 5
 
     def user_col(self, f: int) -> int:
         return 2 + f
@@ -91,6 +97,10 @@ class Layout:
 
     def prediction_row(self, i: int) -> int:
         return self.users_label_row + 1 + i
+
+    @property
+    def loss_cell(self) -> str:
+        return f"{quote_sheetname(SHEET)}!{_a1(self.loss_row, self.loss_col, True)}"
 
     def area(self, top: int, left: int, bottom: int, right: int) -> str:
         """An absolute A1 range on the Sheet, with the sheet's name."""
@@ -165,19 +175,17 @@ def _id_kind(ids: tuple) -> str:
     return "text"
 
 
-def _prediction_formula(lay: Layout, i: int, j: int, squash: bool) -> str:
-    """The lesson's cell formula, =IF(rating="",0,MMULT(user row, movie column)), plus biases and sigmoid."""
-    row, col = lay.prediction_row(i), lay.movie_col(j)
-    c = get_column_letter(col)
-    user = f"${get_column_letter(lay.user_col(0))}{row}:${get_column_letter(lay.user_col(lay.k - 1))}{row}"
-    movie = f"{c}${lay.factor_row(0)}:{c}${lay.factor_row(lay.k - 1)}"
-    x = f"MMULT({user},{movie})"
+def _prediction_template(lay: Layout, squash: bool) -> str:
+    """The lesson's cell formula =IF(rating="",0,MMULT(user row, movie column)), plus biases and sigmoid when on;
+    {c} is the movie's column, {r} the rating's row, {p} the prediction's row."""
+    u0, u1 = get_column_letter(lay.user_col(0)), get_column_letter(lay.user_col(lay.k - 1))
+    x = f"MMULT(${u0}{{p}}:${u1}{{p}},{{c}}${lay.factor_row(0)}:{{c}}${lay.factor_row(lay.k - 1)})"
     if lay.biases:
-        x += f"+${get_column_letter(lay.bias_col)}{row}+{c}${lay.movie_bias_row}"
+        x += f"+${get_column_letter(lay.bias_col)}{{p}}+{{c}}${lay.movie_bias_row}"
     if squash:
-        lo, hi = _a1(lay.loss_row, 4, True), _a1(lay.loss_row, 5, True)
+        lo, hi = _a1(lay.loss_row, lay.low_col, True), _a1(lay.loss_row, lay.high_col, True)
         x = f"{lo}+({hi}-{lo})/(1+EXP(-({x})))"
-    return f'=IF({_a1(lay.rating_row(i), col)}="",0,{x})'
+    return f'=IF({{c}}{{r}}="",0,{x})'
 
 
 def _write_sheet(ws, cells: _Cells, snap: Snapshot, lay: Layout) -> None:
@@ -189,11 +197,11 @@ def _write_sheet(ws, cells: _Cells, snap: Snapshot, lay: Layout) -> None:
     ratings = f"{_a1(lay.rating_row(0), first, True)}:{_a1(lay.rating_row(n - 1), last, True)}"
     preds = f"{_a1(lay.prediction_row(0), first, True)}:{_a1(lay.prediction_row(n - 1), last, True)}"
     cells.put(lay.loss_row, 1, "Loss (RMSE)", "loss", text=True)
-    cells.put(lay.loss_row, 2, f"=SQRT(SUMXMY2({ratings},{preds})/COUNT({ratings}))", "loss")
+    cells.put(lay.loss_row, lay.loss_col, f"=SQRT(SUMXMY2({ratings},{preds})/COUNT({ratings}))", "loss")
     if snap.squash:
-        cells.put(lay.loss_row, 3, "y range", "label", text=True)
-        cells.put(lay.loss_row, 4, snap.y_range[0], "value")
-        cells.put(lay.loss_row, 5, snap.y_range[1], "value")
+        cells.put(lay.loss_row, lay.low_col - 1, "y range", "label", text=True)
+        cells.put(lay.loss_row, lay.low_col, snap.y_range[0], "value")
+        cells.put(lay.loss_row, lay.high_col, snap.y_range[1], "value")
     cells.put(lay.id_row, 1, "movie id", "label", text=True)
     cells.put(lay.title_row, 1, "title", "label", text=True)
     for j in range(m):
@@ -213,6 +221,7 @@ def _write_sheet(ws, cells: _Cells, snap: Snapshot, lay: Layout) -> None:
         for j in range(m):
             cells.put(lay.movie_bias_row, lay.movie_col(j), p["item_bias"][j], "bias")
     cells.put(lay.users_label_row, first, "Predictions", "prediction label", text=True)
+    formula, letters = _prediction_template(lay, snap.squash), [get_column_letter(lay.movie_col(j)) for j in range(m)]
     for i in range(n):
         r, pr = lay.rating_row(i), lay.prediction_row(i)
         cells.put(r, 1, snap.user_ids[i], "id", text=True)
@@ -224,7 +233,7 @@ def _write_sheet(ws, cells: _Cells, snap: Snapshot, lay: Layout) -> None:
         for j in range(m):
             col = lay.movie_col(j)
             cells.put(r, col, None if np.isnan(snap.ratings[i, j]) else snap.ratings[i, j], "rating")
-            cells.put(pr, col, _prediction_formula(lay, i, j, snap.squash), "prediction")
+            cells.put(pr, col, formula.format(c=letters[j], r=r, p=pr), "prediction")
 
     ws.column_dimensions["A"].width = 14
     for f in range(k + snap.biases):
@@ -254,11 +263,13 @@ def _engine_fields(snap: Snapshot, lay: Layout) -> list[tuple[str, object, str]]
         ("User id type", _id_kind(snap.user_ids), "int, float or text"),
         ("Movie id type", _id_kind(snap.item_ids), "int, float or text"),
         ("Rated cells", snap.count, ""),
+        ("Solver variables", (lay.k + snap.biases) * (lay.n + lay.m),
+         "Excel's own Solver changes at most 200 cells"),
     ]
     engine = FIELDS_TOP + len(rows)  # the row "Engine loss" lands on
     rows += [
         ("Engine loss (RMSE)", snap.rmse, "the engine's loss when exported"),
-        ("Workbook loss (RMSE)", f"={quote_sheetname(SHEET)}!{_a1(lay.loss_row, 2, True)}",
+        ("Workbook loss (RMSE)", f"={lay.loss_cell}",
          "the Sheet's loss cell, recalculated by the spreadsheet"),
         ("Workbook − engine", f"=B{engine + 1}-B{engine}", "negative when the spreadsheet found a lower loss"),
     ]
@@ -303,15 +314,13 @@ def _solver_names(ws, snap: Snapshot, lay: Layout) -> None:
     if snap.biases:
         areas += [lay.area(lay.movie_bias_row, first, lay.movie_bias_row, last),
                   lay.area(lay.prediction_row(0), lay.bias_col, lay.prediction_row(n - 1), lay.bias_col)]
-    values = {"solver_opt": f"{quote_sheetname(SHEET)}!{_a1(lay.loss_row, 2, True)}",
-              "solver_adj": ",".join(areas)} | SOLVER_OPTIONS
+    values = {"solver_opt": lay.loss_cell, "solver_adj": ",".join(areas)} | SOLVER_OPTIONS
     for name, text in values.items():
         ws.defined_names[name] = DefinedName(name, attr_text=text, hidden=True)
 
 
-def export_xlsx(snapshot: Snapshot, path: str | Path) -> None:
-    """Write the sheet as an .xlsx workbook whose formulas and Solver settings reproduce the engine's model."""
-    snap = snapshot
+def _workbook(snap: Snapshot) -> openpyxl.Workbook:
+    """The two sheets, written; Solver's names on the first."""
     lay = Layout(len(snap.user_ids), len(snap.item_ids), snap.k, snap.biases)
     wb = openpyxl.Workbook(write_only=True)
     styles = None
@@ -323,7 +332,25 @@ def export_xlsx(snapshot: Snapshot, path: str | Path) -> None:
         cells.flush()
         if name == SHEET:
             _solver_names(ws, snap, lay)
-    wb.save(path)
+    return wb
+
+
+def export_xlsx(snapshot: Snapshot, path: str | Path) -> None:
+    """Write the sheet as an .xlsx workbook whose formulas and Solver settings reproduce the engine's model."""
+    path = Path(path)
+    part = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.part"
+    try:
+        part.open("xb").close()  # find out before the work whether the folder can be written
+    except OSError as exc:
+        raise XlsxError(f"{path.name}: cannot be written ({exc.strerror or exc})") from exc
+    try:
+        _workbook(snapshot).save(part)
+        os.replace(part, path)  # only a complete workbook replaces an earlier file
+    except OSError as exc:
+        raise XlsxError(f"{path.name}: cannot be written ({exc.strerror or exc})") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(part)
 
 
 # ------------------------------------------------------------------------------------- import
@@ -440,7 +467,8 @@ def _read(path: Path) -> dict[str, _Values]:
         extra = [n for n in wb.sheetnames if n not in (SHEET, ENGINE)]
         if extra or SHEET not in wb.sheetnames:
             what = f"extra sheet {extra[0]!r}" if extra else f"no {SHEET!r} sheet"
-            raise XlsxError(f"{path.name}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r}")
+            raise XlsxError(f"{path.name}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r} "
+                            "(delete the others and save)")
         out = {}
         for name in (SHEET, ENGINE):
             ws = wb[name]
@@ -524,55 +552,77 @@ def _ids(sheet: _Values, cells: list[tuple[int, int]], kind: str) -> tuple:
     return tuple(out)
 
 
+def _layout(f: _Fields, sheet: _Values) -> Layout:
+    """The layout the Engine sheet describes, checked against the labels on the Sheet."""
+    # Excel's limits bound the loops below even when the table was edited to absurd sizes.
+    lay = Layout(f.whole("Users", 1), f.whole("Movies", 1), f.whole("Factors k", 1), f.flag("Biases"))
+    if lay.movie_col(lay.m - 1) > MAX_COLUMNS:
+        raise f.engine.fail(f.row("Movies"), 2, f"is more movies than a sheet has columns ({lay.m})")
+    sheet.expect(lay.ratings_label_row, 1, LABELS["ratings"])
+    sheet.expect(lay.movies_label_row, 1, LABELS["movies"])
+    sheet.expect(lay.users_label_row, 1, LABELS["users"])
+    return lay
+
+
+def _params(sheet: _Values, lay: Layout) -> dict[str, np.ndarray]:
+    """The factor and bias cells, in Sheet.load_params' shapes."""
+    n, m, k = lay.n, lay.m, lay.k
+    params = {
+        "user_factors": np.array([[sheet.number(lay.prediction_row(i), lay.user_col(q)) for q in range(k)]
+                                  for i in range(n)]).reshape(n, k),
+        "item_factors": np.array([[sheet.number(lay.factor_row(q), lay.movie_col(j)) for j in range(m)]
+                                  for q in range(k)]).reshape(k, m),
+    }
+    if lay.biases:
+        params["user_bias"] = np.array([sheet.number(lay.prediction_row(i), lay.bias_col) for i in range(n)])
+        params["item_bias"] = np.array([sheet.number(lay.movie_bias_row, lay.movie_col(j)) for j in range(m)])
+    return params
+
+
+def _grid(f: _Fields, sheet: _Values, lay: Layout) -> Crosstab:
+    """Ratings, ids and titles as the Sheet has them now."""
+    cols = [lay.movie_col(j) for j in range(lay.m)]
+    ratings = np.array([[sheet.number(lay.rating_row(i), c, blank_ok=True) for c in cols] for i in range(lay.n)])
+    if np.isnan(ratings).all():
+        raise XlsxError(f"{sheet.book}: the {SHEET} sheet has no ratings left; the sheet needs at least one")
+    user_ids = _ids(sheet, [(lay.rating_row(i), 1) for i in range(lay.n)], f.text("User id type"))
+    item_ids = _ids(sheet, [(lay.id_row, c) for c in cols], f.text("Movie id type"))
+    titles = tuple(sheet.text(lay.title_row, c) for c in cols)
+    return Crosstab(ratings, user_ids, item_ids, titles, f.text("Dataset"))
+
+
+def _notes(sheet: _Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tuple[str, ...]:
+    """What the user should hear: a loss cell showing an error, a squashing range the ratings outgrew."""
+    notes = []
+    loss = sheet.get(lay.loss_row, lay.loss_col)
+    if isinstance(loss, str):
+        notes.append(f"the workbook's loss cell {SHEET}!{_a1(lay.loss_row, lay.loss_col)} shows {loss}")
+    if squash:
+        cells = (sheet.number(lay.loss_row, lay.low_col), sheet.number(lay.loss_row, lay.high_col))
+        rated = ratings[~np.isnan(ratings)]
+        ours = y_range(float(rated.min()), float(rated.max()))
+        if not np.allclose(cells, ours, rtol=0, atol=1e-12):
+            notes.append(f"the workbook squashes into {cells[0]:g}..{cells[1]:g} but these ratings give "
+                         f"{ours[0]:g}..{ours[1]:g}; the engine uses {ours[0]:g}..{ours[1]:g}")
+    return tuple(notes)
+
+
 def import_xlsx(path: str | Path) -> ImportedSheet:
     """Read a workbook written by export_xlsx (perhaps changed by Solver or by hand) back for the engine."""
     path = Path(path)
     _check_package(path)
     books = _read(path)
     f, sheet = _Fields(books[ENGINE]), books[SHEET]
-    n, m, k = f.whole("Users", 1), f.whole("Movies", 1), f.whole("Factors k", 1)
-    biases, squash = f.flag("Biases"), f.flag("Squash")
-    lay = Layout(n, m, k, biases)
-    sheet.expect(lay.ratings_label_row, 1, LABELS["ratings"])
-    sheet.expect(lay.movies_label_row, 1, LABELS["movies"])
-    sheet.expect(lay.users_label_row, 1, LABELS["users"])
-
-    cols = [lay.movie_col(j) for j in range(m)]
-    ratings = np.array([[sheet.number(lay.rating_row(i), c, blank_ok=True) for c in cols] for i in range(n)])
-    if np.isnan(ratings).all():
-        raise XlsxError(f"{path.name}: the {SHEET} sheet has no ratings left; the sheet needs at least one")
-    params = {
-        "user_factors": np.array([[sheet.number(lay.prediction_row(i), lay.user_col(q)) for q in range(k)]
-                                  for i in range(n)]).reshape(n, k),
-        "item_factors": np.array([[sheet.number(lay.factor_row(q), c) for c in cols]
-                                  for q in range(k)]).reshape(k, m),
-    }
-    if biases:
-        params["user_bias"] = np.array([sheet.number(lay.prediction_row(i), lay.bias_col) for i in range(n)])
-        params["item_bias"] = np.array([sheet.number(lay.movie_bias_row, c) for c in cols])
-    user_ids = _ids(sheet, [(lay.rating_row(i), 1) for i in range(n)], f.text("User id type"))
-    item_ids = _ids(sheet, [(lay.id_row, c) for c in cols], f.text("Movie id type"))
-    titles = tuple(sheet.text(lay.title_row, c) for c in cols)
-    grid = Crosstab(ratings, user_ids, item_ids, titles, f.text("Dataset"))
-
-    notes = []
-    loss = sheet.get(lay.loss_row, 2)
-    if isinstance(loss, str):
-        notes.append(f"the workbook's loss cell {SHEET}!B{lay.loss_row} shows {loss}")
-    if squash:
-        cells = (sheet.number(lay.loss_row, 4), sheet.number(lay.loss_row, 5))
-        rated = ratings[~np.isnan(ratings)]
-        ours = y_range(float(rated.min()), float(rated.max()))
-        if not np.allclose(cells, ours, rtol=0, atol=1e-12):
-            notes.append(f"the workbook squashes into {cells[0]:g}..{cells[1]:g} but these ratings give "
-                         f"{ours[0]:g}..{ours[1]:g}; the engine uses {ours[0]:g}..{ours[1]:g}")
+    lay = _layout(f, sheet)
+    grid, params, squash = _grid(f, sheet, lay), _params(sheet, lay), f.flag("Squash")
     try:
-        config = SheetConfig(k=k, biases=biases, squash=squash, seed=f.whole("Seed"))
+        config = SheetConfig(k=lay.k, biases=lay.biases, squash=squash, seed=f.whole("Seed"))
     except ValueError as exc:
         raise XlsxError(f"{path.name}: {exc}") from exc
+    loss = sheet.get(lay.loss_row, lay.loss_col)
     return ImportedSheet(
-        path=str(path), grid=grid, config=config, settings=_settings(f), params=params,
-        step=f.whole("Step", 0), workbook_loss=float(loss) if isinstance(loss, (int, float)) else None,
+        path=str(path), grid=grid, config=config, settings=_settings(f), params=params, step=f.whole("Step", 0),
+        workbook_loss=float(loss) if isinstance(loss, (int, float)) and not isinstance(loss, bool) else None,
         engine_loss=f.number("Engine loss (RMSE)"), exported=f.text("Exported"), device=f.text("Device"),
-        notes=tuple(notes),
+        notes=_notes(sheet, lay, grid.ratings, squash),
     )

@@ -14,6 +14,19 @@ def _is_cli(args: list[str], subcommands: Sequence[str]) -> bool:
     return args[0] in ("-h", "--help") and len(args) > 1 and args[1] in subcommands
 
 
+def _wants_cli(args: list[str]) -> bool:
+    """A subcommand (or an unknown word, which the CLI reports) rather than window options."""
+    return bool(args) and (not args[0].startswith("-") or args[0] in ("-h", "--help") and len(args) > 1)
+
+
+def _subcommands(args: list[str]) -> Sequence[str]:
+    if any(a in ("-h", "--help") for a in args):
+        from engine.cli import SUBCOMMANDS
+
+        return SUBCOMMANDS
+    return ()
+
+
 def parser(subcommands: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The window's command line."""
     p = argparse.ArgumentParser(
@@ -29,13 +42,17 @@ def parser(subcommands: Sequence[str] = ()) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the window, or hand a subcommand to engine.cli (which never imports Qt)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    from engine import cli
+    if _wants_cli(args):
+        from engine import cli  # only here: engine.cli pulls in the Excel writer, which the window loads later
 
-    if _is_cli(args, cli.SUBCOMMANDS):
-        if args[0] in ("-h", "--help"):
-            args = [args[1], args[0]]
-        return cli.main(args)
-    options = parser(cli.SUBCOMMANDS).parse_args(args)
+        if _is_cli(args, cli.SUBCOMMANDS) or not args[0].startswith("-"):
+            if args[0] in ("-h", "--help"):
+                args = [args[1], args[0]]
+            return cli.main(args)
+    try:
+        options = parser(_subcommands(args)).parse_args(args)
+    except SystemExit as done:  # --help or a usage error: argparse has printed it
+        return int(done.code or 0)
     from engine.crosstab import MAX_TOP, MIN_TOP
     from engine.device import pick_device
 

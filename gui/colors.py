@@ -48,6 +48,7 @@ class Palette:
         self.blank = QBrush(BLANK)
         self.empty = {kind: QBrush(tint(color, EMPTY)) for kind, color in BASE.items()}  # blank cells in a block
         self.text = [QBrush(DARK_TEXT if i < LIGHT_TEXT_FROM else LIGHT_TEXT) for i in range(LEVELS)]
+        self.text_colors = [brush.color() for brush in self.text]
 
     def brush(self, kind: str, level: int) -> QBrush:
         return self.cells[kind][level]

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout
 from engine.crosstab import MAX_TOP, MIN_TOP
 from engine.optim import LABELS, OPTIMIZERS, OptimizerSettings
 from engine.sheet import SheetConfig
-from gui.runner import SOLVE_MAX_ITER
 
 RATES = (("max", None), ("1000/s", 1000.0), ("100/s", 100.0), ("30/s", 30.0), ("10/s", 10.0))
 USES = {"beta": ("momentum",), "beta1": ("adam", "adamw"), "beta2": ("rmsprop", "adam", "adamw")}
@@ -73,7 +72,7 @@ class QControls(QWidget):
         run.addWidget(self.rate)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
-        self.progress.setRange(0, SOLVE_MAX_ITER)
+        self.progress.setRange(0, 0)  # the solver's iteration count is not known in advance
         self.progress.setTextVisible(True)
         self.progress.hide()
         run.addWidget(self.progress)
@@ -164,7 +163,7 @@ class QControls(QWidget):
         """Enable what makes sense while idle, playing, solving or loading."""
         idle, playing, busy = state == "idle", state == "playing", state in ("solving", "loading")
         enabled = {"step": idle, "step_n": idle, "solve": idle or playing, "reset": not busy,
-                   "play": not busy, "stop": playing or state == "solving", "open": not busy, "import": not busy}
+                   "play": not busy, "stop": playing or state == "solving", "open": not busy}
         for name, on in enabled.items():
             if name in self.actions:
                 self.actions[name].setEnabled(on)
@@ -174,11 +173,7 @@ class QControls(QWidget):
         play.setText("Pause" if playing else "Play")
         play.blockSignals(False)
         self.progress.setVisible(state == "solving")
-        if state == "solving":
-            self.progress.setValue(0)
-            self.progress.setFormat("solving…")
 
     def show_solving(self, iterations: int, rmse: float) -> None:
         """Progress of a running solve."""
-        self.progress.setValue(min(iterations, self.progress.maximum()))
-        self.progress.setFormat(f"iter {iterations} · {rmse:.4f}")
+        self.progress.setToolTip(f"iteration {iterations} · RMSE {rmse:.4f}")

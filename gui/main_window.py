@@ -76,6 +76,7 @@ class QMainSheetWindow(QMainWindow):
         self._rate_mark = (time.perf_counter(), 0)
         self.steps_per_s = 0.0
         self._box: QMessageBox | None = None
+        self.xlsx_available = False
 
         self.actions = self._make_actions()
         self.controls = QControls(self.actions)
@@ -111,12 +112,16 @@ class QMainSheetWindow(QMainWindow):
             actions[name] = action
         actions["play"].setCheckable(True)
         actions["stop"].setEnabled(False)
-        available = xlsx_module() is not None
-        for name in ("import", "export"):
-            actions[name].setEnabled(available)
-            if not available:
-                actions[name].setToolTip("needs engine/xlsx.py")
+        for name in ("import", "export"):  # enabled after the first sheet shows: importing openpyxl takes a while
+            actions[name].setEnabled(False)
         return actions
+
+    def _enable_xlsx(self) -> None:
+        busy = self.state in ("solving", "loading")
+        for name in ("import", "export"):
+            action = self.actions[name]
+            action.setEnabled(self.xlsx_available and not busy)
+            action.setToolTip(action.text().replace("&", "") if self.xlsx_available else "needs engine/xlsx.py")
 
     def _build_layout(self) -> None:
         self.stack = QStackedWidget()
@@ -206,8 +211,9 @@ class QMainSheetWindow(QMainWindow):
         if self.stack.currentIndex() == 0:
             self.stack.setCurrentIndex(1)
             self.view.setFocus()
-            self.view.select_cell(Cell(LOSS))
-            QTimer.singleShot(0, self._make_plot)
+            if self.explain.cell is None:
+                self.explain.show_cell(Cell(LOSS), snap)
+            QTimer.singleShot(0, self._after_first_frame)
 
     def _show_losses(self, frame: Frame) -> None:
         if self.loss_plot is None:
@@ -220,9 +226,13 @@ class QMainSheetWindow(QMainWindow):
         if frame.losses:
             self.loss_plot.add(frame.losses)
 
-    def _make_plot(self) -> None:
+    def _after_first_frame(self) -> None:
+        """What the first sheet need not wait for: the loss plot and the Excel commands."""
         from gui.loss_plot import QLossPlot
 
+        if self._wires:
+            self.xlsx_available = xlsx_module() is not None
+            self._enable_xlsx()
         if self.loss_plot is None and self._wires:
             self.loss_plot = QLossPlot()
             self.loss_dock.setWidget(self.loss_plot)
@@ -249,6 +259,7 @@ class QMainSheetWindow(QMainWindow):
     def show_state(self, state: str) -> None:
         self.state = state
         self.controls.show_state(state)
+        self._enable_xlsx()
         self._rate_mark = (time.perf_counter(), self.snapshot.step if self.snapshot else 0)
         if state == IDLE:
             self.status_labels["rate"].setText("")

@@ -24,7 +24,6 @@ FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
 MAX_CHUNK = 5000  # steps in one chunk at most
 SOLVE_LABEL = "Solve (L-BFGS)"
-SOLVE_MAX_ITER = 2000  # the solver's iteration cap, as the engine's default
 Progress = Callable[[str, "float | None"], None]
 
 
@@ -188,7 +187,7 @@ class SheetRunner:
             self.mailbox.put(losses=LossChunk(self._segment, label, start_x + iterations, np.array([rmse])),
                              solving=(iterations, rmse))
 
-        result = self.sheet.solve(max_iter=SOLVE_MAX_ITER, progress=progress, should_stop=self.stop.is_set)
+        result = self.sheet.solve(progress=progress, should_stop=self.stop.is_set)
         self._x = start_x + result.iterations + 1
         self.publish()
         return result

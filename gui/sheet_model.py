@@ -13,10 +13,18 @@ from gui import sheet_layout as L
 from gui.sheet_layout import Cell, SheetLayout
 
 EDITABLE = (L.RATING,) + L.PARAMS
-ROLES = {Qt.DisplayRole, Qt.EditRole, Qt.BackgroundRole, Qt.ForegroundRole, Qt.FontRole,
-         Qt.TextAlignmentRole, Qt.ToolTipRole}
-RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
-CENTER = int(Qt.AlignCenter)
+# Roles and flags as plain ints, looked up once: PySide6's Qt.X attribute access costs microseconds,
+# and data() runs several times for every visible cell on every frame.
+DISPLAY, EDIT, TOOLTIP = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.EditRole), int(Qt.ItemDataRole.ToolTipRole)
+FONT, ALIGN = int(Qt.ItemDataRole.FontRole), int(Qt.ItemDataRole.TextAlignmentRole)
+BACKGROUND, FOREGROUND = int(Qt.ItemDataRole.BackgroundRole), int(Qt.ItemDataRole.ForegroundRole)
+HANDLED = frozenset((DISPLAY, EDIT, TOOLTIP, FONT, ALIGN, BACKGROUND, FOREGROUND))
+HORIZONTAL = Qt.Orientation.Horizontal
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+CENTER = int(Qt.AlignmentFlag.AlignCenter)
+_ENABLED, _SELECTABLE, _EDITABLE = Qt.ItemFlag.ItemIsEnabled, Qt.ItemFlag.ItemIsSelectable, Qt.ItemFlag.ItemIsEditable
+FLAGS = {L.BLANK: _ENABLED, L.LOSS: _ENABLED | _SELECTABLE, L.PREDICTION: _ENABLED | _SELECTABLE}
+FLAGS.update({kind: _ENABLED | _SELECTABLE | _EDITABLE for kind in EDITABLE})
 NAMES = {L.USER_FACTORS: "user factor", L.ITEM_FACTORS: "movie factor", L.USER_BIAS: "user bias",
          L.ITEM_BIAS: "movie bias"}
 
@@ -50,7 +58,9 @@ class QSheetModel(QAbstractTableModel):
         self._levels: dict[str, np.ndarray] = {}
         self._loss_font = QFont()
         self._loss_font.setBold(True)
+        self._loss_font.setPointSize(18)
         self._header_keys: tuple = ()
+        self._edges = (0, 0, 0, 0, 0)  # the layout's top, m, factor_col, k, left, cached for _locate
 
     # --- updates from the engine -------------------------------------------------------------
     def set_snapshot(self, snap: Snapshot) -> None:
@@ -61,8 +71,10 @@ class QSheetModel(QAbstractTableModel):
         if reshaped:
             self.beginResetModel()
         self.snapshot, self.layout, self._header_keys = snap, layout, keys
+        self._edges = (layout.top, layout.m, layout.factor_col, layout.k, layout.left)
         self._shade()
         if reshaped:
+            self._loss_font.setPointSize(min(22, 8 + 3 * layout.top))
             self.endResetModel()
             self.layout_changed.emit(layout)
         elif layout.rows and layout.columns:
@@ -100,49 +112,74 @@ class QSheetModel(QAbstractTableModel):
         """The block and index under a model index."""
         return self.layout.cell(index.row(), index.column())
 
-    def flags(self, index):
-        kind = self.cell(index).kind
-        if kind == L.BLANK:
-            return Qt.ItemIsEnabled
-        base = Qt.ItemIsEnabled | Qt.ItemIsSelectable
-        return base | Qt.ItemIsEditable if kind in EDITABLE else base
+    def _locate(self, row: int, col: int) -> tuple[str, tuple]:
+        """layout.cell without building a Cell: the hot path of every paint."""
+        top, m, fc, k, left = self._edges
+        if row >= top:
+            i = row - top
+            if col < m:
+                return L.RATING, (i, col)
+            if col >= left:
+                return L.PREDICTION, (i, col - left)
+            f = col - fc
+            if 0 <= f < k:
+                return L.USER_FACTORS, (i, f)
+            return (L.USER_BIAS, (i,)) if f == k else (L.BLANK, ())
+        if col >= left:
+            return (L.ITEM_FACTORS, (row, col - left)) if row < k else (L.ITEM_BIAS, (col - left,))
+        return (L.LOSS, ()) if col >= fc else (L.BLANK, ())
 
-    def data(self, index, role=Qt.DisplayRole):
-        if role not in ROLES or self.snapshot is None:
-            return None
-        cell = self.cell(index)
-        kind = cell.kind
+    def paint_info(self, row: int, col: int):
+        """(background brush, text colour, text, alignment, font or None) of one cell: all roles in one call, for the delegate."""
+        kind, at = self._locate(row, col)
+        palette = self._palette
         if kind == L.BLANK:
-            return self._palette.blank if role == Qt.BackgroundRole else None
+            return palette.blank, palette.text_colors[0], "", RIGHT, None
+        if kind == L.LOSS:
+            return palette.loss, palette.text_colors[-1], self._loss_data(DISPLAY), CENTER, self._loss_font
+        value = self._value(kind, at)
+        if value is None:
+            return palette.empty[kind], palette.text_colors[0], "", RIGHT, None
+        level = self._levels[kind][at]
+        return palette.cells[kind][level], palette.text_colors[level], self._text(kind, value), RIGHT, None
+
+    def flags(self, index):
+        return FLAGS[self._locate(index.row(), index.column())[0]]
+
+    def data(self, index, role=DISPLAY):
+        if role not in HANDLED or self.snapshot is None:
+            return None
+        kind, at = self._locate(index.row(), index.column())
+        if kind == L.BLANK:
+            return self._palette.blank if role == BACKGROUND else None
         if kind == L.LOSS:
             return self._loss_data(role)
-        value = self._value(cell)
-        if role == Qt.DisplayRole:
+        value = self._value(kind, at)
+        if role == DISPLAY:
             return self._text(kind, value)
-        if role == Qt.EditRole:
-            return "" if value is None else f"{value:.6g}"
-        if role == Qt.BackgroundRole:
-            return self._palette.brush(kind, int(self._levels[kind][cell.index])) if value is not None \
-                else self._palette.empty[kind]
-        if role == Qt.ForegroundRole:
-            return self._palette.text[int(self._levels[kind][cell.index])]
-        if role == Qt.TextAlignmentRole:
+        if role == BACKGROUND:
+            return self._palette.empty[kind] if value is None else self._palette.cells[kind][self._levels[kind][at]]
+        if role == FOREGROUND:
+            return self._palette.text[0 if value is None else self._levels[kind][at]]
+        if role == ALIGN:
             return RIGHT
-        if role == Qt.ToolTipRole:
-            return self._tooltip(cell, value)
+        if role == EDIT:
+            return "" if value is None else f"{value:.6g}"
+        if role == TOOLTIP:
+            return self._tooltip(kind, at, value)
         return None
 
-    def _value(self, cell: Cell) -> float | None:
-        snap, kind, index = self.snapshot, cell.kind, cell.index
+    def _value(self, kind: str, at: tuple) -> float | None:
+        snap = self.snapshot
         if kind == L.RATING:
-            return float(snap.ratings[index]) if snap.mask[index] else None
+            return float(snap.ratings[at]) if snap.mask[at] else None
         if kind == L.PREDICTION:
-            if not snap.mask[index]:
+            if not snap.mask[at]:
                 return None
             if self.show_errors:
-                return float(snap.predictions[index] - snap.ratings[index])
-            return float(snap.predictions[index])
-        return float(snap.params[kind][index])
+                return float(snap.predictions[at] - snap.ratings[at])
+            return float(snap.predictions[at])
+        return float(snap.params[kind][at])
 
     def _text(self, kind: str, value: float | None) -> str:
         if value is None:
@@ -155,54 +192,53 @@ class QSheetModel(QAbstractTableModel):
 
     def _loss_data(self, role: int):
         snap = self.snapshot
-        if role == Qt.DisplayRole:
+        if role == DISPLAY:
             text = f"RMSE\n{snap.rmse:.4f}"
             return text + "\ndiverged" if snap.diverged else text
-        if role == Qt.BackgroundRole:
+        if role == BACKGROUND:
             return self._palette.loss
-        if role == Qt.ForegroundRole:
+        if role == FOREGROUND:
             return self._palette.text[-1]
-        if role == Qt.FontRole:
-            self._loss_font.setPointSize(min(22, 8 + 3 * self.layout.top))
+        if role == FONT:
             return self._loss_font
-        if role == Qt.TextAlignmentRole:
+        if role == ALIGN:
             return CENTER
-        if role == Qt.ToolTipRole:
+        if role == TOOLTIP:
             return f"loss: √(SSE / count) = √({snap.sse:.4f} / {snap.count}) over the rated cells"
         return None
 
-    def _tooltip(self, cell: Cell, value: float | None) -> str:
-        snap, kind, index = self.snapshot, cell.kind, cell.index
+    def _tooltip(self, kind: str, at: tuple, value: float | None) -> str:
+        snap = self.snapshot
         shown = "blank" if value is None else f"{value:.6g}"
         if kind in (L.RATING, L.PREDICTION):
-            i, j = index
+            i, j = at
             what = "error" if kind == L.PREDICTION and self.show_errors else kind
             return f"user {snap.user_ids[i]} · {snap.titles[j]} (id {snap.item_ids[j]})\n{what}: {shown}"
-        return f"{NAMES[kind]} {'·'.join(str(x + 1) for x in index)}: {shown}"
+        return f"{NAMES[kind]} {'·'.join(str(x + 1) for x in at)}: {shown}"
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if self.snapshot is None or role not in (Qt.DisplayRole, Qt.ToolTipRole):
+    def headerData(self, section, orientation, role=DISPLAY):
+        if self.snapshot is None or role not in (DISPLAY, TOOLTIP):
             return None
         lay, snap = self.layout, self.snapshot
-        if orientation == Qt.Horizontal:
+        if orientation == HORIZONTAL:
             j = lay.column_item(section)
             if j is not None:
                 title = snap.titles[j]
-                return title if role == Qt.DisplayRole else f"{title}\nid {snap.item_ids[j]}"
+                return title if role == DISPLAY else f"{title}\nid {snap.item_ids[j]}"
             if section == lay.gap:
                 return ""
             f = section - lay.factor_col
-            return (f"f{f + 1}" if f < lay.k else "bias") if role == Qt.DisplayRole else \
+            return (f"f{f + 1}" if f < lay.k else "bias") if role == DISPLAY else \
                 ("user factor " + str(f + 1) if f < lay.k else "user bias")
         i = lay.row_user(section)
         if i is not None:
-            return str(snap.user_ids[i]) if role == Qt.DisplayRole else f"user {snap.user_ids[i]}"
-        return (f"f{section + 1}" if section < lay.k else "bias") if role == Qt.DisplayRole else \
+            return str(snap.user_ids[i]) if role == DISPLAY else f"user {snap.user_ids[i]}"
+        return (f"f{section + 1}" if section < lay.k else "bias") if role == DISPLAY else \
             ("movie factor " + str(section + 1) if section < lay.k else "movie bias")
 
     # --- edits -------------------------------------------------------------------------------
-    def setData(self, index, value, role=Qt.EditRole) -> bool:
-        if role != Qt.EditRole or self.snapshot is None:
+    def setData(self, index, value, role=EDIT) -> bool:
+        if role != EDIT or self.snapshot is None:
             return False
         cell = self.cell(index)
         if cell.kind not in EDITABLE:

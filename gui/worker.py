@@ -22,6 +22,17 @@ IDLE, PLAYING, SOLVING, LOADING = "idle", "playing", "solving", "loading"
 USER_ERRORS = (RatingsError, ValueError)
 
 
+def leave_a_core_for_the_gui() -> None:
+    """Cap torch's CPU threads at cores − 1: spinning intra-op threads on every core starve the GUI thread."""
+    import os
+
+    import torch
+
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() > cores - 1:
+        torch.set_num_threads(cores - 1)
+
+
 def xlsx_module():
     """engine.xlsx when it exists with the names the GUI uses, else None."""
     try:
@@ -235,6 +246,7 @@ class QEngine(QObject):
 
     def __init__(self, device: str | None = None, top: int = 15, parent=None) -> None:
         super().__init__(parent)
+        leave_a_core_for_the_gui()
         self.mailbox = Mailbox()
         self.runner = SheetRunner(self.mailbox, device=device, top=top)
         self.worker = QSheetWorker(self.runner)

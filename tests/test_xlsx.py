@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from pathlib import Path
 from xml.etree import ElementTree
 
 import numpy as np
@@ -13,7 +14,7 @@ from openpyxl.utils import get_column_letter, range_boundaries
 from engine.crosstab import Crosstab
 from engine.optim import OptimizerSettings
 from engine.sheet import Sheet, SheetConfig
-from engine.xlsx import ENGINE, FILLS, SHEET, SOLVER_OPTIONS, Layout, export_xlsx, import_xlsx
+from engine.xlsx import ENGINE, FILLS, SHEET, SOLVER_OPTIONS, Layout, XlsxError, export_xlsx, import_xlsx
 
 # Titles a spreadsheet could mistake for formulas, and some that are merely awkward.
 TRICKY = ('=HYPERLINK("http://example.com","click")', "+1 (2001)", "-minus (1999)", "@SUM(A1:A2)", "=1+1",
@@ -196,6 +197,7 @@ def test_engine_sheet_records_the_engines_side(tmp_path):
     assert table["Device"].value == "cpu" and table["optimizer name"].value == "adamw"
     assert table["optimizer weight_decay"].value == 0.01
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", table["Exported"].value)
+    assert table["Solver variables"].value == (5 + 1) * (15 + 15)
     assert table["Workbook loss (RMSE)"].value == f"='{SHEET}'!$B$2"
     wb_row, eng_row = table["Workbook loss (RMSE)"].row, table["Engine loss (RMSE)"].row
     assert table["Workbook − engine"].value == f"=B{wb_row}-B{eng_row}"
@@ -322,3 +324,23 @@ def test_big_sheet_round_trip_keeps_its_shape(tmp_path):
     book = import_xlsx(tmp_path / "big.xlsx")
     assert book.params["user_factors"].shape == (60, 12) and book.params["item_factors"].shape == (12, 45)
     np.testing.assert_array_equal(book.params["item_bias"], snap.params["item_bias"])
+
+
+def test_a_failed_export_leaves_the_earlier_file_whole(tmp_path, monkeypatch):
+    snap = trained(SheetConfig(), steps=1).snapshot()
+    path = tmp_path / "book.xlsx"
+    export_xlsx(snap, path)
+    before = path.read_bytes()
+
+    def disk_full(src, dest):
+        Path(src).write_bytes(b"PK half a workbook")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", disk_full)
+    with pytest.raises(XlsxError, match=r"^book\.xlsx: cannot be written \(No space left on device\)$"):
+        export_xlsx(snap, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["book.xlsx"]  # no half-written temporary left
+    monkeypatch.undo()
+    with pytest.raises(XlsxError, match="cannot be written"):
+        export_xlsx(snap, tmp_path / "no such folder" / "book.xlsx")

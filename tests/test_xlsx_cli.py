@@ -59,3 +59,12 @@ def test_solve_and_steps_are_exclusive(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["export", str(tmp_path / "x.xlsx"), "--solve", "--steps", "3"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_export_after_a_solve(tmp_path, ratings, capsys):
+    out = tmp_path / "solved.xlsx"
+    assert main(["export", str(out), "--ratings", str(ratings), "--top", "5", "--factors", "2", "--solve",
+                 "--device", "cpu"]) == 0
+    assert "(solved)" in capsys.readouterr().out
+    book = import_xlsx(out)
+    assert book.to_sheet("cpu").rmse() == book.engine_loss

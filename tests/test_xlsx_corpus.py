@@ -128,7 +128,8 @@ def test_a_workbook_with_a_pivot_table(good, tmp_path):
 
 def test_a_workbook_with_an_extra_sheet(good):
     edit(good, lambda wb: wb.create_sheet("My notes"))
-    assert refused(good) == "book.xlsx: has extra sheet 'My notes'; a collabsheet workbook has just 'Sheet' and 'Engine'"
+    assert refused(good) == ("book.xlsx: has extra sheet 'My notes'; a collabsheet workbook has just 'Sheet' and "
+                             "'Engine' (delete the others and save)")
 
 
 def test_a_workbook_whose_sheet_was_renamed(good):
@@ -208,6 +209,16 @@ def test_an_unknown_optimizer(good):
 def test_a_missing_engine_row(good):
     _set(good, _engine_row(good, "Factors k"), 1, None, ENGINE)
     assert refused(good) == "book.xlsx: the Engine sheet has no 'Factors k' row"
+
+
+def test_an_absurd_size(good):
+    _set(good, _engine_row(good, "Movies"), 2, 10**6, ENGINE)
+    assert "is more movies than a sheet has columns" in refused(good)
+
+
+def test_a_size_that_does_not_match_the_sheet(good):
+    _set(good, _engine_row(good, "Users"), 2, N + 1, ENGINE)
+    assert f"Sheet!A{LAYOUT.movies_label_row + 1} should read 'Movie factors'" in refused(good)
 
 
 def test_a_newer_format(good):

@@ -1,0 +1,89 @@
+"""Steps per second for each optimizer and time to solve, on the default data, on this machine's device.
+
+Run: .venv/bin/python bench/sheet.py [--device cpu|cuda] [--quick]
+Prints one line per (sheet, measurement); the figures in README come from here.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import torch
+
+from engine.crosstab import top_crosstab
+from engine.device import device_label
+from engine.movielens import default_ratings
+from engine.optim import OPTIMIZERS, OptimizerSettings
+from engine.sheet import Sheet, SheetConfig
+
+
+def steps_per_second(sheet: Sheet, name: str, seconds: float) -> float:
+    """Median rate over three timed batches after a warm-up."""
+    sheet.reset()
+    sheet.set_optimizer(OptimizerSettings(name, lr=1e-3))
+    if sheet.step(50).diverged:
+        raise SystemExit(f"{name} diverged; the timing would measure the roll-back, not steps")
+    batch, rates = 200, []
+    while True:  # size the batch so each timing takes about seconds/3
+        start = time.perf_counter()
+        sheet.step(batch)
+        _sync(sheet)
+        took = time.perf_counter() - start
+        if took > seconds / 3 or batch > 10**6:
+            break
+        batch *= 2
+    for _ in range(3):
+        start = time.perf_counter()
+        sheet.step(batch)
+        _sync(sheet)
+        rates.append(batch / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def solve_time(sheet: Sheet, repeats: int, max_iter: int) -> tuple[float, int, float]:
+    """Median seconds to solve from fresh random factors, its iterations and final RMSE."""
+    times, result = [], None
+    sheet.solve(max_iter=5)  # warm-up: first-call costs of torch.linalg and L-BFGS
+    for seed in range(repeats):
+        sheet.reset(seed)
+        start = time.perf_counter()
+        result = sheet.solve(max_iter=max_iter)
+        _sync(sheet)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result.iterations, result.rmse
+
+
+def _sync(sheet: Sheet) -> None:
+    if sheet.device.type == "cuda":
+        torch.cuda.synchronize(sheet.device)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--quick", action="store_true", help="shorter timings")
+    args = parser.parse_args()
+    ratings = default_ratings()
+    sheets = [(15, 5), (200, 50), (1000, 50)]  # top-N 1000 takes every user and item the data has, up to 1000
+    seconds = 0.5 if args.quick else 1.5
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+          f"{ratings.name} ({len(ratings):,} ratings)")
+    for n, k in sheets:
+        grid = top_crosstab(ratings, n)
+        sheet = Sheet(grid, SheetConfig(k=k), device=args.device)
+        shape = f"{grid.ratings.shape[0]}×{grid.ratings.shape[1]}×{k}"
+        where = device_label(sheet.device)
+        for name in OPTIMIZERS:
+            rate = steps_per_second(sheet, name, seconds)
+            print(f"{shape:>14}  {where:<24} {name:<9} {rate:>10,.0f} steps/s")
+        repeats, max_iter = (5, 2000) if n <= 15 else (1, 300)
+        took, iterations, rmse = solve_time(sheet, repeats, max_iter)
+        print(f"{shape:>14}  {where:<24} solve     {took * 1000:>10,.0f} ms  "
+              f"({iterations} iterations, RMSE {rmse:.4f}{', capped' if max_iter < 2000 else ''})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""The sheet's table layout and the cell text parser: pure functions, no window."""
+from __future__ import annotations
+
+import pytest
+
+from gui import sheet_layout as L
+from gui.sheet_layout import Cell, SheetLayout
+from gui.sheet_model import parse_number, rating_text
+
+
+@pytest.mark.parametrize("biases", [False, True])
+def test_every_cell_round_trips(biases):
+    lay = SheetLayout(n=4, m=3, k=2, biases=biases)
+    assert lay.rows == 2 + biases + 4 and lay.columns == 3 + 1 + 2 + biases + 3
+    seen = {}
+    for row in range(lay.rows):
+        for col in range(lay.columns):
+            cell = lay.cell(row, col)
+            if cell.kind not in (L.BLANK, L.LOSS):
+                assert lay.position(cell) == (row, col)
+                seen.setdefault(cell.kind, set()).add(cell.index)
+    assert len(seen[L.RATING]) == len(seen[L.PREDICTION]) == 12
+    assert len(seen[L.USER_FACTORS]) == 8 and len(seen[L.ITEM_FACTORS]) == 6
+    assert (L.USER_BIAS in seen) == (L.ITEM_BIAS in seen) == biases
+
+
+def test_blocks_sit_where_the_workbook_has_them():
+    lay = SheetLayout(n=4, m=3, k=2, biases=True)
+    assert lay.cell(lay.top, 0) == Cell(L.RATING, (0, 0))  # ratings: users down, movies across
+    assert lay.cell(0, lay.left) == Cell(L.ITEM_FACTORS, (0, 0))  # movie factors above the predictions
+    assert lay.cell(lay.top, lay.left - 2) == Cell(L.USER_FACTORS, (0, 1))  # user factors to their left
+    assert lay.cell(lay.top, lay.left - 1) == Cell(L.USER_BIAS, (0,))
+    assert lay.cell(lay.k, lay.left + 2) == Cell(L.ITEM_BIAS, (2,))
+    assert lay.loss_span() == (0, lay.factor_col, 3, 3)
+    assert lay.cell(0, lay.factor_col).kind == L.LOSS and lay.cell(0, 0).kind == L.BLANK
+    assert lay.cell(lay.top, lay.gap).kind == L.BLANK
+    assert lay.column_item(lay.left + 1) == 1 and lay.column_item(lay.gap) is None
+    assert lay.row_user(lay.top + 3) == 3 and lay.row_user(0) is None
+
+
+def test_parse_number_and_rating_text():
+    assert parse_number(" 4 ") == 4.0 and parse_number("3,5") == 3.5
+    for bad in ("abc", "", "nan", "inf", "4..5"):
+        with pytest.raises(ValueError):
+            parse_number(bad)
+    assert rating_text(4.0) == "4" and rating_text(3.5) == "3.5" and rating_text(4.25) == "4.25"

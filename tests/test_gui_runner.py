@@ -1,0 +1,80 @@
+"""The GUI's engine runner without Qt: mailbox hand-over, chunks, stop flag, failed loads."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.data import RatingsError
+from engine.movielens import default_ratings
+from engine.optim import OptimizerSettings
+from gui.runner import SOLVE_LABEL, LoadRequest, Mailbox, SheetRunner
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return default_ratings()
+
+
+@pytest.fixture
+def runner(ratings):
+    r = SheetRunner(Mailbox(), device="cpu")
+    r.load(LoadRequest(ratings=ratings))
+    return r
+
+
+def test_load_publishes_a_snapshot_and_clears_curves(runner):
+    frame = runner.mailbox.take()
+    assert frame.snapshot is not None and frame.clear_curves and frame.snapshot.ratings.shape == (15, 15)
+    assert runner.mailbox.take() is None  # nothing new since
+
+
+def test_steps_publish_losses_and_the_latest_snapshot_only(runner):
+    runner.mailbox.take()
+    runner.step(1)
+    runner.step(1)
+    frame = runner.mailbox.take()
+    assert frame.snapshot.step == 2  # the older snapshot was replaced, not queued
+    assert [c.x0 for c in frame.losses] == [0, 1]
+    assert frame.losses[0].label == frame.losses[1].label == "Adam · lr 0.05"
+
+
+def test_play_chunks_grow_and_stay_short(runner):
+    steps = [runner.play_chunk(budget_s=0.004).steps for _ in range(12)]
+    assert steps[0] == 1 and max(steps) > 1
+    assert runner.sheet.steps == sum(steps)
+
+
+def test_new_optimizer_starts_a_new_segment_and_keeps_parameters(runner):
+    runner.step(3)
+    before = runner.sheet.params()
+    runner.mailbox.take()
+    runner.set_optimizer(OptimizerSettings("sgd", lr=0.01))
+    for block, value in runner.sheet.params().items():
+        np.testing.assert_array_equal(value, before[block])
+    runner.step(1)
+    chunks = runner.mailbox.take().losses
+    assert chunks[-1].label == "SGD · lr 0.01" and chunks[-1].x0 == 3
+
+
+def test_solve_stops_when_asked(runner):
+    runner.stop.set()
+    result = runner.solve()
+    assert result.stopped
+    assert runner.mailbox.take().losses[0].label == SOLVE_LABEL
+
+
+def test_failed_load_keeps_the_sheet(runner, tmp_path):
+    sheet = runner.sheet
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item\n1,2\n")
+    with pytest.raises(RatingsError):
+        runner.load(LoadRequest(path=str(bad)))
+    assert runner.sheet is sheet
+
+
+def test_reset_starts_a_new_run(runner):
+    runner.step(5)
+    runner.mailbox.take()
+    runner.reset(7)
+    frame = runner.mailbox.take()
+    assert frame.clear_curves and frame.snapshot.step == 0 and frame.snapshot.seed == 7

@@ -1,0 +1,222 @@
+"""The window end to end (pytest-qt, offscreen): buttons, edits, files, Play, Solve, Stop."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QToolButton
+
+from engine.crosstab import top_crosstab
+from engine.data import RatingsError, load_ratings
+from engine.movielens import default_ratings
+from engine.optim import OptimizerSettings
+from engine.sheet import Sheet, SheetConfig
+from gui import sheet_layout as L
+from gui.main_window import QMainSheetWindow
+from gui.sheet_layout import Cell
+
+WAIT_MS = 30_000  # generous: the machine running the tests may be busy
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return default_ratings()
+
+
+@pytest.fixture
+def window(qtbot):
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.snapshot is not None, timeout=WAIT_MS)
+    yield w
+    w.close()
+
+
+def reference(ratings, **config) -> Sheet:
+    return Sheet(top_crosstab(ratings, 15), SheetConfig(**config), OptimizerSettings(), device="cpu")
+
+
+def button(w, name: str) -> QToolButton:
+    return next(b for b in w.controls.findChildren(QToolButton) if b.defaultAction() is w.actions[name])
+
+
+def loss_text(w) -> str:
+    model = w.model
+    row, col = model.layout.position(Cell(L.LOSS))
+    return model.data(model.index(row, col), Qt.DisplayRole)
+
+
+def cell_index(w, kind: str, index: tuple):
+    return w.model.index(*w.model.layout.position(Cell(kind, index)))
+
+
+def wait_idle(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: w.state == "idle", timeout=WAIT_MS)
+
+
+def test_step_button_puts_the_engines_rmse_in_the_loss_cell(qtbot, window, ratings):
+    ref = reference(ratings)
+    assert window.snapshot.settings == ref.settings
+    assert f"{ref.rmse():.4f}" in loss_text(window)
+    qtbot.mouseClick(button(window, "step"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.snapshot.step == 1, timeout=WAIT_MS)
+    ref.step(1)
+    assert window.snapshot.rmse == pytest.approx(ref.rmse(), rel=1e-12)
+    assert loss_text(window) == f"RMSE\n{ref.rmse():.4f}"
+    assert "step 1" in window.status_labels["step"].text()
+    assert window.status_labels["device"].text() == "cpu"
+
+
+def test_solve_reaches_the_engines_solve_loss(qtbot, window, ratings):
+    window.controls.k.setValue(2)  # a small model, so both solves stay quick
+    qtbot.waitUntil(lambda: window.snapshot.k == 2, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.engine.solved, timeout=120_000):
+        qtbot.mouseClick(button(window, "solve"), Qt.LeftButton)
+    ref = reference(ratings, k=2)
+    ref.solve()
+    qtbot.waitUntil(lambda: abs(window.snapshot.rmse - ref.rmse()) < 1e-9, timeout=WAIT_MS)
+    assert f"{ref.rmse():.4f}" in loss_text(window)
+
+
+def test_switching_optimizer_mid_run_keeps_the_factors(qtbot, window):
+    window.engine.step(5)
+    qtbot.waitUntil(lambda: window.snapshot.step == 5 and window.state == "idle", timeout=WAIT_MS)
+    before = window.snapshot.params
+    window.controls.optimizer.setCurrentIndex(window.controls.optimizer.findData("sgd"))
+    qtbot.waitUntil(lambda: window.snapshot.settings.name == "sgd", timeout=WAIT_MS)
+    for block in ("user_factors", "item_factors"):
+        np.testing.assert_array_equal(window.snapshot.params[block], before[block])
+    window.engine.step(1)
+    qtbot.waitUntil(lambda: window.snapshot.step == 6 and window.loss_plot is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(window.loss_plot.labels()) == 2, timeout=WAIT_MS)
+    assert [x.split(" · ")[0] for x in window.loss_plot.labels()] == ["Adam", "SGD"]
+
+
+def test_editing_a_rating_or_a_factor_recomputes_predictions_and_loss(qtbot, window, ratings):
+    ref = reference(ratings)
+    assert window.model.setData(cell_index(window, L.RATING, (0, 0)), "1")
+    ref.set_rating(0, 0, 1.0)
+    qtbot.waitUntil(lambda: window.snapshot.ratings[0, 0] == 1.0, timeout=WAIT_MS)
+    assert window.snapshot.rmse == pytest.approx(ref.rmse(), rel=1e-12)
+
+    assert window.model.setData(cell_index(window, L.USER_FACTORS, (0, 0)), "0.5")
+    ref.set_param("user_factors", (0, 0), 0.5)
+    qtbot.waitUntil(lambda: window.snapshot.user_factors[0, 0] == 0.5, timeout=WAIT_MS)
+    np.testing.assert_allclose(window.snapshot.predictions, ref.snapshot().predictions, rtol=1e-12)
+    assert loss_text(window) == f"RMSE\n{ref.rmse():.4f}"
+
+    rated = np.argwhere(window.snapshot.mask)[3]
+    window.view.setCurrentIndex(cell_index(window, L.RATING, tuple(rated)))
+    qtbot.keyClick(window.view, Qt.Key_Delete)
+    qtbot.waitUntil(lambda: not window.snapshot.mask[tuple(rated)], timeout=WAIT_MS)
+    assert window.model.data(cell_index(window, L.RATING, tuple(rated))) == ""
+    assert window.model.data(cell_index(window, L.PREDICTION, tuple(rated))) == ""
+
+
+def test_invalid_text_gets_a_message_and_the_cell_keeps_its_value(qtbot, window):
+    index = cell_index(window, L.ITEM_FACTORS, (1, 2))
+    shown = window.model.data(index)
+    assert not window.model.setData(index, "lots")
+    assert "not a number" in window.messages[-1][1]
+    qtbot.wait(50)
+    assert window.model.data(index) == shown
+
+
+def test_bad_csv_keeps_the_old_sheet_and_shows_the_engines_message(qtbot, window, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("userId,movieId,rating\n1,10,4\n2,10,five\n2,11,3\n")
+    with pytest.raises(RatingsError) as expected:
+        load_ratings(bad)
+    before = window.snapshot
+    window.open_ratings(str(bad))
+    qtbot.waitUntil(lambda: bool(window.messages), timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+    assert window.messages[-1][1] == str(expected.value)
+    assert window._box.isVisible() and not window._box.isModal()
+    assert window.snapshot.user_ids == before.user_ids and window.snapshot.dataset == before.dataset
+    assert window.engine.runner.sheet.grid.name == before.dataset
+
+
+def test_good_csv_opens_a_new_sheet(qtbot, window, tmp_path):
+    good = tmp_path / "mine.csv"
+    rng = np.random.default_rng(1)
+    rows = [f"{u},{i},{rng.integers(1, 6)}" for u in range(8) for i in range(9) if rng.random() < 0.7]
+    good.write_text("userId,movieId,rating\n" + "\n".join(rows) + "\n")
+    window.open_ratings(str(good))
+    qtbot.waitUntil(lambda: window.snapshot.dataset == "mine.csv", timeout=WAIT_MS)
+    assert window.snapshot.ratings.shape == (8, 9)
+
+
+def test_play_for_a_second_advances_while_events_are_processed(qtbot, window):
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    step0, frames0 = window.snapshot.step, window.frames
+    qtbot.mouseClick(button(window, "play"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: window.state == "playing", timeout=WAIT_MS)
+    qtbot.wait(1000)
+    frames = window.frames - frames0
+    qtbot.mouseClick(button(window, "play"), Qt.LeftButton)  # now Pause
+    wait_idle(qtbot, window)
+    timer.stop()
+    assert window.snapshot.step > step0 + 10
+    assert len(ticks) >= 20, "the GUI thread stopped processing events while playing"
+    assert frames >= 5
+    assert not window.actions["play"].isChecked()
+
+
+def test_stop_ends_a_solve(qtbot, window):
+    window.controls.top.setValue(60)  # big enough that the solve is still running when Stop arrives
+    qtbot.waitUntil(lambda: window.snapshot.ratings.shape == (60, 60), timeout=WAIT_MS)
+    results = []
+    window.engine.solved.connect(results.append)
+    window.actions["solve"].trigger()
+    qtbot.waitUntil(lambda: window.state == "solving", timeout=WAIT_MS)
+    assert window.actions["stop"].isEnabled() and not window.actions["step"].isEnabled()
+    qtbot.mouseClick(button(window, "stop"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: bool(results), timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+    assert results[0].stopped
+
+
+def test_a_diverging_run_says_so_stops_playing_and_reset_recovers(qtbot, window):
+    c = window.controls
+    c.optimizer.setCurrentIndex(c.optimizer.findData("sgd"))
+    c.lr.setValue(100.0)
+    qtbot.waitUntil(lambda: window.snapshot.settings.lr == 100.0, timeout=WAIT_MS)
+    window.actions["play"].trigger()
+    qtbot.waitUntil(lambda: window.snapshot.diverged and window.state == "idle", timeout=WAIT_MS)
+    assert loss_text(window).endswith("diverged")
+    assert not window.actions["play"].isChecked()
+    c.lr.setValue(0.01)
+    window.actions["reset"].trigger()
+    qtbot.waitUntil(lambda: not window.snapshot.diverged and window.snapshot.step == 0, timeout=WAIT_MS)
+    assert "diverged" not in loss_text(window)
+
+
+def test_explain_panel_follows_the_selected_cell_and_the_engine(qtbot, window):
+    assert window.explain.text().startswith("Loss")
+    window.view.setCurrentIndex(cell_index(window, L.PREDICTION, (0, 0)))
+    text = window.explain.text()
+    assert text.startswith("Prediction") and f"{window.snapshot.predictions[0, 0]:.4f}" in text
+    window.engine.step(1)
+    qtbot.waitUntil(lambda: window.snapshot.step == 1, timeout=WAIT_MS)
+    assert window.explain.text() != text
+    window.view.setCurrentIndex(cell_index(window, L.USER_FACTORS, (2, 1)))
+    assert "next update Δp" in window.explain.text()
+
+
+def test_keyboard_shortcuts(qtbot, window):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key_S)
+    qtbot.waitUntil(lambda: window.snapshot.step == 1, timeout=WAIT_MS)
+    qtbot.keyClick(window.view, Qt.Key_Space)
+    qtbot.waitUntil(lambda: window.state == "playing", timeout=WAIT_MS)
+    qtbot.keyClick(window.view, Qt.Key_Space)
+    wait_idle(qtbot, window)
+    qtbot.keyClick(window.view, Qt.Key_R, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window.snapshot.step == 0, timeout=WAIT_MS)
