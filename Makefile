@@ -17,7 +17,7 @@ data: $(STAMP)
 	$(BIN)/collabsheet prepare
 
 run: data
-	$(BIN)/collabsheet solve
+	$(BIN)/collabsheet
 
 test: data
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra
