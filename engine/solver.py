@@ -98,8 +98,8 @@ class Lbfgs:
     def __init__(self, starts: torch.Tensor, problem: Problem):
         self.problem, self.x = problem, starts[0].clone()
         self._p, self._g = problem.split(self.x), problem.split(torch.zeros_like(self.x))
-        self.lbfgs = torch.optim.LBFGS([self.x], lr=1, max_iter=CHUNK, history_size=20, tolerance_grad=1e-10,
-                                       tolerance_change=1e-15, line_search_fn="strong_wolfe")
+        self.lbfgs = torch.optim.LBFGS([self.x], lr=1, max_iter=CHUNK, max_eval=CHUNK * 25, history_size=20,
+                                       tolerance_grad=1e-10, tolerance_change=1e-15, line_search_fn="strong_wolfe")
         self.history = [float(self._closure())]
         self.iterations = 0
         self.converged = torch.tensor([False])
@@ -120,7 +120,8 @@ class Lbfgs:
         self.iterations += done
         self.history.append(float(self.problem.loss_and_gradient(self._p, self._g)))
         stalled = self.history[-2] - self.history[-1] <= TOL * self.history[-1]
-        self.converged = torch.tensor([done < CHUNK or stalled])
+        flat = float(self.x.grad.abs().max()) <= 1e-10  # L-BFGS's own test for a stationary point
+        self.converged = torch.tensor([stalled or flat])
 
 
 def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
