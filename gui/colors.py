@@ -7,7 +7,7 @@ from PySide6.QtGui import QBrush, QColor
 from gui import sheet_layout as L
 
 LEVELS = 12  # shades per block: enough to read magnitudes, few enough to cache every brush
-LIGHTEST, DARKEST = 0.16, 0.78  # how much of the block's hue a cell carries at the smallest/largest magnitude
+LIGHTEST, DARKEST = 0.2, 0.8  # how much of the block's hue a cell carries at the smallest/largest magnitude
 
 BASE = {
     L.RATING: QColor(52, 112, 214),  # blue

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.runner import SOLVE_LABEL, LossChunk
 
-MAX_POINTS = 200_000  # per trace; beyond this every other point is dropped, so a long Play stays cheap
+MAX_POINTS = 20_000  # per trace; beyond this every other point is dropped, so setData stays cheap in a long Play
 COLORS = {"SGD": (31, 119, 180), "Momentum": (44, 160, 44), "RMSProp": (148, 103, 189),
           "Adam": (214, 39, 40), "AdamW": (255, 127, 14), SOLVE_LABEL: (30, 30, 30)}
 
@@ -53,6 +53,7 @@ class QLossPlot(QWidget):
         self.plot.setMinimumHeight(150)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=(40, 40, 40))
         self.traces: dict[int, _Trace] = {}
+        self._dirty: set[int] = set()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -63,18 +64,25 @@ class QLossPlot(QWidget):
             self.plot.removeItem(trace.item)
         self.legend.clear()
         self.traces.clear()
+        self._dirty.clear()
 
     def add(self, chunks: list[LossChunk]) -> None:
-        """Append losses; a new segment gets its own trace, then every touched trace is redrawn once."""
-        touched = {}
+        """Append losses (a new segment gets its own trace); they show at the next refresh."""
         for chunk in chunks:
             trace = self.traces.get(chunk.segment)
             if trace is None:
                 trace = self.traces[chunk.segment] = self._new_trace(chunk.label)
             trace.extend(chunk.x0, chunk.values)
-            touched[chunk.segment] = trace
-        for trace in touched.values():
-            trace.show()
+            self._dirty.add(chunk.segment)
+
+    def refresh(self) -> None:
+        """setData on the traces that grew (pyqtgraph repaints them)."""
+        if not self._dirty:
+            return
+        for segment in self._dirty:
+            if segment in self.traces:
+                self.traces[segment].show()
+        self._dirty.clear()
 
     def _new_trace(self, label: str) -> _Trace:
         color = COLORS.get(label.split(" · ")[0], (90, 90, 90))

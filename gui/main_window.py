@@ -22,6 +22,8 @@ from gui.sheet_view import QSheetView
 from gui.worker import IDLE, QEngine, xlsx_module
 
 RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
+TEXT_EVERY_S = 1 / 15  # panel and status bar redraw at most this often while running; the sheet at up to 60 Hz
+PLOT_EVERY_S = 0.1  # and the loss curve at most this often: pyqtgraph's axes and legend are costly to repaint
 SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
              "stop": "Esc", "reset": "Ctrl+R", "quit": "Ctrl+Q"}
 
@@ -88,12 +90,13 @@ class QMainSheetWindow(QMainWindow):
         self.explain = QExplainPanel()
         self.loss_plot = None  # built just after the first sheet shows: importing pyqtgraph takes ~0.5 s
         self._pending_losses: list = []
+        self._texts_at = self._plotted_at = 0.0
         self._build_layout()
         self._build_menus()
         self._build_status()
         self._wires = []
         self._wire()
-        self.resize(1560, 940)
+        self._fit_to_screen()
         self.engine.set_optimizer(self.controls.settings())
         self.engine.load(LoadRequest(path=path))
 
@@ -153,6 +156,11 @@ class QMainSheetWindow(QMainWindow):
         self.resizeDocks([self.explain_dock, self.loss_dock], [310, 310], Qt.Horizontal)
         self.resizeDocks([self.explain_dock, self.loss_dock], [480, 300], Qt.Vertical)
 
+    def _fit_to_screen(self) -> None:
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        width, height = (1560, 940) if screen is None else (min(1600, screen.width()), min(1000, screen.height()))
+        self.resize(width, height)
+
     def _build_menus(self) -> None:
         a = self.actions
         file = self.menuBar().addMenu("&File")
@@ -205,15 +213,26 @@ class QMainSheetWindow(QMainWindow):
             return
         self.snapshot = snap
         self.model.set_snapshot(snap)
-        self.explain.render(snap)
-        self._show_status(snap)
         self.frames += 1
+        self.view.viewport().repaint()  # now, while the engine waits (see SheetRunner.gui_idle)
+        if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
+            self._refresh_texts()
         if self.stack.currentIndex() == 0:
             self.stack.setCurrentIndex(1)
             self.view.setFocus()
             if self.explain.cell is None:
                 self.explain.show_cell(Cell(LOSS), snap)
             QTimer.singleShot(0, self._after_first_frame)
+
+    def _refresh_texts(self) -> None:
+        """The explain panel, the status bar and the loss curve: readable at 15 Hz, so not redrawn at 60."""
+        self._texts_at = time.perf_counter()
+        if self.snapshot is not None:
+            self.explain.render(self.snapshot)
+            self._show_status(self.snapshot)
+        if self.loss_plot is not None and (self.state == IDLE or self._texts_at - self._plotted_at >= PLOT_EVERY_S):
+            self._plotted_at = self._texts_at
+            self.loss_plot.refresh()
 
     def _show_losses(self, frame: Frame) -> None:
         if self.loss_plot is None:
@@ -237,6 +256,7 @@ class QMainSheetWindow(QMainWindow):
             self.loss_plot = QLossPlot()
             self.loss_dock.setWidget(self.loss_plot)
             self.loss_plot.add(self._pending_losses)
+            self.loss_plot.refresh()
             self._pending_losses = []
 
     def _show_status(self, snap: Snapshot) -> None:
@@ -262,6 +282,7 @@ class QMainSheetWindow(QMainWindow):
         self._enable_xlsx()
         self._rate_mark = (time.perf_counter(), self.snapshot.step if self.snapshot else 0)
         if state == IDLE:
+            self._refresh_texts()
             self.status_labels["rate"].setText("")
 
     def _loaded(self, ratings: Ratings) -> None:

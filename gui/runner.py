@@ -23,7 +23,8 @@ from engine.snapshot import Snapshot
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
 MAX_CHUNK = 5000  # steps in one chunk at most
-SOLVE_LABEL = "Solve (L-BFGS)"
+GUI_WAIT_S = 0.2  # the longest the engine waits for the GUI to finish a frame
+SOLVE_LABEL = "Solve"
 Progress = Callable[[str, "float | None"], None]
 
 
@@ -99,6 +100,10 @@ class SheetRunner:
         self.ratings: Ratings | None = None
         self.sheet: Sheet | None = None
         self.stop = threading.Event()
+        # Cleared while the GUI thread renders a frame. The engine waits for it between chunks, since a
+        # busy worker makes every GIL hand-back of the painting thread wait its turn (the convoy effect).
+        self.gui_idle = threading.Event()
+        self.gui_idle.set()
         self._x = 0  # position of the next loss on the curve: steps plus solver iterations
         self._segment, self._label = 0, ""
         self._chunk = 1
@@ -139,8 +144,11 @@ class SheetRunner:
         self._new_run()
 
     def _new_run(self) -> None:
-        self._x, self._segment, self._label = 0, self._segment + 1, ""
-        self.mailbox.put(self.sheet.snapshot(), clear=True)
+        """Fresh curves, starting with the loss the run starts from (the first step's loss lands on it again)."""
+        snap = self.sheet.snapshot()
+        self._segment, self._label = self._segment + 1, self.settings_label()
+        self.mailbox.put(snap, clear=True, losses=LossChunk(self._segment, self._label, 0, np.array([snap.rmse])))
+        self._x = 0
 
     # --- commands ----------------------------------------------------------------------------
     def step(self, n: int = 1) -> StepResult:
@@ -151,6 +159,7 @@ class SheetRunner:
 
     def play_chunk(self, budget_s: float = CHUNK_S, limit: int = MAX_CHUNK) -> StepResult:
         """A chunk of steps sized to take about budget_s; publishes at most FRAME_S apart."""
+        self.gui_idle.wait(GUI_WAIT_S)
         n = max(1, min(self._chunk, limit))
         start = time.perf_counter()
         result = self._steps(n)
@@ -184,6 +193,7 @@ class SheetRunner:
         self._emit_losses(label, np.array([before]))
 
         def progress(iterations: int, rmse: float) -> None:
+            self.gui_idle.wait(GUI_WAIT_S)
             self.mailbox.put(losses=LossChunk(self._segment, label, start_x + iterations, np.array([rmse])),
                              solving=(iterations, rmse))
 

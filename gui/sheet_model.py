@@ -61,6 +61,7 @@ class QSheetModel(QAbstractTableModel):
         self._loss_font.setPointSize(18)
         self._header_keys: tuple = ()
         self._edges = (0, 0, 0, 0, 0)  # the layout's top, m, factor_col, k, left, cached for _locate
+        self._shape = (0, 0)  # rows, columns (0 × 0 until the first snapshot)
 
     # --- updates from the engine -------------------------------------------------------------
     def set_snapshot(self, snap: Snapshot) -> None:
@@ -72,6 +73,7 @@ class QSheetModel(QAbstractTableModel):
             self.beginResetModel()
         self.snapshot, self.layout, self._header_keys = snap, layout, keys
         self._edges = (layout.top, layout.m, layout.factor_col, layout.k, layout.left)
+        self._shape = (layout.rows, layout.columns)
         self._shade()
         if reshaped:
             self._loss_font.setPointSize(min(22, 8 + 3 * layout.top))
@@ -102,11 +104,11 @@ class QSheetModel(QAbstractTableModel):
                 self._levels[block] = colors.magnitude_levels(snap.params[block])
 
     # --- Qt model API ------------------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() or self.snapshot is None else self.layout.rows
+    def rowCount(self, parent=None) -> int:
+        return 0 if parent is not None and parent.isValid() else self._shape[0]
 
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() or self.snapshot is None else self.layout.columns
+    def columnCount(self, parent=None) -> int:
+        return 0 if parent is not None and parent.isValid() else self._shape[1]
 
     def cell(self, index: QModelIndex | QPersistentModelIndex) -> Cell:
         """The block and index under a model index."""

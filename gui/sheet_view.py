@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QStyle, QStyledItemDelegate, QStyleOptionHeader,
-                               QStyleOptionViewItem, QTableView)
+from PySide6.QtGui import QKeyEvent, QPainter
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyleOptionHeader, QTableView
 
 from gui import sheet_layout as L
 from gui.sheet_layout import SheetLayout
 from gui.sheet_model import QSheetModel
+from gui.sheet_painter import paint_sheet
 
 HEADER_HEIGHT = 118  # room for a rotated movie title of ~18 characters
 
@@ -46,35 +46,6 @@ class QRotatedHeader(QHeaderView):
         painter.restore()
 
 
-SELECTED, FOCUSED = QStyle.StateFlag.State_Selected, QStyle.StateFlag.State_HasFocus
-SELECTION = QColor(0, 0, 0, 55)  # see-through, so a selected cell keeps its block's colour
-FOCUS_PEN = QPen(QColor(20, 20, 20), 2)
-PAD = 3  # pixels between a number and its cell's edge
-
-
-class QCellDelegate(QStyledItemDelegate):
-    """Paints a cell from QSheetModel.paint_info in one call; the stock delegate asks data() seven times a cell."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
-        background, color, text, align, font = index.model().paint_info(index.row(), index.column())
-        rect = option.rect
-        painter.fillRect(rect, background)
-        state = option.state
-        if state & SELECTED:
-            painter.fillRect(rect, SELECTION)
-        if text:
-            if font is not None:
-                painter.save()
-                painter.setFont(font)
-            painter.setPen(color)
-            painter.drawText(rect.adjusted(PAD, 0, -PAD, 0), align, text)
-            if font is not None:
-                painter.restore()
-        if state & FOCUSED:
-            painter.setPen(FOCUS_PEN)
-            painter.drawRect(rect.adjusted(1, 1, -1, -1))
-
-
 class QSheetView(QTableView):
     """A virtual spreadsheet over QSheetModel: Excel-like editing, one signal per selected cell."""
 
@@ -91,11 +62,9 @@ class QSheetView(QTableView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.setWordWrap(False)
         self.setCornerButtonEnabled(False)
-        self._delegate = QCellDelegate(self)
-        self.setItemDelegate(self._delegate)
         fm = self.fontMetrics()
-        self._widths = {"rating": fm.horizontalAdvance("4.5") + 12, "number": fm.horizontalAdvance("-0.00") + 12,
-                        "gap": 10}
+        self._widths = {"rating": fm.horizontalAdvance("4.5") + 7, "number": fm.horizontalAdvance("-0.00") + 7,
+                        "gap": 8}
         vh = self.verticalHeader()
         vh.setSectionResizeMode(QHeaderView.Fixed)
         vh.setDefaultSectionSize(fm.height() + 6)
@@ -104,6 +73,14 @@ class QSheetView(QTableView):
         self.horizontalHeader().setDefaultSectionSize(self._widths["number"])
         model.layout_changed.connect(self.apply_layout)
         self.selectionModel().currentChanged.connect(self._current_changed)
+
+    def paintEvent(self, event) -> None:
+        if self.sheet_model().snapshot is None:
+            super().paintEvent(event)
+            return
+        painter = QPainter(self.viewport())
+        paint_sheet(self, painter, event.rect())
+        painter.end()
 
     def sheet_model(self) -> QSheetModel:
         return self.model()
@@ -127,8 +104,9 @@ class QSheetView(QTableView):
         self.setCurrentIndex(self.model().index(row, col))
 
     def _current_changed(self, current, _previous) -> None:
-        if current.isValid():
-            self.cell_selected.emit(self.sheet_model().cell(current))
+        cell = self.sheet_model().cell(current) if current.isValid() else None
+        if cell is not None and cell.kind != L.BLANK:  # a click on an empty cell keeps the panel as it was
+            self.cell_selected.emit(cell)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key_Delete, Qt.Key_Backspace) and self.state() != QAbstractItemView.EditingState:

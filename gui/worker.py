@@ -18,19 +18,22 @@ from engine.sheet import SheetConfig
 from gui.runner import MAX_CHUNK, LoadRequest, Mailbox, SheetRunner
 
 REPAINT_MS = 16  # the GUI looks for a new frame this often: at most ~60 repaints a second
+GIL_SWITCH_S = 0.001  # a thread waiting for the GIL gets it within 1 ms rather than Python's default 5 ms
 IDLE, PLAYING, SOLVING, LOADING = "idle", "playing", "solving", "loading"
 USER_ERRORS = (RatingsError, ValueError)
 
 
-def leave_a_core_for_the_gui() -> None:
-    """Cap torch's CPU threads at cores − 1: spinning intra-op threads on every core starve the GUI thread."""
+def share_the_machine_with_the_gui() -> None:
+    """Process-wide settings that keep the GUI thread responsive beside a busy engine thread."""
     import os
+    import sys
 
     import torch
 
     cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() > cores - 1:
+    if cores > 1 and torch.get_num_threads() > cores - 1:  # spinning intra-op threads on every core starve the GUI
         torch.set_num_threads(cores - 1)
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
 
 
 def xlsx_module():
@@ -246,7 +249,7 @@ class QEngine(QObject):
 
     def __init__(self, device: str | None = None, top: int = 15, parent=None) -> None:
         super().__init__(parent)
-        leave_a_core_for_the_gui()
+        share_the_machine_with_the_gui()
         self.mailbox = Mailbox()
         self.runner = SheetRunner(self.mailbox, device=device, top=top)
         self.worker = QSheetWorker(self.runner)
@@ -296,8 +299,13 @@ class QEngine(QObject):
     def poll(self) -> None:
         """Hand the newest frame, if any, to the views."""
         frame = self.mailbox.take()
-        if frame is not None:
+        if frame is None:
+            return
+        self.runner.gui_idle.clear()  # the views render (and paint) synchronously within this emit
+        try:
             self.frame.emit(frame)
+        finally:
+            self.runner.gui_idle.set()
 
     def load(self, request: LoadRequest) -> None:
         self._load.emit(request)

@@ -57,6 +57,7 @@ def test_new_optimizer_starts_a_new_segment_and_keeps_parameters(runner):
 
 
 def test_solve_stops_when_asked(runner):
+    runner.mailbox.take()
     runner.stop.set()
     result = runner.solve()
     assert result.stopped

@@ -1,0 +1,88 @@
+"""Where each block sits in the workbook, and the names, colours and Solver options both directions share."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openpyxl.utils import get_column_letter, quote_sheetname
+
+SHEET, ENGINE = "Sheet", "Engine"
+MARKER, FORMAT = "collabsheet workbook", 1  # Engine!A1 and B1: what says a workbook is ours
+FILLS = {"rating": "DDEBF7", "prediction": "E4DFEC", "movie": "E2EFDA", "user": "FCE4D6",
+         "loss": "FFC7CE", "bias": "FFF2CC"}  # the app's block colours, as light fills
+LABELS = {"ratings": "Ratings", "movies": "Movie factors", "users": "user id"}
+PREDICTIONS_LABEL = "Engine predictions"
+FIELDS_TOP, TABLE_ROWS = 3, 100  # the Engine sheet's label/value table starts on row 3 and ends well before 100
+MAX_COLUMNS = 16_384  # a worksheet's columns in Excel
+
+# Excel's Solver reads these hidden sheet-local names; the values are those Excel saves after a
+# GRG Nonlinear run with default options, so its dialog opens filled in.
+SOLVER_OPTIONS = {
+    "solver_typ": "2", "solver_eng": "1", "solver_neg": "2", "solver_num": "0", "solver_ver": "3",
+    "solver_cvg": "0.0001", "solver_drv": "2", "solver_est": "1", "solver_itr": "2147483647",
+    "solver_mip": "2147483647", "solver_mni": "30", "solver_mrt": "0.075", "solver_msl": "2",
+    "solver_nod": "2147483647", "solver_nwt": "1", "solver_pre": "0.000001", "solver_rbv": "2",
+    "solver_rlx": "2", "solver_rsd": "0", "solver_scl": "2", "solver_sho": "2", "solver_ssz": "100",
+    "solver_tim": "2147483647", "solver_tol": "0.01", "solver_val": "0",
+}
+
+
+class XlsxError(ValueError):
+    """A workbook could not be imported or written; str(error) is one line naming the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each block sits on the Sheet, as 1-based rows and columns."""
+
+    n: int
+    m: int
+    k: int
+    biases: bool
+
+    # Fixed rows at the top (frozen), and the columns of the loss cell and the squashing range beside it.
+    loss_row, id_row, title_row, ratings_label_row = 2, 3, 4, 5
+    loss_col, low_col, high_col = 2, 4, 5
+
+    def user_col(self, f: int) -> int:
+        return 2 + f
+
+    @property
+    def bias_col(self) -> int:
+        return 2 + self.k
+
+    def movie_col(self, j: int) -> int:
+        return 2 + self.k + self.biases + j
+
+    def rating_row(self, i: int) -> int:
+        return 6 + i
+
+    @property
+    def movies_label_row(self) -> int:
+        return self.n + 7
+
+    def factor_row(self, f: int) -> int:
+        return self.n + 8 + f
+
+    @property
+    def movie_bias_row(self) -> int:
+        return self.n + 8 + self.k
+
+    @property
+    def users_label_row(self) -> int:
+        return self.n + 9 + self.k + self.biases
+
+    def prediction_row(self, i: int) -> int:
+        return self.users_label_row + 1 + i
+
+    @property
+    def loss_cell(self) -> str:
+        return f"{quote_sheetname(SHEET)}!{a1(self.loss_row, self.loss_col, True)}"
+
+    def area(self, top: int, left: int, bottom: int, right: int) -> str:
+        """An absolute A1 range on the Sheet, with the sheet's name."""
+        return f"{quote_sheetname(SHEET)}!{a1(top, left, True)}:{a1(bottom, right, True)}"
+
+
+def a1(row: int, col: int, absolute: bool = False) -> str:
+    d = "$" if absolute else ""
+    return f"{d}{get_column_letter(col)}{d}{row}"

@@ -1,0 +1,290 @@
+"""Import: a workbook checked as a file, then read back into the engine's sheet, factors and settings."""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+
+from engine.crosstab import Crosstab
+from engine.optim import OptimizerSettings
+from engine.sheet import Sheet, SheetConfig, y_range
+from engine.xlsx.layout import (
+    ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout, XlsxError,
+    a1,
+)
+
+
+@dataclass(frozen=True)
+class ImportedSheet:
+    """A workbook read back: everything needed to rebuild the sheet, and the losses to compare."""
+
+    path: str
+    grid: Crosstab  # ratings, ids and titles as the workbook has them now
+    config: SheetConfig
+    settings: OptimizerSettings
+    params: dict[str, np.ndarray]  # the factor (and bias) cells, float64, in Sheet.load_params' form
+    step: int  # the engine's step count at export
+    workbook_loss: float | None  # the loss cell as the spreadsheet last calculated it; None if never calculated
+    engine_loss: float  # the engine's loss at export (Engine sheet)
+    exported: str  # when it was exported
+    device: str  # where the engine ran at export
+    notes: tuple[str, ...] = field(default=())  # things the user should hear about, one line each
+
+    def to_sheet(self, device: str | None = None) -> Sheet:
+        """A new engine Sheet with the workbook's ratings, factors and settings."""
+        sheet = Sheet(self.grid, self.config, self.settings, device)
+        sheet.load_params(self.params)
+        sheet.steps = self.step
+        return sheet
+
+
+class _Values:
+    """One sheet's cached cell values, addressed like the spreadsheet, with errors that name the cell."""
+
+    def __init__(self, book: str, name: str, rows: list[tuple]) -> None:
+        self.book, self.name, self.rows = book, name, rows
+
+    def get(self, row: int, col: int):
+        line = self.rows[row - 1] if row <= len(self.rows) else ()
+        return line[col - 1] if col <= len(line) else None
+
+    def fail(self, row: int, col: int, what: str) -> XlsxError:
+        return XlsxError(f"{self.book}: {self.name}!{a1(row, col)} {what}")
+
+    def number(self, row: int, col: int, blank_ok: bool = False) -> float:
+        value = self.get(row, col)
+        if blank_ok and (value is None or value == ""):
+            return np.nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise self.fail(row, col, f"should be a number, found {_show(value)}")
+        return float(value)
+
+    def text(self, row: int, col: int) -> str:
+        value = self.get(row, col)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # a spreadsheet turned an id typed as text back into a number
+        return "" if value is None else str(value)
+
+    def expect(self, row: int, col: int, label: str) -> None:
+        if self.get(row, col) != label:
+            raise self.fail(row, col, f"should read {label!r}, found {_show(self.get(row, col))}; "
+                                      "were rows or columns inserted or deleted?")
+
+
+def _show(value) -> str:
+    return "a blank cell" if value is None or value == "" else repr(value)
+
+
+def _check_package(path: Path) -> None:
+    """Refuse what is not a plain .xlsx package: missing, damaged, macros, pivot tables."""
+    book = path.name
+    if not path.exists():
+        raise XlsxError(f"{book}: no such file")
+    if path.is_dir():
+        raise XlsxError(f"{book}: is a folder, not a workbook")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise XlsxError(f"{book}: cannot be read ({exc.strerror or exc})") from exc
+    if not head:
+        raise XlsxError(f"{book}: is empty (0 bytes)")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise XlsxError(f"{book}: an old-style .xls or a password-protected workbook; save it as .xlsx")
+    if not head.startswith(b"PK"):
+        raise XlsxError(f"{book}: not an Excel workbook (.xlsx)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n.lower() for n in zf.namelist()]
+            bad = zf.testzip()
+    except Exception as exc:  # zipfile raises several kinds for truncated or garbled archives
+        raise XlsxError(f"{book}: damaged or not an Excel workbook ({_reason(exc)})") from exc
+    if bad:
+        raise XlsxError(f"{book}: damaged (bad data in {bad})")
+    if "xl/workbook.xml" not in names:
+        raise XlsxError(f"{book}: not an Excel workbook (.xlsx)")
+    if any("vbaproject" in n for n in names):
+        raise XlsxError(f"{book}: contains macros; collabsheet imports only the .xlsx workbooks it exports")
+    if any("pivottable" in n or "pivotcache" in n for n in names):
+        raise XlsxError(f"{book}: contains pivot tables; collabsheet imports only the workbooks it exports")
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:120]
+
+
+def _read(path: Path) -> dict[str, _Values]:
+    """Every sheet's cached values; any failure to parse the package is a damaged file."""
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl and its XML parser raise many kinds on damaged parts
+        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({_reason(exc)})") from exc
+    try:
+        if ENGINE not in wb.sheetnames:
+            raise XlsxError(f"{path.name}: not a collabsheet workbook (it has no {ENGINE!r} sheet)")
+        extra = [n for n in wb.sheetnames if n not in (SHEET, ENGINE)]
+        if extra or SHEET not in wb.sheetnames:
+            what = f"extra sheet {extra[0]!r}" if extra else f"no {SHEET!r} sheet"
+            raise XlsxError(f"{path.name}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r} "
+                            "(delete the others and save)")
+        out = {}
+        for name, last in ((SHEET, None), (ENGINE, TABLE_ROWS)):  # the Engine's predictions are not read back
+            ws = wb[name]
+            ws.reset_dimensions()  # trust the cells, not the dimension a writer recorded
+            out[name] = _Values(path.name, name, list(ws.iter_rows(max_row=last, values_only=True)))
+        return out
+    except XlsxError:
+        raise
+    except Exception as exc:
+        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({_reason(exc)})") from exc
+    finally:
+        wb.close()
+
+
+class _Fields:
+    """The Engine sheet's label → value table."""
+
+    def __init__(self, engine: _Values) -> None:
+        self.engine, self.rows = engine, {}
+        if engine.get(1, 1) != MARKER:
+            raise XlsxError(f"{engine.book}: not a collabsheet workbook ({ENGINE}!A1 is not {MARKER!r})")
+        version = engine.get(1, 2)
+        if not isinstance(version, (int, float)) or version > FORMAT:
+            raise XlsxError(f"{engine.book}: written by a newer collabsheet (format {version}); update collabsheet")
+        for r in range(FIELDS_TOP, len(engine.rows) + 1):
+            label = engine.get(r, 1)
+            if label == PREDICTIONS_LABEL:
+                break
+            if isinstance(label, str):
+                self.rows.setdefault(label, r)
+
+    def row(self, label: str) -> int:
+        if label not in self.rows:
+            raise XlsxError(f"{self.engine.book}: the {ENGINE} sheet has no {label!r} row")
+        return self.rows[label]
+
+    def number(self, label: str) -> float:
+        return self.engine.number(self.row(label), 2)
+
+    def whole(self, label: str, low: int | None = None) -> int:
+        r = self.row(label)
+        value = self.engine.number(r, 2)
+        if not value.is_integer() or (low is not None and value < low):
+            least = "" if low is None else f" of at least {low}"
+            raise self.engine.fail(r, 2, f"should be a whole number{least}, found {value:g}")
+        return int(value)
+
+    def flag(self, label: str) -> bool:
+        r = self.row(label)
+        value = self.engine.get(r, 2)
+        if value not in (True, False, 0, 1):
+            raise self.engine.fail(r, 2, f"should be TRUE or FALSE, found {_show(value)}")
+        return bool(value)
+
+    def text(self, label: str) -> str:
+        return self.engine.text(self.row(label), 2)
+
+
+def _settings(f: _Fields) -> OptimizerSettings:
+    """Optimizer settings from the table; a setting the table lacks keeps its default."""
+    values = {}
+    for spec in fields(OptimizerSettings):
+        label = f"optimizer {spec.name}"
+        if label in f.rows:
+            values[spec.name] = f.text(label) if isinstance(spec.default, str) else f.number(label)
+    try:
+        return OptimizerSettings(**values)
+    except ValueError as exc:
+        raise XlsxError(f"{f.engine.book}: {ENGINE} sheet: {exc}") from exc
+
+
+def _ids(sheet: _Values, cells: list[tuple[int, int]], kind: str) -> tuple:
+    out = []
+    for row, col in cells:
+        text = sheet.text(row, col)
+        try:
+            out.append(int(text) if kind == "int" else float(text) if kind == "float" else text)
+        except ValueError:
+            raise sheet.fail(row, col, f"should be a{'n integer' if kind == 'int' else ' number'} id, "
+                                       f"found {_show(text)}") from None
+    return tuple(out)
+
+
+def _layout(f: _Fields, sheet: _Values) -> Layout:
+    """The layout the Engine sheet describes, checked against the labels on the Sheet."""
+    # Excel's limits bound the loops below even when the table was edited to absurd sizes.
+    lay = Layout(f.whole("Users", 1), f.whole("Movies", 1), f.whole("Factors k", 1), f.flag("Biases"))
+    if lay.movie_col(lay.m - 1) > MAX_COLUMNS:
+        raise f.engine.fail(f.row("Movies"), 2, f"is more movies than a sheet has columns ({lay.m})")
+    sheet.expect(lay.ratings_label_row, 1, LABELS["ratings"])
+    sheet.expect(lay.movies_label_row, 1, LABELS["movies"])
+    sheet.expect(lay.users_label_row, 1, LABELS["users"])
+    return lay
+
+
+def _params(sheet: _Values, lay: Layout) -> dict[str, np.ndarray]:
+    """The factor and bias cells, in Sheet.load_params' shapes."""
+    n, m, k = lay.n, lay.m, lay.k
+    params = {
+        "user_factors": np.array([[sheet.number(lay.prediction_row(i), lay.user_col(q)) for q in range(k)]
+                                  for i in range(n)]).reshape(n, k),
+        "item_factors": np.array([[sheet.number(lay.factor_row(q), lay.movie_col(j)) for j in range(m)]
+                                  for q in range(k)]).reshape(k, m),
+    }
+    if lay.biases:
+        params["user_bias"] = np.array([sheet.number(lay.prediction_row(i), lay.bias_col) for i in range(n)])
+        params["item_bias"] = np.array([sheet.number(lay.movie_bias_row, lay.movie_col(j)) for j in range(m)])
+    return params
+
+
+def _grid(f: _Fields, sheet: _Values, lay: Layout) -> Crosstab:
+    """Ratings, ids and titles as the Sheet has them now."""
+    cols = [lay.movie_col(j) for j in range(lay.m)]
+    ratings = np.array([[sheet.number(lay.rating_row(i), c, blank_ok=True) for c in cols] for i in range(lay.n)])
+    if np.isnan(ratings).all():
+        raise XlsxError(f"{sheet.book}: the {SHEET} sheet has no ratings left; the sheet needs at least one")
+    user_ids = _ids(sheet, [(lay.rating_row(i), 1) for i in range(lay.n)], f.text("User id type"))
+    item_ids = _ids(sheet, [(lay.id_row, c) for c in cols], f.text("Movie id type"))
+    titles = tuple(sheet.text(lay.title_row, c) for c in cols)
+    return Crosstab(ratings, user_ids, item_ids, titles, f.text("Dataset"))
+
+
+def _notes(sheet: _Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tuple[str, ...]:
+    """What the user should hear: a loss cell showing an error, a squashing range the ratings outgrew."""
+    notes = []
+    loss = sheet.get(lay.loss_row, lay.loss_col)
+    if isinstance(loss, str):
+        notes.append(f"the workbook's loss cell {SHEET}!{a1(lay.loss_row, lay.loss_col)} shows {loss}")
+    if squash:
+        cells = (sheet.number(lay.loss_row, lay.low_col), sheet.number(lay.loss_row, lay.high_col))
+        rated = ratings[~np.isnan(ratings)]
+        ours = y_range(float(rated.min()), float(rated.max()))
+        if not np.allclose(cells, ours, rtol=0, atol=1e-12):
+            notes.append(f"the workbook squashes into {cells[0]:g}..{cells[1]:g} but these ratings give "
+                         f"{ours[0]:g}..{ours[1]:g}; the engine uses {ours[0]:g}..{ours[1]:g}")
+    return tuple(notes)
+
+
+def import_xlsx(path: str | Path) -> ImportedSheet:
+    """Read a workbook written by export_xlsx (perhaps changed by Solver or by hand) back for the engine."""
+    path = Path(path)
+    _check_package(path)
+    books = _read(path)
+    f, sheet = _Fields(books[ENGINE]), books[SHEET]
+    lay = _layout(f, sheet)
+    grid, params, squash = _grid(f, sheet, lay), _params(sheet, lay), f.flag("Squash")
+    try:
+        config = SheetConfig(k=lay.k, biases=lay.biases, squash=squash, seed=f.whole("Seed"))
+    except ValueError as exc:
+        raise XlsxError(f"{path.name}: {exc}") from exc
+    loss = sheet.get(lay.loss_row, lay.loss_col)
+    return ImportedSheet(
+        path=str(path), grid=grid, config=config, settings=_settings(f), params=params, step=f.whole("Step", 0),
+        workbook_loss=float(loss) if isinstance(loss, (int, float)) and not isinstance(loss, bool) else None,
+        engine_loss=f.number("Engine loss (RMSE)"), exported=f.text("Exported"), device=f.text("Device"),
+        notes=_notes(sheet, lay, grid.ratings, squash),
+    )

@@ -1,0 +1,119 @@
+"""Paints the visible part of the sheet in one Python call per frame.
+
+QTableView paints through its delegate: one Python call per cell (plus seven data() calls with the stock
+delegate), each with a few C++ wrappers built for it. At 60 frames a second that is most of a core in
+Python. Here the view asks QSheetModel.paint_info for each visible cell and does the few drawing calls
+itself: backgrounds, numbers, grid, the loss cell's span, the selection and the current cell.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QLine, QRect, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QStaticText
+from PySide6.QtWidgets import QTableView
+
+SELECTION = QColor(0, 0, 0, 55)  # see-through, so a selected cell keeps its block's colour
+FOCUS_PEN = QPen(QColor(20, 20, 20), 2)
+PAD = 3  # pixels between a number and its cell's edge
+SELECTABLE = Qt.ItemFlag.ItemIsSelectable
+
+
+def _visible(view: QTableView, first: int, last: int, count: int, at, position, size) -> list[tuple[int, int, int]]:
+    """(section, viewport position, size) for the sections between pixel first and last."""
+    lo, hi = at(first), at(last)
+    lo = 0 if lo < 0 else lo
+    hi = count - 1 if hi < 0 else hi
+    return [(s, position(s), size(s)) for s in range(lo, hi + 1)]
+
+
+def paint_sheet(view: QTableView, painter: QPainter, area: QRect) -> None:
+    """Paint the cells of `view` that meet `area` (viewport coordinates)."""
+    model = view.model()
+    rows = _visible(view, area.top(), area.bottom(), model.rowCount(), view.rowAt, view.rowViewportPosition,
+                    view.rowHeight)
+    cols = _visible(view, area.left(), area.right(), model.columnCount(), view.columnAt,
+                    view.columnViewportPosition, view.columnWidth)
+    if not rows or not cols:
+        return
+    span = model.layout.loss_span()
+    span_rows, span_cols = range(span[0], span[0] + span[2]), range(span[1], span[1] + span[3])
+    info, fill, draw, texts = model.paint_info, painter.fillRect, painter.drawStaticText, _texts(painter)
+    pen = None
+    for r, y, h in rows:
+        in_span_row = r in span_rows
+        for c, x, w in cols:
+            if in_span_row and c in span_cols:
+                continue
+            background, color, text, _, _ = info(r, c)
+            fill(QRect(x, y, w, h), background)
+            if text:
+                if color is not pen:
+                    painter.setPen(color)
+                    pen = color
+                static = texts.get(text) or _prepare(texts, text, painter)
+                draw(x + w - PAD - static[1], y + (h - static[2]) // 2, static[0])  # right-aligned, centred
+    _grid(view, painter, rows, cols)
+    _loss_cell(view, painter, span)
+    _selection(view, painter)
+
+
+_TEXT_CACHE: dict[str, dict] = {}  # font key → {text: (QStaticText, width, height)}
+MAX_CACHED = 20_000  # distinct numbers kept laid out; a sheet shows a few hundred at a time
+
+
+def _texts(painter: QPainter) -> dict:
+    """Laid-out numbers for the painter's font: drawing a QStaticText skips the layout drawText redoes each time."""
+    key = painter.font().key()
+    cache = _TEXT_CACHE.get(key)
+    if cache is None or len(cache) > MAX_CACHED:
+        cache = _TEXT_CACHE[key] = {}
+    return cache
+
+
+def _prepare(cache: dict, text: str, painter: QPainter) -> tuple:
+    static = QStaticText(text)
+    static.prepare(painter.transform(), painter.font())
+    size = static.size()
+    entry = cache[text] = (static, int(size.width() + 0.5), int(size.height() + 0.5))
+    return entry
+
+
+def _grid(view: QTableView, painter: QPainter, rows, cols) -> None:
+    if not view.showGrid():
+        return
+    left, right = cols[0][1], cols[-1][1] + cols[-1][2] - 1
+    top, bottom = rows[0][1], rows[-1][1] + rows[-1][2] - 1
+    lines = [QLine(x + w - 1, top, x + w - 1, bottom) for _, x, w in cols]
+    lines += [QLine(left, y + h - 1, right, y + h - 1) for _, y, h in rows]
+    painter.setPen(view.palette().mid().color())
+    painter.drawLines(lines)
+
+
+def _loss_cell(view: QTableView, painter: QPainter, span: tuple[int, int, int, int]) -> None:
+    row, col, n_rows, n_cols = span
+    if n_rows <= 0 or n_cols <= 0:
+        return
+    x, y = view.columnViewportPosition(col), view.rowViewportPosition(row)
+    last_col, last_row = col + n_cols - 1, row + n_rows - 1
+    right = view.columnViewportPosition(last_col) + view.columnWidth(last_col) - 1
+    bottom = view.rowViewportPosition(last_row) + view.rowHeight(last_row) - 1
+    rect = QRect(x, y, right - x, bottom - y)
+    background, color, text, align, font = view.model().paint_info(row, col)
+    painter.fillRect(rect, background)
+    painter.save()
+    if font is not None:
+        painter.setFont(font)
+    painter.setPen(color)
+    painter.drawText(rect, align, text)
+    painter.restore()
+
+
+def _selection(view: QTableView, painter: QPainter) -> None:
+    selection = view.selectionModel()
+    for part in selection.selection():
+        top_left = view.visualRect(part.topLeft())
+        bottom_right = view.visualRect(part.bottomRight())
+        painter.fillRect(top_left.united(bottom_right), SELECTION)
+    current = selection.currentIndex()
+    if current.isValid() and view.model().flags(current) & SELECTABLE:
+        painter.setPen(FOCUS_PEN)
+        painter.drawRect(view.visualRect(current).adjusted(1, 1, -1, -1))
