@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test data bench lint clean
+.PHONY: run test data bench clean qt-libs
+
+# What Qt's xcb platform plugin needs to open a window on Debian/Ubuntu (the tests draw offscreen)
+QT_LIBS := libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0 \
+	libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 \
+	libfontconfig1 libdbus-1-3
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +21,22 @@ $(STAMP): pyproject.toml constraints.txt
 data: $(STAMP)
 	$(BIN)/collabsheet prepare
 
-run: data
+qt-libs:
+	@if command -v dpkg-query >/dev/null 2>&1 && ! dpkg-query -W $(QT_LIBS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(QT_LIBS); \
+	  else echo "Qt needs these system libraries: sudo apt-get install $(QT_LIBS)"; fi; \
+	fi
+
+run: data qt-libs
 	$(BIN)/collabsheet
 
 test: data
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -ra
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: data
 	$(BIN)/python bench/sheet.py
+	$(BIN)/python bench/xlsx.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

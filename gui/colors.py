@@ -1,6 +1,8 @@
 """The sheet's colours: one hue per block, shaded by magnitude, as brushes cached per level."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtGui import QBrush, QColor
 
@@ -49,20 +51,34 @@ class Palette:
         self.empty = {kind: QBrush(tint(color, EMPTY)) for kind, color in BASE.items()}  # blank cells in a block
         self.text = [QBrush(DARK_TEXT if i < LIGHT_TEXT_FROM else LIGHT_TEXT) for i in range(LEVELS)]
         self.text_colors = [brush.color() for brush in self.text]
+        # The same colours as 0xAARRGGBB numbers, for painting a whole block as one image.
+        self.argb = {kind: np.array([b.color().rgba() for b in brushes], dtype=np.uint32)
+                     for kind, brushes in self.cells.items()}
+        self.empty_argb = {kind: np.uint32(brush.color().rgba()) for kind, brush in self.empty.items()}
 
     def brush(self, kind: str, level: int) -> QBrush:
         return self.cells[kind][level]
 
 
-def levels(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Shade levels 0…LEVELS−1 for values scaled linearly from lo to hi (NaN → 0)."""
-    span = hi - lo if hi > lo else 1.0
-    scaled = np.nan_to_num((values - lo) / span, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(np.rint(scaled * (LEVELS - 1)), 0, LEVELS - 1).astype(np.int8)
+def scale(lo: float, hi: float) -> tuple[float, float]:
+    """(offset, factor) that map values from lo to hi onto shade levels 0…LEVELS−1."""
+    span = hi - lo if hi > lo and math.isfinite(hi - lo) else 1.0
+    return lo, (LEVELS - 1) / span
 
 
-def magnitude_levels(values: np.ndarray) -> np.ndarray:
-    """Shade levels by |value| relative to the block's largest |value|."""
-    a = np.abs(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0))
-    top = float(a.max()) if a.size else 0.0
-    return levels(a, 0.0, top if top > 0 else 1.0)
+def magnitude_scale(values: np.ndarray) -> tuple[float, float]:
+    """Shade by |value| relative to the largest finite |value| of the block."""
+    a = np.abs(values[np.isfinite(values)]) if values.size else values
+    return scale(0.0, float(a.max()) if a.size else 1.0)
+
+
+def levels(values: np.ndarray, offset: float, factor: float) -> np.ndarray:
+    """level() for a whole array (NaN → 0)."""
+    x = np.floor(np.nan_to_num((values - offset) * factor, nan=0.0, posinf=LEVELS, neginf=0.0) + 0.5)
+    return np.clip(x, 0, LEVELS - 1).astype(np.intp)
+
+
+def level(value: float, offset: float, factor: float) -> int:
+    """The shade level of one value (per cell, as it is painted: no per-frame pass over a big sheet)."""
+    x = int((value - offset) * factor + 0.5) if math.isfinite(value) else 0
+    return 0 if x < 0 else LEVELS - 1 if x >= LEVELS else x

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSpinBox, QToolButton, QWidget)
+                               QProgressBar, QSpinBox, QToolButton, QWidget)
 
 from engine.crosstab import MAX_TOP, MIN_TOP
 from engine.optim import LABELS, OPTIMIZERS, OptimizerSettings
@@ -71,11 +71,14 @@ class QControls(QWidget):
         self.rate.setToolTip("how many steps a second Play runs")
         run.addWidget(self.rate)
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumWidth(100)
         self.progress.setRange(0, 0)  # the solver's iteration count is not known in advance
         self.progress.setTextVisible(True)
         self.progress.hide()
         run.addWidget(self.progress)
+        self.solving = QLabel("")
+        self.solving.setMinimumWidth(150)
+        run.addWidget(self.solving)
         run.addStretch(1)
         self.errors = QCheckBox("show errors")
         self.errors.setToolTip("show prediction − rating in the prediction block")
@@ -159,6 +162,23 @@ class QControls(QWidget):
         self.top.setMaximum(max(MIN_TOP, min(MAX_TOP, limit)))
         self.top.blockSignals(False)
 
+    def show_sheet(self, snap) -> None:
+        """Show the model and optimizer a new sheet came with (an imported workbook, say)."""
+        s = snap.settings
+        values = ((self.optimizer, OPTIMIZERS.index(s.name)), (self.lr, s.lr), (self.beta, s.beta),
+                  (self.beta1, s.beta1), (self.beta2, s.beta2), (self.wd, s.weight_decay), (self.k, snap.k),
+                  (self.biases, snap.biases), (self.squash, snap.squash), (self.seed, snap.seed))
+        for widget, value in values:
+            widget.blockSignals(True)
+            if isinstance(widget, QComboBox):
+                widget.setCurrentIndex(value)
+            elif isinstance(widget, QCheckBox):
+                widget.setChecked(value)
+            else:
+                widget.setValue(value)
+            widget.blockSignals(False)
+        self._show_settings()
+
     def show_state(self, state: str) -> None:
         """Enable what makes sense while idle, playing, solving or loading."""
         idle, playing, busy = state == "idle", state == "playing", state in ("solving", "loading")
@@ -173,7 +193,8 @@ class QControls(QWidget):
         play.setText("Pause" if playing else "Play")
         play.blockSignals(False)
         self.progress.setVisible(state == "solving")
+        self.solving.setText("solving…" if state == "solving" else "")
 
     def show_solving(self, iterations: int, rmse: float) -> None:
         """Progress of a running solve."""
-        self.progress.setToolTip(f"iteration {iterations} · RMSE {rmse:.4f}")
+        self.solving.setText(f"iteration {iterations} · RMSE {rmse:.4f}")

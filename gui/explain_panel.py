@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QTextBrowser, QVBoxLayout, QWidget
 
 from engine import explain
 from engine.snapshot import Snapshot
@@ -15,7 +14,7 @@ HINT = "Click a cell to see what it is: a prediction's formula, a factor's gradi
 
 def to_html(e: explain.Explanation) -> str:
     """An Explanation as a small HTML page: title, formula, a table of terms, notes."""
-    rows = "".join(f"<tr><td>{html.escape(label)}</td><td align='right'><code>{explain.fmt(value)}</code></td></tr>"
+    rows = "".join(f"<tr><td>{html.escape(label)}</td><td align='right'>&nbsp;&nbsp;<code>{explain.fmt(value)}</code></td></tr>"
                    for label, value in e.terms)
     notes = "".join(f"<p style='color:#555'>{html.escape(note)}</p>" for note in e.notes)
     return (f"<h3 style='margin:0'>{html.escape(e.title)}</h3>"
@@ -30,18 +29,13 @@ class QExplainPanel(QWidget):
         super().__init__(parent)
         self.cell: Cell | None = None
         self.explanation: explain.Explanation | None = None
-        self.label = QLabel(HINT)
-        self.label.setWordWrap(True)
-        self.label.setTextFormat(Qt.RichText)
-        self.label.setAlignment(Qt.AlignTop | Qt.AlignLeft)
-        self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.label.setMargin(6)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.label)
+        self.browser = QTextBrowser()  # wraps and scrolls long formulas; selectable for copying
+        self.browser.setFrameShape(QFrame.NoFrame)
+        self.browser.setOpenLinks(False)
+        self.browser.setPlainText(HINT)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(scroll)
+        layout.addWidget(self.browser)
         self._html = ""
 
     def show_cell(self, cell: Cell | None, snap: Snapshot | None) -> None:
@@ -61,7 +55,7 @@ class QExplainPanel(QWidget):
         text = to_html(e) if e is not None else HINT
         if text != self._html:
             self._html = text
-            self.label.setText(text)
+            self.browser.setHtml(text)
 
     def text(self) -> str:
         """The explanation as plain text (for tests and copying)."""

@@ -5,11 +5,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui.runner import SOLVE_LABEL, LossChunk
+from gui.runner import SOLVE_LABEL, START_LABEL, LossChunk
 
 MAX_POINTS = 20_000  # per trace; beyond this every other point is dropped, so setData stays cheap in a long Play
-COLORS = {"SGD": (31, 119, 180), "Momentum": (44, 160, 44), "RMSProp": (148, 103, 189),
-          "Adam": (214, 39, 40), "AdamW": (255, 127, 14), SOLVE_LABEL: (30, 30, 30)}
+COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75),
+          (227, 119, 194), (23, 190, 207))  # one per segment, in turn, so two runs of one optimizer differ too
+SOLVE_COLOR = (30, 30, 30)
 
 
 class _Trace:
@@ -51,9 +52,11 @@ class QLossPlot(QWidget):
         self.plot.setLabel("left", "RMSE")
         self.plot.setLabel("bottom", "step")
         self.plot.setMinimumHeight(150)
+        self.plot.getViewBox().setLimits(xMin=0)  # steps start at 0; a lone first point should not centre on it
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=(40, 40, 40))
         self.traces: dict[int, _Trace] = {}
         self._dirty: set[int] = set()
+        self._colors = 0  # segments coloured so far
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -65,6 +68,7 @@ class QLossPlot(QWidget):
         self.legend.clear()
         self.traces.clear()
         self._dirty.clear()
+        self._colors = 0
 
     def add(self, chunks: list[LossChunk]) -> None:
         """Append losses (a new segment gets its own trace); they show at the next refresh."""
@@ -85,15 +89,19 @@ class QLossPlot(QWidget):
         self._dirty.clear()
 
     def _new_trace(self, label: str) -> _Trace:
-        color = COLORS.get(label.split(" · ")[0], (90, 90, 90))
+        plain = label in (SOLVE_LABEL, START_LABEL)
+        color = SOLVE_COLOR if plain else COLORS[self._colors % len(COLORS)]
+        self._colors += not plain
         style = {"width": 2}
         if label == SOLVE_LABEL:
-            style["style"] = pg.QtCore.Qt.DashLine
-        item = self.plot.plot([], [], pen=pg.mkPen(color, **style), name=label)
+            style["style"] = pg.QtCore.Qt.PenStyle.DashLine
+        item = self.plot.plot([], [], pen=pg.mkPen(color, **style), name=label or None,
+                              symbol="o" if not label else None, symbolSize=5, symbolBrush=(90, 90, 90),
+                              symbolPen=None)
         item.setClipToView(True)
         item.setDownsampling(auto=True, method="peak")
         return _Trace(item)
 
     def labels(self) -> list[str]:
         """The legend's labels, oldest first."""
-        return [t.item.name() for t in self.traces.values()]
+        return [t.item.name() for t in self.traces.values() if t.item.name()]

@@ -12,6 +12,7 @@ from engine.data import Ratings
 from engine.device import device_label
 from engine.snapshot import Snapshot
 from gui.controls import QControls
+from gui.engine_handle import QEngine
 from gui.explain_panel import QExplainPanel
 from gui.legend import QLegend
 from gui.open_dialog import QOpenDialog
@@ -19,7 +20,7 @@ from gui.runner import Frame, LoadRequest
 from gui.sheet_layout import LOSS, Cell
 from gui.sheet_model import QSheetModel
 from gui.sheet_view import QSheetView
-from gui.worker import IDLE, QEngine, xlsx_module
+from gui.worker import IDLE, xlsx_module
 
 RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
 TEXT_EVERY_S = 1 / 15  # panel and status bar redraw at most this often while running; the sheet at up to 60 Hz
@@ -72,7 +73,8 @@ class QMainSheetWindow(QMainWindow):
         self.engine = engine or QEngine(device=device, top=top)
         self.snapshot: Snapshot | None = None
         self.ratings: Ratings | None = None
-        self.messages: list[tuple[str, str]] = []  # every message shown, for tests and for the record
+        self.messages: list[tuple[str, str]] = []  # every problem shown, for tests and for the record
+        self.notices: list[str] = []  # and every success reported in the status bar
         self.frames = 0  # snapshots rendered
         self.state = IDLE
         self._rate_mark = (time.perf_counter(), 0)
@@ -186,7 +188,8 @@ class QMainSheetWindow(QMainWindow):
     def _wire(self) -> None:
         a, e, c = self.actions, self.engine, self.controls
         for signal, slot in (
-            (e.frame, self.render), (e.message, self.show_message), (e.state_changed, self.show_state),
+            (e.frame, self.render), (e.message, self.show_message), (e.notice, self.show_notice),
+            (e.state_changed, self.show_state),
             (e.loaded, self._loaded), (e.progress, self.loading.show_progress), (e.diverged, self._diverged),
             (e.solved, self._solved),
             (a["open"].triggered, self.open_dialog), (a["import"].triggered, self.import_dialog),
@@ -212,9 +215,11 @@ class QMainSheetWindow(QMainWindow):
         if snap is None:
             return
         self.snapshot = snap
+        if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
+            self.controls.show_sheet(snap)
         self.model.set_snapshot(snap)
         self.frames += 1
-        self.view.viewport().repaint()  # now, while the engine waits (see SheetRunner.gui_idle)
+        self._repaint_sheet()
         if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
             self._refresh_texts()
         if self.stack.currentIndex() == 0:
@@ -223,6 +228,14 @@ class QMainSheetWindow(QMainWindow):
             if self.explain.cell is None:
                 self.explain.show_cell(Cell(LOSS), snap)
             QTimer.singleShot(0, self._after_first_frame)
+
+    def _repaint_sheet(self) -> None:
+        """Paint now, while the engine waits (see SheetRunner.gui_idle); only right of the ratings if they held."""
+        viewport = self.view.viewport()
+        x = 0 if self.model.ratings_changed else self.view.columnViewportPosition(self.model.layout.factor_col)
+        if x < viewport.width():
+            x = max(x, 0)
+            viewport.repaint(x, 0, viewport.width() - x, viewport.height())
 
     def _refresh_texts(self) -> None:
         """The explain panel, the status bar and the loss curve: readable at 15 Hz, so not redrawn at 60."""
@@ -287,6 +300,7 @@ class QMainSheetWindow(QMainWindow):
 
     def _loaded(self, ratings: Ratings) -> None:
         self.ratings = ratings
+        self.setWindowTitle(f"collabsheet — {ratings.name}")
         self.controls.set_top_limit(max(ratings.n_users, ratings.n_items))
         for note in ratings.notes:
             self.statusBar().showMessage(note, 8000)
@@ -310,6 +324,11 @@ class QMainSheetWindow(QMainWindow):
         self._box.setWindowTitle(title)
         self._box.setText(text)
         self._box.show()
+
+    def show_notice(self, text: str) -> None:
+        """Report a success in the status bar (recorded in .notices)."""
+        self.notices.append(text)
+        self.statusBar().showMessage(text, 8000)
 
     def set_show_errors(self, on: bool) -> None:
         self.model.set_show_errors(on)

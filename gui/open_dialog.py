@@ -4,12 +4,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import engine.data
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from engine.data import Ratings, RatingsError, load_ratings
+from engine.data import Ratings, RatingsError, detect_columns, load_ratings
 from gui.runner import LoadRequest
 
 RAW_LINES = 12
@@ -65,6 +64,7 @@ class QOpenDialog(QDialog):
         self.raw.setMaximumHeight(170)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["user", "item", "rating"])
+        self.table.horizontalHeader().setStretchLastSection(True)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         preview = QPushButton("Preview")
@@ -108,30 +108,28 @@ class QOpenDialog(QDialog):
         path = self.path.text().strip()
         raw = first_lines(path) if path else ""
         self.raw.setPlainText(raw)
-        for box in self.columns.values():
+        found = self._detect(path)
+        header = found.get("header") or header_fields(raw)
+        for role, box in self.columns.items():
             box.clear()
-            box.addItems([AUTO] + header_fields(raw))
-        self._detected(path)
+            box.addItems([AUTO] + [str(h) for h in header])
+            at = found.get(f"{role}_col")
+            if isinstance(at, int):  # the engine's own detection, shown so the user can correct it
+                box.setCurrentText(str(found["header"][at]) if found.get("header") else str(at))
+        seps, sep = [sep for _, sep in SEPARATORS], found.get("sep")
+        self.sep.setCurrentIndex(seps.index(sep) if sep is not None and sep in seps else 0)
         if path and os.path.isfile(path) and os.path.getsize(path) <= AUTO_PREVIEW_BYTES:
             self.preview()
 
-    def _detected(self, path: str) -> None:
-        """Preselect the engine's own detection, when the engine offers it (engine.data.detect_columns)."""
-        detect = getattr(engine.data, "detect_columns", None)
-        if detect is None or not path:
-            return
+    def _detect(self, path: str) -> dict:
+        """What load_ratings would pick (separator, header, columns), or {} when it cannot tell."""
+        if not path:
+            return {}
         try:
-            found = detect(path)
-        except (RatingsError, OSError, ValueError):
-            return
-        for role, box in self.columns.items():
-            value = found.get(f"{role}_col")
-            if value is not None:
-                header = found.get("header")
-                box.setCurrentText(str(header[value]) if header and isinstance(value, int) else str(value))
-        seps = [s for _, s in SEPARATORS]
-        if found.get("sep") in seps:
-            self.sep.setCurrentIndex(seps.index(found["sep"]))
+            return detect_columns(path)
+        except (RatingsError, OSError, ValueError) as error:
+            self.status.setText(f"<span style='color:#b00'>{error}</span>")
+            return {}
 
     def mapping(self) -> dict:
         """The load_ratings arguments the form shows; None lets the engine detect."""

@@ -24,7 +24,11 @@ FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
 MAX_CHUNK = 5000  # steps in one chunk at most
 GUI_WAIT_S = 0.2  # the longest the engine waits for the GUI to finish a frame
+SNAPSHOT_SHARE_INV = 4  # while playing, snapshots take at most a quarter of the engine's time
+COSTLY_FRAME_S = 0.02  # a frame that takes the GUI longer than this (a big sheet) …
+ENGINE_SHARE = 1 / 3  # … is followed by engine time: at least this share of the whole while playing
 SOLVE_LABEL = "Solve"
+START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 Progress = Callable[[str, "float | None"], None]
 
 
@@ -104,10 +108,13 @@ class SheetRunner:
         # busy worker makes every GIL hand-back of the painting thread wait its turn (the convoy effect).
         self.gui_idle = threading.Event()
         self.gui_idle.set()
+        self.gui_done_at = 0.0  # when the GUI last finished a frame …
+        self.gui_render_s = 0.0  # … and how long that frame took (both written by the GUI thread)
         self._x = 0  # position of the next loss on the curve: steps plus solver iterations
         self._segment, self._label = 0, ""
         self._chunk = 1
         self._published = 0.0
+        self._snapshot_s = 0.0  # what the last snapshot cost: big sheets publish less often
 
     # --- data --------------------------------------------------------------------------------
     def load(self, request: LoadRequest, progress: Progress | None = None) -> Ratings:
@@ -144,10 +151,10 @@ class SheetRunner:
         self._new_run()
 
     def _new_run(self) -> None:
-        """Fresh curves, starting with the loss the run starts from (the first step's loss lands on it again)."""
+        """Fresh curves, with an unlabelled point at the loss the run starts from (the first step lands on it)."""
         snap = self.sheet.snapshot()
-        self._segment, self._label = self._segment + 1, self.settings_label()
-        self.mailbox.put(snap, clear=True, losses=LossChunk(self._segment, self._label, 0, np.array([snap.rmse])))
+        self._segment, self._label = self._segment + 1, START_LABEL
+        self.mailbox.put(snap, clear=True, losses=LossChunk(self._segment, START_LABEL, 0, np.array([snap.rmse])))
         self._x = 0
 
     # --- commands ----------------------------------------------------------------------------
@@ -166,9 +173,17 @@ class SheetRunner:
         took = time.perf_counter() - start
         grow = budget_s / took if took > 0 else 2.0
         self._chunk = int(min(max(n * min(max(grow, 0.5), 2.0), 1), MAX_CHUNK))
-        if result.diverged or time.perf_counter() - self._published >= FRAME_S:
+        if result.diverged or self._frame_due():
             self.publish()
         return result
+
+    def _frame_due(self) -> bool:
+        """≤ 60 frames a second; after a costly frame the engine gets its ENGINE_SHARE before the next."""
+        now = time.perf_counter()
+        if now - self._published < max(FRAME_S, SNAPSHOT_SHARE_INV * self._snapshot_s):
+            return False
+        render = self.gui_render_s
+        return render <= COSTLY_FRAME_S or now - self.gui_done_at >= render * ENGINE_SHARE / (1 - ENGINE_SHARE)
 
     def _steps(self, n: int) -> StepResult:
         result = self.sheet.step(n)
@@ -192,10 +207,16 @@ class SheetRunner:
         before = self.sheet.rmse()
         self._emit_losses(label, np.array([before]))
 
+        count = [0, 0]  # iterations reported before the solver's count last restarted, and the last count
+
         def progress(iterations: int, rmse: float) -> None:
+            if iterations < count[1]:  # a new stage of the solver counts from 0 again; the curve goes on
+                count[0] += count[1]
+            count[1] = iterations
             self.gui_idle.wait(GUI_WAIT_S)
-            self.mailbox.put(losses=LossChunk(self._segment, label, start_x + iterations, np.array([rmse])),
-                             solving=(iterations, rmse))
+            done = count[0] + iterations
+            self.mailbox.put(losses=LossChunk(self._segment, label, start_x + done, np.array([rmse])),
+                             solving=(done, rmse))
 
         result = self.sheet.solve(progress=progress, should_stop=self.stop.is_set)
         self._x = start_x + result.iterations + 1
@@ -224,5 +245,7 @@ class SheetRunner:
 
     def publish(self) -> None:
         """Put the current snapshot in the mailbox."""
-        self._published = time.perf_counter()
+        start = time.perf_counter()
         self.mailbox.put(self.sheet.snapshot())
+        self._published = time.perf_counter()
+        self._snapshot_s = self._published - start

@@ -64,6 +64,16 @@ class SheetLayout:
         """(row, column, rows, columns) of the loss cell: the corner above the user factors."""
         return 0, self.factor_col, self.top, self.left - self.factor_col
 
+    def blocks(self) -> dict[str, tuple[int, int, int, int]]:
+        """Each block's table rows and columns as (first row, end row, first column, end column)."""
+        top, fc, left, k = self.top, self.factor_col, self.left, self.k
+        out = {RATING: (top, self.rows, 0, self.m), USER_FACTORS: (top, self.rows, fc, fc + k),
+               PREDICTION: (top, self.rows, left, self.columns), ITEM_FACTORS: (0, k, left, self.columns)}
+        if self.biases:
+            out[USER_BIAS] = (top, self.rows, fc + k, fc + k + 1)
+            out[ITEM_BIAS] = (k, k + 1, left, self.columns)
+        return out
+
     def cell(self, row: int, col: int) -> Cell:
         """The block and index shown at (row, col)."""
         top, left, fc = self.top, self.left, self.factor_col

@@ -55,20 +55,24 @@ class QSheetModel(QAbstractTableModel):
         self.layout = SheetLayout(0, 0, 0)
         self.show_errors = False
         self._palette = colors.Palette()
-        self._levels: dict[str, np.ndarray] = {}
+        self._scales: dict[str, tuple[float, float]] = {}  # block → (offset, factor) of its shading
         self._loss_font = QFont()
         self._loss_font.setBold(True)
         self._loss_font.setPointSize(18)
         self._header_keys: tuple = ()
+        self.ratings_changed = True  # whether the last snapshot changed any rating (else only the right part moved)
         self._edges = (0, 0, 0, 0, 0)  # the layout's top, m, factor_col, k, left, cached for _locate
         self._shape = (0, 0)  # rows, columns (0 × 0 until the first snapshot)
 
     # --- updates from the engine -------------------------------------------------------------
     def set_snapshot(self, snap: Snapshot) -> None:
-        """Show a new snapshot: a reset when the shape changed, else one dataChanged for the whole sheet."""
+        """Show a new snapshot: a reset when the shape changed, else one dataChanged for what can have changed."""
         layout = SheetLayout(snap.ratings.shape[0], snap.ratings.shape[1], snap.k, snap.biases)
         keys = (snap.user_ids, snap.item_ids, snap.titles)
         reshaped = layout != self.layout or keys != self._header_keys
+        old = self.snapshot
+        # While training only factors, predictions and the loss move: the ratings block need not be redrawn.
+        self.ratings_changed = reshaped or old is None or not np.array_equal(old.ratings, snap.ratings, equal_nan=True)
         if reshaped:
             self.beginResetModel()
         self.snapshot, self.layout, self._header_keys = snap, layout, keys
@@ -80,7 +84,8 @@ class QSheetModel(QAbstractTableModel):
             self.endResetModel()
             self.layout_changed.emit(layout)
         elif layout.rows and layout.columns:
-            self.dataChanged.emit(self.index(0, 0), self.index(layout.rows - 1, layout.columns - 1))
+            first = 0 if self.ratings_changed else layout.factor_col
+            self.dataChanged.emit(self.index(0, first), self.index(layout.rows - 1, layout.columns - 1))
 
     def set_show_errors(self, on: bool) -> None:
         """Show prediction − rating in the prediction block instead of predictions."""
@@ -91,17 +96,53 @@ class QSheetModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(lay.top, lay.left), self.index(lay.rows - 1, lay.columns - 1))
 
     def _shade(self) -> None:
+        """Per-block scales for the shading (a few reductions; levels are worked out per painted cell)."""
         snap = self.snapshot
-        rated = snap.ratings[snap.mask]
-        lo, hi = (float(rated.min()), float(rated.max())) if rated.size else (0.0, 1.0)
-        self._levels = {L.RATING: colors.levels(snap.ratings, lo, hi)}
+        lo, hi = (float(np.nanmin(snap.ratings)), float(np.nanmax(snap.ratings))) if snap.mask.any() else (0.0, 1.0)
+        self._scales = {L.RATING: colors.scale(lo, hi)}
         if self.show_errors:
-            self._levels[L.PREDICTION] = colors.magnitude_levels(np.where(snap.mask, snap.errors, 0.0))
+            self._scales[L.PREDICTION] = colors.magnitude_scale(snap.errors)
         else:
-            self._levels[L.PREDICTION] = colors.levels(snap.predictions, lo, hi)
+            self._scales[L.PREDICTION] = colors.scale(lo, hi)
         for block in L.PARAMS:
             if snap.params.get(block) is not None:
-                self._levels[block] = colors.magnitude_levels(snap.params[block])
+                self._scales[block] = colors.magnitude_scale(snap.params[block])
+
+    def block(self, kind: str, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Part of one block for the painter: (colours as ARGB, level per cell, text per cell, row-major)."""
+        snap, palette = self.snapshot, self._palette
+        present = None
+        if kind in (L.RATING, L.PREDICTION):
+            present = snap.mask[rows, cols]
+            values = snap.ratings[rows, cols] if kind == L.RATING else snap.predictions[rows, cols]
+            if kind == L.PREDICTION and self.show_errors:
+                values = values - snap.ratings[rows, cols]  # NaN where unrated; those cells stay blank
+        elif kind == L.USER_BIAS:
+            values = snap.params[kind][rows, None][:, cols]
+        elif kind == L.ITEM_BIAS:
+            values = snap.params[kind][None, cols][rows, :]
+        else:
+            values = snap.params[kind][rows, cols]
+        offset, factor = self._scales[kind]
+        magnitude = kind != L.RATING and (kind != L.PREDICTION or self.show_errors)
+        level = colors.levels(np.abs(values) if magnitude else values, offset, factor)
+        argb = palette.argb[kind][level]
+        if present is not None:
+            argb[~present] = palette.empty_argb[kind]
+            level[~present] = 0
+        text = self._text
+        flat = values.ravel().tolist()
+        if present is None:
+            texts = [text(kind, v) for v in flat]
+        else:
+            texts = [text(kind, v) if p else "" for v, p in zip(flat, present.ravel().tolist())]
+        return np.ascontiguousarray(argb), level, texts
+
+    def _level(self, kind: str, value: float) -> int:
+        offset, factor = self._scales[kind]
+        if kind != L.RATING and (kind != L.PREDICTION or self.show_errors):
+            value = abs(value)
+        return colors.level(value, offset, factor)
 
     # --- Qt model API ------------------------------------------------------------------------
     def rowCount(self, parent=None) -> int:
@@ -142,7 +183,7 @@ class QSheetModel(QAbstractTableModel):
         value = self._value(kind, at)
         if value is None:
             return palette.empty[kind], palette.text_colors[0], "", RIGHT, None
-        level = self._levels[kind][at]
+        level = self._level(kind, value)
         return palette.cells[kind][level], palette.text_colors[level], self._text(kind, value), RIGHT, None
 
     def flags(self, index):
@@ -160,9 +201,9 @@ class QSheetModel(QAbstractTableModel):
         if role == DISPLAY:
             return self._text(kind, value)
         if role == BACKGROUND:
-            return self._palette.empty[kind] if value is None else self._palette.cells[kind][self._levels[kind][at]]
+            return self._palette.empty[kind] if value is None else self._palette.cells[kind][self._level(kind, value)]
         if role == FOREGROUND:
-            return self._palette.text[0 if value is None else self._levels[kind][at]]
+            return self._palette.text[0 if value is None else self._level(kind, value)]
         if role == ALIGN:
             return RIGHT
         if role == EDIT:

@@ -2,14 +2,17 @@
 
 QTableView paints through its delegate: one Python call per cell (plus seven data() calls with the stock
 delegate), each with a few C++ wrappers built for it. At 60 frames a second that is most of a core in
-Python. Here the view asks QSheetModel.paint_info for each visible cell and does the few drawing calls
-itself: backgrounds, numbers, grid, the loss cell's span, the selection and the current cell.
+Python. Here each visible block comes from QSheetModel.block in one numpy call (the same colours and
+text as the model's roles): its backgrounds are drawn as one scaled image, its numbers as cached static
+text. Then the grid, the loss cell's span, the selection and the current cell.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import QLine, QRect, Qt
-from PySide6.QtGui import QColor, QPainter, QPen, QStaticText
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QStaticText
 from PySide6.QtWidgets import QTableView
+
+from gui.colors import DARK_TEXT, LIGHT_TEXT, LIGHT_TEXT_FROM
 
 SELECTION = QColor(0, 0, 0, 55)  # see-through, so a selected cell keeps its block's colour
 FOCUS_PEN = QPen(QColor(20, 20, 20), 2)
@@ -34,26 +37,39 @@ def paint_sheet(view: QTableView, painter: QPainter, area: QRect) -> None:
                     view.columnViewportPosition, view.columnWidth)
     if not rows or not cols:
         return
-    span = model.layout.loss_span()
-    span_rows, span_cols = range(span[0], span[0] + span[2]), range(span[1], span[1] + span[3])
-    info, fill, draw, texts = model.paint_info, painter.fillRect, painter.drawStaticText, _texts(painter)
-    pen = None
-    for r, y, h in rows:
-        in_span_row = r in span_rows
-        for c, x, w in cols:
-            if in_span_row and c in span_cols:
-                continue
-            background, color, text, _, _ = info(r, c)
-            fill(QRect(x, y, w, h), background)
-            if text:
-                if color is not pen:
-                    painter.setPen(color)
-                    pen = color
-                static = texts.get(text) or _prepare(texts, text, painter)
-                draw(x + w - PAD - static[1], y + (h - static[2]) // 2, static[0])  # right-aligned, centred
+    painter.fillRect(area, model.paint_info(0, model.layout.gap)[0])  # the blank cells between the blocks
+    texts = _texts(painter)
+    for kind, (r0, r1, c0, c1) in model.layout.blocks().items():
+        block_rows = [row for row in rows if r0 <= row[0] < r1]
+        block_cols = [col for col in cols if c0 <= col[0] < c1]
+        if block_rows and block_cols:
+            _paint_block(painter, model, kind, block_rows, block_cols, (r0, c0), texts)
     _grid(view, painter, rows, cols)
-    _loss_cell(view, painter, span)
+    _loss_cell(view, painter, model.layout.loss_span())
     _selection(view, painter)
+
+
+def _paint_block(painter: QPainter, model, kind: str, rows, cols, origin: tuple[int, int], texts: dict) -> None:
+    """One block's visible cells: the backgrounds as one scaled image, then the numbers, dark text first."""
+    i0, j0 = rows[0][0] - origin[0], cols[0][0] - origin[1]
+    argb, level, labels = model.block(kind, slice(i0, i0 + len(rows)), slice(j0, j0 + len(cols)))
+    x0, y0 = cols[0][1], rows[0][1]
+    widths, heights = {w for _, _, w in cols}, {h for _, _, h in rows}
+    if len(widths) == 1 and len(heights) == 1:  # the usual case: every cell of the block the same size
+        image = QImage(argb.data, argb.shape[1], argb.shape[0], argb.shape[1] * 4, QImage.Format.Format_ARGB32)
+        painter.drawImage(QRect(x0, y0, len(cols) * widths.pop(), len(rows) * heights.pop()), image)
+    else:  # a column resized by hand: cell by cell
+        for a, (_, y, h) in enumerate(rows):
+            for b, (_, x, w) in enumerate(cols):
+                painter.fillRect(QRect(x, y, w, h), QColor.fromRgba(int(argb[a, b])))
+    light = (level >= LIGHT_TEXT_FROM).ravel().tolist()
+    places = [(x + w - PAD, y, h) for _, y, h in rows for _, x, w in cols]
+    for on_dark in (False, True):
+        painter.setPen(LIGHT_TEXT if on_dark else DARK_TEXT)
+        for text, dark, (right, y, h) in zip(labels, light, places):
+            if text and dark == on_dark:
+                static = texts.get(text) or _prepare(texts, text, painter)
+                painter.drawStaticText(right - static[1], y + (h - static[2]) // 2, static[0])
 
 
 _TEXT_CACHE: dict[str, dict] = {}  # font key → {text: (QStaticText, width, height)}

@@ -44,3 +44,13 @@ def test_parse_number_and_rating_text():
         with pytest.raises(ValueError):
             parse_number(bad)
     assert rating_text(4.0) == "4" and rating_text(3.5) == "3.5" and rating_text(4.25) == "4.25"
+
+
+@pytest.mark.parametrize("biases", [False, True])
+def test_blocks_cover_exactly_their_cells(biases):
+    lay = SheetLayout(n=4, m=3, k=2, biases=biases)
+    for kind, (r0, r1, c0, c1) in lay.blocks().items():
+        assert {lay.cell(r, c).kind for r in range(r0, r1) for c in range(c0, c1)} == {kind}
+    counted = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in lay.blocks().values())
+    kinds = [lay.cell(r, c).kind for r in range(lay.rows) for c in range(lay.columns)]
+    assert counted == sum(k not in (L.BLANK, L.LOSS) for k in kinds)

@@ -5,20 +5,14 @@ import numpy as np
 import pytest
 
 from engine.data import RatingsError
-from engine.movielens import default_ratings
 from engine.optim import OptimizerSettings
 from gui.runner import SOLVE_LABEL, LoadRequest, Mailbox, SheetRunner
 
 
-@pytest.fixture(scope="module")
-def ratings():
-    return default_ratings()
-
-
 @pytest.fixture
-def runner(ratings):
+def runner(movielens):
     r = SheetRunner(Mailbox(), device="cpu")
-    r.load(LoadRequest(ratings=ratings))
+    r.load(LoadRequest(ratings=movielens))
     return r
 
 

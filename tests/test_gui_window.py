@@ -1,6 +1,8 @@
 """The window end to end (pytest-qt, offscreen): buttons, edits, files, Play, Solve, Stop."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -8,19 +10,14 @@ from PySide6.QtWidgets import QToolButton
 
 from engine.crosstab import top_crosstab
 from engine.data import RatingsError, load_ratings
-from engine.movielens import default_ratings
 from engine.optim import OptimizerSettings
 from engine.sheet import Sheet, SheetConfig
+from gui import runner as gui_runner
 from gui import sheet_layout as L
 from gui.main_window import QMainSheetWindow
 from gui.sheet_layout import Cell
 
 WAIT_MS = 30_000  # generous: the machine running the tests may be busy
-
-
-@pytest.fixture(scope="module")
-def ratings():
-    return default_ratings()
 
 
 @pytest.fixture
@@ -33,8 +30,8 @@ def window(qtbot):
     w.close()
 
 
-def reference(ratings, **config) -> Sheet:
-    return Sheet(top_crosstab(ratings, 15), SheetConfig(**config), OptimizerSettings(), device="cpu")
+def reference(movielens, **config) -> Sheet:
+    return Sheet(top_crosstab(movielens, 15), SheetConfig(**config), OptimizerSettings(), device="cpu")
 
 
 def button(w, name: str) -> QToolButton:
@@ -55,8 +52,8 @@ def wait_idle(qtbot, w) -> None:
     qtbot.waitUntil(lambda: w.state == "idle", timeout=WAIT_MS)
 
 
-def test_step_button_puts_the_engines_rmse_in_the_loss_cell(qtbot, window, ratings):
-    ref = reference(ratings)
+def test_step_button_puts_the_engines_rmse_in_the_loss_cell(qtbot, window, movielens):
+    ref = reference(movielens)
     assert window.snapshot.settings == ref.settings
     assert f"{ref.rmse():.4f}" in loss_text(window)
     qtbot.mouseClick(button(window, "step"), Qt.LeftButton)
@@ -68,12 +65,12 @@ def test_step_button_puts_the_engines_rmse_in_the_loss_cell(qtbot, window, ratin
     assert window.status_labels["device"].text() == "cpu"
 
 
-def test_solve_reaches_the_engines_solve_loss(qtbot, window, ratings):
+def test_solve_reaches_the_engines_solve_loss(qtbot, window, movielens):
     window.controls.k.setValue(2)  # a small model, so both solves stay quick
     qtbot.waitUntil(lambda: window.snapshot.k == 2, timeout=WAIT_MS)
     with qtbot.waitSignal(window.engine.solved, timeout=120_000):
         qtbot.mouseClick(button(window, "solve"), Qt.LeftButton)
-    ref = reference(ratings, k=2)
+    ref = reference(movielens, k=2)
     ref.solve()
     qtbot.waitUntil(lambda: abs(window.snapshot.rmse - ref.rmse()) < 1e-9, timeout=WAIT_MS)
     assert f"{ref.rmse():.4f}" in loss_text(window)
@@ -93,8 +90,8 @@ def test_switching_optimizer_mid_run_keeps_the_factors(qtbot, window):
     assert [x.split(" · ")[0] for x in window.loss_plot.labels()] == ["Adam", "SGD"]
 
 
-def test_editing_a_rating_or_a_factor_recomputes_predictions_and_loss(qtbot, window, ratings):
-    ref = reference(ratings)
+def test_editing_a_rating_or_a_factor_recomputes_predictions_and_loss(qtbot, window, movielens):
+    ref = reference(movielens)
     assert window.model.setData(cell_index(window, L.RATING, (0, 0)), "1")
     ref.set_rating(0, 0, 1.0)
     qtbot.waitUntil(lambda: window.snapshot.ratings[0, 0] == 1.0, timeout=WAIT_MS)
@@ -220,3 +217,81 @@ def test_keyboard_shortcuts(qtbot, window):
     wait_idle(qtbot, window)
     qtbot.keyClick(window.view, Qt.Key_R, Qt.ControlModifier)
     qtbot.waitUntil(lambda: window.snapshot.step == 0, timeout=WAIT_MS)
+
+
+def test_export_and_import_excel_in_the_worker(qtbot, window, tmp_path):
+    qtbot.waitUntil(lambda: window.xlsx_available and window.actions["export"].isEnabled(), timeout=WAIT_MS)
+    window.engine.step(7)
+    qtbot.waitUntil(lambda: window.snapshot.step == 7 and window.state == "idle", timeout=WAIT_MS)
+    exported = window.snapshot
+    path = tmp_path / "sheet.xlsx"
+    window.engine.export_xlsx(str(path))
+    qtbot.waitUntil(lambda: bool(window.notices), timeout=WAIT_MS)
+    assert window.notices[-1] == f"Saved {path}" and path.exists() and not window.messages
+    window.controls.k.setValue(3)
+    qtbot.waitUntil(lambda: window.snapshot.k == 3, timeout=WAIT_MS)
+    window.engine.import_xlsx(str(path))
+    qtbot.waitUntil(lambda: window.snapshot.k == 5, timeout=WAIT_MS)
+    np.testing.assert_allclose(window.snapshot.user_factors, exported.user_factors)
+    assert window.snapshot.rmse == pytest.approx(exported.rmse)
+    assert window.controls.k.value() == 5  # the controls follow the imported sheet
+    assert window.notices[-1] == f"Imported {path}"
+
+
+def test_importing_a_bad_workbook_shows_the_message(qtbot, window, tmp_path):
+    bad = tmp_path / "bad.xlsx"
+    bad.write_text("not a workbook")
+    before = window.snapshot
+    window.engine.import_xlsx(str(bad))
+    qtbot.waitUntil(lambda: bool(window.messages), timeout=WAIT_MS)
+    assert window.messages[-1][0] == "Import from Excel" and "bad.xlsx" in window.messages[-1][1]
+    assert window.snapshot is before
+
+
+def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypatch, movielens):
+    release = threading.Event()
+
+    def slow_download(path=None, *, progress=None):
+        progress("Downloading ml-latest-small.zip: 0.8 MB", 0.25)
+        release.wait(WAIT_MS / 1000)
+        return movielens
+
+    monkeypatch.setattr(gui_runner, "default_ratings", slow_download)
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: "Downloading" in w.loading.label.text(), timeout=WAIT_MS)
+    assert w.stack.currentIndex() == 0 and w.loading.bar.value() == 25
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(10)
+    qtbot.wait(300)
+    assert len(ticks) >= 5  # the window keeps answering while the data is prepared
+    release.set()
+    qtbot.waitUntil(lambda: w.snapshot is not None, timeout=WAIT_MS)
+    assert w.stack.currentIndex() == 1
+    w.close()
+
+
+def test_no_data_at_all_says_why_and_offers_to_open_a_file(qtbot, monkeypatch):
+    def offline(path=None, *, progress=None):
+        raise RatingsError("no ratings data; tried the prepared copy, GroupLens and PyPI")
+
+    monkeypatch.setattr(gui_runner, "default_ratings", offline)
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: bool(w.messages), timeout=WAIT_MS)
+    assert "no ratings data" in w.loading.label.text() and w.loading.open.isVisible()
+    w.close()
+
+
+def test_play_at_a_set_speed(qtbot, window):
+    window.controls.rate.setCurrentIndex(window.controls.rate.findText("10/s"))
+    step0 = window.snapshot.step
+    window.actions["play"].trigger()
+    qtbot.wait(1000)
+    window.actions["play"].trigger()
+    wait_idle(qtbot, window)
+    assert 3 <= window.snapshot.step - step0 <= 25

@@ -1,0 +1,168 @@
+"""QEngine: the GUI thread's handle on the engine thread.
+
+Commands travel as queued signals to the QSheetWorker in its QThread. Frames come back through the
+Mailbox, which a GUI timer polls at ~60 Hz; rare events (messages, state, loaded data) come back as
+signals. While the views render a frame the engine waits, so the two threads do not fight over the GIL.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import torch
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
+
+from engine.optim import OptimizerSettings
+from engine.sheet import SheetConfig
+from gui.runner import LoadRequest, Mailbox, SheetRunner
+from gui.worker import QSheetWorker
+
+REPAINT_MS = 16  # the GUI looks for a new frame this often: at most ~60 repaints a second
+GIL_SWITCH_S = 0.001  # a thread waiting for the GIL gets it within 1 ms rather than Python's default 5 ms
+_STILL_RUNNING: list = []  # engine threads that outlived their window, kept referenced until the process ends
+
+
+def share_the_machine_with_the_gui() -> None:
+    """Process-wide settings that keep the GUI thread responsive beside a busy engine thread."""
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() > cores - 1:  # spinning intra-op threads on every core starve the GUI
+        torch.set_num_threads(cores - 1)
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
+
+
+class QEngine(QObject):
+    """The GUI thread's handle: methods send commands, `frame` delivers what to repaint."""
+
+    frame = Signal(object)  # a runner.Frame, at most every REPAINT_MS
+    _load = Signal(object)
+    _step = Signal(int)
+    _play = Signal(bool)
+    _rate = Signal(object)
+    _solve = Signal()
+    _reset = Signal(int)
+    _optimizer = Signal(object)
+    _configure = Signal(object, int)
+    _edit = Signal(str, tuple, object)
+    _export = Signal(str)
+    _import = Signal(str)
+
+    def __init__(self, device: str | None = None, top: int = 15, parent=None) -> None:
+        super().__init__(parent)
+        share_the_machine_with_the_gui()
+        self.mailbox = Mailbox()
+        self.runner = SheetRunner(self.mailbox, device=device, top=top)
+        self.worker = QSheetWorker(self.runner)
+        self.thread = QThread()
+        self.thread.setObjectName("collabsheet-engine")
+        self.worker.moveToThread(self.thread)
+        self.thread.finished.connect(self.worker.halt, Qt.DirectConnection)
+        self._wires = [(self._load, self.worker.load), (self._step, self.worker.step),
+                       (self._play, self.worker.play), (self._rate, self.worker.set_rate),
+                       (self._solve, self.worker.solve), (self._reset, self.worker.reset),
+                       (self._optimizer, self.worker.set_optimizer), (self._configure, self.worker.configure),
+                       (self._edit, self.worker.edit), (self._export, self.worker.export_xlsx),
+                       (self._import, self.worker.import_xlsx)]
+        for signal, slot in self._wires:
+            signal.connect(slot)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REPAINT_MS)
+        self.timer.timeout.connect(self.poll)
+        self.thread.start()
+        self.timer.start()
+
+    # signals a view connects to, re-exported from the worker
+    @property
+    def message(self):
+        return self.worker.message
+
+    @property
+    def notice(self):
+        return self.worker.notice
+
+    @property
+    def state_changed(self):
+        return self.worker.state_changed
+
+    @property
+    def loaded(self):
+        return self.worker.loaded
+
+    @property
+    def progress(self):
+        return self.worker.progress
+
+    @property
+    def solved(self):
+        return self.worker.solved
+
+    @property
+    def diverged(self):
+        return self.worker.diverged
+
+    def poll(self) -> None:
+        """Hand the newest frame, if any, to the views."""
+        frame = self.mailbox.take()
+        if frame is None:
+            return
+        runner = self.runner
+        runner.gui_idle.clear()  # the views render (and paint) synchronously within this emit
+        start = time.perf_counter()
+        try:
+            self.frame.emit(frame)
+        finally:
+            runner.gui_done_at = time.perf_counter()
+            runner.gui_render_s = runner.gui_done_at - start
+            runner.gui_idle.set()
+
+    def load(self, request: LoadRequest) -> None:
+        self._load.emit(request)
+
+    def step(self, n: int = 1) -> None:
+        self._step.emit(n)
+
+    def play(self, on: bool) -> None:
+        self._play.emit(on)
+
+    def set_rate(self, rate: float | None) -> None:
+        self._rate.emit(rate)
+
+    def solve(self) -> None:
+        self.runner.stop.clear()  # cleared here, not in the worker, so a quick Stop is never lost
+        self._solve.emit()
+
+    def stop(self) -> None:
+        """End a solve between chunks, and pause Play."""
+        self.runner.stop.set()
+        self._play.emit(False)
+
+    def reset(self, seed: int) -> None:
+        self._reset.emit(seed)
+
+    def set_optimizer(self, settings: OptimizerSettings) -> None:
+        self._optimizer.emit(settings)
+
+    def configure(self, config: SheetConfig, top: int) -> None:
+        self._configure.emit(config, top)
+
+    def edit(self, block: str, index: tuple, value) -> None:
+        self._edit.emit(block, tuple(index), value)
+
+    def export_xlsx(self, path: str) -> None:
+        self._export.emit(path)
+
+    def import_xlsx(self, path: str) -> None:
+        self._import.emit(path)
+
+    def shutdown(self, wait_ms: int = 60_000) -> None:
+        """Stop the work, end the thread, and disconnect the commands."""
+        self.timer.stop()
+        self.runner.stop.set()
+        self.runner.gui_idle.set()
+        self._play.emit(False)
+        for signal, slot in self._wires:
+            signal.disconnect(slot)
+        self._wires = []
+        self.thread.quit()
+        if not self.thread.wait(wait_ms):  # a solve step that will not end: never destroy a running QThread
+            _STILL_RUNNING.append((self.thread, self.worker))
