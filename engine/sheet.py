@@ -145,31 +145,36 @@ class Sheet:
             torch.sum(d, 0, out=g["item_bias"])
         return mse
 
-    def _residuals_and_jacobian(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """prediction − rating for each rated cell, and its dense Jacobian with respect to θ (batched like θ)."""
+    def _residuals_and_jacobian(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """prediction − rating for each rated cell, and its Jacobian row by row in compact form.
+
+        A cell's prediction depends on few parameters: its user's k factors, its movie's k factors
+        (and the two biases). So the Jacobian comes as values (…, cells, q) and the column of θ each
+        value belongs to (cells, q); θ may carry leading batch dimensions.
+        """
         p = self._split(theta)
         rows, cols = self._rated
         u = p["user_factors"][..., rows, :]  # each rated cell's user row …
         m = p["item_factors"][..., :, cols].transpose(-1, -2)  # … and movie column
         raw = (u * m).sum(-1)
-        jac = torch.zeros(*theta.shape[:-1], len(rows), theta.shape[-1], dtype=DTYPE, device=self.device)
-        cell = torch.arange(len(rows), device=self.device)[:, None]
         k, n, n_items = self.config.k, self.n_users, self.n_items
         factor = torch.arange(k, device=self.device)[None, :]
-        jac[..., cell, rows[:, None] * k + factor] = m  # ∂p/∂u_i = m_j
-        jac[..., cell, n * k + factor * n_items + cols[:, None]] = u  # ∂p/∂m_j = u_i
+        values = [m, u]  # ∂p/∂u_i = m_j, ∂p/∂m_j = u_i
+        columns = [rows[:, None] * k + factor, n * k + factor * n_items + cols[:, None]]
         if self.config.biases:
             raw = raw + p["user_bias"][..., rows] + p["item_bias"][..., cols]
+            ones = torch.ones_like(raw)[..., None]
+            values += [ones, ones]  # ∂p/∂b_i = ∂p/∂b_j = 1
             offset = n * k + k * n_items
-            jac[..., cell[:, 0], offset + rows] = 1.0  # ∂p/∂b_i = 1
-            jac[..., cell[:, 0], offset + n + cols] = 1.0  # ∂p/∂b_j = 1
+            columns += [offset + rows[:, None], offset + n + cols[:, None]]
+        jac = torch.cat(values, -1)
         pred = raw
         if self.config.squash:
             lo, hi = self.y_range
             s = torch.sigmoid(raw)
             pred = lo + (hi - lo) * s
-            jac *= ((hi - lo) * s * (1 - s))[..., None]
-        return pred - self._r[rows, cols], jac
+            jac = jac * ((hi - lo) * s * (1 - s))[..., None]
+        return pred - self._r[rows, cols], jac, torch.cat(columns, -1)
 
     def _bind(self, theta: torch.Tensor) -> None:
         """Make θ the sheet's parameters, with a gradient buffer and named views of both."""

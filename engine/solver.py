@@ -16,10 +16,10 @@ from typing import Callable
 
 import torch
 
-DENSE_BUDGET = 2e8  # Marquardt while starts × cells × params² (its JᵀJ flops) stays under this
+DENSE_BUDGET = 2e8  # Marquardt while starts × params³/3 (the flops of its Cholesky factorisations) stays under this
 ROUND = 20  # iterations per round of successive halving: after each, the best quarter of the starts go on
 CHUNK = 10  # iterations between progress reports and stop checks
-TOL = 1e-9  # converged when WINDOW iterations together improve the loss by less than this, relatively
+TOL = 1e-7  # converged when WINDOW iterations together improve the loss by less than this, relatively
 WINDOW = 5
 
 
@@ -28,7 +28,7 @@ class Problem:
     """The sheet's loss, as the solver sees it."""
 
     loss_and_gradient: Callable  # (param views, gradient views) -> MSE, writing the gradient
-    residuals_and_jacobian: Callable  # θ (batch, P) -> (prediction − rating per rated cell, Jacobian)
+    residuals_and_jacobian: Callable  # θ (batch, P) -> residual per rated cell, Jacobian values and their columns
     split: Callable  # θ -> named views of its blocks
     count: int  # rated cells: MSE = sum of squares / count
 
@@ -48,6 +48,7 @@ class Marquardt:
 
     def __init__(self, starts: torch.Tensor, problem: Problem):
         self.problem, self.x = problem, starts.clone()
+        self._pairs = None
         self.sse, self.jtj, self.jtr = self._evaluate(self.x)
         self.lam = torch.full_like(self.sse, 1e-3)
         self.nu = torch.full_like(self.sse, 2.0)
@@ -56,9 +57,15 @@ class Marquardt:
         self.converged = torch.zeros_like(self.sse, dtype=torch.bool)
 
     def _evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        r, j = self.problem.residuals_and_jacobian(x)
-        jt = j.transpose(-1, -2)
-        return (r * r).sum(-1), jt @ j, (jt @ r[..., None])[..., 0]
+        """Sum of squares, JᵀJ and Jᵀr, summing each cell's small outer product into place."""
+        r, values, columns = self.problem.residuals_and_jacobian(x)
+        batch, params = x.shape
+        if self._pairs is None:
+            self._pairs = (columns[:, :, None] * params + columns[:, None, :]).reshape(-1)
+        outer = (values[..., :, None] * values[..., None, :]).reshape(batch, -1)
+        jtj = x.new_zeros(batch, params * params).index_add_(1, self._pairs, outer).view(batch, params, params)
+        jtr = x.new_zeros(batch, params).index_add_(1, columns.reshape(-1), (values * r[..., None]).reshape(batch, -1))
+        return (r * r).sum(-1), jtj, jtr
 
     @property
     def mse(self) -> torch.Tensor:
@@ -72,7 +79,9 @@ class Marquardt:
 
     def iterate(self) -> None:
         eye = torch.eye(self.x.shape[-1], dtype=self.x.dtype, device=self.x.device)
-        step = torch.linalg.solve(self.jtj + self.lam[:, None, None] * eye, -self.jtr)
+        # JᵀJ + λI is symmetric positive definite: Cholesky. A start where it fails gets NaN, a rejected step.
+        chol, _ = torch.linalg.cholesky_ex(self.jtj + self.lam[:, None, None] * eye)
+        step = torch.cholesky_solve(-self.jtr[..., None], chol)[..., 0]
         sse, jtj, jtr = self._evaluate(self.x + step)
         # What the quadratic model promised; the gain ratio compares it with what happened.
         promised = -(2 * (step * self.jtr).sum(-1) + (step * (self.jtj @ step[..., None])[..., 0]).sum(-1))
@@ -129,7 +138,7 @@ def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
                should_stop: Callable[[], bool] | None = None) -> Outcome:
     """The best minimum found from the starts (a batch, the current values first), by successive halving."""
     batch, params = starts.shape
-    dense = batch * problem.count * params * params <= DENSE_BUDGET
+    dense = batch * params**3 / 3 <= DENSE_BUDGET
     run = Marquardt(starts, problem) if dense else Lbfgs(starts, problem)
     total = 0
     while True:

@@ -71,7 +71,9 @@ def test_gradient_matches_autograd(grid15, biases: bool, squash: bool) -> None:
 def test_jacobian_matches_autograd(grid15) -> None:
     sheet = Sheet(grid15, SheetConfig(biases=True, squash=True), device="cpu")
     theta = sheet.theta.clone()
-    _, jac = sheet._residuals_and_jacobian(theta)
+    _, values, columns = sheet._residuals_and_jacobian(theta)
+    jac = torch.zeros(len(values), len(theta), dtype=torch.float64)
+    jac.scatter_(1, columns, values)  # the compact rows, laid out densely
     expected = torch.autograd.functional.jacobian(lambda t: sheet._residuals_and_jacobian(t)[0], theta)
     np.testing.assert_allclose(jac.numpy(), expected.numpy(), rtol=1e-10, atol=1e-13)
 
