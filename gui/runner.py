@@ -207,16 +207,10 @@ class SheetRunner:
         before = self.sheet.rmse()
         self._emit_losses(label, np.array([before]))
 
-        count = [0, 0]  # iterations reported before the solver's count last restarted, and the last count
-
         def progress(iterations: int, rmse: float) -> None:
-            if iterations < count[1]:  # a new stage of the solver counts from 0 again; the curve goes on
-                count[0] += count[1]
-            count[1] = iterations
             self.gui_idle.wait(GUI_WAIT_S)
-            done = count[0] + iterations
-            self.mailbox.put(losses=LossChunk(self._segment, label, start_x + done, np.array([rmse])),
-                             solving=(done, rmse))
+            self.mailbox.put(losses=LossChunk(self._segment, label, start_x + iterations, np.array([rmse])),
+                             solving=(iterations, rmse))
 
         result = self.sheet.solve(progress=progress, should_stop=self.stop.is_set)
         self._x = start_x + result.iterations + 1
