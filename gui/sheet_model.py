@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 
 from engine.snapshot import Snapshot
 from gui import colors
@@ -13,6 +14,7 @@ from gui import sheet_layout as L
 from gui.sheet_layout import Cell, SheetLayout
 
 EDITABLE = (L.RATING,) + L.PARAMS
+MAX_MEASURED = 20_000  # distinct texts whose width is kept; a sheet shows a few hundred at a time
 # Roles and flags as plain ints, looked up once: PySide6's Qt.X attribute access costs microseconds,
 # and data() runs several times for every visible cell on every frame.
 DISPLAY, EDIT, TOOLTIP = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.EditRole), int(Qt.ItemDataRole.ToolTipRole)
@@ -37,9 +39,47 @@ def parse_number(text: str) -> float:
     return value
 
 
+def number_text(value: float, decimals: int = 2, *, sign: bool = False, strip: bool = False,
+                fits: Callable[[str], bool] | None = None) -> str:
+    """A cell's number as a spreadsheet's General format shows it: as many of `decimals` as there is room for.
+
+    With `fits` (whether a text fits the cell), the first that fits of: `decimals` down to no decimals, then
+    scientific with one decimal and with none, then "###" (Excel's mark for a column too narrow). Without it, a
+    fixed rule by magnitude: `decimals` below 10, one decimal to 1000, none to 100000, then scientific.
+    `sign` writes a + on positive numbers; `strip` drops trailing zeros (ratings: 4, 3.5, 4.25).
+    """
+    plus = "+" if sign else ""
+    if fits is None:
+        size = abs(value)
+        if size < 1e5:
+            places = decimals if size < 10 else min(decimals, 1) if size < 1000 else 0
+            return _fixed(value, places, plus, strip)
+        return f"{value:{plus}.1e}"
+    for places in range(decimals, -1, -1):
+        text = _fixed(value, places, plus, strip)
+        if fits(text):
+            return text
+    for places in (1, 0):
+        text = f"{value:{plus}.{places}e}"
+        if fits(text):
+            return text
+    return next((text for text in ("###", "##", "#") if fits(text)), "")
+
+
+def _fixed(value: float, places: int, plus: str, strip: bool) -> str:
+    text = f"{value:{plus}.{places}f}"
+    return text.rstrip("0").rstrip(".") if strip and "." in text else text
+
+
 def rating_text(value: float) -> str:
     """A rating as the workbook shows it: 4, 3.5, 4.25."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+    return number_text(value, strip=True)
+
+
+def edit_text(value: float) -> str:
+    """A number in full: the shortest text that reads back as exactly this float (4, 0.1, -1234.567)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
 
 
 class QSheetModel(QAbstractTableModel):
@@ -63,6 +103,37 @@ class QSheetModel(QAbstractTableModel):
         self.ratings_changed = True  # whether the last snapshot changed any rating (else only the right part moved)
         self._edges = (0, 0, 0, 0, 0)  # the layout's top, m, factor_col, k, left, cached for _locate
         self._shape = (0, 0)  # rows, columns (0 × 0 until the first snapshot)
+        self._room: Callable[[int], int] | None = None  # a column's pixels for its text (None: a rule by magnitude)
+        self._metrics: QFontMetrics | None = None
+        self._widest = 1  # pixels a character of a number can take, rounded up
+        self._widths: dict[str, int] = {}  # text → advance in the cells' font
+
+    def set_measure(self, font: QFont | None, room: Callable[[int], int] | None) -> None:
+        """Fit each number to its column: `room(column)` pixels in `font`; None: shorten by magnitude alone."""
+        self._room = None if font is None else room
+        self._metrics = None if font is None else QFontMetrics(font)
+        self._widths = {}
+        if font is not None:
+            exact = QFontMetricsF(font)
+            self._widest = max(1, max(math.ceil(exact.horizontalAdvance(c)) for c in "0123456789+-.e#nafi"))
+
+    def _fits(self, col: int) -> Callable[[str], bool] | None:
+        """Whether a text fits column `col` (None when no view measures the columns)."""
+        if self._room is None:
+            return None
+        room, widths, metrics = self._room(col), self._widths, self._metrics
+        short = room // self._widest  # texts this short fit whatever their characters
+
+        def fits(text: str) -> bool:
+            if len(text) <= short:
+                return True
+            width = widths.get(text)
+            if width is None:
+                if len(widths) > MAX_MEASURED:
+                    widths.clear()
+                width = widths[text] = metrics.horizontalAdvance(text)
+            return width <= room
+        return fits
 
     # --- updates from the engine -------------------------------------------------------------
     def set_snapshot(self, snap: Snapshot) -> None:
@@ -130,12 +201,14 @@ class QSheetModel(QAbstractTableModel):
         if present is not None:
             argb[~present] = palette.empty_argb[kind]
             level[~present] = 0
-        text = self._text
+        text, width = self._text, values.shape[1]
+        first = self.layout.blocks()[kind][2] + (cols.start or 0)  # the table column of the part's first column
+        fits = [self._fits(first + b) for b in range(width)] * values.shape[0]
         flat = values.ravel().tolist()
         if present is None:
-            texts = [text(kind, v) for v in flat]
+            texts = [text(kind, v, f) for v, f in zip(flat, fits)]
         else:
-            texts = [text(kind, v) if p else "" for v, p in zip(flat, present.ravel().tolist())]
+            texts = [text(kind, v, f) if p else "" for v, f, p in zip(flat, fits, present.ravel().tolist())]
         return np.ascontiguousarray(argb), level, texts
 
     def _level(self, kind: str, value: float) -> int:
@@ -184,7 +257,7 @@ class QSheetModel(QAbstractTableModel):
         if value is None:
             return palette.empty[kind], palette.text_colors[0], "", RIGHT, None
         level = self._level(kind, value)
-        return palette.cells[kind][level], palette.text_colors[level], self._text(kind, value), RIGHT, None
+        return palette.cells[kind][level], palette.text_colors[level], self._text(kind, value, self._fits(col)), RIGHT, None
 
     def flags(self, index):
         return FLAGS[self._locate(index.row(), index.column())[0]]
@@ -199,7 +272,7 @@ class QSheetModel(QAbstractTableModel):
             return self._loss_data(role)
         value = self._value(kind, at)
         if role == DISPLAY:
-            return self._text(kind, value)
+            return self._text(kind, value, self._fits(index.column()))
         if role == BACKGROUND:
             return self._palette.empty[kind] if value is None else self._palette.cells[kind][self._level(kind, value)]
         if role == FOREGROUND:
@@ -207,7 +280,7 @@ class QSheetModel(QAbstractTableModel):
         if role == ALIGN:
             return RIGHT
         if role == EDIT:
-            return "" if value is None else f"{value:.6g}"
+            return "" if value is None else edit_text(value)
         if role == TOOLTIP:
             return self._tooltip(kind, at, value)
         return None
@@ -224,14 +297,12 @@ class QSheetModel(QAbstractTableModel):
             return float(snap.predictions[at])
         return float(snap.params[kind][at])
 
-    def _text(self, kind: str, value: float | None) -> str:
+    def _text(self, kind: str, value: float | None, fits: Callable[[str], bool] | None = None) -> str:
         if value is None:
             return ""
         if kind == L.RATING:
-            return rating_text(value)
-        if kind == L.PREDICTION and self.show_errors:
-            return f"{value:+.2f}"
-        return f"{value:.2f}" if abs(value) < 1e4 else f"{value:.2e}"
+            return number_text(value, strip=True, fits=fits)
+        return number_text(value, sign=kind == L.PREDICTION and self.show_errors, fits=fits)
 
     def _loss_data(self, role: int):
         snap = self.snapshot

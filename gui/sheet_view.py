@@ -1,7 +1,7 @@
 """The table that shows the sheet: rotated movie titles, the loss cell's span, Delete to blank a rating."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyleOptionHeader, QTableView
 
@@ -72,6 +72,7 @@ class QSheetView(QTableView):
         self.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
         self.horizontalHeader().setDefaultSectionSize(self._widths["number"])
         model.layout_changed.connect(self.apply_layout)
+        model.set_measure(self.font(), self._text_room)
         self.selectionModel().currentChanged.connect(self._current_changed)
 
     def paintEvent(self, event) -> None:
@@ -84,6 +85,16 @@ class QSheetView(QTableView):
 
     def sheet_model(self) -> QSheetModel:
         return self.model()
+
+    def _text_room(self, col: int) -> int:
+        """Pixels a number may take in column `col`: the painter right-aligns it PAD from the right edge, so it
+        may reach into the left neighbour's empty right padding but never onto that neighbour's number."""
+        return self.columnWidth(col) - 1
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.FontChange:
+            self.sheet_model().set_measure(self.font(), self._text_room)
+        super().changeEvent(event)
 
     def apply_layout(self, layout: SheetLayout) -> None:
         """Spans and column widths for a new shape of sheet."""
@@ -120,4 +131,5 @@ class QSheetView(QTableView):
 
     def closeEvent(self, event) -> None:
         self.sheet_model().layout_changed.disconnect(self.apply_layout)
+        self.sheet_model().set_measure(None, None)
         super().closeEvent(event)

@@ -5,7 +5,7 @@ import pytest
 
 from gui import sheet_layout as L
 from gui.sheet_layout import Cell, SheetLayout
-from gui.sheet_model import parse_number, rating_text
+from gui.sheet_model import edit_text, number_text, parse_number, rating_text
 
 
 @pytest.mark.parametrize("biases", [False, True])
@@ -44,6 +44,22 @@ def test_parse_number_and_rating_text():
         with pytest.raises(ValueError):
             parse_number(bad)
     assert rating_text(4.0) == "4" and rating_text(3.5) == "3.5" and rating_text(4.25) == "4.25"
+
+
+def test_number_text_shortens_as_numbers_grow():
+    """Like a spreadsheet's General format: fewer decimals for bigger numbers, then scientific."""
+    assert [number_text(v) for v in (-0.5, 9.876, -103.06, 263.22, 1160.42, -1234.567, 99999.4, 263_000.0)] == \
+        ["-0.50", "9.88", "-103.1", "263.2", "1160", "-1235", "99999", "2.6e+05"]
+    assert number_text(0.53, sign=True) == "+0.53" and number_text(12.0, strip=True) == "12"
+    assert number_text(float("nan")) == "nan"
+    room = lambda n: (lambda text: len(text) <= n)  # noqa: E731 — a cell that takes n characters
+    assert number_text(-103.06, fits=room(7)) == "-103.06"  # a wide enough cell keeps both decimals
+    assert [number_text(-103.06, fits=room(n)) for n in (6, 4, 3)] == ["-103.1", "-103", "###"]
+    assert number_text(-1234.567, fits=room(5)) == "-1235"
+    assert number_text(263_000.0, fits=room(7)) == "263000" and number_text(263_000.0, fits=room(5)) == "3e+05"
+    assert number_text(2.63e7, fits=room(7)) == "2.6e+07"
+    assert number_text(4.25, strip=True, fits=room(3)) == "4.2" and number_text(1e9, fits=room(0)) == ""
+    assert edit_text(-1234.567) == "-1234.567" and edit_text(4.0) == "4" and float(edit_text(0.1 + 0.2)) == 0.1 + 0.2
 
 
 @pytest.mark.parametrize("biases", [False, True])

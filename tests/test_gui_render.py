@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
 from gui import sheet_layout as L
@@ -62,6 +63,31 @@ def test_error_view_and_biases_render(qtbot, window):
     assert window.model.layout.top == window.snapshot.k + 1
     bias = window.model.index(*window.model.layout.position(Cell(L.ITEM_BIAS, (0,))))
     assert window.model.data(bias) == "0.00"
+    assert not window.grab().isNull()
+
+
+def test_big_numbers_shrink_to_fit_their_columns(qtbot, window):
+    """A factor typed as -1234.567 shows a shorter form that fits its narrow column; editing gets it in full."""
+    model, view = window.model, window.view
+    index = model.index(*model.layout.position(Cell(L.USER_FACTORS, (0, 1))))
+    assert model.setData(index, "-1234.567", Qt.EditRole)  # the path an edit in the cell takes
+    qtbot.waitUntil(lambda: window.snapshot.user_factors[0, 1] == -1234.567, timeout=WAIT_MS)
+    metrics = QFontMetrics(view.font())
+    text = model.data(index, Qt.DisplayRole)
+    assert metrics.horizontalAdvance(text) <= view.columnWidth(index.column()), text
+    assert float(text) == pytest.approx(-1234.567, rel=1e-3)
+    assert model.data(index, Qt.EditRole) == "-1234.567" and float(model.data(index, Qt.EditRole)) == -1234.567
+    assert metrics.horizontalAdvance("-1234.57") > view.columnWidth(index.column())  # the old text would not fit
+    # Every number on the sheet fits, the predictions this factor blew up included, and the painter shows the same.
+    for kind, (r0, r1, c0, c1) in model.layout.blocks().items():
+        _, _, texts = model.block(kind, slice(0, r1 - r0), slice(0, c1 - c0))
+        for a in range(r1 - r0):
+            for b in range(c1 - c0):
+                shown = model.data(model.index(r0 + a, c0 + b), Qt.DisplayRole)
+                assert texts[a * (c1 - c0) + b] == shown
+                assert metrics.horizontalAdvance(shown) <= view.columnWidth(c0 + b), (kind, a, b, shown)
+    predictions = model.block(L.PREDICTION, slice(0, 1), slice(0, model.layout.m))[2]
+    assert any(t and "." not in t for t in predictions), predictions  # hundreds and more: no room for decimals
     assert not window.grab().isNull()
 
 
