@@ -10,9 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine import optim
-from engine.snapshot import Snapshot
+from engine.snapshot import BLOCKS, Snapshot
 
-PARAM_BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")
 MAX_TERMS = 8  # products written out in a prediction's formula before it is abbreviated with "…"
 
 
@@ -142,7 +141,7 @@ def _param_title(snap: Snapshot, block: str, index: tuple[int, ...]) -> str:
 
 def parameter(snap: Snapshot, block: str, index: tuple[int, ...]) -> Explanation:
     """A factor or bias cell: its gradient and how the selected optimizer turns it into the next update."""
-    if block not in PARAM_BLOCKS or snap.params.get(block) is None:
+    if block not in BLOCKS or snap.params.get(block) is None:
         raise ValueError(f"this sheet has no {block.replace('_', ' ')}")
     index = tuple(int(x) for x in index)
     p = float(snap.params[block][index])
@@ -183,6 +182,6 @@ def explain(snap: Snapshot, kind: str, index: tuple[int, ...] = ()) -> Explanati
         return rating(snap, *index)
     if kind == "loss":
         return loss(snap)
-    if kind in PARAM_BLOCKS:
+    if kind in BLOCKS:
         return parameter(snap, kind, index)
     return None
