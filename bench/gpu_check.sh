@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The engine's CUDA check: the sheet tests (CUDA ones included) and the benchmark on the GPU.
+#
+# For a headless GPU machine that has torch, numpy, pandas, pyarrow and pytest but no network:
+# before sending the tree, prepare here
+#   mkdir -p .data && cp -r "$(.venv/bin/python -c 'from engine.movielens import cache_folder; print(cache_folder())')" .data/
+#   .venv/bin/pip download --no-deps -d .whl platformdirs==4.14.8 openpyxl==3.1.5 et-xmlfile==2.0.0
+# and carry .data and .whl. Usage: bash bench/gpu_check.sh [OUT_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-${OUT:-/tmp}}"
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
+  export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
+fi
+export PYTHONPATH="$PWD:${PYTHONPATH:-}" COLLABSHEET_CACHE="$PWD/.data" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+python3 -m pytest -q -p no:cacheprovider tests/test_sheet.py tests/test_optim.py 2>&1 | tee "$out/tests.txt"
+python3 bench/sheet.py --device cuda 2>&1 | tee "$out/bench_cuda.txt"
