@@ -54,10 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as done:  # --help or a usage error: argparse has printed it
         return int(done.code or 0)
     from engine.crosstab import MAX_TOP, MIN_TOP
-    from engine.device import pick_device
 
     try:
-        pick_device(options.device)
+        if options.device is not None:  # engine.device imports torch: ~2 s the window need not wait for by default
+            from engine.device import pick_device
+
+            pick_device(options.device)
         if not MIN_TOP <= options.top <= MAX_TOP:
             raise ValueError(f"--top must be between {MIN_TOP} and {MAX_TOP}, got {options.top}")
     except (ValueError, RuntimeError) as error:

@@ -1,5 +1,11 @@
-"""The control strip: run buttons, the optimizer and its settings, the sheet's shape, the view toggle."""
+"""The control strip: run buttons, the optimizer and its settings, the sheet's shape, the view toggle.
+
+The optimizer and model settings are the engine's (engine.optim imports torch, which the worker thread
+imports while the window starts): until the first sheet arrives they show "…" and nothing can be changed.
+"""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
@@ -7,22 +13,31 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout
                                QProgressBar, QSpinBox, QToolButton, QWidget)
 
 from engine.crosstab import MAX_TOP, MIN_TOP
-from engine.optim import LABELS, OPTIMIZERS, OptimizerSettings
-from engine.sheet import SheetConfig
 
+if TYPE_CHECKING:
+    from engine.optim import OptimizerSettings
+    from engine.sheet import SheetConfig
+
+PENDING = "…"  # what a setting shows until the engine has started
+RUN = ("step", "step_n", "play", "solve", "stop", "reset")  # the actions that need the engine
 RATES = (("max", None), ("1000/s", 1000.0), ("100/s", 100.0), ("30/s", 30.0), ("10/s", 10.0))
 USES = {"beta": ("momentum",), "beta1": ("adam", "adamw"), "beta2": ("rmsprop", "adam", "adamw")}
 
 
-def _spin(lo: float, hi: float, value: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
+def _spin(lo: float, hi: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
     box = QDoubleSpinBox()
     box.setRange(lo, hi)
     box.setDecimals(decimals)
     box.setSingleStep(step)
-    box.setValue(value)
     box.setToolTip(tip)
     box.setKeyboardTracking(False)
     return box
+
+
+def _pending(box: QSpinBox | QDoubleSpinBox) -> None:
+    """Show "…" (a spin box shows its special text at its minimum) until the engine's value is set."""
+    box.setSpecialValueText(PENDING)
+    box.setValue(box.minimum())
 
 
 def _button(action: QAction) -> QToolButton:
@@ -59,9 +74,8 @@ class QControls(QWidget):
         for name in ("play", "solve", "stop", "reset"):
             run.addWidget(_button(actions[name]))
         run.addWidget(QLabel("seed"))
-        self.seed = QSpinBox()
+        self.seed = QSpinBox()  # the first sheet's seed, then what Reset draws
         self.seed.setRange(0, 2**31 - 1)
-        self.seed.setValue(42)
         self.seed.setToolTip("seed of the random factors that Reset draws")
         run.addWidget(self.seed)
         run.addWidget(QLabel("speed"))
@@ -86,16 +100,14 @@ class QControls(QWidget):
         grid.addLayout(run, 0, 0)
 
         opt = QHBoxLayout()
-        self.optimizer = QComboBox()
-        for name in OPTIMIZERS:
-            self.optimizer.addItem(LABELS[name], name)
-        self.optimizer.setCurrentIndex(OPTIMIZERS.index(OptimizerSettings().name))
-        defaults = OptimizerSettings()
-        self.lr = _spin(1e-5, 100.0, defaults.lr, 5, 0.01, "learning rate")
-        self.beta = _spin(0.0, 0.9999, defaults.beta, 4, 0.01, "momentum β: weight of the previous velocity")
-        self.beta1 = _spin(0.0, 0.9999, defaults.beta1, 4, 0.01, "β1: weight of the previous gradient average")
-        self.beta2 = _spin(0.0, 0.9999, defaults.beta2, 4, 0.01, "β2: weight of the previous squared-gradient average")
-        self.wd = _spin(0.0, 10.0, defaults.weight_decay, 4, 0.01, "weight decay")
+        self.optimizer = QComboBox()  # filled from engine.optim when the engine is ready
+        self.optimizer.setSizeAdjustPolicy(QComboBox.AdjustToContents)  # so it widens then: it is shown with "…"
+        self.optimizer.addItem(PENDING, None)
+        self.lr = _spin(1e-5, 100.0, 5, 0.01, "learning rate")
+        self.beta = _spin(0.0, 0.9999, 4, 0.01, "momentum β: weight of the previous velocity")
+        self.beta1 = _spin(0.0, 0.9999, 4, 0.01, "β1: weight of the previous gradient average")
+        self.beta2 = _spin(0.0, 0.9999, 4, 0.01, "β2: weight of the previous squared-gradient average")
+        self.wd = _spin(0.0, 10.0, 4, 0.01, "weight decay")
         self._labels = {}
         opt.addWidget(QLabel("optimizer"))
         opt.addWidget(self.optimizer)
@@ -107,7 +119,6 @@ class QControls(QWidget):
         opt.addSpacing(16)
         self.k = QSpinBox()
         self.k.setRange(1, 50)
-        self.k.setValue(SheetConfig().k)
         self.k.setToolTip("latent factors per user and per movie")
         self.top = QSpinBox()
         self.top.setRange(MIN_TOP, MAX_TOP)
@@ -131,16 +142,43 @@ class QControls(QWidget):
             box.toggled.connect(self._sheet_edited)
         self.rate.currentIndexChanged.connect(lambda i: self.rate_changed.emit(RATES[i][1]))
         self.errors.toggled.connect(self.errors_toggled)
+        self.ready = False  # whether the engine's first sheet has filled in the settings
+        self._numbers = (self.seed, self.lr, self.beta, self.beta1, self.beta2, self.wd, self.k)
+        self._inputs = (self.steps_n, self.rate, self.errors, self.optimizer, self.top, self.biases, self.squash,
+                        *self._numbers)
+        for box in self._numbers:
+            _pending(box)
+        for widget in self._inputs:
+            widget.setEnabled(False)
         self._show_settings()
 
     def settings(self) -> OptimizerSettings:
         """The optimizer settings the boxes show."""
+        from engine.optim import OptimizerSettings
+
         return OptimizerSettings(self.optimizer.currentData(), lr=self.lr.value(), beta=self.beta.value(),
                                  beta1=self.beta1.value(), beta2=self.beta2.value(), weight_decay=self.wd.value())
 
     def sheet_config(self) -> SheetConfig:
+        from engine.sheet import SheetConfig
+
         return SheetConfig(k=self.k.value(), biases=self.biases.isChecked(), squash=self.squash.isChecked(),
                            seed=self.seed.value())
+
+    def _get_ready(self) -> None:
+        """The engine is running (so engine.optim is imported): list its optimizers and enable the settings."""
+        from engine.optim import LABELS, OPTIMIZERS
+
+        self.optimizer.blockSignals(True)
+        self.optimizer.clear()
+        for name in OPTIMIZERS:
+            self.optimizer.addItem(LABELS[name], name)
+        self.optimizer.blockSignals(False)
+        for box in self._numbers:
+            box.setSpecialValueText("")
+        for widget in self._inputs:
+            widget.setEnabled(True)
+        self.ready = True
 
     def _show_settings(self) -> None:
         name = self.optimizer.currentData()
@@ -150,10 +188,12 @@ class QControls(QWidget):
 
     def _optimizer_edited(self, *_) -> None:
         self._show_settings()
-        self.optimizer_changed.emit(self.settings())
+        if self.ready:
+            self.optimizer_changed.emit(self.settings())
 
     def _sheet_edited(self, *_) -> None:
-        self.sheet_changed.emit(self.sheet_config(), self.top.value())
+        if self.ready:
+            self.sheet_changed.emit(self.sheet_config(), self.top.value())
 
     # --- engine → controls, with signals blocked so nothing echoes back ---------------------
     def set_top_limit(self, limit: int) -> None:
@@ -163,9 +203,11 @@ class QControls(QWidget):
         self.top.blockSignals(False)
 
     def show_sheet(self, snap) -> None:
-        """Show the model and optimizer a new sheet came with (an imported workbook, say)."""
+        """Show the model and optimizer a new sheet came with (the first, or an imported workbook, say)."""
+        if not self.ready:
+            self._get_ready()
         s = snap.settings
-        values = ((self.optimizer, OPTIMIZERS.index(s.name)), (self.lr, s.lr), (self.beta, s.beta),
+        values = ((self.optimizer, self.optimizer.findData(s.name)), (self.lr, s.lr), (self.beta, s.beta),
                   (self.beta1, s.beta1), (self.beta2, s.beta2), (self.wd, s.weight_decay), (self.k, snap.k),
                   (self.biases, snap.biases), (self.squash, snap.squash), (self.seed, snap.seed))
         for widget, value in values:
@@ -180,10 +222,12 @@ class QControls(QWidget):
         self._show_settings()
 
     def show_state(self, state: str) -> None:
-        """Enable what makes sense while idle, playing, solving or loading."""
+        """Enable what makes sense while idle, playing, solving or loading (the run buttons once the engine runs)."""
         idle, playing, busy = state == "idle", state == "playing", state in ("solving", "loading")
         enabled = {"step": idle, "step_n": idle, "solve": idle or playing, "reset": not busy,
                    "play": not busy, "stop": playing or state == "solving", "open": not busy}
+        if not self.ready:
+            enabled.update(dict.fromkeys(RUN, False))
         for name, on in enabled.items():
             if name in self.actions:
                 self.actions[name].setEnabled(on)

@@ -3,31 +3,34 @@
 Commands travel as queued signals to the QSheetWorker in its QThread. Frames come back through the
 Mailbox, which a GUI timer polls at ~60 Hz; rare events (messages, state, loaded data) come back as
 signals. While the views render a frame the engine waits, so the two threads do not fight over the GIL.
+Only the worker thread imports torch (see gui.runner): the GUI thread's start-up never waits for it.
 """
 from __future__ import annotations
 
-import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
-import torch
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 
-from engine.optim import OptimizerSettings
-from engine.sheet import SheetConfig
 from gui.runner import LoadRequest, Mailbox, SheetRunner
 from gui.worker import QSheetWorker
 
+if TYPE_CHECKING:
+    from engine.optim import OptimizerSettings
+    from engine.sheet import SheetConfig
+
 REPAINT_MS = 16  # the GUI looks for a new frame this often: at most ~60 repaints a second
+PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch
 GIL_SWITCH_S = 0.001  # a thread waiting for the GIL gets it within 1 ms rather than Python's default 5 ms
 _STILL_RUNNING: list = []  # engine threads that outlived their window, kept referenced until the process ends
 
 
 def share_the_machine_with_the_gui() -> None:
-    """Process-wide settings that keep the GUI thread responsive beside a busy engine thread."""
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() > cores - 1:  # spinning intra-op threads on every core starve the GUI
-        torch.set_num_threads(cores - 1)
+    """Process-wide settings that keep the GUI thread responsive beside a busy engine thread.
+
+    The other half, fewer torch threads, is set by the worker once it has imported torch
+    (worker.leave_a_core_for_the_gui)."""
     sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
 
 
@@ -46,12 +49,14 @@ class QEngine(QObject):
     _edit = Signal(str, tuple, object)
     _export = Signal(str)
     _import = Signal(str)
+    _check_xlsx = Signal()
 
     def __init__(self, device: str | None = None, top: int = 15, parent=None) -> None:
         super().__init__(parent)
         share_the_machine_with_the_gui()
         self.mailbox = Mailbox()
         self.runner = SheetRunner(self.mailbox, device=device, top=top)
+        self.runner.preview_wait_s = PREVIEW_WAIT_S
         self.worker = QSheetWorker(self.runner)
         self.thread = QThread()
         self.thread.setObjectName("collabsheet-engine")
@@ -62,7 +67,7 @@ class QEngine(QObject):
                        (self._solve, self.worker.solve), (self._reset, self.worker.reset),
                        (self._optimizer, self.worker.set_optimizer), (self._configure, self.worker.configure),
                        (self._edit, self.worker.edit), (self._export, self.worker.export_xlsx),
-                       (self._import, self.worker.import_xlsx)]
+                       (self._import, self.worker.import_xlsx), (self._check_xlsx, self.worker.check_xlsx)]
         for signal, slot in self._wires:
             signal.connect(slot)
         self.timer = QTimer(self)
@@ -100,6 +105,10 @@ class QEngine(QObject):
     def diverged(self):
         return self.worker.diverged
 
+    @property
+    def xlsx_checked(self):
+        return self.worker.xlsx_checked
+
     def poll(self) -> None:
         """Hand the newest frame, if any, to the views."""
         frame = self.mailbox.take()
@@ -114,6 +123,7 @@ class QEngine(QObject):
             runner.gui_done_at = time.perf_counter()
             runner.gui_render_s = runner.gui_done_at - start
             runner.gui_idle.set()
+            runner.gui_rendered.set()
 
     def load(self, request: LoadRequest) -> None:
         self._load.emit(request)
@@ -153,6 +163,10 @@ class QEngine(QObject):
 
     def import_xlsx(self, path: str) -> None:
         self._import.emit(path)
+
+    def check_xlsx(self) -> None:
+        """Ask the worker whether Excel export and import work; the answer comes as `xlsx_checked`."""
+        self._check_xlsx.emit()
 
     def shutdown(self, wait_ms: int = 60_000) -> None:
         """Stop the work, end the thread, and disconnect the commands."""

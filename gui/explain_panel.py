@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFrame, QTextBrowser, QVBoxLayout, QWidget
 
-from engine import explain
-from engine.snapshot import Snapshot
 from gui.sheet_layout import Cell
+
+if TYPE_CHECKING:  # engine.explain imports engine.optim, so torch: imported once there is a snapshot to explain
+    from engine import explain
+    from engine.snapshot import Snapshot
 
 HINT = "Click a cell to see what it is: a prediction's formula, a factor's gradient and update, the loss."
 
 
 def to_html(e: explain.Explanation) -> str:
     """An Explanation as a small HTML page: title, formula, a table of terms, notes."""
+    from engine import explain
+
     rows = "".join(f"<tr><td>{html.escape(label)}</td><td align='right'>&nbsp;&nbsp;<code>{explain.fmt(value)}</code></td></tr>"
                    for label, value in e.terms)
     notes = "".join(f"<p style='color:#555'>{html.escape(note)}</p>" for note in e.notes)
@@ -47,6 +52,8 @@ class QExplainPanel(QWidget):
         """Re-explain the current cell with the numbers of `snap`."""
         e = None
         if self.cell is not None and snap is not None:
+            from engine import explain
+
             try:
                 e = explain.explain(snap, self.cell.kind, self.cell.index)
             except (ValueError, IndexError):  # the sheet changed shape under the selection

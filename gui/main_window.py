@@ -1,30 +1,41 @@
-"""The window: controls on top, the sheet in the middle, explain panel and loss curve on the right."""
+"""The window: controls on top, the sheet in the middle, explain panel and loss curve on the right.
+
+Start-up is ordered for the first frame: nothing the GUI thread imports before it pulls in torch, pyqtgraph
+or openpyxl. The worker thread reads the ratings, publishes them as a preview (shown with the engine's cells
+pending and every control disabled), then imports torch and builds the sheet; the loss plot and the Excel
+commands come after the first real sheet.
+"""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
-from engine.data import Ratings
-from engine.device import device_label
-from engine.snapshot import Snapshot
 from gui.controls import QControls
 from gui.engine_handle import QEngine
 from gui.explain_panel import QExplainPanel
 from gui.legend import QLegend
 from gui.open_dialog import QOpenDialog
-from gui.runner import Frame, LoadRequest
+from gui.runner import Frame, LoadRequest, Preview
 from gui.sheet_layout import LOSS, Cell
 from gui.sheet_model import QSheetModel
 from gui.sheet_view import QSheetView
-from gui.worker import IDLE, xlsx_module
+from gui.worker import IDLE, LOADING
+
+if TYPE_CHECKING:
+    from engine.data import Ratings
+    from engine.snapshot import Snapshot
 
 RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
 TEXT_EVERY_S = 1 / 15  # panel and status bar redraw at most this often while running; the sheet at up to 60 Hz
 PLOT_EVERY_S = 0.1  # and the loss curve at most this often: pyqtgraph's axes and legend are costly to repaint
+# The loss plot (importing pyqtgraph blocks the GUI thread for ~0.3 s) waits this long after the first sheet, so
+# the labels' repaints and the worker's queued "idle" (which enables the buttons) are on screen first.
+AFTER_FIRST_FRAME_MS = 100
 SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
              "stop": "Esc", "reset": "Ctrl+R", "quit": "Ctrl+Q"}
 
@@ -45,7 +56,8 @@ class QLoadingPage(QWidget):
         self.open.hide()
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        for widget in (self.label, self.bar, self.open):
+        layout.addWidget(self.label)  # the full width (its text centred): a wrapped label squeezed to its hint clips
+        for widget in (self.bar, self.open):
             layout.addWidget(widget, 0, Qt.AlignHCenter)
         layout.addStretch(2)
 
@@ -76,6 +88,7 @@ class QMainSheetWindow(QMainWindow):
         self.messages: list[tuple[str, str]] = []  # every problem shown, for tests and for the record
         self.notices: list[str] = []  # and every success reported in the status bar
         self.frames = 0  # snapshots rendered
+        self.previews = 0  # previews rendered: the first sheet's ratings while the engine starts
         self.state = IDLE
         self._rate_mark = (time.perf_counter(), 0)
         self.steps_per_s = 0.0
@@ -99,7 +112,7 @@ class QMainSheetWindow(QMainWindow):
         self._wires = []
         self._wire()
         self._fit_to_screen()
-        self.engine.set_optimizer(self.controls.settings())
+        self.show_state(LOADING)  # until the worker says otherwise; the run buttons wait for the engine's first sheet
         self.engine.load(LoadRequest(path=path))
 
     # --- construction ------------------------------------------------------------------------
@@ -191,7 +204,7 @@ class QMainSheetWindow(QMainWindow):
             (e.frame, self.render), (e.message, self.show_message), (e.notice, self.show_notice),
             (e.state_changed, self.show_state),
             (e.loaded, self._loaded), (e.progress, self.loading.show_progress), (e.diverged, self._diverged),
-            (e.solved, self._solved),
+            (e.solved, self._solved), (e.xlsx_checked, self._xlsx_checked),
             (a["open"].triggered, self.open_dialog), (a["import"].triggered, self.import_dialog),
             (a["export"].triggered, self.export_dialog), (a["quit"].triggered, self.close),
             (a["step"].triggered, lambda: e.step(1)), (a["step_n"].triggered, lambda: e.step(c.steps_n.value())),
@@ -213,8 +226,11 @@ class QMainSheetWindow(QMainWindow):
             self.status_labels["rmse"].setText(f"solving: RMSE {frame.solving[1]:.4f}")
         snap = frame.snapshot
         if snap is None:
+            if frame.preview is not None and self.snapshot is None:
+                self._show_preview(frame.preview)
             return
         self.snapshot = snap
+        first = not self.controls.ready
         if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
             self.controls.show_sheet(snap)
         self.model.set_snapshot(snap)
@@ -225,9 +241,24 @@ class QMainSheetWindow(QMainWindow):
         if self.stack.currentIndex() == 0:
             self.stack.setCurrentIndex(1)
             self.view.setFocus()
+        if first:  # the engine is running: its controls, the panel, then what the first sheet need not wait for
+            self.controls.show_state(self.state)
             if self.explain.cell is None:
                 self.explain.show_cell(Cell(LOSS), snap)
-            QTimer.singleShot(0, self._after_first_frame)
+            QTimer.singleShot(AFTER_FIRST_FRAME_MS, self._after_first_frame)
+
+    def _show_preview(self, preview: Preview) -> None:
+        """The first sheet's ratings while the engine starts: its own cells pending, nothing to edit or run."""
+        self.model.set_snapshot(preview)
+        self.previews += 1
+        if self.stack.currentIndex() == 0:
+            self.stack.setCurrentIndex(1)
+            self.view.setFocus()
+        n, m = preview.ratings.shape
+        self.status_labels["dataset"].setText(f"{preview.dataset} · sheet {n}×{m}, {int(preview.mask.sum())} rated")
+        self.status_labels["rmse"].setText("starting the engine…")
+        self.legend.context.setText(f"{preview.dataset} · top {n} users × {m} movies · starting the engine…")
+        self.stack.repaint()  # now: the worker imports torch once this frame is rendered, and then the GUI waits for the GIL
 
     def _repaint_sheet(self) -> None:
         """Paint now, while the engine waits (see SheetRunner.gui_idle); only right of the ratings if they held."""
@@ -263,8 +294,7 @@ class QMainSheetWindow(QMainWindow):
         from gui.loss_plot import QLossPlot
 
         if self._wires:
-            self.xlsx_available = xlsx_module() is not None
-            self._enable_xlsx()
+            self.engine.check_xlsx()  # the worker imports engine.xlsx (openpyxl) and answers with xlsx_checked
         if self.loss_plot is None and self._wires:
             self.loss_plot = QLossPlot()
             self.loss_dock.setWidget(self.loss_plot)
@@ -272,7 +302,13 @@ class QMainSheetWindow(QMainWindow):
             self.loss_plot.refresh()
             self._pending_losses = []
 
+    def _xlsx_checked(self, available: bool) -> None:
+        self.xlsx_available = available
+        self._enable_xlsx()
+
     def _show_status(self, snap: Snapshot) -> None:
+        from engine.device import device_label  # imports torch, which the engine has imported by now
+
         now = time.perf_counter()
         then, steps = self._rate_mark
         if now - then >= RATE_WINDOW_S or snap.step < steps:
@@ -316,8 +352,11 @@ class QMainSheetWindow(QMainWindow):
     def show_message(self, title: str, text: str) -> None:
         """Tell the user something in a non-modal box (never blocks the engine or a test); recorded in .messages."""
         self.messages.append((title, text))
-        if self.snapshot is None and self.stack.currentIndex() == 0 and title.startswith("Could not open"):
+        if self.snapshot is None and title.startswith("Could not open"):  # no sheet yet (a preview at most)
+            self.stack.setCurrentIndex(0)
             self.loading.show_failure(text)
+            for label in (self.status_labels["dataset"], self.status_labels["rmse"], self.legend.context):
+                label.setText("")
         if self._box is None:
             self._box = QMessageBox(QMessageBox.Warning, title, text, QMessageBox.Ok, self)
             self._box.setWindowModality(Qt.NonModal)

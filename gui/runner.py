@@ -3,22 +3,27 @@
 Only the worker thread calls SheetRunner. It leaves what the screen needs in a Mailbox: the latest
 snapshot (replaced, never queued) and the losses since the GUI last looked, so a slow repaint never
 backs the engine up. Long work runs in short chunks; `stop` is a threading.Event checked between them.
+
+Importing the engine (torch) takes seconds, so this module imports it on first use, in the worker: the
+first load publishes a Preview (the ratings, which need only pandas) before it builds the Sheet.
 """
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.crosstab import top_crosstab
+from engine.crosstab import Crosstab, top_crosstab
 from engine.data import Ratings, load_ratings
 from engine.movielens import default_ratings
-from engine.optim import OptimizerSettings
-from engine.sheet import Sheet, SheetConfig, SolveResult, StepResult
-from engine.snapshot import Snapshot
+
+if TYPE_CHECKING:  # these import torch: at run time only once the engine is needed
+    from engine.optim import OptimizerSettings
+    from engine.sheet import Sheet, SheetConfig, SolveResult, StepResult
+    from engine.snapshot import Snapshot
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
@@ -30,6 +35,34 @@ ENGINE_SHARE = 1 / 3  # … is followed by engine time: at least this share of t
 SOLVE_LABEL = "Solve"
 START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 Progress = Callable[[str, "float | None"], None]
+# engine.sheet.SheetConfig()'s k and biases, known here without importing torch: the shape a Preview takes
+# before the engine exists (tests check they agree; if they did not, the sheet would re-lay out once).
+PREVIEW_K, PREVIEW_BIASES = 5, False
+
+
+def engine_sheet():
+    """engine.sheet, imported on first use: it imports torch, ~2 s on a small machine."""
+    import engine.sheet
+
+    return engine.sheet
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The first sheet before the engine has started: its ratings and shape, no factors, predictions or loss."""
+
+    ratings: np.ndarray  # (users, items) float64, NaN = blank, as in a Snapshot
+    mask: np.ndarray  # (users, items) bool, True where rated
+    user_ids: tuple
+    item_ids: tuple
+    titles: tuple[str, ...]
+    k: int  # the shape the sheet will have, so the ratings do not move when the engine arrives
+    biases: bool
+    dataset: str = ""
+
+    @classmethod
+    def of(cls, grid: Crosstab, k: int = PREVIEW_K, biases: bool = PREVIEW_BIASES) -> "Preview":
+        return cls(grid.ratings, grid.mask, grid.user_ids, grid.item_ids, grid.titles, k, biases, grid.name)
 
 
 @dataclass(frozen=True)
@@ -47,6 +80,7 @@ class Frame:
     """What the GUI takes from the mailbox: the newest snapshot (or None) and everything else since."""
 
     snapshot: Snapshot | None = None
+    preview: Preview | None = None  # the first sheet's ratings, while the engine starts
     losses: list[LossChunk] = field(default_factory=list)
     clear_curves: bool = False  # a new run began: drop the old loss curves
     solving: tuple[int, float] | None = None  # (iterations, RMSE) of a solve in progress
@@ -61,9 +95,11 @@ class Mailbox:
         self._fresh = False
 
     def put(self, snapshot: Snapshot | None = None, losses: LossChunk | None = None, clear: bool = False,
-            solving: tuple[int, float] | None = None) -> None:
+            solving: tuple[int, float] | None = None, preview: Preview | None = None) -> None:
         with self._lock:
             f = self._frame
+            if preview is not None:
+                f.preview = preview
             if clear:
                 f.losses.clear()
                 f.clear_curves = True
@@ -74,6 +110,11 @@ class Mailbox:
             if solving is not None:
                 f.solving = solving
             self._fresh = True
+
+    def withdraw_preview(self) -> None:
+        """Drop a preview the GUI has not taken yet (its sheet could not be built after all)."""
+        with self._lock:
+            self._frame.preview = None
 
     def take(self) -> Frame | None:
         """Everything since the last take, or None when nothing happened."""
@@ -97,10 +138,11 @@ class SheetRunner:
     """Owns the Ratings and the Sheet; every method runs in the worker thread."""
 
     def __init__(self, mailbox: Mailbox, device: str | None = None, top: int = 15,
-                 config: SheetConfig = SheetConfig(), settings: OptimizerSettings = OptimizerSettings()) -> None:
+                 config: SheetConfig | None = None, settings: OptimizerSettings | None = None) -> None:
         self.mailbox = mailbox
         self.device = device
-        self.top, self.config, self.settings = top, config, settings
+        self.top = top
+        self.config, self.settings = config, settings  # None: the engine's defaults, filled in by the first sheet
         self.ratings: Ratings | None = None
         self.sheet: Sheet | None = None
         self.stop = threading.Event()
@@ -110,6 +152,10 @@ class SheetRunner:
         self.gui_idle.set()
         self.gui_done_at = 0.0  # when the GUI last finished a frame …
         self.gui_render_s = 0.0  # … and how long that frame took (both written by the GUI thread)
+        self.gui_rendered = threading.Event()  # set by the GUI thread after each frame it renders
+        # How long the first load waits for the GUI to show its preview before importing torch, whose C start-up
+        # holds the GIL for a few hundred ms at a time (the GUI could not paint meanwhile). 0 without a GUI.
+        self.preview_wait_s = 0.0
         self._x = 0  # position of the next loss on the curve: steps plus solver iterations
         self._segment, self._label = 0, ""
         self._chunk = 1
@@ -125,8 +171,13 @@ class SheetRunner:
             ratings = default_ratings(progress=progress)
         else:
             ratings = load_ratings(request.path, **{k: v for k, v in request.columns.items() if v is not None})
-        sheet = self._build(ratings, self.top, self.config)
+        try:
+            sheet = self._build(ratings, self.top, self.config)
+        except BaseException:
+            self.mailbox.withdraw_preview()
+            raise
         self.ratings = ratings
+        self.config = sheet.config
         self._install(sheet)
         return ratings
 
@@ -143,11 +194,21 @@ class SheetRunner:
         self.top, self.config = top, config
         self._install(sheet)
 
-    def _build(self, ratings: Ratings, top: int, config: SheetConfig) -> Sheet:
-        return Sheet(top_crosstab(ratings, top), config, self.settings, device=self.device)
+    def _build(self, ratings: Ratings, top: int, config: SheetConfig | None) -> Sheet:
+        grid = top_crosstab(ratings, top)
+        if self.sheet is None:  # the first sheet: its ratings can show while the engine is imported
+            self.gui_rendered.clear()
+            self.mailbox.put(preview=Preview.of(grid) if config is None else Preview.of(grid, config.k, config.biases))
+            self.gui_rendered.wait(self.preview_wait_s)
+        engine = engine_sheet()
+        config = engine.SheetConfig() if config is None else config
+        if self.settings is None:  # the engine's default optimizer
+            return engine.Sheet(grid, config, device=self.device)
+        return engine.Sheet(grid, config, self.settings, device=self.device)
 
     def _install(self, sheet: Sheet) -> None:
         self.sheet = sheet
+        self.settings = sheet.settings
         self._new_run()
 
     def _new_run(self) -> None:

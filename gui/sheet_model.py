@@ -1,17 +1,24 @@
-"""The sheet as a virtual Qt table: text, colours and edits for every cell, read from the latest Snapshot."""
+"""The sheet as a virtual Qt table: text, colours and edits for every cell, read from the latest Snapshot.
+
+Before the engine has started, a runner.Preview: the ratings, with every factor, prediction and the loss
+shown as pending ("…") and nothing editable.
+"""
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 
-from engine.snapshot import Snapshot
 from gui import colors
 from gui import sheet_layout as L
+from gui.runner import Preview
 from gui.sheet_layout import Cell, SheetLayout
+
+if TYPE_CHECKING:
+    from engine.snapshot import Snapshot
 
 EDITABLE = (L.RATING,) + L.PARAMS
 MAX_MEASURED = 20_000  # distinct texts whose width is kept; a sheet shows a few hundred at a time
@@ -27,6 +34,9 @@ CENTER = int(Qt.AlignmentFlag.AlignCenter)
 _ENABLED, _SELECTABLE, _EDITABLE = Qt.ItemFlag.ItemIsEnabled, Qt.ItemFlag.ItemIsSelectable, Qt.ItemFlag.ItemIsEditable
 FLAGS = {L.BLANK: _ENABLED, L.LOSS: _ENABLED | _SELECTABLE, L.PREDICTION: _ENABLED | _SELECTABLE}
 FLAGS.update({kind: _ENABLED | _SELECTABLE | _EDITABLE for kind in EDITABLE})
+PENDING_FLAGS = {kind: flags & ~_EDITABLE for kind, flags in FLAGS.items()}  # nothing is editable in a preview
+PENDING = "…"  # a cell whose number the engine has not computed yet
+PENDING_LOSS = "starting\nengine…"
 NAMES = {L.USER_FACTORS: "user factor", L.ITEM_FACTORS: "movie factor", L.USER_BIAS: "user bias",
          L.ITEM_BIAS: "movie bias"}
 
@@ -91,7 +101,9 @@ class QSheetModel(QAbstractTableModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.snapshot: Snapshot | None = None
+        self.snapshot: Snapshot | Preview | None = None
+        self.pending = False  # whether it shows a Preview: ratings only, the engine's cells still to come
+        self._flags = FLAGS
         self.layout = SheetLayout(0, 0, 0)
         self.show_errors = False
         self._palette = colors.Palette()
@@ -136,8 +148,8 @@ class QSheetModel(QAbstractTableModel):
         return fits
 
     # --- updates from the engine -------------------------------------------------------------
-    def set_snapshot(self, snap: Snapshot) -> None:
-        """Show a new snapshot: a reset when the shape changed, else one dataChanged for what can have changed."""
+    def set_snapshot(self, snap: Snapshot | Preview) -> None:
+        """Show a new snapshot (or a preview): a reset when the shape changed, else one dataChanged for what can have changed."""
         layout = SheetLayout(snap.ratings.shape[0], snap.ratings.shape[1], snap.k, snap.biases)
         keys = (snap.user_ids, snap.item_ids, snap.titles)
         reshaped = layout != self.layout or keys != self._header_keys
@@ -147,6 +159,8 @@ class QSheetModel(QAbstractTableModel):
         if reshaped:
             self.beginResetModel()
         self.snapshot, self.layout, self._header_keys = snap, layout, keys
+        self.pending = isinstance(snap, Preview)
+        self._flags = PENDING_FLAGS if self.pending else FLAGS
         self._edges = (layout.top, layout.m, layout.factor_col, layout.k, layout.left)
         self._shape = (layout.rows, layout.columns)
         self._shade()
@@ -171,6 +185,8 @@ class QSheetModel(QAbstractTableModel):
         snap = self.snapshot
         lo, hi = (float(np.nanmin(snap.ratings)), float(np.nanmax(snap.ratings))) if snap.mask.any() else (0.0, 1.0)
         self._scales = {L.RATING: colors.scale(lo, hi)}
+        if self.pending:  # the engine's blocks are all pending: nothing to shade
+            return
         if self.show_errors:
             self._scales[L.PREDICTION] = colors.magnitude_scale(snap.errors)
         else:
@@ -182,6 +198,8 @@ class QSheetModel(QAbstractTableModel):
     def block(self, kind: str, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Part of one block for the painter: (colours as ARGB, level per cell, text per cell, row-major)."""
         snap, palette = self.snapshot, self._palette
+        if self.pending and kind != L.RATING:
+            return self._pending_block(kind, rows, cols)
         present = None
         if kind in (L.RATING, L.PREDICTION):
             present = snap.mask[rows, cols]
@@ -210,6 +228,18 @@ class QSheetModel(QAbstractTableModel):
         else:
             texts = [text(kind, v, f) if p else "" for v, f, p in zip(flat, fits, present.ravel().tolist())]
         return np.ascontiguousarray(argb), level, texts
+
+    def _pending_block(self, kind: str, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """block() of a preview: the block's faint colour, "…" where the engine will put a number."""
+        r0, r1, c0, c1 = self.layout.blocks()[kind]
+        shown = self.snapshot.mask if kind == L.PREDICTION else np.ones((r1 - r0, c1 - c0), dtype=bool)
+        shown = shown[rows, cols]
+        argb = np.full(shown.shape, self._palette.empty_argb[kind], dtype=np.uint32)
+        return argb, np.zeros(shown.shape, dtype=np.intp), [PENDING if on else "" for on in shown.ravel().tolist()]
+
+    def _pending_cell(self, kind: str, at: tuple) -> bool:
+        """Whether a cell of a preview shows "…" (predictions only where there is a rating to predict)."""
+        return kind != L.PREDICTION or bool(self.snapshot.mask[at])
 
     def _level(self, kind: str, value: float) -> int:
         offset, factor = self._scales[kind]
@@ -252,7 +282,11 @@ class QSheetModel(QAbstractTableModel):
         if kind == L.BLANK:
             return palette.blank, palette.text_colors[0], "", RIGHT, None
         if kind == L.LOSS:
+            if self.pending:
+                return palette.cells[L.LOSS][0], palette.text_colors[0], PENDING_LOSS, CENTER, self._loss_font
             return palette.loss, palette.text_colors[-1], self._loss_data(DISPLAY), CENTER, self._loss_font
+        if self.pending and kind != L.RATING:
+            return palette.empty[kind], palette.text_colors[0], PENDING if self._pending_cell(kind, at) else "", RIGHT, None
         value = self._value(kind, at)
         if value is None:
             return palette.empty[kind], palette.text_colors[0], "", RIGHT, None
@@ -260,7 +294,7 @@ class QSheetModel(QAbstractTableModel):
         return palette.cells[kind][level], palette.text_colors[level], self._text(kind, value, self._fits(col)), RIGHT, None
 
     def flags(self, index):
-        return FLAGS[self._locate(index.row(), index.column())[0]]
+        return self._flags[self._locate(index.row(), index.column())[0]]
 
     def data(self, index, role=DISPLAY):
         if role not in HANDLED or self.snapshot is None:
@@ -268,6 +302,8 @@ class QSheetModel(QAbstractTableModel):
         kind, at = self._locate(index.row(), index.column())
         if kind == L.BLANK:
             return self._palette.blank if role == BACKGROUND else None
+        if self.pending and kind != L.RATING:
+            return self._pending_data(kind, at, role)
         if kind == L.LOSS:
             return self._loss_data(role)
         value = self._value(kind, at)
@@ -283,6 +319,26 @@ class QSheetModel(QAbstractTableModel):
             return "" if value is None else edit_text(value)
         if role == TOOLTIP:
             return self._tooltip(kind, at, value)
+        return None
+
+    def _pending_data(self, kind: str, at: tuple, role: int):
+        """data() of a cell the engine has not computed yet."""
+        palette, loss = self._palette, kind == L.LOSS
+        if role == DISPLAY:
+            return PENDING_LOSS if loss else PENDING if self._pending_cell(kind, at) else ""
+        if role == BACKGROUND:
+            return palette.cells[L.LOSS][0] if loss else palette.empty[kind]
+        if role == FOREGROUND:
+            return palette.text[0]
+        if role == FONT:
+            return self._loss_font if loss else None
+        if role == ALIGN:
+            return CENTER if loss else RIGHT
+        if role == EDIT:
+            return ""
+        if role == TOOLTIP:
+            what = "loss" if loss else kind if kind == L.PREDICTION else NAMES[kind]
+            return f"{what}: pending, the engine is starting"
         return None
 
     def _value(self, kind: str, at: tuple) -> float | None:
@@ -352,7 +408,7 @@ class QSheetModel(QAbstractTableModel):
 
     # --- edits -------------------------------------------------------------------------------
     def setData(self, index, value, role=EDIT) -> bool:
-        if role != EDIT or self.snapshot is None:
+        if role != EDIT or self.snapshot is None or self.pending:
             return False
         cell = self.cell(index)
         if cell.kind not in EDITABLE:

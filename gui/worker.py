@@ -6,14 +6,18 @@ between chunks. Solve blocks the thread; Stop reaches it through SheetRunner.sto
 from __future__ import annotations
 
 import importlib
+import os
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from engine.data import RatingsError
-from engine.optim import OptimizerSettings
-from engine.sheet import SheetConfig
 from gui.runner import MAX_CHUNK, LoadRequest, SheetRunner
+
+if TYPE_CHECKING:  # they import torch, which only the worker thread imports (as the first sheet is built)
+    from engine.optim import OptimizerSettings
+    from engine.sheet import SheetConfig
 
 IDLE, PLAYING, SOLVING, LOADING = "idle", "playing", "solving", "loading"
 USER_ERRORS = (RatingsError, ValueError, OSError)  # engine.xlsx.XlsxError is a ValueError too
@@ -29,6 +33,15 @@ def xlsx_module():
     return module if all(hasattr(module, n) for n in names) else None
 
 
+def leave_a_core_for_the_gui() -> None:
+    """Spinning intra-op threads on every core starve the GUI thread: the engine gets all cores but one."""
+    import torch  # imported already by then: called once the engine has built a sheet
+
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() > cores - 1:
+        torch.set_num_threads(cores - 1)
+
+
 class QSheetWorker(QObject):
     """Lives in the worker thread; turns queued commands into SheetRunner calls."""
 
@@ -39,6 +52,7 @@ class QSheetWorker(QObject):
     progress = Signal(str, object)  # data preparation: message, fraction or None
     solved = Signal(object)  # SolveResult
     diverged = Signal()
+    xlsx_checked = Signal(bool)  # whether engine.xlsx can export and import (checked here: openpyxl is slow to import)
 
     def __init__(self, runner: SheetRunner) -> None:
         super().__init__()
@@ -72,6 +86,7 @@ class QSheetWorker(QObject):
         self.state_changed.emit(LOADING)
         ok = self._guard("Could not open the ratings", lambda: self.runner.load(request, self._report))
         if ok:
+            leave_a_core_for_the_gui()
             self.loaded.emit(self.runner.ratings)
         self.state_changed.emit(IDLE)
 
@@ -187,6 +202,10 @@ class QSheetWorker(QObject):
             self._guard("Edit", lambda: self.runner.set_rating(index[0], index[1], value))
         else:
             self._guard("Edit", lambda: self.runner.set_param(block, index, value))
+
+    @Slot()
+    def check_xlsx(self) -> None:
+        self.xlsx_checked.emit(xlsx_module() is not None)
 
     @Slot(str)
     def export_xlsx(self, path: str) -> None:

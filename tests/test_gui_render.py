@@ -131,6 +131,38 @@ def test_subcommands_go_to_the_cli_without_importing_qt():
     assert "Dataset:" in done.stdout
 
 
+def test_the_gui_thread_imports_no_torch_pyqtgraph_or_openpyxl_before_the_first_sheet():
+    """The launch path: only the worker imports torch, and the ratings show before the engine's first sheet."""
+    code = """
+import os, sys, threading
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+main, first, slow = threading.main_thread(), [], []
+def audit(event, args):
+    if event == "import" and not first and threading.current_thread() is main:
+        if args[0].split(".")[0] in ("torch", "pyqtgraph", "openpyxl"):
+            slow.append(args[0])
+sys.addaudithook(audit)
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from gui.main_window import QMainSheetWindow
+app = QApplication([])
+w = QMainSheetWindow()
+def watch(frame):  # connected after the window's own slot, so it runs once the window has rendered the frame
+    if w.frames and not first:
+        first.append(getattr(w, "previews", 0))
+        app.quit()
+w.engine.frame.connect(watch)
+w.show()
+QTimer.singleShot(60_000, app.quit)
+app.exec()
+assert first, "no sheet"
+assert not slow, f"the GUI thread imported {slow[0]} before the first sheet"
+assert first[0] >= 1, "the full sheet came before the ratings preview"
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def test_bad_window_options_are_reported():
     assert main(["--top", "2"]) == 2
     assert main(["--no-such-option"]) == 2

@@ -6,7 +6,9 @@ import pytest
 
 from engine.data import RatingsError
 from engine.optim import OptimizerSettings
-from gui.runner import SOLVE_LABEL, LoadRequest, Mailbox, SheetRunner
+from engine.sheet import SheetConfig
+from gui import runner as gui_runner
+from gui.runner import PREVIEW_BIASES, PREVIEW_K, SOLVE_LABEL, LoadRequest, Mailbox, SheetRunner
 
 
 @pytest.fixture
@@ -73,3 +75,27 @@ def test_reset_starts_a_new_run(runner):
     runner.reset(7)
     frame = runner.mailbox.take()
     assert frame.clear_curves and frame.snapshot.step == 0 and frame.snapshot.seed == 7
+
+
+def test_the_preview_has_the_shape_of_the_engines_default_sheet():
+    assert (PREVIEW_K, PREVIEW_BIASES) == (SheetConfig().k, SheetConfig().biases)
+
+
+def test_the_first_load_previews_the_ratings_before_it_needs_the_engine(movielens, grid15, monkeypatch):
+    runner = SheetRunner(Mailbox(), device="cpu")
+    real_engine, seen = gui_runner.engine_sheet, []
+
+    def engine_sheet():
+        seen.append(runner.mailbox.take())  # what the GUI could show while torch is imported
+        return real_engine()
+
+    monkeypatch.setattr(gui_runner, "engine_sheet", engine_sheet)
+    runner.load(LoadRequest(ratings=movielens))
+    preview = seen[0].preview
+    assert seen[0].snapshot is None and preview.dataset == grid15.name
+    np.testing.assert_array_equal(preview.ratings, grid15.ratings)
+    assert preview.user_ids == grid15.user_ids and preview.titles == grid15.titles and preview.k == PREVIEW_K
+    frame = runner.mailbox.take()
+    assert frame.preview is None and frame.snapshot.k == PREVIEW_K and frame.snapshot.settings == OptimizerSettings()
+    runner.load(LoadRequest(ratings=movielens))  # with a sheet showing, a load goes straight to the new sheet
+    assert seen[1] is None  # nothing was published before the new sheet

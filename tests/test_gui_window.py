@@ -14,6 +14,7 @@ from engine.optim import OptimizerSettings
 from engine.sheet import Sheet, SheetConfig
 from gui import runner as gui_runner
 from gui import sheet_layout as L
+from gui.controls import RUN
 from gui.main_window import QMainSheetWindow
 from gui.sheet_layout import Cell
 
@@ -235,7 +236,8 @@ def test_export_and_import_excel_in_the_worker(qtbot, window, tmp_path):
     np.testing.assert_allclose(window.snapshot.user_factors, exported.user_factors)
     assert window.snapshot.rmse == pytest.approx(exported.rmse)
     assert window.controls.k.value() == 5  # the controls follow the imported sheet
-    assert window.notices[-1] == f"Imported {path}"
+    # the worker publishes the sheet, then reports success: the notice can arrive a poll after the snapshot
+    qtbot.waitUntil(lambda: window.notices[-1] == f"Imported {path}", timeout=WAIT_MS)
 
 
 def test_importing_a_bad_workbook_shows_the_message(qtbot, window, tmp_path):
@@ -295,3 +297,79 @@ def test_play_at_a_set_speed(qtbot, window):
     window.actions["play"].trigger()
     wait_idle(qtbot, window)
     assert 3 <= window.snapshot.step - step0 <= 25
+
+
+def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(qtbot, monkeypatch, grid15):
+    """Launch order: the ratings first (pandas only), the engine's cells pending; controls once the sheet exists."""
+    release = threading.Event()
+    real_engine = gui_runner.engine_sheet
+
+    def slow_engine():  # importing torch, held until the test has looked at the first rendered state
+        release.wait(WAIT_MS / 1000)
+        return real_engine()
+
+    monkeypatch.setattr(gui_runner, "engine_sheet", slow_engine)
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.previews > 0, timeout=WAIT_MS)
+        qtbot.wait(100)
+        model = w.model
+        assert w.frames == 0 and w.snapshot is None and model.pending and w.stack.currentIndex() == 1
+        preview_layout = model.layout
+        assert (preview_layout.n, preview_layout.m) == grid15.ratings.shape
+        for (i, j), value in np.ndenumerate(grid15.ratings):  # the ratings block is filled in, as the crosstab has it
+            text = model.data(cell_index(w, L.RATING, (i, j)))
+            assert (text == "") if np.isnan(value) else (float(text) == value), (i, j, text)
+            assert model.data(cell_index(w, L.PREDICTION, (i, j))) == ("" if np.isnan(value) else "…")
+        for kind, (r0, r1, c0, c1) in model.layout.blocks().items():
+            argb, _, texts = model.block(kind, slice(0, r1 - r0), slice(0, c1 - c0))  # what the painter draws
+            for a in range(r1 - r0):
+                for b in range(c1 - c0):
+                    index = model.index(r0 + a, c0 + b)
+                    assert texts[a * (c1 - c0) + b] == model.data(index), (kind, a, b)
+                    assert int(argb[a, b]) == model.data(index, Qt.BackgroundRole).color().rgba(), (kind, a, b)
+                    assert not model.flags(index) & Qt.ItemIsEditable, (kind, a, b)
+                    if kind in (L.USER_FACTORS, L.ITEM_FACTORS):
+                        assert model.data(index) == "…"
+        assert "starting" in loss_text(w) and "RMSE" not in loss_text(w)
+        assert not model.setData(cell_index(w, L.RATING, (0, 0)), "1")
+        c = w.controls
+        for name in RUN + ("import", "export"):
+            assert not w.actions[name].isEnabled(), name
+        for box in (c.k, c.lr, c.seed, c.wd):
+            assert box.text() == "…" and not box.isEnabled()
+        assert c.optimizer.currentText() == "…" and not c.optimizer.isEnabled() and not c.top.isEnabled()
+
+        release.set()
+        qtbot.waitUntil(lambda: w.snapshot is not None, timeout=WAIT_MS)
+        wait_idle(qtbot, w)
+        assert w.frames >= 1 and not model.pending and model.layout == preview_layout  # the ratings stayed put
+        assert loss_text(w) == f"RMSE\n{w.snapshot.rmse:.4f}"
+        assert model.flags(cell_index(w, L.RATING, (0, 0))) & Qt.ItemIsEditable
+        for name in ("step", "step_n", "play", "solve", "reset"):
+            assert w.actions[name].isEnabled(), name
+        defaults = SheetConfig(), OptimizerSettings()
+        assert c.k.value() == defaults[0].k and c.k.text() == str(defaults[0].k) and c.k.isEnabled()
+        assert c.optimizer.currentData() == defaults[1].name and c.wd.text() == "0.0000"
+        qtbot.mouseClick(button(w, "step"), Qt.LeftButton)
+        qtbot.waitUntil(lambda: w.snapshot.step == 1, timeout=WAIT_MS)
+    finally:
+        release.set()
+        w.close()
+
+
+def test_an_engine_that_fails_to_start_after_the_preview_says_so(qtbot, monkeypatch):
+    def broken_engine():
+        raise ImportError("torch is broken")
+
+    monkeypatch.setattr(gui_runner, "engine_sheet", broken_engine)
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: bool(w.messages), timeout=WAIT_MS)
+    assert w.messages[-1] == ("Could not open the ratings", "ImportError: torch is broken")
+    assert w.stack.currentIndex() == 0 and "torch is broken" in w.loading.label.text()
+    assert not w.actions["step"].isEnabled() and "starting" not in w.status_labels["rmse"].text()
+    w.close()
