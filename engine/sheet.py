@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine import optim, solver
+from engine import optim, schur, solver
 from engine.crosstab import Crosstab
 from engine.device import pick_device, threads_for
 from engine.optim import OptimizerSettings
@@ -150,31 +150,33 @@ class Sheet:
 
         A cell's prediction depends on few parameters: its user's k factors, its movie's k factors
         (and the two biases). So the Jacobian comes as values (…, cells, q) and the column of θ each
-        value belongs to (cells, q); θ may carry leading batch dimensions.
+        value belongs to (cells, q); θ may carry leading batch dimensions. A row holds the user's
+        values (factors, then bias) and then the movie's, the order engine.schur expects.
         """
-        p = self._split(theta)
         rows, cols = self._rated
-        u = p["user_factors"][..., rows, :]  # each rated cell's user row …
-        m = p["item_factors"][..., :, cols].transpose(-1, -2)  # … and movie column
-        raw = (u * m).sum(-1)
         k, n, n_items = self.config.k, self.n_users, self.n_items
-        factor = torch.arange(k, device=self.device)[None, :]
-        values = [m, u]  # ∂p/∂u_i = m_j, ∂p/∂m_j = u_i
-        columns = [rows[:, None] * k + factor, n * k + factor * n_items + cols[:, None]]
+        factor = torch.arange(k, device=self.device)
+        user, item = [rows[:, None] * k + factor], [n * k + factor * n_items + cols[:, None]]
         if self.config.biases:
-            raw = raw + p["user_bias"][..., rows] + p["item_bias"][..., cols]
-            ones = torch.ones_like(raw)[..., None]
-            values += [ones, ones]  # ∂p/∂b_i = ∂p/∂b_j = 1
             offset = n * k + k * n_items
-            columns += [offset + rows[:, None], offset + n + cols[:, None]]
-        jac = torch.cat(values, -1)
+            user.append(offset + rows[:, None])
+            item.append(offset + n + cols[:, None])
+        columns = torch.cat(user + item, -1)
+        own = theta[..., columns]  # each cell's user parameters, then its movie's
+        half = columns.shape[-1] // 2
+        u, m = own[..., :half], own[..., half:]
+        raw = (u[..., :k] * m[..., :k]).sum(-1)
+        jac = torch.cat([m, u], -1)  # ∂p/∂u_i = m_j, ∂p/∂m_j = u_i
+        if self.config.biases:
+            raw = raw + u[..., k] + m[..., k]
+            jac[..., k::half] = 1.0  # ∂p/∂b_i = ∂p/∂b_j = 1, where the biases' own values landed
         pred = raw
         if self.config.squash:
             lo, hi = self.y_range
             s = torch.sigmoid(raw)
             pred = lo + (hi - lo) * s
             jac = jac * ((hi - lo) * s * (1 - s))[..., None]
-        return pred - self._r[rows, cols], jac, torch.cat(columns, -1)
+        return pred - self._r[rows, cols], jac, columns
 
     def _bind(self, theta: torch.Tensor) -> None:
         """Make θ the sheet's parameters, with a gradient buffer and named views of both."""
@@ -257,7 +259,9 @@ class Sheet:
               should_stop: Callable[[], bool] | None = None) -> SolveResult:
         """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear, with multistart)."""
         start, before = time.perf_counter(), self.rmse()
-        problem = solver.Problem(self._loss_and_gradient, self._residuals_and_jacobian, self._split, self._count)
+        blocks = schur.blocks(*self._rated, self._split(torch.arange(self.theta.numel(), device=self.device)))
+        problem = solver.Problem(self._loss_and_gradient, self._residuals_and_jacobian, self._split, self._count,
+                                 blocks)
         starts = torch.stack([self.theta] + [self.initial_theta(seed) for seed in self._restart_seeds(restarts)])
         with threads_for(self.device, self._work):
             found = solver.multistart(problem, starts, max_iter=max_iter, progress=progress, should_stop=should_stop)

@@ -4,10 +4,11 @@ Excel's GRG Nonlinear finds a local minimum from the cells' current values; with
 also tries random starts and keeps the best. The factorization's loss needs that: besides its
 true minima it has valleys that slope gently down forever (factors growing without bound), and
 a descent that enters one crawls. The local search is Levenberg–Marquardt (Gauss–Newton with
-damping, made for sums of squares), all starts at once as one batch, while the dense Jacobian
-is affordable; beyond that, L-BFGS with a strong-Wolfe line search from the current values. Starts
-race in rounds and only the best quarter goes on (successive halving): a start bound for a good
-minimum shows it within a few dozen Marquardt iterations.
+damping, made for sums of squares; its step by the Schur complement, engine.schur), all starts at
+once as one batch, while the dense Jacobian is affordable; beyond that, L-BFGS with a strong-Wolfe
+line search from the current values. Starts race in rounds and only the best quarter goes on
+(successive halving): a start bound for a good minimum shows it within a few dozen Marquardt
+iterations.
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from typing import Callable
 
 import torch
 
-DENSE_BUDGET = 2e8  # Marquardt while starts × params³/3 (the flops of its Cholesky factorisations) stays under this
+from engine import schur
+
+DENSE_BUDGET = 2e8  # Marquardt while starts × params³/3 (what a dense Cholesky of JᵀJ would cost) stays under this
 ROUND = 20  # iterations per round of successive halving: after each, the best quarter of the starts go on
 CHUNK = 10  # iterations between progress reports and stop checks
 TOL = 1e-7  # converged when WINDOW iterations together improve the loss by less than this, relatively
@@ -31,6 +34,7 @@ class Problem:
     residuals_and_jacobian: Callable  # θ (batch, P) -> residual per rated cell, Jacobian values and their columns
     split: Callable  # θ -> named views of its blocks
     count: int  # rated cells: MSE = sum of squares / count
+    blocks: schur.Blocks  # whose parameters each Jacobian value belongs to, for Marquardt's step
 
 
 @dataclass
@@ -48,24 +52,19 @@ class Marquardt:
 
     def __init__(self, starts: torch.Tensor, problem: Problem):
         self.problem, self.x = problem, starts.clone()
-        self._pairs = None
-        self.sse, self.jtj, self.jtr = self._evaluate(self.x)
+        # Each start keeps its residuals and compact Jacobian, far smaller than JᵀJ; schur.step builds the rest.
+        self.r, self.jac = self._evaluate(self.x)
+        self.sse = torch.linalg.vecdot(self.r, self.r)
         self.lam = torch.full_like(self.sse, 1e-3)
         self.nu = torch.full_like(self.sse, 2.0)
         self.history = [self.sse]
         self.iterations = 0
         self.converged = torch.zeros_like(self.sse, dtype=torch.bool)
 
-    def _evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sum of squares, JᵀJ and Jᵀr, summing each cell's small outer product into place."""
-        r, values, columns = self.problem.residuals_and_jacobian(x)
-        batch, params = x.shape
-        if self._pairs is None:
-            self._pairs = (columns[:, :, None] * params + columns[:, None, :]).reshape(-1)
-        outer = (values[..., :, None] * values[..., None, :]).reshape(batch, -1)
-        jtj = x.new_zeros(batch, params * params).index_add_(1, self._pairs, outer).view(batch, params, params)
-        jtr = x.new_zeros(batch, params).index_add_(1, columns.reshape(-1), (values * r[..., None]).reshape(batch, -1))
-        return (r * r).sum(-1), jtj, jtr
+    def _evaluate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Residuals and the Jacobian's values at x."""
+        r, values, _ = self.problem.residuals_and_jacobian(x)
+        return r, values
 
     @property
     def mse(self) -> torch.Tensor:
@@ -73,26 +72,26 @@ class Marquardt:
 
     def keep(self, index: torch.Tensor) -> None:
         """Drop all starts but those at index."""
-        self.x, self.sse, self.jtj, self.jtr = self.x[index], self.sse[index], self.jtj[index], self.jtr[index]
+        self.x, self.r, self.jac, self.sse = self.x[index], self.r[index], self.jac[index], self.sse[index]
         self.lam, self.nu, self.converged = self.lam[index], self.nu[index], self.converged[index]
         self.history = [h[index] for h in self.history]
 
     def iterate(self) -> None:
-        eye = torch.eye(self.x.shape[-1], dtype=self.x.dtype, device=self.x.device)
-        # JᵀJ + λI is symmetric positive definite: Cholesky. A start where it fails gets NaN, a rejected step.
-        chol, _ = torch.linalg.cholesky_ex(self.jtj + self.lam[:, None, None] * eye)
-        step = torch.cholesky_solve(-self.jtr[..., None], chol)[..., 0]
-        sse, jtj, jtr = self._evaluate(self.x + step)
-        # What the quadratic model promised; the gain ratio compares it with what happened.
-        promised = -(2 * (step * self.jtr).sum(-1) + (step * (self.jtj @ step[..., None])[..., 0]).sum(-1))
+        step, slope = schur.step(self.problem.blocks, self.r, self.jac, self.lam)
+        trial = self.x + step
+        r, jac = self._evaluate(trial)
+        sse = torch.linalg.vecdot(r, r)
+        # What the quadratic model promised, −(2δ·Jᵀr + δ·JᵀJδ); the gain ratio compares it with what happened.
+        # As (JᵀJ + λI)δ = −Jᵀr, δ·JᵀJδ = −δ·Jᵀr − λ|δ|²: no product with JᵀJ needed.
+        promised = self.lam * torch.linalg.vecdot(step, step) - slope
         gain = torch.where(promised > 0, (self.sse - sse) / promised, -1.0)
         ok = gain > 0
-        self.x = torch.where(ok[:, None], self.x + step, self.x)
+        self.x = torch.where(ok[:, None], trial, self.x)
         self.sse = torch.where(ok, sse, self.sse)
-        self.jtj = torch.where(ok[:, None, None], jtj, self.jtj)
-        self.jtr = torch.where(ok[:, None], jtr, self.jtr)
+        self.r = torch.where(ok[:, None], r, self.r)
+        self.jac = torch.where(ok[:, None, None], jac, self.jac)
         shrink = torch.clamp(1 - (2 * gain - 1) ** 3, min=1 / 3)
-        self.lam = torch.where(ok, self.lam * shrink, self.lam * self.nu)
+        self.lam = self.lam * torch.where(ok, shrink, self.nu)
         self.nu = torch.where(ok, 2.0, self.nu * 2)
         self.history.append(self.sse)
         self.iterations += 1
