@@ -139,25 +139,13 @@ class QMainSheetWindow(QMainWindow):
         for name in ("import", "export"):
             action = self.actions[name]
             action.setEnabled(self.xlsx_available and not busy)
-            action.setToolTip(action.text().replace("&", "") if self.xlsx_available else "needs engine/xlsx.py")
+            action.setToolTip(action.text().replace("&", "") if self.xlsx_available else "Excel files need openpyxl, which could not be loaded")
 
     def _build_layout(self) -> None:
         self.stack = QStackedWidget()
-        sheet_page = QWidget()
-        page = QVBoxLayout(sheet_page)
-        page.setContentsMargins(0, 0, 0, 0)
-        page.setSpacing(0)
-        page.addWidget(self.legend)
-        page.addWidget(self.view, 1)
         self.stack.addWidget(self.loading)
-        self.stack.addWidget(sheet_page)
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.controls)
-        layout.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
+        self.stack.addWidget(_column(self.legend, self.view))
+        self.setCentralWidget(_column(self.controls, self.stack))
         plot_placeholder = QLabel("the loss curve appears with the sheet")
         plot_placeholder.setAlignment(Qt.AlignCenter)
         for title, widget, name in (("Explain this cell", self.explain, "explain"), ("Loss", plot_placeholder, "loss")):
@@ -412,3 +400,14 @@ class QMainSheetWindow(QMainWindow):
         self.engine.shutdown()
         self.view.close()
         super().closeEvent(event)
+
+
+def _column(top: QWidget, body: QWidget) -> QWidget:
+    """A widget holding `top` above `body`, edge to edge; body takes the spare height."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(top)
+    layout.addWidget(body, 1)
+    return box
