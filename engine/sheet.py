@@ -112,8 +112,7 @@ class Sheet:
         self._mask = torch.tensor(mask, dtype=DTYPE, device=self.device)
         self._r = torch.tensor(np.where(mask, self.ratings, 0.0), dtype=DTYPE, device=self.device)
         self._count = max(int(mask.sum()), 1)
-        self._rated = tuple(torch.nonzero(torch.tensor(mask), as_tuple=True))
-        self._rated = tuple(t.to(self.device) for t in self._rated)
+        self._rated = torch.nonzero(torch.tensor(mask, device=self.device), as_tuple=True)  # (rows, cols)
         lo, hi = (float(self.ratings[mask].min()), float(self.ratings[mask].max())) if mask.any() else (0.0, 1.0)
         self.y_range = y_range(lo, hi)
 
@@ -131,7 +130,7 @@ class Sheet:
     def _loss_and_gradient(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor]) -> torch.Tensor:
         """MSE over rated cells; writes its gradient into g's blocks (the chain rule, written out)."""
         pred, s = self._predict(p)
-        err = pred.sub_(self._r).mul_(self._mask) if not self.config.squash else (pred - self._r) * self._mask
+        err = pred.sub_(self._r).mul_(self._mask)  # pred is a fresh tensor; the sigmoid's s is kept apart
         flat = err.view(-1)
         mse = flat.dot(flat) / self._count
         d = err.mul_(2.0 / self._count)  # ∂MSE/∂prediction
