@@ -25,11 +25,6 @@ class Crosstab:
     def mask(self) -> np.ndarray:
         return ~np.isnan(self.ratings)
 
-    @property
-    def rating_range(self) -> tuple[float, float]:
-        r = self.ratings[self.mask]
-        return float(r.min()), float(r.max())
-
 
 def top_ids(counts: pd.Series, n: int) -> list:
     """The n ids with the most ratings; ties go to the smaller id so the pick is deterministic."""

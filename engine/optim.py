@@ -7,7 +7,7 @@ plain tensor arithmetic, so the same code runs on the CPU and on a GPU.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -40,10 +40,6 @@ class OptimizerSettings:
                 raise ValueError(f"{field} must be in [0, 1), got {getattr(self, field)}")
         if self.eps <= 0 or self.weight_decay < 0:
             raise ValueError("eps must be positive and weight decay not negative")
-
-    def with_(self, **changes) -> "OptimizerSettings":
-        """A copy with some settings changed."""
-        return replace(self, **changes)
 
     @property
     def label(self) -> str:

@@ -34,6 +34,11 @@ def share_the_machine_with_the_gui() -> None:
     sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_S))
 
 
+def _forwarded(name: str) -> property:
+    """A read-only attribute that is the worker's signal of that name."""
+    return property(lambda self: getattr(self.worker, name), doc=f"The worker's {name} signal.")
+
+
 class QEngine(QObject):
     """The GUI thread's handle: methods send commands, `frame` delivers what to repaint."""
 
@@ -77,37 +82,14 @@ class QEngine(QObject):
         self.timer.start()
 
     # signals a view connects to, re-exported from the worker
-    @property
-    def message(self):
-        return self.worker.message
-
-    @property
-    def notice(self):
-        return self.worker.notice
-
-    @property
-    def state_changed(self):
-        return self.worker.state_changed
-
-    @property
-    def loaded(self):
-        return self.worker.loaded
-
-    @property
-    def progress(self):
-        return self.worker.progress
-
-    @property
-    def solved(self):
-        return self.worker.solved
-
-    @property
-    def diverged(self):
-        return self.worker.diverged
-
-    @property
-    def xlsx_checked(self):
-        return self.worker.xlsx_checked
+    message = _forwarded("message")
+    notice = _forwarded("notice")
+    state_changed = _forwarded("state_changed")
+    loaded = _forwarded("loaded")
+    progress = _forwarded("progress")
+    solved = _forwarded("solved")
+    diverged = _forwarded("diverged")
+    xlsx_checked = _forwarded("xlsx_checked")
 
     def poll(self) -> None:
         """Hand the newest frame, if any, to the views."""

@@ -276,15 +276,21 @@ def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypat
     w.close()
 
 
-def test_no_data_at_all_says_why_and_offers_to_open_a_file(qtbot, monkeypatch):
-    def offline(path=None, *, progress=None):
-        raise RatingsError("no ratings data; tried the prepared copy, GroupLens and PyPI")
-
-    monkeypatch.setattr(gui_runner, "default_ratings", offline)
+def _window_after_failure(qtbot, monkeypatch, name: str, failing) -> QMainSheetWindow:
+    """A window opened with the runner's `name` replaced by `failing`, once it has said something."""
+    monkeypatch.setattr(gui_runner, name, failing)
     w = QMainSheetWindow()
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: bool(w.messages), timeout=WAIT_MS)
+    return w
+
+
+def test_no_data_at_all_says_why_and_offers_to_open_a_file(qtbot, monkeypatch):
+    def offline(path=None, *, progress=None):
+        raise RatingsError("no ratings data; tried the prepared copy, GroupLens and PyPI")
+
+    w = _window_after_failure(qtbot, monkeypatch, "default_ratings", offline)
     assert "no ratings data" in w.loading.label.text() and w.loading.open.isVisible()
     w.close()
 
@@ -364,11 +370,7 @@ def test_an_engine_that_fails_to_start_after_the_preview_says_so(qtbot, monkeypa
     def broken_engine():
         raise ImportError("torch is broken")
 
-    monkeypatch.setattr(gui_runner, "engine_sheet", broken_engine)
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: bool(w.messages), timeout=WAIT_MS)
+    w = _window_after_failure(qtbot, monkeypatch, "engine_sheet", broken_engine)
     assert w.messages[-1] == ("Could not open the ratings", "ImportError: torch is broken")
     assert w.stack.currentIndex() == 0 and "torch is broken" in w.loading.label.text()
     assert not w.actions["step"].isEnabled() and "starting" not in w.status_labels["rmse"].text()
