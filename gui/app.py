@@ -6,17 +6,13 @@ import sys
 from typing import Sequence
 
 
-def _is_cli(args: list[str], subcommands: Sequence[str]) -> bool:
-    if not args:
-        return False
-    if args[0] in subcommands:
-        return True
-    return args[0] in ("-h", "--help") and len(args) > 1 and args[1] in subcommands
-
-
-def _wants_cli(args: list[str]) -> bool:
-    """A subcommand (or an unknown word, which the CLI reports) rather than window options."""
-    return bool(args) and (not args[0].startswith("-") or args[0] in ("-h", "--help") and len(args) > 1)
+def _cli_args(args: list[str]) -> list[str] | None:
+    """engine.cli's arguments when they start with a word (a subcommand, or an unknown one the CLI reports)."""
+    if args and not args[0].startswith("-"):
+        return args
+    if len(args) > 1 and args[0] in ("-h", "--help") and not args[1].startswith("-"):
+        return [args[1], args[0], *args[2:]]  # `-h solve` means `solve -h`
+    return None
 
 
 def _subcommands(args: list[str]) -> Sequence[str]:
@@ -42,13 +38,11 @@ def parser(subcommands: Sequence[str] = ()) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the window, or hand a subcommand to engine.cli (which never imports Qt)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if _wants_cli(args):
+    cli_args = _cli_args(args)
+    if cli_args is not None:
         from engine import cli  # only here: engine.cli pulls in the Excel writer, which the window loads later
 
-        if _is_cli(args, cli.SUBCOMMANDS) or not args[0].startswith("-"):
-            if args[0] in ("-h", "--help"):
-                args = [args[1], args[0]]
-            return cli.main(args)
+        return cli.main(cli_args)
     try:
         options = parser(_subcommands(args)).parse_args(args)
     except SystemExit as done:  # --help or a usage error: argparse has printed it
