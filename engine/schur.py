@@ -1,95 +1,75 @@
 """The Marquardt step by the Schur complement, the way bundle adjustment solves it.
 
-A rated cell's prediction depends only on its user's parameters (k factors and maybe a bias) and
-its movie's. With θ ordered user by user and movie by movie, JᵀJ = [[D_u, W], [Wᵀ, D_m]]: D_u and
-D_m are block diagonal, one small block per user or movie, and W has one block per rated cell, the
-outer product of the cell's user values and movie values. The side with more blocks ("out") is
-eliminated block by block, which leaves a dense system only the size of the other side ("kept"):
-S = (D_kept + λI) − Wᵀ(D_out + λI)⁻¹W. Nothing of size θ × θ is ever formed.
+A cell's residual r_ij depends only on its row's s parameters and its column's: its derivatives are
+f_ij·a_j by the row's and f_ij·b_i by the column's, where a_j is what the row's parameters multiply
+(the column's factors, and 1 for the bias), b_i what the column's multiply, and f_ij the slope of
+the prediction (1, or the sigmoid's, and 0 where the cell is blank). So JᵀJ = [[D_rows, W], [Wᵀ,
+D_cols]] with one small block per row and per column in D, and W_ij = f_ij²·a_j b_iᵀ. Eliminating
+the rows block by block leaves a dense system only the size of the columns:
+S = (D_cols + λI) − Wᵀ(D_rows + μI)⁻¹W. Nothing of size θ × θ, not even a per-cell block, is formed.
+Shapes, batched over starts: r and f (starts, n, m), a (starts, m, s), b (starts, n, s).
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 
 
-@dataclass(frozen=True)
-class Blocks:
-    """Where each rated cell and each parameter sits, for the elimination."""
-
-    shape: tuple[int, int, int]  # (out blocks, kept blocks, parameters per block)
-    out_values: slice  # which of a cell's compact Jacobian values belong to its out block …
-    kept_values: slice  # … and which to its kept block
-    cell: torch.Tensor  # (cells,) each rated cell's place in the out × kept grid, row by row
-    order: torch.Tensor  # (P,) where each θ column sits among the out blocks' parameters, then the kept blocks'
-
-
-def blocks(rows: torch.Tensor, cols: torch.Tensor, columns: dict[str, torch.Tensor]) -> Blocks:
-    """The blocks of a sheet from its rated cells' users and movies and θ's named blocks of column numbers."""
-    # The sheet's compact Jacobian rows hold a cell's user values (factors, bias), then its movie values.
-    users, movies = [columns["user_factors"]], [columns["item_factors"].T]
-    if "user_bias" in columns:
-        users.append(columns["user_bias"][:, None])
-        movies.append(columns["item_bias"][:, None])
-    users, movies = torch.cat(users, 1), torch.cat(movies, 1)  # (users, size), (movies, size) in value order
-    size = users.shape[1]
-    sides = [(rows, users, slice(0, size)), (cols, movies, slice(size, 2 * size))]  # (cell's block, columns, values)
-    (out_cell, out_columns, out_values), (kept_cell, kept_columns, kept_values) = (
-        sides if len(users) >= len(movies) else sides[::-1])
-    n, m = len(out_columns), len(kept_columns)
-    order = torch.cat([out_columns.reshape(-1), kept_columns.reshape(-1)]).argsort()
-    return Blocks((n, m, size), out_values, kept_values, out_cell * m + kept_cell, order)
-
-
-def step(blocks: Blocks, r: torch.Tensor, values: torch.Tensor, lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """δ solving (JᵀJ + λI)·δ = −Jᵀr for each start (r: starts × cells, values: its compact J), and δ·Jᵀr."""
-    out, kept, a, b = _normal_blocks(blocks, r, values)
-    batch, (n, m, s) = len(r), blocks.shape
-    d_out, g_out = out[..., :s, :s], out[..., :s, s:]  # (starts, n, s, s), (starts, n, s, 1)
-    d_kept, g_kept = kept[..., 1:, 1:], kept[..., 1:, 0]  # (starts, m, s, s), (starts, m, s)
-    d_out.diagonal(dim1=-2, dim2=-1).add_(lam[:, None, None])
-    chol, failed_out = torch.linalg.cholesky_ex(d_out)
-    v, vg = _whitened(chol, a, b, g_out)
-    schur = (v.mT @ v).neg_()
-    schur.view(batch, m, s, m, s).diagonal(dim1=1, dim2=3).add_(d_kept.permute(0, 2, 3, 1))
+def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu: torch.Tensor,
+         lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """δ solving (JᵀJ + diag(μ on rows, λ on columns))·δ = −Jᵀr per start: δ_rows, δ_cols and δ·Jᵀr."""
+    (batch, m, s), n = a.shape, b.shape[1]
+    c, fr = f * f, f * r
+    chol, failed_rows = _factor(_blocks(c, a) + _eye(s, mu))  # D_rows + μI = LLᵀ, per row
+    g_rows, g_cols = fr @ a, fr.mT @ b  # Jᵀr: (starts, n, s), (starts, m, s)
+    # Wᵀ(D_rows + μI)⁻¹W, block (j, l) = Σ_i c_ij c_il (a_j·D_i⁻¹a_l) b_i b_iᵀ: one m × m matrix Q_i per row …
+    la = torch.linalg.solve_triangular(chol, a.mT[:, None].expand(batch, n, s, m), upper=False)
+    q = (la.mT @ la) * c[..., :, None] * -c[..., None, :]  # (starts, n, m, m), negated for S
+    # … summed against b_i b_iᵀ over the rows in one product, then laid out as S's (m·s, m·s)
+    schur = (q.view(batch, n, m * m).mT @ _outer(b).view(batch, n, s * s)).view(batch, m, m, s, s)
+    schur = schur.transpose(2, 3).reshape(batch, m * s, m * s)
+    schur.view(batch, m, s, m, s).diagonal(dim1=1, dim2=3).add_(_blocks(c.mT, b).permute(0, 2, 3, 1))
     schur.diagonal(dim1=-2, dim2=-1).add_(lam[:, None])
-    chol_kept, failed_kept = torch.linalg.cholesky_ex(schur)
-    # A row vector times a matrix: torch's batched matrix–vector products are several times slower.
-    rhs = (vg.view(batch, 1, -1) @ v).view(batch, m, s).sub_(g_kept)  # Wᵀ(D_out + λI)⁻¹g_out − g_kept
-    x_kept = _cholesky_solve(chol_kept, rhs.view(batch, -1, 1))
-    w_x = (x_kept.mT @ v.mT).view(batch, n, s, 1)  # L⁻¹W·x_kept
-    x_out = -torch.linalg.solve_triangular(chol.mT, vg + w_x, upper=True)  # −(D_out + λI)⁻¹(g_out + W·x_kept)
-    delta = torch.cat([x_out.view(batch, -1), x_kept.view(batch, -1)], 1)[:, blocks.order]
-    slope = (x_out * g_out).sum((1, 2, 3)) + (x_kept.view(batch, m, s) * g_kept).sum((1, 2))
+    chol_cols, failed_cols = _factor(schur)
+    z = _solve(chol, g_rows)  # (D_rows + μI)⁻¹g_rows, per row
+    rhs = ((c * (z @ a.mT)).mT @ b) - g_cols  # Wᵀz − g_cols
+    x_cols = _solve(chol_cols, rhs.view(batch, m * s)).view(batch, m, s)
+    x_rows = -_solve(chol, g_rows + (c * (b @ x_cols.mT)) @ a)  # −(D_rows + μI)⁻¹(g_rows + W·x_cols)
+    slope = _dot(x_rows, g_rows) + _dot(x_cols, g_cols)
     # A start whose factorisation failed gets a NaN δ·Jᵀr, so that the gain ratio rejects its step.
-    failed = failed_out.sum(-1) + failed_kept > 0
-    return delta, torch.where(failed, float("nan"), slope)
+    failed = failed_rows.sum(-1) + failed_cols.view(batch) > 0
+    return x_rows, x_cols, torch.where(failed, float("nan"), slope)
 
 
-def _normal_blocks(blocks: Blocks, r: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Each out block's [[D, g], [gᵀ, rᵀr]], each kept block's [[rᵀr, gᵀ], [g, D]], and the values a and b."""
-    # A cell's out values a, its residual r and its kept values b go in a row on the grid of out × kept
-    # blocks (zero where unrated): the Gram matrix of [a, r] down a row of the grid holds an out
-    # block's D and g = Jᵀr, that of [r, b] down a column a kept block's. a, b: (starts, n, m, s).
-    batch, q = values.shape[0], values.shape[-1]
-    n, m, s = blocks.shape
-    cells = torch.cat([values[..., blocks.out_values], r[..., None], values[..., blocks.kept_values]], -1)
-    grid = values.new_zeros(batch, n * m, q + 1).index_copy_(1, blocks.cell, cells).view(batch, n, m, q + 1)
-    out_rows, kept_rows = grid[..., :s + 1], grid[..., s:].transpose(1, 2)
-    return out_rows.mT @ out_rows, kept_rows.mT @ kept_rows, grid[..., :s], grid[..., s + 1:]
+def rows_step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, mu: float) -> torch.Tensor:
+    """δ_rows solving (D_rows + μI)·δ = −g_rows with the columns held: each row's own small least squares."""
+    chol, _ = _factor(_blocks(f * f, a) + mu * torch.eye(a.shape[-1], dtype=a.dtype, device=a.device))
+    return -_solve(chol, (f * r) @ a)
 
 
-def _whitened(chol: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
-              g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """V = L⁻¹W (starts, n·s, m·s) and L⁻¹g, for L the out blocks' Cholesky factors: Wᵀ(D_out + λI)⁻¹W = VᵀV."""
-    # W's block for a cell is the outer product of its a and b, so V's is that of L⁻¹a and b.
-    (batch, n, m, s), la = a.shape, torch.linalg.solve_triangular(chol, a.mT, upper=False)
-    # The triangular solve hands back column-major blocks; contiguous, so that the product's layout is V's.
-    v = (la.contiguous()[..., None] * b[:, :, None]).view(batch, n * s, m * s)
-    return v, torch.linalg.solve_triangular(chol, g, upper=False)
+def _blocks(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """Σ_j c_ij a_j a_jᵀ for each i: (starts, n, s, s) from c (starts, n, m) and a (starts, m, s)."""
+    batch, m, s = a.shape
+    return (c @ _outer(a).view(batch, m, s * s)).view(batch, -1, s, s)
 
 
-def _cholesky_solve(chol: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """(LLᵀ)⁻¹·rhs by two triangular solves (torch.cholesky_solve copies the factor first)."""
-    return torch.linalg.solve_triangular(chol.mT, torch.linalg.solve_triangular(chol, rhs, upper=False), upper=True)
+def _outer(a: torch.Tensor) -> torch.Tensor:
+    return a[..., :, None] * a[..., None, :]
+
+
+def _eye(s: int, mu: torch.Tensor) -> torch.Tensor:
+    """μ·I per start, to add to each start's blocks."""
+    return mu[:, None, None, None] * torch.eye(s, dtype=mu.dtype, device=mu.device)
+
+
+def _factor(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.linalg.cholesky_ex(x)
+
+
+def _solve(chol: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """(LLᵀ)⁻¹ applied to each row vector of rhs (…, s), by two triangular solves."""
+    y = torch.linalg.solve_triangular(chol, rhs[..., None], upper=False)
+    return torch.linalg.solve_triangular(chol.mT, y, upper=True)[..., 0]
+
+
+def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vecdot(x.flatten(1), y.flatten(1))

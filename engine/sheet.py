@@ -12,11 +12,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine import optim, schur, solver
+from engine import optim, solver
 from engine.crosstab import Crosstab
 from engine.device import pick_device, threads_for
 from engine.optim import OptimizerSettings
 from engine.snapshot import BLOCKS, Snapshot
+from engine.spectral import spectral_start
 
 DTYPE = torch.float64  # the sheet's numbers must match what a spreadsheet computes
 
@@ -112,7 +113,6 @@ class Sheet:
         self._mask = torch.tensor(mask, dtype=DTYPE, device=self.device)
         self._r = torch.tensor(np.where(mask, self.ratings, 0.0), dtype=DTYPE, device=self.device)
         self._count = max(int(mask.sum()), 1)
-        self._rated = torch.nonzero(torch.tensor(mask, device=self.device), as_tuple=True)  # (rows, cols)
         lo, hi = (float(self.ratings[mask].min()), float(self.ratings[mask].max())) if mask.any() else (0.0, 1.0)
         self.y_range = y_range(lo, hi)
 
@@ -143,39 +143,6 @@ class Sheet:
             torch.sum(d, 1, out=g["user_bias"])
             torch.sum(d, 0, out=g["item_bias"])
         return mse
-
-    def _residuals_and_jacobian(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """prediction − rating for each rated cell, and its Jacobian row by row in compact form.
-
-        A cell's prediction depends on few parameters: its user's k factors, its movie's k factors
-        (and the two biases). So the Jacobian comes as values (…, cells, q) and the column of θ each
-        value belongs to (cells, q); θ may carry leading batch dimensions. A row holds the user's
-        values (factors, then bias) and then the movie's, the order engine.schur expects.
-        """
-        rows, cols = self._rated
-        k, n, n_items = self.config.k, self.n_users, self.n_items
-        factor = torch.arange(k, device=self.device)
-        user, item = [rows[:, None] * k + factor], [n * k + factor * n_items + cols[:, None]]
-        if self.config.biases:
-            offset = n * k + k * n_items
-            user.append(offset + rows[:, None])
-            item.append(offset + n + cols[:, None])
-        columns = torch.cat(user + item, -1)
-        own = theta[..., columns]  # each cell's user parameters, then its movie's
-        half = columns.shape[-1] // 2
-        u, m = own[..., :half], own[..., half:]
-        raw = (u[..., :k] * m[..., :k]).sum(-1)
-        jac = torch.cat([m, u], -1)  # ∂p/∂u_i = m_j, ∂p/∂m_j = u_i
-        if self.config.biases:
-            raw = raw + u[..., k] + m[..., k]
-            jac[..., k::half] = 1.0  # ∂p/∂b_i = ∂p/∂b_j = 1, where the biases' own values landed
-        pred = raw
-        if self.config.squash:
-            lo, hi = self.y_range
-            s = torch.sigmoid(raw)
-            pred = lo + (hi - lo) * s
-            jac = jac * ((hi - lo) * s * (1 - s))[..., None]
-        return pred - self._r[rows, cols], jac, columns
 
     def _bind(self, theta: torch.Tensor) -> None:
         """Make θ the sheet's parameters, with a gradient buffer and named views of both."""
@@ -253,22 +220,40 @@ class Sheet:
             optim.update(self.theta, self._grad, self.state, self.settings)
         return torch.stack(losses)
 
-    def solve(self, restarts: int = 15, max_iter: int = 2000,
+    def solve(self, restarts: int = 14, max_iter: int = 2000,
               progress: Callable[[int, float], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> SolveResult:
         """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear, with multistart)."""
         start, before = time.perf_counter(), self.rmse()
-        blocks = schur.blocks(*self._rated, self._split(torch.arange(self.theta.numel(), device=self.device)))
-        problem = solver.Problem(self._loss_and_gradient, self._residuals_and_jacobian, self._split, self._count,
-                                 blocks)
-        starts = torch.stack([self.theta] + [self.initial_theta(seed) for seed in self._restart_seeds(restarts)])
+        problem = self._problem()
+        starts = [self.theta]
+        if solver.affordable(problem, restarts + 2):  # else the current values only, as GRG does without Multistart
+            starts += [self.spectral_theta()] + [self.initial_theta(seed) for seed in self._restart_seeds(restarts)]
         with threads_for(self.device, self._work):
-            found = solver.multistart(problem, starts, max_iter=max_iter, progress=progress, should_stop=should_stop)
+            found = solver.multistart(problem, torch.stack(starts), max_iter=max_iter, progress=progress,
+                                      should_stop=should_stop)
         if bool(torch.isfinite(found.theta).all()):
             self.theta.copy_(found.theta)
         self.state, self.diverged = {}, False
         return SolveResult(found.iterations, time.perf_counter() - start, before, self.rmse(), found.converged,
                            found.stopped)
+
+    def _problem(self) -> solver.Problem:
+        """The sheet as the solver sees it: where each user's and movie's parameters sit in θ."""
+        index = self._split(torch.arange(self.theta.numel(), device=self.device))
+        users, movies = [index["user_factors"]], [index["item_factors"].T]
+        if self.config.biases:
+            users.append(index["user_bias"][:, None])
+            movies.append(index["item_bias"][:, None])
+        return solver.Problem(self._r, self._mask, torch.cat(users, 1), torch.cat(movies, 1), self.config.k,
+                              self.y_range if self.config.squash else None, self._loss_and_gradient, self._split)
+
+    def spectral_theta(self) -> torch.Tensor:
+        """θ read off the ratings by a truncated SVD (engine.spectral), the solver's best-placed start."""
+        blocks = spectral_start(self.ratings, self.config.k, self.config.biases,
+                                self.y_range if self.config.squash else None)
+        return torch.cat([torch.tensor(blocks[name], dtype=DTYPE).reshape(-1) for name in self._sizes()]).to(
+            self.device)
 
     def _restart_seeds(self, restarts: int) -> list[int]:
         return [self.config.seed * 1000 + 1 + i for i in range(restarts)]

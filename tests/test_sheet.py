@@ -68,16 +68,6 @@ def test_gradient_matches_autograd(grid15, biases: bool, squash: bool) -> None:
     np.testing.assert_allclose(sheet._grad.numpy(), theta.grad.numpy(), rtol=1e-10, atol=1e-13)
 
 
-def test_jacobian_matches_autograd(grid15) -> None:
-    sheet = Sheet(grid15, SheetConfig(biases=True, squash=True), device="cpu")
-    theta = sheet.theta.clone()
-    _, values, columns = sheet._residuals_and_jacobian(theta)
-    jac = torch.zeros(len(values), len(theta), dtype=torch.float64)
-    jac.scatter_(1, columns, values)  # the compact rows, laid out densely
-    expected = torch.autograd.functional.jacobian(lambda t: sheet._residuals_and_jacobian(t)[0], theta)
-    np.testing.assert_allclose(jac.numpy(), expected.numpy(), rtol=1e-10, atol=1e-13)
-
-
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_every_optimizer_lowers_the_loss(grid15, name: str) -> None:
     sheet = Sheet(grid15, SheetConfig(), OptimizerSettings(name, lr=0.01), device="cpu")
@@ -145,8 +135,8 @@ def test_solve_reaches_the_best_of_20_restarts(grid15) -> None:
 def test_solve_can_be_stopped(grid15) -> None:
     sheet = Sheet(grid15, device="cpu")
     calls = []
-    result = sheet.solve(progress=lambda it, rmse: calls.append((it, rmse)), should_stop=lambda: len(calls) >= 2)
-    assert result.stopped and result.iterations <= 40 and len(calls) == 2
+    result = sheet.solve(progress=lambda it, rmse: calls.append((it, rmse)), should_stop=lambda: len(calls) >= 1)
+    assert result.stopped and len(calls) == 1 and result.iterations == calls[0][0]
     assert result.rmse < result.rmse_before
 
 
