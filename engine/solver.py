@@ -26,6 +26,7 @@ CHUNK = 10  # iterations between progress reports and stop checks
 TOL = 1e-7  # converged when WINDOW iterations together improve the loss by less than this, relatively
 WINDOW = 5
 SWEEPS = 10  # alternating least-squares sweeps that sort the starts, when predictions are linear in each side
+TAU = 1e-3  # the first λ, relative to JᵀJ's largest diagonal entry
 RIDGE = 1e-9  # keeps a row's least squares solvable when it has fewer ratings than parameters
 
 
@@ -136,7 +137,8 @@ class Marquardt:
         self.rows, self.cols = rows, cols
         self.r, self.f, self.a, self.b = self.grid.evaluate(rows, cols)
         self.sse = _sum_of_squares(self.r)
-        self.lam = torch.full_like(self.sse, 1e-3)
+        # Nielsen's start: λ a small fraction of JᵀJ's largest diagonal entry on the damped side.
+        self.lam = TAU * (self.f * self.f).mT.matmul(self.b * self.b).amax((1, 2))
         self.nu = torch.full_like(self.sse, 2.0)
         self.history = [self.sse]
         self.iterations = 0
