@@ -249,6 +249,16 @@ def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
                should_stop: Callable[[], bool] | None = None) -> Outcome:
     """The best minimum found from the starts (a batch, the current values first), by successive halving."""
     dense = affordable(problem, len(starts))
+    # Marquardt's many small tensor operations never need autograd: inference mode skips its bookkeeping.
+    with torch.inference_mode(dense):
+        found = _race(problem, starts, dense, max_iter, progress, should_stop)
+    # A copy made outside inference mode is an ordinary tensor again, free to be used anywhere.
+    return Outcome(found.theta.detach().clone(), found.iterations, found.converged, found.stopped)
+
+
+def _race(problem: Problem, starts: torch.Tensor, dense: bool, max_iter: int,
+          progress: Callable[[int, float], None] | None, should_stop: Callable[[], bool] | None) -> Outcome:
+    """Successive halving: the best quarter of the starts go on after each round, until one is left."""
     projected = dense and problem.y_range is None
     sweeps = min(SWEEPS, max_iter) if projected and len(starts) > 1 else 0
     run = Marquardt(starts, problem, sweeps) if dense else Lbfgs(starts, problem)
@@ -275,4 +285,4 @@ def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
 
 def _best(run, total: int, stopped: bool) -> Outcome:
     i = int(run.mse.argmin())
-    return Outcome(run.theta(i).detach().clone(), total, bool(run.converged[i]), stopped)
+    return Outcome(run.theta(i), total, bool(run.converged[i]), stopped)

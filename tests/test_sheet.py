@@ -212,3 +212,10 @@ def test_cuda_matches_cpu(grid15) -> None:
         sheet.step(300)
     np.testing.assert_allclose(gpu.snapshot().predictions, cpu.snapshot().predictions, atol=1e-9)
     assert gpu.snapshot().device.startswith("cuda")
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_solve_finds_the_cpu_minimum(grid15) -> None:
+    cpu, gpu = Sheet(grid15, device="cpu").solve(), Sheet(grid15, device="cuda").solve()
+    assert gpu.converged and gpu.rmse == pytest.approx(cpu.rmse, rel=1e-6)
