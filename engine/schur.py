@@ -19,7 +19,7 @@ def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu:
     """δ solving (JᵀJ + diag(μ on rows, λ on columns))·δ = −Jᵀr per start: δ_rows, δ_cols and δ·Jᵀr."""
     (batch, m, s), n = a.shape, b.shape[1]
     c, fr = f * f, f * r
-    chol, failed_rows = _factor(_blocks(c, a) + _eye(s, mu))  # D_rows + μI = LLᵀ, per row
+    chol, failed_rows = torch.linalg.cholesky_ex(_blocks(c, a) + _eye(s, mu))  # D_rows + μI = LLᵀ, per row
     g_rows, g_cols = fr @ a, fr.mT @ b  # Jᵀr: (starts, n, s), (starts, m, s)
     # Wᵀ(D_rows + μI)⁻¹W, block (j, l) = Σ_i c_ij c_il (a_j·D_i⁻¹a_l) b_i b_iᵀ: one m × m matrix Q_i per row …
     la = torch.linalg.solve_triangular(chol, a.mT[:, None].expand(batch, n, s, m), upper=False)
@@ -29,7 +29,7 @@ def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu:
     schur = schur.transpose(2, 3).reshape(batch, m * s, m * s)
     schur.view(batch, m, s, m, s).diagonal(dim1=1, dim2=3).add_(_blocks(c.mT, b).permute(0, 2, 3, 1))
     schur.diagonal(dim1=-2, dim2=-1).add_(lam[:, None])
-    chol_cols, failed_cols = _factor(schur)
+    chol_cols, failed_cols = torch.linalg.cholesky_ex(schur)
     z = _solve(chol, g_rows)  # (D_rows + μI)⁻¹g_rows, per row
     rhs = ((c * (z @ a.mT)).mT @ b) - g_cols  # Wᵀz − g_cols
     x_cols = _solve(chol_cols, rhs.view(batch, m * s)).view(batch, m, s)
@@ -42,7 +42,8 @@ def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu:
 
 def rows_step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, mu: float) -> torch.Tensor:
     """δ_rows solving (D_rows + μI)·δ = −g_rows with the columns held: each row's own small least squares."""
-    chol, _ = _factor(_blocks(f * f, a) + mu * torch.eye(a.shape[-1], dtype=a.dtype, device=a.device))
+    eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
+    chol, _ = torch.linalg.cholesky_ex(_blocks(f * f, a) + mu * eye)  # positive definite: μ > 0
     return -_solve(chol, (f * r) @ a)
 
 
@@ -59,10 +60,6 @@ def _outer(a: torch.Tensor) -> torch.Tensor:
 def _eye(s: int, mu: torch.Tensor) -> torch.Tensor:
     """μ·I per start, to add to each start's blocks."""
     return mu[:, None, None, None] * torch.eye(s, dtype=mu.dtype, device=mu.device)
-
-
-def _factor(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.linalg.cholesky_ex(x)
 
 
 def _solve(chol: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
