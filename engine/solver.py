@@ -22,7 +22,7 @@ from engine import schur
 
 DENSE_BUDGET = 2e8  # Marquardt while starts × (VᵀV + Cholesky of S), in multiply-adds, stays under this
 ROUND = 20  # iterations per round of successive halving (half that for projected steps, which converge faster)
-CHUNK = 10  # iterations between progress reports and stop checks
+CHUNK = 10  # L-BFGS iterations per call, between its progress reports (Marquardt reports every iteration)
 TOL = 1e-7  # converged when WINDOW iterations together improve the loss by less than this, relatively
 WINDOW = 5
 SWEEPS = 10  # alternating least-squares sweeps that sort the starts, when predictions are linear in each side
@@ -265,6 +265,8 @@ def _race(problem: Problem, starts: torch.Tensor, dense: bool, max_iter: int,
     total, round_ = sweeps, ROUND // 2 if projected else ROUND
     if sweeps:  # the sweeps were the first round
         run.keep(run.mse.argsort()[: max(1, len(starts) // 4)])
+        if progress:
+            progress(total, float(run.mse.min()) ** 0.5)
     while True:
         alive = len(run.mse)
         budget = max_iter - total if alive == 1 else round_
@@ -274,7 +276,7 @@ def _race(problem: Problem, starts: torch.Tensor, dense: bool, max_iter: int,
             before = run.iterations
             run.iterate()
             total += run.iterations - before
-            if progress and (total % CHUNK == 0 or not dense):
+            if progress:
                 progress(total, float(run.mse.min()) ** 0.5)
             if should_stop and should_stop():
                 return _best(run, total, stopped=True)

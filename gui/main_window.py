@@ -24,7 +24,7 @@ from gui.runner import Frame, LoadRequest, Preview
 from gui.sheet_layout import LOSS, Cell
 from gui.sheet_model import QSheetModel
 from gui.sheet_view import QSheetView
-from gui.worker import IDLE, LOADING
+from gui.worker import IDLE, LOADING, SOLVING
 
 if TYPE_CHECKING:
     from engine.data import Ratings
@@ -209,7 +209,7 @@ class QMainSheetWindow(QMainWindow):
     def render(self, frame: Frame) -> None:
         """Repaint from the newest frame: curves, solve progress, then the sheet and the panel."""
         self._show_losses(frame)
-        if frame.solving is not None:
+        if frame.solving is not None and self.state == SOLVING:  # a last report may arrive after the solve ended
             self.controls.show_solving(*frame.solving)
             self.status_labels["rmse"].setText(f"solving: RMSE {frame.solving[1]:.4f}")
         snap = frame.snapshot

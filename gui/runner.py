@@ -29,6 +29,7 @@ FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
 MAX_CHUNK = 5000  # steps in one chunk at most
 GUI_WAIT_S = 0.2  # the longest the engine waits for the GUI to finish a frame
+FRAME_S = 1 / 30  # a solve lets the GUI draw at most this often
 SNAPSHOT_SHARE_INV = 4  # while playing, snapshots take at most a quarter of the engine's time
 COSTLY_FRAME_S = 0.02  # a frame that takes the GUI longer than this (a big sheet) …
 ENGINE_SHARE = 1 / 3  # … is followed by engine time: at least this share of the whole while playing
@@ -268,8 +269,13 @@ class SheetRunner:
         before = self.sheet.rmse()
         self._emit_losses(label, np.array([before]))
 
+        waited = [time.perf_counter()]
+
         def progress(iterations: int, rmse: float) -> None:
-            self.gui_idle.wait(GUI_WAIT_S)
+            # Reports come every iteration; the GUI gets a chance to draw them once a frame, not each time.
+            if time.perf_counter() - waited[0] > FRAME_S:
+                self.gui_idle.wait(GUI_WAIT_S)
+                waited[0] = time.perf_counter()
             self.mailbox.put(losses=LossChunk(self._segment, label, start_x + iterations, np.array([rmse])),
                              solving=(iterations, rmse))
 

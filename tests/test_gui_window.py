@@ -75,6 +75,9 @@ def test_solve_reaches_the_engines_solve_loss(qtbot, window, movielens):
     ref.solve()
     qtbot.waitUntil(lambda: abs(window.snapshot.rmse - ref.rmse()) < 1e-9, timeout=WAIT_MS)
     assert f"{ref.rmse():.4f}" in loss_text(window)
+    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
+    qtbot.wait(200)  # any report still in the mailbox is drawn; it must not bring back "iteration …"
+    assert window.controls.solving.text() == "" and "solving" not in window.status_labels["rmse"].text()
 
 
 def test_switching_optimizer_mid_run_keeps_the_factors(qtbot, window):

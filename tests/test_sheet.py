@@ -136,7 +136,8 @@ def test_solve_can_be_stopped(grid15) -> None:
     sheet = Sheet(grid15, device="cpu")
     calls = []
     result = sheet.solve(progress=lambda it, rmse: calls.append((it, rmse)), should_stop=lambda: len(calls) >= 1)
-    assert result.stopped and len(calls) == 1 and result.iterations == calls[0][0]
+    # Asked to stop at the first report, it stops after the next iteration at the latest.
+    assert result.stopped and len(calls) <= 2 and result.iterations == calls[-1][0] <= calls[0][0] + 1
     assert result.rmse < result.rmse_before
 
 
