@@ -5,6 +5,7 @@ movie biases], so that every optimizer rule updates the whole sheet with a handf
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -294,7 +295,7 @@ class Sheet:
     # --- reading -----------------------------------------------------------------------------
     def rmse(self) -> float:
         """The loss cell: RMSE over rated cells."""
-        return float(self._loss().sqrt())
+        return math.sqrt(float(self._loss()))  # correctly rounded, as the snapshot's and a spreadsheet's SQRT
 
     def params(self) -> dict[str, np.ndarray]:
         """Each block of θ as a numpy array."""
@@ -313,7 +314,7 @@ class Sheet:
         return Snapshot(
             ratings=self.ratings.copy(), mask=mask, predictions=predictions,
             params={b: params.get(b) for b in BLOCKS}, grads={b: grads.get(b) for b in BLOCKS},
-            optimizer_state=state, rmse=float(np.sqrt(mse)), sse=mse * self._count, count=self._count,
+            optimizer_state=state, rmse=math.sqrt(mse), sse=mse * self._count, count=self._count,
             step=self.steps, settings=self.settings, k=self.config.k, biases=self.config.biases,
             squash=self.config.squash, y_range=self.y_range if self.config.squash else None,
             seed=self.config.seed, diverged=self.diverged, device=str(self.device),
