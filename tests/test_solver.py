@@ -160,3 +160,18 @@ def test_a_sheet_too_big_for_marquardt_is_solved_by_lbfgs(movielens) -> None:
     assert not solver.affordable(sheet._problem(), 1)
     result = sheet.solve(max_iter=40)
     assert 0 < result.iterations <= 40 and result.rmse < 0.5 * result.rmse_before
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_solve_copes_with_users_rated_too_little_to_fit(grid15, config: SheetConfig) -> None:
+    # A user with no rating left and one with a single rating (fewer than k + 1 parameters' worth).
+    sheet = Sheet(grid15, config, device="cpu")
+    for j in range(sheet.n_items):
+        sheet.set_rating(0, j, None)
+    rated = np.flatnonzero(grid15.mask[1])
+    for j in rated[1:]:
+        sheet.set_rating(1, int(j), None)
+    before = sheet.rmse()
+    result = sheet.solve()
+    assert result.converged and np.isfinite(sheet.theta.numpy()).all()
+    assert result.rmse < before and result.rmse == pytest.approx(sheet.rmse())
