@@ -192,7 +192,7 @@ class Sheet:
         if self._finite():
             self.steps += n
             self.diverged = False
-            return StepResult(n, losses.sqrt_().cpu().numpy())
+            return StepResult(n, losses.cpu().numpy())
         # Replay one update at a time from the batch's start to keep the last good parameters.
         self.theta.copy_(theta0)
         self.state, done = state0, []
@@ -207,19 +207,23 @@ class Sheet:
         self.steps += len(done)
         self.diverged = True
         losses = torch.cat(done) if done else torch.empty(0, dtype=DTYPE)
-        return StepResult(len(done), losses.sqrt_().cpu().numpy(), diverged=True)
+        return StepResult(len(done), losses.cpu().numpy(), diverged=True)
 
     def _finite(self) -> bool:
         """Whether θ and the loss it gives are finite numbers (one device sync)."""
         return bool(torch.isfinite(self._loss()) & torch.isfinite(self.theta).all())
 
     def _run(self, n: int) -> torch.Tensor:
-        """n updates of θ in place; the MSE before each."""
-        losses = []
-        for _ in range(n):
-            losses.append(self._loss())
-            optim.update(self.theta, self._grad, self.state, self.settings)
-        return torch.stack(losses)
+        """n updates of θ in place; the RMSE before each."""
+        # The gradient is written out, never taken by autograd: inference mode skips autograd's
+        # bookkeeping on every small op (about 1.4× the steps per second on the 15×15 sheet).
+        # State buffers made here are inference tensors: only ever updated in place in here.
+        with torch.inference_mode():
+            losses = []
+            for _ in range(n):
+                losses.append(self._loss())
+                optim.update(self.theta, self._grad, self.state, self.settings)
+            return torch.stack(losses).sqrt_()
 
     def solve(self, restarts: int = 14, max_iter: int = 2000,
               progress: Callable[[int, float], None] | None = None,
