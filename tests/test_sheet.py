@@ -106,6 +106,16 @@ def test_a_diverging_run_keeps_the_last_good_parameters(grid15) -> None:
     assert not sheet.step(10).diverged and not sheet.diverged
 
 
+def test_a_diverging_run_keeps_the_last_good_optimizer_state(grid15) -> None:
+    sheet = Sheet(grid15, settings=OptimizerSettings("momentum", lr=20.0), device="cpu")
+    assert sheet.step(100).diverged and np.isfinite(sheet.state["v"].numpy()).all()
+    v = sheet.state["v"].clone()
+    assert not sheet.step(1).steps  # the next update would not be finite …
+    torch.testing.assert_close(sheet.state["v"], v, rtol=0, atol=0)  # … so the velocity stays as it was
+    sheet.set_optimizer(OptimizerSettings("adam", lr=0.01))
+    assert not sheet.step(10).diverged and sheet.snapshot().optimizer_state["t"] == 10
+
+
 def test_solve_reaches_the_best_of_20_restarts(grid15) -> None:
     sheet = Sheet(grid15, device="cpu")
     result = sheet.solve()
