@@ -107,6 +107,11 @@ class Sheet:
             start += size
         return out
 
+    @property
+    def squash_range(self) -> tuple[float, float] | None:
+        """The sigmoid's range when predictions are squashed, else None."""
+        return self.y_range if self.config.squash else None
+
     # --- the model ---------------------------------------------------------------------------
     def _set_ratings(self, ratings: np.ndarray) -> None:
         self.ratings = np.array(ratings, dtype=np.float64)
@@ -250,15 +255,12 @@ class Sheet:
         if self.config.biases:
             users.append(index["user_bias"][:, None])
             movies.append(index["item_bias"][:, None])
-        return solver.Problem(self._r, self._mask, torch.cat(users, 1), torch.cat(movies, 1), self.config.k,
-                              self.y_range if self.config.squash else None, self._loss_and_gradient, self._split)
+        return solver.Problem(self._r, self._mask, self._count, torch.cat(users, 1), torch.cat(movies, 1),
+                              self.config.k, self.squash_range, self._loss_and_gradient, self._split)
 
     def spectral_theta(self) -> torch.Tensor:
         """θ read off the ratings by a truncated SVD (engine.spectral), the solver's best-placed start."""
-        blocks = spectral_start(self.ratings, self.config.k, self.config.biases,
-                                self.y_range if self.config.squash else None)
-        return torch.cat([torch.tensor(blocks[name], dtype=DTYPE).reshape(-1) for name in self._sizes()]).to(
-            self.device)
+        return self._flatten(spectral_start(self.ratings, self.config.k, self.config.biases, self.squash_range))
 
     def _restart_seeds(self, restarts: int) -> list[int]:
         return [self.config.seed * 1000 + 1 + i for i in range(restarts)]
@@ -284,6 +286,11 @@ class Sheet:
 
     def load_params(self, params: dict[str, np.ndarray]) -> None:
         """Replace all parameters at once (e.g. from an imported workbook)."""
+        self._bind(self._flatten(params))
+        self.state, self.diverged = {}, False
+
+    def _flatten(self, params: dict[str, np.ndarray]) -> torch.Tensor:
+        """θ from its blocks by name, each checked against the sheet's shape."""
         sizes = self._sizes()
         if set(params) != set(sizes):
             raise ValueError(f"expected parameters {sorted(sizes)}, got {sorted(params)}")
@@ -293,8 +300,7 @@ class Sheet:
             if a.shape != shape:
                 raise ValueError(f"{name.replace('_', ' ')} should have shape {shape}, got {a.shape}")
             parts.append(torch.tensor(a.reshape(-1), dtype=DTYPE))
-        self._bind(torch.cat(parts).to(self.device))
-        self.state, self.diverged = {}, False
+        return torch.cat(parts).to(self.device)
 
     # --- reading -----------------------------------------------------------------------------
     def rmse(self) -> float:
@@ -320,7 +326,7 @@ class Sheet:
             params={b: params.get(b) for b in BLOCKS}, grads={b: grads.get(b) for b in BLOCKS},
             optimizer_state=state, rmse=math.sqrt(mse), sse=mse * self._count, count=self._count,
             step=self.steps, settings=self.settings, k=self.config.k, biases=self.config.biases,
-            squash=self.config.squash, y_range=self.y_range if self.config.squash else None,
+            squash=self.config.squash, y_range=self.squash_range,
             seed=self.config.seed, diverged=self.diverged, device=str(self.device),
             user_ids=self.grid.user_ids, item_ids=self.grid.item_ids, titles=self.grid.titles,
             dataset=self.grid.name,

@@ -36,17 +36,13 @@ class Problem:
 
     ratings: torch.Tensor  # (users, movies) each cell's rating, 0 where blank
     weight: torch.Tensor  # (users, movies) 1 where rated, 0 where blank
+    count: int  # rated cells: MSE = sum of squares / count
     users: torch.Tensor  # (users, s) where each user's parameters sit in θ: k factors, then the bias if any
     movies: torch.Tensor  # (movies, s) the same for each movie
     k: int
     y_range: tuple[float, float] | None  # the sigmoid's range when predictions are squashed
     loss_and_gradient: Callable  # (param views, gradient views) -> MSE, writing the gradient
     split: Callable  # θ -> named views of its blocks
-
-    @property
-    def count(self) -> int:
-        """Rated cells: MSE = sum of squares / count."""
-        return max(int(self.weight.sum()), 1)
 
 
 def affordable(problem: Problem, starts: int) -> bool:
