@@ -18,8 +18,7 @@ def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu:
          lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """δ solving (JᵀJ + diag(μ on rows, λ on columns))·δ = −Jᵀr per start: δ_rows, δ_cols and δ·Jᵀr."""
     (batch, m, s), n = a.shape, b.shape[1]
-    c, fr = f * f, f * r
-    chol, failed_rows = torch.linalg.cholesky_ex(_blocks(c, a) + _eye(s, mu))  # D_rows + μI = LLᵀ, per row
+    c, fr, chol, failed_rows = _rows_system(r, f, a, mu)
     g_rows, g_cols = fr @ a, fr.mT @ b  # Jᵀr: (starts, n, s), (starts, m, s)
     # Wᵀ(D_rows + μI)⁻¹W, block (j, l) = Σ_i c_ij c_il (a_j·D_i⁻¹a_l) b_i b_iᵀ: one m × m matrix Q_i per row …
     la = torch.linalg.solve_triangular(chol, a.mT[:, None].expand(batch, n, s, m), upper=False)
@@ -42,9 +41,16 @@ def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu:
 
 def rows_step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, mu: float) -> torch.Tensor:
     """δ_rows solving (D_rows + μI)·δ = −g_rows with the columns held: each row's own small least squares."""
-    eye = torch.eye(a.shape[-1], dtype=a.dtype, device=a.device)
-    chol, _ = torch.linalg.cholesky_ex(_blocks(f * f, a) + mu * eye)  # positive definite: μ > 0
-    return -_solve(chol, (f * r) @ a)
+    _, fr, chol, _ = _rows_system(r, f, a, torch.full(a.shape[:1], mu, dtype=a.dtype, device=a.device))
+    return -_solve(chol, fr @ a)  # positive definite: μ > 0
+
+
+def _rows_system(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor,
+                 mu: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """f², f·r, and each row's D_rows + μI = LLᵀ as its Cholesky factor L, with which ones failed."""
+    c = f * f
+    chol, failed = torch.linalg.cholesky_ex(_blocks(c, a) + _eye(a.shape[-1], mu))
+    return c, f * r, chol, failed
 
 
 def _blocks(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
