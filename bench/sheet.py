@@ -13,11 +13,11 @@ import time
 
 import torch
 
-from engine.crosstab import top_crosstab
+from engine.data.crosstab import top_crosstab
 from engine.device import device_label
-from engine.movielens import default_ratings
-from engine.optim import OPTIMIZERS, OptimizerSettings
-from engine.sheet import Sheet, SheetConfig
+from engine.data.movielens import default_ratings
+from engine.optim.rules import OPTIMIZERS, OptimizerSettings
+from engine.sheet.sheet import Sheet, SheetConfig
 
 
 def steps_per_second(sheet: Sheet, name: str, seconds: float) -> float:

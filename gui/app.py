@@ -7,7 +7,7 @@ from typing import Sequence
 
 
 def _cli_args(args: list[str]) -> list[str] | None:
-    """engine.cli's arguments when they start with a word (a subcommand, or an unknown one the CLI reports)."""
+    """engine.cli.main's arguments when they start with a word (a subcommand, or an unknown one the CLI reports)."""
     if args and not args[0].startswith("-"):
         return args
     if len(args) > 1 and args[0] in ("-h", "--help") and not args[1].startswith("-"):
@@ -17,7 +17,7 @@ def _cli_args(args: list[str]) -> list[str] | None:
 
 def _subcommands(args: list[str]) -> Sequence[str]:
     if any(a in ("-h", "--help") for a in args):
-        from engine.cli import SUBCOMMANDS
+        from engine.cli.main import SUBCOMMANDS
 
         return SUBCOMMANDS
     return ()
@@ -40,14 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     cli_args = _cli_args(args)
     if cli_args is not None:
-        from engine import cli  # only here: engine.cli pulls in the Excel writer, which the window loads later
+        from engine.cli import main as cli  # only here: engine.cli pulls in the Excel writer, which the window loads later
 
         return cli.main(cli_args)
     try:
         options = parser(_subcommands(args)).parse_args(args)
     except SystemExit as done:  # --help or a usage error: argparse has printed it
         return int(done.code or 0)
-    from engine.crosstab import MAX_TOP, MIN_TOP
+    from engine.data.crosstab import MAX_TOP, MIN_TOP
 
     try:
         if options.device is not None:  # engine.device imports torch: ~2 s the window need not wait for by default

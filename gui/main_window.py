@@ -15,20 +15,20 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QStackedWidget, QVBoxLayout, QWidget)
 
-from gui.controls import QControls
-from gui.engine_handle import QEngine
-from gui.explain_panel import QExplainPanel
-from gui.legend import QLegend
-from gui.open_dialog import QOpenDialog
-from gui.runner import Frame, LoadRequest, Preview
-from gui.sheet_layout import LOSS, Cell
-from gui.sheet_model import QSheetModel
-from gui.sheet_view import QSheetView
-from gui.worker import IDLE, LOADING, SOLVING
+from gui.sheet.controls import QControls
+from gui.runtime.channel import QEngine
+from gui.sheet.explain_panel import QExplainPanel
+from gui.widgets.legend import QLegend
+from gui.sheet.open_dialog import QOpenDialog
+from gui.sheet.runner import Frame, LoadRequest, Preview
+from gui.sheet.layout import LOSS, Cell
+from gui.sheet.model import QSheetModel
+from gui.sheet.view import QSheetView
+from gui.runtime.worker import IDLE, LOADING, SOLVING
 
 if TYPE_CHECKING:
-    from engine.data import Ratings
-    from engine.snapshot import Snapshot
+    from engine.data.ratings import Ratings
+    from engine.sheet.snapshot import Snapshot
 
 RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
 TEXT_EVERY_S = 1 / 15  # panel and status bar redraw at most this often while running; the sheet at up to 60 Hz
@@ -279,7 +279,7 @@ class QMainSheetWindow(QMainWindow):
 
     def _after_first_frame(self) -> None:
         """What the first sheet need not wait for: the loss plot and the Excel commands."""
-        from gui.loss_plot import QLossPlot
+        from gui.widgets.curve_plot import QLossPlot
 
         if self._wires:
             self.engine.check_xlsx()  # the worker imports engine.xlsx (openpyxl) and answers with xlsx_checked

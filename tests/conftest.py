@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def movielens():
     """The default MovieLens ratings through the real loading path (make test prepares the cache)."""
-    from engine.movielens import default_ratings
+    from engine.data.movielens import default_ratings
 
     return default_ratings()
 
@@ -19,6 +19,6 @@ def movielens():
 @pytest.fixture(scope="session")
 def grid15(movielens):
     """The lesson's default 15 × 15 crosstab of the real data."""
-    from engine.crosstab import top_crosstab
+    from engine.data.crosstab import top_crosstab
 
     return top_crosstab(movielens, 15)

@@ -4,8 +4,8 @@ import re
 import numpy as np
 import pytest
 
-from engine import cli
-from engine.crosstab import top_crosstab
+from engine.cli import main as cli
+from engine.data.crosstab import top_crosstab
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -78,7 +78,7 @@ def test_engine_runs_without_qt() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, engine.cli, engine.sheet, engine.xlsx, engine.movielens, engine.explain; "
+    code = ("import sys, engine.cli.main, engine.sheet.sheet, engine.xlsx, engine.data.movielens, engine.sheet.explain; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'shiboken6', 'gui')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)

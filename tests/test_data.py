@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data import Ratings, RatingsError, detect_columns, load_ratings
+from engine.data.ratings import Ratings, RatingsError, detect_columns, load_ratings
 
 DATA = Path(__file__).parent / "data" / "ratings"
 GOOD, BAD = DATA / "good", DATA / "bad"

@@ -1,4 +1,4 @@
-"""engine.explain: each cell's explanation agrees with the sheet's own numbers."""
+"""engine.sheet.explain: each cell's explanation agrees with the sheet's own numbers."""
 from __future__ import annotations
 
 import math
@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from engine import explain
-from engine.crosstab import Crosstab
-from engine.optim import OptimizerSettings
-from engine.sheet import Sheet, SheetConfig
+from engine.sheet import explain
+from engine.data.crosstab import Crosstab
+from engine.optim.rules import OptimizerSettings
+from engine.sheet.sheet import Sheet, SheetConfig
 
 
 def _grid() -> Crosstab:

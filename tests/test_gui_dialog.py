@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.data import RatingsError, load_ratings
-from gui.open_dialog import AUTO, QOpenDialog, header_fields
+from engine.data.ratings import RatingsError, load_ratings
+from gui.sheet.open_dialog import AUTO, QOpenDialog, header_fields
 
 
 @pytest.fixture

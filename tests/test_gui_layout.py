@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from gui import sheet_layout as L
-from gui.sheet_layout import Cell, SheetLayout
-from gui.sheet_model import edit_text, number_text, parse_number, rating_text
+from gui.sheet import layout as L
+from gui.sheet.layout import Cell, SheetLayout
+from gui.sheet.model import edit_text, number_text, parse_number, rating_text
 
 
 @pytest.mark.parametrize("biases", [False, True])

@@ -9,10 +9,10 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
-from gui import sheet_layout as L
+from gui.sheet import layout as L
 from gui.app import main
 from gui.main_window import QMainSheetWindow
-from gui.sheet_layout import Cell
+from gui.sheet.layout import Cell
 
 WAIT_MS = 30_000
 

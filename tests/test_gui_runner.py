@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.data import RatingsError
-from engine.optim import OptimizerSettings
-from engine.sheet import SheetConfig
-from gui import runner as gui_runner
-from gui.runner import PREVIEW_BIASES, PREVIEW_K, SOLVE_LABEL, LoadRequest, Mailbox, SheetRunner
+from engine.data.ratings import RatingsError
+from engine.optim.rules import OptimizerSettings
+from engine.sheet.sheet import SheetConfig
+from gui.sheet import runner as gui_runner
+from gui.sheet.runner import PREVIEW_BIASES, PREVIEW_K, SOLVE_LABEL, LoadRequest, Mailbox, SheetRunner
 
 
 @pytest.fixture

@@ -8,15 +8,15 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QToolButton
 
-from engine.crosstab import top_crosstab
-from engine.data import RatingsError, load_ratings
-from engine.optim import OptimizerSettings
-from engine.sheet import Sheet, SheetConfig
-from gui import runner as gui_runner
-from gui import sheet_layout as L
-from gui.controls import RUN
+from engine.data.crosstab import top_crosstab
+from engine.data.ratings import RatingsError, load_ratings
+from engine.optim.rules import OptimizerSettings
+from engine.sheet.sheet import Sheet, SheetConfig
+from gui.sheet import runner as gui_runner
+from gui.sheet import layout as L
+from gui.sheet.controls import RUN
 from gui.main_window import QMainSheetWindow
-from gui.sheet_layout import Cell
+from gui.sheet.layout import Cell
 
 WAIT_MS = 30_000  # generous: the machine running the tests may be busy
 

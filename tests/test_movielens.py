@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data import RatingsError
-from engine import movielens
-from engine.movielens import about, default_ratings, prepare
+from engine.data.ratings import RatingsError
+from engine.data import movielens
+from engine.data.movielens import about, default_ratings, prepare
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from engine import optim
-from engine.optim import OptimizerSettings
+from engine.optim import rules as optim
+from engine.optim.rules import OptimizerSettings
 
 
 def _loss(p: torch.Tensor) -> torch.Tensor:

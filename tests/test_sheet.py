@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 import torch
 
-from engine.crosstab import top_crosstab
-from engine.data import Ratings
-from engine.optim import OPTIMIZERS, OptimizerSettings
-from engine.sheet import Sheet, SheetConfig, y_range
-from engine.snapshot import Snapshot
+from engine.data.crosstab import top_crosstab
+from engine.data.ratings import Ratings
+from engine.optim.rules import OPTIMIZERS, OptimizerSettings
+from engine.sheet.sheet import Sheet, SheetConfig, y_range
+from engine.sheet.snapshot import Snapshot
 
 
 def test_crosstab_is_the_lessons_recipe(movielens, grid15) -> None:

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine import schur, solver
-from engine.crosstab import top_crosstab
-from engine.sheet import Sheet, SheetConfig
-from engine.spectral import spectral_start
+from engine.sheet.solve import schur
+from engine.sheet.solve import solver
+from engine.data.crosstab import top_crosstab
+from engine.sheet.sheet import Sheet, SheetConfig
+from engine.sheet.solve.spectral import spectral_start
 
 CONFIGS = [SheetConfig(), SheetConfig(biases=True), SheetConfig(biases=True, squash=True)]
 IDS = ["plain", "biases", "biases+squash"]

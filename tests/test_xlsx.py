@@ -11,9 +11,9 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter, range_boundaries
 
-from engine.crosstab import Crosstab
-from engine.optim import OptimizerSettings
-from engine.sheet import Sheet, SheetConfig
+from engine.data.crosstab import Crosstab
+from engine.optim.rules import OptimizerSettings
+from engine.sheet.sheet import Sheet, SheetConfig
 from engine.xlsx import ENGINE, FILLS, SHEET, SOLVER_OPTIONS, Layout, XlsxError, export_xlsx, import_xlsx
 
 # Titles a spreadsheet could mistake for formulas, and some that are merely awkward.
@@ -234,8 +234,8 @@ def test_round_trip_gives_back_the_same_sheet_exactly(tmp_path, config, ids):
 
 
 def test_round_trip_on_movielens(tmp_path):
-    movielens = pytest.importorskip("engine.movielens")
-    from engine.crosstab import top_crosstab
+    movielens = pytest.importorskip("engine.data.movielens")
+    from engine.data.crosstab import top_crosstab
 
     try:
         ratings = movielens.default_ratings()

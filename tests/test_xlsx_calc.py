@@ -10,9 +10,9 @@ import numpy as np
 import openpyxl
 import pytest
 
-from engine.crosstab import Crosstab
-from engine.optim import OptimizerSettings
-from engine.sheet import Sheet, SheetConfig
+from engine.data.crosstab import Crosstab
+from engine.optim.rules import OptimizerSettings
+from engine.sheet.sheet import Sheet, SheetConfig
 from engine.xlsx import ENGINE, SHEET, Layout, export_xlsx, import_xlsx
 
 INSTALL = "LibreOffice Calc is needed to recalculate the exported formulas: apt-get install libreoffice-calc-nogui"

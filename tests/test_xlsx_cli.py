@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.xlsx import import_xlsx
 
 

@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from engine.crosstab import Crosstab
-from engine.sheet import Sheet, SheetConfig
+from engine.data.crosstab import Crosstab
+from engine.sheet.sheet import Sheet, SheetConfig
 from engine.xlsx import ENGINE, SHEET, Layout, XlsxError, export_xlsx, import_xlsx
 
 N, M, K = 8, 6, 3

@@ -6,12 +6,12 @@ prediction a formula and the loss cell under Solver's hidden names. "Engine" hol
 as values. Import reads such a workbook back, after Solver or the user changed it, and refuses
 anything else with one line naming the file (and the cell, for a cell problem).
 """
-from engine.xlsx.layout import (
+from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS,
     TABLE_ROWS, Layout, XlsxError,
 )
-from engine.xlsx.read import ImportedSheet, import_xlsx
-from engine.xlsx.write import export_xlsx
+from engine.xlsx.collab.read import ImportedSheet, import_xlsx
+from engine.xlsx.collab.write import export_xlsx
 
 __all__ = [
     "ENGINE", "FIELDS_TOP", "FILLS", "FORMAT", "LABELS", "MARKER", "MAX_COLUMNS", "PREDICTIONS_LABEL", "SHEET",

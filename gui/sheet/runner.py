@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.crosstab import Crosstab, top_crosstab
-from engine.data import Ratings, load_ratings
-from engine.movielens import default_ratings
+from engine.data.crosstab import Crosstab, top_crosstab
+from engine.data.ratings import Ratings, load_ratings
+from engine.data.movielens import default_ratings
 
 if TYPE_CHECKING:  # these import torch: at run time only once the engine is needed
-    from engine.optim import OptimizerSettings
-    from engine.sheet import Sheet, SheetConfig, SolveResult, StepResult
-    from engine.snapshot import Snapshot
+    from engine.optim.rules import OptimizerSettings
+    from engine.sheet.sheet import Sheet, SheetConfig, SolveResult, StepResult
+    from engine.sheet.snapshot import Snapshot
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
@@ -42,10 +42,10 @@ PREVIEW_K, PREVIEW_BIASES = 5, False
 
 
 def engine_sheet():
-    """engine.sheet, imported on first use: it imports torch, ~2 s on a small machine."""
-    import engine.sheet
+    """engine.sheet.sheet, imported on first use: it imports torch, ~2 s on a small machine."""
+    from engine.sheet import sheet
 
-    return engine.sheet
+    return sheet
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyleOptionHeader, QTableView
 
-from gui import sheet_layout as L
-from gui.sheet_layout import SheetLayout
-from gui.sheet_model import QSheetModel
-from gui.sheet_painter import paint_sheet
+from gui.sheet import layout as L
+from gui.sheet.layout import SheetLayout
+from gui.sheet.model import QSheetModel
+from gui.sheet.painter import paint_sheet
 
 HEADER_HEIGHT = 118  # room for a rotated movie title of ~18 characters
 

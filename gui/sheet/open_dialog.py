@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from engine.data import Ratings, RatingsError, detect_columns, load_ratings
-from gui.runner import LoadRequest
+from engine.data.ratings import Ratings, RatingsError, detect_columns, load_ratings
+from gui.sheet.runner import LoadRequest
 
 RAW_LINES = 12
 PREVIEW_ROWS = 12

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from engine import schur
+from engine.sheet.solve import schur
 
 DENSE_BUDGET = 2e8  # Marquardt while starts × (VᵀV + Cholesky of S), in multiply-adds, stays under this
 ROUND = 20  # iterations per round of successive halving (half that for projected steps, which converge faster)

@@ -12,13 +12,13 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 
-from gui import colors
-from gui import sheet_layout as L
-from gui.runner import Preview
-from gui.sheet_layout import Cell, SheetLayout
+from gui.sheet import colors
+from gui.sheet import layout as L
+from gui.sheet.runner import Preview
+from gui.sheet.layout import Cell, SheetLayout
 
 if TYPE_CHECKING:
-    from engine.snapshot import Snapshot
+    from engine.sheet.snapshot import Snapshot
 
 EDITABLE = (L.RATING,) + L.PARAMS
 MAX_MEASURED = 20_000  # distinct texts whose width is kept; a sheet shows a few hundred at a time

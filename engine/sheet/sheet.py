@@ -13,12 +13,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine import optim, solver
-from engine.crosstab import Crosstab
+from engine.optim import rules as optim
+from engine.sheet.solve import solver
+from engine.data.crosstab import Crosstab
 from engine.device import pick_device, threads_for
-from engine.optim import OptimizerSettings
-from engine.snapshot import BLOCKS, Snapshot
-from engine.spectral import spectral_start
+from engine.optim.rules import OptimizerSettings
+from engine.sheet.snapshot import BLOCKS, Snapshot
+from engine.sheet.solve.spectral import spectral_start
 
 DTYPE = torch.float64  # the sheet's numbers must match what a spreadsheet computes
 

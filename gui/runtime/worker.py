@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from engine.data import RatingsError
-from gui.runner import MAX_CHUNK, LoadRequest, SheetRunner
+from engine.data.ratings import RatingsError
+from gui.sheet.runner import MAX_CHUNK, LoadRequest, SheetRunner
 
 if TYPE_CHECKING:  # they import torch, which only the worker thread imports (as the first sheet is built)
-    from engine.optim import OptimizerSettings
-    from engine.sheet import SheetConfig
+    from engine.optim.rules import OptimizerSettings
+    from engine.sheet.sheet import SheetConfig
 
 IDLE, PLAYING, SOLVING, LOADING = "idle", "playing", "solving", "loading"
 USER_ERRORS = (RatingsError, ValueError, OSError)  # engine.xlsx.XlsxError is a ValueError too

@@ -12,11 +12,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QSpinBox, QToolButton, QWidget)
 
-from engine.crosstab import MAX_TOP, MIN_TOP
+from engine.data.crosstab import MAX_TOP, MIN_TOP
 
 if TYPE_CHECKING:
-    from engine.optim import OptimizerSettings
-    from engine.sheet import SheetConfig
+    from engine.optim.rules import OptimizerSettings
+    from engine.sheet.sheet import SheetConfig
 
 PENDING = "…"  # what a setting shows until the engine has started
 RUN = ("step", "step_n", "play", "solve", "stop", "reset")  # the actions that need the engine
@@ -154,20 +154,20 @@ class QControls(QWidget):
 
     def settings(self) -> OptimizerSettings:
         """The optimizer settings the boxes show."""
-        from engine.optim import OptimizerSettings
+        from engine.optim.rules import OptimizerSettings
 
         return OptimizerSettings(self.optimizer.currentData(), lr=self.lr.value(), beta=self.beta.value(),
                                  beta1=self.beta1.value(), beta2=self.beta2.value(), weight_decay=self.wd.value())
 
     def sheet_config(self) -> SheetConfig:
-        from engine.sheet import SheetConfig
+        from engine.sheet.sheet import SheetConfig
 
         return SheetConfig(k=self.k.value(), biases=self.biases.isChecked(), squash=self.squash.isChecked(),
                            seed=self.seed.value())
 
     def _get_ready(self) -> None:
         """The engine is running (so engine.optim is imported): list its optimizers and enable the settings."""
-        from engine.optim import LABELS, OPTIMIZERS
+        from engine.optim.rules import LABELS, OPTIMIZERS
 
         self.optimizer.blockSignals(True)
         self.optimizer.clear()

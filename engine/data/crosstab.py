@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.data import Ratings
+from engine.data.ratings import Ratings
 
 MIN_TOP, MAX_TOP = 5, 1000
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 
-from gui.runner import LoadRequest, Mailbox, SheetRunner
-from gui.worker import QSheetWorker
+from gui.sheet.runner import LoadRequest, Mailbox, SheetRunner
+from gui.runtime.worker import QSheetWorker
 
 if TYPE_CHECKING:
-    from engine.optim import OptimizerSettings
-    from engine.sheet import SheetConfig
+    from engine.optim.rules import OptimizerSettings
+    from engine.sheet.sheet import SheetConfig
 
 REPAINT_MS = 16  # the GUI looks for a new frame this often: at most ~60 repaints a second
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch

@@ -6,18 +6,18 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFrame, QTextBrowser, QVBoxLayout, QWidget
 
-from gui.sheet_layout import Cell
+from gui.sheet.layout import Cell
 
 if TYPE_CHECKING:  # engine.explain imports engine.optim, so torch: imported once there is a snapshot to explain
-    from engine import explain
-    from engine.snapshot import Snapshot
+    from engine.sheet import explain
+    from engine.sheet.snapshot import Snapshot
 
 HINT = "Click a cell to see what it is: a prediction's formula, a factor's gradient and update, the loss."
 
 
 def to_html(e: explain.Explanation) -> str:
     """An Explanation as a small HTML page: title, formula, a table of terms, notes."""
-    from engine import explain
+    from engine.sheet import explain
 
     rows = "".join(f"<tr><td>{html.escape(label)}</td><td align='right'>&nbsp;&nbsp;<code>{explain.fmt(value)}</code></td></tr>"
                    for label, value in e.terms)
@@ -52,7 +52,7 @@ class QExplainPanel(QWidget):
         """Re-explain the current cell with the numbers of `snap`."""
         e = None
         if self.cell is not None and snap is not None:
-            from engine import explain
+            from engine.sheet import explain
 
             try:
                 e = explain.explain(snap, self.cell.kind, self.cell.index)

@@ -10,12 +10,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from engine.crosstab import top_crosstab
-from engine.data import Ratings, RatingsError
+from engine.data.crosstab import top_crosstab
+from engine.data.ratings import Ratings, RatingsError
 from engine.device import device_label
-from engine.movielens import about, default_ratings, prepare
-from engine.optim import OPTIMIZERS, OptimizerSettings
-from engine.sheet import Sheet, SheetConfig
+from engine.data.movielens import about, default_ratings, prepare
+from engine.optim.rules import OPTIMIZERS, OptimizerSettings
+from engine.sheet.sheet import Sheet, SheetConfig
 from engine.xlsx import export_xlsx, import_xlsx
 
 SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import")

@@ -22,7 +22,7 @@ from typing import Callable, Optional
 import pandas as pd
 import platformdirs
 
-from engine.data import Ratings, RatingsError, load_ratings
+from engine.data.ratings import Ratings, RatingsError, load_ratings
 
 Progress = Optional[Callable[[str, Optional[float]], None]]
 

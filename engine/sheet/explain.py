@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine import optim
-from engine.snapshot import BLOCKS, Snapshot
+from engine.optim import rules as optim
+from engine.sheet.snapshot import BLOCKS, Snapshot
 
 MAX_TERMS = 8  # products written out in a prediction's formula before it is abbreviated with "…"
 

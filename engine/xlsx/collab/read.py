@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 
-from engine.crosstab import Crosstab
-from engine.optim import OptimizerSettings
-from engine.sheet import Sheet, SheetConfig, y_range
-from engine.xlsx.layout import (
+from engine.data.crosstab import Crosstab
+from engine.optim.rules import OptimizerSettings
+from engine.sheet.sheet import Sheet, SheetConfig, y_range
+from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout, XlsxError,
     a1,
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from gui import colors
+from gui.sheet import colors
 
 
 def _swatch(color) -> QLabel:

@@ -16,9 +16,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
-from engine.optim import OptimizerSettings
-from engine.snapshot import Snapshot
-from engine.xlsx.layout import (
+from engine.optim.rules import OptimizerSettings
+from engine.sheet.snapshot import Snapshot
+from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, Layout, XlsxError, a1,
 )
 
