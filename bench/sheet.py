@@ -16,8 +16,9 @@ import torch
 from engine.data.crosstab import top_crosstab
 from engine.device import device_label
 from engine.data.movielens import default_ratings
-from engine.optim.rules import OPTIMIZERS, OptimizerSettings
-from engine.sheet.sheet import Sheet, SheetConfig
+from engine.config import OPTIMIZERS, OptimizerSettings
+from engine.config import SheetConfig
+from engine.sheet.sheet import Sheet
 
 
 def steps_per_second(sheet: Sheet, name: str, seconds: float) -> float:

@@ -18,7 +18,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.data.crosstab import Crosstab, top_crosstab  # noqa: E402
-from engine.sheet.sheet import Sheet, SheetConfig  # noqa: E402
+from engine.config import SheetConfig  # noqa: E402
+from engine.sheet.sheet import Sheet
 from engine.xlsx import export_xlsx, import_xlsx  # noqa: E402
 
 TARGETS = {15: 0.3, 200: 5.0}  # seconds, each way

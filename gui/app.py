@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = parser(_subcommands(args)).parse_args(args)
     except SystemExit as done:  # --help or a usage error: argparse has printed it
         return int(done.code or 0)
-    from engine.data.crosstab import MAX_TOP, MIN_TOP
+    from engine.config import MAX_TOP, MIN_TOP
 
     try:
         if options.device is not None:  # engine.device imports torch: ~2 s the window need not wait for by default

@@ -8,8 +8,9 @@ import pytest
 
 from engine.sheet import explain
 from engine.data.crosstab import Crosstab
-from engine.optim.rules import OptimizerSettings
-from engine.sheet.sheet import Sheet, SheetConfig
+from engine.config import OptimizerSettings
+from engine.config import SheetConfig
+from engine.sheet.sheet import Sheet
 
 
 def _grid() -> Crosstab:

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from engine.data.ratings import RatingsError
-from engine.optim.rules import OptimizerSettings
-from engine.sheet.sheet import SheetConfig
+from engine.config import OptimizerSettings
+from engine.config import SheetConfig
 from gui.sheet import runner as gui_runner
 from gui.sheet.runner import PREVIEW_BIASES, PREVIEW_K, SOLVE_LABEL, LoadRequest, Mailbox, SheetRunner
 

@@ -10,8 +10,9 @@ from PySide6.QtWidgets import QToolButton
 
 from engine.data.crosstab import top_crosstab
 from engine.data.ratings import RatingsError, load_ratings
-from engine.optim.rules import OptimizerSettings
-from engine.sheet.sheet import Sheet, SheetConfig
+from engine.config import OptimizerSettings
+from engine.config import SheetConfig
+from engine.sheet.sheet import Sheet
 from gui.sheet import runner as gui_runner
 from gui.sheet import layout as L
 from gui.sheet.controls import RUN

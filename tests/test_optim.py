@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from engine.optim import rules as optim
-from engine.optim.rules import OptimizerSettings
+from engine.config import OPTIMIZERS, OptimizerSettings
 
 
 def _loss(p: torch.Tensor) -> torch.Tensor:
@@ -27,7 +27,7 @@ def _reference(name: str, h: OptimizerSettings, params: list[torch.nn.Parameter]
     return cls(params, lr=h.lr, betas=(h.beta1, h.beta2), eps=h.eps, weight_decay=h.weight_decay, foreach=False)
 
 
-@pytest.mark.parametrize("name", optim.OPTIMIZERS)
+@pytest.mark.parametrize("name", OPTIMIZERS)
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_rule_matches_torch_optim(name: str, weight_decay: float) -> None:
     h = OptimizerSettings(name, lr=0.01, beta=0.8, beta1=0.85, beta2=0.95, eps=1e-6, weight_decay=weight_decay)

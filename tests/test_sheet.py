@@ -6,8 +6,10 @@ import torch
 
 from engine.data.crosstab import top_crosstab
 from engine.data.ratings import Ratings
-from engine.optim.rules import OPTIMIZERS, OptimizerSettings
-from engine.sheet.sheet import Sheet, SheetConfig, y_range
+from engine.config import OPTIMIZERS, OptimizerSettings
+from engine.config import SheetConfig
+from engine.models.factorization import y_range
+from engine.sheet.sheet import Sheet
 from engine.sheet.snapshot import Snapshot
 
 

@@ -7,7 +7,8 @@ import torch
 from engine.sheet.solve import schur
 from engine.sheet.solve import solver
 from engine.data.crosstab import top_crosstab
-from engine.sheet.sheet import Sheet, SheetConfig
+from engine.config import SheetConfig
+from engine.sheet.sheet import Sheet
 from engine.sheet.solve.spectral import spectral_start
 
 CONFIGS = [SheetConfig(), SheetConfig(biases=True), SheetConfig(biases=True, squash=True)]

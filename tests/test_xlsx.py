@@ -12,8 +12,9 @@ import pytest
 from openpyxl.utils import get_column_letter, range_boundaries
 
 from engine.data.crosstab import Crosstab
-from engine.optim.rules import OptimizerSettings
-from engine.sheet.sheet import Sheet, SheetConfig
+from engine.config import OptimizerSettings
+from engine.config import SheetConfig
+from engine.sheet.sheet import Sheet
 from engine.xlsx import ENGINE, FILLS, SHEET, SOLVER_OPTIONS, Layout, XlsxError, export_xlsx, import_xlsx
 
 # Titles a spreadsheet could mistake for formulas, and some that are merely awkward.

@@ -11,8 +11,9 @@ import openpyxl
 import pytest
 
 from engine.data.crosstab import Crosstab
-from engine.optim.rules import OptimizerSettings
-from engine.sheet.sheet import Sheet, SheetConfig
+from engine.config import OptimizerSettings
+from engine.config import SheetConfig
+from engine.sheet.sheet import Sheet
 from engine.xlsx import ENGINE, SHEET, Layout, export_xlsx, import_xlsx
 
 INSTALL = "LibreOffice Calc is needed to recalculate the exported formulas: apt-get install libreoffice-calc-nogui"

@@ -11,7 +11,8 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from engine.data.crosstab import Crosstab
-from engine.sheet.sheet import Sheet, SheetConfig
+from engine.config import SheetConfig
+from engine.sheet.sheet import Sheet
 from engine.xlsx import ENGINE, SHEET, Layout, XlsxError, export_xlsx, import_xlsx
 
 N, M, K = 8, 6, 3

@@ -14,8 +14,9 @@ from engine.data.crosstab import top_crosstab
 from engine.data.ratings import Ratings, RatingsError
 from engine.device import device_label
 from engine.data.movielens import about, default_ratings, prepare
-from engine.optim.rules import OPTIMIZERS, OptimizerSettings
-from engine.sheet.sheet import Sheet, SheetConfig
+from engine.config import OPTIMIZERS, OptimizerSettings
+from engine.config import SheetConfig
+from engine.sheet.sheet import Sheet
 from engine.xlsx import export_xlsx, import_xlsx
 
 SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engine.config import MAX_TOP, MIN_TOP
 from engine.data.ratings import Ratings
 
-MIN_TOP, MAX_TOP = 5, 1000
 
 
 @dataclass(frozen=True)

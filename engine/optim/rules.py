@@ -7,44 +7,13 @@ plain tensor arithmetic, so the same code runs on the CPU and on a GPU.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from engine.config import OptimizerSettings
+
 Tensor = torch.Tensor
-
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
-LABELS = {"sgd": "SGD", "momentum": "Momentum", "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW"}
-
-
-@dataclass(frozen=True)
-class OptimizerSettings:
-    """Which update rule to use and its hyper-parameters."""
-
-    name: str = "adam"  # one of OPTIMIZERS
-    lr: float = 0.05  # learning rate
-    beta: float = 0.9  # momentum: weight of the previous velocity
-    beta1: float = 0.9  # Adam/AdamW: weight of the previous gradient average
-    beta2: float = 0.99  # RMSProp/Adam/AdamW: weight of the previous squared-gradient average
-    eps: float = 1e-8  # keeps the division finite when a squared average is ~0
-    weight_decay: float = 0.0  # L2 added to the gradient; AdamW shrinks the weights instead
-
-    def __post_init__(self) -> None:
-        if self.name not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.name!r}; choose one of {', '.join(OPTIMIZERS)}")
-        if not self.lr > 0:
-            raise ValueError(f"learning rate must be positive, got {self.lr}")
-        for field in ("beta", "beta1", "beta2"):
-            if not 0.0 <= getattr(self, field) < 1.0:
-                raise ValueError(f"{field} must be in [0, 1), got {getattr(self, field)}")
-        if self.eps <= 0 or self.weight_decay < 0:
-            raise ValueError("eps must be positive and weight decay not negative")
-
-    @property
-    def label(self) -> str:
-        return LABELS[self.name]
-
 
 def l2(p: Tensor, g: Tensor, h: OptimizerSettings) -> Tensor:
     """g ← g + wd·p : L2 weight decay folded into the gradient (torch.optim's `weight_decay`)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.optim import rules as optim
+from engine.models import factorization
 from engine.sheet.snapshot import BLOCKS, Snapshot
 
 MAX_TERMS = 8  # products written out in a prediction's formula before it is abbreviated with "…"
@@ -58,18 +59,13 @@ def movie_name(snap: Snapshot, j: int) -> str:
 
 def raw_prediction(snap: Snapshot, i: int, j: int) -> float:
     """u_i · m_j (+ biases): the prediction before any squashing."""
-    raw = float(snap.user_factors[i] @ snap.item_factors[:, j])
-    if snap.biases:
-        raw += float(snap.params["user_bias"][i]) + float(snap.params["item_bias"][j])
-    return raw
+    bias = (snap.params["user_bias"][i], snap.params["item_bias"][j]) if snap.biases else (None, None)
+    return float(factorization.pairs(snap.user_factors[i], snap.item_factors[:, j], *bias))
 
 
 def squash(snap: Snapshot, raw: float) -> float:
     """The rating-range sigmoid when the sheet squashes, else the raw value."""
-    if not snap.squash or snap.y_range is None:
-        return raw
-    lo, hi = snap.y_range
-    return lo + (hi - lo) / (1.0 + np.exp(-raw))
+    return float(factorization.squash(raw, snap.y_range if snap.squash else None)[0])
 
 
 def prediction(snap: Snapshot, i: int, j: int) -> Explanation:

@@ -15,28 +15,14 @@ import torch
 
 from engine.optim import rules as optim
 from engine.sheet.solve import solver
+from engine.config import OptimizerSettings, SheetConfig
 from engine.data.crosstab import Crosstab
+from engine.models import factorization
 from engine.device import pick_device, threads_for
-from engine.optim.rules import OptimizerSettings
 from engine.sheet.snapshot import BLOCKS, Snapshot
 from engine.sheet.solve.spectral import spectral_start
 
 DTYPE = torch.float64  # the sheet's numbers must match what a spreadsheet computes
-
-
-@dataclass(frozen=True)
-class SheetConfig:
-    """The shape of the model on the sheet."""
-
-    k: int = 5  # latent factors per user and per movie (the lesson uses 5)
-    biases: bool = False  # add a bias per user and per movie
-    squash: bool = False  # squash predictions into the rating range with a sigmoid (the lesson's y_range)
-    seed: int = 42  # seed of the random initial factors
-    init: float = 1.0  # factors start uniform in [0, init), like the workbook's =RAND()
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.k <= 1000:
-            raise ValueError(f"factors k must be between 1 and 1000, got {self.k}")
 
 
 @dataclass(frozen=True)
@@ -58,12 +44,6 @@ class StepResult:
     steps: int  # updates actually applied
     losses: np.ndarray = field(repr=False)  # RMSE before each applied update
     diverged: bool = False
-
-
-def y_range(lo: float, hi: float) -> tuple[float, float]:
-    """The squashing range for ratings in [lo, hi]: from 0 (or lo) to a little above hi, as in the lesson's (0, 5.5)."""
-    bottom = min(0.0, lo)
-    return bottom, hi + 0.1 * (hi - bottom)
 
 
 class Sheet:
@@ -121,18 +101,12 @@ class Sheet:
         self._r = torch.tensor(np.where(mask, self.ratings, 0.0), dtype=DTYPE, device=self.device)
         self._count = max(int(mask.sum()), 1)
         lo, hi = (float(self.ratings[mask].min()), float(self.ratings[mask].max())) if mask.any() else (0.0, 1.0)
-        self.y_range = y_range(lo, hi)
+        self.y_range = factorization.y_range(lo, hi)
 
     def _predict(self, p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Predictions for every cell (rated or not), and the sigmoid's value when squashing."""
-        raw = p["user_factors"] @ p["item_factors"]
-        if self.config.biases:
-            raw = raw + p["user_bias"][:, None] + p["item_bias"][None, :]
-        if not self.config.squash:
-            return raw, raw
-        lo, hi = self.y_range
-        s = torch.sigmoid(raw)
-        return lo + (hi - lo) * s, s
+        raw = factorization.grid(p["user_factors"], p["item_factors"], p.get("user_bias"), p.get("item_bias"))
+        return factorization.squash(raw, self.squash_range)
 
     def _loss_and_gradient(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor]) -> torch.Tensor:
         """MSE over rated cells; writes its gradient into g's blocks (the chain rule, written out)."""
@@ -142,8 +116,7 @@ class Sheet:
         mse = flat.dot(flat) / self._count
         d = err.mul_(2.0 / self._count)  # ∂MSE/∂prediction
         if self.config.squash:
-            lo, hi = self.y_range
-            d = d * ((hi - lo) * s * (1 - s))  # through the sigmoid
+            d = d * factorization.squash_slope(s, self.y_range)  # through the sigmoid
         torch.mm(d, p["item_factors"].T, out=g["user_factors"])
         torch.mm(p["user_factors"].T, d, out=g["item_factors"])
         if self.config.biases:

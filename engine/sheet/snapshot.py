@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.optim.rules import OptimizerSettings
+from engine.config import OptimizerSettings
 
 BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")
 

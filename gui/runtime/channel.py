@@ -17,8 +17,8 @@ from gui.sheet.runner import LoadRequest, Mailbox, SheetRunner
 from gui.runtime.worker import QSheetWorker
 
 if TYPE_CHECKING:
-    from engine.optim.rules import OptimizerSettings
-    from engine.sheet.sheet import SheetConfig
+    from engine.config import OptimizerSettings
+    from engine.config import SheetConfig
 
 REPAINT_MS = 16  # the GUI looks for a new frame this often: at most ~60 repaints a second
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch

@@ -16,8 +16,8 @@ from engine.data.ratings import RatingsError
 from gui.sheet.runner import MAX_CHUNK, LoadRequest, SheetRunner
 
 if TYPE_CHECKING:  # they import torch, which only the worker thread imports (as the first sheet is built)
-    from engine.optim.rules import OptimizerSettings
-    from engine.sheet.sheet import SheetConfig
+    from engine.config import OptimizerSettings
+    from engine.config import SheetConfig
 
 IDLE, PLAYING, SOLVING, LOADING = "idle", "playing", "solving", "loading"
 USER_ERRORS = (RatingsError, ValueError, OSError)  # engine.xlsx.XlsxError is a ValueError too

@@ -5,23 +5,16 @@ imports while the window starts): until the first sheet arrives they show "…" 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QSpinBox, QToolButton, QWidget)
 
-from engine.data.crosstab import MAX_TOP, MIN_TOP
-
-if TYPE_CHECKING:
-    from engine.optim.rules import OptimizerSettings
-    from engine.sheet.sheet import SheetConfig
+from engine.config import LABELS, MAX_K, MAX_TOP, MIN_K, MIN_TOP, OPTIMIZERS, USES, OptimizerSettings, SheetConfig
 
 PENDING = "…"  # what a setting shows until the engine has started
 RUN = ("step", "step_n", "play", "solve", "stop", "reset")  # the actions that need the engine
 RATES = (("max", None), ("1000/s", 1000.0), ("100/s", 100.0), ("30/s", 30.0), ("10/s", 10.0))
-USES = {"beta": ("momentum",), "beta1": ("adam", "adamw"), "beta2": ("rmsprop", "adam", "adamw")}
 
 
 def _spin(lo: float, hi: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
@@ -118,7 +111,7 @@ class QControls(QWidget):
             opt.addWidget(box)
         opt.addSpacing(16)
         self.k = QSpinBox()
-        self.k.setRange(1, 50)
+        self.k.setRange(MIN_K, MAX_K)
         self.k.setToolTip("latent factors per user and per movie")
         self.top = QSpinBox()
         self.top.setRange(MIN_TOP, MAX_TOP)
@@ -154,21 +147,15 @@ class QControls(QWidget):
 
     def settings(self) -> OptimizerSettings:
         """The optimizer settings the boxes show."""
-        from engine.optim.rules import OptimizerSettings
-
         return OptimizerSettings(self.optimizer.currentData(), lr=self.lr.value(), beta=self.beta.value(),
                                  beta1=self.beta1.value(), beta2=self.beta2.value(), weight_decay=self.wd.value())
 
     def sheet_config(self) -> SheetConfig:
-        from engine.sheet.sheet import SheetConfig
-
         return SheetConfig(k=self.k.value(), biases=self.biases.isChecked(), squash=self.squash.isChecked(),
                            seed=self.seed.value())
 
     def _get_ready(self) -> None:
         """The engine is running (so engine.optim is imported): list its optimizers and enable the settings."""
-        from engine.optim.rules import LABELS, OPTIMIZERS
-
         self.optimizer.blockSignals(True)
         self.optimizer.clear()
         for name in OPTIMIZERS:

@@ -21,8 +21,9 @@ from engine.data.ratings import Ratings, load_ratings
 from engine.data.movielens import default_ratings
 
 if TYPE_CHECKING:  # these import torch: at run time only once the engine is needed
-    from engine.optim.rules import OptimizerSettings
-    from engine.sheet.sheet import Sheet, SheetConfig, SolveResult, StepResult
+    from engine.config import OptimizerSettings
+    from engine.config import SheetConfig
+    from engine.sheet.sheet import Sheet, SolveResult, StepResult
     from engine.sheet.snapshot import Snapshot
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping

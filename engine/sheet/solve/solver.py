@@ -18,6 +18,7 @@ from typing import Callable
 
 import torch
 
+from engine.models import factorization
 from engine.sheet.solve import schur
 
 DENSE_BUDGET = 2e8  # Marquardt while starts × (VᵀV + Cholesky of S), in multiply-adds, stays under this
@@ -106,9 +107,8 @@ class Grid:
             raw = raw + cols[:, None, :, self.k]  # a row's factors and bias met the column's factors and a 1
         if self.linear:
             return (raw - self.y) * self.w, self.w, a, b
-        lo, hi = self.y_range
-        sig = torch.sigmoid(raw)
-        return (lo + (hi - lo) * sig - self.y) * self.w, (hi - lo) * sig * (1 - sig) * self.w, a, b
+        pred, sig = factorization.squash(raw, self.y_range)
+        return (pred - self.y) * self.w, factorization.squash_slope(sig, self.y_range) * self.w, a, b
 
     def project(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """Each row at its exact least-squares optimum for the columns' values (predictions linear in rows)."""

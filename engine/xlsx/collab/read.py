@@ -9,8 +9,10 @@ import numpy as np
 import openpyxl
 
 from engine.data.crosstab import Crosstab
-from engine.optim.rules import OptimizerSettings
-from engine.sheet.sheet import Sheet, SheetConfig, y_range
+from engine.config import OptimizerSettings
+from engine.config import SheetConfig
+from engine.models.factorization import y_range
+from engine.sheet.sheet import Sheet
 from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout, XlsxError,
     a1,

@@ -16,7 +16,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
-from engine.optim.rules import OptimizerSettings
+from engine.config import OptimizerSettings
+from engine.models import factorization
 from engine.sheet.snapshot import Snapshot
 from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, Layout, XlsxError, a1,
@@ -82,12 +83,10 @@ def _prediction_template(lay: Layout, squash: bool) -> str:
     """The lesson's cell formula =IF(rating="",0,MMULT(user row, movie column)), plus biases and sigmoid when on;
     {c} is the movie's column, {r} the rating's row, {p} the prediction's row."""
     u0, u1 = get_column_letter(lay.user_col(0)), get_column_letter(lay.user_col(lay.k - 1))
-    x = f"MMULT(${u0}{{p}}:${u1}{{p}},{{c}}${lay.factor_row(0)}:{{c}}${lay.factor_row(lay.k - 1)})"
-    if lay.biases:
-        x += f"+${get_column_letter(lay.bias_col)}{{p}}+{{c}}${lay.movie_bias_row}"
-    if squash:
-        lo, hi = a1(lay.loss_row, lay.low_col, True), a1(lay.loss_row, lay.high_col, True)
-        x = f"{lo}+({hi}-{lo})/(1+EXP(-({x})))"
+    dot = f"MMULT(${u0}{{p}}:${u1}{{p}},{{c}}${lay.factor_row(0)}:{{c}}${lay.factor_row(lay.k - 1)})"
+    biases = (f"${get_column_letter(lay.bias_col)}{{p}}", f"{{c}}${lay.movie_bias_row}") if lay.biases else (None, None)
+    squash_range = (a1(lay.loss_row, lay.low_col, True), a1(lay.loss_row, lay.high_col, True)) if squash else None
+    x = factorization.spreadsheet_formula(dot, *biases, squash_range)
     return f'=IF({{c}}{{r}}="",0,{x})'
 
 

@@ -1,0 +1,72 @@
+"""The engine's settings and facts the GUI shows, with no torch: SheetConfig, OptimizerSettings, run states, limits.
+
+The GUI imports these (never a copy) while the worker thread is still importing torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+LABELS = {"sgd": "SGD", "momentum": "Momentum", "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW"}
+# Which hyper-parameters each rule reads besides lr and weight decay.
+USES = {"beta": ("momentum",), "beta1": ("adam", "adamw"), "beta2": ("rmsprop", "adam", "adamw")}
+SCHEDULES = ("constant",)  # learning-rate schedules a sheet can step with (engine.optim.schedules)
+
+MIN_K, MAX_K = 1, 1000  # latent factors per user and per movie
+MIN_TOP, MAX_TOP = 5, 1000  # users and movies in the crosstab
+
+
+class RunState(str, Enum):
+    """What the engine thread is doing; a str, so it prints and compares as its value."""
+
+    IDLE = "idle"
+    PLAYING = "playing"
+    SOLVING = "solving"
+    LOADING = "loading"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class SheetConfig:
+    """The shape of the model on the sheet."""
+
+    k: int = 5  # latent factors per user and per movie (the lesson uses 5)
+    biases: bool = False  # add a bias per user and per movie
+    squash: bool = False  # squash predictions into the rating range with a sigmoid (the lesson's y_range)
+    seed: int = 42  # seed of the random initial factors
+    init: float = 1.0  # factors start uniform in [0, init), like the workbook's =RAND()
+
+    def __post_init__(self) -> None:
+        if not MIN_K <= self.k <= MAX_K:
+            raise ValueError(f"factors k must be between {MIN_K} and {MAX_K}, got {self.k}")
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """Which update rule to use and its hyper-parameters."""
+
+    name: str = "adam"  # one of OPTIMIZERS
+    lr: float = 0.05  # learning rate (the peak, when a schedule varies it)
+    beta: float = 0.9  # momentum: weight of the previous velocity
+    beta1: float = 0.9  # Adam/AdamW: weight of the previous gradient average
+    beta2: float = 0.99  # RMSProp/Adam/AdamW: weight of the previous squared-gradient average
+    eps: float = 1e-8  # keeps the division finite when a squared average is ~0
+    weight_decay: float = 0.0  # L2 added to the gradient; AdamW shrinks the weights instead
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if not self.lr > 0:
+            raise ValueError(f"learning rate must be positive, got {self.lr}")
+        for field in ("beta", "beta1", "beta2"):
+            if not 0.0 <= getattr(self, field) < 1.0:
+                raise ValueError(f"{field} must be in [0, 1), got {getattr(self, field)}")
+        if self.eps <= 0 or self.weight_decay < 0:
+            raise ValueError("eps must be positive and weight decay not negative")
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.name]
