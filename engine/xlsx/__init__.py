@@ -8,8 +8,9 @@ anything else with one line naming the file (and the cell, for a cell problem).
 """
 from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS,
-    TABLE_ROWS, Layout, XlsxError,
+    TABLE_ROWS, Layout,
 )
+from engine.xlsx.errors import XlsxError
 from engine.xlsx.collab.read import ImportedSheet, import_xlsx
 from engine.xlsx.collab.write import export_xlsx
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.utils import quote_sheetname
+
+from engine.xlsx.errors import XlsxError, a1  # noqa: F401 - re-exported for the collab modules
 
 SHEET, ENGINE = "Sheet", "Engine"
 MARKER, FORMAT = "collabsheet workbook", 1  # Engine!A1 and B1: what says a workbook is ours
@@ -24,10 +26,6 @@ SOLVER_OPTIONS = {
     "solver_rlx": "2", "solver_rsd": "0", "solver_scl": "2", "solver_sho": "2", "solver_ssz": "100",
     "solver_tim": "2147483647", "solver_tol": "0.01", "solver_val": "0",
 }
-
-
-class XlsxError(ValueError):
-    """A workbook could not be imported or written; str(error) is one line naming the file and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +79,3 @@ class Layout:
     def area(self, top: int, left: int, bottom: int, right: int) -> str:
         """An absolute A1 range on the Sheet, with the sheet's name."""
         return f"{quote_sheetname(SHEET)}!{a1(top, left, True)}:{a1(bottom, right, True)}"
-
-
-def a1(row: int, col: int, absolute: bool = False) -> str:
-    d = "$" if absolute else ""
-    return f"{d}{get_column_letter(col)}{d}{row}"

@@ -1,7 +1,6 @@
 """Import: a workbook checked as a file, then read back into the engine's sheet, factors and settings."""
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from engine.config import OptimizerSettings
 from engine.config import SheetConfig
 from engine.models.factorization import y_range
 from engine.sheet.sheet import Sheet
+from engine.xlsx.values import Values, check_package, reason, show
 from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout, XlsxError,
     a1,
@@ -43,88 +43,12 @@ class ImportedSheet:
         return sheet
 
 
-class _Values:
-    """One sheet's cached cell values, addressed like the spreadsheet, with errors that name the cell."""
-
-    def __init__(self, book: str, name: str, rows: list[tuple]) -> None:
-        self.book, self.name, self.rows = book, name, rows
-
-    def get(self, row: int, col: int):
-        line = self.rows[row - 1] if row <= len(self.rows) else ()
-        return line[col - 1] if col <= len(line) else None
-
-    def fail(self, row: int, col: int, what: str) -> XlsxError:
-        return XlsxError(f"{self.book}: {self.name}!{a1(row, col)} {what}")
-
-    def number(self, row: int, col: int, blank_ok: bool = False) -> float:
-        value = self.get(row, col)
-        if blank_ok and (value is None or value == ""):
-            return np.nan
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-            raise self.fail(row, col, f"should be a number, found {_show(value)}")
-        return float(value)
-
-    def text(self, row: int, col: int) -> str:
-        value = self.get(row, col)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # a spreadsheet turned an id typed as text back into a number
-        return "" if value is None else str(value)
-
-    def expect(self, row: int, col: int, label: str) -> None:
-        if self.get(row, col) != label:
-            raise self.fail(row, col, f"should read {label!r}, found {_show(self.get(row, col))}; "
-                                      "were rows or columns inserted or deleted?")
-
-
-def _show(value) -> str:
-    return "a blank cell" if value is None or value == "" else repr(value)
-
-
-def _check_package(path: Path) -> None:
-    """Refuse what is not a plain .xlsx package: missing, damaged, macros, pivot tables."""
-    book = path.name
-    if not path.exists():
-        raise XlsxError(f"{book}: no such file")
-    if path.is_dir():
-        raise XlsxError(f"{book}: is a folder, not a workbook")
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(8)
-    except OSError as exc:
-        raise XlsxError(f"{book}: cannot be read ({exc.strerror or exc})") from exc
-    if not head:
-        raise XlsxError(f"{book}: is empty (0 bytes)")
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise XlsxError(f"{book}: an old-style .xls or a password-protected workbook; save it as .xlsx")
-    if not head.startswith(b"PK"):
-        raise XlsxError(f"{book}: not an Excel workbook (.xlsx)")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = [n.lower() for n in zf.namelist()]
-            bad = zf.testzip()
-    except Exception as exc:  # zipfile raises several kinds for truncated or garbled archives
-        raise XlsxError(f"{book}: damaged or not an Excel workbook ({_reason(exc)})") from exc
-    if bad:
-        raise XlsxError(f"{book}: damaged (bad data in {bad})")
-    if "xl/workbook.xml" not in names:
-        raise XlsxError(f"{book}: not an Excel workbook (.xlsx)")
-    if any("vbaproject" in n for n in names):
-        raise XlsxError(f"{book}: contains macros; collabsheet imports only the .xlsx workbooks it exports")
-    if any("pivottable" in n or "pivotcache" in n for n in names):
-        raise XlsxError(f"{book}: contains pivot tables; collabsheet imports only the workbooks it exports")
-
-
-def _reason(exc: Exception) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:120]
-
-
-def _read(path: Path) -> dict[str, _Values]:
+def _read(path: Path) -> dict[str, Values]:
     """Every sheet's cached values; any failure to parse the package is a damaged file."""
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl and its XML parser raise many kinds on damaged parts
-        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({_reason(exc)})") from exc
+        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({reason(exc)})") from exc
     try:
         if ENGINE not in wb.sheetnames:
             raise XlsxError(f"{path.name}: not a collabsheet workbook (it has no {ENGINE!r} sheet)")
@@ -137,12 +61,12 @@ def _read(path: Path) -> dict[str, _Values]:
         for name, last in ((SHEET, None), (ENGINE, TABLE_ROWS)):  # the Engine's predictions are not read back
             ws = wb[name]
             ws.reset_dimensions()  # trust the cells, not the dimension a writer recorded
-            out[name] = _Values(path.name, name, list(ws.iter_rows(max_row=last, values_only=True)))
+            out[name] = Values(path.name, name, list(ws.iter_rows(max_row=last, values_only=True)))
         return out
     except XlsxError:
         raise
     except Exception as exc:
-        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({_reason(exc)})") from exc
+        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({reason(exc)})") from exc
     finally:
         wb.close()
 
@@ -150,7 +74,7 @@ def _read(path: Path) -> dict[str, _Values]:
 class _Fields:
     """The Engine sheet's label → value table."""
 
-    def __init__(self, engine: _Values) -> None:
+    def __init__(self, engine: Values) -> None:
         self.engine, self.rows = engine, {}
         if engine.get(1, 1) != MARKER:
             raise XlsxError(f"{engine.book}: not a collabsheet workbook ({ENGINE}!A1 is not {MARKER!r})")
@@ -184,7 +108,7 @@ class _Fields:
         r = self.row(label)
         value = self.engine.get(r, 2)
         if value not in (True, False, 0, 1):
-            raise self.engine.fail(r, 2, f"should be TRUE or FALSE, found {_show(value)}")
+            raise self.engine.fail(r, 2, f"should be TRUE or FALSE, found {show(value)}")
         return bool(value)
 
     def text(self, label: str) -> str:
@@ -204,7 +128,7 @@ def _settings(f: _Fields) -> OptimizerSettings:
         raise XlsxError(f"{f.engine.book}: {ENGINE} sheet: {exc}") from exc
 
 
-def _ids(sheet: _Values, cells: list[tuple[int, int]], kind: str) -> tuple:
+def _ids(sheet: Values, cells: list[tuple[int, int]], kind: str) -> tuple:
     out = []
     for row, col in cells:
         text = sheet.text(row, col)
@@ -212,11 +136,11 @@ def _ids(sheet: _Values, cells: list[tuple[int, int]], kind: str) -> tuple:
             out.append(int(text) if kind == "int" else float(text) if kind == "float" else text)
         except ValueError:
             raise sheet.fail(row, col, f"should be a{'n integer' if kind == 'int' else ' number'} id, "
-                                       f"found {_show(text)}") from None
+                                       f"found {show(text)}") from None
     return tuple(out)
 
 
-def _layout(f: _Fields, sheet: _Values) -> Layout:
+def _layout(f: _Fields, sheet: Values) -> Layout:
     """The layout the Engine sheet describes, checked against the labels on the Sheet."""
     # Excel's limits bound the loops below even when the table was edited to absurd sizes.
     lay = Layout(f.whole("Users", 1), f.whole("Movies", 1), f.whole("Factors k", 1), f.flag("Biases"))
@@ -228,7 +152,7 @@ def _layout(f: _Fields, sheet: _Values) -> Layout:
     return lay
 
 
-def _params(sheet: _Values, lay: Layout) -> dict[str, np.ndarray]:
+def _params(sheet: Values, lay: Layout) -> dict[str, np.ndarray]:
     """The factor and bias cells, in Sheet.load_params' shapes."""
     n, m, k = lay.n, lay.m, lay.k
     params = {
@@ -243,7 +167,7 @@ def _params(sheet: _Values, lay: Layout) -> dict[str, np.ndarray]:
     return params
 
 
-def _grid(f: _Fields, sheet: _Values, lay: Layout) -> Crosstab:
+def _grid(f: _Fields, sheet: Values, lay: Layout) -> Crosstab:
     """Ratings, ids and titles as the Sheet has them now."""
     cols = [lay.movie_col(j) for j in range(lay.m)]
     ratings = np.array([[sheet.number(lay.rating_row(i), c, blank_ok=True) for c in cols] for i in range(lay.n)])
@@ -255,7 +179,7 @@ def _grid(f: _Fields, sheet: _Values, lay: Layout) -> Crosstab:
     return Crosstab(ratings, user_ids, item_ids, titles, f.text("Dataset"))
 
 
-def _notes(sheet: _Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tuple[str, ...]:
+def _notes(sheet: Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tuple[str, ...]:
     """What the user should hear: a loss cell showing an error, a squashing range the ratings outgrew."""
     notes = []
     loss = sheet.get(lay.loss_row, lay.loss_col)
@@ -274,7 +198,7 @@ def _notes(sheet: _Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tu
 def import_xlsx(path: str | Path) -> ImportedSheet:
     """Read a workbook written by export_xlsx (perhaps changed by Solver or by hand) back for the engine."""
     path = Path(path)
-    _check_package(path)
+    check_package(path)
     books = _read(path)
     f, sheet = _Fields(books[ENGINE]), books[SHEET]
     lay = _layout(f, sheet)

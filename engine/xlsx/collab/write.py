@@ -1,72 +1,34 @@
 """Export: the sheet written as a workbook with live formulas and Solver's settings."""
 from __future__ import annotations
 
-import contextlib
-import os
-import uuid
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import openpyxl
-from openpyxl.cell import Cell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from engine.config import OptimizerSettings
 from engine.models import factorization
 from engine.sheet.snapshot import Snapshot
+from engine.xlsx.cells import Cells, look
+from engine.xlsx.save import save_workbook
 from engine.xlsx.collab.layout import (
-    ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, Layout, XlsxError, a1,
+    ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, Layout, a1,
 )
-
-
-class _Cells:
-    """Puts values into a worksheet with one of a few shared looks (styling 100k cells one by one is slow)."""
-
-    def __init__(self, ws, styles: dict) -> None:
-        self.ws, self.styles = ws, styles
-
-    def put(self, row: int, col: int, value, style: str | None = None, text: bool = False) -> None:
-        """Place a number, a formula ('=…'), text (always text when text=True) or a blank."""
-        cell = self.ws.cell(row, col)
-        if isinstance(value, (np.floating, np.integer)):
-            value = value.item()
-        if text:
-            cell.value = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-            cell.data_type = "s"  # a title like "=cmd|..." stays text, never a formula
-        elif isinstance(value, float):
-            if np.isfinite(value):
-                # openpyxl writes floats as '%.16g', which can lose the last bit; Excel writes 17 digits, so do we.
-                cell._value, cell.data_type = repr(value), "n"
-        elif value is not None:
-            cell.value = value
-        if style:
-            cell._style = self.styles[style]  # shared, never changed after: cells only read it when saved
 
 
 def _styles(ws) -> dict:
     """Named cell looks, each one shared style array."""
-    def look(fill=None, bold=False, fmt=None, wrap=False, colour=None, align=None):
-        cell = Cell(ws)  # a scratch cell, never placed: setting its look registers the look with the workbook
-        if fill:
-            cell.fill = PatternFill("solid", fgColor=fill)
-        cell.font = Font(bold=bold, color=colour)
-        if fmt:
-            cell.number_format = fmt
-        cell.alignment = Alignment(horizontal=align, vertical="top", wrap_text=wrap)
-        return cell._style
-
-    out = {"label": look(bold=True, align="left"), "title": look(bold=True, wrap=True, align="center"),
-           "id": look(bold=True, align="center"),
-           "note": look(colour="666666"), "value": look(), "loss": look(FILLS["loss"], True, "0.000000")}
+    out = {"label": look(ws, bold=True, align="left"), "title": look(ws, bold=True, wrap=True, align="center"),
+           "id": look(ws, bold=True, align="center"),
+           "note": look(ws, colour="666666"), "value": look(ws), "loss": look(ws, FILLS["loss"], True, "0.000000")}
     for block, fmt in (("rating", "0.0##"), ("prediction", "0.000"), ("movie", "0.000"),
                        ("user", "0.000"), ("bias", "0.000")):
-        out[block] = look(FILLS[block], fmt=fmt)
-        out[block + " label"] = look(FILLS[block], bold=True)
+        out[block] = look(ws, FILLS[block], fmt=fmt)
+        out[block + " label"] = look(ws, FILLS[block], bold=True)
     return out
 
 
@@ -90,7 +52,7 @@ def _prediction_template(lay: Layout, squash: bool) -> str:
     return f'=IF({{c}}{{r}}="",0,{x})'
 
 
-def _write_sheet(ws, cells: _Cells, snap: Snapshot, lay: Layout) -> None:
+def _write_sheet(ws, cells: Cells, snap: Snapshot, lay: Layout) -> None:
     n, m, k = lay.n, lay.m, lay.k
     p = snap.params
     cells.put(1, 1, f"collabsheet · {snap.dataset or 'ratings'} · {n} users × {m} movies · k = {k}"
@@ -178,7 +140,7 @@ def _engine_fields(snap: Snapshot, lay: Layout) -> list[tuple[str, object, str]]
     return rows
 
 
-def _write_engine(ws, cells: _Cells, snap: Snapshot, lay: Layout) -> None:
+def _write_engine(ws, cells: Cells, snap: Snapshot, lay: Layout) -> None:
     cells.put(1, 1, MARKER, "label", text=True)
     cells.put(1, 2, FORMAT, "value")
     cells.put(1, 3, "The engine's side, as values; the Sheet's formulas recalculate in the spreadsheet.", "note",
@@ -228,26 +190,13 @@ def _workbook(snap: Snapshot) -> openpyxl.Workbook:
     sheet = wb.active
     sheet.title = SHEET
     styles = _styles(sheet)
-    _write_sheet(sheet, _Cells(sheet, styles), snap, lay)
+    _write_sheet(sheet, Cells(sheet, styles), snap, lay)
     _solver_names(sheet, snap, lay)
     engine = wb.create_sheet(ENGINE)
-    _write_engine(engine, _Cells(engine, styles), snap, lay)
+    _write_engine(engine, Cells(engine, styles), snap, lay)
     return wb
 
 
 def export_xlsx(snapshot: Snapshot, path: str | Path) -> None:
     """Write the sheet as an .xlsx workbook whose formulas and Solver settings reproduce the engine's model."""
-    path = Path(path)
-    part = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.part"
-    try:
-        part.open("xb").close()  # find out before the work whether the folder can be written
-    except OSError as exc:
-        raise XlsxError(f"{path.name}: cannot be written ({exc.strerror or exc})") from exc
-    try:
-        _workbook(snapshot).save(part)
-        os.replace(part, path)  # only a complete workbook replaces an earlier file
-    except OSError as exc:
-        raise XlsxError(f"{path.name}: cannot be written ({exc.strerror or exc})") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(part)
+    save_workbook(_workbook(snapshot), path)
