@@ -63,3 +63,16 @@ def test_explain_follows_the_rule() -> None:
     m_hat, r_hat = m / (1 - 0.9**4), r / (1 - 0.99**4)
     assert terms["average m"] == pytest.approx(m)
     assert terms["next value p"] == pytest.approx(0.5 - 0.1 * m_hat / (r_hat**0.5 + 1e-8))
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_steps_lr_comes_from_the_caller(name: str) -> None:
+    """A schedule sets each step's lr: the rule at lr must equal the rule whose settings say lr."""
+    g = torch.linspace(-1, 1, 7, dtype=torch.float64)
+    base, scheduled = torch.ones(7, dtype=torch.float64), torch.ones(7, dtype=torch.float64)
+    s1, s2 = {}, {}
+    for step in range(5):
+        lr = 0.1 / (step + 1)
+        optim.update(base, g.clone(), s1, OptimizerSettings(name, lr=lr, weight_decay=0.1))
+        optim.update(scheduled, g.clone(), s2, OptimizerSettings(name, lr=1.0, weight_decay=0.1), lr)
+    torch.testing.assert_close(base, scheduled, rtol=0, atol=0)

@@ -19,8 +19,8 @@ def _sides(sheet: Sheet) -> tuple[solver.Grid, torch.Tensor, torch.Tensor]:
     """The sheet's grid and three starts as rows and columns: one after a few steps (biases off zero),
     one random, one spectral."""
     sheet.step(20)
-    theta = torch.stack([sheet.theta.clone(), sheet.initial_theta(1), sheet.spectral_theta()])
-    grid = solver.Grid(sheet._problem())
+    theta = torch.stack([sheet.theta.clone(), sheet.model.initial_theta(1), sheet.model.spectral_theta()])
+    grid = solver.Grid(solver.problem_of(sheet.model))
     return (grid, *grid.sides(theta))
 
 
@@ -46,7 +46,7 @@ def test_grid_residuals_are_the_sheets(grid15, config: SheetConfig) -> None:
     sheet = Sheet(grid15, config, device="cpu")
     grid, rows, cols = _sides(sheet)
     r = grid.evaluate(rows[:1], cols[:1])[0][0]
-    pred, _ = sheet._predict(sheet._p)
+    pred, _ = sheet.model.predict(sheet._p)
     expected = torch.where(torch.tensor(grid15.mask), pred - torch.tensor(np.nan_to_num(grid15.ratings)), 0.0)
     torch.testing.assert_close(r, expected, rtol=1e-12, atol=1e-12)
 
@@ -135,7 +135,7 @@ def test_the_spectral_start_reproduces_a_grid_of_rank_k(grid15) -> None:
 def test_the_spectral_start_is_better_placed_than_random_factors(grid15, config: SheetConfig) -> None:
     sheet = Sheet(grid15, config, device="cpu")
     random_rmse = sheet.rmse()
-    sheet.theta.copy_(sheet.spectral_theta())
+    sheet.theta.copy_(sheet.model.spectral_theta())
     assert np.isfinite(sheet.rmse()) and sheet.rmse() < 0.5 * random_rmse
 
 
@@ -159,7 +159,7 @@ def test_solve_finds_the_same_minimum_from_different_seeds(grid15, config: Sheet
 
 def test_a_sheet_too_big_for_marquardt_is_solved_by_lbfgs(movielens) -> None:
     sheet = Sheet(top_crosstab(movielens, 60, 60), SheetConfig(k=40), device="cpu")
-    assert not solver.affordable(sheet._problem(), 1)
+    assert not solver.affordable(solver.problem_of(sheet.model), 1)
     result = sheet.solve(max_iter=40)
     assert 0 < result.iterations <= 40 and result.rmse < 0.5 * result.rmse_before
 

@@ -282,7 +282,7 @@ def test_import_takes_what_solver_and_the_user_changed(tmp_path):
         np.testing.assert_allclose(book.params[block], value, rtol=1e-15, atol=0)  # openpyxl writes 16 digits
     rebuilt = book.to_sheet("cpu")
     expected = Sheet(book.grid, SheetConfig(biases=True), device="cpu")
-    expected.load_params(book.params)
+    expected.load_state_dict(expected.params_state(book.params))
     assert rebuilt.rmse() == expected.rmse()
 
 
@@ -296,7 +296,7 @@ def test_squash_range_that_no_longer_fits_the_ratings_is_reported(tmp_path):
     wb.save(path)
     book = import_xlsx(path)
     assert len(book.notes) == 1 and "squashes into 0..5.5" in book.notes[0] and "0..11" in book.notes[0]
-    assert book.to_sheet("cpu").y_range == (0.0, 11.0)
+    assert book.to_sheet("cpu").model.y_range == (0.0, 11.0)
 
 
 def test_workbook_loss_is_read_from_the_spreadsheets_cached_value(tmp_path):

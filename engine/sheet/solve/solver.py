@@ -14,12 +14,15 @@ minimum. Starts race in rounds and only the best quarter goes on (successive hal
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from engine.models import factorization
 from engine.sheet.solve import schur
+
+if TYPE_CHECKING:
+    from engine.sheet.model import SheetModel
 
 DENSE_BUDGET = 2e8  # Marquardt while starts × (VᵀV + Cholesky of S), in multiply-adds, stays under this
 ROUND = 20  # iterations per round of successive halving (half that for projected steps, which converge faster)
@@ -42,8 +45,13 @@ class Problem:
     movies: torch.Tensor  # (movies, s) the same for each movie
     k: int
     y_range: tuple[float, float] | None  # the sigmoid's range when predictions are squashed
-    loss_and_gradient: Callable  # (param views, gradient views) -> MSE, writing the gradient
-    split: Callable  # θ -> named views of its blocks
+    model: SheetModel  # for L-BFGS: θ's named views (split) and the loss with its gradient
+
+
+def problem_of(model: SheetModel) -> Problem:
+    """The sheet's model as the solver sees it: where each user's and movie's parameters sit in θ."""
+    users, movies = model.sides()
+    return Problem(model.r, model.mask, model.count, users, movies, model.config.k, model.squash_range, model)
 
 
 def affordable(problem: Problem, starts: int) -> bool:
@@ -210,7 +218,7 @@ class Lbfgs:
 
     def __init__(self, starts: torch.Tensor, problem: Problem):
         self.problem, self.x = problem, starts[0].clone()
-        self._p, self._g = problem.split(self.x), problem.split(torch.zeros_like(self.x))
+        self._p, self._g = problem.model.split(self.x), problem.model.split(torch.zeros_like(self.x))
         self.lbfgs = torch.optim.LBFGS([self.x], lr=1, max_iter=CHUNK, max_eval=CHUNK * 25, history_size=20,
                                        tolerance_grad=1e-10, tolerance_change=1e-15, line_search_fn="strong_wolfe")
         self.history = [float(self._closure())]
@@ -218,7 +226,7 @@ class Lbfgs:
         self.converged = torch.tensor([False])
 
     def _closure(self) -> torch.Tensor:
-        mse = self.problem.loss_and_gradient(self._p, self._g)
+        mse = self.problem.model.loss_and_gradient(self._p, self._g)
         self.x.grad = torch.cat([g.reshape(-1) for g in self._g.values()])
         return mse
 
@@ -234,7 +242,7 @@ class Lbfgs:
         self.lbfgs.step(self._closure)
         done = self.lbfgs.state[self.x]["n_iter"] - self.iterations
         self.iterations += done
-        self.history.append(float(self.problem.loss_and_gradient(self._p, self._g)))
+        self.history.append(float(self.problem.model.loss_and_gradient(self._p, self._g)))
         stalled = self.history[-2] - self.history[-1] <= TOL * self.history[-1]
         flat = float(self.x.grad.abs().max()) <= 1e-10  # L-BFGS's own test for a stationary point
         self.converged = torch.tensor([stalled or flat])

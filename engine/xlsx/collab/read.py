@@ -27,7 +27,7 @@ class ImportedSheet:
     grid: Crosstab  # ratings, ids and titles as the workbook has them now
     config: SheetConfig
     settings: OptimizerSettings
-    params: dict[str, np.ndarray]  # the factor (and bias) cells, float64, in Sheet.load_params' form
+    params: dict[str, np.ndarray]  # the factor (and bias) cells, float64, in SheetModel.flatten's form
     step: int  # the engine's step count at export
     workbook_loss: float | None  # the loss cell as the spreadsheet last calculated it; None if never calculated
     engine_loss: float  # the engine's loss at export (Engine sheet)
@@ -38,8 +38,7 @@ class ImportedSheet:
     def to_sheet(self, device: str | None = None) -> Sheet:
         """A new engine Sheet with the workbook's ratings, factors and settings."""
         sheet = Sheet(self.grid, self.config, self.settings, device)
-        sheet.load_params(self.params)
-        sheet.steps = self.step
+        sheet.load_state_dict(sheet.params_state(self.params, steps=self.step))
         return sheet
 
 
@@ -153,7 +152,7 @@ def _layout(f: _Fields, sheet: Values) -> Layout:
 
 
 def _params(sheet: Values, lay: Layout) -> dict[str, np.ndarray]:
-    """The factor and bias cells, in Sheet.load_params' shapes."""
+    """The factor and bias cells, in SheetModel.flatten's shapes."""
     n, m, k = lay.n, lay.m, lay.k
     params = {
         "user_factors": np.array([[sheet.number(lay.prediction_row(i), lay.user_col(q)) for q in range(k)]
