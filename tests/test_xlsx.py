@@ -9,6 +9,7 @@ from xml.etree import ElementTree
 import numpy as np
 import openpyxl
 import pytest
+import torch
 from openpyxl.utils import get_column_letter, range_boundaries
 
 from engine.data.crosstab import Crosstab
@@ -345,3 +346,32 @@ def test_a_failed_export_leaves_the_earlier_file_whole(tmp_path, monkeypatch):
     monkeypatch.undo()
     with pytest.raises(XlsxError, match="cannot be written"):
         export_xlsx(snap, tmp_path / "no such folder" / "book.xlsx")
+
+
+@pytest.mark.parametrize("name", ["momentum", "rmsprop", "adam", "adamw"])
+def test_an_imported_run_continues_exactly(tmp_path, grid15, name):
+    """The Optimizer sheet carries the running averages (and Adam's t): stepping on after import is bit-identical."""
+    settings = OptimizerSettings(name, lr=0.01, weight_decay=0.01)
+    sheet = Sheet(grid15, SheetConfig(biases=True), settings, device="cpu")
+    sheet.step(30)
+    path = tmp_path / "run.xlsx"
+    export_xlsx(sheet.snapshot(), path)
+    book = import_xlsx(path)
+    assert set(book.optimizer_state) == set(sheet.state)
+    resumed = book.to_sheet("cpu")
+    assert resumed.steps == 30 and resumed.settings == settings
+    sheet.step(20)
+    resumed.step(20)
+    assert torch.equal(resumed.theta, sheet.theta)
+
+
+def test_a_tampered_optimizer_sheet_names_the_cell(tmp_path, grid15):
+    sheet = Sheet(grid15, settings=OptimizerSettings("adam", lr=0.01), device="cpu")
+    sheet.step(3)
+    path = tmp_path / "run.xlsx"
+    export_xlsx(sheet.snapshot(), path)
+    wb = openpyxl.load_workbook(path)
+    wb["Optimizer"].cell(5, 3, "oops")
+    wb.save(path)
+    with pytest.raises(XlsxError, match=r"Optimizer!C5 should be a number, found 'oops'"):
+        import_xlsx(path)

@@ -8,6 +8,8 @@ from openpyxl.utils import quote_sheetname
 from engine.xlsx.errors import XlsxError, a1  # noqa: F401 - re-exported for the collab modules
 
 SHEET, ENGINE = "Sheet", "Engine"
+OPTIMIZER = "Optimizer"  # the optimizer's running averages, one row per parameter, when it has any
+STATE_BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")  # θ's order
 MARKER, FORMAT = "collabsheet workbook", 1  # Engine!A1 and B1: what says a workbook is ours
 FILLS = {"rating": "DDEBF7", "prediction": "E4DFEC", "movie": "E2EFDA", "user": "FCE4D6",
          "loss": "FFC7CE", "bias": "FFF2CC"}  # the app's block colours, as light fills

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import openpyxl
+import torch
 
 from engine.data.crosstab import Crosstab
 from engine.config import OptimizerSettings
@@ -14,7 +15,8 @@ from engine.models.factorization import y_range
 from engine.sheet.sheet import Sheet
 from engine.xlsx.values import Values, check_package, reason, show
 from engine.xlsx.collab.layout import (
-    ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout, XlsxError,
+    ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, OPTIMIZER, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout,
+    XlsxError,
     a1,
 )
 
@@ -28,6 +30,7 @@ class ImportedSheet:
     config: SheetConfig
     settings: OptimizerSettings
     params: dict[str, np.ndarray]  # the factor (and bias) cells, float64, in SheetModel.flatten's form
+    optimizer_state: dict  # the optimizer's running averages in θ's order ({"m": array, …, "t": int}), or {}
     step: int  # the engine's step count at export
     workbook_loss: float | None  # the loss cell as the spreadsheet last calculated it; None if never calculated
     engine_loss: float  # the engine's loss at export (Engine sheet)
@@ -38,7 +41,8 @@ class ImportedSheet:
     def to_sheet(self, device: str | None = None) -> Sheet:
         """A new engine Sheet with the workbook's ratings, factors and settings."""
         sheet = Sheet(self.grid, self.config, self.settings, device)
-        sheet.load_state_dict(sheet.params_state(self.params, steps=self.step))
+        state = {k: (v if k == "t" else torch.tensor(v)) for k, v in self.optimizer_state.items()}
+        sheet.load_state_dict(sheet.params_state(self.params, steps=self.step, optimizer=state))
         return sheet
 
 
@@ -51,13 +55,16 @@ def _read(path: Path) -> dict[str, Values]:
     try:
         if ENGINE not in wb.sheetnames:
             raise XlsxError(f"{path.name}: not a collabsheet workbook (it has no {ENGINE!r} sheet)")
-        extra = [n for n in wb.sheetnames if n not in (SHEET, ENGINE)]
+        extra = [n for n in wb.sheetnames if n not in (SHEET, ENGINE, OPTIMIZER)]
         if extra or SHEET not in wb.sheetnames:
             what = f"extra sheet {extra[0]!r}" if extra else f"no {SHEET!r} sheet"
             raise XlsxError(f"{path.name}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r} "
                             "(delete the others and save)")
         out = {}
-        for name, last in ((SHEET, None), (ENGINE, TABLE_ROWS)):  # the Engine's predictions are not read back
+        sheets = ((SHEET, None), (ENGINE, TABLE_ROWS), (OPTIMIZER, None))  # the Engine's predictions are not read
+        for name, last in sheets:
+            if name not in wb.sheetnames:
+                continue
             ws = wb[name]
             ws.reset_dimensions()  # trust the cells, not the dimension a writer recorded
             out[name] = Values(path.name, name, list(ws.iter_rows(max_row=last, values_only=True)))
@@ -178,6 +185,27 @@ def _grid(f: _Fields, sheet: Values, lay: Layout) -> Crosstab:
     return Crosstab(ratings, user_ids, item_ids, titles, f.text("Dataset"))
 
 
+def _optimizer_state(books: dict[str, Values], f: _Fields, params: dict[str, np.ndarray]) -> dict:
+    """The running averages the Optimizer sheet carries, checked against the parameters' count; {} without one."""
+    if OPTIMIZER not in books:
+        return {}
+    values = books[OPTIMIZER]
+    size = sum(a.size for a in params.values())
+    names = []
+    for c in range(3, len(values.rows[0]) + 1 if values.rows else 3):
+        name = values.text(1, c)
+        if name not in ("v", "m", "r"):
+            raise values.fail(1, c, f"should name a running average (v, m or r), found {show(name)}")
+        names.append(name)
+    last = len(values.rows)
+    if last - 1 != size:
+        raise values.fail(min(last + 1, size + 2), 1, f"should hold {size} parameters' rows, found {last - 1}")
+    state = {name: np.array([values.number(r, c) for r in range(2, size + 2)]) for c, name in enumerate(names, 3)}
+    if "m" in state:
+        state["t"] = f.whole("Optimizer t", 1)
+    return state
+
+
 def _notes(sheet: Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tuple[str, ...]:
     """What the user should hear: a loss cell showing an error, a squashing range the ratings outgrew."""
     notes = []
@@ -209,6 +237,7 @@ def import_xlsx(path: str | Path) -> ImportedSheet:
     loss = sheet.get(lay.loss_row, lay.loss_col)
     return ImportedSheet(
         path=str(path), grid=grid, config=config, settings=_settings(f), params=params, step=f.whole("Step", 0),
+        optimizer_state=_optimizer_state(books, f, params),
         workbook_loss=float(loss) if isinstance(loss, (int, float)) and not isinstance(loss, bool) else None,
         engine_loss=f.number("Engine loss (RMSE)"), exported=f.text("Exported"), device=f.text("Device"),
         notes=_notes(sheet, lay, grid.ratings, squash),

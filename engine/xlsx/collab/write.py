@@ -16,7 +16,8 @@ from engine.sheet.snapshot import Snapshot
 from engine.xlsx.cells import Cells, look
 from engine.xlsx.save import save_workbook
 from engine.xlsx.collab.layout import (
-    ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, Layout, a1,
+    ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, OPTIMIZER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, STATE_BLOCKS,
+    Layout, a1,
 )
 
 
@@ -120,6 +121,7 @@ def _engine_fields(snap: Snapshot, lay: Layout) -> list[tuple[str, object, str]]
         ("Squash", snap.squash, "sigmoid into the y range"),
         ("Seed", snap.seed, "seed of the initial factors"),
         ("Step", snap.step, "updates applied since reset"),
+        ("Optimizer t", snap.optimizer_state.get("t", 0), "Adam's step count for its bias correction"),
     ]
     for f in fields(OptimizerSettings):
         rows.append((f"optimizer {f.name}", getattr(snap.settings, f.name), ""))
@@ -194,7 +196,30 @@ def _workbook(snap: Snapshot) -> openpyxl.Workbook:
     _solver_names(sheet, snap, lay)
     engine = wb.create_sheet(ENGINE)
     _write_engine(engine, Cells(engine, styles), snap, lay)
+    averages = {key: value for key, value in snap.optimizer_state.items() if key != "t"}
+    if averages:
+        state = wb.create_sheet(OPTIMIZER)
+        _write_optimizer(state, Cells(state, styles), snap, averages)
     return wb
+
+
+def _write_optimizer(ws, cells: Cells, snap: Snapshot, averages: dict) -> None:
+    """The optimizer's running averages, one row per parameter in θ's order, so an import continues exactly."""
+    names = sorted(averages)
+    for c, label in enumerate(["parameter", "index", *names], start=1):
+        cells.put(1, c, label, "label", text=True)
+    row = 2
+    for block in STATE_BLOCKS:
+        if snap.params.get(block) is None:
+            continue
+        for index in np.ndindex(snap.params[block].shape):
+            cells.put(row, 1, block, "note", text=True)
+            cells.put(row, 2, ",".join(map(str, index)), "note", text=True)
+            for c, name in enumerate(names, start=3):
+                cells.put(row, c, averages[name][block][index], "value")
+            row += 1
+    ws.column_dimensions["A"].width = 14
+    ws.freeze_panes = "C2"
 
 
 def export_xlsx(snapshot: Snapshot, path: str | Path) -> None:
