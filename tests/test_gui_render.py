@@ -23,21 +23,21 @@ def window(qtbot):
     qtbot.addWidget(w)
     w.resize(1500, 900)
     w.show()
-    qtbot.waitUntil(lambda: w.snapshot is not None and w.loss_plot is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
     yield w
     w.close()
 
 
 def _pixel(w, image, cell: Cell, at: str = "left"):
     """The colour just inside a cell's left edge (numbers are right-aligned), or its top-left corner."""
-    view = w.view
-    rect = view.visualRect(w.model.index(*w.model.layout.position(cell)))
+    view = w.sheet.view
+    rect = view.visualRect(w.sheet.model.index(*w.sheet.model.layout.position(cell)))
     point = rect.topLeft() + (QPoint(4, rect.height() // 2) if at == "left" else QPoint(5, 5))
     return image.pixelColor(view.viewport().mapTo(w, point))
 
 
 def test_blocks_carry_their_colours_in_a_rendered_png(qtbot, window, tmp_path):
-    snap = window.snapshot
+    snap = window.sheet.snapshot
     rated = tuple(int(x) for x in next(iter(zip(*snap.mask.nonzero()))))
     path = tmp_path / "window.png"
     assert window.grab().save(str(path))
@@ -54,24 +54,24 @@ def test_blocks_carry_their_colours_in_a_rendered_png(qtbot, window, tmp_path):
 
 
 def test_error_view_and_biases_render(qtbot, window):
-    window.controls.errors.setChecked(True)
-    rated = tuple(int(x) for x in next(iter(zip(*window.snapshot.mask.nonzero()))))
-    index = window.model.index(*window.model.layout.position(Cell(L.PREDICTION, rated)))
-    assert window.model.data(index) == f"{window.snapshot.errors[rated]:+.2f}"
-    window.controls.biases.setChecked(True)
-    qtbot.waitUntil(lambda: window.snapshot.biases, timeout=WAIT_MS)
-    assert window.model.layout.top == window.snapshot.k + 1
-    bias = window.model.index(*window.model.layout.position(Cell(L.ITEM_BIAS, (0,))))
-    assert window.model.data(bias) == "0.00"
+    window.sheet.controls.errors.setChecked(True)
+    rated = tuple(int(x) for x in next(iter(zip(*window.sheet.snapshot.mask.nonzero()))))
+    index = window.sheet.model.index(*window.sheet.model.layout.position(Cell(L.PREDICTION, rated)))
+    assert window.sheet.model.data(index) == f"{window.sheet.snapshot.errors[rated]:+.2f}"
+    window.sheet.controls.biases.setChecked(True)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.biases, timeout=WAIT_MS)
+    assert window.sheet.model.layout.top == window.sheet.snapshot.k + 1
+    bias = window.sheet.model.index(*window.sheet.model.layout.position(Cell(L.ITEM_BIAS, (0,))))
+    assert window.sheet.model.data(bias) == "0.00"
     assert not window.grab().isNull()
 
 
 def test_big_numbers_shrink_to_fit_their_columns(qtbot, window):
     """A factor typed as -1234.567 shows a shorter form that fits its narrow column; editing gets it in full."""
-    model, view = window.model, window.view
+    model, view = window.sheet.model, window.sheet.view
     index = model.index(*model.layout.position(Cell(L.USER_FACTORS, (0, 1))))
     assert model.setData(index, "-1234.567", Qt.EditRole)  # the path an edit in the cell takes
-    qtbot.waitUntil(lambda: window.snapshot.user_factors[0, 1] == -1234.567, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.user_factors[0, 1] == -1234.567, timeout=WAIT_MS)
     metrics = QFontMetrics(view.font())
     text = model.data(index, Qt.DisplayRole)
     assert metrics.horizontalAdvance(text) <= view.columnWidth(index.column()), text
@@ -95,9 +95,9 @@ def test_void_qt_calls_keep_none_alive(qtbot, window):
     """PySide6 6.12.0's wheels drop a reference to None per void call on CPython 3.11 (so we pin 6.11)."""
     before = sys.getrefcount(None)
     for _ in range(20):
-        window.view.viewport().repaint()
+        window.sheet.view.viewport().repaint()
     for _ in range(2000):
-        window.view.setMinimumWidth(10)
+        window.sheet.view.setMinimumWidth(10)
     assert sys.getrefcount(None) >= before - 100
 
 
@@ -107,8 +107,8 @@ def test_launch_and_quit_the_whole_window(qtbot):
 
     def close_when_shown() -> None:
         windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMainSheetWindow) and w.isVisible()]
-        if windows and windows[0].frames:
-            seen.append(windows[0].snapshot.rmse)
+        if windows and windows[0].sheet.frames:
+            seen.append(windows[0].sheet.snapshot.rmse)
             windows[0].close()
         else:
             QTimer.singleShot(50, close_when_shown)
@@ -148,10 +148,10 @@ from gui.main_window import QMainSheetWindow
 app = QApplication([])
 w = QMainSheetWindow()
 def watch(frame):  # connected after the window's own slot, so it runs once the window has rendered the frame
-    if w.frames and not first:
-        first.append(getattr(w, "previews", 0))
+    if w.sheet.frames and not first:
+        first.append(getattr(w.sheet, "previews", 0))
         app.quit()
-w.engine.frame.connect(watch)
+w.sheet.engine.frame.connect(watch)
 w.show()
 QTimer.singleShot(60_000, app.quit)
 app.exec()
@@ -171,10 +171,10 @@ def test_bad_window_options_are_reported():
 @pytest.mark.parametrize("errors", [False, True])
 def test_painted_blocks_match_the_models_roles(qtbot, window, errors):
     """The painter's block-at-once colours and text are exactly what data() answers cell by cell."""
-    window.controls.biases.setChecked(True)
-    qtbot.waitUntil(lambda: window.snapshot.biases, timeout=WAIT_MS)
-    window.controls.errors.setChecked(errors)
-    model = window.model
+    window.sheet.controls.biases.setChecked(True)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.biases, timeout=WAIT_MS)
+    window.sheet.controls.errors.setChecked(errors)
+    model = window.sheet.model
     for kind, (r0, r1, c0, c1) in model.layout.blocks().items():
         argb, _, texts = model.block(kind, slice(0, r1 - r0), slice(0, c1 - c0))
         for a in range(r1 - r0):
@@ -182,3 +182,50 @@ def test_painted_blocks_match_the_models_roles(qtbot, window, errors):
                 index = model.index(r0 + a, c0 + b)
                 assert int(argb[a, b]) == model.data(index, Qt.BackgroundRole).color().rgba(), (kind, a, b)
                 assert texts[a * (c1 - c0) + b] == model.data(index, Qt.DisplayRole), (kind, a, b)
+
+
+def test_the_gui_thread_runs_no_torch_code_in_a_whole_session():
+    """Explanations and the device label come from the worker: the GUI thread never calls into torch."""
+    code = """
+import os, sys, threading
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+ran = set()
+def profile(frame, event, arg):
+    name = frame.f_code.co_filename
+    if frame.f_code.co_name == "_patched_getfile":  # torch replaces inspect.getfile for every thread when imported
+        return
+    if event == "call" and ("/torch/" in name or "/engine/sheet/" in name and not name.endswith(("explanation.py",
+                            "sheet/__init__.py")) or "/engine/optim/" in name or name.endswith("/engine/device.py")):
+        ran.add((name, frame.f_code.co_name, frame.f_back.f_code.co_filename if frame.f_back else ""))
+sys.setprofile(profile)  # this (the GUI) thread only
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from gui.main_window import QMainSheetWindow
+from gui.sheet import layout as L
+from gui.sheet.layout import Cell
+app = QApplication([])
+w = QMainSheetWindow()
+tab, done = w.sheet, []
+def drive():
+    if tab.snapshot is None or tab.loss_plot is None:
+        QTimer.singleShot(50, drive)
+        return
+    model = tab.model
+    tab.view.setCurrentIndex(model.index(*model.layout.position(Cell(L.PREDICTION, (0, 0)))))
+    tab.view.setCurrentIndex(model.index(*model.layout.position(Cell(L.USER_FACTORS, (1, 1)))))
+    tab.engine.step(3)
+    QTimer.singleShot(1500, finish)
+def finish():
+    done.append(tab.explain.text())
+    w.close()
+    app.quit()
+w.show()
+QTimer.singleShot(50, drive)
+QTimer.singleShot(60_000, app.quit)
+app.exec()
+sys.setprofile(None)
+assert done and "next update" in done[0], done
+assert not ran, sorted(ran)[:5]
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -8,12 +8,14 @@ from engine.data.ratings import RatingsError
 from engine.config import OptimizerSettings
 from engine.config import SheetConfig
 from gui.sheet import runner as gui_runner
-from gui.sheet.runner import PREVIEW_BIASES, PREVIEW_K, SOLVE_LABEL, LoadRequest, Mailbox, SheetRunner
+from gui.runtime.mailbox import Mailbox
+from gui.sheet.frames import Frame, LoadRequest, Preview
+from gui.sheet.runner import SOLVE_LABEL, SheetRunner
 
 
 @pytest.fixture
 def runner(movielens):
-    r = SheetRunner(Mailbox(), device="cpu")
+    r = SheetRunner(Mailbox(Frame), device="cpu")
     r.load(LoadRequest(ratings=movielens))
     return r
 
@@ -77,12 +79,13 @@ def test_reset_starts_a_new_run(runner):
     assert frame.clear_curves and frame.snapshot.step == 0 and frame.snapshot.seed == 7
 
 
-def test_the_preview_has_the_shape_of_the_engines_default_sheet():
-    assert (PREVIEW_K, PREVIEW_BIASES) == (SheetConfig().k, SheetConfig().biases)
+def test_the_preview_has_the_shape_of_the_engines_default_sheet(grid15):
+    preview = Preview.of(grid15)
+    assert (preview.k, preview.biases) == (SheetConfig().k, SheetConfig().biases)
 
 
 def test_the_first_load_previews_the_ratings_before_it_needs_the_engine(movielens, grid15, monkeypatch):
-    runner = SheetRunner(Mailbox(), device="cpu")
+    runner = SheetRunner(Mailbox(Frame), device="cpu")
     real_engine, seen = gui_runner.engine_sheet, []
 
     def engine_sheet():
@@ -94,8 +97,8 @@ def test_the_first_load_previews_the_ratings_before_it_needs_the_engine(movielen
     preview = seen[0].preview
     assert seen[0].snapshot is None and preview.dataset == grid15.name
     np.testing.assert_array_equal(preview.ratings, grid15.ratings)
-    assert preview.user_ids == grid15.user_ids and preview.titles == grid15.titles and preview.k == PREVIEW_K
+    assert preview.user_ids == grid15.user_ids and preview.titles == grid15.titles and preview.k == SheetConfig().k
     frame = runner.mailbox.take()
-    assert frame.preview is None and frame.snapshot.k == PREVIEW_K and frame.snapshot.settings == OptimizerSettings()
+    assert frame.preview is None and frame.snapshot.k == SheetConfig().k and frame.snapshot.settings == OptimizerSettings()
     runner.load(LoadRequest(ratings=movielens))  # with a sheet showing, a load goes straight to the new sheet
-    assert seen[1] is None  # nothing was published before the new sheet
+    assert seen[1] is None or (seen[1].preview is None and seen[1].snapshot is None)  # nothing of a sheet before it

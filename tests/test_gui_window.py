@@ -27,7 +27,7 @@ def window(qtbot):
     w = QMainSheetWindow()
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: w.snapshot is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None, timeout=WAIT_MS)
     yield w
     w.close()
 
@@ -37,92 +37,92 @@ def reference(movielens, **config) -> Sheet:
 
 
 def button(w, name: str) -> QToolButton:
-    return next(b for b in w.controls.findChildren(QToolButton) if b.defaultAction() is w.actions[name])
+    return next(b for b in w.sheet.controls.findChildren(QToolButton) if b.defaultAction() is w.actions[name])
 
 
 def loss_text(w) -> str:
-    model = w.model
+    model = w.sheet.model
     row, col = model.layout.position(Cell(L.LOSS))
     return model.data(model.index(row, col), Qt.DisplayRole)
 
 
 def cell_index(w, kind: str, index: tuple):
-    return w.model.index(*w.model.layout.position(Cell(kind, index)))
+    return w.sheet.model.index(*w.sheet.model.layout.position(Cell(kind, index)))
 
 
 def wait_idle(qtbot, w) -> None:
-    qtbot.waitUntil(lambda: w.state == "idle", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.sheet.state == "idle", timeout=WAIT_MS)
 
 
 def test_step_button_puts_the_engines_rmse_in_the_loss_cell(qtbot, window, movielens):
     ref = reference(movielens)
-    assert window.snapshot.settings == ref.settings
+    assert window.sheet.snapshot.settings == ref.settings
     assert f"{ref.rmse():.4f}" in loss_text(window)
     qtbot.mouseClick(button(window, "step"), Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.snapshot.step == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 1, timeout=WAIT_MS)
     ref.step(1)
-    assert window.snapshot.rmse == pytest.approx(ref.rmse(), rel=1e-12)
+    assert window.sheet.snapshot.rmse == pytest.approx(ref.rmse(), rel=1e-12)
     assert loss_text(window) == f"RMSE\n{ref.rmse():.4f}"
     assert "step 1" in window.status_labels["step"].text()
     assert window.status_labels["device"].text() == "cpu"
 
 
 def test_solve_reaches_the_engines_solve_loss(qtbot, window, movielens):
-    window.controls.k.setValue(2)  # a small model, so both solves stay quick
-    qtbot.waitUntil(lambda: window.snapshot.k == 2, timeout=WAIT_MS)
-    with qtbot.waitSignal(window.engine.solved, timeout=120_000):
+    window.sheet.controls.k.setValue(2)  # a small model, so both solves stay quick
+    qtbot.waitUntil(lambda: window.sheet.snapshot.k == 2, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.sheet.engine.solved, timeout=120_000):
         qtbot.mouseClick(button(window, "solve"), Qt.LeftButton)
     ref = reference(movielens, k=2)
     ref.solve()
-    qtbot.waitUntil(lambda: abs(window.snapshot.rmse - ref.rmse()) < 1e-9, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: abs(window.sheet.snapshot.rmse - ref.rmse()) < 1e-9, timeout=WAIT_MS)
     assert f"{ref.rmse():.4f}" in loss_text(window)
-    qtbot.waitUntil(lambda: window.state == "idle", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.state == "idle", timeout=WAIT_MS)
     qtbot.wait(200)  # any report still in the mailbox is drawn; it must not bring back "iteration …"
-    assert window.controls.solving.text() == "" and "solving" not in window.status_labels["rmse"].text()
+    assert window.sheet.controls.solving.text() == "" and "solving" not in window.status_labels["rmse"].text()
 
 
 def test_switching_optimizer_mid_run_keeps_the_factors(qtbot, window):
-    window.engine.step(5)
-    qtbot.waitUntil(lambda: window.snapshot.step == 5 and window.state == "idle", timeout=WAIT_MS)
-    before = window.snapshot.params
-    window.controls.optimizer.setCurrentIndex(window.controls.optimizer.findData("sgd"))
-    qtbot.waitUntil(lambda: window.snapshot.settings.name == "sgd", timeout=WAIT_MS)
+    window.sheet.engine.step(5)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 5 and window.sheet.state == "idle", timeout=WAIT_MS)
+    before = window.sheet.snapshot.params
+    window.sheet.controls.optimizer.setCurrentIndex(window.sheet.controls.optimizer.findData("sgd"))
+    qtbot.waitUntil(lambda: window.sheet.snapshot.settings.name == "sgd", timeout=WAIT_MS)
     for block in ("user_factors", "item_factors"):
-        np.testing.assert_array_equal(window.snapshot.params[block], before[block])
-    window.engine.step(1)
-    qtbot.waitUntil(lambda: window.snapshot.step == 6 and window.loss_plot is not None, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: len(window.loss_plot.labels()) == 2, timeout=WAIT_MS)
-    assert [x.split(" · ")[0] for x in window.loss_plot.labels()] == ["Adam", "SGD"]
+        np.testing.assert_array_equal(window.sheet.snapshot.params[block], before[block])
+    window.sheet.engine.step(1)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 6 and window.sheet.loss_plot is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(window.sheet.loss_plot.labels()) == 2, timeout=WAIT_MS)
+    assert [x.split(" · ")[0] for x in window.sheet.loss_plot.labels()] == ["Adam", "SGD"]
 
 
 def test_editing_a_rating_or_a_factor_recomputes_predictions_and_loss(qtbot, window, movielens):
     ref = reference(movielens)
-    assert window.model.setData(cell_index(window, L.RATING, (0, 0)), "1")
+    assert window.sheet.model.setData(cell_index(window, L.RATING, (0, 0)), "1")
     ref.set_rating(0, 0, 1.0)
-    qtbot.waitUntil(lambda: window.snapshot.ratings[0, 0] == 1.0, timeout=WAIT_MS)
-    assert window.snapshot.rmse == pytest.approx(ref.rmse(), rel=1e-12)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.ratings[0, 0] == 1.0, timeout=WAIT_MS)
+    assert window.sheet.snapshot.rmse == pytest.approx(ref.rmse(), rel=1e-12)
 
-    assert window.model.setData(cell_index(window, L.USER_FACTORS, (0, 0)), "0.5")
+    assert window.sheet.model.setData(cell_index(window, L.USER_FACTORS, (0, 0)), "0.5")
     ref.set_param("user_factors", (0, 0), 0.5)
-    qtbot.waitUntil(lambda: window.snapshot.user_factors[0, 0] == 0.5, timeout=WAIT_MS)
-    np.testing.assert_allclose(window.snapshot.predictions, ref.snapshot().predictions, rtol=1e-12)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.user_factors[0, 0] == 0.5, timeout=WAIT_MS)
+    np.testing.assert_allclose(window.sheet.snapshot.predictions, ref.snapshot().predictions, rtol=1e-12)
     assert loss_text(window) == f"RMSE\n{ref.rmse():.4f}"
 
-    rated = np.argwhere(window.snapshot.mask)[3]
-    window.view.setCurrentIndex(cell_index(window, L.RATING, tuple(rated)))
-    qtbot.keyClick(window.view, Qt.Key_Delete)
-    qtbot.waitUntil(lambda: not window.snapshot.mask[tuple(rated)], timeout=WAIT_MS)
-    assert window.model.data(cell_index(window, L.RATING, tuple(rated))) == ""
-    assert window.model.data(cell_index(window, L.PREDICTION, tuple(rated))) == ""
+    rated = np.argwhere(window.sheet.snapshot.mask)[3]
+    window.sheet.view.setCurrentIndex(cell_index(window, L.RATING, tuple(rated)))
+    qtbot.keyClick(window.sheet.view, Qt.Key_Delete)
+    qtbot.waitUntil(lambda: not window.sheet.snapshot.mask[tuple(rated)], timeout=WAIT_MS)
+    assert window.sheet.model.data(cell_index(window, L.RATING, tuple(rated))) == ""
+    assert window.sheet.model.data(cell_index(window, L.PREDICTION, tuple(rated))) == ""
 
 
 def test_invalid_text_gets_a_message_and_the_cell_keeps_its_value(qtbot, window):
     index = cell_index(window, L.ITEM_FACTORS, (1, 2))
-    shown = window.model.data(index)
-    assert not window.model.setData(index, "lots")
+    shown = window.sheet.model.data(index)
+    assert not window.sheet.model.setData(index, "lots")
     assert "not a number" in window.messages[-1][1]
     qtbot.wait(50)
-    assert window.model.data(index) == shown
+    assert window.sheet.model.data(index) == shown
 
 
 def test_bad_csv_keeps_the_old_sheet_and_shows_the_engines_message(qtbot, window, tmp_path):
@@ -130,14 +130,14 @@ def test_bad_csv_keeps_the_old_sheet_and_shows_the_engines_message(qtbot, window
     bad.write_text("userId,movieId,rating\n1,10,4\n2,10,five\n2,11,3\n")
     with pytest.raises(RatingsError) as expected:
         load_ratings(bad)
-    before = window.snapshot
-    window.open_ratings(str(bad))
+    before = window.sheet.snapshot
+    window.sheet.open_ratings(str(bad))
     qtbot.waitUntil(lambda: bool(window.messages), timeout=WAIT_MS)
     wait_idle(qtbot, window)
     assert window.messages[-1][1] == str(expected.value)
     assert window._box.isVisible() and not window._box.isModal()
-    assert window.snapshot.user_ids == before.user_ids and window.snapshot.dataset == before.dataset
-    assert window.engine.runner.sheet.grid.name == before.dataset
+    assert window.sheet.snapshot.user_ids == before.user_ids and window.sheet.snapshot.dataset == before.dataset
+    assert window.sheet.engine.runner.sheet.grid.name == before.dataset
 
 
 def test_good_csv_opens_a_new_sheet(qtbot, window, tmp_path):
@@ -145,9 +145,9 @@ def test_good_csv_opens_a_new_sheet(qtbot, window, tmp_path):
     rng = np.random.default_rng(1)
     rows = [f"{u},{i},{rng.integers(1, 6)}" for u in range(8) for i in range(9) if rng.random() < 0.7]
     good.write_text("userId,movieId,rating\n" + "\n".join(rows) + "\n")
-    window.open_ratings(str(good))
-    qtbot.waitUntil(lambda: window.snapshot.dataset == "mine.csv", timeout=WAIT_MS)
-    assert window.snapshot.ratings.shape == (8, 9)
+    window.sheet.open_ratings(str(good))
+    qtbot.waitUntil(lambda: window.sheet.snapshot.dataset == "mine.csv", timeout=WAIT_MS)
+    assert window.sheet.snapshot.ratings.shape == (8, 9)
 
 
 def test_play_for_a_second_advances_while_events_are_processed(qtbot, window):
@@ -155,27 +155,27 @@ def test_play_for_a_second_advances_while_events_are_processed(qtbot, window):
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
     timer.start(10)
-    step0, frames0 = window.snapshot.step, window.frames
+    step0, frames0 = window.sheet.snapshot.step, window.sheet.frames
     qtbot.mouseClick(button(window, "play"), Qt.LeftButton)
-    qtbot.waitUntil(lambda: window.state == "playing", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.state == "playing", timeout=WAIT_MS)
     qtbot.wait(1000)
-    frames = window.frames - frames0
+    frames = window.sheet.frames - frames0
     qtbot.mouseClick(button(window, "play"), Qt.LeftButton)  # now Pause
     wait_idle(qtbot, window)
     timer.stop()
-    assert window.snapshot.step > step0 + 10
+    assert window.sheet.snapshot.step > step0 + 10
     assert len(ticks) >= 20, "the GUI thread stopped processing events while playing"
     assert frames >= 5
     assert not window.actions["play"].isChecked()
 
 
 def test_stop_ends_a_solve(qtbot, window):
-    window.controls.top.setValue(60)  # big enough that the solve is still running when Stop arrives
-    qtbot.waitUntil(lambda: window.snapshot.ratings.shape == (60, 60), timeout=WAIT_MS)
+    window.sheet.controls.top.setValue(60)  # big enough that the solve is still running when Stop arrives
+    qtbot.waitUntil(lambda: window.sheet.snapshot.ratings.shape == (60, 60), timeout=WAIT_MS)
     results = []
-    window.engine.solved.connect(results.append)
+    window.sheet.engine.solved.connect(results.append)
     window.actions["solve"].trigger()
-    qtbot.waitUntil(lambda: window.state == "solving", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.state == "solving", timeout=WAIT_MS)
     assert window.actions["stop"].isEnabled() and not window.actions["step"].isEnabled()
     qtbot.mouseClick(button(window, "stop"), Qt.LeftButton)
     qtbot.waitUntil(lambda: bool(results), timeout=WAIT_MS)
@@ -184,62 +184,64 @@ def test_stop_ends_a_solve(qtbot, window):
 
 
 def test_a_diverging_run_says_so_stops_playing_and_reset_recovers(qtbot, window):
-    c = window.controls
+    c = window.sheet.controls
     c.optimizer.setCurrentIndex(c.optimizer.findData("sgd"))
     c.lr.setValue(100.0)
-    qtbot.waitUntil(lambda: window.snapshot.settings.lr == 100.0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.settings.lr == 100.0, timeout=WAIT_MS)
     window.actions["play"].trigger()
-    qtbot.waitUntil(lambda: window.snapshot.diverged and window.state == "idle", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.diverged and window.sheet.state == "idle", timeout=WAIT_MS)
     assert loss_text(window).endswith("diverged")
     assert not window.actions["play"].isChecked()
     c.lr.setValue(0.01)
     window.actions["reset"].trigger()
-    qtbot.waitUntil(lambda: not window.snapshot.diverged and window.snapshot.step == 0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.sheet.snapshot.diverged and window.sheet.snapshot.step == 0, timeout=WAIT_MS)
     assert "diverged" not in loss_text(window)
 
 
 def test_explain_panel_follows_the_selected_cell_and_the_engine(qtbot, window):
-    assert window.explain.text().startswith("Loss")
-    window.view.setCurrentIndex(cell_index(window, L.PREDICTION, (0, 0)))
-    text = window.explain.text()
-    assert text.startswith("Prediction") and f"{window.snapshot.predictions[0, 0]:.4f}" in text
-    window.engine.step(1)
-    qtbot.waitUntil(lambda: window.snapshot.step == 1, timeout=WAIT_MS)
-    assert window.explain.text() != text
-    window.view.setCurrentIndex(cell_index(window, L.USER_FACTORS, (2, 1)))
-    assert "next update Δp" in window.explain.text()
+    # Explanations are computed in the worker thread and arrive with the next frame.
+    qtbot.waitUntil(lambda: window.sheet.explain.text().startswith("Loss"), timeout=WAIT_MS)
+    window.sheet.view.setCurrentIndex(cell_index(window, L.PREDICTION, (0, 0)))
+    qtbot.waitUntil(lambda: window.sheet.explain.text().startswith("Prediction"), timeout=WAIT_MS)
+    text = window.sheet.explain.text()
+    assert text.startswith("Prediction") and f"{window.sheet.snapshot.predictions[0, 0]:.4f}" in text
+    window.sheet.engine.step(1)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 1, timeout=WAIT_MS)
+    assert window.sheet.explain.text() != text
+    window.sheet.view.setCurrentIndex(cell_index(window, L.USER_FACTORS, (2, 1)))
+    qtbot.waitUntil(lambda: "next update Δp" in window.sheet.explain.text(), timeout=WAIT_MS)
 
 
 def test_keyboard_shortcuts(qtbot, window):
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=WAIT_MS)
-    window.view.setFocus()
-    qtbot.keyClick(window.view, Qt.Key_S)
-    qtbot.waitUntil(lambda: window.snapshot.step == 1, timeout=WAIT_MS)
-    qtbot.keyClick(window.view, Qt.Key_Space)
-    qtbot.waitUntil(lambda: window.state == "playing", timeout=WAIT_MS)
-    qtbot.keyClick(window.view, Qt.Key_Space)
+    window.sheet.view.setFocus()
+    qtbot.keyClick(window.sheet.view, Qt.Key_S)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 1, timeout=WAIT_MS)
+    qtbot.keyClick(window.sheet.view, Qt.Key_Space)
+    qtbot.waitUntil(lambda: window.sheet.state == "playing", timeout=WAIT_MS)
+    qtbot.keyClick(window.sheet.view, Qt.Key_Space)
     wait_idle(qtbot, window)
-    qtbot.keyClick(window.view, Qt.Key_R, Qt.ControlModifier)
-    qtbot.waitUntil(lambda: window.snapshot.step == 0, timeout=WAIT_MS)
+    qtbot.keyClick(window.sheet.view, Qt.Key_R, Qt.ControlModifier)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 0, timeout=WAIT_MS)
 
 
 def test_export_and_import_excel_in_the_worker(qtbot, window, tmp_path):
-    qtbot.waitUntil(lambda: window.xlsx_available and window.actions["export"].isEnabled(), timeout=WAIT_MS)
-    window.engine.step(7)
-    qtbot.waitUntil(lambda: window.snapshot.step == 7 and window.state == "idle", timeout=WAIT_MS)
-    exported = window.snapshot
+    qtbot.waitUntil(lambda: window.sheet.xlsx_available and window.actions["export"].isEnabled(), timeout=WAIT_MS)
+    window.sheet.engine.step(7)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 7 and window.sheet.state == "idle", timeout=WAIT_MS)
+    exported = window.sheet.snapshot
     path = tmp_path / "sheet.xlsx"
-    window.engine.export_xlsx(str(path))
+    window.sheet.engine.export_xlsx(str(path))
     qtbot.waitUntil(lambda: bool(window.notices), timeout=WAIT_MS)
     assert window.notices[-1] == f"Saved {path}" and path.exists() and not window.messages
-    window.controls.k.setValue(3)
-    qtbot.waitUntil(lambda: window.snapshot.k == 3, timeout=WAIT_MS)
-    window.engine.import_xlsx(str(path))
-    qtbot.waitUntil(lambda: window.snapshot.k == 5, timeout=WAIT_MS)
-    np.testing.assert_allclose(window.snapshot.user_factors, exported.user_factors)
-    assert window.snapshot.rmse == pytest.approx(exported.rmse)
-    assert window.controls.k.value() == 5  # the controls follow the imported sheet
+    window.sheet.controls.k.setValue(3)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.k == 3, timeout=WAIT_MS)
+    window.sheet.engine.import_xlsx(str(path))
+    qtbot.waitUntil(lambda: window.sheet.snapshot.k == 5, timeout=WAIT_MS)
+    np.testing.assert_allclose(window.sheet.snapshot.user_factors, exported.user_factors)
+    assert window.sheet.snapshot.rmse == pytest.approx(exported.rmse)
+    assert window.sheet.controls.k.value() == 5  # the controls follow the imported sheet
     # the worker publishes the sheet, then reports success: the notice can arrive a poll after the snapshot
     qtbot.waitUntil(lambda: window.notices[-1] == f"Imported {path}", timeout=WAIT_MS)
 
@@ -247,11 +249,11 @@ def test_export_and_import_excel_in_the_worker(qtbot, window, tmp_path):
 def test_importing_a_bad_workbook_shows_the_message(qtbot, window, tmp_path):
     bad = tmp_path / "bad.xlsx"
     bad.write_text("not a workbook")
-    before = window.snapshot
-    window.engine.import_xlsx(str(bad))
+    before = window.sheet.snapshot
+    window.sheet.engine.import_xlsx(str(bad))
     qtbot.waitUntil(lambda: bool(window.messages), timeout=WAIT_MS)
     assert window.messages[-1][0] == "Import from Excel" and "bad.xlsx" in window.messages[-1][1]
-    assert window.snapshot is before
+    assert window.sheet.snapshot is before
 
 
 def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypatch, movielens):
@@ -266,8 +268,8 @@ def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypat
     w = QMainSheetWindow()
     qtbot.addWidget(w)
     w.show()
-    qtbot.waitUntil(lambda: "Downloading" in w.loading.label.text(), timeout=WAIT_MS)
-    assert w.stack.currentIndex() == 0 and w.loading.bar.value() == 25
+    qtbot.waitUntil(lambda: "Downloading" in w.sheet.loading.label.text(), timeout=WAIT_MS)
+    assert w.sheet.stack.currentIndex() == 0 and w.sheet.loading.bar.value() == 25
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
@@ -275,8 +277,8 @@ def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypat
     qtbot.wait(300)
     assert len(ticks) >= 5  # the window keeps answering while the data is prepared
     release.set()
-    qtbot.waitUntil(lambda: w.snapshot is not None, timeout=WAIT_MS)
-    assert w.stack.currentIndex() == 1
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None, timeout=WAIT_MS)
+    assert w.sheet.stack.currentIndex() == 1
     w.close()
 
 
@@ -295,18 +297,18 @@ def test_no_data_at_all_says_why_and_offers_to_open_a_file(qtbot, monkeypatch):
         raise RatingsError("no ratings data; tried the prepared copy, GroupLens and PyPI")
 
     w = _window_after_failure(qtbot, monkeypatch, "default_ratings", offline)
-    assert "no ratings data" in w.loading.label.text() and w.loading.open.isVisible()
+    assert "no ratings data" in w.sheet.loading.label.text() and w.sheet.loading.open.isVisible()
     w.close()
 
 
 def test_play_at_a_set_speed(qtbot, window):
-    window.controls.rate.setCurrentIndex(window.controls.rate.findText("10/s"))
-    step0 = window.snapshot.step
+    window.sheet.controls.rate.setCurrentIndex(window.sheet.controls.rate.findText("10/s"))
+    step0 = window.sheet.snapshot.step
     window.actions["play"].trigger()
     qtbot.wait(1000)
     window.actions["play"].trigger()
     wait_idle(qtbot, window)
-    assert 3 <= window.snapshot.step - step0 <= 25
+    assert 3 <= window.sheet.snapshot.step - step0 <= 25
 
 
 def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(qtbot, monkeypatch, grid15):
@@ -323,10 +325,10 @@ def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(
     qtbot.addWidget(w)
     w.show()
     try:
-        qtbot.waitUntil(lambda: w.previews > 0, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: w.sheet.previews > 0, timeout=WAIT_MS)
         qtbot.wait(100)
-        model = w.model
-        assert w.frames == 0 and w.snapshot is None and model.pending and w.stack.currentIndex() == 1
+        model = w.sheet.model
+        assert w.sheet.frames == 0 and w.sheet.snapshot is None and model.pending and w.sheet.stack.currentIndex() == 1
         preview_layout = model.layout
         assert (preview_layout.n, preview_layout.m) == grid15.ratings.shape
         for (i, j), value in np.ndenumerate(grid15.ratings):  # the ratings block is filled in, as the crosstab has it
@@ -345,7 +347,7 @@ def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(
                         assert model.data(index) == "…"
         assert "starting" in loss_text(w) and "RMSE" not in loss_text(w)
         assert not model.setData(cell_index(w, L.RATING, (0, 0)), "1")
-        c = w.controls
+        c = w.sheet.controls
         for name in RUN + ("import", "export"):
             assert not w.actions[name].isEnabled(), name
         for box in (c.k, c.lr, c.seed, c.wd):
@@ -353,10 +355,10 @@ def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(
         assert c.optimizer.currentText() == "…" and not c.optimizer.isEnabled() and not c.top.isEnabled()
 
         release.set()
-        qtbot.waitUntil(lambda: w.snapshot is not None, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: w.sheet.snapshot is not None, timeout=WAIT_MS)
         wait_idle(qtbot, w)
-        assert w.frames >= 1 and not model.pending and model.layout == preview_layout  # the ratings stayed put
-        assert loss_text(w) == f"RMSE\n{w.snapshot.rmse:.4f}"
+        assert w.sheet.frames >= 1 and not model.pending and model.layout == preview_layout  # the ratings stayed put
+        assert loss_text(w) == f"RMSE\n{w.sheet.snapshot.rmse:.4f}"
         assert model.flags(cell_index(w, L.RATING, (0, 0))) & Qt.ItemIsEditable
         for name in ("step", "step_n", "play", "solve", "reset"):
             assert w.actions[name].isEnabled(), name
@@ -364,7 +366,7 @@ def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(
         assert c.k.value() == defaults[0].k and c.k.text() == str(defaults[0].k) and c.k.isEnabled()
         assert c.optimizer.currentData() == defaults[1].name and c.wd.text() == "0.0000"
         qtbot.mouseClick(button(w, "step"), Qt.LeftButton)
-        qtbot.waitUntil(lambda: w.snapshot.step == 1, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: w.sheet.snapshot.step == 1, timeout=WAIT_MS)
     finally:
         release.set()
         w.close()
@@ -376,6 +378,6 @@ def test_an_engine_that_fails_to_start_after_the_preview_says_so(qtbot, monkeypa
 
     w = _window_after_failure(qtbot, monkeypatch, "engine_sheet", broken_engine)
     assert w.messages[-1] == ("Could not open the ratings", "ImportError: torch is broken")
-    assert w.stack.currentIndex() == 0 and "torch is broken" in w.loading.label.text()
+    assert w.sheet.stack.currentIndex() == 0 and "torch is broken" in w.sheet.loading.label.text()
     assert not w.actions["step"].isEnabled() and "starting" not in w.status_labels["rmse"].text()
     w.close()

@@ -5,41 +5,13 @@ the current values substituted, the terms as (label, value) pairs, and notes in 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 
 from engine.optim import rules as optim
 from engine.models import factorization
+from engine.sheet.explanation import Explanation, fmt
 from engine.sheet.snapshot import BLOCKS, Snapshot
 
 MAX_TERMS = 8  # products written out in a prediction's formula before it is abbreviated with "…"
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """One cell explained: a title, its formula with numbers, the terms, and notes."""
-
-    title: str
-    formula: str
-    terms: tuple[tuple[str, float], ...]
-    notes: tuple[str, ...] = ()
-
-    def text(self) -> str:
-        """The whole explanation as plain text, one item a line."""
-        width = max((len(label) for label, _ in self.terms), default=0)
-        lines = [self.title, "", self.formula, ""]
-        lines += [f"{label:<{width}}  {fmt(value)}" for label, value in self.terms]
-        return "\n".join(lines + ([""] + list(self.notes) if self.notes else []))
-
-
-def fmt(value: float) -> str:
-    """A number as the panel shows it: 4 significant decimals, scientific when tiny or huge."""
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if value == 0 or 1e-3 <= abs(value) < 1e5:
-        return f"{value:.4f}"
-    return f"{value:.3e}"
 
 
 def _short(value: float) -> str:

@@ -1,228 +1,79 @@
-"""The worker thread's object: it owns the SheetRunner and turns queued commands into engine calls.
+"""The worker thread's object: it owns the runners and turns queued commands into their method calls.
 
-Play is a zero-interval timer in this thread, so commands (Pause, edits, a new optimizer) are answered
-between chunks. Solve blocks the thread; Stop reaches it through SheetRunner.stop, a threading.Event.
+Long work (Play, Step ×N) is each runner's `tick`, driven by one timer in this thread, so commands
+(Pause, edits, a new optimizer) are answered between chunks. A blocking command (Solve) is ended
+through its runner's `stop` event, which the GUI thread sets directly.
 """
 from __future__ import annotations
 
-import importlib
-import os
 import time
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Slot
 
 from engine.data.ratings import RatingsError
-from gui.sheet.runner import MAX_CHUNK, LoadRequest, SheetRunner
+from gui.runtime.runner import Runner
 
-if TYPE_CHECKING:  # they import torch, which only the worker thread imports (as the first sheet is built)
-    from engine.config import OptimizerSettings
-    from engine.config import SheetConfig
-
-IDLE, PLAYING, SOLVING, LOADING = "idle", "playing", "solving", "loading"
 USER_ERRORS = (RatingsError, ValueError, OSError)  # engine.xlsx.XlsxError is a ValueError too
 
 
-def xlsx_module():
-    """engine.xlsx when it exists with the names the GUI uses, else None."""
-    try:
-        module = importlib.import_module("engine.xlsx")
-    except ImportError:
-        return None
-    names = ("export_xlsx", "import_xlsx", "XlsxError")
-    return module if all(hasattr(module, n) for n in names) else None
+class QWorker(QObject):
+    """Lives in the worker thread; calls runners' commands by name and ticks their long work."""
 
-
-def leave_a_core_for_the_gui() -> None:
-    """Spinning intra-op threads on every core starve the GUI thread: the engine gets all cores but one."""
-    import torch  # imported already by then: called once the engine has built a sheet
-
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() > cores - 1:
-        torch.set_num_threads(cores - 1)
-
-
-class QSheetWorker(QObject):
-    """Lives in the worker thread; turns queued commands into SheetRunner calls."""
-
-    message = Signal(str, str)  # title, one-line text: something went wrong
-    notice = Signal(str)  # something went right, for the status bar
-    state_changed = Signal(str)
-    loaded = Signal(object)  # the Ratings now in use
-    progress = Signal(str, object)  # data preparation: message, fraction or None
-    solved = Signal(object)  # SolveResult
-    diverged = Signal()
-    xlsx_checked = Signal(bool)  # whether engine.xlsx can export and import (checked here: openpyxl is slow to import)
-
-    def __init__(self, runner: SheetRunner) -> None:
+    def __init__(self, runners: dict[str, Runner]) -> None:
         super().__init__()
-        self.runner = runner
-        self.rate: float | None = None  # Play's steps per second; None runs flat out
+        self.runners = runners
+        self._due: dict[str, float] = {}  # runner -> when its next tick is due
         self._timer: QTimer | None = None
-        self._paced = (0.0, 0)  # (start time, steps done) of a paced Play
-        self._last_progress: tuple = ()
-        self._remaining: int | None = None  # steps left of a Step ×N
 
-    def _play_timer(self) -> QTimer:
-        if self._timer is None:  # created on first use, so it belongs to the worker thread
-            self._timer = QTimer(self)
-            self._timer.timeout.connect(self._tick)
-        return self._timer
-
-    def _guard(self, title: str, action) -> bool:
-        """Run one command; the user's mistakes become a message, never a crash of the worker."""
+    def _guard(self, runner: Runner, command: str, action) -> bool:
+        """Run one call; the user's mistakes become a message, never a crash of the worker."""
         try:
             action()
             return True
         except USER_ERRORS as error:
-            self.message.emit(title, str(error).splitlines()[0] if str(error) else type(error).__name__)
+            text = str(error).splitlines()[0] if str(error) else type(error).__name__
         except Exception as error:  # noqa: BLE001 - an engine bug must not take the window down
-            self.message.emit(title, f"{type(error).__name__}: {error}")
+            text = f"{type(error).__name__}: {error}"
+        runner.failed(command, text)
         return False
 
-    @Slot(object)
-    def load(self, request: LoadRequest) -> None:
-        self.pause()
-        self.state_changed.emit(LOADING)
-        ok = self._guard("Could not open the ratings", lambda: self.runner.load(request, self._report))
-        if ok:
-            leave_a_core_for_the_gui()
-            self.loaded.emit(self.runner.ratings)
-        self.state_changed.emit(IDLE)
+    @Slot(str, str, tuple)
+    def command(self, name: str, command: str, args: tuple) -> None:
+        """Call runner `name`'s method `command` with args, then tick whatever long work it started."""
+        runner = self.runners[name]
+        self._guard(runner, command, lambda: getattr(runner, command)(*args))
+        self._due[name] = time.perf_counter()
+        self._schedule()
 
-    def _report(self, message: str, fraction: float | None) -> None:
-        shown = (message, None if fraction is None else round(fraction, 2))
-        if shown != self._last_progress:  # only when it visibly changes
-            self._last_progress = shown
-            self.progress.emit(message, fraction)
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        for name, due in list(self._due.items()):
+            if due > now:
+                continue
+            runner, wait = self.runners[name], [None]
+            self._guard(runner, "tick", lambda: wait.__setitem__(0, runner.tick()))
+            if wait[0] is None:
+                del self._due[name]
+            else:
+                self._due[name] = time.perf_counter() + wait[0]
+        self._schedule()
 
-    @Slot(int)
-    def step(self, n: int) -> None:
-        """One step at once; more run in chunks like Play, so Stop and edits are answered meanwhile."""
-        if self.runner.sheet is None or self.playing():
-            return
-        if n <= 1:
-            self._guard("Step", lambda: self._after(self.runner.step(1)))
-            return
-        self._remaining = n
-        self._play_timer().start(0)
-        self.state_changed.emit(PLAYING)
-
-    def _after(self, result) -> None:
-        if self._remaining is not None:
-            self._remaining -= result.steps
-            if self._remaining <= 0:
-                self.pause()
-        if result.diverged:
-            self.pause()
-            self.diverged.emit()
-
-    def playing(self) -> bool:
-        return self._timer is not None and self._timer.isActive()
-
-    @Slot(bool)
-    def play(self, on: bool) -> None:
-        if not on:
-            self.pause()
-            return
-        if self.runner.sheet is None or self.playing():
-            return
-        self._paced = (time.perf_counter(), 0)
-        self._play_timer().start(0 if self.rate is None else 5)
-        self.state_changed.emit(PLAYING)
-
-    @Slot()
-    def pause(self) -> None:
-        self._remaining = None
-        if self.playing():
+    def _schedule(self) -> None:
+        if self._timer is None:  # created on first use, so it belongs to the worker thread
+            self._timer = QTimer(self)
+            self._timer.setSingleShot(True)
+            self._timer.timeout.connect(self._tick)
+        if not self._due:
             self._timer.stop()
-            self.runner.publish()
-            self.state_changed.emit(IDLE)
+            return
+        wait = max(0.0, min(self._due.values()) - time.perf_counter())
+        self._timer.start(int(wait * 1000))
 
     @Slot()
     def halt(self) -> None:
-        """Stop the Play timer as the thread ends (runs in the worker thread)."""
+        """Stop all long work as the thread ends (runs in the worker thread)."""
+        self._due.clear()
         if self._timer is not None:
             self._timer.stop()
-
-    @Slot(object)
-    def set_rate(self, rate: float | None) -> None:
-        self.rate = rate
-        if self.playing() and self._remaining is None:
-            self._paced = (time.perf_counter(), 0)
-            self._timer.start(0 if rate is None else 5)
-
-    def _tick(self) -> None:
-        limit = MAX_CHUNK if self._remaining is None else min(self._remaining, MAX_CHUNK)
-        if self.rate is not None and self._remaining is None:
-            start, done = self._paced
-            limit = min(limit, int((time.perf_counter() - start) * self.rate) - done)
-            if limit <= 0:
-                return
-            self._paced = (start, done + limit)
-        if not self._guard("Play", lambda: self._after(self.runner.play_chunk(limit=limit))):
-            self.pause()
-
-    @Slot()
-    def solve(self) -> None:
-        if self.runner.sheet is None:
-            return
-        self.pause()
-        self.state_changed.emit(SOLVING)
-        self._guard("Solve", lambda: self.solved.emit(self.runner.solve()))
-        self.state_changed.emit(IDLE)
-
-    @Slot(int)
-    def reset(self, seed: int) -> None:
-        if self.runner.sheet is not None:
-            self._guard("Reset", lambda: self.runner.reset(seed))
-
-    @Slot(object)
-    def set_optimizer(self, settings: OptimizerSettings) -> None:
-        self.runner.settings = settings
-        if self.runner.sheet is not None:
-            self._guard("Optimizer", lambda: self.runner.set_optimizer(settings))
-
-    @Slot(object, int)
-    def configure(self, config: SheetConfig, top: int) -> None:
-        if self.runner.ratings is None:
-            self.runner.config, self.runner.top = config, top
-            return
-        was_playing = self.playing()
-        self.pause()
-        self._guard("Sheet settings", lambda: self.runner.configure(config, top))
-        if was_playing:
-            self.play(True)
-
-    @Slot(str, tuple, object)
-    def edit(self, block: str, index: tuple, value) -> None:
-        if self.runner.sheet is None:
-            return
-        if block == "rating":
-            self._guard("Edit", lambda: self.runner.set_rating(index[0], index[1], value))
-        else:
-            self._guard("Edit", lambda: self.runner.set_param(block, index, value))
-
-    @Slot()
-    def check_xlsx(self) -> None:
-        self.xlsx_checked.emit(xlsx_module() is not None)
-
-    @Slot(str)
-    def export_xlsx(self, path: str) -> None:
-        module = xlsx_module()
-        if module is None or self.runner.sheet is None:
-            self.message.emit("Export to Excel", "Excel export is not available in this build yet.")
-            return
-        if self._guard("Export to Excel", lambda: module.export_xlsx(self.runner.sheet.snapshot(), path)):
-            self.notice.emit(f"Saved {path}")
-
-    @Slot(str)
-    def import_xlsx(self, path: str) -> None:
-        module = xlsx_module()
-        if module is None:
-            self.message.emit("Import from Excel", "Excel import is not available in this build yet.")
-            return
-        self.pause()
-        if self._guard("Import from Excel",
-                       lambda: self.runner.adopt(module.import_xlsx(path).to_sheet(device=self.runner.device))):
-            self.notice.emit(f"Imported {path}")
+        for runner in self.runners.values():
+            runner.halt()

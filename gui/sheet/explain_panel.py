@@ -1,25 +1,19 @@
-"""The side panel that explains the selected cell, re-rendered from every new snapshot."""
+"""The side panel that explains the selected cell: it renders the Explanation each frame brings (no model math)."""
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFrame, QTextBrowser, QVBoxLayout, QWidget
 
+from engine.sheet.explanation import Explanation, fmt
 from gui.sheet.layout import Cell
-
-if TYPE_CHECKING:  # engine.explain imports engine.optim, so torch: imported once there is a snapshot to explain
-    from engine.sheet import explain
-    from engine.sheet.snapshot import Snapshot
 
 HINT = "Click a cell to see what it is: a prediction's formula, a factor's gradient and update, the loss."
 
 
-def to_html(e: explain.Explanation) -> str:
+def to_html(e: Explanation) -> str:
     """An Explanation as a small HTML page: title, formula, a table of terms, notes."""
-    from engine.sheet import explain
-
-    rows = "".join(f"<tr><td>{html.escape(label)}</td><td align='right'>&nbsp;&nbsp;<code>{explain.fmt(value)}</code></td></tr>"
+    rows = "".join(f"<tr><td>{html.escape(label)}</td><td align='right'>&nbsp;&nbsp;<code>{fmt(value)}</code></td></tr>"
                    for label, value in e.terms)
     notes = "".join(f"<p style='color:#555'>{html.escape(note)}</p>" for note in e.notes)
     return (f"<h3 style='margin:0'>{html.escape(e.title)}</h3>"
@@ -28,12 +22,12 @@ def to_html(e: explain.Explanation) -> str:
 
 
 class QExplainPanel(QWidget):
-    """Shows engine.explain's text for one cell; the panel holds no model math."""
+    """Shows the engine's explanation of one cell, computed in the worker thread."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.cell: Cell | None = None
-        self.explanation: explain.Explanation | None = None
+        self.explanation: Explanation | None = None
         self.browser = QTextBrowser()  # wraps and scrolls long formulas; selectable for copying
         self.browser.setFrameShape(QFrame.NoFrame)
         self.browser.setOpenLinks(False)
@@ -43,23 +37,14 @@ class QExplainPanel(QWidget):
         layout.addWidget(self.browser)
         self._html = ""
 
-    def show_cell(self, cell: Cell | None, snap: Snapshot | None) -> None:
-        """Explain `cell` (None clears the panel)."""
+    def show_cell(self, cell: Cell | None) -> None:
+        """The cell to explain; its explanation arrives with the next frame."""
         self.cell = cell
-        self.render(snap)
 
-    def render(self, snap: Snapshot | None) -> None:
-        """Re-explain the current cell with the numbers of `snap`."""
-        e = None
-        if self.cell is not None and snap is not None:
-            from engine.sheet import explain
-
-            try:
-                e = explain.explain(snap, self.cell.kind, self.cell.index)
-            except (ValueError, IndexError):  # the sheet changed shape under the selection
-                e = None
-        self.explanation = e
-        text = to_html(e) if e is not None else HINT
+    def render(self, explanation: Explanation | None) -> None:
+        """Show an explanation (None: the hint)."""
+        self.explanation = explanation if self.cell is not None else None
+        text = to_html(self.explanation) if self.explanation is not None else HINT
         if text != self._html:
             self._html = text
             self.browser.setHtml(text)

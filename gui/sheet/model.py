@@ -14,7 +14,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 
 from gui.sheet import colors
 from gui.sheet import layout as L
-from gui.sheet.runner import Preview
+from gui.sheet.frames import Preview
 from gui.sheet.layout import Cell, SheetLayout
 
 if TYPE_CHECKING:

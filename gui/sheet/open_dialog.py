@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
                                QLineEdit, QPlainTextEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from engine.data.ratings import Ratings, RatingsError, detect_columns, load_ratings
-from gui.sheet.runner import LoadRequest
+from gui.sheet.frames import LoadRequest
 
 RAW_LINES = 12
 PREVIEW_ROWS = 12

@@ -1,45 +1,42 @@
-"""The engine side of the GUI, without Qt: one object owns the Sheet and answers commands.
+"""The Sheet tab's engine side, without Qt: it owns the Ratings and the Sheet and answers commands.
 
-Only the worker thread calls SheetRunner. It leaves what the screen needs in a Mailbox: the latest
-snapshot (replaced, never queued) and the losses since the GUI last looked, so a slow repaint never
-backs the engine up. Long work runs in short chunks; `stop` is a threading.Event checked between them.
+Only the worker thread calls SheetRunner. It leaves what the screen needs in its Mailbox: the latest
+snapshot (replaced, never queued), the losses since the GUI last looked, the selected cell explained,
+and events. Play and Step ×N run in short chunks through `tick`; a solve checks `stop` between chunks.
 
 Importing the engine (torch) takes seconds, so this module imports it on first use, in the worker: the
 first load publishes a Preview (the ratings, which need only pandas) before it builds the Sheet.
 """
 from __future__ import annotations
 
-import threading
+import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.data.crosstab import Crosstab, top_crosstab
-from engine.data.ratings import Ratings, load_ratings
+from engine.config import OptimizerSettings, RunState, SheetConfig
+from engine.data.crosstab import top_crosstab
 from engine.data.movielens import default_ratings
+from engine.data.ratings import Ratings, load_ratings
+from gui.runtime.clock import FrameClock
+from gui.runtime.mailbox import Mailbox
+from gui.runtime.runner import Runner
+from gui.runtime.series import DASHED, MARKERS, Points
+from gui.sheet.frames import Frame, LoadRequest, Preview
 
 if TYPE_CHECKING:  # these import torch: at run time only once the engine is needed
-    from engine.config import OptimizerSettings
-    from engine.config import SheetConfig
     from engine.sheet.sheet import Sheet, SolveResult, StepResult
-    from engine.sheet.snapshot import Snapshot
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
+SOLVE_FRAME_S = 1 / 30  # a solve lets the GUI draw at most this often
 CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
 MAX_CHUNK = 5000  # steps in one chunk at most
-GUI_WAIT_S = 0.2  # the longest the engine waits for the GUI to finish a frame
-FRAME_S = 1 / 30  # a solve lets the GUI draw at most this often
-SNAPSHOT_SHARE_INV = 4  # while playing, snapshots take at most a quarter of the engine's time
-COSTLY_FRAME_S = 0.02  # a frame that takes the GUI longer than this (a big sheet) …
-ENGINE_SHARE = 1 / 3  # … is followed by engine time: at least this share of the whole while playing
+PACED_TICK_S = 0.005  # how often a paced Play (a set steps/s) looks at the clock
 SOLVE_LABEL = "Solve"
 START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 Progress = Callable[[str, "float | None"], None]
-# engine.sheet.SheetConfig()'s k and biases, known here without importing torch: the shape a Preview takes
-# before the engine exists (tests check they agree; if they did not, the sheet would re-lay out once).
-PREVIEW_K, PREVIEW_BIASES = 5, False
 
 
 def engine_sheet():
@@ -49,139 +46,87 @@ def engine_sheet():
     return sheet
 
 
-@dataclass(frozen=True)
-class Preview:
-    """The first sheet before the engine has started: its ratings and shape, no factors, predictions or loss."""
-
-    ratings: np.ndarray  # (users, items) float64, NaN = blank, as in a Snapshot
-    mask: np.ndarray  # (users, items) bool, True where rated
-    user_ids: tuple
-    item_ids: tuple
-    titles: tuple[str, ...]
-    k: int  # the shape the sheet will have, so the ratings do not move when the engine arrives
-    biases: bool
-    dataset: str = ""
-
-    @classmethod
-    def of(cls, grid: Crosstab, k: int = PREVIEW_K, biases: bool = PREVIEW_BIASES) -> "Preview":
-        return cls(grid.ratings, grid.mask, grid.user_ids, grid.item_ids, grid.titles, k, biases, grid.name)
+def xlsx_module():
+    """engine.xlsx, imported on first use in the worker (openpyxl is slow to import); None if unavailable."""
+    try:
+        import engine.xlsx as module
+    except ImportError:
+        return None
+    return module
 
 
-@dataclass(frozen=True)
-class LossChunk:
-    """Consecutive losses of one run segment, the first at x = x0."""
+def leave_a_core_for_the_gui() -> None:
+    """Spinning intra-op threads on every core starve the GUI thread: the engine gets all cores but one."""
+    import torch  # imported already by then: called once the engine has built a sheet
 
-    segment: int
-    label: str
-    x0: int
-    values: np.ndarray
-
-
-@dataclass
-class Frame:
-    """What the GUI takes from the mailbox: the newest snapshot (or None) and everything else since."""
-
-    snapshot: Snapshot | None = None
-    preview: Preview | None = None  # the first sheet's ratings, while the engine starts
-    losses: list[LossChunk] = field(default_factory=list)
-    clear_curves: bool = False  # a new run began: drop the old loss curves
-    solving: tuple[int, float] | None = None  # (iterations, RMSE) of a solve in progress
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() > cores - 1:
+        torch.set_num_threads(cores - 1)
 
 
-class Mailbox:
-    """Latest snapshot and pending losses, handed from the worker to the GUI under a lock."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._frame = Frame()
-        self._fresh = False
-
-    def put(self, snapshot: Snapshot | None = None, losses: LossChunk | None = None, clear: bool = False,
-            solving: tuple[int, float] | None = None, preview: Preview | None = None) -> None:
-        with self._lock:
-            f = self._frame
-            if preview is not None:
-                f.preview = preview
-            if clear:
-                f.losses.clear()
-                f.clear_curves = True
-            if snapshot is not None:
-                f.snapshot = snapshot
-            if losses is not None and len(losses.values):
-                f.losses.append(losses)
-            if solving is not None:
-                f.solving = solving
-            self._fresh = True
-
-    def withdraw_preview(self) -> None:
-        """Drop a preview the GUI has not taken yet (its sheet could not be built after all)."""
-        with self._lock:
-            self._frame.preview = None
-
-    def take(self) -> Frame | None:
-        """Everything since the last take, or None when nothing happened."""
-        with self._lock:
-            if not self._fresh:
-                return None
-            frame, self._frame, self._fresh = self._frame, Frame(), False
-            return frame
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    """Which ratings to open: None path means the default MovieLens; columns as load_ratings takes them."""
-
-    path: str | None = None
-    columns: dict = field(default_factory=dict)  # user_col, item_col, rating_col, sep, titles_path
-    ratings: Ratings | None = None  # already loaded (e.g. by the open dialog's preview)
-
-
-class SheetRunner:
+class SheetRunner(Runner):
     """Owns the Ratings and the Sheet; every method runs in the worker thread."""
 
-    def __init__(self, mailbox: Mailbox, device: str | None = None, top: int = 15,
-                 config: SheetConfig | None = None, settings: OptimizerSettings | None = None) -> None:
-        self.mailbox = mailbox
+    titles = {"load": "Could not open the ratings", "tick": "Play", "configure": "Sheet settings",
+              "set_optimizer": "Optimizer", "set_rating": "Edit", "set_param": "Edit", "edit": "Edit",
+              "export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel"}
+
+    def __init__(self, mailbox: Mailbox | None = None, device: str | None = None, top: int = 15,
+                 config: SheetConfig | None = None, settings: OptimizerSettings | None = None,
+                 clock: FrameClock | None = None) -> None:
+        super().__init__(mailbox or Mailbox(Frame), clock)
         self.device = device
         self.top = top
-        self.config, self.settings = config, settings  # None: the engine's defaults, filled in by the first sheet
+        self.config, self.settings = config or SheetConfig(), settings or OptimizerSettings()
         self.ratings: Ratings | None = None
         self.sheet: Sheet | None = None
-        self.stop = threading.Event()
-        # Cleared while the GUI thread renders a frame. The engine waits for it between chunks, since a
-        # busy worker makes every GIL hand-back of the painting thread wait its turn (the convoy effect).
-        self.gui_idle = threading.Event()
-        self.gui_idle.set()
-        self.gui_done_at = 0.0  # when the GUI last finished a frame …
-        self.gui_render_s = 0.0  # … and how long that frame took (both written by the GUI thread)
-        self.gui_rendered = threading.Event()  # set by the GUI thread after each frame it renders
         # How long the first load waits for the GUI to show its preview before importing torch, whose C start-up
         # holds the GIL for a few hundred ms at a time (the GUI could not paint meanwhile). 0 without a GUI.
         self.preview_wait_s = 0.0
+        self.rate: float | None = None  # Play's steps per second; None runs flat out
+        self.playing = False
+        self.remaining: int | None = None  # steps left of a Step ×N
+        self._paced = (0.0, 0)  # (start time, steps done) of a paced Play
+        self._last_progress: tuple = ()
+        self._selected: tuple[str, tuple] | None = None  # the cell the explain panel shows
+        self._device_label = ""
         self._x = 0  # position of the next loss on the curve: steps plus solver iterations
         self._segment, self._label = 0, ""
         self._chunk = 1
-        self._published = 0.0
-        self._snapshot_s = 0.0  # what the last snapshot cost: big sheets publish less often
 
     # --- data --------------------------------------------------------------------------------
     def load(self, request: LoadRequest, progress: Progress | None = None) -> Ratings:
         """Load ratings and build a sheet from them; on any error the current sheet stays as it was."""
-        if request.ratings is not None:
-            ratings = request.ratings
-        elif request.path is None:
-            ratings = default_ratings(progress=progress)
-        else:
-            ratings = load_ratings(request.path, **{k: v for k, v in request.columns.items() if v is not None})
+        self.pause()
+        self.set_state(RunState.LOADING)
         try:
-            sheet = self._build(ratings, self.top, self.config)
-        except BaseException:
-            self.mailbox.withdraw_preview()
-            raise
-        self.ratings = ratings
-        self.config = sheet.config
-        self._install(sheet)
-        return ratings
+            ratings = self._read(request, progress or self._report)
+            try:
+                sheet = self._build(ratings, self.top, self.config)
+            except BaseException:
+                self.mailbox.withdraw(preview=None)
+                raise
+            self.ratings = ratings
+            self.config = sheet.config
+            self._install(sheet)
+            leave_a_core_for_the_gui()
+            self.emit("loaded", ratings)
+            return ratings
+        finally:
+            self.set_state(RunState.IDLE)
+
+    def _read(self, request: LoadRequest, progress: Progress) -> Ratings:
+        if request.ratings is not None:
+            return request.ratings
+        if request.path is None:
+            return default_ratings(progress=progress)
+        return load_ratings(request.path, **{k: v for k, v in request.columns.items() if v is not None})
+
+    def _report(self, message: str, fraction: float | None) -> None:
+        shown = (message, None if fraction is None else round(fraction, 2))
+        if shown != self._last_progress:  # only when it visibly changes
+            self._last_progress = shown
+            self.emit("progress", message, fraction)
 
     def adopt(self, sheet: Sheet) -> None:
         """Use a sheet built elsewhere (e.g. imported from a workbook)."""
@@ -191,22 +136,29 @@ class SheetRunner:
     def configure(self, config: SheetConfig, top: int) -> None:
         """Rebuild the sheet with a new k, top-N, biases or squashing from the current ratings."""
         if self.ratings is None:
-            raise ValueError("no ratings loaded yet")
+            self.config, self.top = config, top
+            return
+        was_playing = self.playing
+        self.pause()
         sheet = self._build(self.ratings, top, config)
         self.top, self.config = top, config
         self._install(sheet)
+        if was_playing:
+            self.play(True)
 
-    def _build(self, ratings: Ratings, top: int, config: SheetConfig | None) -> Sheet:
+    def _build(self, ratings: Ratings, top: int, config: SheetConfig) -> Sheet:
         grid = top_crosstab(ratings, top)
         if self.sheet is None:  # the first sheet: its ratings can show while the engine is imported
-            self.gui_rendered.clear()
-            self.mailbox.put(preview=Preview.of(grid) if config is None else Preview.of(grid, config.k, config.biases))
-            self.gui_rendered.wait(self.preview_wait_s)
+            self.clock.gui_rendered.clear()
+            self.mailbox.put(preview=Preview.of(grid, config))
+            self.clock.gui_rendered.wait(self.preview_wait_s)
         engine = engine_sheet()
-        config = engine.SheetConfig() if config is None else config
-        if self.settings is None:  # the engine's default optimizer
-            return engine.Sheet(grid, config, device=self.device)
-        return engine.Sheet(grid, config, self.settings, device=self.device)
+        sheet = engine.Sheet(grid, config, self.settings, device=self.device)
+        if not self._device_label:
+            from engine.device import device_label
+
+            self._device_label = device_label(sheet.device)
+        return sheet
 
     def _install(self, sheet: Sheet) -> None:
         self.sheet = sheet
@@ -217,36 +169,98 @@ class SheetRunner:
         """Fresh curves, with an unlabelled point at the loss the run starts from (the first step lands on it)."""
         snap = self.sheet.snapshot()
         self._segment, self._label = self._segment + 1, START_LABEL
-        self.mailbox.put(snap, clear=True, losses=LossChunk(self._segment, START_LABEL, 0, np.array([snap.rmse])))
         self._x = 0
+        self.mailbox.put(clear=True, losses=Points(self._segment, START_LABEL, 0, np.array([snap.rmse]), MARKERS))
+        self._publish(snap)
 
-    # --- commands ----------------------------------------------------------------------------
-    def step(self, n: int = 1) -> StepResult:
-        """n updates; the snapshot is published at once."""
+    # --- running -----------------------------------------------------------------------------
+    def step(self, n: int = 1) -> StepResult | None:
+        """n updates at once; the snapshot is published after them."""
+        if self.sheet is None or self.playing:
+            return None
         result = self._steps(n)
         self.publish()
+        if result.diverged:
+            self.emit("diverged")
         return result
+
+    def step_n(self, n: int) -> None:
+        """n updates in chunks like Play, so Stop and edits are answered meanwhile."""
+        if self.sheet is None or self.playing:
+            return
+        self.remaining = n
+        self._start()
+
+    def play(self, on: bool) -> None:
+        """Play (steps until paused) or pause."""
+        if not on:
+            self.pause()
+            return
+        if self.sheet is not None and not self.playing:
+            self._start()
+
+    def _start(self) -> None:
+        self._paced = (time.perf_counter(), 0)
+        self.playing = True
+        self.set_state(RunState.PLAYING)
+
+    def pause(self) -> None:
+        """Stop Play or a Step ×N between chunks."""
+        self.remaining = None
+        if self.playing:
+            self.playing = False
+            self.publish()
+            self.set_state(RunState.IDLE)
+
+    def halt(self) -> None:
+        self.remaining, self.playing = None, False
+
+    def set_rate(self, rate: float | None) -> None:
+        """Play's pace in steps per second (None: as fast as possible)."""
+        self.rate = rate
+        self._paced = (time.perf_counter(), 0)
+
+    def tick(self) -> float | None:
+        """One chunk of Play or Step ×N; how long to wait before the next."""
+        if not self.playing:
+            return None
+        limit = MAX_CHUNK if self.remaining is None else min(self.remaining, MAX_CHUNK)
+        paced = self.rate is not None and self.remaining is None
+        if paced:
+            start, done = self._paced
+            limit = min(limit, int((time.perf_counter() - start) * self.rate) - done)
+            if limit <= 0:
+                return PACED_TICK_S
+            self._paced = (start, done + limit)
+        result = self.play_chunk(limit=limit)
+        if self.remaining is not None:
+            self.remaining -= result.steps
+            if self.remaining <= 0:
+                self.pause()
+        if result.diverged:
+            self.pause()
+            self.emit("diverged")
+        if not self.playing:
+            return None
+        return PACED_TICK_S if paced else 0.0
+
+    def failed(self, command: str, text: str) -> None:
+        super().failed(command, text)
+        if command == "tick":
+            self.pause()
 
     def play_chunk(self, budget_s: float = CHUNK_S, limit: int = MAX_CHUNK) -> StepResult:
         """A chunk of steps sized to take about budget_s; publishes at most FRAME_S apart."""
-        self.gui_idle.wait(GUI_WAIT_S)
+        self.clock.wait_for_gui()
         n = max(1, min(self._chunk, limit))
         start = time.perf_counter()
         result = self._steps(n)
         took = time.perf_counter() - start
         grow = budget_s / took if took > 0 else 2.0
         self._chunk = int(min(max(n * min(max(grow, 0.5), 2.0), 1), MAX_CHUNK))
-        if result.diverged or self._frame_due():
+        if result.diverged or self.clock.due(FRAME_S):
             self.publish()
         return result
-
-    def _frame_due(self) -> bool:
-        """≤ 60 frames a second; after a costly frame the engine gets its ENGINE_SHARE before the next."""
-        now = time.perf_counter()
-        if now - self._published < max(FRAME_S, SNAPSHOT_SHARE_INV * self._snapshot_s):
-            return False
-        render = self.gui_render_s
-        return render <= COSTLY_FRAME_S or now - self.gui_done_at >= render * ENGINE_SHARE / (1 - ENGINE_SHARE)
 
     def _steps(self, n: int) -> StepResult:
         result = self.sheet.step(n)
@@ -257,27 +271,36 @@ class SheetRunner:
         s = self.sheet.settings
         return f"{s.label} · lr {s.lr:g}"
 
-    def _emit_losses(self, label: str, values: np.ndarray) -> None:
+    def _emit_losses(self, label: str, values: np.ndarray, style: str = "line") -> None:
         if label != self._label:
             self._segment, self._label = self._segment + 1, label
-        self.mailbox.put(losses=LossChunk(self._segment, label, self._x, np.asarray(values, dtype=float)))
+        self.mailbox.put(losses=Points(self._segment, label, self._x, np.asarray(values, dtype=float), style))
         self._x += len(values)
 
-    def solve(self) -> SolveResult:
+    def solve(self) -> SolveResult | None:
         """The engine's solver, reporting progress; stops between chunks when `stop` is set."""
-        start_x = self._x
-        label = SOLVE_LABEL
-        before = self.sheet.rmse()
-        self._emit_losses(label, np.array([before]))
+        if self.sheet is None:
+            return None
+        self.pause()
+        self.set_state(RunState.SOLVING)
+        try:
+            result = self._solve()
+            self.emit("solved", result)
+            return result
+        finally:
+            self.set_state(RunState.IDLE)
 
+    def _solve(self) -> SolveResult:
+        start_x, label = self._x, SOLVE_LABEL
+        self._emit_losses(label, np.array([self.sheet.rmse()]), DASHED)
         waited = [time.perf_counter()]
 
         def progress(iterations: int, rmse: float) -> None:
             # Reports come every iteration; the GUI gets a chance to draw them once a frame, not each time.
-            if time.perf_counter() - waited[0] > FRAME_S:
-                self.gui_idle.wait(GUI_WAIT_S)
+            if time.perf_counter() - waited[0] > SOLVE_FRAME_S:
+                self.clock.wait_for_gui()
                 waited[0] = time.perf_counter()
-            self.mailbox.put(losses=LossChunk(self._segment, label, start_x + iterations, np.array([rmse])),
+            self.mailbox.put(losses=Points(self._segment, label, start_x + iterations, np.array([rmse]), DASHED),
                              solving=(iterations, rmse))
 
         result = self.sheet.solve(progress=progress, should_stop=self.stop.is_set)
@@ -287,6 +310,8 @@ class SheetRunner:
 
     def reset(self, seed: int) -> None:
         """New random factors from `seed`, a fresh optimizer, and new loss curves."""
+        if self.sheet is None:
+            return
         self.sheet.reset(seed)
         self.config = replace(self.config, seed=seed)
         self._new_run()
@@ -294,20 +319,68 @@ class SheetRunner:
     def set_optimizer(self, settings: OptimizerSettings) -> None:
         """Change rule or settings and keep the parameters."""
         self.settings = settings
-        self.sheet.set_optimizer(settings)
+        if self.sheet is not None:
+            self.sheet.set_optimizer(settings)
+            self.publish()
+
+    # --- edits and selection -----------------------------------------------------------------
+    def edit(self, block: str, index: tuple, value) -> None:
+        """Type into a cell: a rating (None blanks it) or a factor or bias."""
+        if self.sheet is None:
+            return
+        if block == "rating":
+            self.sheet.set_rating(index[0], index[1], value)
+        else:
+            self.sheet.set_param(block, tuple(index), value)
         self.publish()
 
     def set_rating(self, i: int, j: int, value: float | None) -> None:
-        self.sheet.set_rating(i, j, value)
-        self.publish()
+        self.edit("rating", (i, j), value)
 
     def set_param(self, block: str, index: tuple[int, ...], value: float) -> None:
-        self.sheet.set_param(block, tuple(index), value)
-        self.publish()
+        self.edit(block, index, value)
 
+    def select(self, kind: str | None, index: tuple = ()) -> None:
+        """Which cell the explain panel shows (None: none); its explanation comes with every frame."""
+        self._selected = None if kind is None else (kind, tuple(index))
+        if self.sheet is not None:
+            self.publish()
+
+    # --- Excel -------------------------------------------------------------------------------
+    def check_xlsx(self) -> None:
+        """Whether Excel export and import work here, as an xlsx_checked event (openpyxl is imported here)."""
+        self.emit("xlsx_checked", xlsx_module() is not None)
+
+    def export_xlsx(self, path: str) -> None:
+        module = xlsx_module()
+        if module is None or self.sheet is None:
+            raise ValueError("Excel export is not available in this build yet.")
+        module.export_xlsx(self.sheet.snapshot(), path)
+        self.emit("notice", f"Saved {path}")
+
+    def import_xlsx(self, path: str) -> None:
+        module = xlsx_module()
+        if module is None:
+            raise ValueError("Excel import is not available in this build yet.")
+        self.pause()
+        self.adopt(module.import_xlsx(path).to_sheet(device=self.device))
+        self.emit("notice", f"Imported {path}")
+
+    # --- frames ------------------------------------------------------------------------------
     def publish(self) -> None:
-        """Put the current snapshot in the mailbox."""
-        start = time.perf_counter()
-        self.mailbox.put(self.sheet.snapshot())
-        self._published = time.perf_counter()
-        self._snapshot_s = self._published - start
+        """Put the current snapshot, explained, in the mailbox."""
+        with self.clock.publishing():
+            self._publish(self.sheet.snapshot())
+
+    def _publish(self, snap) -> None:
+        self.mailbox.put(snapshot=snap, explanation=self._explain(snap), device=self._device_label)
+
+    def _explain(self, snap):
+        if self._selected is None:
+            return None
+        from engine.sheet import explain
+
+        try:
+            return explain.explain(snap, *self._selected)
+        except (ValueError, IndexError):  # the sheet changed shape under the selection
+            return None

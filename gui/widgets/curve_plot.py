@@ -1,16 +1,16 @@
-"""The live loss curve: one trace per run segment, labelled with its optimizer, updated with setData."""
+"""A live plot of named curves (any runner's Points): one trace per series, updated with setData."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui.sheet.runner import SOLVE_LABEL, START_LABEL, LossChunk
+from gui.runtime.series import DASHED, MARKERS, Points
 
 MAX_POINTS = 20_000  # per trace; beyond this every other point is dropped, so setData stays cheap in a long Play
 COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75),
-          (227, 119, 194), (23, 190, 207))  # one per segment, in turn, so two runs of one optimizer differ too
-SOLVE_COLOR = (30, 30, 30)
+          (227, 119, 194), (23, 190, 207))  # one per series, in turn, so two runs of one optimizer differ too
+PLAIN_COLOR = (30, 30, 30)  # dashed and marker-only series
 
 
 class _Trace:
@@ -41,16 +41,16 @@ class _Trace:
         self.item.setData(self.x[:self.n], np.where(np.isfinite(y) & (y > 0), y, np.nan))
 
 
-class QLossPlot(QWidget):
-    """RMSE against steps (and solver iterations), log scale, with a legend of segments."""
+class QCurvePlot(QWidget):
+    """Curves of named series against a shared x axis, optionally on a log scale, with a legend."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, y_label: str, x_label: str, log_y: bool = False, parent=None) -> None:
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w")
-        self.plot.setLogMode(y=True)
+        self.plot.setLogMode(y=log_y)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("left", "RMSE")
-        self.plot.setLabel("bottom", "step")
+        self.plot.setLabel("left", y_label)
+        self.plot.setLabel("bottom", x_label)
         self.plot.setMinimumHeight(150)
         self.plot.getViewBox().setLimits(xMin=0)  # steps start at 0; a lone first point should not centre on it
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=(40, 40, 40))
@@ -62,7 +62,7 @@ class QLossPlot(QWidget):
         layout.addWidget(self.plot)
 
     def clear(self) -> None:
-        """Drop every trace (a new run)."""
+        """Drop every trace."""
         for trace in self.traces.values():
             self.plot.removeItem(trace.item)
         self.legend.clear()
@@ -70,14 +70,14 @@ class QLossPlot(QWidget):
         self._dirty.clear()
         self._colors = 0
 
-    def add(self, chunks: list[LossChunk]) -> None:
-        """Append losses (a new segment gets its own trace); they show at the next refresh."""
+    def add(self, chunks: list[Points]) -> None:
+        """Append points (a new series gets its own trace); they show at the next refresh."""
         for chunk in chunks:
-            trace = self.traces.get(chunk.segment)
+            trace = self.traces.get(chunk.series)
             if trace is None:
-                trace = self.traces[chunk.segment] = self._new_trace(chunk.label)
+                trace = self.traces[chunk.series] = self._new_trace(chunk.label, chunk.style)
             trace.extend(chunk.x0, chunk.values)
-            self._dirty.add(chunk.segment)
+            self._dirty.add(chunk.series)
 
     def refresh(self) -> None:
         """setData on the traces that grew (pyqtgraph repaints them)."""
@@ -88,15 +88,15 @@ class QLossPlot(QWidget):
                 self.traces[segment].show()
         self._dirty.clear()
 
-    def _new_trace(self, label: str) -> _Trace:
-        plain = label in (SOLVE_LABEL, START_LABEL)
-        color = SOLVE_COLOR if plain else COLORS[self._colors % len(COLORS)]
+    def _new_trace(self, label: str, style: str) -> _Trace:
+        plain = style in (DASHED, MARKERS)
+        color = PLAIN_COLOR if plain else COLORS[self._colors % len(COLORS)]
         self._colors += not plain
-        style = {"width": 2}
-        if label == SOLVE_LABEL:
-            style["style"] = pg.QtCore.Qt.PenStyle.DashLine
-        item = self.plot.plot([], [], pen=pg.mkPen(color, **style), name=label or None,
-                              symbol="o" if not label else None, symbolSize=5, symbolBrush=(90, 90, 90),
+        pen = {"width": 2}
+        if style == DASHED:
+            pen["style"] = pg.QtCore.Qt.PenStyle.DashLine
+        item = self.plot.plot([], [], pen=pg.mkPen(color, **pen), name=label or None,
+                              symbol="o" if style == MARKERS else None, symbolSize=5, symbolBrush=(90, 90, 90),
                               symbolPen=None)
         item.setClipToView(True)
         item.setDownsampling(auto=True, method="peak")

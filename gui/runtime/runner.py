@@ -1,0 +1,63 @@
+"""The protocol between a tab's engine side and the worker thread (Qt-free).
+
+A runner owns its engine objects and is only ever called in the worker thread. Commands in: its
+public methods, called by name through the channel. Frames out: what it puts in its Mailbox, including
+events (name, args) the GUI side turns into signals. Long work: `tick()` runs one short chunk and says
+when it wants the next; `stop` (a threading.Event, set from the GUI thread) ends a blocking command
+such as a solve between its chunks. Adding a command adds a method here, never threading code.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from engine.config import RunState
+from gui.runtime.clock import FrameClock
+from gui.runtime.mailbox import Mailbox
+
+
+@dataclass
+class Frame:
+    """What every runner's frame carries: events in order. Other fields are replaced by the newest value."""
+
+    events: list = field(default_factory=list)
+
+    def merge(self, events: tuple = (), **fields) -> None:
+        self.events.extend(events)
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+class Runner:
+    """Base of the runners: a mailbox, the shared frame clock, a stop flag, events and run states."""
+
+    titles: dict[str, str] = {}  # command -> how an error in it is titled ("" → the command's name)
+
+    def __init__(self, mailbox: Mailbox, clock: FrameClock | None = None) -> None:
+        self.mailbox = mailbox
+        self.clock = clock or FrameClock()
+        self.stop = threading.Event()
+        self.state = RunState.IDLE
+
+    def emit(self, kind: str, *args) -> None:
+        """Send an event to the GUI side, after any frame put before it."""
+        self.mailbox.put(events=((kind, args),))
+
+    def set_state(self, state: RunState) -> None:
+        """What the runner is doing now (idle, playing, solving, loading), as a state_changed event."""
+        self.state = state
+        self.emit("state_changed", state)
+
+    def title(self, command: str) -> str:
+        return self.titles.get(command) or command.replace("_", " ").capitalize()
+
+    def tick(self) -> float | None:
+        """One chunk of long work; the seconds to wait before the next, or None when there is none."""
+        return None
+
+    def failed(self, command: str, text: str) -> None:
+        """A command raised a user error (text is its one line): report it and stop any long work."""
+        self.emit("message", self.title(command), text)
+
+    def halt(self) -> None:
+        """The thread is ending: stop long work at once."""

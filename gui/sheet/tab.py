@@ -1,0 +1,363 @@
+"""The Sheet tab: controls on top, the sheet in the middle, explain panel and loss curve on the right.
+
+Start-up is ordered for the first frame: nothing the GUI thread imports before it pulls in torch, pyqtgraph
+or openpyxl. The runner reads the ratings, publishes them as a preview (shown with the engine's cells
+pending and every control disabled), then imports torch and builds the sheet; the loss plot and the Excel
+commands come after the first real sheet. The GUI thread never imports torch: explanations and the device
+label arrive with the frames.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+from engine.config import RunState
+from gui.sheet.controls import QControls
+from gui.sheet.explain_panel import QExplainPanel
+from gui.sheet.frames import Frame, LoadRequest, Preview
+from gui.sheet.handle import QSheetHandle
+from gui.sheet.layout import LOSS, Cell
+from gui.sheet.model import QSheetModel
+from gui.sheet.open_dialog import QOpenDialog
+from gui.sheet.view import QSheetView
+from gui.widgets.legend import QLegend
+from gui.widgets.loading_page import QLoadingPage
+
+if TYPE_CHECKING:
+    from engine.data.ratings import Ratings
+    from engine.sheet.snapshot import Snapshot
+
+IDLE, LOADING, SOLVING = RunState.IDLE, RunState.LOADING, RunState.SOLVING
+RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
+TEXT_EVERY_S = 1 / 15  # panel and status bar redraw at most this often while running; the sheet at up to 60 Hz
+PLOT_EVERY_S = 0.1  # and the loss curve at most this often: pyqtgraph's axes and legend are costly to repaint
+# The loss plot (importing pyqtgraph blocks the GUI thread for ~0.3 s) waits this long after the first sheet, so
+# the labels' repaints and the worker's queued "idle" (which enables the buttons) are on screen first.
+AFTER_FIRST_FRAME_MS = 100
+ACTIONS = {"open": "&Open ratings…", "import": "&Import from Excel…", "export": "&Export to Excel…",
+           "step": "Step", "step_n": "Step ×N", "play": "Play", "solve": "Solve", "stop": "Stop", "reset": "Reset"}
+SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
+             "stop": "Esc", "reset": "Ctrl+R"}
+STATUS = ("device", "dataset", "step", "rmse", "rate")  # the status bar's fields this tab fills
+
+
+def make_actions(parent, texts: dict[str, str], shortcuts: dict) -> dict[str, QAction]:
+    """Named actions with their shortcuts shown in their tooltips."""
+    actions = {}
+    for name, text in texts.items():
+        action = QAction(text, parent)
+        keys = shortcuts.get(name)
+        if keys:
+            action.setShortcuts([QKeySequence(k) for k in ((keys,) if isinstance(keys, str) else keys)])
+            action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({QKeySequence(action.shortcut()).toString()})")
+        actions[name] = action
+    return actions
+
+
+class QSheetTab(QWidget):
+    """The live sheet over one SheetRunner's handle."""
+
+    message = Signal(str, str)  # title, text: for the window's message box
+    notice = Signal(str)  # a success, for the status bar
+    status_message = Signal(str, int)  # a passing status-bar message and its milliseconds
+    title_changed = Signal(str)
+
+    def __init__(self, engine: QSheetHandle, status: dict[str, QLabel], top: int = 15, parent=None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.status_labels = status
+        self.snapshot: Snapshot | None = None
+        self.ratings: Ratings | None = None
+        self.frames = 0  # snapshots rendered
+        self.previews = 0  # previews rendered: the first sheet's ratings while the engine starts
+        self.state = IDLE
+        self._rate_mark = (time.perf_counter(), 0)
+        self.steps_per_s = 0.0
+        self.xlsx_available = False
+
+        self.actions = make_actions(self, ACTIONS, SHORTCUTS)
+        self.actions["play"].setCheckable(True)
+        self.actions["stop"].setEnabled(False)
+        for name in ("import", "export"):  # enabled after the first sheet shows: importing openpyxl takes a while
+            self.actions[name].setEnabled(False)
+        self.controls = QControls(self.actions)
+        self.controls.top.setValue(top)
+        self.model = QSheetModel(self)
+        self.view = QSheetView(self.model)
+        self.legend = QLegend()
+        self.loading = QLoadingPage(self.actions["open"])
+        self.explain = QExplainPanel()
+        self.loss_plot = None  # built just after the first sheet shows: importing pyqtgraph takes ~0.5 s
+        self._pending_losses: list = []
+        self._texts_at = self._plotted_at = 0.0
+        self._build_layout()
+        self._wires = []
+        self._wire()
+        self.show_state(LOADING)  # until the worker says otherwise; the run buttons wait for the engine's first sheet
+
+    # --- construction ------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.loading)
+        self.stack.addWidget(_column(self.legend, self.view))
+        self._plot_placeholder = QLabel("the loss curve appears with the sheet")
+        self._plot_placeholder.setAlignment(Qt.AlignCenter)
+        self.side = QSplitter(Qt.Vertical)
+        self._loss_box = _titled("Loss", self._plot_placeholder)
+        self.side.addWidget(_titled("Explain this cell", self.explain))
+        self.side.addWidget(self._loss_box)
+        self.side.setSizes([480, 300])
+        self.split = QSplitter(Qt.Horizontal)
+        self.split.addWidget(self.stack)
+        self.split.addWidget(self.side)
+        self.split.setStretchFactor(0, 1)
+        self.split.setSizes([1200, 330])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.split, 1)
+
+    def _connect(self, signal, slot) -> None:
+        signal.connect(slot)
+        self._wires.append((signal, slot))
+
+    def _wire(self) -> None:
+        a, e, c = self.actions, self.engine, self.controls
+        for signal, slot in (
+            (e.frame, self.render), (e.message, self.show_message), (e.notice, self.notice),
+            (e.state_changed, self.show_state),
+            (e.loaded, self._loaded), (e.progress, self.loading.show_progress), (e.diverged, self._diverged),
+            (e.solved, self._solved), (e.xlsx_checked, self._xlsx_checked),
+            (a["open"].triggered, self.open_dialog), (a["import"].triggered, self.import_dialog),
+            (a["export"].triggered, self.export_dialog),
+            (a["step"].triggered, lambda: e.step(1)), (a["step_n"].triggered, lambda: e.step(c.steps_n.value())),
+            (a["play"].toggled, e.play), (a["solve"].triggered, e.solve), (a["stop"].triggered, e.stop),
+            (a["reset"].triggered, lambda: e.reset(c.seed.value())),
+            (c.optimizer_changed, e.set_optimizer), (c.sheet_changed, e.configure), (c.rate_changed, e.set_rate),
+            (c.errors_toggled, self.set_show_errors),
+            (self.model.edit_requested, e.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
+            (self.view.cell_selected, self.select),
+        ):
+            self._connect(signal, slot)
+
+    def start(self, path: str | None = None) -> None:
+        """Open the first ratings: a file, or MovieLens."""
+        self.engine.load(LoadRequest(path=path))
+
+    # --- engine → tab ------------------------------------------------------------------------
+    def render(self, frame: Frame) -> None:
+        """Repaint from the newest frame: curves, solve progress, then the sheet and the panel."""
+        self._show_losses(frame)
+        if frame.solving is not None and self.state == SOLVING:  # a last report may arrive after the solve ended
+            self.controls.show_solving(*frame.solving)
+            self.status_labels["rmse"].setText(f"solving: RMSE {frame.solving[1]:.4f}")
+        if frame.device:
+            self.status_labels["device"].setText(frame.device)
+        snap = frame.snapshot
+        if snap is None:
+            if frame.preview is not None and self.snapshot is None:
+                self._show_preview(frame.preview)
+            return
+        self.snapshot = snap
+        self.explain.render(frame.explanation)
+        first = not self.controls.ready
+        if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
+            self.controls.show_sheet(snap)
+        self.model.set_snapshot(snap)
+        self.frames += 1
+        self._repaint_sheet()
+        if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
+            self._refresh_texts()
+        if self.stack.currentIndex() == 0:
+            self.stack.setCurrentIndex(1)
+            self.view.setFocus()
+        if first:  # the engine is running: its controls, the panel, then what the first sheet need not wait for
+            self.controls.show_state(self.state)
+            if self.explain.cell is None:
+                self.select(Cell(LOSS))
+            QTimer.singleShot(AFTER_FIRST_FRAME_MS, self._after_first_frame)
+
+    def select(self, cell: Cell | None) -> None:
+        """Explain `cell`: the engine sends its explanation with the next frames."""
+        self.explain.show_cell(cell)
+        self.engine.select(None if cell is None else cell.kind, () if cell is None else tuple(cell.index))
+
+    def _show_preview(self, preview: Preview) -> None:
+        """The first sheet's ratings while the engine starts: its own cells pending, nothing to edit or run."""
+        self.model.set_snapshot(preview)
+        self.previews += 1
+        if self.stack.currentIndex() == 0:
+            self.stack.setCurrentIndex(1)
+            self.view.setFocus()
+        n, m = preview.ratings.shape
+        self.status_labels["dataset"].setText(f"{preview.dataset} · sheet {n}×{m}, {int(preview.mask.sum())} rated")
+        self.status_labels["rmse"].setText("starting the engine…")
+        self.legend.context.setText(f"{preview.dataset} · top {n} users × {m} movies · starting the engine…")
+        self.stack.repaint()  # now: the worker imports torch once this frame is rendered, and then the GUI waits for the GIL
+
+    def _repaint_sheet(self) -> None:
+        """Paint now, while the engine waits (see FrameClock); only right of the ratings if they held."""
+        viewport = self.view.viewport()
+        x = 0 if self.model.ratings_changed else self.view.columnViewportPosition(self.model.layout.factor_col)
+        if x < viewport.width():
+            x = max(x, 0)
+            viewport.repaint(x, 0, viewport.width() - x, viewport.height())
+
+    def _refresh_texts(self) -> None:
+        """The status bar and the loss curve: readable at 15 Hz, so not redrawn at 60."""
+        self._texts_at = time.perf_counter()
+        if self.snapshot is not None:
+            self._show_status(self.snapshot)
+        if self.loss_plot is not None and (self.state == IDLE or self._texts_at - self._plotted_at >= PLOT_EVERY_S):
+            self._plotted_at = self._texts_at
+            self.loss_plot.refresh()
+
+    def _show_losses(self, frame: Frame) -> None:
+        if self.loss_plot is None:
+            if frame.clear_curves:
+                self._pending_losses.clear()
+            self._pending_losses += frame.losses
+            return
+        if frame.clear_curves:
+            self.loss_plot.clear()
+        if frame.losses:
+            self.loss_plot.add(frame.losses)
+
+    def _after_first_frame(self) -> None:
+        """What the first sheet need not wait for: the loss plot and the Excel commands."""
+        from gui.widgets.curve_plot import QCurvePlot
+
+        if not self._wires:
+            return
+        self.engine.check_xlsx()  # the worker imports engine.xlsx (openpyxl) and answers with xlsx_checked
+        if self.loss_plot is None:
+            self.loss_plot = QCurvePlot("RMSE", "step", log_y=True)
+            self._plot_placeholder.hide()
+            self._loss_box.layout().addWidget(self.loss_plot, 1)
+            self.loss_plot.add(self._pending_losses)
+            self.loss_plot.refresh()
+            self._pending_losses = []
+
+    def _xlsx_checked(self, available: bool) -> None:
+        self.xlsx_available = available
+        self._enable_xlsx()
+
+    def _enable_xlsx(self) -> None:
+        busy = self.state in (SOLVING, LOADING)
+        for name in ("import", "export"):
+            action = self.actions[name]
+            action.setEnabled(self.xlsx_available and not busy)
+            action.setToolTip(action.text().replace("&", "") if self.xlsx_available
+                              else "Excel files need openpyxl, which could not be loaded")
+
+    def _show_status(self, snap: Snapshot) -> None:
+        now = time.perf_counter()
+        then, steps = self._rate_mark
+        if now - then >= RATE_WINDOW_S or snap.step < steps:
+            self.steps_per_s = max(snap.step - steps, 0) / (now - then)
+            self._rate_mark = (now, snap.step)
+        labels = self.status_labels
+        n, m = snap.ratings.shape
+        size = f"{len(self.ratings):,} ratings" if self.ratings is not None else ""
+        labels["dataset"].setText(f"{snap.dataset} ({size}) · sheet {n}×{m}, {snap.count} rated")
+        labels["step"].setText(f"step {snap.step:,}")
+        labels["rmse"].setText(f"RMSE {snap.rmse:.4f}" + (" · diverged" if snap.diverged else ""))
+        labels["rate"].setText(f"{self.steps_per_s:,.0f} steps/s" if self.state != IDLE else "")
+        self.legend.context.setText(f"{snap.dataset} · top {n} users × {m} movies · k={snap.k} · "
+                                    f"{snap.settings.label} lr {snap.settings.lr:g}")
+
+    def show_state(self, state: str) -> None:
+        self.state = state
+        self.controls.show_state(state)
+        self._enable_xlsx()
+        self._rate_mark = (time.perf_counter(), self.snapshot.step if self.snapshot else 0)
+        if state == IDLE:
+            self._refresh_texts()
+            self.status_labels["rate"].setText("")
+
+    def _loaded(self, ratings: Ratings) -> None:
+        self.ratings = ratings
+        self.title_changed.emit(f"collabsheet — {ratings.name}")
+        self.controls.set_top_limit(max(ratings.n_users, ratings.n_items))
+        for note in ratings.notes:
+            self.status_message.emit(note, 8000)
+
+    def _diverged(self) -> None:
+        self.status_message.emit("Diverged: the learning rate is too high. Lower it or Reset.", 8000)
+
+    def _solved(self, result) -> None:
+        how = "converged" if result.converged else "stopped" if result.stopped else "hit the iteration cap"
+        self.status_message.emit(f"Solve {how}: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} "
+                                 f"in {result.iterations} iterations ({result.seconds:.2f} s)", 10000)
+
+    def show_message(self, title: str, text: str) -> None:
+        """A problem: with no sheet yet the loading page says it too; the window shows and records it."""
+        if self.snapshot is None and title.startswith("Could not open"):  # no sheet yet (a preview at most)
+            self.stack.setCurrentIndex(0)
+            self.loading.show_failure(text)
+            for label in (self.status_labels["dataset"], self.status_labels["rmse"], self.legend.context):
+                label.setText("")
+        self.message.emit(title, text)
+
+    def set_show_errors(self, on: bool) -> None:
+        self.model.set_show_errors(on)
+        self.legend.set_errors(on)
+
+    # --- files -------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        dialog = QOpenDialog(self)
+        dialog.accepted.connect(lambda: self.open_request(dialog.request()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def open_request(self, request: LoadRequest) -> None:
+        """Open a ratings file in the worker; a bad file leaves the current sheet untouched."""
+        if request.path or request.ratings is not None:
+            self.engine.load(request)
+
+    def open_ratings(self, path: str, **columns) -> None:
+        """Open a ratings file with the given load_ratings column arguments."""
+        self.open_request(LoadRequest(path=path, columns=columns))
+
+    def export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export to Excel", "collabsheet.xlsx", "Excel workbook (*.xlsx)")
+        if path:
+            self.engine.export_xlsx(path if path.endswith(".xlsx") else path + ".xlsx")
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import from Excel", "", "Excel workbook (*.xlsx)")
+        if path:
+            self.engine.import_xlsx(path)
+
+    def close_tab(self) -> None:
+        """Disconnect everything this tab connected."""
+        for signal, slot in self._wires:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        self._wires.clear()
+        self.view.close()
+
+
+def _column(top: QWidget, body: QWidget) -> QWidget:
+    """A widget holding `top` above `body`, edge to edge; body takes the spare height."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addWidget(top)
+    layout.addWidget(body, 1)
+    return box
+
+
+def _titled(title: str, body: QWidget) -> QWidget:
+    """A small bold title above a panel."""
+    label = QLabel(f"<b>{title}</b>")
+    label.setContentsMargins(6, 4, 6, 2)
+    return _column(label, body)
