@@ -5,7 +5,7 @@ import pytest
 
 from gui.sheet import layout as L
 from gui.sheet.layout import Cell, SheetLayout
-from gui.sheet.model import edit_text, number_text, parse_number, rating_text
+from gui.sheet.cell_text import edit_text, number_text, parse_number, rating_text
 
 
 @pytest.mark.parametrize("biases", [False, True])
