@@ -258,3 +258,39 @@ def test_load_state_dict_refuses_another_sheets_shape(grid15) -> None:
     small = Sheet(grid15, SheetConfig(k=2), device="cpu")
     with pytest.raises(ValueError, match="θ should have"):
         Sheet(grid15, device="cpu").load_state_dict({**small.state_dict(), "config": SheetConfig()})
+
+
+@pytest.mark.parametrize("name,lr", [("sgd", 5.0), ("momentum", 20.0)])
+def test_a_lower_lr_recovers_from_divergence(grid15, name: str, lr: float) -> None:
+    """Divergence keeps factors from before the loss ran away, so a lower learning rate goes on from them."""
+    sheet = Sheet(grid15, settings=OptimizerSettings(name, lr=lr), device="cpu")
+    start = sheet.rmse()
+    result = sheet.step(1000)
+    assert result.diverged and result.steps < 1000
+    assert sheet.rmse() <= 10 * max(start, 4.0)  # within the healthy bound, not astronomically large
+    assert not sheet.step(5).steps  # the same lr is refused again …
+    sheet.set_optimizer(OptimizerSettings(name, lr=0.001))
+    before = sheet.rmse()
+    result = sheet.step(200)  # … a lower one continues from the last good factors
+    assert result.steps == 200 and not result.diverged and sheet.rmse() < before
+
+
+@pytest.mark.parametrize("change", [dict(k=8), dict(k=2), dict(biases=True), dict(squash=True)])
+def test_reconfigure_keeps_the_run(grid15, change: dict) -> None:
+    sheet = Sheet(grid15, SheetConfig(), OptimizerSettings("adam", lr=0.05), device="cpu")
+    sheet.step(300)
+    before, steps = sheet.params(), sheet.steps
+    config = SheetConfig(**{**SheetConfig().__dict__, **change})
+    sheet.reconfigure(config)
+    after = sheet.params()
+    k = min(5, config.k)
+    np.testing.assert_array_equal(after["user_factors"][:, :k], before["user_factors"][:, :k])
+    np.testing.assert_array_equal(after["item_factors"][:k], before["item_factors"][:k])
+    assert sheet.steps == steps and sheet.config == config
+    assert after["user_factors"].shape == (15, config.k)
+    if config.biases:
+        assert not after["user_bias"].any() and not after["item_bias"].any()
+    if config.k > 5:
+        assert 0 <= after["user_factors"][:, 5:].min() and after["user_factors"][:, 5:].max() < 0.1
+    if not config.squash and config.k >= 5:
+        assert sheet.rmse() < 1.0  # biases at 0 and small new columns barely move a fitted sheet

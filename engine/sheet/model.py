@@ -27,6 +27,7 @@ class SheetModel:
         self.r = torch.tensor(np.where(mask, self.ratings, 0.0), dtype=DTYPE, device=device)
         self.count = max(int(mask.sum()), 1)
         lo, hi = (float(self.ratings[mask].min()), float(self.ratings[mask].max())) if mask.any() else (0.0, 1.0)
+        self.spread = hi - lo  # the ratings' range
         self.y_range = factorization.y_range(lo, hi)
 
     @property

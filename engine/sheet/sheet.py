@@ -23,6 +23,10 @@ from engine.sheet.snapshot import Snapshot, take
 from engine.sheet.solve import solver
 
 
+DIVERGED_FACTOR = 10.0  # a run has diverged once its RMSE passes this many times its anchor (see Sheet._bound)
+GROWN_SCALE = 0.1  # factor columns added to a running sheet start uniform in [0, this·init): a nudge, not a restart
+
+
 @dataclass(frozen=True)
 class SolveResult:
     """What a solve did."""
@@ -86,12 +90,24 @@ class Sheet:
         self.state: dict = {}
         self.steps = 0
         self.diverged = False
+        self._anchor()
+
+    def _anchor(self) -> None:
+        """Remember the RMSE where the user last changed something: divergence is judged against it."""
+        self.anchor_rmse = self.rmse()
+
+    def _bound(self) -> float:
+        """The largest RMSE a healthy run reaches: DIVERGED_FACTOR × the anchor or the ratings' spread.
+
+        Refusing only inf/NaN would keep factors so large that no learning rate could recover from them."""
+        return DIVERGED_FACTOR * max(self.anchor_rmse, self.model.spread, 1.0)
 
     def set_optimizer(self, settings: OptimizerSettings) -> None:
         """Switch rule or settings; parameters stay, a different rule starts with fresh state."""
         if settings.name != self.settings.name:
             self.state = {}
         self.settings = settings
+        self._anchor()
 
     def lr(self) -> float:
         """The learning rate of the next step (a constant schedule: the settings' lr)."""
@@ -103,9 +119,10 @@ class Sheet:
             return self._step(n)
 
     def _step(self, n: int) -> StepResult:
+        bound = self._bound() ** 2
         theta0, state0 = self.theta.clone(), _copy_state(self.state)
         losses = self._run(n)
-        if self._finite():
+        if self._healthy(bound):
             self.steps += n
             self.diverged = False
             return StepResult(n, losses.cpu().numpy())
@@ -115,7 +132,7 @@ class Sheet:
         for _ in range(n):
             theta0, state0 = self.theta.clone(), _copy_state(self.state)
             loss = self._run(1)
-            if not self._finite():
+            if not self._healthy(bound):
                 self.theta.copy_(theta0)
                 self.state = state0
                 break
@@ -125,9 +142,10 @@ class Sheet:
         losses = torch.cat(done) if done else torch.empty(0, dtype=DTYPE)
         return StepResult(len(done), losses.cpu().numpy(), diverged=True)
 
-    def _finite(self) -> bool:
-        """Whether θ and the loss it gives are finite numbers (one device sync)."""
-        return bool(torch.isfinite(self._loss()) & torch.isfinite(self.theta).all())
+    def _healthy(self, bound: float) -> bool:
+        """Whether θ is finite and its MSE finite and at most bound (one device sync)."""
+        mse = self._loss()
+        return bool((mse <= bound) & torch.isfinite(mse) & torch.isfinite(self.theta).all())
 
     def _run(self, n: int) -> torch.Tensor:
         """n updates of θ in place; the RMSE before each."""
@@ -157,6 +175,7 @@ class Sheet:
         if bool(torch.isfinite(found.theta).all()):
             self.theta.copy_(found.theta)
         self.state, self.diverged = {}, False
+        self._anchor()
         return SolveResult(found.iterations, time.perf_counter() - start, before, self.rmse(), found.converged,
                            found.stopped)
 
@@ -170,6 +189,7 @@ class Sheet:
         if not (~np.isnan(ratings)).any():
             raise ValueError("the sheet needs at least one rating")
         self._set_ratings(ratings)
+        self._anchor()
 
     def _set_ratings(self, ratings: np.ndarray) -> None:
         self.model = SheetModel(ratings, self.config, self.device)
@@ -182,13 +202,36 @@ class Sheet:
         if block not in self.model.sizes():
             raise ValueError(f"this sheet has no {block.replace('_', ' ')}")
         self._p[block][index] = float(value)
+        self._anchor()
+
+    def reconfigure(self, config: SheetConfig) -> None:
+        """Change k, biases or squashing and keep the run: shared factors stay, new columns start small, biases 0."""
+        old = self.params()
+        model = SheetModel(self.ratings, config, self.device)
+        fresh = {k: v.cpu().numpy() for k, v in model.split(model.initial_theta(config.seed + 1)).items()}
+        params = {}
+        for name, block in fresh.items():
+            block = block * GROWN_SCALE if name.endswith("factors") else block
+            if name == "user_factors" and name in old:
+                k = min(block.shape[1], old[name].shape[1])
+                block[:, :k] = old[name][:, :k]
+            elif name == "item_factors" and name in old:
+                k = min(block.shape[0], old[name].shape[0])
+                block[:k] = old[name][:k]
+            elif name in old:
+                block = old[name]
+            params[name] = block
+        self.config, self.model = config, model
+        self._bind(model.flatten(params))
+        self.state, self.diverged = {}, False
+        self._anchor()
 
     # --- the whole state ---------------------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything that decides what the sheet does next, as copies: θ, optimizer state, settings, counters."""
         return {"theta": self.theta.detach().cpu().clone(), "optimizer": _copy_state(self.state, "cpu"),
                 "settings": self.settings, "config": self.config, "steps": self.steps,
-                "diverged": self.diverged, "ratings": self.ratings.copy()}
+                "diverged": self.diverged, "ratings": self.ratings.copy(), "anchor_rmse": self.anchor_rmse}
 
     def load_state_dict(self, state: dict) -> None:
         """Become exactly the sheet that state_dict() described (same shape of θ); continues bit-identically."""
@@ -207,6 +250,7 @@ class Sheet:
         self.settings = state.get("settings", self.settings)
         self.steps = int(state.get("steps", 0))
         self.diverged = bool(state.get("diverged", False))
+        self.anchor_rmse = float(state.get("anchor_rmse", self.rmse()))
 
     def params_state(self, params: dict[str, np.ndarray], **rest) -> dict:
         """A state_dict with θ from named blocks (an imported workbook's cells), checked against the sheet's shape."""
