@@ -32,8 +32,10 @@ def test_steps_publish_losses_and_the_latest_snapshot_only(runner):
     runner.step(1)
     frame = runner.mailbox.take()
     assert frame.snapshot.step == 2  # the older snapshot was replaced, not queued
-    assert [c.x0 for c in frame.losses] == [0, 1]
-    assert frame.losses[0].label == frame.losses[1].label == "Adam · lr 0.05"
+    # The curve gets the RMSE after each step, joined to where the segment began: it ends where the sheet is.
+    assert [c.x0 for c in frame.losses] == [0, 1, 2]
+    assert {c.label for c in frame.losses} == {"Adam · lr 0.05"}
+    assert frame.losses[-1].values[-1] == frame.snapshot.rmse
 
 
 def test_play_chunks_grow_and_stay_short(runner):
@@ -51,7 +53,8 @@ def test_new_optimizer_starts_a_new_segment_and_keeps_parameters(runner):
         np.testing.assert_array_equal(value, before[block])
     runner.step(1)
     chunks = runner.mailbox.take().losses
-    assert chunks[-1].label == "SGD · lr 0.01" and chunks[-1].x0 == 3
+    assert chunks[-2].label == chunks[-1].label == "SGD · lr 0.01"
+    assert chunks[-2].x0 == 3 and chunks[-1].x0 == 4  # the new segment starts at step 3, where the old one ended
 
 
 def test_solve_stops_when_asked(runner):

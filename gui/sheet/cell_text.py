@@ -54,3 +54,8 @@ def edit_text(value: float) -> str:
     """A number in full: the shortest text that reads back as exactly this float (4, 0.1, -1234.567)."""
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
+
+
+def loss_text(value: float) -> str:
+    """The loss cell's number: four decimals, or scientific notation once that would not fit (a diverged run)."""
+    return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.3e}"

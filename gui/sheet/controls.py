@@ -183,6 +183,12 @@ class QControls(QWidget):
             self.sheet_changed.emit(self.sheet_config(), self.top.value())
 
     # --- engine → controls, with signals blocked so nothing echoes back ---------------------
+    def set_top(self, top: int) -> None:
+        """Show top-N (the user declined a change)."""
+        self.top.blockSignals(True)
+        self.top.setValue(top)
+        self.top.blockSignals(False)
+
     def set_top_limit(self, limit: int) -> None:
         """The largest top-N the dataset allows."""
         self.top.blockSignals(True)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 from gui.sheet import colors
 from gui.sheet import layout as L
 from gui.sheet.frames import Preview
-from gui.sheet.cell_text import edit_text, number_text, parse_number
+from gui.sheet.cell_text import edit_text, loss_text, number_text, parse_number
 from gui.sheet.layout import Cell, SheetLayout
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class QSheetModel(QAbstractTableModel):
         self._loss_font = QFont()
         self._loss_font.setBold(True)
         self._loss_font.setPointSize(18)
+        self._zoom = 1.0
         self._header_keys: tuple = ()
         self.ratings_changed = True  # whether the last snapshot changed any rating (else only the right part moved)
         self._edges = (0, 0, 0, 0, 0)  # the layout's top, m, factor_col, k, left, cached for _locate
@@ -115,12 +116,20 @@ class QSheetModel(QAbstractTableModel):
         self._shape = (layout.rows, layout.columns)
         self._shade()
         if reshaped:
-            self._loss_font.setPointSize(min(22, 8 + 3 * layout.top))
+            self._size_loss_font()
             self.endResetModel()
             self.layout_changed.emit(layout)
         elif layout.rows and layout.columns:
             first = 0 if self.ratings_changed else layout.factor_col
             self.dataChanged.emit(self.index(0, first), self.index(layout.rows - 1, layout.columns - 1))
+
+    def _size_loss_font(self) -> None:
+        self._loss_font.setPointSizeF(max(5.0, min(22, 8 + 3 * self.layout.top) * self._zoom))
+
+    def set_zoom(self, zoom: float) -> None:
+        """The view's zoom: the loss cell's big number scales with it."""
+        self._zoom = zoom
+        self._size_loss_font()
 
     def set_show_errors(self, on: bool) -> None:
         """Show prediction − rating in the prediction block instead of predictions."""
@@ -313,7 +322,7 @@ class QSheetModel(QAbstractTableModel):
     def _loss_data(self, role: int):
         snap = self.snapshot
         if role == DISPLAY:
-            text = f"RMSE\n{snap.rmse:.4f}"
+            text = f"RMSE\n{loss_text(snap.rmse)}"
             return text + "\ndiverged" if snap.diverged else text
         if role == BACKGROUND:
             return self._palette.loss
@@ -324,7 +333,7 @@ class QSheetModel(QAbstractTableModel):
         if role == ALIGN:
             return CENTER
         if role == TOOLTIP:
-            return f"loss: √(SSE / count) = √({snap.sse:.4f} / {snap.count}) over the rated cells"
+            return f"loss: √(SSE / count) = √({loss_text(snap.sse)} / {snap.count}) over the rated cells"
         return None
 
     def _tooltip(self, kind: str, at: tuple, value: float | None) -> str:

@@ -23,7 +23,7 @@ from engine.data.ratings import Ratings, load_ratings
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
-from gui.runtime.series import DASHED, MARKERS, Points
+from gui.runtime.series import DASHED, LINE, MARKERS, Points
 from gui.sheet.frames import Frame, LoadRequest, Preview
 
 if TYPE_CHECKING:  # these import torch: at run time only once the engine is needed
@@ -35,6 +35,7 @@ CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered w
 MAX_CHUNK = 5000  # steps in one chunk at most
 PACED_TICK_S = 0.005  # how often a paced Play (a set steps/s) looks at the clock
 SOLVE_LABEL = "Solve"
+SOLVE_AXIS = "solve"  # solver iterations are drawn on their own axis
 START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 Progress = Callable[[str, "float | None"], None]
 
@@ -90,8 +91,10 @@ class SheetRunner(Runner):
         self._last_progress: tuple = ()
         self._selected: tuple[str, tuple] | None = None  # the cell the explain panel shows
         self._device_label = ""
-        self._x = 0  # position of the next loss on the curve: steps plus solver iterations
+        self._x = 0  # the step the curve has reached
+        self._last = 0.0  # and the RMSE there
         self._segment, self._label = 0, ""
+        self._solves = 0
         self._chunk = 1
 
     # --- data --------------------------------------------------------------------------------
@@ -134,15 +137,21 @@ class SheetRunner(Runner):
         self._install(sheet)
 
     def configure(self, config: SheetConfig, top: int) -> None:
-        """Rebuild the sheet with a new k, top-N, biases or squashing from the current ratings."""
+        """A new k, biases or squashing keeps the run (Sheet.reconfigure); a new top-N rebuilds the sheet."""
         if self.ratings is None:
             self.config, self.top = config, top
             return
         was_playing = self.playing
         self.pause()
-        sheet = self._build(self.ratings, top, config)
-        self.top, self.config = top, config
-        self._install(sheet)
+        if top == self.top and self.sheet is not None:
+            self.sheet.reconfigure(replace(config, seed=self.sheet.config.seed))
+            self.config = self.sheet.config
+            self._label, self._last = "", self.sheet.rmse()  # the curve goes on, in a new segment, from here
+            self.publish()
+        else:
+            sheet = self._build(self.ratings, top, config)
+            self.top, self.config = top, config
+            self._install(sheet)
         if was_playing:
             self.play(True)
 
@@ -168,9 +177,9 @@ class SheetRunner(Runner):
     def _new_run(self) -> None:
         """Fresh curves, with an unlabelled point at the loss the run starts from (the first step lands on it)."""
         snap = self.sheet.snapshot()
-        self._segment, self._label = self._segment + 1, START_LABEL
-        self._x = 0
-        self.mailbox.put(clear=True, losses=Points(self._segment, START_LABEL, 0, np.array([snap.rmse]), MARKERS))
+        self._segment, self._label, self._last = self._segment + 1, START_LABEL, snap.rmse
+        self._x = snap.step
+        self.mailbox.put(clear=True, losses=Points(self._segment, START_LABEL, self._x, np.array([snap.rmse]), MARKERS))
         self._publish(snap)
 
     # --- running -----------------------------------------------------------------------------
@@ -263,19 +272,25 @@ class SheetRunner(Runner):
         return result
 
     def _steps(self, n: int) -> StepResult:
+        """n steps; the curve gets the RMSE after each, so it ends where the sheet is now."""
         result = self.sheet.step(n)
-        self._emit_losses(self.settings_label(), result.losses)
+        if result.steps:
+            after = np.append(result.losses[1:], self.sheet.rmse())
+            self._emit_losses(self.settings_label(), after)
         return result
 
     def settings_label(self) -> str:
         s = self.sheet.settings
         return f"{s.label} · lr {s.lr:g}"
 
-    def _emit_losses(self, label: str, values: np.ndarray, style: str = "line") -> None:
+    def _emit_losses(self, label: str, values: np.ndarray) -> None:
+        """Losses at steps x+1, x+2, …: a new label starts a new segment, joined to the last point."""
         if label != self._label:
             self._segment, self._label = self._segment + 1, label
-        self.mailbox.put(losses=Points(self._segment, label, self._x, np.asarray(values, dtype=float), style))
+            self.mailbox.put(losses=Points(self._segment, label, self._x, np.array([self._last]), LINE))
+        self.mailbox.put(losses=Points(self._segment, label, self._x + 1, np.asarray(values, dtype=float), LINE))
         self._x += len(values)
+        self._last = float(values[-1])
 
     def solve(self) -> SolveResult | None:
         """The engine's solver, reporting progress; stops between chunks when `stop` is set."""
@@ -291,8 +306,10 @@ class SheetRunner(Runner):
             self.set_state(RunState.IDLE)
 
     def _solve(self) -> SolveResult:
-        start_x, label = self._x, SOLVE_LABEL
-        self._emit_losses(label, np.array([self.sheet.rmse()]), DASHED)
+        """Its iterations on their own axis (the solve inset); on the steps' axis, a marker where it landed."""
+        self._solves += 1
+        series, label = -self._solves, SOLVE_LABEL
+        self.mailbox.put(losses=Points(series, label, 0, np.array([self.sheet.rmse()]), DASHED, SOLVE_AXIS))
         waited = [time.perf_counter()]
 
         def progress(iterations: int, rmse: float) -> None:
@@ -300,11 +317,12 @@ class SheetRunner(Runner):
             if time.perf_counter() - waited[0] > SOLVE_FRAME_S:
                 self.clock.wait_for_gui()
                 waited[0] = time.perf_counter()
-            self.mailbox.put(losses=Points(self._segment, label, start_x + iterations, np.array([rmse]), DASHED),
+            self.mailbox.put(losses=Points(series, label, iterations, np.array([rmse]), DASHED, SOLVE_AXIS),
                              solving=(iterations, rmse))
 
         result = self.sheet.solve(progress=progress, should_stop=self.stop.is_set)
-        self._x = start_x + result.iterations + 1
+        self._segment, self._label, self._last = self._segment + 1, SOLVE_LABEL, result.rmse
+        self.mailbox.put(losses=Points(self._segment, SOLVE_LABEL, self._x, np.array([result.rmse]), MARKERS))
         self.publish()
         return result
 

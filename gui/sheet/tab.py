@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from engine.config import RunState
 from gui.sheet.controls import QControls
@@ -22,6 +22,7 @@ from gui.sheet.frames import Frame, LoadRequest, Preview
 from gui.sheet.handle import QSheetHandle
 from gui.sheet.layout import LOSS, Cell
 from gui.sheet.model import QSheetModel
+from gui.sheet.runner import SOLVE_AXIS
 from gui.sheet.open_dialog import QOpenDialog
 from gui.sheet.view import QSheetView
 from gui.widgets.legend import QLegend
@@ -39,9 +40,11 @@ PLOT_EVERY_S = 0.1  # and the loss curve at most this often: pyqtgraph's axes an
 # the labels' repaints and the worker's queued "idle" (which enables the buttons) are on screen first.
 AFTER_FIRST_FRAME_MS = 100
 ACTIONS = {"open": "&Open ratings…", "import": "&Import from Excel…", "export": "&Export to Excel…",
-           "step": "Step", "step_n": "Step ×N", "play": "Play", "solve": "Solve", "stop": "Stop", "reset": "Reset"}
+           "step": "Step", "step_n": "Step ×N", "play": "Play", "solve": "Solve", "stop": "Stop", "reset": "Reset",
+           "zoom_in": "Zoom &in", "zoom_out": "Zoom &out", "zoom_fit": "&Fit the sheet to the window"}
 SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
-             "stop": "Esc", "reset": "Ctrl+R"}
+             "stop": "Esc", "reset": "Ctrl+R", "zoom_in": ("Ctrl++", "Ctrl+="), "zoom_out": "Ctrl+-", "zoom_fit": "Ctrl+0"}
+SIDE_MIN_WIDTH = 280  # the explain panel and the loss curve stay readable in a small window
 STATUS = ("device", "dataset", "step", "rmse", "rate")  # the status bar's fields this tab fills
 
 
@@ -78,6 +81,7 @@ class QSheetTab(QWidget):
         self._rate_mark = (time.perf_counter(), 0)
         self.steps_per_s = 0.0
         self.xlsx_available = False
+        self.question: QMessageBox | None = None  # a question waiting for the user's answer
 
         self.actions = make_actions(self, ACTIONS, SHORTCUTS)
         self.actions["play"].setCheckable(True)
@@ -111,10 +115,14 @@ class QSheetTab(QWidget):
         self.side.addWidget(_titled("Explain this cell", self.explain))
         self.side.addWidget(self._loss_box)
         self.side.setSizes([480, 300])
+        self.side.setChildrenCollapsible(False)
+        self.side.setMinimumWidth(SIDE_MIN_WIDTH)
         self.split = QSplitter(Qt.Horizontal)
         self.split.addWidget(self.stack)
         self.split.addWidget(self.side)
         self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 0)
+        self.split.setChildrenCollapsible(False)
         self.split.setSizes([1200, 330])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -138,7 +146,9 @@ class QSheetTab(QWidget):
             (a["step"].triggered, lambda: e.step(1)), (a["step_n"].triggered, lambda: e.step(c.steps_n.value())),
             (a["play"].toggled, e.play), (a["solve"].triggered, e.solve), (a["stop"].triggered, e.stop),
             (a["reset"].triggered, lambda: e.reset(c.seed.value())),
-            (c.optimizer_changed, e.set_optimizer), (c.sheet_changed, e.configure), (c.rate_changed, e.set_rate),
+            (a["zoom_in"].triggered, lambda: self.view.zoom_by(1)), (a["zoom_out"].triggered, lambda: self.view.zoom_by(-1)),
+            (a["zoom_fit"].triggered, self.view.fit),
+            (c.optimizer_changed, e.set_optimizer), (c.sheet_changed, self.configure), (c.rate_changed, e.set_rate),
             (c.errors_toggled, self.set_show_errors),
             (self.model.edit_requested, e.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
             (self.view.cell_selected, self.select),
@@ -168,9 +178,12 @@ class QSheetTab(QWidget):
         first = not self.controls.ready
         if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
             self.controls.show_sheet(snap)
+            if not first:
+                self.status_message.emit("", 0)  # what was said of the old run no longer holds
         self.model.set_snapshot(snap)
         self.frames += 1
         self._repaint_sheet()
+        self._show_status(snap)  # every frame: the status bar, the loss cell and the panel show one step's numbers
         if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
             self._refresh_texts()
         if self.stack.currentIndex() == 0:
@@ -209,10 +222,8 @@ class QSheetTab(QWidget):
             viewport.repaint(x, 0, viewport.width() - x, viewport.height())
 
     def _refresh_texts(self) -> None:
-        """The status bar and the loss curve: readable at 15 Hz, so not redrawn at 60."""
+        """The loss curve: pyqtgraph's axes are costly, so not redrawn at 60 Hz."""
         self._texts_at = time.perf_counter()
-        if self.snapshot is not None:
-            self._show_status(self.snapshot)
         if self.loss_plot is not None and (self.state == IDLE or self._texts_at - self._plotted_at >= PLOT_EVERY_S):
             self._plotted_at = self._texts_at
             self.loss_plot.refresh()
@@ -236,7 +247,7 @@ class QSheetTab(QWidget):
             return
         self.engine.check_xlsx()  # the worker imports engine.xlsx (openpyxl) and answers with xlsx_checked
         if self.loss_plot is None:
-            self.loss_plot = QCurvePlot("RMSE", "step", log_y=True)
+            self.loss_plot = QCurvePlot("RMSE", "step", log_y=True, axes={SOLVE_AXIS: "solver iteration"})
             self._plot_placeholder.hide()
             self._loss_box.layout().addWidget(self.loss_plot, 1)
             self.loss_plot.add(self._pending_losses)
@@ -303,6 +314,31 @@ class QSheetTab(QWidget):
             for label in (self.status_labels["dataset"], self.status_labels["rmse"], self.legend.context):
                 label.setText("")
         self.message.emit(title, text)
+
+    def configure(self, config, top: int) -> None:
+        """k, biases or squashing change on the running sheet; a new top-N starts over, so it asks first."""
+        snap = self.snapshot
+        if snap is None or top == snap.ratings.shape[0] or snap.step == 0:
+            self.status_message.emit("", 0)
+            self.engine.configure(config, top)
+            return
+        box = QMessageBox(QMessageBox.Question, "Change top-N",
+                          f"A sheet of the top {top} users and movies has other rows and columns: it starts over "
+                          f"from new random factors, and the {snap.step:,} steps of this run are dropped. Go on?",
+                          QMessageBox.Yes | QMessageBox.Cancel, self)
+        box.setDefaultButton(QMessageBox.Cancel)
+        self.question = box
+
+        def answered(button: int) -> None:
+            self.question = None
+            if button == QMessageBox.Yes:
+                self.status_message.emit("", 0)
+                self.engine.configure(config, top)
+            else:
+                self.controls.set_top(snap.ratings.shape[0])
+
+        box.finished.connect(answered)
+        box.open()
 
     def set_show_errors(self, on: bool) -> None:
         self.model.set_show_errors(on)

@@ -10,7 +10,9 @@ from gui.sheet.layout import SheetLayout
 from gui.sheet.model import QSheetModel
 from gui.sheet.painter import paint_sheet
 
-HEADER_HEIGHT = 118  # room for a rotated movie title of ~18 characters
+HEADER_HEIGHT = 118  # room for a rotated movie title of ~18 characters, at zoom 1
+MIN_POINTS, MAX_POINTS = 5.0, 28.0  # the cells' font size, zoomed
+ZOOM_STEP = 1.15
 
 
 class QRotatedHeader(QHeaderView):
@@ -22,7 +24,7 @@ class QRotatedHeader(QHeaderView):
         self.setHighlightSections(True)
 
     def sizeHint(self) -> QSize:
-        return QSize(super().sizeHint().width(), HEADER_HEIGHT)
+        return QSize(super().sizeHint().width(), round(HEADER_HEIGHT * self.parent().zoom))
 
     def paintSection(self, painter: QPainter, rect: QRect, section: int) -> None:
         if not rect.isValid():
@@ -50,9 +52,14 @@ class QSheetView(QTableView):
     """A virtual spreadsheet over QSheetModel: Excel-like editing, one signal per selected cell."""
 
     cell_selected = Signal(object)  # the Cell under the current index
+    zoom_changed = Signal(float)
 
     def __init__(self, model: QSheetModel, parent=None) -> None:
         super().__init__(parent)
+        self.zoom = 1.0  # the cells' font relative to the application's
+        self.fitting = True  # zoom follows the window so the whole sheet shows, until the user zooms by hand
+        self._base_points = self.font().pointSizeF()
+        self._in_fit = False
         self.setHorizontalHeader(QRotatedHeader(self))
         self.setModel(model)
         self.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
@@ -62,15 +69,9 @@ class QSheetView(QTableView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.setWordWrap(False)
         self.setCornerButtonEnabled(False)
-        fm = self.fontMetrics()
-        self._widths = {"rating": fm.horizontalAdvance("4.5") + 7, "number": fm.horizontalAdvance("-0.00") + 7,
-                        "gap": 8}
-        vh = self.verticalHeader()
-        vh.setSectionResizeMode(QHeaderView.Fixed)
-        vh.setDefaultSectionSize(fm.height() + 6)
-        vh.setMinimumWidth(fm.horizontalAdvance("00000") + 8)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
-        self.horizontalHeader().setDefaultSectionSize(self._widths["number"])
+        self._measure()
         model.layout_changed.connect(self.apply_layout)
         model.set_measure(self.font(), self._text_room)
         self.selectionModel().currentChanged.connect(self._current_changed)
@@ -96,6 +97,77 @@ class QSheetView(QTableView):
             self.sheet_model().set_measure(self.font(), self._text_room)
         super().changeEvent(event)
 
+    def _measure(self) -> None:
+        """Column widths and row heights for the current font."""
+        fm = self.fontMetrics()
+        self._widths = {"rating": fm.horizontalAdvance("4.5") + 7, "number": fm.horizontalAdvance("-0.00") + 7,
+                        "gap": max(3, round(8 * self.zoom))}
+        vh = self.verticalHeader()
+        vh.setMinimumSectionSize(1)
+        vh.setDefaultSectionSize(fm.height() + 6)
+        vh.setMinimumWidth(fm.horizontalAdvance("00000") + 8)
+        self.horizontalHeader().setMinimumSectionSize(1)
+        self.horizontalHeader().setDefaultSectionSize(self._widths["number"])
+
+    def set_zoom(self, zoom: float, fitting: bool = False) -> None:
+        """Scale the cells' font (and so columns, rows and headers) to zoom × the application's."""
+        points = min(max(self._base_points * zoom, MIN_POINTS), MAX_POINTS)
+        self.fitting = fitting
+        if abs(points - self.font().pointSizeF()) < 0.05:
+            return
+        self.zoom = points / self._base_points
+        font = self.font()
+        font.setPointSizeF(points)
+        self.setFont(font)
+        self.horizontalHeader().setFont(font)
+        self.verticalHeader().setFont(font)
+        self._measure()
+        self.sheet_model().set_zoom(self.zoom)
+        if self.sheet_model().layout is not None:
+            self.apply_layout(self.sheet_model().layout)
+        self.horizontalHeader().updateGeometry()
+        self.zoom_changed.emit(self.zoom)
+
+    def zoom_by(self, steps: int) -> None:
+        """Zoom in (steps > 0) or out by ZOOM_STEP per step; the sheet no longer follows the window."""
+        self.set_zoom(self.zoom * ZOOM_STEP ** steps)
+
+    def fit(self) -> None:
+        """The largest zoom (at most 1) at which the whole sheet fits the view without scrolling."""
+        layout = self.sheet_model().layout
+        if layout is None or self._in_fit:
+            return
+        self._in_fit = True
+        try:
+            self._fit()
+        finally:
+            self._in_fit = False
+
+    def _fit(self) -> None:
+        room_w, room_h = self.width() - 2 * self.frameWidth(), self.height() - 2 * self.frameWidth()
+        zoom = 1.0
+        for _ in range(12):  # widths are not exactly linear in the font size: home in on it
+            self.set_zoom(zoom, fitting=True)
+            need_w = self.verticalHeader().width() + self.horizontalHeader().length()
+            need_h = self.horizontalHeader().height() + self.verticalHeader().length()
+            scale = min(room_w / max(need_w, 1), room_h / max(need_h, 1))
+            if scale >= 1 or self.font().pointSizeF() <= MIN_POINTS:
+                break
+            zoom = self.zoom * max(scale, 0.5) * 0.99
+        self.fitting = True
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.fitting:
+            self.fit()
+
+    def wheelEvent(self, event) -> None:
+        if event.modifiers() & Qt.ControlModifier:
+            self.zoom_by(1 if event.angleDelta().y() > 0 else -1)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
     def apply_layout(self, layout: SheetLayout) -> None:
         """Spans and column widths for a new shape of sheet."""
         self.clearSpans()
@@ -108,6 +180,8 @@ class QSheetView(QTableView):
         header.resizeSection(layout.gap, self._widths["gap"])
         for c in range(layout.factor_col, layout.columns):
             header.resizeSection(c, self._widths["number"])
+        if self.fitting and self.isVisible():
+            self.fit()  # a new shape of sheet: fit it again
 
     def select_cell(self, cell: L.Cell) -> None:
         """Make `cell` the current cell (and so the one the explain panel shows)."""

@@ -11,6 +11,7 @@ MAX_POINTS = 20_000  # per trace; beyond this every other point is dropped, so s
 COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75),
           (227, 119, 194), (23, 190, 207))  # one per series, in turn, so two runs of one optimizer differ too
 PLAIN_COLOR = (30, 30, 30)  # dashed and marker-only series
+INSET_HEIGHT = 110  # pixels of a plot for another x axis (a solve's iterations)
 
 
 class _Trace:
@@ -44,28 +45,48 @@ class _Trace:
 class QCurvePlot(QWidget):
     """Curves of named series against a shared x axis, optionally on a log scale, with a legend."""
 
-    def __init__(self, y_label: str, x_label: str, log_y: bool = False, parent=None) -> None:
+    def __init__(self, y_label: str, x_label: str, log_y: bool = False, axes: dict[str, str] | None = None,
+                 parent=None) -> None:
+        """axes: other x axes by name → label; a series on one of them is drawn in its own small plot below."""
         super().__init__(parent)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.setLogMode(y=log_y)
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setLabel("left", y_label)
-        self.plot.setLabel("bottom", x_label)
+        self._y_label, self._log_y = y_label, log_y
+        self.plot = self._new_plot(x_label)
         self.plot.setMinimumHeight(150)
         self.plot.getViewBox().setLimits(xMin=0)  # steps start at 0; a lone first point should not centre on it
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor=(40, 40, 40))
+        self.insets = {name: self._new_plot(label, height=INSET_HEIGHT) for name, label in (axes or {}).items()}
+        for inset in self.insets.values():
+            inset.addLegend(offset=(-10, 5), labelTextColor=(40, 40, 40))
+            inset.hide()
         self.traces: dict[int, _Trace] = {}
         self._dirty: set[int] = set()
         self._colors = 0  # segments coloured so far
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
+        layout.addWidget(self.plot, 1)
+        for inset in self.insets.values():
+            layout.addWidget(inset)
+
+    def _new_plot(self, x_label: str, height: int | None = None) -> pg.PlotWidget:
+        plot = pg.PlotWidget(background="w")
+        plot.setLogMode(y=self._log_y)
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setLabel("left", self._y_label)
+        plot.setLabel("bottom", x_label)
+        plot.getAxis("left").enableAutoSIPrefix(False)  # a diverged run must not turn the axis into "(x1e+21)"
+        if height:
+            plot.setFixedHeight(height)
+        return plot
 
     def clear(self) -> None:
         """Drop every trace."""
         for trace in self.traces.values():
-            self.plot.removeItem(trace.item)
-        self.legend.clear()
+            trace.item.getViewBox().removeItem(trace.item)
+        for plot in (self.plot, *self.insets.values()):
+            plot.getPlotItem().legend.clear()
+            plot.enableAutoRange()  # a new run starts with fresh ranges, not the old run's
+        for inset in self.insets.values():
+            inset.hide()
         self.traces.clear()
         self._dirty.clear()
         self._colors = 0
@@ -75,7 +96,9 @@ class QCurvePlot(QWidget):
         for chunk in chunks:
             trace = self.traces.get(chunk.series)
             if trace is None:
-                trace = self.traces[chunk.series] = self._new_trace(chunk.label, chunk.style)
+                plot = self.insets.get(chunk.axis, self.plot)
+                plot.show()
+                trace = self.traces[chunk.series] = self._new_trace(plot, chunk.label, chunk.style)
             trace.extend(chunk.x0, chunk.values)
             self._dirty.add(chunk.series)
 
@@ -88,20 +111,23 @@ class QCurvePlot(QWidget):
                 self.traces[segment].show()
         self._dirty.clear()
 
-    def _new_trace(self, label: str, style: str) -> _Trace:
+    def _new_trace(self, plot: pg.PlotWidget, label: str, style: str) -> _Trace:
         plain = style in (DASHED, MARKERS)
         color = PLAIN_COLOR if plain else COLORS[self._colors % len(COLORS)]
         self._colors += not plain
         pen = {"width": 2}
         if style == DASHED:
             pen["style"] = pg.QtCore.Qt.PenStyle.DashLine
-        item = self.plot.plot([], [], pen=pg.mkPen(color, **pen), name=label or None,
-                              symbol="o" if style == MARKERS else None, symbolSize=5, symbolBrush=(90, 90, 90),
-                              symbolPen=None)
+        if style == MARKERS:
+            item = plot.plot([], [], pen=None, name=label or None, symbol="o", symbolSize=7,
+                             symbolBrush=color, symbolPen=None)
+        else:
+            item = plot.plot([], [], pen=pg.mkPen(color, **pen), name=label or None)
         item.setClipToView(True)
         item.setDownsampling(auto=True, method="peak")
         return _Trace(item)
 
     def labels(self) -> list[str]:
         """The legend's labels, oldest first."""
-        return [t.item.name() for t in self.traces.values() if t.item.name()]
+        return [t.item.name() for t in self.traces.values() if t.item.name() and t.item.getViewBox() is
+                self.plot.getViewBox()]
