@@ -51,6 +51,7 @@ class QMainSheetWindow(QMainWindow):
         self.status_labels = {name: QLabel("") for name in STATUS}
         for label in self.status_labels.values():
             label.setStyleSheet("padding: 0 8px; border-left: 1px solid #bbb")
+            label.setMinimumWidth(1)  # a narrow window clips them rather than growing
             self.statusBar().addPermanentWidget(label)
 
     def _build_menus(self) -> None:

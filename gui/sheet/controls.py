@@ -66,16 +66,14 @@ class QControls(QWidget):
         run.addWidget(self.steps_n)
         for name in ("play", "solve", "stop", "reset"):
             run.addWidget(_button(actions[name]))
-        run.addWidget(QLabel("seed"))
         self.seed = QSpinBox()  # the first sheet's seed, then what Reset draws
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("seed of the random factors that Reset draws")
-        run.addWidget(self.seed)
-        run.addWidget(QLabel("speed"))
         self.rate = QComboBox()
         for label, _ in RATES:
             self.rate.addItem(label)
         self.rate.setToolTip("how many steps a second Play runs")
+        run.addWidget(QLabel("speed"))
         run.addWidget(self.rate)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(100)
@@ -84,7 +82,7 @@ class QControls(QWidget):
         self.progress.hide()
         run.addWidget(self.progress)
         self.solving = QLabel("")
-        self.solving.setMinimumWidth(150)
+        self.solving.setMinimumWidth(120)
         run.addWidget(self.solving)
         run.addStretch(1)
         self.errors = QCheckBox("show errors")
@@ -109,7 +107,10 @@ class QControls(QWidget):
             self._labels[key] = QLabel(text)
             opt.addWidget(self._labels[key])
             opt.addWidget(box)
-        opt.addSpacing(16)
+        opt.addStretch(1)
+        grid.addLayout(opt, 1, 0)
+
+        shape = QHBoxLayout()  # a row of its own, so the strip fits a 1024-pixel window
         self.k = QSpinBox()
         self.k.setRange(MIN_K, MAX_K)
         self.k.setToolTip("latent factors per user and per movie")
@@ -118,13 +119,20 @@ class QControls(QWidget):
         self.top.setValue(15)
         self.top.setToolTip("the most active users × the most rated movies")
         self.biases = QCheckBox("biases")
+        self.biases.setToolTip("add a bias per user (a column left of the predictions) and per movie (a row under "
+                               "the movie factors): prediction = u·m + user bias + movie bias")
         self.squash = QCheckBox("squash to rating range")
-        for widget in (QLabel("factors k"), self.k, QLabel("top-N"), self.top, self.biases, self.squash):
-            opt.addWidget(widget)
+        self.squash.setToolTip("the lesson's sigmoid range: prediction = lo + (hi − lo)·σ(u·m …), so every "
+                               "prediction lies between 0 and a little above the top rating")
+        self.optimizer.setToolTip("the update rule: SGD p ← p − lr·g; momentum averages g; RMSProp divides by "
+                                  "√(average g²); Adam does both; AdamW also shrinks p by lr·wd")
+        for widget in (QLabel("factors k"), self.k, QLabel("top-N"), self.top, self.biases, self.squash,
+                       QLabel("seed"), self.seed):
+            shape.addWidget(widget)
         for box in (self.k, self.top):
             box.setKeyboardTracking(False)
-        opt.addStretch(1)
-        grid.addLayout(opt, 1, 0)
+        shape.addStretch(1)
+        grid.addLayout(shape, 2, 0)
 
         self.optimizer.currentIndexChanged.connect(self._optimizer_edited)
         for box in (self.lr, self.beta, self.beta1, self.beta2, self.wd):

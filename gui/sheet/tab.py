@@ -93,6 +93,7 @@ class QSheetTab(QWidget):
         self.model = QSheetModel(self)
         self.view = QSheetView(self.model)
         self.legend = QLegend()
+        self.legend.context.setMinimumWidth(1)  # long dataset names are clipped, never widen the window
         self.loading = QLoadingPage(self.actions["open"])
         self.explain = QExplainPanel()
         self.loss_plot = None  # built just after the first sheet shows: importing pyqtgraph takes ~0.5 s

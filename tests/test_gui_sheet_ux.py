@@ -1,0 +1,125 @@
+"""The sheet as a new user finds it: recovery, kept progress, small windows, one step's numbers everywhere."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from engine.config import OptimizerSettings
+from gui.main_window import QMainSheetWindow
+from gui.sheet.cell_text import loss_text
+
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def window(qtbot):
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.resize(1500, 950)
+    w.show()
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
+    yield w
+    w.close()
+
+
+def idle(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: w.sheet.state == "idle", timeout=WAIT_MS)
+
+
+def test_a_lower_learning_rate_continues_after_divergence(qtbot, window):
+    tab = window.sheet
+    tab.engine.set_optimizer(OptimizerSettings("sgd", lr=5.0))
+    tab.engine.step(100)
+    qtbot.waitUntil(lambda: tab.snapshot.diverged, timeout=WAIT_MS)
+    idle(qtbot, window)
+    stuck = tab.snapshot.step
+    assert np.isfinite(tab.snapshot.rmse) and tab.snapshot.rmse < 100  # the kept factors are sane numbers
+    tab.engine.set_optimizer(OptimizerSettings("sgd", lr=0.001))
+    tab.engine.step(20)
+    qtbot.waitUntil(lambda: tab.snapshot.step == stuck + 20, timeout=WAIT_MS)
+    assert not tab.snapshot.diverged
+
+
+def test_huge_losses_are_written_in_scientific_notation():
+    assert loss_text(2.99674) == "2.9967"
+    assert loss_text(1.234e60) == "1.234e+60" and len(loss_text(-3.5e200)) < 12
+
+
+def test_ticking_biases_keeps_the_run(qtbot, window):
+    tab = window.sheet
+    tab.engine.step(30)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 30, timeout=WAIT_MS)
+    idle(qtbot, window)
+    factors = tab.snapshot.user_factors.copy()
+    tab.controls.biases.setChecked(True)
+    qtbot.waitUntil(lambda: tab.snapshot.biases, timeout=WAIT_MS)
+    assert tab.snapshot.step == 30  # not back to step 0
+    np.testing.assert_array_equal(tab.snapshot.user_factors, factors)
+    assert not tab.snapshot.params["user_bias"].any()
+
+
+def test_a_new_top_n_asks_first(qtbot, window):
+    tab = window.sheet
+    tab.engine.step(10)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 10, timeout=WAIT_MS)
+    idle(qtbot, window)
+    tab.controls.top.setValue(12)
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    tab.question.button(QMessageBox.Cancel).click()
+    assert tab.controls.top.value() == 15
+    qtbot.wait(300)
+    assert tab.snapshot.ratings.shape == (15, 15) and tab.snapshot.step == 10
+    tab.controls.top.setValue(12)
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    tab.question.button(QMessageBox.Yes).click()
+    qtbot.waitUntil(lambda: tab.snapshot.ratings.shape == (12, 12), timeout=WAIT_MS)
+
+
+def test_the_whole_sheet_fits_at_1280_by_800_and_zoom_keys_work(qtbot, window):
+    window.resize(1280, 800)
+    view = window.sheet.view
+    qtbot.waitUntil(lambda: view.horizontalScrollBar().maximum() == 0 and view.verticalScrollBar().maximum() == 0,
+                    timeout=WAIT_MS)
+    fitted = view.zoom
+    window.sheet.actions["zoom_in"].trigger()
+    assert view.zoom > fitted and not view.fitting
+    window.sheet.actions["zoom_fit"].trigger()
+    assert view.zoom == pytest.approx(fitted, rel=0.02) and view.fitting
+
+
+def test_side_panels_stay_readable_in_a_small_window_and_come_back(qtbot, window):
+    tab = window.sheet
+    window.resize(1024, 700)
+    qtbot.wait(200)
+    assert tab.side.width() >= 280 and window.width() <= 1024
+    window.resize(1500, 950)
+    qtbot.wait(200)
+    assert tab.side.width() >= 280
+
+
+def test_the_curve_ends_at_the_sheets_step_and_a_reset_starts_it_afresh(qtbot, window):
+    tab = window.sheet
+    tab.engine.step(3)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 3, timeout=WAIT_MS)
+    idle(qtbot, window)
+    tab.loss_plot.refresh()
+    last = max(tab.loss_plot.traces.values(), key=lambda t: t.x[t.n - 1] if t.n else -1)
+    assert last.x[last.n - 1] == 3 and last.y[last.n - 1] == pytest.approx(tab.snapshot.rmse, rel=1e-12)
+    tab.actions["reset"].trigger()
+    qtbot.waitUntil(lambda: tab.snapshot.step == 0, timeout=WAIT_MS)
+    assert all(t.n <= 1 for t in tab.loss_plot.traces.values())
+
+
+def test_a_solve_gets_its_own_axis(qtbot, window):
+    tab = window.sheet
+    tab.controls.k.setValue(2)
+    qtbot.waitUntil(lambda: tab.snapshot.k == 2, timeout=WAIT_MS)
+    with qtbot.waitSignal(tab.engine.solved, timeout=120_000):
+        tab.actions["solve"].trigger()
+    idle(qtbot, window)
+    inset = tab.loss_plot.insets["solve"]
+    assert inset.isVisible()
+    solve_traces = [t for t in tab.loss_plot.traces.values() if t.item.getViewBox() is inset.getViewBox()]
+    assert solve_traces and solve_traces[0].n > 2  # one point per solver iteration
