@@ -23,7 +23,8 @@ def row_loss(x: float, y: float, b: float, a: float, h: Settings) -> float:
 
 def step(x: float, y: float, c: Carry, h: Settings) -> tuple:
     """One row: reads the carry's b, a and averages, leaves the next row's in it; returns the row's fields."""
-    b, a = (float(v) for v in c.p)
+    x, y = np.float64(x), np.float64(y)  # numpy scalars: an overflow gives inf (the run refuses it), not an error
+    b, a = c.p
     pred = b + a * x
     err2 = (y - pred) ** 2
     loss = row_loss(x, y, b, a, h)
@@ -41,4 +42,5 @@ def step(x: float, y: float, c: Carry, h: Settings) -> tuple:
 
 def rmse(rows: np.ndarray) -> float:
     """The workbook's "rmse" of an epoch: √(Σ err²), not divided by the count."""
-    return math.sqrt(math.fsum(rows["err2"]))
+    with np.errstate(over="ignore"):
+        return float(np.sqrt(np.sum(rows["err2"])))  # inf, not an error, for a run on its way to diverging
