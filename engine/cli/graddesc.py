@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = Settings.lesson(rule, args.variant, **changes)
         run = GradDesc(data, settings)
         print(f"data: {data.name}" if not args.csv else f"data: {data.name}, {len(data)} rows")
-    print(_describe(settings))
+    print(_describe(settings) + (f" (now {run.carry.lr:g})" if run.carry.lr != settings.lr else ""))
     print(f"{'epoch':>5}  {'a':>18}  {'b':>18}  {'rmse':>18}")
     print(f"{'start':>5}  {run.carry.p[1]:18.12g}  {run.carry.p[0]:18.12g}")
     last_rows = run.rows()

@@ -103,7 +103,8 @@ def read_graddesc(path: str | Path, sheet: str, rule: str | None = None) -> Work
     lr = values.number(*lay.lr_cell)
     if not lr > 0:
         raise values.fail(*lay.lr_cell, f"should be a positive learning rate, found {lr:g}")
-    changes = {"lr": lr}
+    # adam_ann's lr cell is the annealed lr in use; its reset value stays the lesson's (the macro restores it)
+    changes = {} if rule == "adam_ann" else {"lr": lr}
     for field, (r, c) in lay.betas.items():
         beta = values.number(r, c)
         if not 0 <= beta < 1:
