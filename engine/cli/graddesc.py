@@ -84,9 +84,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.workbook:
         book = read_graddesc(args.workbook, args.sheet, args.optimizer)
         data, rule = book.data, book.rule
-        changes = {"lr": args.lr} if args.lr else {}
-        settings = book.settings.but(variant=args.variant, **changes)
-        run = GradDesc(data, settings, book.carry)
+        settings, carry = book.settings.but(variant=args.variant), book.carry.copy()
+        if args.lr:
+            settings, carry.lr = settings.but(lr=args.lr), args.lr
+        run = GradDesc(data, settings, carry)
         print(f"{book.book} · sheet {book.sheet!r} ({rule}): {len(data)} rows, b = {book.carry.p[0]:.10g}, "
               f"a = {book.carry.p[1]:.10g}")
     else:
@@ -98,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = Settings.lesson(rule, args.variant, **changes)
         run = GradDesc(data, settings)
         print(f"data: {data.name}" if not args.csv else f"data: {data.name}, {len(data)} rows")
-    print(_describe(settings) + (f" (now {run.carry.lr:g})" if run.carry.lr != settings.lr else ""))
+    print(_describe(settings, run.carry.lr))
     print(f"{'epoch':>5}  {'a':>18}  {'b':>18}  {'rmse':>18}")
     print(f"{'start':>5}  {run.carry.p[1]:18.12g}  {run.carry.p[0]:18.12g}")
     last_rows = run.rows()
@@ -121,8 +122,9 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if run.diverged else 0
 
 
-def _describe(h: Settings) -> str:
-    parts = [f"{h.label}", "lesson formulas" if h.variant == "lesson" else "torch.optim's formulas", f"lr {h.lr:g}"]
+def _describe(h: Settings, lr_now: float) -> str:
+    lr = f"lr {h.lr:g}" + (f" (the sheet's, annealed: {lr_now:g})" if lr_now != h.lr else "")
+    parts = [h.label, "lesson formulas" if h.variant == "lesson" else "torch.optim's formulas", lr]
     if "m" in AVERAGES[h.rule]:
         parts.append(f"β1 {h.beta1:g}" if "v" in AVERAGES[h.rule] else f"β {h.beta1:g}")
     if "v" in AVERAGES[h.rule]:
