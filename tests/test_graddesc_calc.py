@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from engine.cli.main import main
-from engine.graddesc import RULES, GradDesc, Settings, lesson_data
+from engine.graddesc import RULES, lesson_data
 from engine.xlsx.graddesc import SHEETS, Layout, export_graddesc, read_graddesc
 from test_graddesc_read import as_xlsm, lesson_runs
 from test_xlsx_calc import recalculate, soffice  # the project's LibreOffice harness (fails under CI without it)
@@ -42,7 +42,7 @@ def lesson_like(path: Path) -> Path:
     ws.title = "Data"
     ws.append(["x", "y"])
     for i in range(29):
-        ws.append([f"=RANDBETWEEN(1,100)", f"=30+2*A{i + 2}"])  # the data sheet recalculates; sheets hold values
+        ws.append(["=RANDBETWEEN(1,100)", f"=30+2*A{i + 2}"])  # the data sheet recalculates; sheets hold values
     for name, spec in LESSON_SHEETS.items():
         ws = wb.create_sheet(name)
         ws["B1"], ws["B2"], ws["C1"], ws["C2"] = "intercept", "slope", spec["b"], spec["a"]

@@ -44,16 +44,17 @@ def register(sub) -> None:
     p.add_argument("--sheet", metavar="NAME", help="the workbook's sheet (with --workbook)")
     p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1, what="a whole number ≥ 0"), metavar="S",
                    help="seed of the lesson's data (default 42)")
-    p.add_argument("--noise", type=_ranged(float, 0, what="a number ≥ 0"), help="noise added to y (default 0)")
-    p.add_argument("--true-a", type=_ranged(float), help="the slope the data is made with (default 2)")
-    p.add_argument("--true-b", type=_ranged(float), help="the intercept the data is made with (default 30)")
+    p.add_argument("--noise", type=_ranged(float, 0, what="a number ≥ 0"), metavar="SD",
+                   help="standard deviation of the noise added to y (default 0)")
+    p.add_argument("--true-a", type=_ranged(float), metavar="A", help="the slope the data is made with (default 2)")
+    p.add_argument("--true-b", type=_ranged(float), metavar="B", help="the intercept the data is made with (default 30)")
     p.add_argument("--optimizer", choices=RULES, help="the rule (default sgd; with --workbook: the sheet's)")
     p.add_argument("--variant", choices=VARIANTS, default="lesson",
                    help="lesson: the workbook's formulas; library: bias correction and ε as torch.optim")
     p.add_argument("--lr", type=_ranged(float, 0, low_open=True, what="a positive number"),
                    help="learning rate (default: the lesson's sheet's)")
     p.add_argument("--epochs", type=_ranged(int, 1, MAX_EPOCHS, what=f"a whole number from 1 to {MAX_EPOCHS:,}"),
-                   default=5, help="epochs to run (default 5, as the workbook's run macro)")
+                   default=5, metavar="E", help="epochs to run (default 5, as the workbook's run macro)")
     p.add_argument("--rows-csv", metavar="OUT", help="write the last epoch's rows as CSV")
     p.add_argument("--export", metavar="OUT.xlsx", help="write every optimizer's sheet with the lesson's formulas")
     p.set_defaults(run=_run)
