@@ -30,7 +30,8 @@ def test_rows_csv_holds_the_last_epoch_and_its_averages(tmp_path, capsys):
     out = tmp_path / "rows.csv"
     assert main(["graddesc", "--rows", "40", "--seed", "7", "--noise", "1.5", "--optimizer", "adam", "--variant",
                  "library", "--lr", "0.05", "--epochs", "3", "--rows-csv", str(out)]) == 0
-    assert "Adam (torch.optim) · torch.optim's formulas · lr 0.05 · β1 0.9 · β2 0.9 · ε 1e-08" in capsys.readouterr().out
+    described = "Adam (torch.optim) · torch.optim's formulas · lr 0.05 · β1 0.9 · β2 0.9 · ε 1e-08"
+    assert described in capsys.readouterr().out
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["x", "y", "b", "a", "pred", "de_db", "de_da", "new_b", "new_a",
                                    "m_b", "m_a", "v_b", "v_a"]

@@ -104,7 +104,8 @@ def broken(exported, tmp_path: Path, sheet: str, cells: dict, name: str = "bad.x
 
 
 @pytest.mark.parametrize("sheet, cells, message", [
-    ("basic", {"A3": "slope"}, "basic!A3 should read 'x' (the header row), found 'slope'; is this a gradient-descent sheet?"),
+    ("basic", {"A3": "slope"},
+     "basic!A3 should read 'x' (the header row), found 'slope'; is this a gradient-descent sheet?"),
     ("momentum", {"C1": "one"}, "momentum!C1 should be a number, found 'one'"),
     ("momentum", {"D2": 0}, "momentum!D2 should be a positive learning rate, found 0"),
     ("basic", {"F1": None}, "basic!F1 should be a number, found a blank cell"),

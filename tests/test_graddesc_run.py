@@ -164,3 +164,11 @@ def test_paths_from_the_same_start():
     one = GradDesc(data, Settings.lesson("adam", start_b=5.0, start_a=-1.0))
     one.run(3)
     np.testing.assert_array_equal(one.path(), runs[2])
+
+
+def test_table_columns_put_each_estimate_beside_its_derivative():
+    from engine.graddesc import HEADINGS, columns
+
+    assert columns("sgd")[5:10] == ("err2", "est_db", "de_db", "est_da", "de_da")
+    assert columns("rmsprop")[-2:] == ("v_b", "v_a") and columns("adam")[-4:] == ("m_b", "m_a", "v_b", "v_a")
+    assert set(FIELDS) == set(HEADINGS) and all(set(columns(r)) <= set(FIELDS) for r in RULES)

@@ -47,7 +47,8 @@ def register(sub) -> None:
     p.add_argument("--noise", type=_ranged(float, 0, what="a number ≥ 0"), metavar="SD",
                    help="standard deviation of the noise added to y (default 0)")
     p.add_argument("--true-a", type=_ranged(float), metavar="A", help="the slope the data is made with (default 2)")
-    p.add_argument("--true-b", type=_ranged(float), metavar="B", help="the intercept the data is made with (default 30)")
+    p.add_argument("--true-b", type=_ranged(float), metavar="B",
+                   help="the intercept the data is made with (default 30)")
     p.add_argument("--optimizer", choices=RULES, help="the rule (default sgd; with --workbook: the sheet's)")
     p.add_argument("--variant", choices=VARIANTS, default="lesson",
                    help="lesson: the workbook's formulas; library: bias correction and ε as torch.optim")
@@ -74,7 +75,8 @@ def _check(args: argparse.Namespace) -> None:
     made = [o for o, v in (("--seed", args.seed), ("--noise", args.noise), ("--true-a", args.true_a),
                            ("--true-b", args.true_b)) if v is not None]
     if made and (args.workbook or args.csv):
-        raise ValueError(f"{made[0]} makes the lesson's data; it does not apply to --{'workbook' if args.workbook else 'csv'}")
+        other = "--workbook" if args.workbook else "--csv"
+        raise ValueError(f"{made[0]} makes the lesson's data; it does not apply to {other}")
     if args.export and args.variant == "library":
         raise ValueError("--export writes the lesson's formulas; drop --variant library")
 

@@ -13,6 +13,16 @@ from engine.graddesc.settings import AVERAGES, Settings
 FIELDS = ("x", "y", "b", "a", "pred", "err2", "est_db", "est_da", "de_db", "de_da", "new_b", "new_a",
           "m_b", "m_a", "v_b", "v_a")
 ROW = np.dtype([(name, np.float64) for name in FIELDS])
+# Each field's column heading, as the workbook's header row names it.
+HEADINGS = {"x": "x", "y": "y", "b": "b", "a": "a", "pred": "y_pred", "err2": "err²", "est_db": "est de/db",
+            "est_da": "est de/da", "de_db": "de/db", "de_da": "de/da", "new_b": "new b", "new_a": "new a",
+            "m_b": "avg de/db", "m_a": "avg de/da", "v_b": "avg (de/db)²", "v_a": "avg (de/da)²"}
+
+
+def columns(rule: str) -> tuple[str, ...]:
+    """The fields a table of the rule's rows shows, in order: each estimate beside its exact derivative."""
+    averages = tuple(f"{kind}_{p}" for kind in AVERAGES[rule] for p in ("b", "a"))
+    return ("x", "y", "b", "a", "pred", "err2", "est_db", "de_db", "est_da", "de_da", "new_b", "new_a") + averages
 
 
 def row_loss(x: float, y: float, b: float, a: float, h: Settings) -> float:

@@ -1,4 +1,4 @@
-"""GradDesc: the workbook run row by row, keeping what the tab shows (rows, path, rmse per epoch) and restoring exactly."""
+"""GradDesc: the workbook run row by row, keeping what the tab shows (rows, path, rmse per epoch), restorable exactly."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -120,7 +120,8 @@ class GradDesc:
     def load_state_dict(self, state: dict) -> None:
         """Restore a state_dict() exactly (data, settings, rows, path, history)."""
         if state.get("format") != FORMAT:
-            raise ValueError(f"gradient-descent state of format {state.get('format')!r}; this collabsheet reads {FORMAT}")
+            raise ValueError(f"gradient-descent state of format {state.get('format')!r}; "
+                             f"this collabsheet reads format {FORMAT}")
         self.data = Data(state["data"]["x"], state["data"]["y"], state["data"]["name"])
         self.settings = Settings(**state["settings"])
         self.reset(_carry_of(state["carry"]))
