@@ -114,6 +114,7 @@ def broken(exported, tmp_path: Path, sheet: str, cells: dict, name: str = "bad.x
     ("adam", {"L1": 1.5}, "adam!L1 should be a β in [0, 1), found 1.5"),
     ("adam", {"L3": -4.0}, "adam!L3 should be a squared average (≥ 0), found -4"),
     ("adamw", {"N1": "big"}, "adamw!N1 should be a number, found 'big'"),
+    ("adam_ann", {"N3": -1}, "adam_ann!N3 should be the best √L+√M so far (≥ 0) or blank, found -1"),
     ("rmsprop", {"A4": None}, "rmsprop!A4 should be the first row's x, found a blank cell"),
     ("rmsprop", {"B10": "y?"}, "rmsprop!B10 should be a number, found 'y?'"),
 ])

@@ -135,6 +135,6 @@ def rule(h: Settings) -> Rule:
 def anneal(c: Carry) -> None:
     """adam_ann's macro between epochs: with g2 = √L + √M of the last row, lr ÷ 4 when g2 > 2·best; best = min."""
     g2 = math.sqrt(c.v[0]) + math.sqrt(c.v[1])
-    if g2 / c.best > 2:
+    if g2 > 2 * c.best:  # g2 / best > 2, with no best yet (inf) never true
         c.lr /= 4
     c.best = min(c.best, g2)

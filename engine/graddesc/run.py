@@ -1,4 +1,4 @@
-"""GradDesc: the workbook run row by row, keeping what the tab shows (rows, path, rmse per epoch), restorable exactly."""
+"""GradDesc: the workbook run row by row, keeping what the tab shows (rows, path, rmse per epoch), restorably."""
 from __future__ import annotations
 
 from dataclasses import asdict

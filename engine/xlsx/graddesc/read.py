@@ -125,6 +125,8 @@ def read_graddesc(path: str | Path, sheet: str, rule: str | None = None) -> Work
     if lay.best_cell:
         best = values.number(*lay.best_cell, blank_ok=True)
         best = math.inf if math.isnan(best) else best
+        if not best >= 0:
+            raise values.fail(*lay.best_cell, f"should be the best √L+√M so far (≥ 0) or blank, found {best:g}")
     carry = Carry(np.array([values.number(*B_CELL), values.number(*A_CELL)]),
                   np.array([top.get("m_b", 0.0), top.get("m_a", 0.0)]),
                   np.array([top.get("v_b", 0.0), top.get("v_a", 0.0)]), lr, 0, best)
