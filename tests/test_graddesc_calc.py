@@ -110,17 +110,18 @@ def calculated(tmp_path_factory) -> dict:
     books = [src / "graddesc.xlsx", src / "small.xlsx", src / "lesson.xlsx"]
     recalculate(books, out, tmp_path_factory.mktemp("profile"))
     xlsm = as_xlsm(out / "lesson.xlsx", out / "graddesc.xlsm")  # saved by a spreadsheet, with macros beside
-    return {"runs": runs, "small": small, "written": src / "graddesc.xlsx", "export": out / "graddesc.xlsx",
-            "small_export": out / "small.xlsx", "lesson": xlsm}
+    return {"runs": runs, "small": small, "export": out / "graddesc.xlsx", "small_export": out / "small.xlsx",
+            "lesson": xlsm, "written_values": openpyxl.load_workbook(src / "graddesc.xlsx", data_only=True),
+            "calculated_values": openpyxl.load_workbook(out / "graddesc.xlsx", data_only=True)}
 
 
 @pytest.mark.parametrize("rule", RULES)
 def test_recalculated_export_equals_the_engines_rows(calculated, rule):
     run = next(r for r in calculated["runs"] if r.settings.rule == rule)
     lay = Layout(rule, len(run.data))
-    written = openpyxl.load_workbook(calculated["written"], data_only=True)[SHEETS[rule]]
+    written = calculated["written_values"][SHEETS[rule]]
     assert written.cell(FIRST, 5).value is None  # openpyxl wrote formulas only: what follows LibreOffice computed
-    ws = openpyxl.load_workbook(calculated["export"], data_only=True)[SHEETS[rule]]
+    ws = calculated["calculated_values"][SHEETS[rule]]
     rows = run.rows()
     for field, col in lay.columns.items():
         theirs = [ws.cell(FIRST + i, col).value for i in range(lay.n)]
