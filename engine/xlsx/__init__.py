@@ -1,20 +1,28 @@
-"""The sheet as an Excel workbook: live formulas and Solver's settings out, factors and ratings back in.
+"""Workbooks: shared helpers (cells, save, values, errors) and one package per kind of workbook.
 
-Export writes two sheets. "Sheet" is laid out like the lesson's workbook: ratings (user ids down, movie
-ids and titles across), movie factors above the predictions, user factors to their left, each
-prediction a formula and the loss cell under Solver's hidden names. "Engine" holds the engine's side
-as values. Import reads such a workbook back, after Solver or the user changed it, and refuses
-anything else with one line naming the file (and the cell, for a cell problem).
+`collab/` is the sheet as an Excel workbook: live formulas and Solver's settings out, factors and ratings
+back in. Export writes "Sheet", laid out like the lesson's workbook, "Engine" with the engine's side as
+values, and "Optimizer" with its running averages; import reads such a workbook back and refuses anything
+else with one line naming the file (and the cell). `graddesc/` is the gradient-descent workbook.
+
+The collab names below are loaded on first use, so that importing another kind (graddesc, which needs no
+torch) does not import the sheet engine.
 """
-from engine.xlsx.collab.layout import (
-    ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS,
-    TABLE_ROWS, Layout,
-)
-from engine.xlsx.errors import XlsxError
-from engine.xlsx.collab.read import ImportedSheet, import_xlsx
-from engine.xlsx.collab.write import export_xlsx
+from __future__ import annotations
 
-__all__ = [
-    "ENGINE", "FIELDS_TOP", "FILLS", "FORMAT", "LABELS", "MARKER", "MAX_COLUMNS", "PREDICTIONS_LABEL", "SHEET",
-    "SOLVER_OPTIONS", "TABLE_ROWS", "ImportedSheet", "Layout", "XlsxError", "export_xlsx", "import_xlsx",
-]
+import importlib
+
+from engine.xlsx.errors import XlsxError
+
+_LAYOUT = ("ENGINE", "FIELDS_TOP", "FILLS", "FORMAT", "LABELS", "MARKER", "MAX_COLUMNS", "PREDICTIONS_LABEL", "SHEET",
+           "SOLVER_OPTIONS", "TABLE_ROWS", "Layout")
+_HOMES = {**dict.fromkeys(_LAYOUT, "engine.xlsx.collab.layout"), "ImportedSheet": "engine.xlsx.collab.read",
+          "import_xlsx": "engine.xlsx.collab.read", "export_xlsx": "engine.xlsx.collab.write"}
+
+__all__ = [*_HOMES, "XlsxError"]
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'engine.xlsx' has no attribute {name!r}")
