@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -72,3 +73,14 @@ def _run_window(options: argparse.Namespace) -> int:
     window = QMainSheetWindow(path=options.ratings, top=options.top, device=options.device)
     window.show()
     return app.exec()
+
+
+def run() -> None:
+    """The `collabsheet` program: main(), then exit at once.
+
+    Everything the app writes is complete and closed by then (exports are saved atomically), so the
+    interpreter's seconds-long teardown of torch and Qt would only keep a closed window's process alive."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from gui.runtime.channel import QChannel
 from gui.sheet.handle import QSheetHandle
@@ -84,6 +84,8 @@ class QMainSheetWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
 
     def closeEvent(self, event) -> None:
+        self.hide()  # gone from the screen now; the engine thread is stopped after
+        QApplication.processEvents()
         self.sheet.close_tab()
         if self._box is not None:
             self._box.close()
