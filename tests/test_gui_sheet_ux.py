@@ -123,3 +123,32 @@ def test_a_solve_gets_its_own_axis(qtbot, window):
     assert inset.isVisible()
     solve_traces = [t for t in tab.loss_plot.traces.values() if t.item.getViewBox() is inset.getViewBox()]
     assert solve_traces and solve_traces[0].n > 2  # one point per solver iteration
+
+
+def test_quit_hides_the_window_before_it_stops_the_engine(qtbot, window, monkeypatch):
+    seen = []
+    real = window.channel.shutdown
+    monkeypatch.setattr(window.channel, "shutdown", lambda: (seen.append(window.isVisible()), real()))
+    window.actions["quit"].trigger()
+    assert seen == [False]  # off the screen before waiting for the worker thread
+
+
+def test_the_program_exits_with_the_windows_code_without_teardown():
+    import subprocess
+    import sys
+
+    code = ("import os; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from PySide6.QtCore import QTimer\n"
+            "from PySide6.QtWidgets import QApplication\n"
+            "from gui.app import run\n"
+            "app = QApplication([])  # run() opens its window in this application\n"
+            "def close():\n"
+            "    for w in QApplication.topLevelWidgets():\n"
+            "        if hasattr(w, 'sheet') and w.sheet.snapshot is not None:\n"
+            "            w.close(); return\n"
+            "    QTimer.singleShot(50, close)\n"
+            "QTimer.singleShot(50, close)\n"
+            "run()\n"
+            "raise SystemExit(3)  # never reached: run() ends the process\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1000:]
