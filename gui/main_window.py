@@ -39,6 +39,9 @@ class QMainSheetWindow(QMainWindow):
         self.actions["quit"] = QAction("&Quit", self)
         self.actions["quit"].setShortcut(QKeySequence("Ctrl+Q"))
         self.actions["quit"].triggered.connect(self.close)
+        self.actions["movielens"] = QAction("&MovieLens (default)", self)
+        self.actions["movielens"].setToolTip("open the default MovieLens ratings again")
+        self.actions["movielens"].triggered.connect(self.sheet.open_default)
         self._build_menus()
         for signal, slot in ((self.sheet.message, self.show_message), (self.sheet.notice, self.show_notice),
                              (self.sheet.status_message, self.statusBar().showMessage),
@@ -57,11 +60,17 @@ class QMainSheetWindow(QMainWindow):
     def _build_menus(self) -> None:
         a = self.actions
         file = self.menuBar().addMenu("&File")
-        for name in ("open", None, "import", "export", None, "quit"):
+        for name in ("open", "movielens", None, "import", "export", None, "quit"):
             file.addSeparator() if name is None else file.addAction(a[name])
+        edit = self.menuBar().addMenu("&Edit")
+        for name in ("undo", "redo"):
+            edit.addAction(a[name])
         run = self.menuBar().addMenu("&Run")
         for name in ("step", "step_n", "play", "solve", "stop", None, "reset"):
             run.addSeparator() if name is None else run.addAction(a[name])
+        view = self.menuBar().addMenu("&View")
+        for name in ("zoom_in", "zoom_out", "zoom_fit"):
+            view.addAction(a[name])
 
     def _fit_to_screen(self) -> None:
         screen = self.screen().availableGeometry() if self.screen() is not None else None

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 from engine.config import OptimizerSettings
 from gui.main_window import QMainSheetWindow
 from gui.sheet.cell_text import loss_text
+from gui.sheet.layout import Cell
 
 WAIT_MS = 30_000
 
@@ -152,3 +153,47 @@ def test_the_program_exits_with_the_windows_code_without_teardown():
             "raise SystemExit(3)  # never reached: run() ends the process\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-1000:]
+
+
+def test_cell_edits_undo_and_redo_and_edited_cells_are_marked(qtbot, window):
+    tab = window.sheet
+    model, view = tab.model, tab.view
+    i, j = map(int, np.argwhere(tab.snapshot.mask)[0])
+    before = float(tab.snapshot.ratings[i, j])
+    index = model.index(*model.layout.position(Cell("rating", (i, j))))
+    model.setData(index, "1")
+    qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == 1.0, timeout=WAIT_MS)
+    assert ("rating", (i, j)) in {(c.kind, c.index) for c in view.edited}
+    window.actions["undo"].trigger()
+    qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == before, timeout=WAIT_MS)
+    assert not view.edited  # back to its own value: no mark
+    window.actions["redo"].trigger()
+    qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == 1.0, timeout=WAIT_MS)
+    assert view.edited
+
+
+def test_a_rating_outside_the_range_under_the_sigmoid_asks_first(qtbot, window):
+    tab = window.sheet
+    tab.controls.squash.setChecked(True)
+    qtbot.waitUntil(lambda: tab.snapshot.squash, timeout=WAIT_MS)
+    i, j = map(int, np.argwhere(tab.snapshot.mask)[0])
+    before = float(tab.snapshot.ratings[i, j])
+    tab.model.setData(tab.model.index(*tab.model.layout.position(Cell("rating", (i, j)))), "9")
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    tab.question.button(QMessageBox.Cancel).click()
+    qtbot.wait(300)
+    assert tab.snapshot.ratings[i, j] == before and tab.snapshot.y_range[1] < 9
+    tab.model.setData(tab.model.index(*tab.model.layout.position(Cell("rating", (i, j)))), "9")
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    tab.question.button(QMessageBox.Yes).click()
+    qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == 9.0 and tab.snapshot.y_range[1] > 9, timeout=WAIT_MS)
+
+
+def test_file_menu_goes_back_to_movielens(qtbot, window, tmp_path):
+    tab = window.sheet
+    path = tmp_path / "small.csv"
+    path.write_text("user,item,rating\n" + "\n".join(f"{u},{m},{(u * m) % 5 + 1}" for u in range(8) for m in range(8)))
+    tab.open_ratings(str(path))
+    qtbot.waitUntil(lambda: tab.snapshot.dataset == "small.csv", timeout=WAIT_MS)
+    window.actions["movielens"].trigger()
+    qtbot.waitUntil(lambda: "MovieLens" in tab.snapshot.dataset, timeout=WAIT_MS)

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from engine.config import RunState
@@ -84,6 +84,12 @@ class QSheetTab(QWidget):
         self.question: QMessageBox | None = None  # a question waiting for the user's answer
 
         self.actions = make_actions(self, ACTIONS, SHORTCUTS)
+        self.undo = QUndoStack(self)  # cell edits, undone and redone through the engine
+        self.originals: dict[Cell, float | None] = {}  # each edited cell's value before its first edit
+        for name, action, keys in (("undo", self.undo.createUndoAction(self, "&Undo"), QKeySequence.Undo),
+                                   ("redo", self.undo.createRedoAction(self, "&Redo"), "Ctrl+Y")):
+            action.setShortcuts([QKeySequence(keys)] + ([QKeySequence("Ctrl+Shift+Z")] if name == "redo" else []))
+            self.actions[name] = action
         self.actions["play"].setCheckable(True)
         self.actions["stop"].setEnabled(False)
         for name in ("import", "export"):  # enabled after the first sheet shows: importing openpyxl takes a while
@@ -151,7 +157,7 @@ class QSheetTab(QWidget):
             (a["zoom_fit"].triggered, self.view.fit),
             (c.optimizer_changed, e.set_optimizer), (c.sheet_changed, self.configure), (c.rate_changed, e.set_rate),
             (c.errors_toggled, self.set_show_errors),
-            (self.model.edit_requested, e.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
+            (self.model.edit_requested, self.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
             (self.view.cell_selected, self.select),
         ):
             self._connect(signal, slot)
@@ -176,11 +182,14 @@ class QSheetTab(QWidget):
             return
         self.snapshot = snap
         self.explain.render(frame.explanation)
+        precedents = getattr(frame.explanation, "precedents", ()) if frame.explanation is not None else ()
+        self.view.set_marks(precedents=tuple(Cell(kind, tuple(index)) for kind, index in precedents))
         first = not self.controls.ready
         if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
             self.controls.show_sheet(snap)
             if not first:
                 self.status_message.emit("", 0)  # what was said of the old run no longer holds
+            self._forget_edits(snap)
         self.model.set_snapshot(snap)
         self.frames += 1
         self._repaint_sheet()
@@ -341,6 +350,64 @@ class QSheetTab(QWidget):
         box.finished.connect(answered)
         box.open()
 
+    # --- edits ---------------------------------------------------------------------------------
+    def edit(self, block: str, index: tuple, value: float | None) -> None:
+        """A typed value: recorded for undo; under the sigmoid a rating outside the data's range asks first."""
+        snap = self.snapshot
+        if snap is None:
+            return
+        cell = Cell(block, tuple(index))
+        old = self._value(cell)
+        rated = snap.ratings[snap.mask]
+        if block == "rating" and snap.squash and value is not None and rated.size and not (
+                rated.min() <= value <= rated.max()):
+            box = QMessageBox(QMessageBox.Question, "Rating outside the range",
+                              f"The sigmoid squashes predictions into the ratings' range ({rated.min():g} to "
+                              f"{rated.max():g}). A rating of {value:g} widens that range, so every prediction "
+                              "on the sheet rescales. Type it anyway?", QMessageBox.Yes | QMessageBox.Cancel, self)
+            box.setDefaultButton(QMessageBox.Cancel)
+            self.question = box
+            box.finished.connect(lambda button: self._answered_range(button, cell, old, value))
+            box.open()
+            return
+        self.undo.push(_EditCommand(self, cell, old, value))
+
+    def _answered_range(self, button: int, cell: Cell, old, value) -> None:
+        self.question = None
+        if button == QMessageBox.Yes:
+            self.undo.push(_EditCommand(self, cell, old, value))
+        else:
+            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(0, 0))  # the cell shows its value again
+
+    def _value(self, cell: Cell) -> float | None:
+        snap = self.snapshot
+        if cell.kind == "rating":
+            value = snap.ratings[cell.index]
+            return None if value != value else float(value)
+        return float(snap.params[cell.kind][cell.index])
+
+    def apply_edit(self, cell: Cell, value: float | None) -> None:
+        """Send an edit to the engine and mark the cell while it differs from its value before any edit."""
+        self.originals.setdefault(cell, self._value(cell) if self.snapshot is not None else None)
+        self.engine.edit(cell.kind, cell.index, value)
+        edited = {c for c, v in self.originals.items() if c != cell and c in self.view.edited}
+        if value != self.originals[cell]:
+            edited.add(cell)
+        self.view.set_marks(edited=edited)
+
+    def _forget_edits(self, snap) -> None:
+        """A new run: factor edits no longer apply and cannot be undone; typed ratings stay marked on the same sheet."""
+        self.undo.clear()
+        same = self.model.layout is not None and snap.ratings.shape == self.model.snapshot.ratings.shape \
+            if self.model.snapshot is not None else False
+        keep = {c for c in self.view.edited if c.kind == "rating"} if same else set()
+        self.originals = {c: v for c, v in self.originals.items() if c in keep}
+        self.view.set_marks(edited=keep)
+
+    def open_default(self) -> None:
+        """Back to MovieLens, the default data."""
+        self.engine.load(LoadRequest())
+
     def set_show_errors(self, on: bool) -> None:
         self.model.set_show_errors(on)
         self.legend.set_errors(on)
@@ -398,3 +465,17 @@ def _titled(title: str, body: QWidget) -> QWidget:
     label = QLabel(f"<b>{title}</b>")
     label.setContentsMargins(6, 4, 6, 2)
     return _column(label, body)
+
+
+class _EditCommand(QUndoCommand):
+    """One typed cell: redo sends the new value to the engine, undo the old one."""
+
+    def __init__(self, tab: QSheetTab, cell: Cell, old: float | None, new: float | None) -> None:
+        super().__init__(f"edit {cell.kind.replace('_', ' ')} {tuple(i + 1 for i in cell.index)}")
+        self.tab, self.cell, self.old, self.new = tab, cell, old, new
+
+    def redo(self) -> None:
+        self.tab.apply_edit(self.cell, self.new)
+
+    def undo(self) -> None:
+        self.tab.apply_edit(self.cell, self.old)

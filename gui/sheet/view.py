@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyleOpti
 from gui.sheet import layout as L
 from gui.sheet.layout import SheetLayout
 from gui.sheet.model import QSheetModel
+from gui.sheet.overlay import paint_overlay
 from gui.sheet.painter import paint_sheet
 
 HEADER_HEIGHT = 118  # room for a rotated movie title of ~18 characters, at zoom 1
@@ -60,6 +61,8 @@ class QSheetView(QTableView):
         self.fitting = True  # zoom follows the window so the whole sheet shows, until the user zooms by hand
         self._base_points = self.font().pointSizeF()
         self._in_fit = False
+        self.edited: set[L.Cell] = set()  # cells the user typed into
+        self.precedents: tuple[L.Cell, ...] = ()  # the cells the selected cell's formula reads
         self.setHorizontalHeader(QRotatedHeader(self))
         self.setModel(model)
         self.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
@@ -82,7 +85,16 @@ class QSheetView(QTableView):
             return
         painter = QPainter(self.viewport())
         paint_sheet(self, painter, event.rect())
+        paint_overlay(self, painter, self.edited, self.precedents)
         painter.end()
+
+    def set_marks(self, edited: set[L.Cell] | None = None, precedents: tuple[L.Cell, ...] | None = None) -> None:
+        """Cells to mark as edited, and the selected cell's precedents to outline (None keeps what there is)."""
+        if edited is not None:
+            self.edited = set(edited)
+        if precedents is not None:
+            self.precedents = tuple(precedents)
+        self.viewport().update()
 
     def sheet_model(self) -> QSheetModel:
         return self.model()
