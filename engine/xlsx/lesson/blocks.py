@@ -1,0 +1,228 @@
+"""Where a lesson-style collab sheet keeps its blocks, found from its formulas rather than from fixed positions.
+
+The loss cell =SQRT(SUMXMY2(ratings, predictions)/COUNT(ratings)) names the ratings and the predictions.
+Each prediction =IF(rating="",0,MMULT(user factor row, movie factor column)) names its user's factors
+and its movie's factors; on the sheet with biases it goes on with + the movie's bias (a cell in the
+movie's column) and + the user's bias (a cell in the user's row), in either order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.xlsx.errors import XlsxError, a1
+from engine.xlsx.lesson.book import Book
+from engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, Text, parse
+from engine.xlsx.lesson.refs import Area, RefError, resolve
+
+LOSS = "=SQRT(SUMXMY2(ratings, predictions)/COUNT(ratings))"
+PREDICTION = '=IF(rating="",0,MMULT(user factors, movie factors)), optionally + the movie\'s and the user\'s bias'
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Every block of one collab sheet, as rectangles of cells; biases are None where the formulas add none."""
+
+    loss: Area  # the loss cell
+    ratings: Area  # users down, movies across
+    predictions: Area  # the same shape, one formula per cell
+    users: tuple[Area, ...]  # each user's factors: one row of k cells
+    movies: tuple[Area, ...]  # each movie's factors: one column of k cells
+    user_bias: tuple[Area, ...] | None  # one cell per user
+    movie_bias: tuple[Area, ...] | None  # one cell per movie
+
+    @property
+    def k(self) -> int:
+        return self.users[0].cols
+
+
+def has_loss_formula(book: Book, sheet: str) -> bool:
+    """Whether any cell of the sheet is a SUMXMY2 formula: a candidate for the lesson's loss cell."""
+    return any(_is_loss_candidate(v) for row in book.formulas(sheet).rows for v in row)
+
+
+def find_blocks(book: Book, sheet: str) -> Blocks:
+    """The blocks the sheet's loss cell and prediction formulas name, or an XlsxError saying which part is missing."""
+    loss, ratings, predictions = _loss(book, sheet)
+    cells = [[_prediction(book, predictions.at(i, j), ratings.at(i, j)) for j in range(predictions.cols)]
+             for i in range(predictions.rows)]
+    first = cells[0][0]
+    users = tuple(_same(book, row, "user", "user factors") for row in cells)
+    columns = [[row[j] for row in cells] for j in range(predictions.cols)]
+    movies = tuple(_same(book, column, "movie", "movie factors") for column in columns)
+    user_bias = movie_bias = None
+    for kind in ("user_bias", "movie_bias"):
+        has = [c for row in cells for c in row if (kind in c) != (kind in first)]
+        if has:
+            odd = has[0]
+            what = "has" if kind in odd else "has no"
+            raise _fail(book, odd["at"], f"{what} a {kind.replace('_', ' ')}, unlike {first['at']}")
+    if "user_bias" in first:
+        user_bias = tuple(_same(book, row, "user_bias", "user bias") for row in cells)
+    if "movie_bias" in first:
+        movie_bias = tuple(_same(book, column, "movie_bias", "movie bias") for column in columns)
+    return Blocks(loss, ratings, predictions, users, movies, user_bias, movie_bias)
+
+
+def _fail(book: Book, at: Area, what: str) -> XlsxError:
+    return XlsxError(f"{book.name}: {at} {what}")
+
+
+def _is_loss_candidate(formula) -> bool:
+    return isinstance(formula, str) and "SUMXMY2" in formula.upper()
+
+
+def _loss(book: Book, sheet: str) -> tuple[Area, Area, Area]:
+    """(loss cell, ratings, predictions) from the sheet's first cell holding the loss formula."""
+    formulas, misfit = book.formulas(sheet), None
+    for r, row in enumerate(formulas.rows, 1):
+        for c, text in enumerate(row, 1):
+            if not _is_loss_candidate(text):
+                continue
+            at = Area(sheet, r, c, r, c)
+            parts = _loss_parts(text)
+            if parts is None:
+                misfit = misfit or at
+                continue
+            ranges = []
+            for ref in parts:
+                try:
+                    ranges.append(resolve(ref.text, sheet, book.names))
+                except RefError as exc:
+                    raise _fail(book, at, f"is the loss formula, but {exc}") from None
+            x, y, counted = ranges
+            if counted not in (x, y):
+                raise _fail(book, at, f"divides by COUNT({counted}), which is neither of SUMXMY2's ranges "
+                                      f"({x} and {y}); it should count the ratings")
+            ratings, predictions = (x, y) if counted == x else (y, x)
+            if (ratings.rows, ratings.cols) != (predictions.rows, predictions.cols):
+                raise _fail(book, at, f"compares ratings {ratings} ({ratings.shape}) with predictions "
+                                      f"{predictions} ({predictions.shape}); they should have the same shape")
+            if ratings == predictions:
+                raise _fail(book, at, f"compares {ratings} with itself; it should compare ratings with predictions")
+            return at, ratings, predictions
+    if misfit is not None:
+        raise _fail(book, misfit, f"uses SUMXMY2 but is not the loss formula {LOSS}; found {formulas.get(misfit.top, misfit.left)}")
+    raise XlsxError(f"{book.name}: sheet {sheet!r} has no loss cell (a formula {LOSS})")
+
+
+def _loss_parts(text: str) -> tuple[Ref, Ref, Ref] | None:
+    """The three references of SQRT(SUMXMY2(x, y)/COUNT(z)), or None when the formula is something else."""
+    try:
+        tree = parse(text)
+    except FormulaError:
+        return None
+    if not (isinstance(tree, Call) and tree.name == "SQRT" and len(tree.args) == 1):
+        return None
+    ratio = tree.args[0]
+    if not (isinstance(ratio, Binary) and ratio.op == "/"):
+        return None
+    sums, count = ratio.left, ratio.right
+    if not (_call(sums, "SUMXMY2", 2) and _call(count, "COUNT", 1)):
+        return None
+    refs = (*sums.args, count.args[0])
+    return refs if all(isinstance(r, Ref) for r in refs) else None
+
+
+def _call(node, name: str, arity: int) -> bool:
+    return isinstance(node, Call) and node.name == name and len(node.args) == arity
+
+
+def _prediction(book: Book, at: Area, rating: Area) -> dict:
+    """One prediction cell's parts: {"at", "user", "movie"} and "user_bias" / "movie_bias" where it adds them."""
+    text = book.formulas(at.sheet).get(at.top, at.left)
+    if text is None:
+        raise _fail(book, at, f"holds no formula; each prediction should be {PREDICTION}")
+    try:
+        tree = parse(text)
+    except FormulaError:
+        tree = None
+    parts = _prediction_parts(tree) if tree is not None else None
+    if parts is None:
+        raise _fail(book, at, f"is {text}; a prediction should be the dot product {PREDICTION}")
+    tested, user, movie, extra = parts
+    try:
+        tested, user, movie = (resolve(r.text, at.sheet, book.names) if r is not None else None
+                               for r in (tested, user, movie))
+        extra = [resolve(r.text, at.sheet, book.names) for r in extra]
+    except RefError as exc:
+        raise _fail(book, at, f"is a prediction, but {exc}") from None
+    if tested is not None and tested != rating:
+        raise _fail(book, at, f"tests {tested} for a blank, but its rating is {rating}")
+    if user.rows != 1:
+        raise _fail(book, at, f"multiplies {user} ({user.shape}); MMULT's first range should be one row of user factors")
+    if movie.cols != 1:
+        raise _fail(book, at, f"multiplies by {movie} ({movie.shape}); MMULT's second range should be one column "
+                              "of movie factors")
+    if user.cols != movie.rows:
+        raise _fail(book, at, f"multiplies {user.cols} user factors ({user}) by {movie.rows} movie factors ({movie}); "
+                              "both blocks should have the same number of factors k")
+    found = {"at": at, "user": user, "movie": movie}
+    for term in extra:
+        kind = _bias_kind(term, at, user, movie)
+        if kind is None:
+            raise _fail(book, at, f"adds {term}, which is not one cell in the movie's column ({_column(movie)}) "
+                                  f"or in the user's row ({user.top}); a bias should be")
+        if kind in found:
+            raise _fail(book, at, f"adds two {kind.replace('_', ' ')}es ({found[kind]} and {term})")
+        found[kind] = term
+    return found
+
+
+def _prediction_parts(tree):
+    """(tested rating or None, user row, movie column, added terms) as references, or None for another formula."""
+    tested = None
+    if isinstance(tree, Call) and tree.name == "IF":
+        if len(tree.args) != 3 or tree.args[1] not in (Num(0.0), Text("")):
+            return None
+        tested, tree = _blank_test(tree.args[0]), tree.args[2]
+        if tested is None:
+            return None
+    terms = _terms(tree)
+    products = [t for t in terms if _call(t, "MMULT", 2) and all(isinstance(a, Ref) for a in t.args)]
+    rest = [t for t in terms if t not in products]
+    if len(products) != 1 or len(rest) > 2 or not all(isinstance(t, Ref) for t in rest):
+        return None
+    return tested, products[0].args[0], products[0].args[1], rest
+
+
+def _blank_test(node) -> Ref | None:
+    """The cell that rating="" (or ""=rating, or ISBLANK(rating)) tests."""
+    if isinstance(node, Binary) and node.op == "=":
+        for a, b in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(a, Ref) and b == Text(""):
+                return a
+    if _call(node, "ISBLANK", 1) and isinstance(node.args[0], Ref):
+        return node.args[0]
+    return None
+
+
+def _terms(node) -> list:
+    """The summands of a + b + c."""
+    if isinstance(node, Binary) and node.op == "+":
+        return _terms(node.left) + _terms(node.right)
+    return [node]
+
+
+def _bias_kind(term: Area, at: Area, user: Area, movie: Area) -> str | None:
+    """'movie_bias' for one cell in the movie's column, 'user_bias' for one in the user's row, else None."""
+    if (term.rows, term.cols) != (1, 1):
+        return None
+    in_column = (term.sheet, term.left) in ((movie.sheet, movie.left), (at.sheet, at.left))
+    in_row = (term.sheet, term.top) in ((user.sheet, user.top), (at.sheet, at.top))
+    if in_column == in_row:
+        return None
+    return "movie_bias" if in_column else "user_bias"
+
+
+def _column(area: Area) -> str:
+    return a1(1, area.left)[:-1]
+
+
+def _same(book: Book, cells: list[dict], key: str, what: str) -> Area:
+    """The one block every prediction for a user (or a movie) names; the first that names another is refused."""
+    expected = cells[0][key]
+    for cell in cells:
+        if cell[key] != expected:
+            raise _fail(book, cell["at"], f"uses {what} {cell[key]}, but {cells[0]['at']} uses {expected} "
+                                          f"for the same {'user' if key.startswith('user') else 'movie'}")
+    return expected
