@@ -18,6 +18,17 @@ LOSS = "=SQRT(SUMXMY2(ratings, predictions)/COUNT(ratings))"
 PREDICTION = '=IF(rating="",0,MMULT(user factors, movie factors)), optionally + the movie\'s and the user\'s bias'
 
 
+@dataclass
+class Prediction:
+    """What one prediction cell's formula names."""
+
+    at: Area
+    user: Area
+    movie: Area
+    user_bias: Area | None = None
+    movie_bias: Area | None = None
+
+
 @dataclass(frozen=True)
 class Blocks:
     """Every block of one collab sheet, as rectangles of cells; biases are None where the formulas add none."""
@@ -43,24 +54,21 @@ def has_loss_formula(book: Book, sheet: str) -> bool:
 def find_blocks(book: Book, sheet: str) -> Blocks:
     """The blocks the sheet's loss cell and prediction formulas name, or an XlsxError saying which part is missing."""
     loss, ratings, predictions = _loss(book, sheet)
-    cells = [[_prediction(book, predictions.at(i, j), ratings.at(i, j)) for j in range(predictions.cols)]
-             for i in range(predictions.rows)]
-    first = cells[0][0]
-    users = tuple(_same(book, row, "user", "user factors") for row in cells)
-    columns = [[row[j] for row in cells] for j in range(predictions.cols)]
-    movies = tuple(_same(book, column, "movie", "movie factors") for column in columns)
-    user_bias = movie_bias = None
-    for kind in ("user_bias", "movie_bias"):
-        has = [c for row in cells for c in row if (kind in c) != (kind in first)]
-        if has:
-            odd = has[0]
-            what = "has" if kind in odd else "has no"
-            raise _fail(book, odd["at"], f"{what} a {kind.replace('_', ' ')}, unlike {first['at']}")
-    if "user_bias" in first:
-        user_bias = tuple(_same(book, row, "user_bias", "user bias") for row in cells)
-    if "movie_bias" in first:
-        movie_bias = tuple(_same(book, column, "movie_bias", "movie bias") for column in columns)
-    return Blocks(loss, ratings, predictions, users, movies, user_bias, movie_bias)
+    rows = [[_prediction(book, predictions.at(i, j), ratings.at(i, j)) for j in range(predictions.cols)]
+            for i in range(predictions.rows)]
+    columns = [list(column) for column in zip(*rows)]
+    first = rows[0][0]
+    users = tuple(_same(book, row, "user") for row in rows)
+    movies = tuple(_same(book, column, "movie") for column in columns)
+    biases = {}
+    for kind, lines in (("user_bias", rows), ("movie_bias", columns)):
+        has = getattr(first, kind) is not None
+        odd = next((p for row in rows for p in row if (getattr(p, kind) is not None) != has), None)
+        if odd is not None:
+            what = "has no" if getattr(odd, kind) is None else "has"
+            raise _fail(book, odd.at, f"{what} a {kind.replace('_', ' ')}, unlike {first.at}")
+        biases[kind] = tuple(_same(book, line, kind) for line in lines) if has else None
+    return Blocks(loss, ratings, predictions, users, movies, biases["user_bias"], biases["movie_bias"])
 
 
 def _fail(book: Book, at: Area, what: str) -> XlsxError:
@@ -101,7 +109,8 @@ def _loss(book: Book, sheet: str) -> tuple[Area, Area, Area]:
                 raise _fail(book, at, f"compares {ratings} with itself; it should compare ratings with predictions")
             return at, ratings, predictions
     if misfit is not None:
-        raise _fail(book, misfit, f"uses SUMXMY2 but is not the loss formula {LOSS}; found {formulas.get(misfit.top, misfit.left)}")
+        found = formulas.get(misfit.top, misfit.left)
+        raise _fail(book, misfit, f"uses SUMXMY2 but is not the loss formula {LOSS}; found {found}")
     raise XlsxError(f"{book.name}: sheet {sheet!r} has no loss cell (a formula {LOSS})")
 
 
@@ -127,8 +136,8 @@ def _call(node, name: str, arity: int) -> bool:
     return isinstance(node, Call) and node.name == name and len(node.args) == arity
 
 
-def _prediction(book: Book, at: Area, rating: Area) -> dict:
-    """One prediction cell's parts: {"at", "user", "movie"} and "user_bias" / "movie_bias" where it adds them."""
+def _prediction(book: Book, at: Area, rating: Area) -> Prediction:
+    """What one prediction cell names, checked: its rating, one row of user factors, one column of movie factors."""
     text = book.formulas(at.sheet).get(at.top, at.left)
     if text is None:
         raise _fail(book, at, f"holds no formula; each prediction should be {PREDICTION}")
@@ -149,22 +158,23 @@ def _prediction(book: Book, at: Area, rating: Area) -> dict:
     if tested is not None and tested != rating:
         raise _fail(book, at, f"tests {tested} for a blank, but its rating is {rating}")
     if user.rows != 1:
-        raise _fail(book, at, f"multiplies {user} ({user.shape}); MMULT's first range should be one row of user factors")
+        raise _fail(book, at, f"multiplies {user} ({user.shape}); MMULT's first range should be one row of "
+                              "user factors")
     if movie.cols != 1:
         raise _fail(book, at, f"multiplies by {movie} ({movie.shape}); MMULT's second range should be one column "
                               "of movie factors")
     if user.cols != movie.rows:
         raise _fail(book, at, f"multiplies {user.cols} user factors ({user}) by {movie.rows} movie factors ({movie}); "
                               "both blocks should have the same number of factors k")
-    found = {"at": at, "user": user, "movie": movie}
+    found = Prediction(at, user, movie)
     for term in extra:
         kind = _bias_kind(term, at, user, movie)
         if kind is None:
             raise _fail(book, at, f"adds {term}, which is not one cell in the movie's column ({_column(movie)}) "
                                   f"or in the user's row ({user.top}); a bias should be")
-        if kind in found:
-            raise _fail(book, at, f"adds two {kind.replace('_', ' ')}es ({found[kind]} and {term})")
-        found[kind] = term
+        if getattr(found, kind) is not None:
+            raise _fail(book, at, f"adds two {kind.replace('_', ' ')}es ({getattr(found, kind)} and {term})")
+        setattr(found, kind, term)
     return found
 
 
@@ -218,11 +228,12 @@ def _column(area: Area) -> str:
     return a1(1, area.left)[:-1]
 
 
-def _same(book: Book, cells: list[dict], key: str, what: str) -> Area:
-    """The one block every prediction for a user (or a movie) names; the first that names another is refused."""
-    expected = cells[0][key]
-    for cell in cells:
-        if cell[key] != expected:
-            raise _fail(book, cell["at"], f"uses {what} {cell[key]}, but {cells[0]['at']} uses {expected} "
-                                          f"for the same {'user' if key.startswith('user') else 'movie'}")
+def _same(book: Book, line: list[Prediction], kind: str) -> Area:
+    """The one block (or bias) every prediction of a user's row, or a movie's column, names."""
+    expected = getattr(line[0], kind)
+    for p in line:
+        if getattr(p, kind) != expected:
+            what = {"user": "user factors", "movie": "movie factors"}.get(kind, kind.replace("_", " "))
+            raise _fail(book, p.at, f"uses {what} {getattr(p, kind)}, but {line[0].at} uses {expected} "
+                                    f"for the same {kind.split('_')[0]}")
     return expected

@@ -13,7 +13,7 @@ from engine.xlsx.lesson.refs import Names
 from engine.xlsx.values import Values, reason
 
 PIVOT_PART = re.compile(r"xl/pivot(Tables|Cache)/", re.IGNORECASE)
-PIVOT_CACHES = re.compile(rb"<(\w+:)?pivotCaches\b.*?(/>|</(\w+:)?pivotCaches>)", re.DOTALL)
+PIVOT_CACHES = re.compile(rb"<(\w+:)?pivotCaches\b[^>]*?(/>|>.*?</(\w+:)?pivotCaches>)", re.DOTALL)
 
 
 class Book:

@@ -77,7 +77,7 @@ def _import(book: Book, sheet: str) -> ImportedSheet:
     try:
         config = SheetConfig(k=blocks.k, biases="user_bias" in params)
     except ValueError as exc:
-        raise XlsxError(f"{book.name}: {sheet!r}: {exc}") from exc
+        raise XlsxError(f"{book.name}: sheet {sheet!r}: {exc}") from exc
     engine = _rmse(crosstab.ratings, params)
     workbook, loss_notes = _workbook_loss(book, blocks.loss, engine)
     return ImportedSheet(
