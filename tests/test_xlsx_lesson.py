@@ -22,6 +22,7 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from engine.xlsx import XlsxError
 from engine.xlsx.lesson import import_lesson, list_collab_sheets
+from engine.xlsx.lesson.book import Book
 from engine.xlsx.lesson.formulas import Binary, Call, Num, Ref, Text, Unary, parse
 from engine.xlsx.lesson.refs import Area, Names, RefError, resolve
 from engine.xlsx.values import check_package
@@ -307,6 +308,8 @@ def test_the_course_workbook_opens_with_its_pivot_table_and_other_sheets(course)
     with pytest.raises(XlsxError, match="contains pivot tables"):
         check_package(path)  # collabsheet's own workbooks still may not have them
     assert list_collab_sheets(path) == ["dotprod", "bias"]  # not the ratings table, not the linear fit
+    with Book(path) as book:  # the ratings table is passed over without reading its cells
+        assert [book.mentions(s, "sumxmy2") for s in book.sheets] == [False, True, True, True]
     first = import_lesson(path)  # the first sheet that fits
     check_matches(first, parts["dotprod"][0], Case(seed=7))
     bias = import_lesson(path, "BIAS")  # Excel's sheet names are case-insensitive
@@ -430,6 +433,8 @@ SPELLINGS = {
                                                         f"/ count( {m[3].lower()} ) )"),
     "brackets and ISBLANK": lambda wb: spell(wb, r'=IF\((\w+)="",0,(MMULT\(.*\))\)', r"=IF(ISBLANK(\1),0,((\2)))"),
     '"" first, "" for blanks': lambda wb: spell(wb, r'=IF\((\w+)="",0,', r'=IF(""=\1,"",'),
+    'IF(rating<>"") and @': lambda wb: spell(wb, r'=IF\((\w+)="",0,(MMULT\(.*\))\)', r'=IF(\1<>"",_xlfn.SINGLE(\2),0)'),
+    "NOT(ISBLANK())": lambda wb: spell(wb, r'=IF\((\w+)="",0,(MMULT\(.*\))\)', r'=IF(NOT(ISBLANK(\1)),\2,"")'),
     "no IF": lambda wb: spell(wb, r'=IF\(\w+="",0,(MMULT\(.*\))\)', r"=\1"),
     "own sheet named": lambda wb: spell(wb, CELL_OR_RANGE, r"dotprod!\1"),
     "names": lambda wb: (wb.defined_names.add(DefinedName("ratings", attr_text="dotprod!$B$3:$P$17")),

@@ -15,6 +15,7 @@ from engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, Te
 from engine.xlsx.lesson.refs import Area, RefError, resolve
 
 LOSS = "=SQRT(SUMXMY2(ratings, predictions)/COUNT(ratings))"
+BLANK = (Num(0.0), Text(""))  # what a prediction shows where the rating is blank
 PREDICTION = '=IF(rating="",0,MMULT(user factors, movie factors)), optionally + the movie\'s and the user\'s bias'
 
 
@@ -48,6 +49,8 @@ class Blocks:
 
 def has_loss_formula(book: Book, sheet: str) -> bool:
     """Whether any cell of the sheet is a SUMXMY2 formula: a candidate for the lesson's loss cell."""
+    if not book.is_worksheet(sheet) or not book.mentions(sheet, "SUMXMY2"):
+        return False
     return any(_is_loss_candidate(v) for row in book.formulas(sheet).rows for v in row)
 
 
@@ -182,10 +185,14 @@ def _prediction_parts(tree):
     """(tested rating or None, user row, movie column, added terms) as references, or None for another formula."""
     tested = None
     if isinstance(tree, Call) and tree.name == "IF":
-        if len(tree.args) != 3 or tree.args[1] not in (Num(0.0), Text("")):
+        if len(tree.args) != 3:
             return None
-        tested, tree = _blank_test(tree.args[0]), tree.args[2]
-        if tested is None:
+        test, then, otherwise = tree.args
+        if then in BLANK and (tested := _blank_test(test)) is not None:
+            tree = otherwise
+        elif otherwise in BLANK and (tested := _rated_test(test)) is not None:
+            tree = then
+        else:
             return None
     terms = _terms(tree)
     products = [t for t in terms if _call(t, "MMULT", 2) and all(isinstance(a, Ref) for a in t.args)]
@@ -203,6 +210,15 @@ def _blank_test(node) -> Ref | None:
                 return a
     if _call(node, "ISBLANK", 1) and isinstance(node.args[0], Ref):
         return node.args[0]
+    return None
+
+
+def _rated_test(node) -> Ref | None:
+    """The cell that rating<>"" (or NOT(ISBLANK(rating)), NOT(rating="")) tests."""
+    if isinstance(node, Binary) and node.op == "<>":
+        return _blank_test(Binary("=", node.left, node.right))
+    if _call(node, "NOT", 1):
+        return _blank_test(node.args[0])
     return None
 
 

@@ -105,7 +105,10 @@ class _Parser:
             return Text(token.value)  # TRUE, FALSE, #N/A: nothing this reader looks for
         if token.type == Token.FUNC and token.subtype == Token.OPEN:
             name = token.value[:-1].upper().removeprefix("_XLFN.").removeprefix("_XLWS.")
-            return Call(name, self.arguments())
+            args = self.arguments()
+            if name == "SINGLE" and len(args) == 1:
+                return args[0]  # Excel 365 saves "@x" as _xlfn.SINGLE(x); for one cell's value it is x itself
+            return Call(name, args)
         if token.type == Token.PAREN and token.subtype == Token.OPEN:
             inner = self.expression(1)
             if self.take().type != Token.PAREN:

@@ -32,10 +32,9 @@ def import_lesson(path: str | Path, sheet: str | None = None) -> ImportedSheet:
             return _import(book, found)
         first_misfit = None
         for name in book.sheets:
-            if not _worksheet(book, name) or not has_loss_formula(book, name):
-                continue
             try:
-                return _import(book, name)
+                if has_loss_formula(book, name):
+                    return _import(book, name)
             except XlsxError as exc:
                 first_misfit = first_misfit or exc
         if first_misfit is not None:
@@ -51,22 +50,13 @@ def list_collab_sheets(path: str | Path) -> list[str]:
     fits = []
     with Book(path) as book:
         for name in book.sheets:
-            if not _worksheet(book, name) or not has_loss_formula(book, name):
-                continue
             try:
-                _import(book, name)
+                if has_loss_formula(book, name):
+                    _import(book, name)
+                    fits.append(name)
             except XlsxError:
                 continue
-            fits.append(name)
     return fits
-
-
-def _worksheet(book: Book, name: str) -> bool:
-    try:
-        book.formulas(name)
-    except XlsxError:
-        return False  # a chart sheet or a damaged sheet: never a collab sheet
-    return True
 
 
 def _import(book: Book, sheet: str) -> ImportedSheet:
