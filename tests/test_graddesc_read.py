@@ -81,7 +81,7 @@ def test_macros_are_ignored_never_refused_nor_run(exported, tmp_path):
     xlsm = as_xlsm(path, tmp_path / "graddesc.xlsm")
     with pytest.raises(XlsxError, match="contains macros"):
         check_package(xlsm)  # what the collab importer still says
-    check_package(xlsm, allow_macros=True)
+    check_package(xlsm, macros=True)
     book = read_graddesc(xlsm, "momentum")
     assert book.settings == runs[1].settings
 

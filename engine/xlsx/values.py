@@ -46,8 +46,8 @@ def show(value) -> str:
     return "a blank cell" if value is None or value == "" else repr(value)
 
 
-def check_package(path: Path, allow_macros: bool = False) -> None:
-    """Refuse what is not a plain .xlsx package: missing, damaged, macros (unless allowed: never run), pivot tables."""
+def check_package(path: Path, *, macros: bool = False, pivot_tables: bool = False) -> None:
+    """Refuse what is not a plain .xlsx package: missing, damaged, and (unless allowed) macros or pivot tables."""
     book = path.name
     if not path.exists():
         raise XlsxError(f"{book}: no such file")
@@ -74,9 +74,9 @@ def check_package(path: Path, allow_macros: bool = False) -> None:
         raise XlsxError(f"{book}: damaged (bad data in {bad})")
     if "xl/workbook.xml" not in names:
         raise XlsxError(f"{book}: not an Excel workbook (.xlsx)")
-    if not allow_macros and any("vbaproject" in n for n in names):
+    if not macros and any("vbaproject" in n for n in names):
         raise XlsxError(f"{book}: contains macros; collabsheet imports only the .xlsx workbooks it exports")
-    if any("pivottable" in n or "pivotcache" in n for n in names):
+    if not pivot_tables and any("pivottable" in n or "pivotcache" in n for n in names):
         raise XlsxError(f"{book}: contains pivot tables; collabsheet imports only the workbooks it exports")
 
 

@@ -75,7 +75,7 @@ def _gap(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
 def read_graddesc(path: str | Path, sheet: str, rule: str | None = None) -> WorkbookSheet:
     """Read sheet `sheet` of a workbook laid out like the lesson's; its rule from `rule` or the sheet's name."""
     path = Path(path)
-    check_package(path, allow_macros=True)  # .xlsm: the macros stay unread and unrun
+    check_package(path, macros=True)  # .xlsm: the macros stay unread and unrun
     values = _values(path, sheet)
     if rule is None:
         rule = rule_of_sheet(sheet)
