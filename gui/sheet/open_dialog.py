@@ -87,8 +87,8 @@ def _same_columns(text: str, columns: list[str]) -> str | None:
     for role in ROLES:
         at = int(positions[role])
         by_column.setdefault(columns[at] if at < len(columns) else f"column {at}", []).append(role)
-    clash = next((roles, name) for name, roles in by_column.items() if len(roles) > 1)
-    return f"Pick three different columns: {' and '.join(clash[0])} are both '{clash[1]}'"
+    clash = next(((roles, name) for name, roles in by_column.items() if len(roles) > 1), None)
+    return f"Pick three different columns: {' and '.join(clash[0])} are both '{clash[1]}'" if clash else None
 
 
 def _without_folder(text: str, paths: tuple[str, ...]) -> str:
@@ -231,7 +231,7 @@ class QOpenDialog(QDialog):
             self.refresh()
 
     def _sep_changed(self) -> None:
-        """Offer the columns the chosen separator gives, keeping the picks that still exist."""
+        """Offer the columns the chosen separator gives; the picks stay as they are."""
         sep = SEPARATORS[self.sep.currentIndex()][1]
         if sep is not None and self._has_header:
             self._fill_columns(header_fields(self.raw.toPlainText(), sep), keep=True)
