@@ -1,0 +1,1 @@
+"""The Help menu's windows: About (dataset, licence, versions, device) and How this sheet works (F1)."""
