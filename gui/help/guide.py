@@ -78,7 +78,8 @@ WEIGHT_DECAY = ("Weight decay wd adds wd·p to every gradient (g ← g + wd·p) 
 SHORTCUTS = (
     ("Ctrl+O", "open a ratings file"), ("Ctrl+E", "export to Excel"), ("S", "step"), ("Space", "play / pause"),
     ("Ctrl+Enter", "solve"), ("Esc", "stop"), ("Ctrl+R", "reset"), ("Ctrl+Z / Ctrl+Y", "undo / redo an edit"),
-    ("Ctrl++ / Ctrl+− (or Ctrl+wheel)", "zoom the sheet"), ("F1", "this page"), ("Ctrl+Q", "quit"),
+    ("Ctrl++ / Ctrl+- (or Ctrl+wheel)", "zoom the sheet"), ("Ctrl+0", "fit the whole sheet in the window"),
+    ("F1", "this page"), ("Ctrl+Q", "quit"),
 )
 
 
