@@ -30,16 +30,18 @@ class Recommendation:
     rating: float  # the prediction clipped to the ratings' range: the rating it stands for (a 5.3 is a 5)
 
 
-def predictions(snap: Snapshot) -> np.ndarray:
-    """Every cell's prediction, rated or blank (users × movies)."""
-    bias = (snap.params["user_bias"], snap.params["item_bias"]) if snap.biases else (None, None)
-    raw = factorization.grid(snap.user_factors, snap.item_factors, *bias)
+def predictions(snap: Snapshot, users: np.ndarray | None = None) -> np.ndarray:
+    """Every cell's prediction, rated or blank (users × movies); only the rows of `users` when given."""
+    rows = slice(None) if users is None else users
+    bias = (snap.params["user_bias"][rows], snap.params["item_bias"]) if snap.biases else (None, None)
+    raw = factorization.grid(snap.user_factors[rows], snap.item_factors, *bias)
     return np.asarray(factorization.squash(raw, snap.y_range if snap.squash else None)[0], dtype=np.float64)
 
 
-def blank_predictions(snap: Snapshot) -> np.ndarray:
+def blank_predictions(snap: Snapshot, users: np.ndarray | None = None) -> np.ndarray:
     """The lesson's test data: predictions for the blank cells, NaN where there is a rating (the training data)."""
-    return np.where(snap.mask, np.nan, predictions(snap))
+    mask = snap.mask if users is None else snap.mask[users]
+    return np.where(mask, np.nan, predictions(snap, users))
 
 
 def rating_range(snap: Snapshot) -> tuple[float, float]:
@@ -51,20 +53,24 @@ def rating_range(snap: Snapshot) -> tuple[float, float]:
 def top_unrated(snap: Snapshot, n: int = TOP, users: Iterable[int] | None = None) -> dict[int, tuple[Recommendation, ...]]:
     """Each user's (or the given users') n unrated movies with the highest predictions, best first.
 
-    Ranked by the unclipped prediction, so two movies both above the top rating keep their order; ties go to
-    the movie further left. A user who rated every movie on the sheet gets none.
+    Ranked by the unclipped prediction, so two movies both above the top rating keep their order. A user
+    who rated every movie on the sheet gets none.
     """
     if n < 1:
         raise ValueError(f"recommendations per user must be at least 1, got {n}")
-    blank = blank_predictions(snap)
+    rows = np.arange(snap.mask.shape[0]) if users is None else np.fromiter(users, dtype=np.intp)
+    blank = blank_predictions(snap, rows)
     lo, hi = rating_range(snap)
-    out: dict[int, tuple[Recommendation, ...]] = {}
-    for i in range(blank.shape[0]) if users is None else users:
-        columns = np.flatnonzero(~snap.mask[i])
-        best = columns[np.argsort(-blank[i, columns], kind="stable")[:n]]  # NaN (an overflowed prediction) sorts last
-        out[i] = tuple(Recommendation(int(j), snap.item_ids[j], snap.titles[j], float(blank[i, j]),
-                                      float(np.clip(blank[i, j], lo, hi))) for j in best)
-    return out
+    # The n best columns of every row at once (rated cells, NaN, count as −∞), then those n in order.
+    n = min(n, blank.shape[1])
+    best = np.argpartition(np.nan_to_num(blank, nan=-np.inf), blank.shape[1] - n, axis=1)[:, -n:]
+    values = np.take_along_axis(blank, best, axis=1)
+    order = np.lexsort((best, -values), axis=1)  # highest first, then further left
+    best, values = np.take_along_axis(best, order, axis=1), np.take_along_axis(values, order, axis=1)
+    clipped = np.clip(values, lo, hi)
+    ids, titles = snap.item_ids, snap.titles
+    return {i: tuple(Recommendation(j, ids[j], titles[j], v, c) for j, v, c in zip(js, vs, cs) if v == v)  # v != NaN
+            for i, js, vs, cs in zip(rows.tolist(), best.tolist(), values.tolist(), clipped.tolist())}
 
 
 def describe(snap: Snapshot, user: int, recommendations: tuple[Recommendation, ...]) -> str:
