@@ -118,45 +118,47 @@ def _next_step(p: float, g: float, state: dict[str, float], h: OptimizerSettings
     return float(new), {k: (v if k == "t" else float(v)) for k, v in s.items()}
 
 
+def _average(name: str, beta_name: str, beta: float, old: float, g: float, new: float, squared: bool = False) -> str:
+    """name ← β·name + (1−β)·g (or g²), with numbers: one running average's update."""
+    sq = "²" if squared else ""
+    return (f"{name} ← {beta_name}·{name} + (1−{beta_name})·g{sq} = {_setting(beta)}·{operand(old)} + "
+            f"{_setting(1 - beta)}·{operand(g)}{sq} = {fmt(new)}")
+
+
 def _sgd(p: float, g: float, old: dict, new: dict, h: OptimizerSettings, nxt: float) -> Lines:
     return [f"p ← p − lr·g = {fmt(p)} − {_setting(h.lr)}·{operand(g)} = {fmt(nxt)}"], []
 
 
 def _momentum(p: float, g: float, old: dict, new: dict, h: OptimizerSettings, nxt: float) -> Lines:
     v = new["v"]
-    return [f"v ← β·v + (1−β)·g = {_setting(h.beta)}·{operand(old.get('v', 0.0))} + {_setting(1 - h.beta)}·{operand(g)}"
-            f" = {fmt(v)}",
+    return [_average("v", "β", h.beta, old.get("v", 0.0), g, v),
             f"p ← p − lr·v = {fmt(p)} − {_setting(h.lr)}·{operand(v)} = {fmt(nxt)}"], [("velocity v", v)]
-
-
-def _squares(g: float, old: dict, new: dict, h: OptimizerSettings) -> str:
-    """r ← β2·r + (1−β2)·g², with numbers."""
-    return (f"r ← β2·r + (1−β2)·g² = {_setting(h.beta2)}·{operand(old.get('r', 0.0))} + "
-            f"{_setting(1 - h.beta2)}·{operand(g)}² = {fmt(new['r'])}")
 
 
 def _rmsprop(p: float, g: float, old: dict, new: dict, h: OptimizerSettings, nxt: float) -> Lines:
     r = new["r"]
-    return [_squares(g, old, new, h),
-            f"p ← p − lr·g/(√r + ε) = {fmt(p)} − {_setting(h.lr)}·{operand(g)}/(√{operand(r)} + ε) = {fmt(nxt)}"], \
-        [("squared average r", r)]
+    step = f"{fmt(p)} − {_setting(h.lr)}·{operand(g)}/(√{operand(r)} + ε)"
+    return [_average("r", "β2", h.beta2, old.get("r", 0.0), g, r, squared=True),
+            f"p ← p − lr·g/(√r + ε) = {step} = {fmt(nxt)}"], [("squared average r", r)]
 
 
 def _adam(p: float, g: float, old: dict, new: dict, h: OptimizerSettings, nxt: float) -> Lines:
     lines: list[str] = []
     if h.name == "adamw" and h.weight_decay:
         decayed = p * (1 - h.lr * h.weight_decay)
-        lines.append(f"p ← p·(1 − lr·wd) = {fmt(p)}·(1 − {_setting(h.lr)}·{_setting(h.weight_decay)}) = {fmt(decayed)}")
+        shrink = f"(1 − {_setting(h.lr)}·{_setting(h.weight_decay)})"
+        lines.append(f"p ← p·(1 − lr·wd) = {fmt(p)}·{shrink} = {fmt(decayed)}")
         p = decayed
     m, r, t = new["m"], new["r"], new["t"]
     m_hat, r_hat = m / (1 - h.beta1**t), r / (1 - h.beta2**t)
+    beta1_t, beta2_t = power(fmt(h.beta1, 6, trim=True), t), power(fmt(h.beta2, 6, trim=True), t)
+    step = f"{fmt(p)} − {_setting(h.lr)}·{operand(m_hat)}/(√{operand(r_hat)} + ε)"
     lines += [
-        f"m ← β1·m + (1−β1)·g = {_setting(h.beta1)}·{operand(old.get('m', 0.0))} + {_setting(1 - h.beta1)}·{operand(g)}"
-        f" = {fmt(m)}",
-        _squares(g, old, new, h),
-        f"m̂ = m/(1−β1ᵗ) = {operand(m)}/(1 − {power(fmt(h.beta1, 6, trim=True), t)}) = {fmt(m_hat)}",
-        f"r̂ = r/(1−β2ᵗ) = {operand(r)}/(1 − {power(fmt(h.beta2, 6, trim=True), t)}) = {fmt(r_hat)}",
-        f"p ← p − lr·m̂/(√r̂ + ε) = {fmt(p)} − {_setting(h.lr)}·{operand(m_hat)}/(√{operand(r_hat)} + ε) = {fmt(nxt)}",
+        _average("m", "β1", h.beta1, old.get("m", 0.0), g, m),
+        _average("r", "β2", h.beta2, old.get("r", 0.0), g, r, squared=True),
+        f"m̂ = m/(1−β1ᵗ) = {operand(m)}/(1 − {beta1_t}) = {fmt(m_hat)}",
+        f"r̂ = r/(1−β2ᵗ) = {operand(r)}/(1 − {beta2_t}) = {fmt(r_hat)}",
+        f"p ← p − lr·m̂/(√r̂ + ε) = {step} = {fmt(nxt)}",
     ]
     terms = [("average m", m), (f"bias-corrected m, t = {t}", m_hat), ("squared average r", r),
              (f"bias-corrected r, t = {t}", r_hat)]
