@@ -1,4 +1,11 @@
-"""The sheet's colours: one hue per block, shaded by magnitude, as brushes cached per level."""
+"""The sheet's colours: one hue per block, shaded by magnitude, as brushes cached per level.
+
+Factor and bias blocks are shaded on a diverging scale around 0: positive values towards the block's hue,
+negative ones towards a neighbouring hue of the same family (orange and rose, green and olive, teal and
+slate), both pale near 0. A signed level carries the sign in its number: levels 0…LEVELS−1 are the
+magnitude levels of values ≥ 0 (and of every value in the other blocks), LEVELS…2·LEVELS−1 the same
+magnitude levels of values < 0. Text colours are listed for all 2·LEVELS levels.
+"""
 from __future__ import annotations
 
 import math
@@ -20,6 +27,13 @@ BASE = {
     L.ITEM_BIAS: QColor(0, 140, 150),
     L.LOSS: QColor(204, 40, 40),  # red
 }
+SIGNED = frozenset((L.USER_FACTORS, L.ITEM_FACTORS, L.USER_BIAS, L.ITEM_BIAS))  # shaded by sign and magnitude
+NEGATIVE = {  # the hue each signed block's negative values shade towards
+    L.ITEM_FACTORS: QColor(120, 140, 20),  # olive, beside the green
+    L.USER_FACTORS: QColor(200, 60, 90),  # rose, beside the orange
+    L.USER_BIAS: QColor(60, 90, 170),  # slate blue, beside the teal
+    L.ITEM_BIAS: QColor(60, 90, 170),
+}
 LEGEND = (
     ("ratings", L.RATING), ("movie factors", L.ITEM_FACTORS), ("user factors", L.USER_FACTORS),
     ("predictions", L.PREDICTION), ("biases", L.USER_BIAS), ("loss (RMSE)", L.LOSS),
@@ -37,19 +51,32 @@ def tint(base: QColor, amount: float) -> QColor:
                   round(255 + (base.blue() - 255) * a))
 
 
-def _brushes(base: QColor) -> list[QBrush]:
-    return [QBrush(tint(base, LIGHTEST + (DARKEST - LIGHTEST) * i / (LEVELS - 1))) for i in range(LEVELS)]
+def shade(base: QColor, level: int) -> QColor:
+    """The colour of magnitude level 0…LEVELS−1 in base's hue."""
+    return tint(base, LIGHTEST + (DARKEST - LIGHTEST) * level / (LEVELS - 1))
+
+
+def _brushes(kind: str) -> list[QBrush]:
+    shades = [shade(BASE[kind], i) for i in range(LEVELS)]
+    if kind in SIGNED:
+        shades += [shade(NEGATIVE[kind], i) for i in range(LEVELS)]
+    return [QBrush(color) for color in shades]
+
+
+def light_text(level):
+    """Whether a level (an int or an array of them, signed or not) is dark enough to need white text."""
+    return level % LEVELS >= LIGHT_TEXT_FROM
 
 
 class Palette:
-    """Brushes for every (block, level), built once."""
+    """Brushes for every (block, level), built once: LEVELS per block, 2·LEVELS for the signed blocks."""
 
     def __init__(self) -> None:
-        self.cells = {kind: _brushes(color) for kind, color in BASE.items()}
+        self.cells = {kind: _brushes(kind) for kind in BASE}
         self.loss = QBrush(BASE[L.LOSS])
         self.blank = QBrush(BLANK)
         self.empty = {kind: QBrush(tint(color, EMPTY)) for kind, color in BASE.items()}  # blank cells in a block
-        self.text = [QBrush(DARK_TEXT if i < LIGHT_TEXT_FROM else LIGHT_TEXT) for i in range(LEVELS)]
+        self.text = [QBrush(LIGHT_TEXT if light_text(i) else DARK_TEXT) for i in range(2 * LEVELS)]
         self.text_colors = [brush.color() for brush in self.text]
         # The same colours as 0xAARRGGBB numbers, for painting a whole block as one image.
         self.argb = {kind: np.array([b.color().rgba() for b in brushes], dtype=np.uint32)
@@ -82,3 +109,13 @@ def level(value: float, offset: float, factor: float) -> int:
     """The shade level of one value (per cell, as it is painted: no per-frame pass over a big sheet)."""
     x = int((value - offset) * factor + 0.5) if math.isfinite(value) else 0
     return 0 if x < 0 else LEVELS - 1 if x >= LEVELS else x
+
+
+def signed_levels(values: np.ndarray, offset: float, factor: float) -> np.ndarray:
+    """Signed levels of a factor or bias block, from its magnitude_scale: |value|'s level, + LEVELS when negative."""
+    return levels(np.abs(values), offset, factor) + LEVELS * (values < 0)
+
+
+def signed_level(value: float, offset: float, factor: float) -> int:
+    """The signed level of one value (as signed_levels)."""
+    return level(abs(value), offset, factor) + (LEVELS if value < 0 else 0)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QLine, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QStaticText
 from PySide6.QtWidgets import QTableView
 
-from gui.sheet.colors import DARK_TEXT, LIGHT_TEXT, LIGHT_TEXT_FROM
+from gui.sheet.colors import DARK_TEXT, LIGHT_TEXT, light_text
 
 SELECTION = QColor(0, 0, 0, 55)  # see-through, so a selected cell keeps its block's colour
 FOCUS_PEN = QPen(QColor(20, 20, 20), 2)
@@ -62,7 +62,7 @@ def _paint_block(painter: QPainter, model, kind: str, rows, cols, origin: tuple[
         for a, (_, y, h) in enumerate(rows):
             for b, (_, x, w) in enumerate(cols):
                 painter.fillRect(QRect(x, y, w, h), QColor.fromRgba(int(argb[a, b])))
-    light = (level >= LIGHT_TEXT_FROM).ravel().tolist()
+    light = light_text(level).ravel().tolist()  # levels may be signed (factor blocks)
     places = [(x + w - PAD, y, h) for _, y, h in rows for _, x, w in cols]
     for on_dark in (False, True):
         painter.setPen(LIGHT_TEXT if on_dark else DARK_TEXT)
