@@ -17,7 +17,7 @@ def to_html(e: Explanation) -> str:
                    for label, value in e.terms)
     notes = "".join(f"<p style='color:#555'>{html.escape(note)}</p>" for note in e.notes)
     return (f"<h3 style='margin:0'>{html.escape(e.title)}</h3>"
-            f"<p><code>{html.escape(e.formula)}</code></p>"
+            f"<p><code>{'<br>'.join(html.escape(line) for line in e.formula.splitlines())}</code></p>"
             f"<table cellspacing='0' cellpadding='2'>{rows}</table>{notes}")
 
 

@@ -45,7 +45,8 @@ class Frame(BaseFrame):
     losses: list[Points] = field(default_factory=list)
     clear_curves: bool = False  # a new run began: drop the old loss curves
     solving: tuple[int, float] | None = None  # (iterations, RMSE) of a solve in progress
-    explanation: Explanation | None = None  # the selected cell explained with this snapshot's numbers
+    explanation: Explanation | None = None  # the selected cell explained with the newest snapshot's numbers …
+    explained: bool = False  # … when this frame brings one (None then means: nothing to explain)
     device: str = ""  # where the engine computes, as the status bar shows it
 
     def merge(self, events: tuple = (), clear: bool = False, losses: Points | None = None, **fields) -> None:

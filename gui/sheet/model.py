@@ -173,7 +173,10 @@ class QSheetModel(QAbstractTableModel):
             values = snap.params[kind][rows, cols]
         offset, factor = self._scales[kind]
         magnitude = kind != L.RATING and (kind != L.PREDICTION or self.show_errors)
-        level = colors.levels(np.abs(values) if magnitude else values, offset, factor)
+        if kind in colors.SIGNED:  # factors and biases: shaded by sign and magnitude
+            level = colors.signed_levels(values, offset, factor)
+        else:
+            level = colors.levels(np.abs(values) if magnitude else values, offset, factor)
         argb = palette.argb[kind][level]
         if present is not None:
             argb[~present] = palette.empty_argb[kind]
@@ -202,6 +205,8 @@ class QSheetModel(QAbstractTableModel):
 
     def _level(self, kind: str, value: float) -> int:
         offset, factor = self._scales[kind]
+        if kind in colors.SIGNED:
+            return colors.signed_level(value, offset, factor)
         if kind != L.RATING and (kind != L.PREDICTION or self.show_errors):
             value = abs(value)
         return colors.level(value, offset, factor)

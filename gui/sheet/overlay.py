@@ -1,19 +1,48 @@
-"""What the sheet draws over its cells: a mark on edited cells, and the outline of the selected cell's precedents."""
+"""What the sheet draws over its cells: a mark on edited cells, and boxes around the selected cell's precedents."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QTableView
 
-from gui.sheet.layout import Cell
+from gui.sheet import layout as L
+from gui.sheet.layout import Cell, SheetLayout
 
 MARK = QColor(200, 30, 30)  # like a spreadsheet's comment corner
 MARK_SIZE = 6
-PRECEDENT_PEN = QPen(QColor(20, 90, 200), 2, Qt.DashLine)  # "trace precedents": the cells a formula reads
+PRECEDENT_PEN = QPen(QColor(20, 90, 200), 2, Qt.DashLine)  # "trace precedents": the ranges a formula reads
+Range = tuple[int, int, int, int]  # table rows first..last, columns first..last
 
 
-def paint_overlay(view: QTableView, painter: QPainter, edited: set[Cell], precedents: tuple[Cell, ...]) -> None:
-    """Edited cells get a red corner; precedents of the selected cell a dashed blue outline."""
+def precedent_ranges(layout: SheetLayout, precedents) -> tuple[Range, ...]:
+    """(block kind, index) pairs, an index of ints or slices (a whole row or column), as table ranges."""
+    blocks = layout.blocks()
+    out = []
+    for kind, index in precedents:
+        if kind not in blocks:
+            continue
+        r0, r1, c0, c1 = blocks[kind]
+        index = tuple(index)
+        if kind == L.USER_BIAS:
+            index = (index[0], 0)
+        elif kind == L.ITEM_BIAS:
+            index = (0, index[0])
+        rows = _span(index[0], r1 - r0)
+        cols = _span(index[1], c1 - c0)
+        out.append((r0 + rows[0], r0 + rows[1], c0 + cols[0], c0 + cols[1]))
+    return tuple(out)
+
+
+def _span(at, size: int) -> tuple[int, int]:
+    """First and last position an int or a slice picks out of size."""
+    if isinstance(at, slice):
+        picked = range(size)[at]
+        return (picked[0], picked[-1]) if len(picked) else (0, size - 1)
+    return int(at), int(at)
+
+
+def paint_overlay(view: QTableView, painter: QPainter, edited: set[Cell], precedents: tuple[Range, ...]) -> None:
+    """Edited cells get a red corner; the selected cell's precedents a dashed blue box per range."""
     model = view.model()
     painter.save()
     painter.setPen(Qt.NoPen)
@@ -21,12 +50,12 @@ def paint_overlay(view: QTableView, painter: QPainter, edited: set[Cell], preced
     for cell in edited:
         rect = view.visualRect(model.index(*model.layout.position(cell)))
         if rect.isValid():
-            top_right = rect.topRight()
-            painter.drawPolygon(QPolygon([top_right, top_right - QPoint(MARK_SIZE, 0), top_right + QPoint(0, MARK_SIZE)]))
+            corner = rect.topRight()
+            painter.drawPolygon(QPolygon([corner, corner - QPoint(MARK_SIZE, 0), corner + QPoint(0, MARK_SIZE)]))
     painter.setBrush(Qt.NoBrush)
     painter.setPen(PRECEDENT_PEN)
-    for cell in precedents:
-        rect = view.visualRect(model.index(*model.layout.position(cell)))
+    for top, bottom, left, right in precedents:
+        rect = view.visualRect(model.index(top, left)).united(view.visualRect(model.index(bottom, right)))
         if rect.isValid():
             painter.drawRect(rect.adjusted(1, 1, -2, -2))
     painter.restore()

@@ -90,6 +90,7 @@ class SheetRunner(Runner):
         self._paced = (0.0, 0)  # (start time, steps done) of a paced Play
         self._last_progress: tuple = ()
         self._selected: tuple[str, tuple] | None = None  # the cell the explain panel shows
+        self._shown = None  # the last snapshot published
         self._device_label = ""
         self._x = 0  # the step the curve has reached
         self._last = 0.0  # and the RMSE there
@@ -361,8 +362,8 @@ class SheetRunner(Runner):
     def select(self, kind: str | None, index: tuple = ()) -> None:
         """Which cell the explain panel shows (None: none); its explanation comes with every frame."""
         self._selected = None if kind is None else (kind, tuple(index))
-        if self.sheet is not None:
-            self.publish()
+        if self._shown is not None:  # explained with the numbers on screen: no new snapshot for a click
+            self.mailbox.put(explanation=self._explain(self._shown), explained=True)
 
     # --- Excel -------------------------------------------------------------------------------
     def check_xlsx(self) -> None:
@@ -391,7 +392,8 @@ class SheetRunner(Runner):
             self._publish(self.sheet.snapshot())
 
     def _publish(self, snap) -> None:
-        self.mailbox.put(snapshot=snap, explanation=self._explain(snap), device=self._device_label)
+        self._shown = snap
+        self.mailbox.put(snapshot=snap, explanation=self._explain(snap), explained=True, device=self._device_label)
 
     def _explain(self, snap):
         if self._selected is None:

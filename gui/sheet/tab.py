@@ -24,6 +24,7 @@ from gui.sheet.layout import LOSS, Cell
 from gui.sheet.model import QSheetModel
 from gui.sheet.runner import SOLVE_AXIS
 from gui.sheet.open_dialog import QOpenDialog
+from gui.sheet.overlay import precedent_ranges
 from gui.sheet.view import QSheetView
 from gui.widgets.legend import QLegend
 from gui.widgets.loading_page import QLoadingPage
@@ -100,6 +101,7 @@ class QSheetTab(QWidget):
         self.view = QSheetView(self.model)
         self.legend = QLegend()
         self.legend.context.setMinimumWidth(1)  # long dataset names are clipped, never widen the window
+        self.legend.setMinimumWidth(1)  # and in a narrow window the legend's right end is, too
         self.loading = QLoadingPage(self.actions["open"])
         self.explain = QExplainPanel()
         self.loss_plot = None  # built just after the first sheet shows: importing pyqtgraph takes ~0.5 s
@@ -175,15 +177,14 @@ class QSheetTab(QWidget):
             self.status_labels["rmse"].setText(f"solving: RMSE {frame.solving[1]:.4f}")
         if frame.device:
             self.status_labels["device"].setText(frame.device)
+        if frame.explained:
+            self._show_explanation(frame.explanation)
         snap = frame.snapshot
         if snap is None:
             if frame.preview is not None and self.snapshot is None:
                 self._show_preview(frame.preview)
             return
         self.snapshot = snap
-        self.explain.render(frame.explanation)
-        precedents = getattr(frame.explanation, "precedents", ()) if frame.explanation is not None else ()
-        self.view.set_marks(precedents=tuple(Cell(kind, tuple(index)) for kind, index in precedents))
         first = not self.controls.ready
         if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
             self.controls.show_sheet(snap)
@@ -204,6 +205,12 @@ class QSheetTab(QWidget):
             if self.explain.cell is None:
                 self.select(Cell(LOSS))
             QTimer.singleShot(AFTER_FIRST_FRAME_MS, self._after_first_frame)
+
+    def _show_explanation(self, explanation) -> None:
+        """The panel's text, and the precedents it names boxed on the sheet."""
+        self.explain.render(explanation)
+        precedents = explanation.precedents if explanation is not None and self.explain.cell is not None else ()
+        self.view.set_marks(precedents=precedent_ranges(self.model.layout, precedents))
 
     def select(self, cell: Cell | None) -> None:
         """Explain `cell`: the engine sends its explanation with the next frames."""

@@ -62,7 +62,7 @@ class QSheetView(QTableView):
         self._base_points = self.font().pointSizeF()
         self._in_fit = False
         self.edited: set[L.Cell] = set()  # cells the user typed into
-        self.precedents: tuple[L.Cell, ...] = ()  # the cells the selected cell's formula reads
+        self.precedents: tuple = ()  # the table ranges the selected cell's formula reads (overlay.Range)
         self.setHorizontalHeader(QRotatedHeader(self))
         self.setModel(model)
         self.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
@@ -88,8 +88,8 @@ class QSheetView(QTableView):
         paint_overlay(self, painter, self.edited, self.precedents)
         painter.end()
 
-    def set_marks(self, edited: set[L.Cell] | None = None, precedents: tuple[L.Cell, ...] | None = None) -> None:
-        """Cells to mark as edited, and the selected cell's precedents to outline (None keeps what there is)."""
+    def set_marks(self, edited: set[L.Cell] | None = None, precedents: tuple | None = None) -> None:
+        """Cells to mark as edited, and the table ranges of the selected cell's precedents (None keeps what there is)."""
         if edited is not None:
             self.edited = set(edited)
         if precedents is not None:
