@@ -197,3 +197,21 @@ def test_file_menu_goes_back_to_movielens(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: tab.snapshot.dataset == "small.csv", timeout=WAIT_MS)
     window.actions["movielens"].trigger()
     qtbot.waitUntil(lambda: "MovieLens" in tab.snapshot.dataset, timeout=WAIT_MS)
+
+
+def test_blank_cells_show_their_predictions_and_users_their_recommendations(qtbot, window):
+    from engine.sheet import recommend
+
+    tab = window.sheet
+    model = tab.model
+    i, j = map(int, np.argwhere(~tab.snapshot.mask)[0])
+    index = model.index(*model.layout.position(Cell("prediction", (i, j))))
+    assert model.data(index, Qt.DisplayRole) == ""  # the lesson's sheet leaves it blank …
+    tab.controls.blanks.setChecked(True)
+    qtbot.waitUntil(lambda: model.data(index, Qt.DisplayRole) != "", timeout=WAIT_MS)
+    expected = recommend.blank_predictions(tab.snapshot)[i, j]
+    assert float(model.data(index, Qt.EditRole) or model.data(index, Qt.DisplayRole)) == pytest.approx(expected, abs=0.01)
+    header = model.headerData(model.layout.position(Cell("rating", (i, 0)))[0], Qt.Vertical, Qt.ToolTipRole)
+    assert "recommended" in header and tab.snapshot.titles[recommend.top_unrated(tab.snapshot)[i][0].movie] in header
+    tab.controls.blanks.setChecked(False)
+    assert model.data(index, Qt.DisplayRole) == ""

@@ -40,6 +40,7 @@ LEGEND = (
 )
 EMPTY = 0.05  # a blank rating or prediction keeps a trace of its block's hue, so the block's extent shows
 BLANK = QColor(255, 255, 255)
+GUESS_ARGB = QColor(228, 228, 232).rgba()  # a blank cell's prediction (the lesson's test data), greyed
 DARK_TEXT, LIGHT_TEXT = QColor(20, 20, 20), QColor(255, 255, 255)
 LIGHT_TEXT_FROM = 8  # levels from here on are dark enough to need white text
 

@@ -47,6 +47,7 @@ class QControls(QWidget):
     sheet_changed = Signal(object, int)  # SheetConfig (seed from the seed box), top-N
     rate_changed = Signal(object)  # Play's steps per second, None = as fast as possible
     errors_toggled = Signal(bool)
+    blanks_toggled = Signal(bool)
 
     def __init__(self, actions: dict[str, QAction], parent=None) -> None:
         super().__init__(parent)
@@ -88,6 +89,10 @@ class QControls(QWidget):
         self.errors = QCheckBox("show errors")
         self.errors.setToolTip("show prediction − rating in the prediction block")
         run.addWidget(self.errors)
+        self.blanks = QCheckBox("predict blanks")
+        self.blanks.setToolTip("show the model's predictions in the blank cells too, greyed: the lesson's test data. "
+                               "Hover a user id for that user's top unrated movies.")
+        run.addWidget(self.blanks)
         grid.addLayout(run, 0, 0)
 
         opt = QHBoxLayout()
@@ -143,9 +148,10 @@ class QControls(QWidget):
             box.toggled.connect(self._sheet_edited)
         self.rate.currentIndexChanged.connect(lambda i: self.rate_changed.emit(RATES[i][1]))
         self.errors.toggled.connect(self.errors_toggled)
+        self.blanks.toggled.connect(self.blanks_toggled)
         self.ready = False  # whether the engine's first sheet has filled in the settings
         self._numbers = (self.seed, self.lr, self.beta, self.beta1, self.beta2, self.wd, self.k)
-        self._inputs = (self.steps_n, self.rate, self.errors, self.optimizer, self.top, self.biases, self.squash,
+        self._inputs = (self.steps_n, self.rate, self.errors, self.blanks, self.optimizer, self.top, self.biases, self.squash,
                         *self._numbers)
         for box in self._numbers:
             _pending(box)

@@ -48,6 +48,8 @@ class Frame(BaseFrame):
     explanation: Explanation | None = None  # the selected cell explained with the newest snapshot's numbers …
     explained: bool = False  # … when this frame brings one (None then means: nothing to explain)
     device: str = ""  # where the engine computes, as the status bar shows it
+    blank_predictions: np.ndarray | None = None  # the lesson's test data: predictions where no rating is, NaN elsewhere
+    recommendations: dict | None = None  # user row → that user's top unrated movies, as lines of text
 
     def merge(self, events: tuple = (), clear: bool = False, losses: Points | None = None, **fields) -> None:
         if clear:

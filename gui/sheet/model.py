@@ -56,6 +56,9 @@ class QSheetModel(QAbstractTableModel):
         self._flags = FLAGS
         self.layout = SheetLayout(0, 0, 0)
         self.show_errors = False
+        self.show_blanks = False  # predictions for the blank cells, greyed (the lesson's test data)
+        self.blank_predictions: np.ndarray | None = None
+        self.recommendations: dict = {}
         self._palette = colors.Palette()
         self._scales: dict[str, tuple[float, float]] = {}  # block → (offset, factor) of its shading
         self._loss_font = QFont()
@@ -154,6 +157,24 @@ class QSheetModel(QAbstractTableModel):
             if snap.params.get(block) is not None:
                 self._scales[block] = colors.magnitude_scale(snap.params[block])
 
+    def set_extras(self, blank_predictions: np.ndarray | None, recommendations: dict | None) -> None:
+        """What a frame brings beside the snapshot: blank cells' predictions, users' recommendations."""
+        if blank_predictions is not None or not self.show_blanks:
+            self.blank_predictions = blank_predictions
+        if recommendations is not None:
+            self.recommendations = recommendations
+
+    def set_show_blanks(self, on: bool) -> None:
+        """Show the model's predictions in the blank cells of the prediction block, greyed."""
+        self.show_blanks = bool(on)
+        lay = self.layout
+        if lay.rows and lay.columns:
+            self.dataChanged.emit(self.index(lay.top, lay.left), self.index(lay.rows - 1, lay.columns - 1))
+
+    def _blanks_shown(self) -> bool:
+        return self.show_blanks and not self.show_errors and self.blank_predictions is not None \
+            and self.blank_predictions.shape == self.snapshot.ratings.shape
+
     def block(self, kind: str, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Part of one block for the painter: (colours as ARGB, level per cell, text per cell, row-major)."""
         snap, palette = self.snapshot, self._palette
@@ -181,6 +202,12 @@ class QSheetModel(QAbstractTableModel):
         if present is not None:
             argb[~present] = palette.empty_argb[kind]
             level[~present] = 0
+        blanks = kind == L.PREDICTION and self._blanks_shown()
+        if blanks:  # the blank cells show what the model predicts there, on grey
+            guessed = ~present
+            values = np.where(present, values, self.blank_predictions[rows, cols])
+            argb[guessed] = colors.GUESS_ARGB
+            present = None
         text, width = self._text, values.shape[1]
         first = self.layout.blocks()[kind][2] + (cols.start or 0)  # the table column of the part's first column
         fits = [self._fits(first + b) for b in range(width)] * values.shape[0]
@@ -311,7 +338,7 @@ class QSheetModel(QAbstractTableModel):
             return float(snap.ratings[at]) if snap.mask[at] else None
         if kind == L.PREDICTION:
             if not snap.mask[at]:
-                return None
+                return float(self.blank_predictions[at]) if self._blanks_shown() else None
             if self.show_errors:
                 return float(snap.predictions[at] - snap.ratings[at])
             return float(snap.predictions[at])
@@ -366,7 +393,9 @@ class QSheetModel(QAbstractTableModel):
                 ("user factor " + str(f + 1) if f < lay.k else "user bias")
         i = lay.row_user(section)
         if i is not None:
-            return str(snap.user_ids[i]) if role == DISPLAY else f"user {snap.user_ids[i]}"
+            if role == DISPLAY:
+                return str(snap.user_ids[i])
+            return self.recommendations.get(i, f"user {snap.user_ids[i]}")
         return (f"f{section + 1}" if section < lay.k else "bias") if role == DISPLAY else \
             ("movie factor " + str(section + 1) if section < lay.k else "movie bias")
 

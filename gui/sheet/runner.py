@@ -36,6 +36,8 @@ MAX_CHUNK = 5000  # steps in one chunk at most
 PACED_TICK_S = 0.005  # how often a paced Play (a set steps/s) looks at the clock
 SOLVE_LABEL = "Solve"
 SOLVE_AXIS = "solve"  # solver iterations are drawn on their own axis
+MAX_RECOMMENDED = 200  # users whose recommendations come with each frame (a bigger sheet skips them)
+RECOMMEND_EVERY_S = 0.5  # how often they are worked out again while Play runs
 START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 Progress = Callable[[str, "float | None"], None]
 
@@ -91,6 +93,8 @@ class SheetRunner(Runner):
         self._last_progress: tuple = ()
         self._selected: tuple[str, tuple] | None = None  # the cell the explain panel shows
         self._shown = None  # the last snapshot published
+        self.show_blanks = False  # whether frames carry predictions for the blank cells
+        self._recommended_at = 0.0
         self._device_label = ""
         self._x = 0  # the step the curve has reached
         self._last = 0.0  # and the RMSE there
@@ -393,7 +397,29 @@ class SheetRunner(Runner):
 
     def _publish(self, snap) -> None:
         self._shown = snap
-        self.mailbox.put(snapshot=snap, explanation=self._explain(snap), explained=True, device=self._device_label)
+        self.mailbox.put(snapshot=snap, explanation=self._explain(snap), explained=True, device=self._device_label,
+                         **self._extras(snap))
+
+    def _extras(self, snap) -> dict:
+        """Predictions for the blank cells when they are shown, and each user's top unrated movies (for the
+        row headers' tooltips; at most every RECOMMEND_EVERY_S while running, on sheets of MAX_RECOMMENDED users)."""
+        from engine.sheet import recommend
+
+        out = {}
+        if self.show_blanks:
+            out["blank_predictions"] = recommend.blank_predictions(snap)
+        now = time.perf_counter()
+        if len(snap.user_ids) <= MAX_RECOMMENDED and (not self.playing or now - self._recommended_at > RECOMMEND_EVERY_S):
+            self._recommended_at = now
+            top = recommend.top_unrated(snap)
+            out["recommendations"] = {i: recommend.describe(snap, i, recs) for i, recs in top.items()}
+        return out
+
+    def set_show_blanks(self, on: bool) -> None:
+        """Whether frames carry the predictions for the blank cells (the lesson's test data)."""
+        self.show_blanks = bool(on)
+        if self.sheet is not None:
+            self.publish()
 
     def _explain(self, snap):
         if self._selected is None:

@@ -158,7 +158,7 @@ class QSheetTab(QWidget):
             (a["zoom_in"].triggered, lambda: self.view.zoom_by(1)), (a["zoom_out"].triggered, lambda: self.view.zoom_by(-1)),
             (a["zoom_fit"].triggered, self.view.fit),
             (c.optimizer_changed, e.set_optimizer), (c.sheet_changed, self.configure), (c.rate_changed, e.set_rate),
-            (c.errors_toggled, self.set_show_errors),
+            (c.errors_toggled, self.set_show_errors), (c.blanks_toggled, self.set_show_blanks),
             (self.model.edit_requested, self.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
             (self.view.cell_selected, self.select),
         ):
@@ -191,6 +191,7 @@ class QSheetTab(QWidget):
             if not first:
                 self.status_message.emit("", 0)  # what was said of the old run no longer holds
             self._forget_edits(snap)
+        self.model.set_extras(frame.blank_predictions, frame.recommendations)
         self.model.set_snapshot(snap)
         self.frames += 1
         self._repaint_sheet()
@@ -414,6 +415,10 @@ class QSheetTab(QWidget):
     def open_default(self) -> None:
         """Back to MovieLens, the default data."""
         self.engine.load(LoadRequest())
+
+    def set_show_blanks(self, on: bool) -> None:
+        self.model.set_show_blanks(on)
+        self.engine.set_show_blanks(on)
 
     def set_show_errors(self, on: bool) -> None:
         self.model.set_show_errors(on)
