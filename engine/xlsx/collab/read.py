@@ -5,14 +5,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 
+from engine.config import MAX_K, MAX_TOP, OptimizerSettings, SheetConfig
 from engine.data.crosstab import Crosstab
-from engine.config import OptimizerSettings
-from engine.config import SheetConfig
 from engine.models.factorization import y_range
 from engine.sheet.sheet import Sheet
-from engine.xlsx.values import Values, check_package, reason, show
+from engine.xlsx.package import Package
+from engine.xlsx.values import Values, show
 from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout, XlsxError,
     a1,
@@ -43,32 +42,22 @@ class ImportedSheet:
         return sheet
 
 
-def _read(path: Path) -> dict[str, Values]:
-    """Every sheet's cached values; any failure to parse the package is a damaged file."""
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl and its XML parser raise many kinds on damaged parts
-        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({reason(exc)})") from exc
-    try:
-        if ENGINE not in wb.sheetnames:
-            raise XlsxError(f"{path.name}: not a collabsheet workbook (it has no {ENGINE!r} sheet)")
-        extra = [n for n in wb.sheetnames if n not in (SHEET, ENGINE)]
-        if extra or SHEET not in wb.sheetnames:
-            what = f"extra sheet {extra[0]!r}" if extra else f"no {SHEET!r} sheet"
-            raise XlsxError(f"{path.name}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r} "
-                            "(delete the others and save)")
-        out = {}
-        for name, last in ((SHEET, None), (ENGINE, TABLE_ROWS)):  # the Engine's predictions are not read back
-            ws = wb[name]
-            ws.reset_dimensions()  # trust the cells, not the dimension a writer recorded
-            out[name] = Values(path.name, name, list(ws.iter_rows(max_row=last, values_only=True)))
-        return out
-    except XlsxError:
-        raise
-    except Exception as exc:
-        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({reason(exc)})") from exc
-    finally:
-        wb.close()
+# The most a collabsheet workbook's sheets hold: what export writes for the largest sheet the engine builds.
+_LARGEST = Layout(MAX_TOP, MAX_TOP, MAX_K, True)
+SHEET_MOST = (_LARGEST.prediction_row(MAX_TOP - 1), _LARGEST.movie_col(MAX_TOP - 1))
+ENGINE_MOST = (TABLE_ROWS + MAX_TOP, 1 + MAX_TOP)
+
+
+def _check_sheets(package: Package) -> None:
+    """A collabsheet workbook has an Engine sheet and a Sheet, and nothing else."""
+    names = list(package.sheets)
+    if ENGINE not in names:
+        raise XlsxError(f"{package.book}: not a collabsheet workbook (it has no {ENGINE!r} sheet)")
+    extra = [n for n in names if n not in (SHEET, ENGINE)]
+    if extra or SHEET not in names:
+        what = f"extra sheet {extra[0]!r}" if extra else f"no {SHEET!r} sheet"
+        raise XlsxError(f"{package.book}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r} "
+                        "(delete the others and save)")
 
 
 class _Fields:
@@ -140,16 +129,26 @@ def _ids(sheet: Values, cells: list[tuple[int, int]], kind: str) -> tuple:
     return tuple(out)
 
 
-def _layout(f: _Fields, sheet: Values) -> Layout:
-    """The layout the Engine sheet describes, checked against the labels on the Sheet."""
-    # Excel's limits bound the loops below even when the table was edited to absurd sizes.
-    lay = Layout(f.whole("Users", 1), f.whole("Movies", 1), f.whole("Factors k", 1), f.flag("Biases"))
+def _layout(f: _Fields) -> Layout:
+    """The layout the Engine sheet describes, each size checked against the engine's limits in its own cell."""
+    k = f.whole("Factors k", 1)
+    if k > MAX_K:
+        raise f.engine.fail(f.row("Factors k"), 2, f"is more factors than a sheet has ({k:,}; at most {MAX_K:,})")
+    lay = Layout(f.whole("Users", 1), f.whole("Movies", 1), k, f.flag("Biases"))
     if lay.movie_col(lay.m - 1) > MAX_COLUMNS:
         raise f.engine.fail(f.row("Movies"), 2, f"is more movies than a sheet has columns ({lay.m})")
+    for label, size in (("Movies", lay.m), ("Users", lay.n)):
+        if size > MAX_TOP:
+            raise f.engine.fail(f.row(label), 2, f"is more {label.lower()} than a sheet has ({size:,}; at most "
+                                                 f"{MAX_TOP:,})")
+    return lay
+
+
+def _check_labels(sheet: Values, lay: Layout) -> None:
+    """The Sheet's block labels sit where the layout puts them."""
     sheet.expect(lay.ratings_label_row, 1, LABELS["ratings"])
     sheet.expect(lay.movies_label_row, 1, LABELS["movies"])
     sheet.expect(lay.users_label_row, 1, LABELS["users"])
-    return lay
 
 
 def _params(sheet: Values, lay: Layout) -> dict[str, np.ndarray]:
@@ -196,12 +195,19 @@ def _notes(sheet: Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tup
 
 
 def import_xlsx(path: str | Path) -> ImportedSheet:
-    """Read a workbook written by export_xlsx (perhaps changed by Solver or by hand) back for the engine."""
+    """Read a workbook written by export_xlsx (perhaps changed by Solver or by hand) back for the engine.
+
+    Only what the layout needs is read, within limits checked before and while parsing (engine.xlsx.package).
+    """
     path = Path(path)
-    check_package(path)
-    books = _read(path)
-    f, sheet = _Fields(books[ENGINE]), books[SHEET]
-    lay = _layout(f, sheet)
+    with Package(path) as package:
+        _check_sheets(package)
+        f = _Fields(package.values(ENGINE, TABLE_ROWS, 2, ENGINE_MOST))
+        lay = _layout(f)
+        bottom, right = lay.prediction_row(lay.n - 1), lay.movie_col(lay.m - 1)
+        predictions = (lay.prediction_row(0), lay.movie_col(0), bottom, right)  # formulas: never read back
+        sheet = package.values(SHEET, bottom, right, SHEET_MOST, skip=predictions)
+    _check_labels(sheet, lay)
     grid, params, squash = _grid(f, sheet, lay), _params(sheet, lay), f.flag("Squash")
     try:
         config = SheetConfig(k=lay.k, biases=lay.biases, squash=squash, seed=f.whole("Seed"))
