@@ -57,7 +57,9 @@ def whole(low: int, high: int = MAX_COUNT) -> Callable[[str], int]:
                 raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
             value = int(number)
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}, got {text}")
+            bounds = f"between {low:,} and {high:,}" if high < MAX_COUNT else \
+                f"at least {low:,}" if value < low else f"at most {high:,}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
         return value
     return parse
 

@@ -52,7 +52,8 @@ def ratings_of(args: argparse.Namespace) -> Ratings:
     if path is None:
         if columns:
             options = ", ".join("--" + name.replace("_", "-") for name in columns)
-            raise ValueError(f"{options} describe a ratings file: pass it with --ratings PATH")
+            raise ValueError(f"{options} {'says' if len(columns) == 1 else 'say'} how to read a ratings file; "
+                             "name the file with --ratings PATH")
         return default_ratings(None, progress=progress)
     progress(f"Reading {'standard input' if path == '-' else path}")
     return load_ratings(path, **columns)

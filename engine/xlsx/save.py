@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import stat
+import sys
 import tempfile
 import uuid
 from os import PathLike
@@ -56,13 +58,31 @@ def _check_folder(path: Path) -> None:
         raise XlsxError(f"{path.name}: cannot be written (the folder {folder}: {exc.strerror or exc})") from exc
 
 
+def _serialise(wb: openpyxl.Workbook, path: Path) -> io.BytesIO:
+    """The workbook's bytes, built in memory, so nothing is beside the target until the whole workbook exists."""
+    buffer, failure = io.BytesIO(), None
+    try:
+        wb.save(buffer)
+    except OSError as exc:  # openpyxl writes each sheet through a temporary file, which a full disk stops
+        failure = exc.strerror or str(exc)
+        # Its half-closed writer fails again when it is collected, as this block ends, and Python would print
+        # that second failure as a traceback: nothing more can be done about it, so keep it quiet.
+        hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
+    if failure is None:
+        return buffer
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    raise XlsxError(f"{path.name}: cannot be written ({failure})")
+
+
 def save_workbook(wb: openpyxl.Workbook, path: str | PathLike, keep: Iterable[str | PathLike] = ()) -> None:
     """Write wb to path: the workbook is built in memory, written beside the target as a .part file and renamed
     over it once complete; the .part file is removed whatever stops the write (a full disk, Ctrl-C, SIGTERM)."""
     keep = tuple(keep)
     path = check_target(path, keep)
-    buffer = io.BytesIO()
-    wb.save(buffer)  # in memory: nothing on disk until the whole workbook exists
+    buffer = _serialise(wb, path)
     part = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.part"
     try:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
