@@ -31,7 +31,7 @@ from engine.config import SheetConfig
 from engine.data.crosstab import Crosstab
 from engine.data.ratings import RatingsError, load_ratings
 from engine.sheet.sheet import Sheet
-from engine.xlsx import ENGINE, SHEET, XlsxError, export_xlsx, import_xlsx
+from engine.xlsx import ENGINE, XlsxError, export_xlsx, import_xlsx
 from engine.xlsx.collab.read import SHEET_MOST
 from engine.xlsx.package import MAX_PART_BYTES, MAX_PARTS, MAX_TEXT
 from openpyxl.utils import get_column_letter

@@ -140,7 +140,8 @@ def _engine_fields(snap: Snapshot, lay: Layout) -> list[tuple[str, object, str]]
         ("Engine loss (RMSE)", snap.rmse, "the engine's loss when exported"),
         ("Workbook loss (RMSE)", _Formula(f"={lay.loss_cell}"),
          "the Sheet's loss cell, recalculated by the spreadsheet"),
-        ("Workbook − engine", _Formula(f"=B{engine + 1}-B{engine}"), "negative when the spreadsheet found a lower loss"),
+        ("Workbook − engine", _Formula(f"=B{engine + 1}-B{engine}"),
+         "negative when the spreadsheet found a lower loss"),
     ]
     return rows
 
@@ -157,7 +158,7 @@ def _write_engine(ws, cells: Cells, snap: Snapshot, lay: Layout) -> None:
         if isinstance(value, _Formula):
             cells.formula(r, 2, value, style)
         else:
-            cells.put(r, 2, value, style, text=isinstance(value, str))
+            cells.put(r, 2, value, style)  # text, whatever it starts with; numbers and flags as values
         if note:
             cells.put(r, 3, note, "note", text=True)
     top = len(table) + 4
