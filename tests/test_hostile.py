@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from engine.cli import main as cli
 from engine.cli import sheet as cli_sheet
@@ -34,7 +35,6 @@ from engine.sheet.sheet import Sheet
 from engine.xlsx import ENGINE, XlsxError, export_xlsx, import_xlsx
 from engine.xlsx.collab.read import SHEET_MOST
 from engine.xlsx.package import MAX_PART_BYTES, MAX_PARTS, MAX_TEXT
-from openpyxl.utils import get_column_letter
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what a terminal acts on (newlines aside)
@@ -198,8 +198,8 @@ def test_signals_during_export_leave_no_part_file(tmp_path):
                    send=signal.SIGINT)
     assert stepping.code == 130
     assert re.fullmatch(r"collabsheet: interrupted at step [1-9]\d*; nothing written", stepping.message)
-    writing = run("export", "out.xlsx", "--top", "300", "--device", "cpu", cwd=tmp_path, until="sheet, k=5",
-                  send=signal.SIGTERM, after=1.0)  # a 300 × 300 workbook takes seconds to build
+    writing = run("export", "out.xlsx", "--top", "500", "--device", "cpu", cwd=tmp_path, until="sheet, k=5",
+                  send=signal.SIGTERM, after=1.0)  # a 500 × 500 workbook takes several seconds to build
     assert writing.code == 143
     assert writing.message == "collabsheet: terminated at step 0; nothing written"
     assert changed(before, files(tmp_path)) == set()
@@ -213,7 +213,7 @@ def test_a_full_disk_is_one_line(tmp_path):
 
     def small_files() -> None:  # a file-size limit fails writes as a full disk does, with EFBIG instead of ENOSPC
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8_000, 8_000))  # below the 15 × 15 workbook's ~15 KB
 
     full = run("export", "out.xlsx", "--device", "cpu", cwd=tmp_path, preexec=small_files)
     assert full.code == 2
