@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +155,8 @@ BAD_CASES = [
     (DATA / "ml-100k", {}, ["is a folder, not a file"]),
     (BAD / "empty.csv", {}, ["is empty (0 bytes)"]),
     (BAD / "header-only.csv", {}, ["header row (userId, movieId, rating, timestamp)", "no ratings"]),
-    (BAD / "no-rating-column.csv", {}, ["no rating column", "'userId', 'movieId', 'timestamp'", "rating_col="]),
+    (BAD / "no-rating-column.csv", {}, ["no rating column", "'userId', 'movieId', 'timestamp'",
+                                        "say which column holds the ratings"]),
     (BAD / "non-numeric-rating.csv", {}, ["line 4 ", "'five'", "not a number"]),
     (BAD / "empty-rating.csv", {}, ["line 3 ", "no rating"]),
     (BAD / "nan-rating.csv", {}, ["line 5 ", "'NaN'", "not a number"]),
@@ -173,8 +175,9 @@ BAD_CASES = [
     (BAD / "missing-user.csv", {}, ["line 4 ", "no user id"]),
     (BAD / "missing-item.csv", {}, ["line 3 ", "no item id"]),
     (BAD / "single-column.csv", {}, ["only one column ('rating')"]),
-    (GOOD / "semicolon-custom-names.csv", {}, ["no user column", "'customer', 'product', 'stars'", "user_col="]),
-    (GOOD / "headerless.csv", {"rating_col": 5}, ["rating_col=5 is out of range", "3 columns"]),
+    (GOOD / "semicolon-custom-names.csv", {}, ["no user column", "'customer', 'product', 'stars'",
+                                                "say which column holds the users"]),
+    (GOOD / "headerless.csv", {"rating_col": 5}, ["rating column 5 is out of range", "3 columns"]),
     (DATA / "ml-latest-small" / "ratings.csv", {"rating_col": "Stars"}, ["no column named 'Stars'", "'userId'"]),
     (DATA / "ml-latest-small" / "ratings.csv", {"item_col": "userId"}, ["3 different columns"]),
 ]
@@ -186,6 +189,22 @@ def test_bad_file_raises_one_line_naming_file_and_problem(path, kwargs, fragment
     assert message.startswith(f"{path}: ")
     for fragment in fragments:
         assert fragment in message
+
+
+@pytest.mark.parametrize("path, kwargs, role", [
+    (BAD / "no-rating-column.csv", {}, "rating"),
+    (GOOD / "semicolon-custom-names.csv", {}, "user"),
+    (GOOD / "headerless.csv", {"rating_col": 5}, "rating"),
+    (DATA / "ml-latest-small" / "ratings.csv", {"rating_col": "Stars"}, "rating"),
+    (DATA / "ml-latest-small" / "ratings.csv", {"item_col": "userId"}, "item"),
+    (GOOD / "headerless.csv", {"sep": "ab"}, "sep"),
+    (BAD / "one-user.csv", {}, None),
+], ids=["no-rating-column", "no-user-column", "out-of-range", "no-such-name", "same-column", "sep", "file"])
+def test_column_errors_name_the_role_for_each_front_end_to_word(path, kwargs, role):
+    with pytest.raises(RatingsError) as info:
+        load_ratings(path, **kwargs)
+    assert info.value.role == role
+    assert not re.search(r"\b(user|item|rating)_col\b|\bsep=", str(info.value))  # no Python argument names
 
 
 def test_broken_sibling_titles_file_is_an_error_naming_the_titles_file():

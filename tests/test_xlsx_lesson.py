@@ -25,7 +25,7 @@ from engine.xlsx.lesson import import_lesson, list_collab_sheets
 from engine.xlsx.lesson.book import Book
 from engine.xlsx.lesson.formulas import Binary, Call, Num, Ref, Text, Unary, parse
 from engine.xlsx.lesson.refs import Area, Names, RefError, resolve
-from engine.xlsx.values import check_package
+from engine.xlsx.package import check_package
 from test_xlsx_calc import recalculate, soffice
 
 TOLERANCE = 1e-9

@@ -5,19 +5,30 @@ Each command group is a module with `register(subparsers)`, which sets each comm
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from typing import Sequence
 
 from engine.cli import graddesc, sheet, xlsx
+from engine.cli.options import Parser, Stopped, printable
 from engine.data.ratings import RatingsError
 
 GROUPS = (sheet, xlsx, graddesc)
 SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", "graddesc")
+# How the command line names what a RatingsError's role refers to (the GUI names its own fields).
+HINTS = {"user": "--user-col NAME or a 0-based position", "item": "--item-col NAME or a 0-based position",
+         "rating": "--rating-col NAME or a 0-based position", "sep": "--sep", "top": "--top N"}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (no .part file is left behind)."""
 
 
 def parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
-    top = argparse.ArgumentParser(prog="collabsheet", description=__doc__.splitlines()[0])
+    top = Parser(prog="collabsheet", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
     for group in GROUPS:
         group.register(sub)
@@ -30,10 +41,55 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: errors become one line on stderr and a non-zero exit."""
+    """Entry point: errors, Ctrl-C and SIGTERM become one line on stderr and a non-zero exit."""
     args = parser().parse_args(argv)
+    with _sigterm_raises():
+        try:
+            return run(args)
+        except (RatingsError, ValueError) as error:
+            role = getattr(error, "role", None)
+            _fail(f"{error} ({HINTS[role]})" if role in HINTS else str(error))
+            return 2
+        except Stopped as stop:
+            return _stopped(stop.signal, f" {stop}")
+        except KeyboardInterrupt as stop:
+            return _stopped(stop, "")
+        except BrokenPipeError:  # the reader went away (`collabsheet grid | head`): not an error of ours
+            _silence_stdout()
+            return 141
+
+
+def _fail(message: str) -> None:
+    print(f"collabsheet: {printable(message)}", file=sys.stderr, flush=True)
+
+
+def _stopped(signal_: KeyboardInterrupt, where: str) -> int:
+    terminated = isinstance(signal_, Terminated)
+    _fail(f"{'terminated' if terminated else 'interrupted'}{where}; nothing written")
+    return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+
+
+class _sigterm_raises:
+    """While a command runs, SIGTERM raises Terminated (only the main thread can set a handler)."""
+
+    def __enter__(self) -> None:
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _terminate)
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
     try:
-        return run(args)
-    except (RatingsError, ValueError) as error:
-        print(f"collabsheet: {error}", file=sys.stderr)
-        return 2
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced (a test capturing it) or already closed
+        pass

@@ -7,8 +7,7 @@ import numpy as np
 import pandas as pd
 
 from engine.config import MAX_TOP, MIN_TOP
-from engine.data.ratings import Ratings
-
+from engine.data.ratings import Ratings, RatingsError
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,10 @@ def top_crosstab(ratings: Ratings, n: int = 15, n_items: int | None = None) -> C
     users = top_ids(frame["user"].value_counts(), n)
     items = top_ids(frame["item"].value_counts(), n_items)
     kept = frame[frame["user"].isin(users) & frame["item"].isin(items)]
+    if kept.empty:  # a sheet with no rated cells has no loss to fit, and its workbook could not be read back
+        raise RatingsError(f"{ratings.name}: the {len(users)} most active users and the {len(items)} most rated "
+                           "items share no rating, so the sheet would have no rated cells; choose a larger top-N "
+                           "or ratings where the most active users rate the most rated items", "top")
     grid = kept.pivot(index="user", columns="item", values="rating").reindex(index=users, columns=items)
     titles = tuple(str(ratings.titles.get(i, i)) for i in items)
     return Crosstab(grid.to_numpy(dtype=np.float64), tuple(users), tuple(items), titles, ratings.name)

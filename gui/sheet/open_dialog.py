@@ -80,15 +80,13 @@ def _role_in(text: str, picks: dict[str, str]) -> str | None:
 
 def _same_columns(text: str, columns: list[str]) -> str | None:
     """'user and item are both …' for a mapping that gives two roles one column."""
-    positions = dict(re.findall(r"'(user|item|rating)': (\d+)", text))
-    if "3 different columns" not in text or len(positions) < 3:
+    found = re.search(r"the (user|item|rating)s and the (user|item|rating)s would both be read from column (\d+)", text)
+    if found is None:
         return None
-    by_column: dict[str, list[str]] = {}
-    for role in ROLES:
-        at = int(positions[role])
-        by_column.setdefault(columns[at] if at < len(columns) else f"column {at}", []).append(role)
-    clash = next(((roles, name) for name, roles in by_column.items() if len(roles) > 1), None)
-    return f"Pick three different columns: {' and '.join(clash[0])} are both '{clash[1]}'" if clash else None
+    roles = sorted(found.group(1, 2), key=ROLES.index)
+    at = int(found.group(3))
+    name = columns[at] if at < len(columns) else f"column {at}"
+    return f"Pick three different columns: {roles[0]} and {roles[1]} are both '{name}'"
 
 
 def _without_folder(text: str, paths: tuple[str, ...]) -> str:

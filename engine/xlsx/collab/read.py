@@ -5,15 +5,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import torch
 
+from engine.config import MAX_K, MAX_TOP, OptimizerSettings, SheetConfig
 from engine.data.crosstab import Crosstab
-from engine.config import OptimizerSettings
-from engine.config import SheetConfig
 from engine.models.factorization import y_range
 from engine.sheet.sheet import Sheet
-from engine.xlsx.values import Values, check_package, reason, show
+from engine.xlsx.package import Package
+from engine.xlsx.values import Values, show
 from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, OPTIMIZER, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout,
     XlsxError,
@@ -46,35 +45,23 @@ class ImportedSheet:
         return sheet
 
 
-def _read(path: Path) -> dict[str, Values]:
-    """Every sheet's cached values; any failure to parse the package is a damaged file."""
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl and its XML parser raise many kinds on damaged parts
-        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({reason(exc)})") from exc
-    try:
-        if ENGINE not in wb.sheetnames:
-            raise XlsxError(f"{path.name}: not a collabsheet workbook (it has no {ENGINE!r} sheet)")
-        extra = [n for n in wb.sheetnames if n not in (SHEET, ENGINE, OPTIMIZER)]
-        if extra or SHEET not in wb.sheetnames:
-            what = f"extra sheet {extra[0]!r}" if extra else f"no {SHEET!r} sheet"
-            raise XlsxError(f"{path.name}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r} "
-                            "(delete the others and save)")
-        out = {}
-        sheets = ((SHEET, None), (ENGINE, TABLE_ROWS), (OPTIMIZER, None))  # the Engine's predictions are not read
-        for name, last in sheets:
-            if name not in wb.sheetnames:
-                continue
-            ws = wb[name]
-            ws.reset_dimensions()  # trust the cells, not the dimension a writer recorded
-            out[name] = Values(path.name, name, list(ws.iter_rows(max_row=last, values_only=True)))
-        return out
-    except XlsxError:
-        raise
-    except Exception as exc:
-        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({reason(exc)})") from exc
-    finally:
-        wb.close()
+# The most a collabsheet workbook's sheets hold: what export writes for the largest sheet the engine builds.
+_LARGEST = Layout(MAX_TOP, MAX_TOP, MAX_K, True)
+SHEET_MOST = (_LARGEST.prediction_row(MAX_TOP - 1), _LARGEST.movie_col(MAX_TOP - 1))
+ENGINE_MOST = (TABLE_ROWS + MAX_TOP, 1 + MAX_TOP)
+OPTIMIZER_MOST = (1_048_576, 5)  # a row per parameter (Excel's most rows), parameter and index, at most three averages
+
+
+def _check_sheets(package: Package) -> None:
+    """A collabsheet workbook has an Engine sheet and a Sheet, and nothing else."""
+    names = list(package.sheets)
+    if ENGINE not in names:
+        raise XlsxError(f"{package.book}: not a collabsheet workbook (it has no {ENGINE!r} sheet)")
+    extra = [n for n in names if n not in (SHEET, ENGINE, OPTIMIZER)]
+    if extra or SHEET not in names:
+        what = f"extra sheet {extra[0]!r}" if extra else f"no {SHEET!r} sheet"
+        raise XlsxError(f"{package.book}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r} "
+                        "(delete the others and save)")
 
 
 class _Fields:
@@ -146,16 +133,26 @@ def _ids(sheet: Values, cells: list[tuple[int, int]], kind: str) -> tuple:
     return tuple(out)
 
 
-def _layout(f: _Fields, sheet: Values) -> Layout:
-    """The layout the Engine sheet describes, checked against the labels on the Sheet."""
-    # Excel's limits bound the loops below even when the table was edited to absurd sizes.
-    lay = Layout(f.whole("Users", 1), f.whole("Movies", 1), f.whole("Factors k", 1), f.flag("Biases"))
+def _layout(f: _Fields) -> Layout:
+    """The layout the Engine sheet describes, each size checked against the engine's limits in its own cell."""
+    k = f.whole("Factors k", 1)
+    if k > MAX_K:
+        raise f.engine.fail(f.row("Factors k"), 2, f"is more factors than a sheet has ({k:,}; at most {MAX_K:,})")
+    lay = Layout(f.whole("Users", 1), f.whole("Movies", 1), k, f.flag("Biases"))
     if lay.movie_col(lay.m - 1) > MAX_COLUMNS:
         raise f.engine.fail(f.row("Movies"), 2, f"is more movies than a sheet has columns ({lay.m})")
+    for label, size in (("Movies", lay.m), ("Users", lay.n)):
+        if size > MAX_TOP:
+            raise f.engine.fail(f.row(label), 2, f"is more {label.lower()} than a sheet has ({size:,}; at most "
+                                                 f"{MAX_TOP:,})")
+    return lay
+
+
+def _check_labels(sheet: Values, lay: Layout) -> None:
+    """The Sheet's block labels sit where the layout puts them."""
     sheet.expect(lay.ratings_label_row, 1, LABELS["ratings"])
     sheet.expect(lay.movies_label_row, 1, LABELS["movies"])
     sheet.expect(lay.users_label_row, 1, LABELS["users"])
-    return lay
 
 
 def _params(sheet: Values, lay: Layout) -> dict[str, np.ndarray]:
@@ -185,21 +182,21 @@ def _grid(f: _Fields, sheet: Values, lay: Layout) -> Crosstab:
     return Crosstab(ratings, user_ids, item_ids, titles, f.text("Dataset"))
 
 
-def _optimizer_state(books: dict[str, Values], f: _Fields, params: dict[str, np.ndarray]) -> dict:
+def _optimizer_state(values: Values | None, f: _Fields, params: dict[str, np.ndarray]) -> dict:
     """The running averages the Optimizer sheet carries, checked against the parameters' count; {} without one."""
-    if OPTIMIZER not in books:
+    if values is None:
         return {}
-    values = books[OPTIMIZER]
     size = sum(a.size for a in params.values())
     names = []
-    for c in range(3, len(values.rows[0]) + 1 if values.rows else 3):
+    for c in range(3, 6):
         name = values.text(1, c)
+        if not name:
+            break
         if name not in ("v", "m", "r"):
             raise values.fail(1, c, f"should name a running average (v, m or r), found {show(name)}")
         names.append(name)
-    last = len(values.rows)
-    if last - 1 != size:
-        raise values.fail(min(last + 1, size + 2), 1, f"should hold {size} parameters' rows, found {last - 1}")
+    if values.text(size + 2, 1):
+        raise values.fail(size + 2, 1, f"should be blank: the sheet has {size} parameters, one a row from row 2")
     state = {name: np.array([values.number(r, c) for r in range(2, size + 2)]) for c, name in enumerate(names, 3)}
     if "m" in state:
         state["t"] = f.whole("Optimizer t", 1)
@@ -223,12 +220,21 @@ def _notes(sheet: Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tup
 
 
 def import_xlsx(path: str | Path) -> ImportedSheet:
-    """Read a workbook written by export_xlsx (perhaps changed by Solver or by hand) back for the engine."""
+    """Read a workbook written by export_xlsx (perhaps changed by Solver or by hand) back for the engine.
+
+    Only what the layout needs is read, within limits checked before and while parsing (engine.xlsx.package).
+    """
     path = Path(path)
-    check_package(path)
-    books = _read(path)
-    f, sheet = _Fields(books[ENGINE]), books[SHEET]
-    lay = _layout(f, sheet)
+    with Package(path) as package:
+        _check_sheets(package)
+        f = _Fields(package.values(ENGINE, TABLE_ROWS, 2, ENGINE_MOST))
+        lay = _layout(f)
+        bottom, right = lay.prediction_row(lay.n - 1), lay.movie_col(lay.m - 1)
+        predictions = (lay.prediction_row(0), lay.movie_col(0), bottom, right)  # formulas: never read back
+        sheet = package.values(SHEET, bottom, right, SHEET_MOST, skip=predictions)
+        size = (lay.n + lay.m) * (lay.k + lay.biases)
+        state = package.values(OPTIMIZER, size + 2, 5, OPTIMIZER_MOST) if OPTIMIZER in package.sheets else None
+    _check_labels(sheet, lay)
     grid, params, squash = _grid(f, sheet, lay), _params(sheet, lay), f.flag("Squash")
     try:
         config = SheetConfig(k=lay.k, biases=lay.biases, squash=squash, seed=f.whole("Seed"))
@@ -237,7 +243,7 @@ def import_xlsx(path: str | Path) -> ImportedSheet:
     loss = sheet.get(lay.loss_row, lay.loss_col)
     return ImportedSheet(
         path=str(path), grid=grid, config=config, settings=_settings(f), params=params, step=f.whole("Step", 0),
-        optimizer_state=_optimizer_state(books, f, params),
+        optimizer_state=_optimizer_state(state, f, params),
         workbook_loss=float(loss) if isinstance(loss, (int, float)) and not isinstance(loss, bool) else None,
         engine_loss=f.number("Engine loss (RMSE)"), exported=f.text("Exported"), device=f.text("Device"),
         notes=_notes(sheet, lay, grid.ratings, squash),

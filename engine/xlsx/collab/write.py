@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import openpyxl
@@ -14,7 +15,7 @@ from engine.config import OptimizerSettings
 from engine.models import factorization
 from engine.sheet.snapshot import Snapshot
 from engine.xlsx.cells import Cells, look
-from engine.xlsx.save import save_workbook
+from engine.xlsx.save import check_target, save_workbook
 from engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, OPTIMIZER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, STATE_BLOCKS,
     Layout, a1,
@@ -62,7 +63,7 @@ def _write_sheet(ws, cells: Cells, snap: Snapshot, lay: Layout) -> None:
     ratings = f"{a1(lay.rating_row(0), first, True)}:{a1(lay.rating_row(n - 1), last, True)}"
     preds = f"{a1(lay.prediction_row(0), first, True)}:{a1(lay.prediction_row(n - 1), last, True)}"
     cells.put(lay.loss_row, 1, "Loss (RMSE)", "loss", text=True)
-    cells.put(lay.loss_row, lay.loss_col, f"=SQRT(SUMXMY2({ratings},{preds})/COUNT({ratings}))", "loss")
+    cells.formula(lay.loss_row, lay.loss_col, f"=SQRT(SUMXMY2({ratings},{preds})/COUNT({ratings}))", "loss")
     if snap.squash:
         cells.put(lay.loss_row, lay.low_col - 1, "y range", "label", text=True)
         cells.put(lay.loss_row, lay.low_col, snap.y_range[0], "value")
@@ -90,7 +91,7 @@ def _write_sheet(ws, cells: Cells, snap: Snapshot, lay: Layout) -> None:
     for i in range(n):
         r, pr = lay.rating_row(i), lay.prediction_row(i)
         cells.put(r, 1, snap.user_ids[i], "id", text=True)
-        cells.put(pr, 1, f"=$A{r}", "id")  # one place to edit an id
+        cells.formula(pr, 1, f"=$A{r}", "id")  # one place to edit an id
         for f in range(k):
             cells.put(pr, lay.user_col(f), p["user_factors"][i, f], "user")
         if snap.biases:
@@ -98,7 +99,7 @@ def _write_sheet(ws, cells: Cells, snap: Snapshot, lay: Layout) -> None:
         for j in range(m):
             col = lay.movie_col(j)
             cells.put(r, col, None if np.isnan(snap.ratings[i, j]) else snap.ratings[i, j], "rating")
-            cells.put(pr, col, formula.format(c=letters[j], r=r, p=pr), "prediction")
+            cells.formula(pr, col, formula.format(c=letters[j], r=r, p=pr), "prediction")
 
     ws.column_dimensions["A"].width = 14
     for f in range(k + snap.biases):
@@ -110,8 +111,12 @@ def _write_sheet(ws, cells: Cells, snap: Snapshot, lay: Layout) -> None:
     ws.freeze_panes = a1(lay.ratings_label_row, first if k + snap.biases <= 10 else 2)
 
 
+class _Formula(str):
+    """A formula this module wrote, as opposed to text (a dataset's name may start with '=' too)."""
+
+
 def _engine_fields(snap: Snapshot, lay: Layout) -> list[tuple[str, object, str]]:
-    """The Engine sheet's label, value, note rows (a value starting with '=' is a formula)."""
+    """The Engine sheet's label, value, note rows (a _Formula value is written as a formula, all else as values)."""
     rows: list[tuple[str, object, str]] = [
         ("Dataset", snap.dataset, ""),
         ("Exported", datetime.now().isoformat(timespec="seconds"), "when this workbook was written"),
@@ -135,9 +140,10 @@ def _engine_fields(snap: Snapshot, lay: Layout) -> list[tuple[str, object, str]]
     engine = FIELDS_TOP + len(rows)  # the row "Engine loss" lands on
     rows += [
         ("Engine loss (RMSE)", snap.rmse, "the engine's loss when exported"),
-        ("Workbook loss (RMSE)", f"={lay.loss_cell}",
+        ("Workbook loss (RMSE)", _Formula(f"={lay.loss_cell}"),
          "the Sheet's loss cell, recalculated by the spreadsheet"),
-        ("Workbook − engine", f"=B{engine + 1}-B{engine}", "negative when the spreadsheet found a lower loss"),
+        ("Workbook − engine", _Formula(f"=B{engine + 1}-B{engine}"),
+         "negative when the spreadsheet found a lower loss"),
     ]
     return rows
 
@@ -149,10 +155,12 @@ def _write_engine(ws, cells: Cells, snap: Snapshot, lay: Layout) -> None:
               text=True)
     table = _engine_fields(snap, lay)
     for r, (label, value, note) in enumerate(table, start=FIELDS_TOP):
-        is_formula = isinstance(value, str) and value.startswith("=")
         style = "loss" if "loss" in label else "value"
         cells.put(r, 1, label, "label", text=True)
-        cells.put(r, 2, value, style, text=isinstance(value, str) and not is_formula)
+        if isinstance(value, _Formula):
+            cells.formula(r, 2, value, style)
+        else:
+            cells.put(r, 2, value, style)  # text, whatever it starts with; numbers and flags as values
         if note:
             cells.put(r, 3, note, "note", text=True)
     top = len(table) + 4
@@ -222,6 +230,10 @@ def _write_optimizer(ws, cells: Cells, snap: Snapshot, averages: dict) -> None:
     ws.freeze_panes = "C2"
 
 
-def export_xlsx(snapshot: Snapshot, path: str | Path) -> None:
-    """Write the sheet as an .xlsx workbook whose formulas and Solver settings reproduce the engine's model."""
-    save_workbook(_workbook(snapshot), path)
+def export_xlsx(snapshot: Snapshot, path: str | Path, keep: Iterable[str | Path] = ()) -> None:
+    """Write the sheet as an .xlsx workbook whose formulas and Solver settings reproduce the engine's model.
+
+    path must be a new or regular .xlsx file and none of the files in keep (such as the ratings it was made from).
+    """
+    check_target(path, keep)  # before the work of building the workbook
+    save_workbook(_workbook(snapshot), path, keep)

@@ -20,7 +20,8 @@ from engine.graddesc.run import GradDesc
 from engine.graddesc.settings import MAX_ROWS, RULES, Settings
 from engine.xlsx.errors import XlsxError, a1
 from engine.xlsx.graddesc.layout import A_CELL, B_CELL, FIRST, HEADER_ROW, Layout, rule_of_sheet
-from engine.xlsx.values import Values, check_package, reason, show
+from engine.xlsx.package import check_package, reason
+from engine.xlsx.values import Values, show
 
 
 @dataclass(frozen=True, eq=False)

@@ -77,7 +77,7 @@ def _write_sheet(ws, run: GradDesc) -> None:
     for field, (r, c) in lay.betas.items():
         name = {"beta1": "β1", "beta2": "β2"}[field] if len(lay.betas) == 2 else "β"
         cells.put(r, c, float(getattr(h, field)), "setting")
-        cells.put(r, c + 1, f"=1-{a1(r, c)}", "setting")
+        cells.formula(r, c + 1, f"=1-{a1(r, c)}", "setting")
         cells.put(r + 1, c, name, "setting label", text=True)
         cells.put(r + 1, c + 1, f"1-{name}", "setting label", text=True)
     if lay.wd_cell:
@@ -101,11 +101,11 @@ def _write_sheet(ws, run: GradDesc) -> None:
         cells.put(r, 1, float(data.x[i]), "data")
         cells.put(r, 2, float(data.y[i]), "data")
         for c, formula in row_formulas(lay, r, h.nudge).items():
-            cells.put(r, c, formula, styles[c])
+            cells.formula(r, c, formula, styles[c])
     rr, rc = lay.rmse_cell
     cells.put(rr, rc - 1, "rmse", "label", text=True)
     total = f"SUM(F{FIRST}:F{lay.last})" if lay.basic else f"SUMXMY2(B{FIRST}:B{lay.last},E{FIRST}:E{lay.last})"
-    cells.put(rr, rc, f"=SQRT({total})", "label")
+    cells.formula(rr, rc, f"=SQRT({total})", "label")
     ws.freeze_panes = ws.cell(FIRST, 1)
     for c in range(1, 15):
         ws.column_dimensions[col(c)].width = 13

@@ -10,7 +10,8 @@ import openpyxl
 
 from engine.xlsx.errors import XlsxError
 from engine.xlsx.lesson.refs import Names
-from engine.xlsx.values import Values, reason
+from engine.xlsx.package import reason
+from engine.xlsx.values import Values
 
 PIVOT_PART = re.compile(r"xl/pivot(Tables|Cache)/", re.IGNORECASE)
 PIVOT_CACHES = re.compile(rb"<(\w+:)?pivotCaches\b[^>]*?(/>|>.*?</(\w+:)?pivotCaches>)", re.DOTALL)

@@ -14,7 +14,8 @@ from engine.xlsx.errors import XlsxError, a1
 from engine.xlsx.lesson.blocks import LOSS, Blocks, find_blocks, has_loss_formula
 from engine.xlsx.lesson.book import Book
 from engine.xlsx.lesson.refs import Area
-from engine.xlsx.values import Values, check_package, show
+from engine.xlsx.package import check_package
+from engine.xlsx.values import Values, show
 
 TOLERANCE = 1e-9  # how far the workbook's cached loss may be from the engine's before the user hears of it
 
