@@ -22,7 +22,7 @@ from engine.sheet.sheet import DIVERGED_FACTOR, Sheet
 from engine.sheet.timeline import Series
 
 CHUNK = 200  # steps between checks for divergence and convergence
-WINDOW, TOL = 200, 1e-7  # converged: the RMSE moved by less than TOL·RMSE over the last WINDOW steps
+WINDOW, TOL = 200, 1e-6  # converged: the RMSE moved by less than TOL·RMSE over the last WINDOW steps
 
 RUNNING, CONVERGED, DIVERGED, LIMIT = "running", "converged", "diverged", "limit"
 
