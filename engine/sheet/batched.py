@@ -36,6 +36,7 @@ from engine.config import OptimizerSettings
 from engine.models import factorization
 from engine.sheet.model import DTYPE, SheetModel
 
+DOTS = 4096  # cells from which each copy's sum of squares is its own dot product (a batched product is slower)
 TABLE = 2**15  # per-step coefficients spread out at once: small enough to stay in cache (about 4× faster than 2**18)
 
 
@@ -129,6 +130,7 @@ class BatchedSheet:
         self._pred = torch.empty(B, n, m, dtype=DTYPE, device=model.device)
         self._err = torch.empty_like(self._pred)
         self._row, self._col = self._err.view(B, 1, n * m), self._err.view(B, n * m, 1)
+        self._rows = self._err.view(B, n * m).unbind(0) if n * m >= DOTS else None
         # The sigmoid's vectorised and leftover elements round differently: with each copy's cells a row of a
         # padded buffer, the sigmoid runs row by row, and each copy's cells round as on its own sheet.
         self._raw = torch.empty(B, n * m + 1, dtype=DTYPE, device=model.device)[:, :-1].view(B, n, m)
@@ -224,7 +226,10 @@ class BatchedSheet:
             raw = self._raw.copy_(raw)
         pred, s = factorization.squash(raw, self.model.squash_range)
         err = torch.addcmul(self._neg_r, pred, self._w, out=self._err)  # pred − r on rated cells, 0 elsewhere
-        torch.bmm(self._row, self._col, out=out)
+        if self._rows is None:
+            torch.bmm(self._row, self._col, out=out)
+        else:
+            out.copy_(torch.stack([e.dot(e) for e in self._rows]).view_as(out))
         d = err.mul_(2.0 / self.model.count)  # ∂MSE/∂prediction, as SheetModel.loss_and_gradient
         if self._squash:
             d = d * factorization.squash_slope(s, self.model.y_range)
