@@ -97,7 +97,7 @@ class BatchedSheet:
                  m: torch.Tensor | None = None, r: torch.Tensor | None = None, t: int = 0) -> None:
         """theta (B, P); m and r the rules' running averages in the same layout (zeros: fresh); t updates so far."""
         self.model, self.settings, self.t = model, list(settings), t
-        self.B, device = len(self.settings), model.device
+        self.B = len(self.settings)
         self.sizes = model.sizes()
         self.theta = self._blocked(theta)
         self.grad = torch.zeros_like(self.theta)
@@ -105,7 +105,7 @@ class BatchedSheet:
         self.r = torch.zeros_like(self.theta) if r is None else self._blocked(r)
         self._bind()
         self.coef = [Coefficients.of(h) for h in self.settings]
-        spread = {k: self._spread(torch.tensor([getattr(c, k) for c in self.coef], dtype=DTYPE, device=device))
+        spread = {k: self._spread(np.array([getattr(c, k) for c in self.coef]))
                   for k in ("w1", "beta2", "c2", "e", "u", "wd2", "decay")}
         self._w1, self._beta2, self._c2, self._e = spread["w1"], spread["beta2"], spread["c2"], spread["e"]
         self._u, self._wd2, self._decay = spread["u"], spread["wd2"], spread["decay"]
@@ -154,11 +154,10 @@ class BatchedSheet:
         """A block-by-block buffer (θ, m or r) as (B, P) in the sheet's layout."""
         return torch.cat([v.flatten(1) for v in self._views(flat).values()], 1)
 
-    def _spread(self, per_copy: torch.Tensor) -> torch.Tensor:
+    def _spread(self, per_copy: np.ndarray) -> torch.Tensor:
         """Per-copy values (…, B) spread over every entry each copy owns (…, B·P), block by block."""
-        lead = per_copy.shape[:-1]
-        return torch.cat([per_copy[..., None].expand(*lead, self.B, int(np.prod(s))).reshape(*lead, -1)
-                          for s in self.sizes.values()], -1)
+        blocks = [np.repeat(per_copy, int(np.prod(s)), axis=-1) for s in self.sizes.values()]
+        return torch.from_numpy(np.concatenate(blocks, axis=-1)).to(self.model.device)
 
     def save(self) -> tuple[torch.Tensor, ...]:
         """A copy of everything a run changes, for restore()."""
@@ -191,7 +190,7 @@ class BatchedSheet:
     # --- stepping ----------------------------------------------------------------------------
     def run(self, n: int) -> np.ndarray:
         """n updates of every copy; the MSE (n + 1, B) before each update and after the last."""
-        piece = max(TABLE // len(self.theta), 1) if self.adam else n
+        piece = max(TABLE // len(self.theta), 1) if self.adam else max(n, 1)
         with torch.inference_mode():
             sse = torch.empty(n + 1, self.B, 1, 1, dtype=DTYPE, device=self.model.device)
             outs = sse.unbind(0)
@@ -207,15 +206,10 @@ class BatchedSheet:
     def _coefficients(self, t: int, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(d, v) spread per entry for the n steps after step t: Adam's change with t, the others' do not."""
         ts = range(t + 1, t + (n if self.adam else 1) + 1)
-        d, v = (self._spread_table(np.array([f(c, ts) for c in self.coef]).T) for f in (Coefficients.d, Coefficients.v))
+        d, v = (self._spread(np.array([f(c, ts) for c in self.coef]).T) for f in (Coefficients.d, Coefficients.v))
         if not self.adam:
             return [(d[0], v[0])] * n
         return list(zip(d.unbind(0), v.unbind(0)))
-
-    def _spread_table(self, per_copy: np.ndarray) -> torch.Tensor:
-        """Per-step, per-copy values (steps, B) spread over every entry each copy owns (steps, B·P)."""
-        repeats = [np.repeat(per_copy, int(np.prod(s)), axis=1) for s in self.sizes.values()]
-        return torch.from_numpy(np.concatenate(repeats, axis=1)).to(self.model.device)
 
     def _loss(self, out: torch.Tensor) -> None:
         """Each copy's sum of squared errors into out (B, 1, 1); the gradient of its MSE into self.grad."""
