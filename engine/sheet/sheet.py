@@ -18,6 +18,7 @@ from engine.config import OptimizerSettings, SheetConfig
 from engine.data.crosstab import Crosstab
 from engine.device import pick_device, threads_for
 from engine.optim import rules
+from engine.sheet import holdout
 from engine.sheet.model import DTYPE, SheetModel
 from engine.sheet.snapshot import Snapshot, take
 from engine.sheet.solve import solver
@@ -46,6 +47,7 @@ class StepResult:
     steps: int  # updates actually applied
     losses: np.ndarray = field(repr=False)  # RMSE before each applied update
     diverged: bool = False
+    holdout_losses: np.ndarray | None = field(default=None, repr=False)  # held-out RMSE at the same θs, if any
 
 
 class Sheet:
@@ -57,12 +59,14 @@ class Sheet:
         self.config = config
         self.settings = settings
         self.device = pick_device(device)
-        self.model = SheetModel(grid.ratings, config, self.device)
+        self.holdout = np.zeros(grid.ratings.shape, dtype=bool)  # cells left out of the loss (engine.sheet.holdout)
+        self._use_ratings(grid.ratings)
         self.reset(config.seed)
 
     @property
     def ratings(self) -> np.ndarray:
-        return self.model.ratings
+        """Every rating on the sheet, held-out cells included (the model sees them blanked)."""
+        return self._all
 
     @property
     def n_users(self) -> int:
@@ -76,6 +80,14 @@ class Sheet:
         """Make θ the sheet's parameters, with a gradient buffer and named views of both."""
         self.theta, self.grad = theta, torch.zeros_like(theta)
         self._p, self._g = self.model.split(theta), self.model.split(self.grad)
+
+    def _use_ratings(self, ratings: np.ndarray, held: np.ndarray | None = None,
+                     model: SheetModel | None = None) -> None:
+        """Take these ratings and held-out cells (the sheet's by default), and a model of them with held-out cells blank."""
+        self._all = np.array(ratings, dtype=np.float64)
+        self.holdout = (self.holdout if held is None else held) & ~np.isnan(self._all)
+        self.model = model or SheetModel(holdout.blank(self._all, self.holdout), self.config, self.device)
+        self.held = holdout.HeldOut(self._all, self.holdout, self.device) if self.holdout.any() else None
 
     def _loss(self) -> torch.Tensor:
         """The MSE at θ; the gradient lands in self.grad."""
@@ -121,43 +133,47 @@ class Sheet:
     def _step(self, n: int) -> StepResult:
         bound = self._bound() ** 2
         theta0, state0 = self.theta.clone(), _copy_state(self.state)
-        losses = self._run(n)
+        losses, held = self._run(n)
         if self._healthy(bound):
             self.steps += n
             self.diverged = False
-            return StepResult(n, losses.cpu().numpy())
+            return StepResult(n, losses.cpu().numpy(), holdout_losses=_numpy(held))
         # Replay one update at a time from the batch's start to keep the last good parameters.
         self.theta.copy_(theta0)
-        self.state, done = state0, []
+        self.state, done, done_held = state0, [], []
         for _ in range(n):
             theta0, state0 = self.theta.clone(), _copy_state(self.state)
-            loss = self._run(1)
+            loss, held = self._run(1)
             if not self._healthy(bound):
                 self.theta.copy_(theta0)
                 self.state = state0
                 break
             done.append(loss)
+            done_held.append(held)
         self.steps += len(done)
         self.diverged = True
         losses = torch.cat(done) if done else torch.empty(0, dtype=DTYPE)
-        return StepResult(len(done), losses.cpu().numpy(), diverged=True)
+        held = None if self.held is None else torch.cat(done_held) if done_held else torch.empty(0, dtype=DTYPE)
+        return StepResult(len(done), losses.cpu().numpy(), diverged=True, holdout_losses=_numpy(held))
 
     def _healthy(self, bound: float) -> bool:
         """Whether θ is finite and its MSE finite and at most bound (one device sync)."""
         mse = self._loss()
         return bool((mse <= bound) & torch.isfinite(mse) & torch.isfinite(self.theta).all())
 
-    def _run(self, n: int) -> torch.Tensor:
-        """n updates of θ in place; the RMSE before each."""
+    def _run(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n updates of θ in place; the RMSE before each, and the held-out RMSE at the same θs when cells are held out."""
         # The gradient is written out, never taken by autograd: inference mode skips autograd's
         # bookkeeping on every small op (about 1.4× the steps per second on the 15×15 sheet).
         # State buffers made here are inference tensors: only ever updated in place in here.
         with torch.inference_mode():
-            losses = []
+            losses, held = [], []
             for _ in range(n):
                 losses.append(self._loss())
+                if self.held is not None:
+                    held.append(self.held.mse(self.model.predict(self._p)[0]))
                 rules.update(self.theta, self.grad, self.state, self.settings, self.lr())
-            return torch.stack(losses).sqrt_()
+            return torch.stack(losses).sqrt_(), torch.stack(held).sqrt_() if held else None
 
     def solve(self, restarts: int = 14, max_iter: int = 2000,
               progress: Callable[[int, float], None] | None = None,
@@ -186,14 +202,26 @@ class Sheet:
             raise ValueError(f"rating must be a finite number, got {value}")
         ratings = self.ratings.copy()
         ratings[i, j] = np.nan if value is None else float(value)
-        if not (~np.isnan(ratings)).any():
-            raise ValueError("the sheet needs at least one rating")
+        if not (~np.isnan(holdout.blank(ratings, self.holdout))).any():
+            raise ValueError("the sheet needs at least one rating outside the held-out cells")
         self._set_ratings(ratings)
         self._anchor()
 
     def _set_ratings(self, ratings: np.ndarray) -> None:
-        self.model = SheetModel(ratings, self.config, self.device)
+        self._use_ratings(ratings)
         self._p, self._g = self.model.split(self.theta), self.model.split(self.grad)
+
+    def set_holdout(self, fraction: float = 0.2, seed: int = 0) -> None:
+        """Hold out a seeded fraction of the rated cells: left out of the loss, its gradient and Solve."""
+        self.holdout = holdout.pick(self.ratings, fraction, seed)
+        self._set_ratings(self.ratings)
+        self._anchor()
+
+    def clear_holdout(self) -> None:
+        """Put the held-out cells back into the loss."""
+        self.holdout = np.zeros_like(self.holdout)
+        self._set_ratings(self.ratings)
+        self._anchor()
 
     def set_param(self, block: str, index: tuple[int, ...], value: float) -> None:
         """Type a value into one factor or bias cell."""
@@ -207,7 +235,7 @@ class Sheet:
     def reconfigure(self, config: SheetConfig) -> None:
         """Change k, biases or squashing and keep the run: shared factors stay, new columns start small, biases 0."""
         old = self.params()
-        model = SheetModel(self.ratings, config, self.device)
+        model = SheetModel(self.model.ratings, config, self.device)
         fresh = {k: v.cpu().numpy() for k, v in model.split(model.initial_theta(config.seed + 1)).items()}
         params = {}
         for name, block in fresh.items():
@@ -231,7 +259,8 @@ class Sheet:
         """Everything that decides what the sheet does next, as copies: θ, optimizer state, settings, counters."""
         return {"theta": self.theta.detach().cpu().clone(), "optimizer": _copy_state(self.state, "cpu"),
                 "settings": self.settings, "config": self.config, "steps": self.steps,
-                "diverged": self.diverged, "ratings": self.ratings.copy(), "anchor_rmse": self.anchor_rmse}
+                "diverged": self.diverged, "ratings": self.ratings.copy(), "holdout": self.holdout.copy(),
+                "anchor_rmse": self.anchor_rmse}
 
     def load_state_dict(self, state: dict) -> None:
         """Become exactly the sheet that state_dict() described (same shape of θ); continues bit-identically."""
@@ -239,12 +268,17 @@ class Sheet:
         ratings = np.asarray(state.get("ratings", self.ratings), dtype=np.float64)
         if ratings.shape != self.ratings.shape:
             raise ValueError(f"ratings should have shape {self.ratings.shape}, got {ratings.shape}")
-        model = SheetModel(ratings, config, self.device)
+        held = np.asarray(state.get("holdout", np.zeros(ratings.shape, dtype=bool)), dtype=bool)
+        if held.shape != ratings.shape:
+            raise ValueError(f"the held-out mask should have shape {ratings.shape}, got {held.shape}")
+        held = held & ~np.isnan(ratings)
+        model = SheetModel(holdout.blank(ratings, held), config, self.device)
         theta = torch.as_tensor(state["theta"], dtype=DTYPE)
         size = sum(int(np.prod(s)) for s in model.sizes().values())
         if theta.shape != (size,):
             raise ValueError(f"θ should have {size} values for this sheet, got {tuple(theta.shape)}")
-        self.config, self.model = config, model
+        self.config = config
+        self._use_ratings(ratings, held, model)
         self._bind(theta.to(self.device).clone())
         self.state = _copy_state(state.get("optimizer", {}), self.device)
         self.settings = state.get("settings", self.settings)
@@ -259,8 +293,15 @@ class Sheet:
 
     # --- reading -----------------------------------------------------------------------------
     def rmse(self) -> float:
-        """The loss cell: RMSE over rated cells."""
+        """The loss cell: RMSE over rated cells (those not held out)."""
         return math.sqrt(float(self._loss()))  # correctly rounded, as the snapshot's and a spreadsheet's SQRT
+
+    def holdout_rmse(self) -> float:
+        """RMSE over the held-out cells only; NaN when none are held out."""
+        if self.held is None:
+            return math.nan
+        with torch.inference_mode():
+            return math.sqrt(float(self.held.mse(self.model.predict(self._p)[0])))
 
     def params(self) -> dict[str, np.ndarray]:
         """Each block of θ as a numpy array."""
@@ -269,6 +310,10 @@ class Sheet:
     def snapshot(self) -> Snapshot:
         """Everything a view or an export needs, as plain numpy arrays and scalars."""
         return take(self)
+
+
+def _numpy(x: torch.Tensor | None) -> np.ndarray | None:
+    return None if x is None else x.cpu().numpy()
 
 
 def _copy_state(state: dict, device: str | torch.device | None = None) -> dict:

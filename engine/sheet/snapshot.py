@@ -19,9 +19,9 @@ BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")
 class Snapshot:
     """The sheet at one moment. Blocks absent from the model (biases off) are None."""
 
-    ratings: np.ndarray  # (users, items) float64, NaN = blank
-    mask: np.ndarray  # (users, items) bool, True where rated
-    predictions: np.ndarray  # (users, items) the prediction cells: 0 where the rating is blank
+    ratings: np.ndarray  # (users, items) float64, the ratings the loss sees: NaN = blank (held-out cells too)
+    mask: np.ndarray  # (users, items) bool, True where rated and not held out
+    predictions: np.ndarray  # (users, items) the prediction cells: 0 where blank (held-out cells are predicted)
     params: dict[str, np.ndarray | None]  # BLOCKS -> user_factors (n,k), item_factors (k,m), biases (n,), (m,)
     grads: dict[str, np.ndarray | None]  # ∂MSE/∂ each block, same shapes
     optimizer_state: dict  # e.g. {"m": {block: array}, "r": {...}, "t": int}; empty before the first step
@@ -42,6 +42,10 @@ class Snapshot:
     titles: tuple[str, ...]
     dataset: str = ""
     extra: dict = field(default_factory=dict)
+    holdout: np.ndarray | None = None  # (users, items) bool, True where a rating is held out of the loss
+    holdout_ratings: np.ndarray | None = None  # (users, items) the held-out ratings, NaN elsewhere
+    holdout_rmse: float = math.nan  # RMSE over the held-out cells only; NaN when none are held out
+    holdout_count: int = 0  # number of held-out cells
 
     @property
     def user_factors(self) -> np.ndarray:
@@ -55,6 +59,13 @@ class Snapshot:
     def errors(self) -> np.ndarray:
         """prediction − rating on rated cells, NaN elsewhere."""
         return np.where(self.mask, self.predictions - np.nan_to_num(self.ratings), np.nan)
+
+    @property
+    def holdout_errors(self) -> np.ndarray:
+        """prediction − held-out rating on held-out cells, NaN elsewhere."""
+        if self.holdout is None:
+            return np.full(self.ratings.shape, np.nan)
+        return np.where(self.holdout, self.predictions - np.nan_to_num(self.holdout_ratings), np.nan)
 
     def param_state(self, block: str, index: tuple[int, ...]) -> dict[str, float]:
         """The optimizer's state for one parameter cell, as scalars (plus the step count t)."""
@@ -70,7 +81,10 @@ def take(sheet: Sheet) -> Snapshot:
     mse = float(sheet._loss())
     pred, _ = model.predict(sheet._p)
     mask = ~np.isnan(model.ratings)
-    predictions = np.where(mask, pred.cpu().numpy(), 0.0)
+    held = sheet.held
+    shown = mask | sheet.holdout
+    predictions = np.where(shown, pred.cpu().numpy(), 0.0)
+    holdout_rmse = math.sqrt(float(held.mse(pred))) if held is not None else math.nan
     params = sheet.params()
     grads = {k: v.cpu().numpy().copy() for k, v in sheet._g.items()}
     state = {k: (v if k == "t" else {b: a.cpu().numpy().copy() for b, a in model.split(v).items()})
@@ -84,4 +98,6 @@ def take(sheet: Sheet) -> Snapshot:
         squash=config.squash, y_range=model.squash_range,
         seed=config.seed, diverged=sheet.diverged, device=str(sheet.device),
         user_ids=grid.user_ids, item_ids=grid.item_ids, titles=grid.titles, dataset=grid.name,
+        holdout=sheet.holdout.copy(), holdout_ratings=np.where(sheet.holdout, sheet.ratings, np.nan),
+        holdout_rmse=holdout_rmse, holdout_count=int(sheet.holdout.sum()),
     )

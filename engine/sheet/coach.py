@@ -1,0 +1,155 @@
+"""The divergence coach: reads a run's losses and says whether it diverges, oscillates or stalls.
+
+Each verdict comes with its evidence in one line ("loss rose 12 steps in a row from step 480; the largest
+gradient was on user 393's factors") and the fixes to offer as data: a step to go back to and the settings
+to go on with from there, which Timeline.rewind(step, settings) turns into a new branch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.config import OptimizerSettings
+
+if TYPE_CHECKING:
+    from engine.sheet.snapshot import Snapshot
+
+RISE = 10  # this many rising steps in a row (by RISE_BY in all) mean the run diverges
+RISE_BY = 0.01  # … relatively: momentum's ringing rises a little for a few steps and comes back
+WINDOW = 100  # the steps an oscillation is judged over
+UPS = 0.3  # oscillating: at least this share of the window's steps went up …
+STALL = 500  # stalled: over this many steps …
+PROGRESS = 1e-3  # … the loss fell by less than this, relatively
+FLAT = 1e-6  # converged rather than stalled: no gradient entry larger than this
+SWITCH = {"sgd": "adam", "momentum": "adam", "rmsprop": "adam", "adam": "momentum", "adamw": "momentum"}
+SWITCH_LR = 0.01  # the learning rate a switched-to optimizer starts with
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A fix the GUI can offer as a button: go back to `step` and go on with `settings` (a new branch)."""
+
+    label: str
+    step: int
+    settings: OptimizerSettings
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What the coach sees."""
+
+    kind: str  # "diverging", "oscillating", "stalled" or "converged"
+    evidence: str  # one line
+    step: int  # the last good step: where the trouble began
+    fixes: tuple[Fix, ...]
+    cell: tuple[str, tuple[int, ...]] | None = None  # (block, index) of the largest gradient, to highlight
+
+
+def diagnose(losses: np.ndarray, settings: OptimizerSettings, start: int = 0, grads: dict | None = None,
+             user_ids: tuple = (), titles: tuple = (), diverged: bool = False, stall: int = STALL) -> Diagnosis | None:
+    """The coach's verdict on losses[i] = the RMSE at step start + i (None when the run looks healthy).
+
+    grads are the latest gradient by block (a Snapshot's), user_ids and titles name rows and columns in the
+    evidence; diverged says the sheet refused a step."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if not len(losses):
+        return None
+    last = start + len(losses) - 1
+    cell, where = _largest(grads, user_ids, titles)
+    blame = f"; the largest gradient was on {where}" if where else ""
+    finite = np.isfinite(losses)
+    if not finite.all():
+        good = start + int(np.argmax(~finite)) - 1
+        return _verdict("diverging", f"the loss became {losses[~finite][0]} at step {good + 1}{blame}",
+                        max(good, start), settings, cell)
+    rise = _rising_run(losses)
+    if rise >= RISE and losses[-1] > losses[-1 - rise] * (1 + RISE_BY):
+        begin = last - rise
+        text = (f"loss rose {rise} steps in a row from step {begin} "
+                f"({losses[-1 - rise]:.4g} → {losses[-1]:.4g}){blame}")
+        return _verdict("diverging", text, begin, settings, cell)
+    if diverged:
+        text = f"the step after step {last + 1} blew the loss up, and the sheet refused it{blame}"
+        return _verdict("diverging", text, last + 1, settings, cell)
+    if len(losses) > WINDOW:
+        window = losses[-WINDOW - 1:]
+        steps = np.diff(window)
+        ups = int((steps > 0).sum())
+        climbed, fell = float(steps[steps > 0].sum()), float(window[0] - window[-1])
+        if ups >= UPS * WINDOW and climbed >= fell:
+            best = last - WINDOW + int(np.argmin(window))
+            text = (f"the loss went up in {ups} of the last {WINDOW} steps, between {window.min():.4g} and "
+                    f"{window.max():.4g}, and is {'higher' if fell < 0 else 'barely lower'} than {WINDOW} steps "
+                    f"ago{blame}")
+            return _verdict("oscillating", text, best, settings, cell)
+    if len(losses) > stall:
+        before, now = float(losses[-stall - 1]), float(losses[-1])
+        if before - now < PROGRESS * before:
+            change = f"{(before - now) / before:.2%}" if before > now else "nothing"
+            flat = grads is not None and _largest_value(grads) <= FLAT
+            if flat:
+                text = f"the loss fell {change} in the last {stall} steps and the gradient is zero to {FLAT:g}"
+                return Diagnosis("converged", text, last + 1, (), cell)
+            text = f"the loss fell {change} in the last {stall} steps ({before:.4g} → {now:.4g}){blame}"
+            return _stalled(text, last + 1, settings, cell)
+    return None
+
+
+def diagnose_snapshot(losses: np.ndarray, snap: Snapshot, start: int = 0, stall: int = STALL) -> Diagnosis | None:
+    """diagnose() with the settings, gradient, names and divergence of the sheet's snapshot at the run's end."""
+    return diagnose(losses, snap.settings, start, snap.grads, snap.user_ids, snap.titles, snap.diverged, stall)
+
+
+def _verdict(kind: str, evidence: str, step: int, h: OptimizerSettings, cell) -> Diagnosis:
+    """Diverging or oscillating: go back to the last good step with lr ÷ 10, or with another optimizer."""
+    other = OptimizerSettings(SWITCH[h.name], lr=min(SWITCH_LR, h.lr), weight_decay=h.weight_decay)
+    fixes = (Fix(f"Rewind to step {step} with lr ÷ 10 ({h.lr / 10:g})", step, replace(h, lr=h.lr / 10)),
+             Fix(f"Rewind to step {step} and switch to {other.label} (lr {other.lr:g})", step, other))
+    return Diagnosis(kind, evidence, step, fixes, cell)
+
+
+def _stalled(evidence: str, step: int, h: OptimizerSettings, cell) -> Diagnosis:
+    """Stalled: go on from here with lr × 10, or with another optimizer."""
+    other = OptimizerSettings(SWITCH[h.name], lr=SWITCH_LR, weight_decay=h.weight_decay)
+    fixes = (Fix(f"Go on from step {step} with lr × 10 ({h.lr * 10:g})", step, replace(h, lr=h.lr * 10)),
+             Fix(f"Go on from step {step} with {other.label} (lr {other.lr:g})", step, other))
+    return Diagnosis("stalled", evidence, step, fixes, cell)
+
+
+def _rising_run(losses: np.ndarray) -> int:
+    """How many steps in a row the loss rose, up to its last value."""
+    falls = np.flatnonzero(np.diff(losses) <= 0)
+    return len(losses) - 1 - (int(falls[-1]) + 1 if len(falls) else 0)
+
+
+def _largest_value(grads: dict) -> float:
+    return max((float(np.abs(g).max()) for g in grads.values() if g is not None and np.size(g)), default=0.0)
+
+
+def _largest(grads: dict | None, user_ids: tuple, titles: tuple) -> tuple[tuple[str, tuple] | None, str]:
+    """The block and index of the largest gradient entry (NaN counts as largest), and whose parameter it is."""
+    best = None
+    for block, g in (grads or {}).items():
+        if g is None or not np.size(g):
+            continue
+        size = np.nan_to_num(np.abs(np.asarray(g, dtype=np.float64)), nan=np.inf)
+        index = np.unravel_index(int(np.argmax(size)), size.shape)
+        if best is None or size[index] > best[0]:
+            best = (size[index], block, tuple(int(i) for i in index))
+    if best is None:
+        return None, ""
+    _, block, index = best
+    return (block, index), _whose(block, index, user_ids, titles)
+
+
+def _whose(block: str, index: tuple[int, ...], user_ids: tuple, titles: tuple) -> str:
+    """A parameter cell in words: "user 393's factors", "the bias of Star Wars (1977)"."""
+    if block.startswith("user"):
+        i = index[0]
+        who = f"user {user_ids[i]}" if i < len(user_ids) else f"user row {i + 1}"
+        return f"{who}'s {'factors' if block == 'user_factors' else 'bias'}"
+    j = index[-1]
+    movie = titles[j] if j < len(titles) else f"movie column {j + 1}"
+    return f"the {'factors' if block == 'item_factors' else 'bias'} of {movie}"
