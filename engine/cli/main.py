@@ -8,11 +8,11 @@ import argparse
 import sys
 from typing import Sequence
 
-from engine.cli import sheet, xlsx
+from engine.cli import sheet, train, xlsx
 from engine.data.ratings import RatingsError
 
-GROUPS = (sheet, xlsx)
-SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import")
+GROUPS = (sheet, xlsx, train)
+SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", "train", "recommend")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,91 @@
+"""What the lesson looks at once a model is trained, as plain numpy: predictions against ratings, the movie map, the biases."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+from engine.models.lesson import Ensemble
+
+from engine.train.data import TrainData
+from engine.train.fit import predict_split
+from engine.train.model import CollabModel
+
+
+def valid_predictions(model: CollabModel, data: TrainData) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, actual) for every validation rating: the lesson's jointplot of predictions against ratings."""
+    predicted = predict_split(model.module, data.valid.users, data.valid.movies)
+    return predicted.cpu().numpy(), data.valid.ratings.cpu().numpy()
+
+
+@dataclass(frozen=True)
+class MovieMap:
+    """Each movie's factors projected on their first two principal components."""
+
+    x: np.ndarray  # first component, one value per movie (by movie index)
+    y: np.ndarray  # second component
+    titles: tuple[str, ...]
+    counts: np.ndarray  # training ratings per movie, to pick the most-rated to label
+    explained: tuple[float, float]  # share of the factors' variance each component holds
+
+    def most_rated(self, n: int) -> np.ndarray:
+        """Indices of the n most-rated movies, most-rated first."""
+        return np.argsort(-self.counts, kind="stable")[:n]
+
+
+def _members(module: nn.Module) -> list[nn.Module]:
+    return list(module.members) if isinstance(module, Ensemble) else [module]
+
+
+def movie_factors(model: CollabModel) -> np.ndarray:
+    """The movie embedding matrix, movies × factors (an ensemble's members' side by side)."""
+    members = _members(model.module)
+    factors = [member.m.weight.detach().cpu().double().numpy() for member in members]
+    return np.concatenate(factors, axis=1) / np.sqrt(len(members))
+
+
+def movie_bias(model: CollabModel) -> np.ndarray:
+    """Each movie's learned bias (an ensemble's members' mean); only dotbias models have them."""
+    members = _members(model.module)
+    if not all(hasattr(member, "mb") for member in members):
+        raise ValueError(f"the {model.recipe.model} model has no biases; train dotbias (EmbeddingDotBias) for them")
+    return np.mean([member.mb.weight.detach().cpu().double().numpy()[:, 0] for member in members], axis=0)
+
+
+def movie_map(model: CollabModel) -> MovieMap:
+    """The first two principal components of the movie factors (centred), signs fixed so each is reproducible."""
+    factors = movie_factors(model)
+    centred = factors - factors.mean(axis=0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    vt = vt * np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])[:, None]  # largest loading positive
+    xy = centred @ vt[:2].T
+    variance = s**2 / max((s**2).sum(), np.finfo(float).tiny)
+    explained = (float(variance[0]), float(variance[1]) if len(variance) > 1 else 0.0)
+    if xy.shape[1] < 2:  # one factor: the map is a line
+        xy = np.column_stack([xy[:, 0], np.zeros(len(xy))])
+    titles = tuple(model.title(i) for i in range(len(model.movies)))
+    return MovieMap(xy[:, 0], xy[:, 1], titles, model.counts, explained)
+
+
+@dataclass(frozen=True)
+class Bias:
+    """A movie and its learned bias."""
+
+    movie: object
+    title: str
+    bias: float
+    count: int  # its training ratings
+
+
+def movie_biases(model: CollabModel, n: int = 15, among: int | None = 3000) -> tuple[list[Bias], list[Bias]]:
+    """(largest, smallest): the n movies with the highest and the lowest bias, among the `among` most-rated as in the lesson."""
+    bias = movie_bias(model)
+    pool = np.argsort(-model.counts, kind="stable")[:among] if among else np.arange(len(bias))
+    pool = pool[model.counts[pool] > 0]  # a movie never trained on keeps its random start
+    order = pool[np.argsort(-bias[pool], kind="stable")]
+
+    def rows(indices) -> list[Bias]:
+        return [Bias(model.movies.id_of(int(i)), model.title(int(i)), float(bias[i]), int(model.counts[i]))
+                for i in indices]
+    return rows(order[:n]), rows(order[::-1][:n])

@@ -1,0 +1,206 @@
+"""The fit loop, as the lesson's fit(model, data, epochs, opt, loss): shuffled mini-batches, one line per epoch.
+
+The loop does the arithmetic and emits events; whatever listens (a progress bar, the Training tab's
+curves, a log) is a callback, and a stop flag is read between batches.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.optim.schedules import Schedule
+from engine.train.data import Split, TrainData
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+StopFlag = Union[Callable[[], bool], threading.Event, None]
+AVG_MOM = 0.98  # the lesson's smoothing of the training loss
+EVAL_CHUNK = 1 << 20  # rows predicted at once when evaluating: bounded memory on 25M ratings
+CUDA_SYNC_EVERY = 64  # on a GPU, batch losses are read back in groups, so the GPU never waits on Python
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """After each mini-batch: where training is and its smoothed loss."""
+
+    iteration: int  # batches done so far in the whole run, from 1
+    epoch: int  # from 1
+    batch: int  # within the epoch, from 1
+    batches: int  # batches in an epoch
+    loss: float  # training loss, exponentially weighted moving average (debiased)
+    lr: float  # the learning rate this batch used
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """After each epoch: the lesson's line, epoch · training loss · validation loss."""
+
+    epoch: int  # from 1
+    train_loss: float  # the smoothed training loss at the epoch's end
+    valid_mse: float  # mean squared error on the validation ratings
+    valid_rmse: float
+    seconds: float  # since fit began
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a run of fit did."""
+
+    epochs: tuple[EpochEvent, ...]  # one per completed epoch
+    iterations: int  # batches done
+    seconds: float  # wall-clock time of the whole fit, validation included
+    stopped: bool  # the stop flag ended it early
+    diverged: bool  # the loss became inf or NaN, which ended it
+
+    @property
+    def valid_rmse(self) -> float:
+        """The last completed epoch's validation RMSE (NaN if no epoch completed)."""
+        return self.epochs[-1].valid_rmse if self.epochs else math.nan
+
+
+class Smoothed:
+    """fastai's running loss: avg ← mom·avg + (1 − mom)·loss, reported as avg / (1 − momⁿ) so early values are not biased to 0."""
+
+    def __init__(self, mom: float = AVG_MOM):
+        self.mom, self.avg, self.n = mom, 0.0, 0
+
+    def add(self, loss: float) -> float:
+        self.n += 1
+        self.avg = self.mom * self.avg + (1 - self.mom) * loss
+        return self.value
+
+    @property
+    def value(self) -> float:
+        return self.avg / (1 - self.mom**self.n) if self.n else math.nan
+
+
+def stop_flag(should_stop: StopFlag) -> Callable[[], bool]:
+    """A callable from a stop flag: a function, a threading.Event, or None (never stop)."""
+    if should_stop is None:
+        return lambda: False
+    if isinstance(should_stop, threading.Event):
+        return should_stop.is_set
+    return should_stop
+
+
+def check_settings(epochs: int, bs: int, n_train: int) -> None:
+    """One-line errors for settings fit cannot run with."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if bs < 1:
+        raise ValueError(f"batch size must be at least 1, got {bs}")
+    if bs > n_train:
+        raise ValueError(f"batch size {bs:,} is larger than the {n_train:,} training ratings; use at most {n_train:,}")
+
+
+def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimizer, loss: Loss = F.mse_loss, *,
+        bs: int = 64, schedule: Schedule | None = None, seed: int = 0,
+        on_batch: Callable[[BatchEvent], None] | None = None,
+        on_epoch: Callable[[EpochEvent], None] | None = None, should_stop: StopFlag = None) -> FitResult:
+    """Train `model` on data.train for `epochs` epochs of shuffled mini-batches; validate after each epoch.
+
+    `schedule(iteration)` sets every parameter group's lr before each batch; `should_stop()` is checked
+    between batches and ends the run at once.
+    """
+    train = data.train
+    check_settings(epochs, bs, len(train))
+    stop = stop_flag(should_stop)
+    batches = math.ceil(len(train) / bs)
+    device = train.ratings.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    sync_every = CUDA_SYNC_EVERY if device.type == "cuda" else 1
+    pending = torch.empty(sync_every, device=device)
+    smooth, done, history = Smoothed(), 0, []
+    lrs: list[float] = []
+    start = time.perf_counter()
+
+    def flush(count: int, epoch: int, first_batch: int) -> bool:
+        """Read back the last `count` batch losses and report them; False if one is not finite."""
+        for j, value in enumerate(pending[:count].tolist()):
+            if not math.isfinite(value):
+                return False
+            smoothed = smooth.add(value)
+            if on_batch is not None:
+                it = done - count + j + 1
+                on_batch(BatchEvent(it, epoch, first_batch + j, batches, smoothed, lrs[j]))
+        lrs.clear()
+        return True
+
+    stopped = diverged = False
+    model.train()
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(train), generator=generator, device=device)
+        waiting = ran = 0
+        for b in range(batches):
+            if stop():
+                stopped = True
+                break
+            if schedule is not None:
+                lr = schedule(done)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+            lrs.append(opt.param_groups[0]["lr"])
+            idx = order[b * bs:(b + 1) * bs]
+            batch_loss, members = _loss(loss, model(train.users[idx], train.movies[idx]), train.ratings[idx])
+            opt.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            opt.step()
+            pending[waiting] = batch_loss.detach() / members
+            done, ran, waiting = done + 1, ran + 1, waiting + 1
+            if waiting == sync_every or ran == batches:
+                diverged = not flush(waiting, epoch, ran - waiting + 1)
+                waiting = 0
+                if diverged:
+                    break
+        if waiting:  # stopped with losses not yet reported
+            diverged = not flush(waiting, epoch, ran - waiting + 1)
+        if stopped or diverged:
+            break
+        mse = evaluate(model, data.valid, loss, should_stop=stop)
+        if math.isnan(mse) and stop():
+            stopped = True
+            break
+        event = EpochEvent(epoch, smooth.value, mse, math.sqrt(mse), time.perf_counter() - start)
+        history.append(event)
+        if on_epoch is not None:
+            on_epoch(event)
+    return FitResult(tuple(history), done, time.perf_counter() - start, stopped, diverged)
+
+
+def _loss(loss: Loss, predicted: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(the loss to minimise, how many models it sums): an Ensemble's members, training, are each scored alone."""
+    if predicted.dim() == target.dim():
+        return loss(predicted, target), 1
+    return sum(loss(p, target) for p in predicted), len(predicted)
+
+
+def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
+                  should_stop: StopFlag = None) -> torch.Tensor | None:
+    """The model's predictions for index tensors, in eval mode and chunks; None if stopped part way."""
+    stop = stop_flag(should_stop)
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        with torch.inference_mode():
+            for at in range(0, len(users), EVAL_CHUNK):
+                if stop():
+                    return None
+                out.append(model(users[at:at + EVAL_CHUNK], movies[at:at + EVAL_CHUNK]).float())
+        return torch.cat(out) if out else torch.empty(0, device=users.device)
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: nn.Module, split: Split, loss: Loss = F.mse_loss, should_stop: StopFlag = None) -> float:
+    """The loss (by default the MSE) over a whole split; NaN when the split is empty or a stop cut it short."""
+    predicted = predict_split(model, split.users, split.movies, should_stop)
+    if predicted is None or not len(split):
+        return math.nan
+    return float(loss(predicted.double(), split.ratings.double()))
