@@ -112,9 +112,9 @@ def split_indices(n: int, pct: float = 0.2, seed: int = 42) -> np.ndarray:
 
 
 def _split(users: np.ndarray, movies: np.ndarray, ratings: np.ndarray, device: torch.device) -> Split:
-    as_long = {"dtype": torch.int64, "device": device}
-    return Split(torch.as_tensor(users, **as_long), torch.as_tensor(movies, **as_long),
-                 torch.as_tensor(ratings, dtype=torch.float32, device=device))
+    as_long = {"dtype": torch.int64, "device": device}  # torch.tensor copies, so pandas' read-only arrays are fine
+    return Split(torch.tensor(users, **as_long), torch.tensor(movies, **as_long),
+                 torch.tensor(ratings, dtype=torch.float32, device=device))
 
 
 def prepare(ratings: Ratings, *, valid: Ratings | None = None, pct: float = 0.2, seed: int = 42,
