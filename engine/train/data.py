@@ -92,12 +92,16 @@ class TrainData:
     y_range: tuple[float, float]  # lowest and highest rating in the training data
     titles: dict  # movie id -> title (may be empty)
     name: str  # the dataset's name, to print
-    rated: tuple[np.ndarray, np.ndarray]  # (user index, movie index) of every known rating, train and valid
     notes: tuple[str, ...] = ()  # what a person should hear: e.g. validation ratings left out
 
     @property
     def device(self) -> torch.device:
         return self.train.ratings.device
+
+    def rated(self) -> tuple[np.ndarray, np.ndarray]:
+        """(user index, movie index) of every rating, training and validation."""
+        both = [(s.users.cpu().numpy(), s.movies.cpu().numpy()) for s in (self.train, self.valid)]
+        return np.concatenate([both[0][0], both[1][0]]), np.concatenate([both[0][1], both[1][1]])
 
     def movie_counts(self) -> np.ndarray:
         """Ratings per movie in the training data, by movie index."""
@@ -145,9 +149,8 @@ def prepare(ratings: Ratings, *, valid: Ratings | None = None, pct: float = 0.2,
             raise ValueError(f"{valid.source}: none of its {len(vf):,} ratings has a user and a movie that "
                              f"{ratings.name} has; is it the validation file for these ratings?")
     y_range = (float(train[2].min()), float(train[2].max()))
-    rated = (np.concatenate([train[0], rest[0]]), np.concatenate([train[1], rest[1]]))
     return TrainData(users, movies, _split(*train, device), _split(*rest, device), y_range,
-                     dict(ratings.titles), ratings.name, rated, notes)
+                     dict(ratings.titles), ratings.name, notes)
 
 
 def _left_out(valid: Ratings, vu: np.ndarray, vm: np.ndarray, known: np.ndarray, train_name: str) -> str:
@@ -158,3 +161,21 @@ def _left_out(valid: Ratings, vu: np.ndarray, vm: np.ndarray, known: np.ndarray,
     return (f"{valid.name}: left out {n:,} of {len(vf):,} validation ratings whose user or movie {train_name} "
             f"lacks ({new_users:,} unknown user{'s' * (new_users != 1)}, "
             f"{new_movies:,} unknown movie{'s' * (new_movies != 1)})")
+
+
+def synthetic(n_ratings: int, n_users: int, n_movies: int, *, k: int = 8, pct: float = 0.2, seed: int = 0,
+              device: str | torch.device = "cpu") -> TrainData:
+    """Random ratings 1–5 from a rank-k taste model, made on the device: for throughput at scales no file here has."""
+    device = torch.device(device)
+    g = torch.Generator(device=device).manual_seed(seed)
+    users = torch.randint(n_users, (n_ratings,), generator=g, device=device)
+    movies = torch.randint(n_movies, (n_ratings,), generator=g, device=device)
+    taste_u = torch.randn(n_users, k, generator=g, device=device) / k**0.5
+    taste_m = torch.randn(n_movies, k, generator=g, device=device)
+    noise = 0.5 * torch.randn(n_ratings, generator=g, device=device)
+    ratings = (3.5 + (taste_u[users] * taste_m[movies]).sum(1) + noise).round().clamp(1, 5)
+    held = int(pct * n_ratings)
+    split = lambda s: Split(users[s], movies[s], ratings[s])  # noqa: E731 - the rows are already random
+    return TrainData(IdMap(np.arange(n_users), "user"), IdMap(np.arange(n_movies), "movie"),
+                     split(slice(held, None)), split(slice(0, held)), (1.0, 5.0), {},
+                     f"synthetic {n_ratings:,} ratings, {n_users:,} users × {n_movies:,} movies")

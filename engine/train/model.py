@@ -32,7 +32,7 @@ class CollabModel:
     @classmethod
     def of(cls, module: nn.Module, recipe: Recipe, data: TrainData, valid_rmse: float = math.nan) -> CollabModel:
         """Wrap a module trained on `data`."""
-        users, movies = data.rated
+        users, movies = data.rated()
         order = np.argsort(users, kind="stable")
         start = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=len(data.users)))])
         return cls(module, recipe, data.users, data.movies, data.y_range, data.titles, data.movie_counts(),
