@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from engine.models import factorization
-from engine.models.lesson import DotProduct, EmbeddingDot, EmbeddingDotBias, EmbeddingNet, Ensemble
+from engine.models.lesson import DotProduct, EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet
 
 
 def test_dot_product_gives_the_lessons_numbers() -> None:
@@ -79,11 +79,16 @@ def test_lesson_defaults() -> None:
     assert EmbeddingDotBias(3, 3).y_range is None
 
 
-@pytest.mark.parametrize("training", [True, False])
-def test_ensemble_averages_its_members_when_predicting(training: bool) -> None:
+def test_implicit_model_adds_the_scaled_sum_of_the_rated_movies_factors() -> None:
     torch.manual_seed(5)
-    members = [EmbeddingDotBias(4, 4, 2, (0.0, 5.5)) for _ in range(3)]
-    ensemble = Ensemble(members).train(training)
-    users, movies = torch.tensor([0, 1, 3]), torch.tensor([2, 2, 0])
-    each = torch.stack([m(users, movies) for m in members])
-    torch.testing.assert_close(ensemble(users, movies), each if training else each.mean(0))
+    rated_users, rated_movies = torch.tensor([2, 0, 2, 2, 1]), torch.tensor([1, 3, 0, 3, 3])
+    model = EmbeddingDotBiasImplicit(4, 5, 3, (0.0, 5.5), rated_users, rated_movies)
+    y = model.y.weight.detach()
+    expected = torch.stack([y[3], y[3], (y[1] + y[0] + y[3]) / 3**0.5, torch.zeros(3)])  # user 3 rated nothing
+    torch.testing.assert_close(model.implicit(), expected)
+    plain = EmbeddingDotBias(4, 5, 3, (0.0, 5.5))
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if k in plain.state_dict()})
+    users, movies = torch.tensor([0, 2, 3]), torch.tensor([4, 2, 1])
+    with torch.no_grad():
+        model.y.weight.zero_()  # with no implicit factors it is EmbeddingDotBias
+    torch.testing.assert_close(model(users, movies), plain(users, movies))

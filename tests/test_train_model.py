@@ -70,11 +70,12 @@ def test_save_and_load_round_trip(run, ratings, tmp_path) -> None:
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-def test_text_ids_and_an_ensemble_survive_save_and_load(tmp_path) -> None:
+def test_text_ids_and_the_implicit_model_survive_save_and_load(tmp_path) -> None:
     ratings = low_rank_ratings(n_users=20, n_movies=15)
     frame = ratings.frame.assign(user="u" + ratings.frame["user"].astype(str))
     named = dataclasses.replace(ratings, frame=frame)
-    run = learn(named, RECIPES["best"].with_(epochs=2, bs=32, factors=3, members=2), device="cpu")
+    run = learn(named, RECIPES["best"].with_(epochs=2, bs=32, factors=3), device="cpu")
+    assert run.model.recipe.model == "svdpp"
     back = load(save(run.model, tmp_path / "m.pt"))
     assert back.users.id_of(0) == "u100" and back.users.parse("u101") == "u101"
     np.testing.assert_array_equal(predict(back, frame["user"], frame["item"]),

@@ -7,6 +7,7 @@ is engine.models.factorization's, the same functions the sheet computes with.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from engine.models.factorization import pairs, sigmoid_range
@@ -57,6 +58,35 @@ class EmbeddingDotBias(nn.Module):
         return raw if self.y_range is None else sigmoid_range(raw, *self.y_range)
 
 
+class EmbeddingDotBiasImplicit(EmbeddingDotBias):
+    """EmbeddingDotBias whose user vector also says which movies the user rated (Koren's SVD++).
+
+    user vector = u + |R(u)|^(−½) · Σ y_j over the movies j in R(u), the movies the user rated in the
+    training data: what someone chose to watch says something about their taste, beside how they rated it.
+    """
+
+    def __init__(self, n_users: int, n_movies: int, n_factors: int, y_range: YRange | None,
+                 rated_users: Tensor, rated_movies: Tensor):
+        super().__init__(n_users, n_movies, n_factors, y_range)
+        self.y = embedding(n_movies, n_factors, -0.01, 0.01)
+        order = torch.argsort(rated_users, stable=True)
+        self.register_buffer("rated_users", rated_users[order].long())
+        self.register_buffer("rated_movies", rated_movies[order].long())
+        counts = torch.bincount(self.rated_users, minlength=n_users)
+        self.register_buffer("_offsets", torch.cumsum(counts, 0) - counts, persistent=False)
+        self.register_buffer("_weights", counts.clamp(min=1).float()[self.rated_users] ** -0.5, persistent=False)
+
+    def implicit(self) -> Tensor:
+        """Every user's |R(u)|^(−½) · Σ y_j, users × factors."""
+        return F.embedding_bag(self.rated_movies, self.y.weight, self._offsets, mode="sum",
+                               per_sample_weights=self._weights)
+
+    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
+        u = self.u(users) + self.implicit()[users]
+        raw = pairs(u, self.m(movies), self.ub(users).squeeze(-1), self.mb(movies).squeeze(-1))
+        return raw if self.y_range is None else sigmoid_range(raw, *self.y_range)
+
+
 class EmbeddingNet(nn.Module):
     """User and movie vectors side by side → dropout → Linear(2k, nh) → ReLU → dropout → Linear(nh, 1) → sigmoid.
 
@@ -80,18 +110,3 @@ class EmbeddingNet(nn.Module):
         lo, hi = self.y_range
         return sigmoid_range(self.lin2(x).squeeze(-1), lo - 0.5, hi + 0.5)
 
-
-class Ensemble(nn.Module):
-    """Several models whose predictions are averaged.
-
-    While training, forward returns each member's own predictions (members × batch) so that each
-    member is scored, and learns, on its own; in eval mode it returns their mean.
-    """
-
-    def __init__(self, members: list[nn.Module]):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-
-    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
-        each = torch.stack([member(users, movies) for member in self.members])
-        return each if self.training else each.mean(0)

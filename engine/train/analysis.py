@@ -4,9 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from torch import nn
-
-from engine.models.lesson import Ensemble
 
 from engine.train.data import TrainData
 from engine.train.fit import predict_split
@@ -34,23 +31,16 @@ class MovieMap:
         return np.argsort(-self.counts, kind="stable")[:n]
 
 
-def _members(module: nn.Module) -> list[nn.Module]:
-    return list(module.members) if isinstance(module, Ensemble) else [module]
-
-
 def movie_factors(model: CollabModel) -> np.ndarray:
-    """The movie embedding matrix, movies × factors (an ensemble's members' side by side)."""
-    members = _members(model.module)
-    factors = [member.m.weight.detach().cpu().double().numpy() for member in members]
-    return np.concatenate(factors, axis=1) / np.sqrt(len(members))
+    """The movie embedding matrix, movies × factors."""
+    return model.module.m.weight.detach().cpu().double().numpy()
 
 
 def movie_bias(model: CollabModel) -> np.ndarray:
-    """Each movie's learned bias (an ensemble's members' mean); only dotbias models have them."""
-    members = _members(model.module)
-    if not all(hasattr(member, "mb") for member in members):
-        raise ValueError(f"the {model.recipe.model} model has no biases; train dotbias (EmbeddingDotBias) for them")
-    return np.mean([member.mb.weight.detach().cpu().double().numpy()[:, 0] for member in members], axis=0)
+    """Each movie's learned bias; only the dotbias and svdpp models have them."""
+    if not hasattr(model.module, "mb"):
+        raise ValueError(f"the {model.recipe.model} model has no biases; train dotbias or svdpp for them")
+    return model.module.mb.weight.detach().cpu().double().numpy()[:, 0]
 
 
 def movie_map(model: CollabModel) -> MovieMap:

@@ -147,11 +147,11 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
                     group["lr"] = lr
             lrs.append(opt.param_groups[0]["lr"])
             idx = order[b * bs:(b + 1) * bs]
-            batch_loss, members = _loss(loss, model(train.users[idx], train.movies[idx]), train.ratings[idx])
+            batch_loss = loss(model(train.users[idx], train.movies[idx]), train.ratings[idx])
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()
-            pending[waiting] = batch_loss.detach() / members
+            pending[waiting] = batch_loss.detach()
             done, ran, waiting = done + 1, ran + 1, waiting + 1
             if waiting == sync_every or ran == batches:
                 diverged = not flush(waiting, epoch, ran - waiting + 1)
@@ -171,13 +171,6 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
         if on_epoch is not None:
             on_epoch(event)
     return FitResult(tuple(history), done, time.perf_counter() - start, stopped, diverged)
-
-
-def _loss(loss: Loss, predicted: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """(the loss to minimise, how many models it sums): an Ensemble's members, training, are each scored alone."""
-    if predicted.dim() == target.dim():
-        return loss(predicted, target), 1
-    return sum(loss(p, target) for p in predicted), len(predicted)
 
 
 def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,

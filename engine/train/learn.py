@@ -38,10 +38,11 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     check_settings(recipe.epochs, recipe.bs, len(data.train))
     with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's random state
         torch.manual_seed(seed)
-        module = make_model(recipe, len(data.users), len(data.movies), data.y_range).to(data.device)
-    opt = make_optimizer(recipe, module.parameters(), data.device)
+        module = make_model(recipe, len(data.users), len(data.movies), data.y_range,
+                            (data.train.users, data.train.movies)).to(data.device)
+    opt = make_optimizer(recipe, module, data.device)
     schedule = make_schedule(recipe, math.ceil(len(data.train) / recipe.bs))
-    with threads_for(data.device, recipe.bs * recipe.factors * recipe.members):
+    with threads_for(data.device, recipe.bs * recipe.factors):
         history = fit(module, data, recipe.epochs, opt, bs=recipe.bs, schedule=schedule, seed=seed,
                       on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
     return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)

@@ -92,8 +92,9 @@ def _rebuild(payload: dict, device) -> CollabModel:
     recipe = Recipe(**payload["recipe"])
     users, movies = IdMap(_array(payload["users"]), "user"), IdMap(_array(payload["movies"]), "movie")
     low, high = (float(x) for x in payload["ratings_range"])
-    module = make_model(recipe, len(users), len(movies), (low, high))
-    module.load_state_dict(payload["state"])  # strict: a missing or mis-shaped weight raises
+    state = payload["state"]
+    module = make_model(recipe, len(users), len(movies), (low, high), _training_pairs(state))
+    module.load_state_dict(state)  # strict: a missing or mis-shaped weight raises
     start, rated = payload["rated_start"].numpy(), payload["rated_movies"].numpy()
     counts = payload["counts"].numpy()
     if len(start) != len(users) + 1 or len(counts) != len(movies) or (len(rated) and rated.max() >= len(movies)):
@@ -101,6 +102,13 @@ def _rebuild(payload: dict, device) -> CollabModel:
     titles = dict(zip(payload["title_ids"], payload["titles"]))
     return CollabModel(module.to(device), recipe, users, movies, (low, high), titles, counts, start, rated,
                        str(payload["dataset"]), float(payload["valid_rmse"]))
+
+
+def _training_pairs(state: dict) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (user, movie) pairs of the training ratings that an svdpp model keeps as buffers, if it is one."""
+    if "rated_users" not in state or "rated_movies" not in state:
+        return None
+    return state["rated_users"], state["rated_movies"]
 
 
 def _kind(payload) -> str:
