@@ -23,7 +23,7 @@ from engine.train.recipes import MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe,
 from engine.train.store import load, save
 
 # Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
-BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net"}
+BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}
 
 
 def register(sub) -> None:
