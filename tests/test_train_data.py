@@ -55,7 +55,7 @@ def test_tensors_are_indices_and_float_ratings_on_the_device() -> None:
     assert data.train.users.dtype == torch.int64 and data.train.ratings.dtype == torch.float32
     assert data.device == torch.device("cpu")
     assert int(data.train.users.max()) < len(data.users) and int(data.train.movies.max()) < len(data.movies)
-    lo, hi = data.y_range
+    lo, hi = data.rating_range
     assert lo == data.train.ratings.min().item() and hi == data.train.ratings.max().item()
     assert data.movie_counts().sum() == len(data.train)
 

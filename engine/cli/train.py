@@ -84,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
     data = prepare(ratings, valid=valid, seed=args.seed, device=device)
     for note in ratings.notes + data.notes:
         print(f"note: {note}")
-    split = f"validation {args.valid}" if args.valid else f"seeded 20% split (seed {args.seed})"
+    split = f"validation from {args.valid}" if args.valid else f"a seeded 20% split, seed {args.seed}"
     print(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
           f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(device)}")
     print(f"{settings.name}: {settings.summary()}")
@@ -128,6 +128,7 @@ class _Bars:
         self.progress.update(self.task, completed=e.batch, loss=e.loss)
         if e.batch == e.batches:
             self.progress.remove_task(self.task)
+            self.progress.refresh()  # the finished bar goes before the epoch's line is printed
             self.task = None
 
     def epoch(self, e: EpochEvent) -> None:

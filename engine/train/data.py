@@ -1,7 +1,7 @@
 """Training data: contiguous indices for the ids, the seeded validation split, tensors on the device."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,16 +14,13 @@ class UnknownIdError(ValueError):
     """An id the model never saw; str(error) names it."""
 
 
-@dataclass(frozen=True, eq=False)
 class IdMap:
     """Original ids ↔ contiguous indices 0..n−1: the lesson's {o: i for i, o in enumerate(u_uniq)}."""
 
-    ids: np.ndarray  # the original ids, in index order (sorted)
-    what: str = "user"  # what the ids are, for error messages
-    _index: pd.Index = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_index", pd.Index(self.ids))
+    def __init__(self, ids: np.ndarray, what: str = "user"):
+        self.ids = np.asarray(ids)  # the original ids, in index order
+        self.what = what  # what the ids are, for error messages: "user" or "movie"
+        self._index = pd.Index(self.ids)
 
     @classmethod
     def of(cls, ids, what: str) -> IdMap:
@@ -89,7 +86,7 @@ class TrainData:
     movies: IdMap
     train: Split
     valid: Split
-    y_range: tuple[float, float]  # lowest and highest rating in the training data
+    rating_range: tuple[float, float]  # lowest and highest rating in the training data
     titles: dict  # movie id -> title (may be empty)
     name: str  # the dataset's name, to print
     notes: tuple[str, ...] = ()  # what a person should hear: e.g. validation ratings left out
@@ -100,8 +97,8 @@ class TrainData:
 
     def rated(self) -> tuple[np.ndarray, np.ndarray]:
         """(user index, movie index) of every rating, training and validation."""
-        both = [(s.users.cpu().numpy(), s.movies.cpu().numpy()) for s in (self.train, self.valid)]
-        return np.concatenate([both[0][0], both[1][0]]), np.concatenate([both[0][1], both[1][1]])
+        users = torch.cat([self.train.users, self.valid.users]).cpu().numpy()
+        return users, torch.cat([self.train.movies, self.valid.movies]).cpu().numpy()
 
     def movie_counts(self) -> np.ndarray:
         """Ratings per movie in the training data, by movie index."""
@@ -148,8 +145,8 @@ def prepare(ratings: Ratings, *, valid: Ratings | None = None, pct: float = 0.2,
         if not known.any():
             raise ValueError(f"{valid.source}: none of its {len(vf):,} ratings has a user and a movie that "
                              f"{ratings.name} has; is it the validation file for these ratings?")
-    y_range = (float(train[2].min()), float(train[2].max()))
-    return TrainData(users, movies, _split(*train, device), _split(*rest, device), y_range,
+    rating_range = (float(train[2].min()), float(train[2].max()))
+    return TrainData(users, movies, _split(*train, device), _split(*rest, device), rating_range,
                      dict(ratings.titles), ratings.name, notes)
 
 

@@ -99,6 +99,34 @@ def check_settings(epochs: int, bs: int, n_train: int) -> None:
         raise ValueError(f"batch size {bs:,} is larger than the {n_train:,} training ratings; use at most {n_train:,}")
 
 
+class _Losses:
+    """Batch losses kept on the device and read back in groups (each batch on the CPU), then smoothed and reported."""
+
+    def __init__(self, device: torch.device, batches: int, on_batch: Callable[[BatchEvent], None] | None):
+        self.group = CUDA_SYNC_EVERY if device.type == "cuda" else 1
+        self.pending = torch.empty(self.group, device=device)
+        self.waiting: list[tuple[int, int, int, float]] = []  # (iteration, epoch, batch, lr) of each held loss
+        self.smooth, self.batches, self.on_batch = Smoothed(), batches, on_batch
+
+    def add(self, loss: torch.Tensor, iteration: int, epoch: int, batch: int, lr: float) -> bool:
+        """Hold one batch's loss; False when a loss read back is inf or NaN."""
+        self.pending[len(self.waiting)] = loss.detach()
+        self.waiting.append((iteration, epoch, batch, lr))
+        return len(self.waiting) < self.group or self.flush()
+
+    def flush(self) -> bool:
+        """Read back and report the held losses; False at the first one that is inf or NaN."""
+        values, held = self.pending[:len(self.waiting)].tolist(), self.waiting
+        self.waiting = []
+        for value, (iteration, epoch, batch, lr) in zip(values, held):
+            if not math.isfinite(value):
+                return False
+            smoothed = self.smooth.add(value)
+            if self.on_batch is not None:
+                self.on_batch(BatchEvent(iteration, epoch, batch, self.batches, smoothed, lr))
+        return True
+
+
 def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimizer, loss: Loss = F.mse_loss, *,
         bs: int = 64, schedule: Schedule | None = None, seed: int = 0,
         on_batch: Callable[[BatchEvent], None] | None = None,
@@ -112,64 +140,36 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
     check_settings(epochs, bs, len(train))
     stop = stop_flag(should_stop)
     batches = math.ceil(len(train) / bs)
-    device = train.ratings.device
-    generator = torch.Generator(device=device).manual_seed(seed)
-    sync_every = CUDA_SYNC_EVERY if device.type == "cuda" else 1
-    pending = torch.empty(sync_every, device=device)
-    smooth, done, history = Smoothed(), 0, []
-    lrs: list[float] = []
+    generator = torch.Generator(device=train.ratings.device).manual_seed(seed)
+    losses = _Losses(train.ratings.device, batches, on_batch)
+    done, history, stopped, diverged = 0, [], False, False
     start = time.perf_counter()
-
-    def flush(count: int, epoch: int, first_batch: int) -> bool:
-        """Read back the last `count` batch losses and report them; False if one is not finite."""
-        for j, value in enumerate(pending[:count].tolist()):
-            if not math.isfinite(value):
-                return False
-            smoothed = smooth.add(value)
-            if on_batch is not None:
-                it = done - count + j + 1
-                on_batch(BatchEvent(it, epoch, first_batch + j, batches, smoothed, lrs[j]))
-        lrs.clear()
-        return True
-
-    stopped = diverged = False
     model.train()
     for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(train), generator=generator, device=device)
-        waiting = ran = 0
+        order = torch.randperm(len(train), generator=generator, device=train.ratings.device)
         for b in range(batches):
-            if stop():
-                stopped = True
+            if stopped := stop():
                 break
             if schedule is not None:
-                lr = schedule(done)
                 for group in opt.param_groups:
-                    group["lr"] = lr
-            lrs.append(opt.param_groups[0]["lr"])
+                    group["lr"] = schedule(done)
             idx = order[b * bs:(b + 1) * bs]
             batch_loss = loss(model(train.users[idx], train.movies[idx]), train.ratings[idx])
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()
-            pending[waiting] = batch_loss.detach()
-            done, ran, waiting = done + 1, ran + 1, waiting + 1
-            if waiting == sync_every or ran == batches:
-                diverged = not flush(waiting, epoch, ran - waiting + 1)
-                waiting = 0
-                if diverged:
-                    break
-        if waiting:  # stopped with losses not yet reported
-            diverged = not flush(waiting, epoch, ran - waiting + 1)
+            done += 1
+            if diverged := not losses.add(batch_loss, done, epoch, b + 1, opt.param_groups[0]["lr"]):
+                break
+        diverged = diverged or not losses.flush()
         if stopped or diverged:
             break
         mse = evaluate(model, data.valid, loss, should_stop=stop)
-        if math.isnan(mse) and stop():
-            stopped = True
+        if stopped := math.isnan(mse) and stop():
             break
-        event = EpochEvent(epoch, smooth.value, mse, math.sqrt(mse), time.perf_counter() - start)
-        history.append(event)
+        history.append(EpochEvent(epoch, losses.smooth.value, mse, math.sqrt(mse), time.perf_counter() - start))
         if on_epoch is not None:
-            on_epoch(event)
+            on_epoch(history[-1])
     return FitResult(tuple(history), done, time.perf_counter() - start, stopped, diverged)
 
 

@@ -38,7 +38,7 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     check_settings(recipe.epochs, recipe.bs, len(data.train))
     with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's random state
         torch.manual_seed(seed)
-        module = make_model(recipe, len(data.users), len(data.movies), data.y_range,
+        module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
                             (data.train.users, data.train.movies)).to(data.device)
     opt = make_optimizer(recipe, module, data.device)
     schedule = make_schedule(recipe, math.ceil(len(data.train) / recipe.bs))

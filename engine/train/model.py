@@ -21,7 +21,7 @@ class CollabModel:
     recipe: Recipe
     users: IdMap
     movies: IdMap
-    ratings_range: tuple[float, float]  # (min, max) rating the model was trained on
+    rating_range: tuple[float, float]  # (min, max) rating the model was trained on
     titles: dict  # movie id -> title; may be empty
     counts: np.ndarray  # training ratings per movie, by movie index
     rated_start: np.ndarray  # movies user i rated are rated_movies[rated_start[i]:rated_start[i + 1]]
@@ -35,7 +35,7 @@ class CollabModel:
         users, movies = data.rated()
         order = np.argsort(users, kind="stable")
         start = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=len(data.users)))])
-        return cls(module, recipe, data.users, data.movies, data.y_range, data.titles, data.movie_counts(),
+        return cls(module, recipe, data.users, data.movies, data.rating_range, data.titles, data.movie_counts(),
                    start, movies[order].astype(np.int64), data.name, valid_rmse)
 
     @property

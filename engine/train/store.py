@@ -44,7 +44,7 @@ def save(model: CollabModel, path: str | os.PathLike) -> Path:
         "recipe": dataclasses.asdict(model.recipe),
         "state": {k: v.detach().cpu() for k, v in model.module.state_dict().items()},
         "users": _ids(model.users.ids), "movies": _ids(model.movies.ids),
-        "ratings_range": list(model.ratings_range),
+        "rating_range": list(model.rating_range),
         "title_ids": [k for k, _ in titles], "titles": [v for _, v in titles],
         "counts": torch.from_numpy(model.counts.astype(np.int64)),
         "rated_start": torch.from_numpy(model.rated_start.astype(np.int64)),
@@ -91,7 +91,7 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> CollabM
 def _rebuild(payload: dict, device) -> CollabModel:
     recipe = Recipe(**payload["recipe"])
     users, movies = IdMap(_array(payload["users"]), "user"), IdMap(_array(payload["movies"]), "movie")
-    low, high = (float(x) for x in payload["ratings_range"])
+    low, high = (float(x) for x in payload["rating_range"])
     state = payload["state"]
     module = make_model(recipe, len(users), len(movies), (low, high), _training_pairs(state))
     module.load_state_dict(state)  # strict: a missing or mis-shaped weight raises
