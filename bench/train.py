@@ -1,4 +1,4 @@
-"""Training quality and speed on MovieLens 100k (seeded 80/20 split), side by side, and GPU throughput at MovieLens-25M scale.
+"""Training quality and speed on MovieLens 100k (seeded 80/20 split) side by side; GPU throughput at 25M scale.
 
 Run: .venv/bin/python bench/train.py [--device cpu|cuda] [--skip-lessons] [--skip-surprise]
 Prints one line per model; the figures in README come from here. scikit-surprise's SVD runs when the
@@ -71,11 +71,12 @@ def surprise_svd(ratings) -> str:
     seconds = time.perf_counter() - start
     test = list(frame[held].itertuples(index=False, name=None))
     rmse = accuracy.rmse(algo.test(test), verbose=False)
-    return f"  surprise SVD  RMSE {rmse:.4f}  MSE {rmse**2:.4f}  {seconds:6.1f} s  (defaults: 100 factors, 20 epochs, SGD)"
+    return (f"   surprise SVD  RMSE {rmse:.4f}  MSE {rmse**2:.4f}  {seconds:6.1f} s  "
+            "(its defaults: 100 factors, 20 epochs of SGD)")
 
 
 def throughput(device: torch.device, n_ratings: int, n_users: int, n_movies: int, bs: int, epochs: int = 2) -> float:
-    """Training ratings per second of the fit loop for dot + bias, k = 50, Adam, on synthetic ratings (after a warm-up epoch)."""
+    """Training ratings per second of the fit loop: dot + bias, k = 50, Adam, synthetic ratings, after a warm-up epoch."""
     data = synthetic(n_ratings, n_users, n_movies, device=device)
     recipe = RECIPES["fast"].with_(bs=bs, epochs=epochs)
     model = make_model(recipe, n_users, n_movies, data.rating_range).to(device)

@@ -1,5 +1,4 @@
 """The lesson's nn.Modules: its worked example, their initialisation, and that they compute the sheet's algebra."""
-import pytest
 import torch
 
 from engine.models import factorization
@@ -30,7 +29,8 @@ def test_embedding_dot_bias_adds_biases_and_squashes_into_the_range() -> None:
         model.u.weight.normal_(0, 2)
         model.m.weight.normal_(0, 2)
     users, movies = torch.arange(5), torch.tensor([5, 4, 3, 2, 1])
-    raw = (model.u.weight[users] * model.m.weight[movies]).sum(1) + model.ub.weight[users, 0] + model.mb.weight[movies, 0]
+    raw = (model.u.weight[users] * model.m.weight[movies]).sum(1)
+    raw = raw + model.ub.weight[users, 0] + model.mb.weight[movies, 0]
     torch.testing.assert_close(model(users, movies), torch.sigmoid(raw) * (5 - 1) + 1)
     unsquashed = EmbeddingDotBias(5, 6, n_factors=3)
     unsquashed.load_state_dict(model.state_dict())

@@ -98,7 +98,8 @@ def _train(args: argparse.Namespace) -> int:
         return 1
     if history.stopped:
         print(f"stopped after {history.iterations:,} batches ({len(history.epochs)} of {settings.epochs} epochs)")
-    mse = history.epochs[-1].valid_mse if history.epochs and not history.stopped else evaluate(run.model.module, data.valid)
+    stopped_early = history.stopped or not history.epochs
+    mse = evaluate(run.model.module, data.valid) if stopped_early else history.epochs[-1].valid_mse
     print(f"validation RMSE {math.sqrt(mse):.4f} ({len(data.valid)} ratings, {history.seconds:.1f} s)")
     if args.save:
         run.model.valid_rmse = math.sqrt(mse)

@@ -88,7 +88,7 @@ class EmbeddingDotBiasImplicit(EmbeddingDotBias):
 
 
 class EmbeddingNet(nn.Module):
-    """User and movie vectors side by side → dropout → Linear(2k, nh) → ReLU → dropout → Linear(nh, 1) → sigmoid.
+    """User and movie vectors side by side → dropout → Linear(2k, nh) → ReLU → dropout → Linear(nh, 1) → σ.
 
     The output spans half a star beyond the ratings at each end, (min − 0.5, max + 0.5), as in the lesson.
     """

@@ -1,4 +1,4 @@
-"""What the lesson looks at once a model is trained, as plain numpy: predictions against ratings, the movie map, the biases."""
+"""What the lesson looks at once a model is trained, as plain numpy: predictions, the movie map, the biases."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,7 +69,10 @@ class Bias:
 
 
 def movie_biases(model: CollabModel, n: int = 15, among: int | None = 3000) -> tuple[list[Bias], list[Bias]]:
-    """(largest, smallest): the n movies with the highest and the lowest bias, among the `among` most-rated as in the lesson."""
+    """(largest, smallest): the n movies with the highest and the lowest bias.
+
+    As in the lesson, only the `among` most-rated movies take part (None: all of them).
+    """
     bias = movie_bias(model)
     pool = np.argsort(-model.counts, kind="stable")[:among] if among else np.arange(len(bias))
     pool = pool[model.counts[pool] > 0]  # a movie never trained on keeps its random start

@@ -53,7 +53,8 @@ class IdMap:
             try:
                 return int(text)
             except ValueError:
-                raise UnknownIdError(f"{self.what} {text!r} is not in the model ({self.what} ids are whole numbers)") from None
+                raise UnknownIdError(f"{self.what} {text!r} is not in the model "
+                                     f"({self.what} ids are whole numbers)") from None
         return str(text)
 
 
@@ -129,7 +130,8 @@ def prepare(ratings: Ratings, *, valid: Ratings | None = None, pct: float = 0.2,
     device = torch.device(device)
     frame = ratings.frame
     users, movies = IdMap.of(frame["user"].to_numpy(), "user"), IdMap.of(frame["item"].to_numpy(), "movie")
-    u, m, y = users.lookup(frame["user"].to_numpy()), movies.lookup(frame["item"].to_numpy()), frame["rating"].to_numpy()
+    u, m = users.lookup(frame["user"].to_numpy()), movies.lookup(frame["item"].to_numpy())
+    y = frame["rating"].to_numpy()
     notes: tuple[str, ...] = ()
     if valid is None:
         held = np.zeros(len(frame), dtype=bool)

@@ -65,7 +65,10 @@ class FitResult:
 
 
 class Smoothed:
-    """fastai's running loss: avg ← mom·avg + (1 − mom)·loss, reported as avg / (1 − momⁿ) so early values are not biased to 0."""
+    """fastai's running loss: avg ← mom·avg + (1 − mom)·loss, reported as avg / (1 − momⁿ).
+
+    Dividing by 1 − momⁿ removes the pull towards the 0 the average starts from.
+    """
 
     def __init__(self, mom: float = AVG_MOM):
         self.mom, self.avg, self.n = mom, 0.0, 0

@@ -1,4 +1,4 @@
-"""One training run from ratings and a recipe: data, model, optimizer and schedule built, fit, wrapped with its id maps."""
+"""One training run from ratings and a recipe: split, model, optimizer, schedule, fit, and the trained model."""
 from __future__ import annotations
 
 import math

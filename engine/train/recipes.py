@@ -1,4 +1,7 @@
-"""Training settings as named recipes: the lesson's four runs and our tuned `best`. No torch here, so the GUI can import it at once."""
+"""Training settings as named recipes: the lesson's four runs and two tuned here.
+
+No torch here, so the GUI can import it while torch still loads.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -72,7 +75,9 @@ class Recipe:
             parts.append(f"nh={self.nh} p1={self.p1:g} p2={self.p2:g}")
         elif self.model in ("dotbias", "svdpp"):
             parts.append(f"y_range={self.y_range}")
-        sched = self.schedule if self.schedule != "sgdr" else f"sgdr(cycle_len={self.cycle_len}, cycle_mult={self.cycle_mult})"
+        sched = self.schedule
+        if sched == "sgdr":
+            sched = f"sgdr(cycle_len={self.cycle_len}, cycle_mult={self.cycle_mult})"
         opt = self.optimizer if self.optimizer != "momentum" else f"sgd momentum {self.momentum:g}"
         wd = f"wd={self.wd:g}" + (f" (y: {self.implicit_wd:g})" if self.model == "svdpp" else "")
         parts += [f"{opt} lr={self.lr:g} {wd}", sched, f"{self.epochs} epochs", f"bs={self.bs}"]

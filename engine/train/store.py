@@ -1,4 +1,8 @@
-"""Saving and loading a trained model: plain data (tensors, numbers, strings, lists) through torch.save, read back with weights_only=True."""
+"""Saving and loading a trained model.
+
+The file is plain data (tensors, numbers, strings, lists) through torch.save, read back with
+weights_only=True, so opening a model file runs no code from it.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -81,7 +85,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> CollabM
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a collabsheet model file (it holds {_kind(payload)})")
     if payload.get("version") != VERSION:
-        raise ModelFileError(f"{path}: model file version {payload.get('version')!r}; this collabsheet reads version {VERSION}")
+        raise ModelFileError(f"{path}: model file version {payload.get('version')!r}; "
+                             f"this collabsheet reads version {VERSION}")
     try:
         return _rebuild(payload, device)
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
