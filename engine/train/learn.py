@@ -36,13 +36,13 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     device = pick_device(device)
     data = ratings if isinstance(ratings, TrainData) else prepare(ratings, valid=valid, seed=seed, device=device)
     check_settings(recipe.epochs, recipe.bs, len(data.train))
-    with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's random state
-        torch.manual_seed(seed)
+    gpus = [data.device] if data.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus), threads_for(data.device, recipe.bs * recipe.factors):
+        torch.manual_seed(seed)  # the weights and the dropout masks, without touching the caller's random state
         module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
                             (data.train.users, data.train.movies)).to(data.device)
-    opt = make_optimizer(recipe, module, data.device)
-    schedule = make_schedule(recipe, math.ceil(len(data.train) / recipe.bs))
-    with threads_for(data.device, recipe.bs * recipe.factors):
+        opt = make_optimizer(recipe, module, data.device)
+        schedule = make_schedule(recipe, math.ceil(len(data.train) / recipe.bs))
         history = fit(module, data, recipe.epochs, opt, bs=recipe.bs, schedule=schedule, seed=seed,
                       on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
     return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)
