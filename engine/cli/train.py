@@ -1,0 +1,151 @@
+"""The training commands: train a lesson model on all the ratings; recommend movies with a saved one."""
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from engine.cli.options import progress
+from engine.data.movielens import default_ratings
+from engine.data.ratings import load_ratings
+from engine.device import device_label, pick_device
+from engine.train.data import UnknownIdError, prepare
+from engine.train.fit import BatchEvent, EpochEvent, evaluate
+from engine.train.learn import learn
+from engine.train.model import recommend
+from engine.train.recipes import MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
+from engine.train.store import load, save
+
+# Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
+BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}
+
+
+def register(sub) -> None:
+    """Add `train` and `recommend` to the parser's subparsers."""
+    p = sub.add_parser("train", help="train a lesson model on all the ratings and print its validation RMSE",
+                       description="Train one of the lesson's models; --recipe picks named settings, the other "
+                                   "options change them.")
+    p.add_argument("--recipe", metavar="NAME", help=f"named settings: {', '.join(RECIPES)} (default fast)")
+    p.add_argument("--model", metavar="{" + ",".join(MODELS) + "}", help="the model (default: the recipe's)")
+    p.add_argument("--factors", "-k", type=int, metavar="K", help="latent factors per user and movie")
+    p.add_argument("--epochs", type=int, metavar="N")
+    p.add_argument("--lr", type=float, metavar="LR", help="learning rate (the peak for sgdr and onecycle)")
+    p.add_argument("--wd", type=float, metavar="WD", help="weight decay")
+    p.add_argument("--optimizer", metavar="{" + ",".join(OPTIMIZERS) + "}")
+    p.add_argument("--schedule", metavar="{" + ",".join(SCHEDULES) + "}")
+    p.add_argument("--cycle-len", type=int, metavar="N", help="sgdr: epochs in the first cycle")
+    p.add_argument("--cycle-mult", type=int, metavar="N", help="sgdr: growth of each next cycle")
+    p.add_argument("--bs", type=int, metavar="B", help="mini-batch size")
+    p.add_argument("--ratings", metavar="PATH", help="ratings file (default: MovieLens)")
+    p.add_argument("--valid", metavar="PATH", help="validation ratings file instead of a random 20%%")
+    p.add_argument("--seed", type=int, default=42, help="seed of the split, the initial weights and the batch order")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
+    p.add_argument("--save", metavar="PATH", help="save the trained model here")
+    p.set_defaults(run=_train)
+    r = sub.add_parser("recommend", help="a user's top movies they have not rated, from a saved model")
+    r.add_argument("--model", required=True, metavar="PATH", help="a model saved by `collabsheet train --save`")
+    r.add_argument("--user", required=True, metavar="ID", help="the user's id in the ratings")
+    r.add_argument("-n", type=int, default=10, help="how many movies (default 10)")
+    r.set_defaults(run=_recommend)
+
+
+def recipe_of(args: argparse.Namespace) -> Recipe:
+    """The named recipe (or the chosen model's base recipe) with the options' changes applied and checked."""
+    base = recipe(args.recipe) if args.recipe else recipe(BASE.get(args.model or "dotbias", "fast"))
+    return base.with_(model=args.model, factors=args.factors, epochs=args.epochs, lr=args.lr, wd=args.wd,
+                      optimizer=args.optimizer, schedule=args.schedule, cycle_len=args.cycle_len,
+                      cycle_mult=args.cycle_mult, bs=args.bs)
+
+
+@contextmanager
+def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C sets `stop` (training ends after the current batch) instead of raising, while in the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _train(args: argparse.Namespace) -> int:
+    settings = recipe_of(args)
+    device = pick_device(args.device)
+    ratings = default_ratings(args.ratings, progress=progress)
+    valid = load_ratings(args.valid) if args.valid else None
+    data = prepare(ratings, valid=valid, seed=args.seed, device=device)
+    for note in ratings.notes + data.notes:
+        print(f"note: {note}")
+    split = f"validation from {args.valid}" if args.valid else f"a seeded 20% split, seed {args.seed}"
+    print(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
+          f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(device)}")
+    print(f"{settings.name}: {settings.summary()}")
+    stop = threading.Event()
+    with _Bars(settings.epochs) as bars, ctrl_c_stops(stop):
+        run = learn(data, settings, seed=args.seed, on_batch=bars.batch, on_epoch=bars.epoch, should_stop=stop)
+    history = run.history
+    if history.diverged:
+        print(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
+              f"lower the learning rate (now {settings.lr:g})")
+        return 1
+    if history.stopped:
+        print(f"stopped after {history.iterations:,} batches ({len(history.epochs)} of {settings.epochs} epochs)")
+    stopped_early = history.stopped or not history.epochs
+    mse = evaluate(run.model.module, data.valid) if stopped_early else history.epochs[-1].valid_mse
+    print(f"validation RMSE {math.sqrt(mse):.4f} ({len(data.valid)} ratings, {history.seconds:.1f} s)")
+    if args.save:
+        run.model.valid_rmse = math.sqrt(mse)
+        print(f"saved the model to {save(run.model, args.save)}")
+    return 0
+
+
+class _Bars:
+    """A progress bar per epoch on stderr, and the epoch lines on stdout."""
+
+    def __init__(self, epochs: int):
+        self.epochs, self.task = epochs, None
+        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(),
+                                 MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+
+    def __enter__(self) -> _Bars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def batch(self, e: BatchEvent) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task("", total=e.batches, epoch=e.epoch, loss=e.loss)
+        self.progress.update(self.task, completed=e.batch, loss=e.loss)
+        if e.batch == e.batches:
+            self.progress.remove_task(self.task)
+            self.progress.refresh()  # the finished bar goes before the epoch's line is printed
+            self.task = None
+
+    def epoch(self, e: EpochEvent) -> None:
+        print(f"epoch {e.epoch}/{self.epochs}  train loss {e.train_loss:.4f}  valid MSE {e.valid_mse:.4f}  "
+              f"valid RMSE {e.valid_rmse:.4f}  ({e.seconds:.1f} s)", flush=True)
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    model = load(args.model)
+    try:
+        user = model.users.parse(args.user)
+        picks = recommend(model, user, args.n)
+    except UnknownIdError as e:
+        raise UnknownIdError(f"{args.model}: {e}") from None
+    rated = len(model.rated_by(int(model.users.index([user])[0])))
+    print(f"user {user} · rated {rated} of {len(model.movies):,} movies · {model.dataset} · {model.recipe.name}")
+    for rank, pick in enumerate(picks, 1):
+        print(f"{rank:>3}. {pick.score:.2f}  {pick.title} (id {pick.movie})")
+    return 0

@@ -1,0 +1,112 @@
+"""The lesson's PyTorch models: DotProduct, EmbeddingDot, EmbeddingDotBias and EmbeddingNet.
+
+Each forward pass takes contiguous user and movie indices (engine.train.data maps the original ids to
+them) and returns one prediction per pair. The algebra (u·m summed, plus biases, squashed by a sigmoid)
+is engine.models.factorization's, the same functions the sheet computes with.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.models.factorization import pairs, sigmoid_range
+
+Tensor = torch.Tensor
+YRange = tuple[float, float]
+
+
+def embedding(n: int, k: int, lo: float, hi: float) -> nn.Embedding:
+    """An n × k embedding initialised uniform in [lo, hi)."""
+    e = nn.Embedding(n, k)
+    nn.init.uniform_(e.weight, lo, hi)
+    return e
+
+
+class DotProduct(nn.Module):
+    """(u·m).sum(1): the dot product of each row of u with the same row of m."""
+
+    def forward(self, u: Tensor, m: Tensor) -> Tensor:
+        return pairs(u, m)
+
+
+class EmbeddingDot(nn.Module):
+    """A vector per user and per movie (uniform 0..0.05); the prediction is their dot product."""
+
+    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50):
+        super().__init__()
+        self.u = embedding(n_users, n_factors, 0.0, 0.05)
+        self.m = embedding(n_movies, n_factors, 0.0, 0.05)
+
+    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
+        return pairs(self.u(users), self.m(movies))
+
+
+class EmbeddingDotBias(nn.Module):
+    """EmbeddingDot plus a bias per user and per movie (uniform ±0.01), squashed into y_range when one is given."""
+
+    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange | None = None):
+        super().__init__()
+        self.u = embedding(n_users, n_factors, 0.0, 0.05)
+        self.m = embedding(n_movies, n_factors, 0.0, 0.05)
+        self.ub = embedding(n_users, 1, -0.01, 0.01)
+        self.mb = embedding(n_movies, 1, -0.01, 0.01)
+        self.y_range = None if y_range is None else (float(y_range[0]), float(y_range[1]))
+
+    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
+        raw = pairs(self.u(users), self.m(movies), self.ub(users).squeeze(-1), self.mb(movies).squeeze(-1))
+        return raw if self.y_range is None else sigmoid_range(raw, *self.y_range)
+
+
+class EmbeddingDotBiasImplicit(EmbeddingDotBias):
+    """EmbeddingDotBias whose user vector also says which movies the user rated (Koren's SVD++).
+
+    user vector = u + |R(u)|^(−½) · Σ y_j over the movies j in R(u), the movies the user rated in the
+    training data: what someone chose to watch says something about their taste, beside how they rated it.
+    """
+
+    def __init__(self, n_users: int, n_movies: int, n_factors: int, y_range: YRange | None,
+                 rated_users: Tensor, rated_movies: Tensor):
+        super().__init__(n_users, n_movies, n_factors, y_range)
+        self.y = embedding(n_movies, n_factors, -0.01, 0.01)
+        order = torch.argsort(rated_users, stable=True)
+        self.register_buffer("rated_users", rated_users[order].long())
+        self.register_buffer("rated_movies", rated_movies[order].long())
+        counts = torch.bincount(self.rated_users, minlength=n_users)
+        self.register_buffer("_offsets", torch.cumsum(counts, 0) - counts, persistent=False)
+        self.register_buffer("_weights", counts.clamp(min=1).float()[self.rated_users] ** -0.5, persistent=False)
+
+    def implicit(self) -> Tensor:
+        """Every user's |R(u)|^(−½) · Σ y_j, users × factors."""
+        return F.embedding_bag(self.rated_movies, self.y.weight, self._offsets, mode="sum",
+                               per_sample_weights=self._weights)
+
+    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
+        u = self.u(users) + self.implicit()[users]
+        raw = pairs(u, self.m(movies), self.ub(users).squeeze(-1), self.mb(movies).squeeze(-1))
+        return raw if self.y_range is None else sigmoid_range(raw, *self.y_range)
+
+
+class EmbeddingNet(nn.Module):
+    """User and movie vectors side by side → dropout → Linear(2k, nh) → ReLU → dropout → Linear(nh, 1) → σ.
+
+    The output spans half a star beyond the ratings at each end, (min − 0.5, max + 0.5), as in the lesson.
+    """
+
+    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange = (1.0, 5.0),
+                 nh: int = 10, p1: float = 0.5, p2: float = 0.5):
+        super().__init__()
+        self.u = embedding(n_users, n_factors, -0.01, 0.01)
+        self.m = embedding(n_movies, n_factors, -0.01, 0.01)
+        self.lin1 = nn.Linear(2 * n_factors, nh)
+        self.lin2 = nn.Linear(nh, 1)
+        self.drop1 = nn.Dropout(p1)
+        self.drop2 = nn.Dropout(p2)
+        self.y_range = (float(y_range[0]), float(y_range[1]))
+
+    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
+        x = self.drop1(torch.cat([self.u(users), self.m(movies)], dim=1))
+        x = self.drop2(torch.relu(self.lin1(x)))
+        lo, hi = self.y_range
+        return sigmoid_range(self.lin2(x).squeeze(-1), lo - 0.5, hi + 0.5)
+

@@ -1,0 +1,23 @@
+"""Training the lesson's models on all the ratings: the Python half of the lesson, with no Qt.
+
+Importing this package imports nothing; import the modules. Entry points:
+
+- recipes (no torch): `Recipe` (every setting, checked, one-line ValueErrors), `RECIPES` (lesson-learner,
+  lesson-dot, lesson-dotbias, lesson-net, fast, best), `recipe(name)`, the choices `MODELS`, `OPTIMIZERS`,
+  `SCHEDULES`, `Y_RANGES`, and `MODEL_LABELS`.
+- learn: `learn(ratings, recipe, valid=, seed=, device=, on_batch=, on_epoch=, should_stop=) -> Learned`
+  with `.model` (CollabModel), `.history` (FitResult) and `.data` (TrainData): one whole run, for a
+  worker thread. `should_stop` is a callable or a threading.Event, read between batches.
+- fit: the loop itself, `fit(model, data, epochs, opt, loss, bs=, schedule=, ...) -> FitResult`, and
+  its frozen events: `BatchEvent` (iteration, epoch, batch, batches, smoothed loss, lr) after every
+  batch (up to a few thousand a second: throttle what you draw) and `EpochEvent` (epoch, train loss,
+  valid MSE, valid RMSE, seconds); `evaluate(module, split)`.
+- data: `prepare(ratings, valid=, pct=, seed=, device=) -> TrainData`, `IdMap`, `UnknownIdError`,
+  `split_indices`, `synthetic` (random ratings at any scale, for throughput).
+- model: `CollabModel` (module + id maps + titles + recipe), `predict(model, users, movies)`,
+  `recommend(model, user, n) -> [Recommendation(movie, title, score)]`.
+- analysis: `valid_predictions(model, data) -> (predicted, actual)`, `movie_map(model) -> MovieMap`
+  (first two principal components of the movie factors, titles, rating counts, `most_rated(n)`),
+  `movie_biases(model, n) -> (largest, smallest)` as `Bias(movie, title, bias, count)` rows.
+- store: `save(model, path)`, `load(path) -> CollabModel`, `ModelFileError`.
+"""

@@ -1,0 +1,60 @@
+"""A recipe's parts as torch objects: the model, the optimizer over its parameters, the learning-rate schedule."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.models.factorization import y_range as wide_range
+from engine.models.lesson import EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet
+from engine.optim.schedules import SGDR, Constant, OneCycle, Schedule
+from engine.train.recipes import Recipe
+
+
+def squash_range(recipe: Recipe, ratings: tuple[float, float]) -> tuple[float, float] | None:
+    """The sigmoid's output range for the recipe's y_range setting and the ratings' (min, max)."""
+    return {"none": None, "data": ratings, "wide": wide_range(*ratings)}[recipe.y_range]
+
+
+Pairs = tuple[torch.Tensor, torch.Tensor]
+
+
+def make_model(recipe: Recipe, n_users: int, n_movies: int, ratings: tuple[float, float],
+               rated: Pairs | None = None) -> nn.Module:
+    """The recipe's model for n_users × n_movies, with ratings (min, max) setting its output range.
+
+    `rated`, the (user index, movie index) pairs of the training ratings, is what svdpp learns from
+    besides the ratings themselves.
+    """
+    if recipe.model == "svdpp":
+        if rated is None:
+            raise ValueError("the svdpp model needs the training ratings' (user, movie) pairs")
+        return EmbeddingDotBiasImplicit(n_users, n_movies, recipe.factors, squash_range(recipe, ratings), *rated)
+    if recipe.model == "dot":
+        return EmbeddingDot(n_users, n_movies, recipe.factors)
+    if recipe.model == "dotbias":
+        return EmbeddingDotBias(n_users, n_movies, recipe.factors, squash_range(recipe, ratings))
+    return EmbeddingNet(n_users, n_movies, recipe.factors, ratings, recipe.nh, recipe.p1, recipe.p2)
+
+
+def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> torch.optim.Optimizer:
+    """torch.optim's SGD, SGD with momentum, Adam or AdamW over the module, with the recipe's lr and weight decay."""
+    fast = {"fused": True} if device.type == "cuda" else {}
+    implicit = [p for name, p in module.named_parameters() if name == "y.weight"]
+    params = [{"params": [p for name, p in module.named_parameters() if name != "y.weight"]}]
+    if implicit:  # svdpp's implicit factors decay at their own rate
+        params.append({"params": implicit, "weight_decay": recipe.implicit_wd})
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, weight_decay=recipe.wd)
+    if recipe.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.wd)
+    cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=recipe.lr, weight_decay=recipe.wd, **fast)
+
+
+def make_schedule(recipe: Recipe, batches_per_epoch: int) -> Schedule:
+    """The recipe's learning rate for each iteration of its run."""
+    if recipe.schedule == "sgdr":
+        return SGDR(recipe.lr, batches_per_epoch, recipe.cycle_len, recipe.cycle_mult)
+    if recipe.schedule == "onecycle":
+        return OneCycle(recipe.lr, recipe.epochs * batches_per_epoch)
+    return Constant(recipe.lr)

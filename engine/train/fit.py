@@ -1,0 +1,202 @@
+"""The fit loop, as the lesson's fit(model, data, epochs, opt, loss): shuffled mini-batches, one line per epoch.
+
+The loop does the arithmetic and emits events; whatever listens (a progress bar, the Training tab's
+curves, a log) is a callback, and a stop flag is read between batches.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.optim.schedules import Schedule
+from engine.train.data import Split, TrainData
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+StopFlag = Union[Callable[[], bool], threading.Event, None]
+AVG_MOM = 0.98  # the lesson's smoothing of the training loss
+EVAL_CHUNK = 1 << 20  # rows predicted at once when evaluating: bounded memory on 25M ratings
+CUDA_SYNC_EVERY = 64  # on a GPU, batch losses are read back in groups, so the GPU never waits on Python
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """After each mini-batch: where training is and its smoothed loss."""
+
+    iteration: int  # batches done so far in the whole run, from 1
+    epoch: int  # from 1
+    batch: int  # within the epoch, from 1
+    batches: int  # batches in an epoch
+    loss: float  # training loss, exponentially weighted moving average (debiased)
+    lr: float  # the learning rate this batch used
+
+
+@dataclass(frozen=True)
+class EpochEvent:
+    """After each epoch: the lesson's line, epoch · training loss · validation loss."""
+
+    epoch: int  # from 1
+    train_loss: float  # the smoothed training loss at the epoch's end
+    valid_mse: float  # mean squared error on the validation ratings
+    valid_rmse: float
+    seconds: float  # since fit began
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a run of fit did."""
+
+    epochs: tuple[EpochEvent, ...]  # one per completed epoch
+    iterations: int  # batches done
+    seconds: float  # wall-clock time of the whole fit, validation included
+    stopped: bool  # the stop flag ended it early
+    diverged: bool  # the loss became inf or NaN, which ended it
+
+    @property
+    def valid_rmse(self) -> float:
+        """The last completed epoch's validation RMSE (NaN if no epoch completed)."""
+        return self.epochs[-1].valid_rmse if self.epochs else math.nan
+
+
+class Smoothed:
+    """fastai's running loss: avg ← mom·avg + (1 − mom)·loss, reported as avg / (1 − momⁿ).
+
+    Dividing by 1 − momⁿ removes the pull towards the 0 the average starts from.
+    """
+
+    def __init__(self, mom: float = AVG_MOM):
+        self.mom, self.avg, self.n = mom, 0.0, 0
+
+    def add(self, loss: float) -> float:
+        self.n += 1
+        self.avg = self.mom * self.avg + (1 - self.mom) * loss
+        return self.value
+
+    @property
+    def value(self) -> float:
+        return self.avg / (1 - self.mom**self.n) if self.n else math.nan
+
+
+def stop_flag(should_stop: StopFlag) -> Callable[[], bool]:
+    """A callable from a stop flag: a function, a threading.Event, or None (never stop)."""
+    if should_stop is None:
+        return lambda: False
+    if isinstance(should_stop, threading.Event):
+        return should_stop.is_set
+    return should_stop
+
+
+def check_settings(epochs: int, bs: int, n_train: int) -> None:
+    """One-line errors for settings fit cannot run with."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if bs < 1:
+        raise ValueError(f"batch size must be at least 1, got {bs}")
+    if bs > n_train:
+        raise ValueError(f"batch size {bs:,} is larger than the {n_train:,} training ratings; use at most {n_train:,}")
+
+
+class _Losses:
+    """Batch losses kept on the device and read back in groups (each batch on the CPU), then smoothed and reported."""
+
+    def __init__(self, device: torch.device, batches: int, on_batch: Callable[[BatchEvent], None] | None):
+        self.group = CUDA_SYNC_EVERY if device.type == "cuda" else 1
+        self.pending = torch.empty(self.group, device=device)
+        self.waiting: list[tuple[int, int, int, float]] = []  # (iteration, epoch, batch, lr) of each held loss
+        self.smooth, self.batches, self.on_batch = Smoothed(), batches, on_batch
+
+    def add(self, loss: torch.Tensor, iteration: int, epoch: int, batch: int, lr: float) -> bool:
+        """Hold one batch's loss; False when a loss read back is inf or NaN."""
+        self.pending[len(self.waiting)] = loss.detach()
+        self.waiting.append((iteration, epoch, batch, lr))
+        return len(self.waiting) < self.group or self.flush()
+
+    def flush(self) -> bool:
+        """Read back and report the held losses; False at the first one that is inf or NaN."""
+        values, held = self.pending[:len(self.waiting)].tolist(), self.waiting
+        self.waiting = []
+        for value, (iteration, epoch, batch, lr) in zip(values, held):
+            if not math.isfinite(value):
+                return False
+            smoothed = self.smooth.add(value)
+            if self.on_batch is not None:
+                self.on_batch(BatchEvent(iteration, epoch, batch, self.batches, smoothed, lr))
+        return True
+
+
+def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimizer, loss: Loss = F.mse_loss, *,
+        bs: int = 64, schedule: Schedule | None = None, seed: int = 0,
+        on_batch: Callable[[BatchEvent], None] | None = None,
+        on_epoch: Callable[[EpochEvent], None] | None = None, should_stop: StopFlag = None) -> FitResult:
+    """Train `model` on data.train for `epochs` epochs of shuffled mini-batches; validate after each epoch.
+
+    `schedule(iteration)` sets every parameter group's lr before each batch; `should_stop()` is checked
+    between batches and ends the run at once.
+    """
+    train = data.train
+    check_settings(epochs, bs, len(train))
+    stop = stop_flag(should_stop)
+    batches = math.ceil(len(train) / bs)
+    generator = torch.Generator(device=train.ratings.device).manual_seed(seed)
+    losses = _Losses(train.ratings.device, batches, on_batch)
+    done, history, stopped, diverged = 0, [], False, False
+    start = time.perf_counter()
+    model.train()
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(train), generator=generator, device=train.ratings.device)
+        for b in range(batches):
+            if stopped := stop():
+                break
+            if schedule is not None:
+                for group in opt.param_groups:
+                    group["lr"] = schedule(done)
+            idx = order[b * bs:(b + 1) * bs]
+            batch_loss = loss(model(train.users[idx], train.movies[idx]), train.ratings[idx])
+            opt.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            opt.step()
+            done += 1
+            if diverged := not losses.add(batch_loss, done, epoch, b + 1, opt.param_groups[0]["lr"]):
+                break
+        diverged = diverged or not losses.flush()
+        if stopped or diverged:
+            break
+        mse = evaluate(model, data.valid, loss, should_stop=stop)
+        if stopped := math.isnan(mse) and stop():
+            break
+        history.append(EpochEvent(epoch, losses.smooth.value, mse, math.sqrt(mse), time.perf_counter() - start))
+        if on_epoch is not None:
+            on_epoch(history[-1])
+    return FitResult(tuple(history), done, time.perf_counter() - start, stopped, diverged)
+
+
+def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
+                  should_stop: StopFlag = None) -> torch.Tensor | None:
+    """The model's predictions for index tensors, in eval mode and chunks; None if stopped part way."""
+    stop = stop_flag(should_stop)
+    was_training = model.training
+    model.eval()
+    try:
+        out = []
+        with torch.inference_mode():
+            for at in range(0, len(users), EVAL_CHUNK):
+                if stop():
+                    return None
+                out.append(model(users[at:at + EVAL_CHUNK], movies[at:at + EVAL_CHUNK]).float())
+        return torch.cat(out) if out else torch.empty(0, device=users.device)
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: nn.Module, split: Split, loss: Loss = F.mse_loss, should_stop: StopFlag = None) -> float:
+    """The loss (by default the MSE) over a whole split; NaN when the split is empty or a stop cut it short."""
+    predicted = predict_split(model, split.users, split.movies, should_stop)
+    if predicted is None or not len(split):
+        return math.nan
+    return float(loss(predicted.double(), split.ratings.double()))

@@ -1,0 +1,48 @@
+"""One training run from ratings and a recipe: split, model, optimizer, schedule, fit, and the trained model."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from engine.data.ratings import Ratings
+from engine.device import pick_device, threads_for
+from engine.train.build import make_model, make_optimizer, make_schedule
+from engine.train.data import TrainData, prepare
+from engine.train.fit import BatchEvent, EpochEvent, FitResult, StopFlag, check_settings, fit
+from engine.train.model import CollabModel
+from engine.train.recipes import Recipe
+
+
+@dataclass(eq=False)
+class Learned:
+    """A finished (or stopped) run: the model, what fit did, and the data it was trained and validated on."""
+
+    model: CollabModel
+    history: FitResult
+    data: TrainData
+
+
+def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None = None, seed: int = 42,
+          device: str | torch.device | None = None, on_batch: Callable[[BatchEvent], None] | None = None,
+          on_epoch: Callable[[EpochEvent], None] | None = None, should_stop: StopFlag = None) -> Learned:
+    """Train the recipe's model on `ratings` (a seeded 80/20 split, or `valid` as the validation set).
+
+    `seed` picks the split, the initial weights and the batch order, so a run repeats exactly on the CPU.
+    Pass prepared TrainData to skip the split (e.g. several recipes on one split).
+    """
+    device = pick_device(device)
+    data = ratings if isinstance(ratings, TrainData) else prepare(ratings, valid=valid, seed=seed, device=device)
+    check_settings(recipe.epochs, recipe.bs, len(data.train))
+    gpus = [data.device] if data.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=gpus), threads_for(data.device, recipe.bs * recipe.factors):
+        torch.manual_seed(seed)  # the weights and the dropout masks, without touching the caller's random state
+        module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
+                            (data.train.users, data.train.movies)).to(data.device)
+        opt = make_optimizer(recipe, module, data.device)
+        schedule = make_schedule(recipe, math.ceil(len(data.train) / recipe.bs))
+        history = fit(module, data, recipe.epochs, opt, bs=recipe.bs, schedule=schedule, seed=seed,
+                      on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
+    return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)

@@ -1,0 +1,115 @@
+"""Training settings as named recipes: the lesson's four runs and two tuned here.
+
+No torch here, so the GUI can import it while torch still loads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from engine.config import MAX_K, MIN_K
+
+MODELS = ("dot", "dotbias", "net", "svdpp")
+MODEL_LABELS = {"dot": "EmbeddingDot", "dotbias": "EmbeddingDotBias", "net": "EmbeddingNet",
+                "svdpp": "EmbeddingDotBiasImplicit (SVD++)"}
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")  # momentum is torch's SGD(momentum=β), as the lesson uses it
+SCHEDULES = ("constant", "sgdr", "onecycle")
+Y_RANGES = ("none", "data", "wide")  # no sigmoid; the ratings' (min, max) as the lesson; (0, max + 10%) as fastai 1+
+
+
+class UnknownRecipeError(ValueError):
+    """A recipe name that RECIPES lacks."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides a training run but the data and the seed."""
+
+    name: str = "custom"
+    model: str = "dotbias"  # one of MODELS
+    factors: int = 50  # latent factors per user and per movie
+    epochs: int = 3
+    lr: float = 1e-2  # the learning rate (the peak, when the schedule varies it)
+    wd: float = 0.0  # weight decay, as torch.optim's weight_decay (AdamW: decoupled)
+    implicit_wd: float = 1e-3  # svdpp: weight decay of the implicit factors y
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    momentum: float = 0.9  # β of SGD with momentum
+    schedule: str = "constant"  # one of SCHEDULES
+    cycle_len: int = 1  # SGDR: epochs in the first cycle
+    cycle_mult: int = 1  # SGDR: each cycle this many times the one before
+    bs: int = 64  # mini-batch size (the lesson's)
+    y_range: str = "data"  # dotbias: how the sigmoid squashes predictions, one of Y_RANGES
+    nh: int = 10  # net: hidden units
+    p1: float = 0.5  # net: dropout on the embeddings
+    p2: float = 0.5  # net: dropout on the hidden layer
+    about: str = ""  # one line on where the settings come from
+
+    def __post_init__(self) -> None:
+        for field, options in (("model", MODELS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                               ("y_range", Y_RANGES)):
+            if getattr(self, field) not in options:
+                raise ValueError(f"unknown {field} {getattr(self, field)!r}; choose one of {', '.join(options)}")
+        if not MIN_K <= self.factors <= MAX_K:
+            raise ValueError(f"factors must be between {MIN_K} and {MAX_K}, got {self.factors}")
+        for field in ("epochs", "bs", "nh", "cycle_len", "cycle_mult"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{_label(field)} must be at least 1, got {getattr(self, field)}")
+        if not self.lr > 0:
+            raise ValueError(f"learning rate must be positive, got {self.lr}")
+        if not (self.wd >= 0 and self.implicit_wd >= 0):
+            raise ValueError(f"weight decay must not be negative, got {min(self.wd, self.implicit_wd)}")
+        for field in ("momentum", "p1", "p2"):
+            if not 0 <= getattr(self, field) < 1:
+                raise ValueError(f"{_label(field)} must be in [0, 1), got {getattr(self, field)}")
+
+    def with_(self, **changes) -> Recipe:
+        """A copy with some settings changed (and checked), named custom unless a name is given."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return self
+        return replace(self, **{"name": f"{self.name} (changed)" if self.name != "custom" else "custom", **changes})
+
+    def summary(self) -> str:
+        """One line: the model, its size and how it trains."""
+        parts = [MODEL_LABELS[self.model], f"k={self.factors}"]
+        if self.model == "net":
+            parts.append(f"nh={self.nh} p1={self.p1:g} p2={self.p2:g}")
+        elif self.model in ("dotbias", "svdpp"):
+            parts.append(f"y_range={self.y_range}")
+        sched = self.schedule
+        if sched == "sgdr":
+            sched = f"sgdr(cycle_len={self.cycle_len}, cycle_mult={self.cycle_mult})"
+        opt = self.optimizer if self.optimizer != "momentum" else f"sgd momentum {self.momentum:g}"
+        wd = f"wd={self.wd:g}" + (f" (y: {self.implicit_wd:g})" if self.model == "svdpp" else "")
+        parts += [f"{opt} lr={self.lr:g} {wd}", sched, f"{self.epochs} epochs", f"bs={self.bs}"]
+        return " · ".join(parts)
+
+
+def _label(field: str) -> str:
+    return {"bs": "batch size", "nh": "hidden units", "cycle_len": "cycle length", "cycle_mult": "cycle multiplier",
+            "p1": "dropout p1", "p2": "dropout p2"}.get(field, field)
+
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("lesson-learner", "dotbias", 50, epochs=3, lr=1e-2, wd=2e-4, optimizer="adam", schedule="sgdr",
+           cycle_len=1, cycle_mult=2, y_range="data",
+           about="the lesson's collab learner: learn.fit(1e-2, 2, wds=2e-4, cycle_len=1, cycle_mult=2)"),
+    Recipe("lesson-dot", "dot", 50, epochs=3, lr=0.1, wd=1e-5, optimizer="momentum",
+           about="the lesson's EmbeddingDot: optim.SGD(lr=1e-1, weight_decay=1e-5, momentum=0.9), 3 epochs"),
+    Recipe("lesson-dotbias", "dotbias", 50, epochs=3, lr=0.1, wd=2e-4, optimizer="momentum", y_range="data",
+           about="the lesson's EmbeddingDotBias: optim.SGD(lr=1e-1, weight_decay=2e-4, momentum=0.9), 3 epochs"),
+    Recipe("lesson-net", "net", 50, epochs=3, lr=1e-3, wd=1e-5, optimizer="adam", nh=10, p1=0.5, p2=0.5,
+           about="the lesson's EmbeddingNet: optim.Adam(lr=1e-3, weight_decay=1e-5), 3 epochs"),
+    Recipe("fast", "dotbias", 50, epochs=10, lr=1e-2, wd=2.5e-4, optimizer="adam", schedule="onecycle", bs=1024,
+           y_range="wide", about="tuned here: dot + bias, one-cycle Adam with L2 weight decay on large batches"),
+    Recipe("best", "svdpp", 50, epochs=10, lr=1e-2, wd=2.5e-4, implicit_wd=1e-3, optimizer="adam",
+           schedule="onecycle", bs=1024, y_range="wide",
+           about="tuned here: the fast recipe plus which movies each user rated (SVD++)"),
+)}
+
+
+def recipe(name: str) -> Recipe:
+    """The named recipe, or a one-line error listing the names."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise UnknownRecipeError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}") from None
