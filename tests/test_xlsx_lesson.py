@@ -612,3 +612,37 @@ def test_references_resolve_like_a_spreadsheets():
                       ("A1:XFE1", "outside a worksheet"), ("other!A1", "names a sheet")):
         with pytest.raises(RefError, match=says):
             resolve(bad, "my 'sheet'", names)
+
+
+def test_the_import_command_opens_the_lessons_workbook_and_prints_both_losses(course, capsys):
+    from engine.cli.main import main
+    from engine.xlsx.open import import_workbook, is_collabsheet_workbook
+
+    _, path = course
+    assert not is_collabsheet_workbook(path)
+    book = import_workbook(path, "bias")
+    assert book.config.biases and book.grid.ratings.shape == book.params["user_factors"].shape[:1] * 2
+    assert main(["import", str(path), "--sheet", "bias", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    workbook = float(out.split("workbook loss (RMSE):")[1].split()[0])
+    engine = float(out.split("engine loss (RMSE):")[1].split()[0])
+    assert "laid out as the lesson's sheet" in out and abs(workbook - engine) < 1e-9
+    assert main(["import", str(path), "--sheet", "ratings", "--device", "cpu"]) == 2
+    assert "has no loss cell" in capsys.readouterr().err
+
+
+def test_the_window_asks_which_collab_sheet_then_opens_it(course, movielens):
+    from gui.sheet.frames import LoadRequest
+    from gui.sheet.runner import SheetRunner
+
+    _, path = course
+    runner = SheetRunner(device="cpu")
+    runner.load(LoadRequest(ratings=movielens))
+    runner.mailbox.take()
+    runner.import_xlsx(str(path))  # two collab sheets: the GUI is asked which
+    events = runner.mailbox.take().events
+    assert ("choose_sheet", (str(path), ["dotprod", "bias"])) in events
+    runner.import_xlsx(str(path), "bias")
+    frame = runner.mailbox.take()
+    assert frame.snapshot.biases and frame.snapshot.rmse == pytest.approx(import_lesson(path, "bias").engine_loss)
+    assert any(kind == "notice" and "workbook loss" in args[0] for kind, args in frame.events)

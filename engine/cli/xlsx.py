@@ -8,7 +8,8 @@ from engine.cli.options import MAX_COUNT, device_option, model, optimizer, say, 
 from engine.cli.sheet import advance, ratings_path, sheet_of, solve
 from engine.config import OptimizerSettings
 from engine.device import device_label
-from engine.xlsx import export_xlsx, import_xlsx
+from engine.xlsx import export_xlsx
+from engine.xlsx.open import import_workbook
 from engine.xlsx.save import check_target
 
 
@@ -25,18 +26,21 @@ def register(sub) -> None:
     export.set_defaults(run=_export)
     imp = sub.add_parser("import", help="read a workbook back and compare its loss with the engine's")
     imp.add_argument("path", metavar="IN.xlsx")
+    imp.add_argument("--sheet", metavar="NAME", default=None,
+                     help="in a workbook laid out as the lesson's (collab_filter.xlsx): the collab sheet to read "
+                          "(default: the first that fits)")
     device_option(imp)
     imp.set_defaults(run=_import)
 
 
 def _import(args: argparse.Namespace) -> int:
     """Read a workbook, rebuild the sheet, and print the workbook's loss beside the recomputed one."""
-    book = import_xlsx(args.path)
+    book = import_workbook(args.path, args.sheet)
     sheet = book.to_sheet(args.device)
     config = sheet.config
+    origin = f"exported {book.exported} at step {book.step}" if book.exported else "laid out as the lesson's sheet"
     say(f"{Path(args.path).name}: {book.grid.name or 'ratings'} · {sheet.n_users}×{sheet.n_items} sheet, "
-        f"k={config.k}{', biases' if config.biases else ''}{', squashed' if config.squash else ''} · "
-        f"exported {book.exported} at step {book.step}")
+        f"k={config.k}{', biases' if config.biases else ''}{', squashed' if config.squash else ''} · {origin}")
     for note in book.notes:
         say(f"note: {note}")
     ours = sheet.rmse()

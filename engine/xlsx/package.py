@@ -104,8 +104,8 @@ def reason(exc: Exception) -> str:
 class Package:
     """An .xlsx file checked by check_package, its sheets by name, and their cells read within limits."""
 
-    def __init__(self, path: Path) -> None:
-        check_package(path)
+    def __init__(self, path: Path, *, macros: bool = False, pivot_tables: bool = False) -> None:
+        check_package(path, macros=macros, pivot_tables=pivot_tables)
         self.path, self.book = path, path.name
         self._zip = zipfile.ZipFile(path)
         self._names = {i.filename.lower(): i.filename for i in self._zip.infolist()}

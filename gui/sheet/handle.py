@@ -17,6 +17,7 @@ class QSheetHandle(QRunnerHandle):
     solved = Signal(object)  # SolveResult
     diverged = Signal()
     xlsx_checked = Signal(bool)  # whether engine.xlsx can export and import (checked in the worker)
+    choose_sheet = Signal(str, list)  # a workbook laid out as the lesson's has these collab sheets: which one?
 
     def solve(self) -> None:
         self.runner.stop.clear()  # cleared here, not in the worker, so a quick Stop is never lost

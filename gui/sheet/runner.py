@@ -381,13 +381,25 @@ class SheetRunner(Runner):
         module.export_xlsx(self.sheet.snapshot(), path)
         self.emit("notice", f"Saved {path}")
 
-    def import_xlsx(self, path: str) -> None:
-        module = xlsx_module()
-        if module is None:
+    def import_xlsx(self, path: str, sheet: str | None = None) -> None:
+        """A workbook collabsheet exported, or one laid out as the lesson's: with several collab sheets and
+        none named, a choose_sheet event asks the user which."""
+        if xlsx_module() is None:
             raise ValueError("Excel import is not available in this build yet.")
+        from engine.xlsx.lesson import list_collab_sheets
+        from engine.xlsx.open import import_workbook, is_collabsheet_workbook
+
+        if sheet is None and not is_collabsheet_workbook(path):
+            sheets = list_collab_sheets(path)
+            if len(sheets) > 1:
+                self.emit("choose_sheet", path, sheets)
+                return
         self.pause()
-        self.adopt(module.import_xlsx(path).to_sheet(device=self.device))
-        self.emit("notice", f"Imported {path}")
+        book = import_workbook(path, sheet)
+        self.adopt(book.to_sheet(device=self.device))
+        loss = "" if book.workbook_loss is None else f" · workbook loss {book.workbook_loss:.6f}, " \
+            f"engine {self.sheet.rmse():.6f}"
+        self.emit("notice", f"Imported {path}" + (f", sheet {sheet}" if sheet else "") + loss)
 
     # --- frames ------------------------------------------------------------------------------
     def publish(self) -> None:

@@ -9,11 +9,12 @@ label arrive with the frames.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from engine.config import RunState
 from gui.sheet.controls import QControls
@@ -149,7 +150,7 @@ class QSheetTab(QWidget):
             (e.frame, self.render), (e.message, self.show_message), (e.notice, self.notice),
             (e.state_changed, self.show_state),
             (e.loaded, self._loaded), (e.progress, self.loading.show_progress), (e.diverged, self._diverged),
-            (e.solved, self._solved), (e.xlsx_checked, self._xlsx_checked),
+            (e.solved, self._solved), (e.xlsx_checked, self._xlsx_checked), (e.choose_sheet, self.choose_sheet),
             (a["open"].triggered, self.open_dialog), (a["import"].triggered, self.import_dialog),
             (a["export"].triggered, self.export_dialog),
             (a["step"].triggered, lambda: e.step(1)), (a["step_n"].triggered, lambda: e.step(c.steps_n.value())),
@@ -446,9 +447,17 @@ class QSheetTab(QWidget):
             self.engine.export_xlsx(path if path.endswith(".xlsx") else path + ".xlsx")
 
     def import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import from Excel", "", "Excel workbook (*.xlsx)")
+        path, _ = QFileDialog.getOpenFileName(self, "Import from Excel", "",
+                                              "Excel workbook (*.xlsx *.xlsm);;All files (*)")
         if path:
             self.engine.import_xlsx(path)
+
+    def choose_sheet(self, path: str, sheets: list) -> None:
+        """The lesson's workbook has several collab sheets (the dot product, the one with biases): pick one."""
+        name, ok = QInputDialog.getItem(self, "Import from Excel", f"{Path(path).name} has these collab sheets:",
+                                        sheets, 0, False)
+        if ok and name:
+            self.engine.import_xlsx(path, name)
 
     def close_tab(self) -> None:
         """Disconnect everything this tab connected."""
