@@ -8,6 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from gui import recent
+from gui.help.about import about_action
+from gui.help.guide import guide_action
 from gui.runtime.channel import QChannel
 from gui.sheet.handle import QSheetHandle
 from gui.sheet.runner import SheetRunner
@@ -45,7 +48,8 @@ class QMainSheetWindow(QMainWindow):
         self._build_menus()
         for signal, slot in ((self.sheet.message, self.show_message), (self.sheet.notice, self.show_notice),
                              (self.sheet.status_message, self.statusBar().showMessage),
-                             (self.sheet.title_changed, self.setWindowTitle)):
+                             (self.sheet.title_changed, self.setWindowTitle),
+                             (self.sheet.engine.loaded, lambda ratings: recent.remember(ratings.source))):
             signal.connect(slot)
         self._fit_to_screen()
         self.sheet.start(path)
@@ -60,7 +64,10 @@ class QMainSheetWindow(QMainWindow):
     def _build_menus(self) -> None:
         a = self.actions
         file = self.menuBar().addMenu("&File")
-        for name in ("open", "movielens", None, "import", "export", None, "quit"):
+        file.addAction(a["open"])
+        self.recent_menu = file.addMenu("Open &recent")
+        recent.keep_filled(self.recent_menu, self.sheet.open_ratings)
+        for name in ("movielens", None, "import", "export", None, "quit"):
             file.addSeparator() if name is None else file.addAction(a[name])
         edit = self.menuBar().addMenu("&Edit")
         for name in ("undo", "redo"):
@@ -71,6 +78,9 @@ class QMainSheetWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         for name in ("zoom_in", "zoom_out", "zoom_fit"):
             view.addAction(a[name])
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(guide_action(self))  # F1
+        help_menu.addAction(about_action(self, lambda: self.sheet.ratings, lambda: self.status_labels["device"].text()))
 
     def _fit_to_screen(self) -> None:
         screen = self.screen().availableGeometry() if self.screen() is not None else None

@@ -8,6 +8,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_settings(tmp_path_factory):
+    """The app's settings (recent files) in a folder of the test session's, never the user's."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path_factory.mktemp("settings")))
+
+
 @pytest.fixture(scope="session")
 def movielens():
     """The default MovieLens ratings through the real loading path (make test prepares the cache)."""

@@ -215,3 +215,19 @@ def test_blank_cells_show_their_predictions_and_users_their_recommendations(qtbo
     assert "recommended" in header and tab.snapshot.titles[recommend.top_unrated(tab.snapshot)[i][0].movie] in header
     tab.controls.blanks.setChecked(False)
     assert model.data(index, Qt.DisplayRole) == ""
+
+
+def test_help_and_recent_files_are_in_the_menus(qtbot, window, tmp_path):
+    from gui import recent
+
+    titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert titles[:2] == ["File", "Edit"] and "Help" in titles
+    help_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Help")
+    assert [a.shortcut().toString() for a in help_menu.actions()][0] == "F1"
+    path = tmp_path / "mine.csv"
+    path.write_text("user,item,rating\n" + "\n".join(f"{u},{m},{(u + m) % 5 + 1}" for u in range(8) for m in range(8)))
+    window.sheet.open_ratings(str(path))
+    qtbot.waitUntil(lambda: window.sheet.snapshot.dataset == "mine.csv", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: str(path.resolve()) in [p for p, _ in recent.recent()], timeout=WAIT_MS)
+    recent.fill_menu(window.recent_menu, window.sheet.open_ratings)
+    assert window.recent_menu.actions()[0].text() == "mine.csv"
