@@ -184,8 +184,8 @@ class SheetRunner(Runner):
         snap = self.sheet.snapshot()
         self._segment, self._label, self._last = self._segment + 1, START_LABEL, snap.rmse
         self._x = snap.step
-        self.mailbox.put(clear=True, losses=Points(self._segment, START_LABEL, self._x, np.array([snap.rmse]), MARKERS))
-        self._publish(snap)
+        # One put: a frame that cleared the curves must bring the new sheet with it.
+        self._publish(snap, clear=True, losses=Points(self._segment, START_LABEL, self._x, np.array([snap.rmse]), MARKERS))
 
     # --- running -----------------------------------------------------------------------------
     def step(self, n: int = 1) -> StepResult | None:
@@ -407,10 +407,10 @@ class SheetRunner(Runner):
         with self.clock.publishing():
             self._publish(self.sheet.snapshot())
 
-    def _publish(self, snap) -> None:
+    def _publish(self, snap, **more) -> None:
         self._shown = snap
         self.mailbox.put(snapshot=snap, explanation=self._explain(snap), explained=True, device=self._device_label,
-                         **self._extras(snap))
+                         **self._extras(snap), **more)
 
     def _extras(self, snap) -> dict:
         """Predictions for the blank cells when they are shown, and each user's top unrated movies (for the
