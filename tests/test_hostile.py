@@ -33,7 +33,8 @@ from engine.data.crosstab import Crosstab
 from engine.data.ratings import RatingsError, load_ratings
 from engine.sheet.sheet import Sheet
 from engine.xlsx import ENGINE, XlsxError, export_xlsx, import_xlsx
-from engine.xlsx.collab.read import SHEET_MOST
+from engine.xlsx.collab.layout import Layout
+from engine.xlsx.collab.read import MARGIN
 from engine.xlsx.package import MAX_PART_BYTES, MAX_PARTS, MAX_TEXT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -341,11 +342,13 @@ def workbooks(tmp_path_factory) -> Path:
     return folder
 
 
-MOST = (f"a collabsheet workbook's Sheet sheet has at most {SHEET_MOST[0]:,} rows and {SHEET_MOST[1]:,} columns "
-        f"({get_column_letter(SHEET_MOST[1])}{SHEET_MOST[0]})")
+_GOOD = Layout(15, 15, 5, False)  # the crafted workbooks' own layout: nothing past its blocks (and a margin) is read
+BOUND = (_GOOD.prediction_row(14) + MARGIN, _GOOD.movie_col(14) + MARGIN)
+MOST = (f"a collabsheet workbook's Sheet sheet has at most {BOUND[0]:,} rows and {BOUND[1]:,} columns "
+        f"({get_column_letter(BOUND[1])}{BOUND[0]})")
 CRAFTED = {
     "declared.xlsx": f"the Sheet sheet declares 10,000 rows and 10,000 columns (A1:NTP10000); {MOST}",
-    "wide.xlsx": f"the Sheet sheet has a cell at {get_column_letter(SHEET_MOST[1] + 1)}1; {MOST}",
+    "wide.xlsx": f"the Sheet sheet has a cell at {get_column_letter(BOUND[1] + 1)}1; {MOST}",
     "part.xlsx": "part xl/sharedStrings.xml unpacks to {size:,} bytes, over the limit of "
                  f"{MAX_PART_BYTES:,} bytes for one part",
     "string.xlsx": f"shared string 1 is longer than {MAX_TEXT:,} characters, Excel's limit for a cell",

@@ -375,3 +375,24 @@ def test_a_tampered_optimizer_sheet_names_the_cell(tmp_path, grid15):
     wb.save(path)
     with pytest.raises(XlsxError, match=r"Optimizer!C5 should be a number, found 'oops'"):
         import_xlsx(path)
+
+
+def test_a_workbook_holds_a_bounded_number_of_cells(tmp_path):
+    """Export refuses a sheet import could not read back within its time bound; import refuses such a layout."""
+    from engine.xlsx.collab.layout import MAX_CELLS
+
+    lay = Layout(600, 600, 5, False)
+    assert lay.cells > MAX_CELLS
+    with pytest.raises(XlsxError, match="holds at most 300,000 .* lower top-N or k"):
+        lay.check_size()
+    Layout(500, 500, 5, True).check_size()  # the largest square sheet with k = 5 and biases fits
+    snap = trained(SheetConfig()).snapshot()
+    path = tmp_path / "big.xlsx"
+    export_xlsx(snap, path)
+    wb = openpyxl.load_workbook(path)
+    rows = {wb[ENGINE].cell(r, 1).value: r for r in range(1, 40)}
+    wb[ENGINE].cell(rows["Users"], 2, 900)  # each within its own limit, together too many cells
+    wb[ENGINE].cell(rows["Factors k"], 2, 1000)
+    wb.save(path)
+    with pytest.raises(XlsxError, match=r"Engine!B\d+ with 15 movies and k = 1000 makes 928,500 cells"):
+        import_xlsx(path)

@@ -17,6 +17,9 @@ LABELS = {"ratings": "Ratings", "movies": "Movie factors", "users": "user id"}
 PREDICTIONS_LABEL = "Engine predictions"
 FIELDS_TOP, TABLE_ROWS = 3, 100  # the Engine sheet's label/value table starts on row 3 and ends well before 100
 MAX_COLUMNS = 16_384  # a worksheet's columns in Excel
+# Ratings and factor cells a workbook may hold: a 500 × 500 sheet with k = 5 and biases. Import reads cells
+# at some 70,000 a second on a small machine, so the largest workbook, however crafted, is answered in ~5 s.
+MAX_CELLS = 300_000
 
 # Excel's Solver reads these hidden sheet-local names; the values are those Excel saves after a
 # GRG Nonlinear run with default options, so its dialog opens filled in.
@@ -42,6 +45,18 @@ class Layout:
     # Fixed rows at the top (frozen), and the columns of the loss cell and the squashing range beside it.
     loss_row, id_row, title_row, ratings_label_row = 2, 3, 4, 5
     loss_col, low_col, high_col = 2, 4, 5
+
+    @property
+    def cells(self) -> int:
+        """The ratings and factor (and bias) cells import reads: what bounds its work."""
+        return self.n * self.m + (self.n + self.m) * (self.k + self.biases)
+
+    def check_size(self) -> None:
+        """Refuse a sheet with more cells than a workbook of collabsheet's may hold."""
+        if self.cells > MAX_CELLS:
+            raise XlsxError(f"a {self.n}×{self.m} sheet with k = {self.k} has {self.cells:,} ratings and factor "
+                            f"cells; an Excel workbook of collabsheet holds at most {MAX_CELLS:,} (a 500×500 sheet, "
+                            "k = 5): lower top-N or k")
 
     def user_col(self, f: int) -> int:
         return 2 + f

@@ -14,7 +14,7 @@ from engine.sheet.sheet import Sheet
 from engine.xlsx.package import Package
 from engine.xlsx.values import Values, show
 from engine.xlsx.collab.layout import (
-    ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_COLUMNS, OPTIMIZER, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout,
+    ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_CELLS, MAX_COLUMNS, OPTIMIZER, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout,
     XlsxError,
     a1,
 )
@@ -49,6 +49,7 @@ class ImportedSheet:
 _LARGEST = Layout(MAX_TOP, MAX_TOP, MAX_K, True)
 SHEET_MOST = (_LARGEST.prediction_row(MAX_TOP - 1), _LARGEST.movie_col(MAX_TOP - 1))
 ENGINE_MOST = (TABLE_ROWS + MAX_TOP, 1 + MAX_TOP)
+MARGIN = 20  # rows and columns past a Sheet's blocks a user may have typed into
 OPTIMIZER_MOST = (1_048_576, 5)  # a row per parameter (Excel's most rows), parameter and index, at most three averages
 
 
@@ -145,6 +146,9 @@ def _layout(f: _Fields) -> Layout:
         if size > MAX_TOP:
             raise f.engine.fail(f.row(label), 2, f"is more {label.lower()} than a sheet has ({size:,}; at most "
                                                  f"{MAX_TOP:,})")
+    if lay.cells > MAX_CELLS:
+        raise f.engine.fail(f.row("Users"), 2, f"with {lay.m} movies and k = {lay.k} makes {lay.cells:,} cells of "
+                                               f"ratings and factors, more than a workbook holds ({MAX_CELLS:,})")
     return lay
 
 
@@ -231,7 +235,9 @@ def import_xlsx(path: str | Path) -> ImportedSheet:
         lay = _layout(f)
         bottom, right = lay.prediction_row(lay.n - 1), lay.movie_col(lay.m - 1)
         predictions = (lay.prediction_row(0), lay.movie_col(0), bottom, right)  # formulas: never read back
-        sheet = package.values(SHEET, bottom, right, SHEET_MOST, skip=predictions)
+        # Nothing is parsed beyond this layout's own blocks (and a margin for a note or two).
+        most = (min(bottom + MARGIN, SHEET_MOST[0]), min(right + MARGIN, SHEET_MOST[1]))
+        sheet = package.values(SHEET, bottom, right, most, skip=predictions)
         size = (lay.n + lay.m) * (lay.k + lay.biases)
         state = package.values(OPTIMIZER, size + 2, 5, OPTIMIZER_MOST) if OPTIMIZER in package.sheets else None
     _check_labels(sheet, lay)

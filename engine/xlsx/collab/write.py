@@ -235,5 +235,6 @@ def export_xlsx(snapshot: Snapshot, path: str | Path, keep: Iterable[str | Path]
 
     path must be a new or regular .xlsx file and none of the files in keep (such as the ratings it was made from).
     """
+    Layout(len(snapshot.user_ids), len(snapshot.item_ids), snapshot.k, snapshot.biases).check_size()
     check_target(path, keep)  # before the work of building the workbook
     save_workbook(_workbook(snapshot), path, keep)
