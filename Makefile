@@ -35,8 +35,11 @@ test: data
 	$(BIN)/lint-imports
 
 bench: data
+	# scikit-surprise (a side-by-side figure in bench/train.py) builds from source; without it that line says so
+	-$(BIN)/pip install -q -c constraints.txt "scikit-surprise"
 	$(BIN)/python bench/sheet.py
 	$(BIN)/python bench/xlsx.py
+	$(BIN)/python bench/train.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
