@@ -30,3 +30,17 @@ def grid15(movielens):
     from engine.data.crosstab import top_crosstab
 
     return top_crosstab(movielens, 15)
+
+
+@pytest.fixture
+def shown_window(qtbot):
+    """The real main window, 1500 × 900, once its first sheet and the loss curve are on screen."""
+    from gui.main_window import QMainSheetWindow
+
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.resize(1500, 900)
+    w.show()
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=30_000)
+    yield w
+    w.close()

@@ -18,14 +18,8 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture
-def window(qtbot):
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.resize(1500, 900)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
-    yield w
-    w.close()
+def window(shown_window):
+    return shown_window
 
 
 def _pixel(w, image, cell: Cell, at: str = "left"):

@@ -15,14 +15,8 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture
-def window(qtbot):
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.resize(1500, 950)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
-    yield w
-    w.close()
+def window(shown_window):
+    return shown_window
 
 
 def idle(qtbot, w) -> None:
