@@ -7,7 +7,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from engine.config import OptimizerSettings
-from gui.main_window import QMainSheetWindow
 from gui.sheet.cell_text import loss_text
 from gui.sheet.layout import Cell
 
