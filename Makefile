@@ -40,6 +40,7 @@ bench: data
 	$(BIN)/python bench/sheet.py
 	$(BIN)/python bench/xlsx.py
 	$(BIN)/python bench/train.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
