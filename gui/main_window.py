@@ -8,6 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from gui.graddesc.handle import QGradDescHandle
+from gui.graddesc.runner import GradDescRunner
+from gui.graddesc.tab import QGradDescTab
 from gui.runtime.channel import QChannel
 from gui.sheet.handle import QSheetHandle
 from gui.sheet.runner import SheetRunner
@@ -34,6 +37,11 @@ class QMainSheetWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.sheet, "Sheet")
+        self.graddesc = QGradDescTab(self.channel.add("graddesc", GradDescRunner(), QGradDescHandle), self.status_labels)
+        self.tabs.addTab(self.graddesc, "Gradient descent")
+        for signal, slot in ((self.graddesc.message, self.show_message), (self.graddesc.notice, self.show_notice),
+                             (self.graddesc.status_message, self.statusBar().showMessage)):
+            signal.connect(slot)
         self.setCentralWidget(self.tabs)
         self.actions = dict(self.sheet.actions)
         self.actions["quit"] = QAction("&Quit", self)
