@@ -1,7 +1,8 @@
 """The loss over (a, b) as a contour plot, with the run's path drawn live and other optimizers' paths beside it.
 
-log₁₀ of the mean squared error as an image in a perceptually uniform colour map (viridis), with isocurves
-at evenly spaced levels of it; the least-squares (a, b) marked at the bottom of the bowl.
+log₁₀ of the mean squared error as an image in a perceptually uniform colour map (viridis), with contour
+lines at evenly spaced levels of it (computed with the surface, in the worker); the least-squares (a, b)
+marked at the bottom of the bowl.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from gui.graddesc.frames import Compared, Surface
 
 COLOR_MAP = "viridis"
-ISOCURVES = 12  # levels of log₁₀ MSE drawn as lines
 LIVE = (230, 30, 30)  # the run's own path
 COMPARE_COLORS = ((255, 255, 255), (255, 150, 20), (255, 105, 215), (120, 200, 255), (255, 235, 80), (40, 40, 40),
                   (170, 255, 120))  # against viridis' blues, greens and yellows, and each other
@@ -47,10 +47,11 @@ class QContourPlot(QWidget):
         self.plot.addItem(self.image)
         self.bar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=12, label="log₁₀ MSE")
         self.bar.setImageItem(self.image, insert_in=item)
-        self.isocurves: list[pg.IsocurveItem] = []
+        self.contours = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 100), width=1))  # all lines, NaN-separated
+        self.plot.addItem(self.contours)
         self.optimum = pg.ScatterPlotItem(symbol="+", size=16, pen=pg.mkPen("w", width=2), brush=None)
         self.start = pg.ScatterPlotItem(symbol="o", size=10, pen=pg.mkPen("w", width=2), brush=None)
-        self.path = pg.PlotDataItem(pen=pg.mkPen(LIVE, width=2.5))
+        self.path = pg.PlotCurveItem(pen=pg.mkPen(LIVE, width=2.5), skipFiniteCheck=True)
         self.head = pg.ScatterPlotItem(symbol="o", size=9, pen=pg.mkPen("w", width=1.5), brush=pg.mkBrush(LIVE))
         for part in (self.optimum, self.start, self.path, self.head):
             self.plot.addItem(part)
@@ -58,6 +59,7 @@ class QContourPlot(QWidget):
         self.head.setZValue(11)
         self.compared: list[pg.PlotDataItem] = []
         self.surface: Surface | None = None
+        self._start: tuple[float, float] | None = None
         # The legend sits under the plot, where it hides no part of the bowl or of a path.
         self.key = QLabel("")
         self.key.setWordWrap(True)
@@ -71,25 +73,16 @@ class QContourPlot(QWidget):
         self._show_key()
 
     def set_surface(self, surface: Surface) -> None:
-        """A new surface: the image, its isocurves and the view's range."""
+        """A new surface: the image, its contour lines and the view's range."""
         self.surface = surface
-        with np.errstate(divide="ignore"):
-            z = np.log10(np.maximum(surface.loss, np.finfo(float).tiny))
+        z = surface.log_loss
         lo, hi = float(z.min()), float(z.max())
         hi = hi if hi > lo else lo + 1
         self.image.setImage(z, autoLevels=False, levels=(lo, hi))
         a, b = surface.a, surface.b
         self.image.setRect(QRectF(a[0], b[0], a[-1] - a[0], b[-1] - b[0]))
         self.bar.setLevels((lo, hi))
-        for curve in self.isocurves:
-            curve.setParentItem(None)
-            self.plot.removeItem(curve)
-        self.isocurves = []
-        for level in np.linspace(lo, hi, ISOCURVES + 2)[1:-1]:
-            curve = pg.IsocurveItem(data=z, level=float(level), pen=pg.mkPen((255, 255, 255, 90), width=1),
-                                    axisOrder="col-major")
-            curve.setParentItem(self.image)  # in the image's coordinates: the grid's (a, b)
-            self.isocurves.append(curve)
+        self.contours.setData(surface.contours[:, 0], surface.contours[:, 1], connect="finite")
         self.optimum.setData([surface.optimum[0]], [surface.optimum[1]])
         self.plot.setRange(xRange=(a[0], a[-1]), yRange=(b[0], b[-1]), padding=0)
 
@@ -100,9 +93,13 @@ class QContourPlot(QWidget):
             self.path.setData([], [])
             self.start.setData([], [])
             self.head.setData([], [])
+            self._start = None
             return
         self.path.setData(points[:, 0], points[:, 1])
-        self.start.setData([points[0, 0]], [points[0, 1]])
+        start = (float(points[0, 0]), float(points[0, 1]))
+        if start != self._start:  # a new run
+            self._start = start
+            self.start.setData([start[0]], [start[1]])
         self.head.setData([points[-1, 0]], [points[-1, 1]])
         if label != self._labels["path"]:
             self._labels["path"] = label

@@ -263,12 +263,16 @@ class QGradDescControls(QWidget):
         """The rules ticked in the Compare menu."""
         return [rule for rule, action in self.compare_actions.items() if action.isChecked()]
 
-    def set_compared(self, rules, emit: bool = False) -> None:
-        """Tick exactly these rules (and say so once, if `emit`)."""
+    def set_compared(self, rules, epochs: int | None = None, emit: bool = False) -> None:
+        """Tick exactly these rules, show the epochs (and say so once, if `emit`)."""
         for rule, action in self.compare_actions.items():
             action.blockSignals(True)
             action.setChecked(rule in rules)
             action.blockSignals(False)
+        if epochs is not None:
+            self.compare_epochs.blockSignals(True)
+            self.compare_epochs.setValue(epochs)
+            self.compare_epochs.blockSignals(False)
         self.actions["compare"].setText(f"Compare ({len(self.compared())})" if self.compared() else "Compare")
         if emit:
             self._compare_edited()

@@ -22,6 +22,9 @@ class Surface:
     b: np.ndarray  # the intercepts (its y axis), increasing
     loss: np.ndarray  # MSE, shape (len(a), len(b))
     optimum: tuple[float, float]  # (a, b) of the least-squares line: the bottom of the bowl
+    log_loss: np.ndarray  # log₁₀ MSE, as the plot colours it
+    levels: np.ndarray  # the log₁₀ MSE of each contour line
+    contours: np.ndarray  # every contour line's (a, b) points, shape (n, 2), the lines separated by rows of NaN
 
     def contains(self, a: float, b: float) -> bool:
         return bool(self.a[0] <= a <= self.a[-1] and self.b[0] <= b <= self.b[-1])

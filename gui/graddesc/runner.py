@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import contourpy  # imported here, in the GUI thread that imports the runner: see surface_over
 import numpy as np
 
 from engine.config import RunState
@@ -29,8 +30,9 @@ CHUNK_S = 0.004  # a flat-out chunk of rows takes about this long, so Pause is a
 FIRST_CHUNK, MAX_CHUNK = 64, 50_000  # rows in a chunk: to start with (an epoch of the lesson's 29), at most
 PACED_TICK_S = 0.005  # a paced Play looks at the clock at least this often
 GRID = 200  # points of the loss surface along a and along b
+CONTOURS = 12  # lines at evenly spaced levels of log₁₀ MSE
 MARGIN = 0.15  # of the box's span on each side, around what the surface must show
-MAX_GROWTH = 50.0  # the surface follows a path out of its box up to this many times the first box's span
+MAX_GROWTH = 50.0  # the surface follows a path out of its box up to this many times the first box's spans
 COMPARE_EPOCHS = 5  # as the workbook's "run" macro
 MAX_COMPARE_ROWS = 30_000  # rows stepped for one comparison, all optimizers together (~3 s at most)
 
@@ -76,10 +78,23 @@ def box_around(points: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def surface_over(data: Data, box: tuple[float, float, float, float]) -> Surface:
-    """The loss surface of the data over the box, GRID × GRID."""
+    """The loss surface of the data over the box, GRID × GRID, with contour lines of its log₁₀.
+
+    Drawn here, in the worker, by contourpy (milliseconds; pyqtgraph's isocurves took ~0.4 s of the GUI thread).
+    contourpy is imported at the top of this module: imported first in the worker thread instead, the sheet's
+    later `import torch` there hung in torch._C._autograd_init (PySide6 6.11, torch 2.13, contourpy 1.3.3).
+    """
     a = np.linspace(box[0], box[1], GRID)
     b = np.linspace(box[2], box[3], GRID)
-    return Surface(a, b, loss_surface(data, a, b), least_squares(data))
+    loss = loss_surface(data, a, b)
+    z = np.log10(np.maximum(loss, np.finfo(float).tiny))  # an exact fit's zero loss: the darkest colour, not -inf
+    lo, hi = float(z.min()), float(z.max())
+    levels = np.linspace(lo, hi, CONTOURS + 2)[1:-1] if hi > lo else np.zeros(0)
+    lines = contourpy.contour_generator(a, b, z.T, line_type=contourpy.LineType.ChunkCombinedNan)
+    chunks = [chunk for level in levels for chunk in lines.lines(float(level))[0] if chunk is not None]
+    gaps = [np.full((1, 2), np.nan)] * len(chunks)
+    contours = np.concatenate([part for pair in zip(chunks, gaps) for part in pair]) if chunks else np.zeros((0, 2))
+    return Surface(a, b, loss, least_squares(data), z, levels, contours)
 
 
 class GradDescRunner(Runner):
@@ -335,9 +350,9 @@ class GradDescRunner(Runner):
             if _inside(needed, self._box):
                 return
             first, old = self._first_box, self._box
-            cap = MAX_GROWTH * max(first[1] - first[0], first[3] - first[2])
-            box = (max(min(needed[0], old[0]), first[0] - cap), min(max(needed[1], old[1]), first[1] + cap),
-                   max(min(needed[2], old[2]), first[2] - cap), min(max(needed[3], old[3]), first[3] + cap))
+            cap_a, cap_b = MAX_GROWTH * (first[1] - first[0]), MAX_GROWTH * (first[3] - first[2])
+            box = (max(min(needed[0], old[0]), first[0] - cap_a), min(max(needed[1], old[1]), first[1] + cap_a),
+                   max(min(needed[2], old[2]), first[2] - cap_b), min(max(needed[3], old[3]), first[3] + cap_b))
             if box == old:
                 return
         self._box = box

@@ -22,11 +22,12 @@ from gui.graddesc.handle import QGradDescHandle
 from gui.graddesc.table import QRowsLegend, QRowsModel, QRowsView
 
 IDLE, PLAYING = RunState.IDLE, RunState.PLAYING
-PATH_EVERY_S = 1 / 30  # the path is redrawn at most this often while running
-CURVE_EVERY_S = 0.1  # and the rmse curve (pyqtgraph's axes are costly to repaint)
+PATH_EVERY_S = 1 / 20  # the path is redrawn at most this often while running (pyqtgraph's repaints are costly)
+CURVE_EVERY_S = 0.25  # and the rmse curve (its axes re-layout as it grows)
 RATE_WINDOW_S = 0.5  # rows/s is measured over at least this long
 STATUS = ("device", "dataset", "step", "rmse", "rate")  # the window's status fields this tab fills while shown
 SIDE_MIN_WIDTH = 300
+PLOTS_SHARE = 0.42  # of the width, for the contour and the rmse curve, when the tab is first shown
 
 
 class PathBuffer:
@@ -192,6 +193,8 @@ class QGradDescTab(QWidget):
             self.progress = frame.progress
             self._show_progress(frame.progress)
         self._draw(force=self.state == IDLE)
+        if frame.rows and self.isVisible():
+            self.table.viewport().repaint()  # now, while the engine waits (FrameClock), not later competing for the GIL
 
     def _draw(self, force: bool = False) -> None:
         """Redraw what changed, at most PATH_EVERY_S / CURVE_EVERY_S apart unless forced."""
@@ -267,7 +270,7 @@ class QGradDescTab(QWidget):
 
     def compare(self, rules, epochs: int) -> None:
         """Draw these rules' paths from the run's start over the same contour."""
-        self.controls.set_compared(rules)
+        self.controls.set_compared(rules, epochs)
         self.engine.compare(list(rules), int(epochs))
 
     # --- files -------------------------------------------------------------------------------
@@ -313,6 +316,8 @@ class QGradDescTab(QWidget):
         super().showEvent(event)
         if self.contour is None:
             self._build_plots()
+            width = self.split.width()
+            self.split.setSizes([round(width * (1 - PLOTS_SHARE)), round(width * PLOTS_SHARE)])
         self._saved_status = {name: self.status_labels[name].text() for name in STATUS}
         self._show_status()
         focus = QApplication.focusWidget()

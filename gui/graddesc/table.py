@@ -31,6 +31,14 @@ ESTIMATE_FILL = "#F1F8EC"  # an estimate is a lighter shade of its derivative's 
 COLUMN_WIDTH = 84  # pixels: ten characters or so
 PADDING = 8  # pixels of a cell not for text
 ESTIMATES = {"est_db": "de_db", "est_da": "de_da"}  # each estimate and the derivative it estimates
+# Roles as plain ints, looked up once: PySide6's Qt.X attribute access and enum comparisons cost ~15 µs each,
+# and data() runs for several roles of every visible cell at every repaint.
+DISPLAY, TOOLTIP = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ToolTipRole)
+BACKGROUND, FONT = int(Qt.ItemDataRole.BackgroundRole), int(Qt.ItemDataRole.FontRole)
+ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+HANDLED = frozenset((DISPLAY, TOOLTIP, BACKGROUND, FONT, ALIGN))
+RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+HORIZONTAL = Qt.Orientation.Horizontal
 
 
 def cell_text(value: float, fits: Callable[[str], bool]) -> str:
@@ -94,6 +102,7 @@ class QRowsModel(QAbstractTableModel):
         self._fills.update(dict.fromkeys(ESTIMATES, QBrush(QColor(ESTIMATE_FILL))))
         self._bold = QFont()
         self._bold.setBold(True)
+        self._texts: dict[tuple[int, int], str] = {}  # (row, column) -> its text at the column's width now
 
     # --- engine → model ----------------------------------------------------------------------
     def set_settings(self, settings: Settings) -> None:
@@ -102,6 +111,7 @@ class QRowsModel(QAbstractTableModel):
         if fields != self.fields:
             self.beginResetModel()
             self.settings, self.fields = settings, fields
+            self._texts.clear()
             self.endResetModel()
         else:
             self.settings = settings
@@ -112,6 +122,7 @@ class QRowsModel(QAbstractTableModel):
         if start == 0 or start != n:  # start != n: rows were missed, so show only these from the top
             self.beginResetModel()
             self._put(0, rows)
+            self._texts.clear()
             self.endResetModel()
         elif len(rows):
             self.beginInsertRows(QModelIndex(), n, n + len(rows) - 1)
@@ -136,24 +147,30 @@ class QRowsModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.fields)
 
+    def column_resized(self, column: int) -> None:
+        """The view changed a column's width: its numbers are shortened again."""
+        for key in [k for k in self._texts if k[1] == column]:
+            del self._texts[key]
+
     def value(self, row: int, field: str) -> float:
         return float(self.rows[field][row])
 
-    def data(self, index: QModelIndex, role: int = Qt.DisplayRole):
-        if not index.isValid():
+    def data(self, index: QModelIndex, role: int = DISPLAY):
+        if role not in HANDLED:
             return None
-        r, field = index.row(), self.fields[index.column()]
-        if role == Qt.DisplayRole:
-            return cell_text(self.value(r, field), lambda text: self.fits(text, index.column()))
-        if role == Qt.BackgroundRole:
-            return self._fills[field]
-        if role == Qt.TextAlignmentRole:
-            return int(Qt.AlignRight | Qt.AlignVCenter)
-        if role == Qt.FontRole and r == len(self.rows) - 1:
-            return self._bold  # the row stepped last
-        if role == Qt.ToolTipRole:
-            return self.tooltip(r, field)
-        return None
+        r, c = index.row(), index.column()
+        if role == DISPLAY:  # cached: a row's numbers never change, only the column's width may
+            text = self._texts.get((r, c))
+            if text is None:
+                text = self._texts[r, c] = cell_text(self.value(r, self.fields[c]), lambda t: self.fits(t, c))
+            return text
+        if role == BACKGROUND:
+            return self._fills[self.fields[c]]
+        if role == ALIGN:
+            return RIGHT
+        if role == FONT:
+            return self._bold if r == len(self.rows) - 1 else None  # the row stepped last
+        return self.tooltip(r, self.fields[c])
 
     def tooltip(self, r: int, field: str) -> str:
         """The number in full; beside an estimate or a derivative, the other and their difference."""
@@ -167,15 +184,15 @@ class QRowsModel(QAbstractTableModel):
         return (f"{text}\n\n{HEADINGS[est]} − {HEADINGS[exact]} = {gap:.6g}: the forward difference's error, of the "
                 f"order of the nudge {self.settings.nudge:g} (err² is a parabola: exactly nudge·x² for a, nudge for b)")
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.DisplayRole):
-        if orientation == Qt.Horizontal:
-            if role == Qt.DisplayRole:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = DISPLAY):
+        if orientation == HORIZONTAL:
+            if role == DISPLAY:
                 return HEADINGS[self.fields[section]]
-            if role == Qt.ToolTipRole:
+            if role == TOOLTIP:
                 return formula(self.fields[section], self.settings)
-            if role == Qt.BackgroundRole:
+            if role == BACKGROUND:
                 return self._fills[self.fields[section]]
-        elif role == Qt.DisplayRole:
+        elif role == DISPLAY:
             return str(section + 1)
         return None
 
@@ -204,6 +221,7 @@ class QRowsView(QTableView):
         model.fits = lambda text, column: wide.horizontalAdvance(text) <= self.columnWidth(column) - PADDING
         self._metrics = metrics
         model.rowsInserted.connect(self._follow)
+        header.sectionResized.connect(lambda column, _old, _new: model.column_resized(column))
 
     def _follow(self, _parent, _first: int, last: int) -> None:
         """Keep the newest row in sight (Play), unless the reader has scrolled up to look at older ones."""
