@@ -137,8 +137,25 @@ def test_compare_three_rules_draws_three_paths(qtbot, window):
     assert tab.controls.compared() == ["sgd", "rmsprop", "adam"] and "(3)" in tab.actions["compare"].text()
     surface = tab.contour.surface
     assert all(surface.contains(*p) for path in expected for p in path)  # the contour holds every path
+    tab.controls.compare_actions["momentum"].trigger()  # ticking one more in the Compare menu draws it too
+    qtbot.waitUntil(lambda: len(tab.contour.compared) == 4, timeout=WAIT_MS)
+    assert [c.rule for c in tab.compared] == ["sgd", "momentum", "rmsprop", "adam"]
     tab.compare([], 4)
     qtbot.waitUntil(lambda: not tab.contour.compared, timeout=WAIT_MS)
+
+
+def test_the_data_boxes_make_new_lesson_data(qtbot, window):
+    tab = window.graddesc
+    tab.engine.step_row()
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=WAIT_MS)
+    tab.controls.rows.setValue(12)
+    qtbot.waitUntil(lambda: tab.progress.rows == 12, timeout=WAIT_MS)
+    assert tab.model.rowCount() == 0 and len(tab.path.points) == 1  # a new run from the start
+    tab.controls.noise.setValue(3.0)
+    qtbot.waitUntil(lambda: "noise" in tab.progress.data, timeout=WAIT_MS)
+    tab.engine.run_epoch()
+    qtbot.waitUntil(lambda: tab.progress.epoch == 1 and idle(tab), timeout=WAIT_MS)
+    np.testing.assert_array_equal(tab.model.rows["y"], lesson_data(12, 42, noise=3.0).y)
 
 
 def test_a_bad_workbook_says_so_in_one_line_and_the_rows_stay(qtbot, window, tmp_path):
@@ -222,6 +239,10 @@ def test_switching_tabs_keeps_the_sheet_tab_working(qtbot, window):
     qtbot.mouseClick(sheet_step, Qt.LeftButton)
     qtbot.waitUntil(lambda: window.sheet.snapshot.step == 1, timeout=WAIT_MS)
     assert window.status_labels["step"].text() == "step 1"
+    assert steps(tab) == 1
+    window.sheet.view.setFocus()
+    qtbot.keyClick(window.sheet.view, Qt.Key_N)  # this tab's keys do nothing while the Sheet tab is shown
+    qtbot.wait(200)
     assert steps(tab) == 1
     window.tabs.setCurrentWidget(tab)
     assert window.status_labels["step"].text() == "epoch 1 · row 1/29"
