@@ -108,7 +108,6 @@ class GradDescRunner(Runner):
                  clock: FrameClock | None = None) -> None:
         super().__init__(mailbox or Mailbox(Frame), clock)
         self.data = data or lesson_data()
-        self.recipe = (29, 42, 0.0)  # rows, seed, noise of the lesson's data, when that is what is used
         self.run = GradDesc(self.data, settings or Settings.lesson("sgd"))
         self.rate: float | None = 10.0  # Play's rows per second; None runs flat out
         self.playing = False
@@ -135,9 +134,7 @@ class GradDescRunner(Runner):
 
     def set_data(self, rows: int, seed: int, noise: float) -> None:
         """The lesson's recipe with `rows` rows from `seed`, y = 30 + 2·x plus noise·N(0, 1); starts again."""
-        data = lesson_data(rows=int(rows), seed=int(seed), noise=float(noise))
-        self.recipe = (int(rows), int(seed), float(noise))
-        self._use(data)
+        self._use(lesson_data(rows=int(rows), seed=int(seed), noise=float(noise)))
 
     def open_csv(self, path: str) -> None:
         """x, y rows from a CSV with x and y columns; a bad file leaves everything as it was."""
@@ -376,7 +373,6 @@ class GradDescRunner(Runner):
         book = module.read_graddesc(path, sheet)
         gap = book.difference()
         self._use(book.data, book.graddesc())
-        self.recipe = None
         self.run_epoch()  # the workbook's rows, as the engine computes them
         text = f"Opened {book.book} · {book.sheet} ({LABELS[book.rule]}, {len(book.data)} rows)"
         if gap is None:
