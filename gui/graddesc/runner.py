@@ -25,10 +25,11 @@ from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
 from gui.runtime.series import LINE, MARKERS, Points
 
-FRAME_S = 1 / 60  # publish at most this often while running flat out
+FRAME_S = 1 / 30  # publish at most this often while running flat out
 CHUNK_S = 0.004  # a flat-out chunk of rows takes about this long, so Pause is answered within a few ms
 FIRST_CHUNK, MAX_CHUNK = 64, 50_000  # rows in a chunk: to start with (an epoch of the lesson's 29), at most
 PACED_TICK_S = 0.005  # a paced Play looks at the clock at least this often
+BREATHER_S = 0.005  # running flat out, the engine rests this long after each frame so the GUI can paint it
 GRID = 200  # points of the loss surface along a and along b
 CONTOURS = 12  # lines at evenly spaced levels of log₁₀ MSE
 MARGIN = 0.15  # of the box's span on each side, around what the surface must show
@@ -260,6 +261,8 @@ class GradDescRunner(Runner):
             self.pause()
         elif paced or self.clock.due(FRAME_S):
             self.publish()
+            if not paced:  # the plots paint in the GUI's event loop, outside the FrameClock's render: step aside
+                return BREATHER_S
         if not self.playing:
             return None
         return min(PACED_TICK_S, 1 / self.rate) if paced else 0.0
