@@ -11,11 +11,16 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QT
 from gui import recent
 from gui.help.about import about_action
 from gui.help.guide import guide_action
+from gui.graddesc.handle import QGradDescHandle
+from gui.graddesc.runner import GradDescRunner
+from gui.graddesc.tab import QGradDescTab
 from gui.runtime.channel import QChannel
 from gui.sheet.handle import QSheetHandle
 from gui.sheet.runner import SheetRunner
 from gui.sheet.tab import STATUS, QSheetTab
 
+SHEET_RUN = ("step", "step_n", "play", "solve", "stop", None, "reset")
+GRADDESC_RUN = ("step_row", "run_epoch", "play", "reset", None, "compare", None, "open_workbook", "open_csv", "export")
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch
 
 
@@ -37,6 +42,11 @@ class QMainSheetWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.sheet, "Sheet")
+        self.graddesc = QGradDescTab(self.channel.add("graddesc", GradDescRunner(), QGradDescHandle), self.status_labels)
+        self.tabs.addTab(self.graddesc, "Gradient descent")
+        for signal, slot in ((self.graddesc.message, self.show_message), (self.graddesc.notice, self.show_notice),
+                             (self.graddesc.status_message, self.statusBar().showMessage)):
+            signal.connect(slot)
         self.setCentralWidget(self.tabs)
         self.actions = dict(self.sheet.actions)
         self.actions["quit"] = QAction("&Quit", self)
@@ -72,15 +82,26 @@ class QMainSheetWindow(QMainWindow):
         edit = self.menuBar().addMenu("&Edit")
         for name in ("undo", "redo"):
             edit.addAction(a[name])
-        run = self.menuBar().addMenu("&Run")
-        for name in ("step", "step_n", "play", "solve", "stop", None, "reset"):
-            run.addSeparator() if name is None else run.addAction(a[name])
+        self.run_menu = self.menuBar().addMenu("&Run")  # the current tab's commands
+        self.tabs.currentChanged.connect(self._follow_tab)
+        self._follow_tab()
         view = self.menuBar().addMenu("&View")
         for name in ("zoom_in", "zoom_out", "zoom_fit"):
             view.addAction(a[name])
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(guide_action(self))  # F1
         help_menu.addAction(about_action(self, lambda: self.sheet.ratings, lambda: self.status_labels["device"].text()))
+
+    def _follow_tab(self, *_) -> None:
+        """The Run menu lists the current tab's commands; each tab's keys act only while it is shown."""
+        self.run_menu.clear()
+        if self.tabs.currentWidget() is self.sheet:
+            names, actions = SHEET_RUN, self.actions
+        else:
+            names, actions = GRADDESC_RUN, self.graddesc.actions
+        for name in names:
+            self.run_menu.addSeparator() if name is None else self.run_menu.addAction(actions[name])
+        self.sheet.set_keys_active(self.tabs.currentWidget() is self.sheet)  # S, Space … must not reach a hidden sheet
 
     def _fit_to_screen(self) -> None:
         screen = self.screen().availableGeometry() if self.screen() is not None else None
@@ -106,6 +127,7 @@ class QMainSheetWindow(QMainWindow):
         self.hide()  # gone from the screen now; the engine thread is stopped after
         QApplication.processEvents()
         self.sheet.close_tab()
+        self.graddesc.close_tab()
         if self._box is not None:
             self._box.close()
         self.channel.shutdown()

@@ -224,3 +224,13 @@ def test_help_and_recent_files_are_in_the_menus(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: str(path.resolve()) in [p for p, _ in recent.recent()], timeout=WAIT_MS)
     recent.fill_menu(window.recent_menu, window.sheet.open_ratings)
     assert window.recent_menu.actions()[0].text() == "mine.csv"
+
+
+def test_the_run_menu_and_keys_follow_the_current_tab(qtbot, window):
+    run = window.run_menu
+    assert [a.text() for a in run.actions() if a.text()][:2] == ["Step", "Step ×N"]
+    window.tabs.setCurrentWidget(window.graddesc)
+    assert [a.text() for a in run.actions() if a.text()][:2] == ["Step row", "Run epoch"]
+    assert window.actions["step"].shortcuts() == []  # S no longer reaches the hidden sheet
+    window.tabs.setCurrentWidget(window.sheet)
+    assert window.actions["step"].shortcut().toString() == "S"

@@ -46,6 +46,7 @@ ACTIONS = {"open": "&Open ratings…", "import": "&Import from Excel…", "expor
            "zoom_in": "Zoom &in", "zoom_out": "Zoom &out", "zoom_fit": "&Fit the sheet to the window"}
 SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
              "stop": "Esc", "reset": "Ctrl+R", "zoom_in": ("Ctrl++", "Ctrl+="), "zoom_out": "Ctrl+-", "zoom_fit": "Ctrl+0"}
+LOCAL_KEYS = ("step", "step_n", "play", "solve", "stop", "reset", "undo", "redo", "zoom_in", "zoom_out", "zoom_fit")
 SIDE_MIN_WIDTH = 280  # the explain panel and the loss curve stay readable in a small window
 STATUS = ("device", "dataset", "step", "rmse", "rate")  # the status bar's fields this tab fills
 
@@ -86,6 +87,7 @@ class QSheetTab(QWidget):
         self.question: QMessageBox | None = None  # a question waiting for the user's answer
 
         self.actions = make_actions(self, ACTIONS, SHORTCUTS)
+        self._keys: dict[str, list] = {}  # shortcuts set aside while another tab is shown
         self.undo = QUndoStack(self)  # cell edits, undone and redone through the engine
         self.originals: dict[Cell, float | None] = {}  # each edited cell's value before its first edit
         for name, action, keys in (("undo", self.undo.createUndoAction(self, "&Undo"), QKeySequence.Undo),
@@ -164,6 +166,17 @@ class QSheetTab(QWidget):
             (self.view.cell_selected, self.select),
         ):
             self._connect(signal, slot)
+
+    def set_keys_active(self, on: bool) -> None:
+        """The sheet's own keys (run, edit, zoom) work only while this tab is shown; menus keep the actions."""
+        for name in LOCAL_KEYS:
+            action = self.actions[name]
+            if not on and name not in self._keys:
+                self._keys[name] = action.shortcuts()
+            if on and name in self._keys:
+                action.setShortcuts(self._keys.pop(name))
+            elif not on:
+                action.setShortcuts([])
 
     def start(self, path: str | None = None) -> None:
         """Open the first ratings: a file, or MovieLens."""
