@@ -17,6 +17,8 @@ class QSheetHandle(QRunnerHandle):
     solved = Signal(object)  # SolveResult
     diverged = Signal()
     xlsx_checked = Signal(bool)  # whether engine.xlsx can export and import (checked in the worker)
+    raced = Signal(int)  # a race ended (its number)
+    model_used = Signal(str)  # fold-in now uses this trained model ("": the sheet's movies)
 
     def solve(self) -> None:
         self.runner.stop.clear()  # cleared here, not in the worker, so a quick Stop is never lost
