@@ -238,3 +238,62 @@ def test_a_fix_for_an_oscillating_run_starts_a_branch(qtbot, window):
     assert tab.timeline.branches[1].fork == d.step and tab.timeline.branches[0].end == 1000
     run(qtbot, tab, 500)
     assert tab.diagnosis is None or tab.diagnosis.kind not in ("oscillating", "diverging")
+
+
+def test_the_gui_thread_runs_no_torch_code_with_the_timeline_race_coach_and_new_user():
+    """Seeking, branching, the coach, a race, held-out cells and fold-in all compute in the worker."""
+    import subprocess
+    import sys
+
+    code = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+ran = set()
+def profile(frame, event, arg):
+    name = frame.f_code.co_filename
+    if frame.f_code.co_name == "_patched_getfile":
+        return
+    if event == "call" and ("/torch/" in name or "/engine/sheet/" in name and not name.endswith(("explanation.py",
+                            "sheet/__init__.py")) or "/engine/optim/" in name or "/engine/train/" in name):
+        ran.add((name, frame.f_code.co_name))
+sys.setprofile(profile)
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from engine.config import OptimizerSettings as O
+from gui.main_window import QMainSheetWindow
+app = QApplication([])
+w = QMainSheetWindow()
+tab, done = w.sheet, []
+def later(ms, f):
+    QTimer.singleShot(ms, f)
+def drive():
+    if tab.snapshot is None or tab.loss_plot is None:
+        return later(50, drive)
+    tab.actions["holdout"].trigger()
+    tab.engine.send("step", 50)  # at once (Step ×N would run in chunks, after the commands below)
+    tab.engine.seek(20)
+    tab.engine.set_optimizer(O("sgd", lr=5.0))
+    tab.engine.send("step", 30)
+    tab.start_race([O("sgd", lr=0.01), O("adam", lr=0.05)], 300)
+    tab.actions["add_me"].trigger()
+    later(1500, fold)
+def fold():
+    tab.engine.edit("rating", (15, 0), 5.0)
+    tab.engine.edit("rating", (15, 1), 2.0)
+    tab.engine.fold_in()
+    later(1500, finish)
+def finish():
+    done.append((tab.coach_bar.isVisible(), tab.race is not None and not tab.race.running,
+                 tab.me is not None and tab.me.folded_at is not None, len(tab.timeline.branches)))
+    w.close()
+    app.quit()
+w.show()
+later(50, drive)
+later(60_000, app.quit)
+app.exec()
+sys.setprofile(None)
+assert done == [(True, True, True, 2)], done
+assert not ran, sorted(ran)[:5]
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

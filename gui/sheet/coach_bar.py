@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout
 
 if TYPE_CHECKING:
     from engine.sheet.coach import Diagnosis
@@ -33,11 +33,18 @@ class QCoachBar(QFrame):
         self.close_button.setToolTip("hide this until the coach sees something else")
         self.close_button.clicked.connect(self.dismiss)
         self.buttons: list[QPushButton] = []
-        self._layout = QHBoxLayout(self)
-        self._layout.setContentsMargins(8, 3, 4, 3)
-        self._layout.addWidget(self.title)
-        self._layout.addWidget(self.evidence, 1)
-        self._layout.addWidget(self.close_button)
+        top = QHBoxLayout()
+        top.addWidget(self.title)
+        top.addWidget(self.evidence, 1)
+        top.addWidget(self.close_button)
+        self._layout = QHBoxLayout()  # the fixes, under the evidence
+        self._layout.addStretch(1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(8, 3, 4, 3)
+        column.setSpacing(2)
+        column.addLayout(top)
+        column.addLayout(self._layout)
+        self.setMinimumWidth(1)  # a long verdict wraps and long fixes clip: the sheet's width never follows them
         self.hide()
 
     def _key(self, d: Diagnosis) -> tuple:
@@ -61,9 +68,13 @@ class QCoachBar(QFrame):
         self.buttons = []
         for fix in d.fixes:
             button = QPushButton(fix.label)
-            button.setToolTip("go back to that step and go on with these settings: a new branch, the old run stays")
+            button.setToolTip(f"{fix.label}: go back to that step and go on with these settings (a new branch when "
+                              "it is in the past; the old run stays)")
+            button.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+            button.setMinimumWidth(min(button.sizeHint().width(), 120))
+            button.setMaximumWidth(button.sizeHint().width())
             button.clicked.connect(lambda _=False, f=fix: self.fix_chosen.emit(f.step, f.settings))
-            self._layout.insertWidget(self._layout.count() - 1, button)
+            self._layout.insertWidget(self._layout.count() - 1, button, 1)
             self.buttons.append(button)
         self.show()
 

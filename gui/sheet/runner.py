@@ -49,7 +49,6 @@ MAX_RECOMMENDED = 200  # users whose recommendations come with each frame (a big
 RECOMMEND_EVERY_S = 0.5  # how often they are worked out again while Play runs
 START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 HOLDOUT_FRACTION, HOLDOUT_SEED = 0.2, 0  # the held-out cells: a seeded fifth of the ratings
-COACH_EVERY_S = 0.5  # how often the coach looks at a run while Play runs (and after every command)
 COACH_WINDOW = 1000  # the coach reads this many of the latest steps
 ME_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
 Progress = Callable[[str, "float | None"], None]
@@ -119,7 +118,6 @@ class SheetRunner(RaceCommands, NewUserCommands, Runner):
         self._recommended_at = 0.0
         self._device_label = ""
         self.curves = BranchCurves(lambda points: self.mailbox.put(losses=points))
-        self._coached_at = 0.0
         self._solves = 0
         self._chunk = 1
         RaceCommands.__init__(self)
@@ -242,6 +240,7 @@ class SheetRunner(RaceCommands, NewUserCommands, Runner):
     def _start(self) -> None:
         self._paced = (time.perf_counter(), 0)
         self.playing = True
+        self.mailbox.put(diagnosis=None, diagnosed=True)  # the coach speaks again when the run stops
         self.set_state(RunState.PLAYING)
 
     def pause(self) -> None:
@@ -498,11 +497,9 @@ class SheetRunner(RaceCommands, NewUserCommands, Runner):
                             dict(self.curves.series))
 
     def _coach(self, snap) -> dict:
-        """The coach's verdict on the run up to this step: after every command, at most every COACH_EVERY_S in Play."""
-        now = time.perf_counter()
-        if self.playing and now - self._coached_at < COACH_EVERY_S:
+        """The coach's verdict on the run up to this step, whenever the run stands still (a diverging run stops)."""
+        if self.playing:  # a verdict that changed twice a second would move the sheet up and down while it runs
             return {}
-        self._coached_at = now
         from engine.sheet import coach
 
         curve = self.timeline.curve(start=max(snap.step - COACH_WINDOW, 0), stop=snap.step, path=True)

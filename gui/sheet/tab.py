@@ -250,7 +250,9 @@ class QSheetTab(QWidget):
         self.model.set_extras(frame.blank_predictions, frame.recommendations)
         self.model.set_snapshot(frame.display if frame.display is not None else snap)
         if frame.timeline is not None:
-            self._show_timeline(frame.timeline)
+            self.timeline = frame.timeline
+            if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
+                self.timeline_bar.show_timeline(frame.timeline)
         if frame.diagnosed:
             self._show_diagnosis(frame.diagnosis)
         if self._select_me and self.model.me_row is not None:
@@ -378,6 +380,8 @@ class QSheetTab(QWidget):
         self.controls.show_state(state)
         self._enable_me()
         self._enable_xlsx()
+        if state == IDLE and self.timeline is not None:
+            self.timeline_bar.show_timeline(self.timeline)
         self._rate_mark = (time.perf_counter(), self.snapshot.step if self.snapshot else 0)
         if state == IDLE:
             self._refresh_texts()
@@ -395,10 +399,6 @@ class QSheetTab(QWidget):
                                  "above the sheet.", 8000)
 
     # --- the timeline, the coach ---------------------------------------------------------------
-    def _show_timeline(self, info: TimelineInfo) -> None:
-        self.timeline = info
-        self.timeline_bar.show_timeline(info)
-
     def _show_diagnosis(self, d: Diagnosis | None) -> None:
         """The coach's verdict above the sheet, and the cell it blames boxed."""
         self.diagnosis = d

@@ -29,7 +29,7 @@ class QTimelineBar(QWidget):
                                "there follows the recorded run; another optimizer, lr or any edit there starts a "
                                "branch, and the old run stays")
         self.position = QLabel("step 0")
-        self.position.setMinimumWidth(130)
+        self.position.setFixedWidth(self.position.fontMetrics().horizontalAdvance("step 000,000 of 000,000") + 8)
         self.branches = QComboBox()
         self.branches.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
         self.branches.setMinimumContentsLength(18)
@@ -73,7 +73,9 @@ class QTimelineBar(QWidget):
         if not self.slider.isSliderDown() and not self._timer.isActive():
             self.slider.setValue(info.step)
         self.slider.blockSignals(False)
-        self.position.setText(f"step {info.step:,}" + ("" if info.at_head else f" of {info.end:,}"))
+        text = f"step {info.step:,}" + ("" if info.at_head else f" of {info.end:,}")
+        if text != self.position.text():
+            self.position.setText(text)
         items = tuple((b.id, branch_text(b)) for b in info.branches)
         self.branches.blockSignals(True)
         if tuple(i for i, _ in items) != tuple(i for i, _ in self._items):
@@ -85,6 +87,8 @@ class QTimelineBar(QWidget):
                 if text != old:
                     self.branches.setItemText(row, text)
         self._items = items
-        self.branches.setCurrentIndex(max(self.branches.findData(info.branch), 0))
+        row = max(self.branches.findData(info.branch), 0)
+        if row != self.branches.currentIndex():
+            self.branches.setCurrentIndex(row)
         self.branches.setEnabled(len(items) > 1)
         self.branches.blockSignals(False)

@@ -82,11 +82,15 @@ class QTimelinePlot(QCurvePlot):
             self.curve_clicked.emit(branch, int(round(event.pos().x())))
 
     def show_timeline(self, info: TimelineInfo) -> None:
-        """Bold the followed branch's curves, and put the cursor at the step shown."""
-        self.info = info
-        self.cursor.setPos(info.step)
-        for series in list(self.widths):
-            self._restyle(series)
+        """Bold the followed branch's curves, and put the cursor at the step shown when it is behind the head
+        (at the head the curve's end marks it: a cursor moving with Play would repaint the plot every frame)."""
+        old, self.info = self.info, info
+        self.cursor.setVisible(not info.at_head)
+        if not info.at_head:
+            self.cursor.setPos(info.step)
+        if old is None or old.branch != info.branch or old.series != info.series:
+            for series in list(self.widths):
+                self._restyle(series)
 
     def _restyle(self, series: int) -> None:
         if self.info is None or series not in self.traces:
