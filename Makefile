@@ -37,6 +37,8 @@ test: data
 bench: data
 	$(BIN)/python bench/sheet.py
 	$(BIN)/python bench/xlsx.py
+	$(BIN)/python bench/timeline.py
+	$(BIN)/python bench/race.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

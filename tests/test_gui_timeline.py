@@ -215,7 +215,7 @@ def test_the_coach_bar_offers_a_fix_for_a_diverging_run_and_the_fix_holds(qtbot,
     assert d.kind == "diverging" and bar.evidence.text() == d.evidence and "largest gradient" in d.evidence
     assert tab.view.coached == Cell(*d.cell)
     fix = bar.buttons[0]
-    assert "lr ÷ 10" in fix.text()
+    assert "lr ÷ 10" in fix.label
     qtbot.mouseClick(fix, Qt.LeftButton)
     qtbot.waitUntil(lambda: tab.snapshot.settings.lr == 0.5 and tab.snapshot.step == d.step, timeout=WAIT_MS)
     assert not bar.isVisible()
@@ -232,7 +232,7 @@ def test_a_fix_for_an_oscillating_run_starts_a_branch(qtbot, window):
     d = tab.diagnosis
     assert d.kind == "oscillating" and d.step < 1000
     switch = tab.coach_bar.buttons[1]
-    assert "switch to Momentum" in switch.text()
+    assert "switch to Momentum" in switch.label
     qtbot.mouseClick(switch, Qt.LeftButton)  # back to the best step, on with another optimizer
     qtbot.waitUntil(lambda: len(tab.timeline.branches) == 2 and tab.snapshot.step == d.step, timeout=WAIT_MS)
     assert tab.timeline.branches[1].fork == d.step and tab.timeline.branches[0].end == 1000

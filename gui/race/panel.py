@@ -79,7 +79,7 @@ class QRacePanel(QWidget):
         self.plot.setLabel("left", "RMSE")
         self.plot.setLabel("bottom", "racer's step")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumHeight(80)
         self.legend = self.plot.addLegend(offset=(-5, 5), labelTextColor=(40, 40, 40), labelTextSize="8pt",
                                           brush=(255, 255, 255, 200))
         self.curves: list[pg.PlotDataItem] = []
@@ -93,12 +93,12 @@ class QRacePanel(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         scroll.setFrameShape(QFrame.NoFrame)
         scroll.setWidget(box)
-        scroll.setMinimumHeight(150)
+        scroll.setMinimumHeight(170)  # a row of cards whole, Take buttons included; the plot takes the rest
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addLayout(header)
         layout.addWidget(self.plot, 1)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(scroll)
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
 
     def show_race(self, frame: RaceFrame) -> None:

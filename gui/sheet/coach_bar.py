@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout
 
 if TYPE_CHECKING:
@@ -11,6 +11,25 @@ if TYPE_CHECKING:
 
 STYLES = {"diverging": "#f8d7d5", "oscillating": "#fde9c8", "stalled": "#fdf6c3", "converged": "#dcefdc"}
 TITLES = {"diverging": "Diverging", "oscillating": "Oscillating", "stalled": "Stalled", "converged": "Converged"}
+
+
+class QFixButton(QPushButton):
+    """A fix's button: its whole label when there is room, else the label cut short with "…" (and whole in its tooltip)."""
+
+    def __init__(self, label: str, parent=None) -> None:
+        super().__init__(label, parent)
+        self.label = label
+        whole = super().sizeHint().width()
+        self._padding = whole - self.fontMetrics().horizontalAdvance(label)  # the button's frame around its text
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        self.setMinimumWidth(min(whole, 120))
+        self.setMaximumWidth(whole)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        whole = self.width() >= self.maximumWidth()
+        self.setText(self.label if whole else
+                     self.fontMetrics().elidedText(self.label, Qt.ElideRight, self.width() - self._padding))
 
 
 class QCoachBar(QFrame):
@@ -32,13 +51,13 @@ class QCoachBar(QFrame):
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip("hide this until the coach sees something else")
         self.close_button.clicked.connect(self.dismiss)
-        self.buttons: list[QPushButton] = []
+        self.buttons: list[QFixButton] = []
         top = QHBoxLayout()
         top.addWidget(self.title)
         top.addWidget(self.evidence, 1)
         top.addWidget(self.close_button)
         self._layout = QHBoxLayout()  # the fixes, under the evidence
-        self._layout.addStretch(1)
+        self._layout.addStretch(0)  # only what the fixes leave: they take up to their whole labels first
         column = QVBoxLayout(self)
         column.setContentsMargins(8, 3, 4, 3)
         column.setSpacing(2)
@@ -67,12 +86,9 @@ class QCoachBar(QFrame):
             button.deleteLater()
         self.buttons = []
         for fix in d.fixes:
-            button = QPushButton(fix.label)
+            button = QFixButton(fix.label)
             button.setToolTip(f"{fix.label}: go back to that step and go on with these settings (a new branch when "
                               "it is in the past; the old run stays)")
-            button.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
-            button.setMinimumWidth(min(button.sizeHint().width(), 120))
-            button.setMaximumWidth(button.sizeHint().width())
             button.clicked.connect(lambda _=False, f=fix: self.fix_chosen.emit(f.step, f.settings))
             self._layout.insertWidget(self._layout.count() - 1, button, 1)
             self.buttons.append(button)

@@ -29,9 +29,10 @@ from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
 from gui.race.commands import RaceCommands
-from gui.runtime.series import DASHED, MARKERS, Points
+from gui.runtime.series import DASHED, Points
 from gui.sheet.curves import BranchCurves
-from gui.sheet.frames import BranchInfo, Frame, LoadRequest, Preview, TimelineInfo
+from gui.sheet.frames import Frame, LoadRequest, Preview
+from gui.sheet.history_commands import HistoryCommands
 from gui.sheet.newuser_commands import NewUserCommands
 
 if TYPE_CHECKING:  # these import torch: at run time only once the engine is needed
@@ -49,7 +50,6 @@ MAX_RECOMMENDED = 200  # users whose recommendations come with each frame (a big
 RECOMMEND_EVERY_S = 0.5  # how often they are worked out again while Play runs
 START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 HOLDOUT_FRACTION, HOLDOUT_SEED = 0.2, 0  # the held-out cells: a seeded fifth of the ratings
-COACH_WINDOW = 1000  # the coach reads this many of the latest steps
 ME_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
 Progress = Callable[[str, "float | None"], None]
 
@@ -85,14 +85,13 @@ def leave_a_core_for_the_gui() -> None:
         torch.set_num_threads(cores - 1)
 
 
-class SheetRunner(RaceCommands, NewUserCommands, Runner):
+class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, Runner):
     """Owns the Ratings, the Sheet and its Timeline; every method runs in the worker thread."""
 
     titles = {"load": "Could not open the ratings", "tick": "Play", "configure": "Sheet settings",
               "set_optimizer": "Optimizer", "set_rating": "Edit", "set_param": "Edit", "edit": "Edit",
-              "export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel", "seek": "Timeline",
-              "resume": "Timeline", "rewind": "Coach", "set_holdout": "Hold out cells", **RaceCommands.titles,
-              **NewUserCommands.titles}
+              "export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel", "set_holdout": "Hold out cells",
+              **HistoryCommands.titles, **RaceCommands.titles, **NewUserCommands.titles}
 
     def __init__(self, mailbox: Mailbox | None = None, device: str | None = None, top: int = 15,
                  config: SheetConfig | None = None, settings: OptimizerSettings | None = None,
@@ -393,36 +392,6 @@ class SheetRunner(RaceCommands, NewUserCommands, Runner):
         self.curves.close(self.timeline.branch.id)  # the loss counts other cells from here: a new series
         self.publish()
 
-    # --- the timeline ------------------------------------------------------------------------
-    def seek(self, step: int, branch: int | None = None) -> None:
-        """Show the sheet exactly as it was at `step` (on the path to `branch`, the current one by default)."""
-        if self.sheet is None:
-            return
-        self.pause()
-        self.timeline.seek(int(step), branch)
-        self.settings = self.sheet.settings
-        self.publish()
-
-    def resume(self, branch: int) -> None:
-        """Go to a branch's head, to go on from where it stopped."""
-        if self.sheet is None:
-            return
-        self.pause()
-        self.timeline.resume(branch)
-        self.settings = self.sheet.settings
-        self.publish()
-
-    def rewind(self, step: int, settings: OptimizerSettings) -> None:
-        """The coach's fix: back to `step`, going on with `settings` from there (a new branch when in the past)."""
-        if self.sheet is None:
-            return
-        self.pause()
-        self.timeline.rewind(int(step), settings)
-        self.settings = settings
-        self.publish()
-        self.emit("notice", f"Back at step {step:,} with {settings.label}, lr {settings.lr:g}: press Step or Play to "
-                            "go on from there")
-
     # --- edits and selection -----------------------------------------------------------------
     def edit(self, block: str, index: tuple, value) -> None:
         """Type into a cell: a rating (None blanks it) or a factor or bias."""
@@ -480,31 +449,6 @@ class SheetRunner(RaceCommands, NewUserCommands, Runner):
         self.mailbox.put(snapshot=snap, display=display, explanation=self._explain(snap), explained=True,
                          device=self._device_label, timeline=self._timeline_info(), **self.me_frame(snap),
                          **self._extras(display), **self._coach(snap))
-
-    def _timeline_info(self) -> TimelineInfo:
-        """Where the sheet is in its history, with the branches of this run (a Reset starts another tree)."""
-        tl = self.timeline
-        views = {v.id: v for v in tl.view()}
-
-        def root(v) -> int:
-            while v.parent is not None:
-                v = views[v.parent]
-            return v.id
-
-        mine = root(views[tl.branch.id])
-        branches = tuple(BranchInfo(v.id, v.parent, v.fork, v.end, v.label) for v in views.values() if root(v) == mine)
-        return TimelineInfo(tl.branch.id, self.sheet.steps, views[mine].fork, tl.branch.end, branches,
-                            dict(self.curves.series))
-
-    def _coach(self, snap) -> dict:
-        """The coach's verdict on the run up to this step, whenever the run stands still (a diverging run stops)."""
-        if self.playing:  # a verdict that changed twice a second would move the sheet up and down while it runs
-            return {}
-        from engine.sheet import coach
-
-        curve = self.timeline.curve(start=max(snap.step - COACH_WINDOW, 0), stop=snap.step, path=True)
-        start = int(curve.steps[0]) if len(curve.steps) else snap.step
-        return {"diagnosis": coach.diagnose_snapshot(curve.losses, snap, start), "diagnosed": True}
 
     def _extras(self, snap) -> dict:
         """Predictions for the blank cells when they are shown, and each user's top unrated movies (for the

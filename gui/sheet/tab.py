@@ -1,8 +1,8 @@
 """The Sheet tab: controls on top, the sheet in the middle, explain panel and loss curve on the right.
 
-Around the sheet: the coach's bar above it (shown when a run diverges, oscillates or stalls), the timeline
-under it (scrub through the recorded run, pick a branch), and the race panel below (shown once a race runs).
-A new user's row, when added, sits under the sheet's users, with its recommendations in a panel on the right.
+Around the sheet: the coach's bar above it (shown when a run diverges, oscillates or stalls) and the timeline
+under it (scrub through the recorded run, pick a branch). Beside the explain panel, in tabs: a race's curves
+and heat maps, once a race runs, and the new user's recommendations, once their row is added under the users.
 
 Start-up is ordered for the first frame: nothing the GUI thread imports before it pulls in torch, pyqtgraph
 or openpyxl. The runner reads the ratings, publishes them as a preview (shown with the engine's cells
@@ -20,9 +20,7 @@ from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMessageBox, QSplitter, QStackedWidget, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from engine.config import OptimizerSettings
-
-from engine.config import RunState
+from engine.config import OptimizerSettings, RunState
 from gui.race.dialog import QRaceDialog
 from gui.sheet.coach_bar import QCoachBar
 from gui.sheet.controls import QControls
