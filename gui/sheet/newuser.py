@@ -214,6 +214,8 @@ class NewUser:
                 p = self.predictions(display)[j]
                 terms += (("the model's prediction", float(p)),)
                 formula = f"p = {fmt(p)}, from {self.model.name}, with your factors folded into its movies"
+            elif kind == "prediction":
+                formula = "p: not folded in yet (rate a few movies in your blue cells, then Fold me in)"
             else:
                 formula = "r = (blank)" if r != r else f"r = {fmt(float(r), trim=True)}"
             return Explanation(title, formula, terms, (note,), (("rating", (i, j)), ("prediction", (i, j))))
@@ -224,5 +226,5 @@ class NewUser:
             formula = (f"{name} = {fmt(float(value))}: fitted by fold-in{when}" if value == value
                        else f"{name}: not fitted yet (rate a few movies, then Fold in)")
             return Explanation(f"New user: {name}", formula, ((name, float(value)),) if value == value else (),
-                               (note,), ((kind, (i,) + tuple(index[1:]) if kind == "user_factors" else (i,)),))
+                               (note,), ((kind, (i,) + tuple(index[1:])),))
         return None
