@@ -41,6 +41,8 @@ bench: data
 	$(BIN)/python bench/xlsx.py
 	$(BIN)/python bench/train.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/timeline.py
+	$(BIN)/python bench/race.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

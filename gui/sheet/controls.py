@@ -1,4 +1,4 @@
-"""The control strip: run buttons, the optimizer and its settings, the sheet's shape, the view toggle.
+"""The control strip: run buttons, the optimizer and its settings, a race, the sheet's shape, held-out cells, a new user.
 
 The optimizer and model settings are the engine's (engine.optim imports torch, which the worker thread
 imports while the window starts): until the first sheet arrives they show "…" and nothing can be changed.
@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout
 from engine.config import LABELS, MAX_K, MAX_TOP, MIN_K, MIN_TOP, OPTIMIZERS, USES, OptimizerSettings, SheetConfig
 
 PENDING = "…"  # what a setting shows until the engine has started
-RUN = ("step", "step_n", "play", "solve", "stop", "reset")  # the actions that need the engine
+RUN = ("step", "step_n", "play", "solve", "stop", "reset", "race", "holdout", "add_me", "fold_in",
+       "use_model")  # the actions that need the engine
 RATES = (("max", None), ("1000/s", 1000.0), ("100/s", 100.0), ("30/s", 30.0), ("10/s", 10.0))
 
 
@@ -113,6 +114,8 @@ class QControls(QWidget):
             opt.addWidget(self._labels[key])
             opt.addWidget(box)
         opt.addStretch(1)
+        if "race" in actions:
+            opt.addWidget(_button(actions["race"]))
         grid.addLayout(opt, 1, 0)
 
         shape = QHBoxLayout()  # a row of its own, so the strip fits a 1024-pixel window
@@ -136,7 +139,19 @@ class QControls(QWidget):
             shape.addWidget(widget)
         for box in (self.k, self.top):
             box.setKeyboardTracking(False)
+        self.holdout = QCheckBox("hold out 20%")
+        self.holdout.setEnabled(False)
+        if "holdout" in actions:  # the checkbox is the holdout action's face in the strip
+            action = actions["holdout"]
+            self.holdout.setToolTip(action.toolTip())
+            self.holdout.toggled.connect(action.setChecked)
+            action.toggled.connect(self.holdout.setChecked)
+            action.changed.connect(lambda: self.holdout.setEnabled(action.isEnabled()))
+            shape.addSpacing(12)
+            shape.addWidget(self.holdout)
         shape.addStretch(1)
+        if "add_me" in actions:
+            shape.addWidget(_button(actions["add_me"]))
         grid.addLayout(shape, 2, 0)
 
         self.optimizer.currentIndexChanged.connect(self._optimizer_edited)
@@ -150,6 +165,7 @@ class QControls(QWidget):
         self.errors.toggled.connect(self.errors_toggled)
         self.blanks.toggled.connect(self.blanks_toggled)
         self.ready = False  # whether the engine's first sheet has filled in the settings
+        self.shown: tuple = ()  # the settings, k, biases and squashing the boxes last showed from a snapshot
         self._numbers = (self.seed, self.lr, self.beta, self.beta1, self.beta2, self.wd, self.k)
         self._inputs = (self.steps_n, self.rate, self.errors, self.blanks, self.optimizer, self.top, self.biases, self.squash,
                         *self._numbers)
@@ -227,12 +243,27 @@ class QControls(QWidget):
                 widget.setValue(value)
             widget.blockSignals(False)
         self._show_settings()
+        self.shown = (s, snap.k, snap.biases, snap.squash)
+
+    def follow(self, snap) -> None:
+        """Show the settings of the step on screen when they differ from the last shown (a seek to another
+        branch, a fix of the coach, a racer taken), and whether cells are held out; nothing echoes back."""
+        if (snap.settings, snap.k, snap.biases, snap.squash) != self.shown:
+            self.show_sheet(snap)
+        held = bool(snap.holdout_count)
+        action = self.actions.get("holdout")
+        if action is not None and action.isChecked() != held:
+            for widget in (action, self.holdout):
+                widget.blockSignals(True)
+                widget.setChecked(held)
+                widget.blockSignals(False)
 
     def show_state(self, state: str) -> None:
         """Enable what makes sense while idle, playing, solving or loading (the run buttons once the engine runs)."""
         idle, playing, busy = state == "idle", state == "playing", state in ("solving", "loading")
         enabled = {"step": idle, "step_n": idle, "solve": idle or playing, "reset": not busy,
                    "play": not busy, "stop": playing or state == "solving", "open": not busy}
+        enabled.update(dict.fromkeys(("race", "holdout", "add_me", "fold_in", "use_model"), not busy))
         if not self.ready:
             enabled.update(dict.fromkeys(RUN, False))
         for name, on in enabled.items():

@@ -13,8 +13,13 @@ from gui.runtime.runner import Frame as BaseFrame
 from gui.runtime.series import Points
 
 if TYPE_CHECKING:  # they import torch: only the worker thread does
+    from engine.sheet.coach import Diagnosis
     from engine.sheet.explain import Explanation
     from engine.sheet.snapshot import Snapshot
+    from gui.race.frames import RaceFrame
+
+HELD = 1_000_000  # a curve series' held-out companion (dashed) is series HELD + its number
+ME = "you"  # the user id of the new user's row (the person using the app), as its header shows it
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,49 @@ class Preview:
                    grid.name)
 
 
+@dataclass(frozen=True)
+class BranchInfo:
+    """One branch of the run's history, as the timeline bar lists it."""
+
+    id: int
+    parent: int | None  # None for the run's root
+    fork: int  # the step it starts at
+    end: int  # the step of its head
+    label: str  # its first settings ("Adam · lr 0.05", "…" when they changed along it)
+
+
+@dataclass(frozen=True)
+class TimelineInfo:
+    """Where the sheet is in its recorded history, and the tree of branches it can go to."""
+
+    branch: int  # the branch followed
+    step: int  # the sheet's step
+    start: int  # the first step of the path to that branch (its root's start)
+    end: int  # the head of that branch: the newest step recorded on it
+    branches: tuple[BranchInfo, ...]  # the branches of this run, oldest first
+    series: dict  # loss-curve series → the branch it belongs to (held-out companions: HELD + series)
+
+    @property
+    def at_head(self) -> bool:
+        return self.step == self.end
+
+
+@dataclass(frozen=True)
+class NewUserRow:
+    """The row of the person using the app: what they rated, and what fold-in made of it."""
+
+    ratings: np.ndarray  # (movies,) their ratings of the sheet's movies, NaN = not rated
+    predictions: np.ndarray  # (movies,) predicted ratings, NaN until folded in (or a movie the model lacks)
+    factors: np.ndarray | None  # (k,) their factors on the sheet; None before fold-in or from a trained model
+    bias: float | None  # their bias, when the model has biases
+    top: tuple[tuple[str, float], ...]  # their best unrated movies: (title, predicted rating), best first
+    source: str  # "" the sheet's movies; else the trained model's name
+    folded_at: int | None  # the sheet's step at the fold-in; None before the first
+    rmse: float  # over their own ratings (NaN before fold-in)
+    movies: int  # how many movies the recommendations were picked from
+    note: str = ""  # e.g. movies they rated that the trained model does not know
+
+
 @dataclass
 class Frame(BaseFrame):
     """What the GUI takes from the mailbox: the newest snapshot (or None) and everything else since."""
@@ -50,6 +98,13 @@ class Frame(BaseFrame):
     device: str = ""  # where the engine computes, as the status bar shows it
     blank_predictions: np.ndarray | None = None  # the lesson's test data: predictions where no rating is, NaN elsewhere
     recommendations: dict | None = None  # user row → that user's top unrated movies, as lines of text
+    display: Snapshot | None = None  # what the table shows: the snapshot, with the new user's row when there is one
+    timeline: TimelineInfo | None = None  # where the sheet is in its history
+    diagnosis: Diagnosis | None = None  # the coach's verdict on the run up to this step …
+    diagnosed: bool = False  # … when this frame brings one (None then means: nothing to say)
+    race: RaceFrame | None = None  # the latest state of a race
+    me: NewUserRow | None = None  # the new user's row …
+    me_sent: bool = False  # … when this frame brings it (None then means: no such row)
 
     def merge(self, events: tuple = (), clear: bool = False, losses: Points | None = None, **fields) -> None:
         if clear:
@@ -57,6 +112,9 @@ class Frame(BaseFrame):
             self.clear_curves = True
         if losses is not None and len(losses.values):
             self.losses.append(losses)
+        for value, flag in (("diagnosis", "diagnosed"), ("me", "me_sent")):
+            if fields.get(flag):  # None is news here: it replaces what an earlier update said
+                setattr(self, value, fields.pop(value, None))
         super().merge(events, **{k: v for k, v in fields.items() if v is not None})
 
 

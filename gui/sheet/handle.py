@@ -18,6 +18,8 @@ class QSheetHandle(QRunnerHandle):
     diverged = Signal()
     xlsx_checked = Signal(bool)  # whether engine.xlsx can export and import (checked in the worker)
     choose_sheet = Signal(str, list)  # a workbook laid out as the lesson's has these collab sheets: which one?
+    raced = Signal(int)  # a race ended (its number)
+    model_used = Signal(str)  # fold-in now uses this trained model ("": the sheet's movies)
 
     def solve(self) -> None:
         self.runner.stop.clear()  # cleared here, not in the worker, so a quick Stop is never lost

@@ -14,7 +14,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 
 from gui.sheet import colors
 from gui.sheet import layout as L
-from gui.sheet.frames import Preview
+from gui.sheet.frames import ME, Preview
 from gui.sheet.cell_text import edit_text, loss_text, number_text, parse_number
 from gui.sheet.layout import Cell, SheetLayout
 
@@ -59,6 +59,12 @@ class QSheetModel(QAbstractTableModel):
         self.show_blanks = False  # predictions for the blank cells, greyed (the lesson's test data)
         self.blank_predictions: np.ndarray | None = None
         self.recommendations: dict = {}
+        self.held: np.ndarray | None = None  # held-out cells (hatched), None when none are held out
+        self.me_row: int | None = None  # the new user's row, when the sheet shows one
+        self.me_predictions: np.ndarray | None = None  # their predictions for every movie, NaN before fold-in
+        self._ratings = np.empty((0, 0))  # every rating shown, held-out ones too
+        self._present = np.empty((0, 0), dtype=bool)  # the cells that show a rating (rated or held out)
+        self._guess: np.ndarray | None = None  # greyed predictions for cells without a rating, NaN elsewhere
         self._palette = colors.Palette()
         self._scales: dict[str, tuple[float, float]] = {}  # block → (offset, factor) of its shading
         self._loss_font = QFont()
@@ -113,6 +119,14 @@ class QSheetModel(QAbstractTableModel):
         if reshaped:
             self.beginResetModel()
         self.snapshot, self.layout, self._header_keys = snap, layout, keys
+        held = getattr(snap, "holdout", None)  # a Preview holds nothing out
+        if held is not None and held.any():
+            self.held, self._ratings = held, np.where(held, snap.holdout_ratings, snap.ratings)
+            self._present = snap.mask | held
+        else:
+            self.held, self._ratings, self._present = None, snap.ratings, snap.mask
+        self.me_row = len(snap.user_ids) - 1 if snap.user_ids and snap.user_ids[-1] == ME else None
+        self._update_guesses()
         self.pending = isinstance(snap, Preview)
         self._flags = PENDING_FLAGS if self.pending else FLAGS
         self._edges = (layout.top, layout.m, layout.factor_col, layout.k, layout.left)
@@ -138,6 +152,7 @@ class QSheetModel(QAbstractTableModel):
         """Show prediction − rating in the prediction block instead of predictions."""
         self.show_errors = bool(on)
         if self.snapshot is not None:
+            self._update_guesses()
             self._shade()
             lay = self.layout
             self.dataChanged.emit(self.index(lay.top, lay.left), self.index(lay.rows - 1, lay.columns - 1))
@@ -145,7 +160,8 @@ class QSheetModel(QAbstractTableModel):
     def _shade(self) -> None:
         """Per-block scales for the shading (a few reductions; levels are worked out per painted cell)."""
         snap = self.snapshot
-        lo, hi = (float(np.nanmin(snap.ratings)), float(np.nanmax(snap.ratings))) if snap.mask.any() else (0.0, 1.0)
+        shown = self._ratings[self._present]
+        lo, hi = (float(shown.min()), float(shown.max())) if shown.size else (0.0, 1.0)
         self._scales = {L.RATING: colors.scale(lo, hi)}
         if self.pending:  # the engine's blocks are all pending: nothing to shade
             return
@@ -163,17 +179,34 @@ class QSheetModel(QAbstractTableModel):
             self.blank_predictions = blank_predictions
         if recommendations is not None:
             self.recommendations = recommendations
+        self._update_guesses()
+
+    def set_me(self, predictions: np.ndarray | None) -> None:
+        """The new user's predictions for every movie (None: no such row), greyed where they have not rated."""
+        self.me_predictions = predictions
+        self._update_guesses()
+
+    def _update_guesses(self) -> None:
+        """Greyed predictions for cells without a rating: every blank one when asked, the new user's always."""
+        snap, guess = self.snapshot, None
+        if snap is None or self.show_errors or isinstance(snap, Preview):
+            self._guess = None
+            return
+        blanks = self.blank_predictions
+        if self.show_blanks and blanks is not None and blanks.shape == snap.ratings.shape:
+            guess = blanks
+        if self.me_row is not None and self.me_predictions is not None and len(self.me_predictions) == snap.ratings.shape[1]:
+            guess = np.full(snap.ratings.shape, np.nan) if guess is None else guess.copy()
+            guess[self.me_row] = np.where(self._present[self.me_row], np.nan, self.me_predictions)
+        self._guess = guess
 
     def set_show_blanks(self, on: bool) -> None:
         """Show the model's predictions in the blank cells of the prediction block, greyed."""
         self.show_blanks = bool(on)
+        self._update_guesses()
         lay = self.layout
         if lay.rows and lay.columns:
             self.dataChanged.emit(self.index(lay.top, lay.left), self.index(lay.rows - 1, lay.columns - 1))
-
-    def _blanks_shown(self) -> bool:
-        return self.show_blanks and not self.show_errors and self.blank_predictions is not None \
-            and self.blank_predictions.shape == self.snapshot.ratings.shape
 
     def block(self, kind: str, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Part of one block for the painter: (colours as ARGB, level per cell, text per cell, row-major)."""
@@ -182,10 +215,10 @@ class QSheetModel(QAbstractTableModel):
             return self._pending_block(kind, rows, cols)
         present = None
         if kind in (L.RATING, L.PREDICTION):
-            present = snap.mask[rows, cols]
-            values = snap.ratings[rows, cols] if kind == L.RATING else snap.predictions[rows, cols]
+            present = self._present[rows, cols]
+            values = self._ratings[rows, cols] if kind == L.RATING else snap.predictions[rows, cols]
             if kind == L.PREDICTION and self.show_errors:
-                values = values - snap.ratings[rows, cols]  # NaN where unrated; those cells stay blank
+                values = values - self._ratings[rows, cols]  # NaN where unrated; those cells stay blank
         elif kind == L.USER_BIAS:
             values = snap.params[kind][rows, None][:, cols]
         elif kind == L.ITEM_BIAS:
@@ -202,12 +235,12 @@ class QSheetModel(QAbstractTableModel):
         if present is not None:
             argb[~present] = palette.empty_argb[kind]
             level[~present] = 0
-        blanks = kind == L.PREDICTION and self._blanks_shown()
-        if blanks:  # the blank cells show what the model predicts there, on grey
-            guessed = ~present
-            values = np.where(present, values, self.blank_predictions[rows, cols])
+        if kind == L.PREDICTION and self._guess is not None:  # cells without a rating show a prediction, on grey
+            guess = self._guess[rows, cols]
+            guessed = ~present & ~np.isnan(guess)
+            values = np.where(present, values, guess)
             argb[guessed] = colors.GUESS_ARGB
-            present = None
+            present = present | guessed
         text, width = self._text, values.shape[1]
         first = self.layout.blocks()[kind][2] + (cols.start or 0)  # the table column of the part's first column
         fits = [self._fits(first + b) for b in range(width)] * values.shape[0]
@@ -335,17 +368,24 @@ class QSheetModel(QAbstractTableModel):
     def _value(self, kind: str, at: tuple) -> float | None:
         snap = self.snapshot
         if kind == L.RATING:
-            return float(snap.ratings[at]) if snap.mask[at] else None
+            return float(self._ratings[at]) if self._present[at] else None
         if kind == L.PREDICTION:
-            if not snap.mask[at]:
-                return float(self.blank_predictions[at]) if self._blanks_shown() else None
+            if not self._present[at]:
+                guess = self._guess[at] if self._guess is not None else np.nan
+                return None if guess != guess else float(guess)
             if self.show_errors:
-                return float(snap.predictions[at] - snap.ratings[at])
+                return float(snap.predictions[at] - self._ratings[at])
             return float(snap.predictions[at])
         return float(snap.params[kind][at])
 
+    def value(self, cell: Cell) -> float | None:
+        """The number a rating, factor or bias cell holds (a held-out rating too); None for a blank rating."""
+        if cell.kind == L.RATING:
+            return float(self._ratings[cell.index]) if self._present[cell.index] else None
+        return float(self.snapshot.params[cell.kind][cell.index])
+
     def _text(self, kind: str, value: float | None, fits: Callable[[str], bool] | None = None) -> str:
-        if value is None:
+        if value is None or value != value:  # NaN: the new user's cells before fold-in
             return ""
         if kind == L.RATING:
             return number_text(value, strip=True, fits=fits)
@@ -355,6 +395,8 @@ class QSheetModel(QAbstractTableModel):
         snap = self.snapshot
         if role == DISPLAY:
             text = f"RMSE\n{loss_text(snap.rmse)}"
+            if snap.holdout_count:  # a second RMSE: the held-out cells'
+                text += f"\nheld out {loss_text(snap.holdout_rmse)}"
             return text + "\ndiverged" if snap.diverged else text
         if role == BACKGROUND:
             return self._palette.loss
@@ -365,7 +407,9 @@ class QSheetModel(QAbstractTableModel):
         if role == ALIGN:
             return CENTER
         if role == TOOLTIP:
-            return f"loss: √(SSE / count) = √({loss_text(snap.sse)} / {snap.count}) over the rated cells"
+            held = (f"\nheld out: RMSE {loss_text(snap.holdout_rmse)} over the {snap.holdout_count} hatched cells, which "
+                    "the loss leaves out") if snap.holdout_count else ""
+            return f"loss: √(SSE / count) = √({loss_text(snap.sse)} / {snap.count}) over the rated cells{held}"
         return None
 
     def _tooltip(self, kind: str, at: tuple, value: float | None) -> str:
@@ -374,7 +418,8 @@ class QSheetModel(QAbstractTableModel):
         if kind in (L.RATING, L.PREDICTION):
             i, j = at
             what = "error" if kind == L.PREDICTION and self.show_errors else kind
-            return f"user {snap.user_ids[i]} · {snap.titles[j]} (id {snap.item_ids[j]})\n{what}: {shown}"
+            held = " (held out of the loss)" if self.held is not None and self.held[i, j] else ""
+            return f"user {snap.user_ids[i]} · {snap.titles[j]} (id {snap.item_ids[j]})\n{what}: {shown}{held}"
         return f"{NAMES[kind]} {'·'.join(str(x + 1) for x in at)}: {shown}"
 
     def headerData(self, section, orientation, role=DISPLAY):

@@ -1,8 +1,10 @@
-"""What the sheet draws over its cells: a mark on edited cells, and boxes around the selected cell's precedents."""
+"""What the sheet draws over its cells: a mark on edited cells, boxes around the selected cell's precedents, hatching
+on held-out cells, the cell the coach blames, and a line above the new user's row."""
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor, QPainter, QPen, QPolygon
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QTableView
 
 from gui.sheet import layout as L
@@ -11,6 +13,9 @@ from gui.sheet.layout import Cell, SheetLayout
 MARK = QColor(200, 30, 30)  # like a spreadsheet's comment corner
 MARK_SIZE = 6
 PRECEDENT_PEN = QPen(QColor(20, 90, 200), 2, Qt.DashLine)  # "trace precedents": the ranges a formula reads
+HELD_BRUSH = QBrush(QColor(30, 30, 30, 150), Qt.BDiagPattern)  # diagonal lines over a held-out cell
+COACH_PEN = QPen(QColor(230, 90, 0), 3)  # the parameter with the largest gradient, when the coach speaks
+ME_PEN = QPen(QColor(40, 40, 40), 2)  # the new user's row starts here
 Range = tuple[int, int, int, int]  # table rows first..last, columns first..last
 
 
@@ -41,10 +46,24 @@ def _span(at, size: int) -> tuple[int, int]:
     return int(at), int(at)
 
 
-def paint_overlay(view: QTableView, painter: QPainter, edited: set[Cell], precedents: tuple[Range, ...]) -> None:
-    """Edited cells get a red corner; the selected cell's precedents a dashed blue box per range."""
+def paint_overlay(view: QTableView, painter: QPainter, edited: set[Cell], precedents: tuple[Range, ...],
+                  coached: Cell | None = None) -> None:
+    """Edited cells get a red corner; the selected cell's precedents a dashed blue box per range; held-out ratings
+    and their predictions diagonal lines; the coach's cell a thick orange box."""
     model = view.model()
     painter.save()
+    _held(view, painter)
+    if model.me_row is not None:
+        row = model.layout.top + model.me_row
+        y = view.rowViewportPosition(row)
+        painter.setPen(ME_PEN)
+        painter.drawLine(0, y, view.viewport().width(), y)
+    if coached is not None and coached.kind in model.layout.blocks():
+        rect = view.visualRect(model.index(*model.layout.position(coached)))
+        if rect.isValid():
+            painter.setBrush(Qt.NoBrush)
+            painter.setPen(COACH_PEN)
+            painter.drawRect(rect.adjusted(1, 1, -2, -2))
     painter.setPen(Qt.NoPen)
     painter.setBrush(MARK)
     for cell in edited:
@@ -59,3 +78,21 @@ def paint_overlay(view: QTableView, painter: QPainter, edited: set[Cell], preced
         if rect.isValid():
             painter.drawRect(rect.adjusted(1, 1, -2, -2))
     painter.restore()
+
+
+def _held(view: QTableView, painter: QPainter) -> None:
+    """Diagonal lines over each held-out rating and its prediction (only the rows and columns on screen)."""
+    model = view.model()
+    held = model.held
+    if held is None:
+        return
+    lay, area = model.layout, view.viewport().rect()
+    first, last = max(view.rowAt(area.top()), 0), view.rowAt(area.bottom())
+    last = lay.rows - 1 if last < 0 else last
+    rows = slice(max(first - lay.top, 0), max(last - lay.top + 1, 0))
+    for i, j in np.argwhere(held[rows]):
+        i += rows.start
+        for kind in (L.RATING, L.PREDICTION):
+            rect = view.visualRect(model.index(*lay.position(Cell(kind, (int(i), int(j))))))
+            if rect.isValid() and rect.intersects(area):
+                painter.fillRect(rect, HELD_BRUSH)

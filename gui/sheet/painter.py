@@ -9,7 +9,7 @@ text. Then the grid, the loss cell's span, the selection and the current cell.
 from __future__ import annotations
 
 from PySide6.QtCore import QLine, QRect, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QStaticText
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QStaticText
 from PySide6.QtWidgets import QTableView
 
 from gui.sheet.colors import DARK_TEXT, LIGHT_TEXT, light_text
@@ -117,7 +117,7 @@ def _loss_cell(view: QTableView, painter: QPainter, span: tuple[int, int, int, i
     painter.fillRect(rect, background)
     painter.save()
     if font is not None:
-        painter.setFont(font)
+        painter.setFont(_fitted(font, rect, align, text))
     painter.setPen(color)
     painter.drawText(rect, align, text)
     painter.restore()
@@ -133,3 +133,14 @@ def _selection(view: QTableView, painter: QPainter) -> None:
     if current.isValid() and view.model().flags(current) & SELECTABLE:
         painter.setPen(FOCUS_PEN)
         painter.drawRect(view.visualRect(current).adjusted(1, 1, -1, -1))
+
+
+def _fitted(font: QFont, rect: QRect, align, text: str) -> QFont:
+    """The font, smaller when the text would not fit the rectangle (a third line: the held-out RMSE, "diverged")."""
+    need = QFontMetricsF(font).boundingRect(rect.toRectF(), int(align), text)
+    scale = min(rect.width() / max(need.width(), 1.0), rect.height() / max(need.height(), 1.0))
+    if scale >= 1:
+        return font
+    smaller = QFont(font)
+    smaller.setPointSizeF(max(5.0, font.pointSizeF() * scale * 0.95))
+    return smaller

@@ -1,8 +1,13 @@
-"""The Sheet tab's engine side, without Qt: it owns the Ratings and the Sheet and answers commands.
+"""The Sheet tab's engine side, without Qt: it owns the Ratings, the Sheet and its Timeline, and answers commands.
 
 Only the worker thread calls SheetRunner. It leaves what the screen needs in its Mailbox: the latest
 snapshot (replaced, never queued), the losses since the GUI last looked, the selected cell explained,
-and events. Play and Step ×N run in short chunks through `tick`; a solve checks `stop` between chunks.
+where the sheet is in its history, the coach's verdict, and events. Play and Step ×N run in short chunks
+through `tick`, as does a race; a solve checks `stop` between chunks.
+
+Every step and change goes through the Timeline (engine.sheet.timeline), which records the run as a tree of
+branches: seeking to a past step restores it exactly, a change there starts a branch, and Step or Play there
+follows the recorded branch to its head before recording again.
 
 Importing the engine (torch) takes seconds, so this module imports it on first use, in the worker: the
 first load publishes a Preview (the ratings, which need only pandas) before it builds the Sheet.
@@ -23,11 +28,16 @@ from engine.data.ratings import Ratings, load_ratings
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
-from gui.runtime.series import DASHED, LINE, MARKERS, Points
+from gui.race.commands import RaceCommands
+from gui.runtime.series import DASHED, Points
+from gui.sheet.curves import BranchCurves
 from gui.sheet.frames import Frame, LoadRequest, Preview
+from gui.sheet.history_commands import HistoryCommands
+from gui.sheet.newuser_commands import NewUserCommands
 
 if TYPE_CHECKING:  # these import torch: at run time only once the engine is needed
     from engine.sheet.sheet import Sheet, SolveResult, StepResult
+    from engine.sheet.timeline import Timeline
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 SOLVE_FRAME_S = 1 / 30  # a solve lets the GUI draw at most this often
@@ -39,6 +49,8 @@ SOLVE_AXIS = "solve"  # solver iterations are drawn on their own axis
 MAX_RECOMMENDED = 200  # users whose recommendations come with each frame (a bigger sheet skips them)
 RECOMMEND_EVERY_S = 0.5  # how often they are worked out again while Play runs
 START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
+HOLDOUT_FRACTION, HOLDOUT_SEED = 0.2, 0  # the held-out cells: a seeded fifth of the ratings
+ME_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
 Progress = Callable[[str, "float | None"], None]
 
 
@@ -47,6 +59,12 @@ def engine_sheet():
     from engine.sheet import sheet
 
     return sheet
+
+
+def new_timeline(sheet: Sheet) -> Timeline:
+    from engine.sheet.timeline import Timeline
+
+    return Timeline(sheet)
 
 
 def xlsx_module():
@@ -67,22 +85,24 @@ def leave_a_core_for_the_gui() -> None:
         torch.set_num_threads(cores - 1)
 
 
-class SheetRunner(Runner):
-    """Owns the Ratings and the Sheet; every method runs in the worker thread."""
+class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, Runner):
+    """Owns the Ratings, the Sheet and its Timeline; every method runs in the worker thread."""
 
     titles = {"load": "Could not open the ratings", "tick": "Play", "configure": "Sheet settings",
               "set_optimizer": "Optimizer", "set_rating": "Edit", "set_param": "Edit", "edit": "Edit",
-              "export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel"}
+              "export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel", "set_holdout": "Hold out cells",
+              **HistoryCommands.titles, **RaceCommands.titles, **NewUserCommands.titles}
 
     def __init__(self, mailbox: Mailbox | None = None, device: str | None = None, top: int = 15,
                  config: SheetConfig | None = None, settings: OptimizerSettings | None = None,
                  clock: FrameClock | None = None) -> None:
-        super().__init__(mailbox or Mailbox(Frame), clock)
+        Runner.__init__(self, mailbox or Mailbox(Frame), clock)
         self.device = device
         self.top = top
         self.config, self.settings = config or SheetConfig(), settings or OptimizerSettings()
         self.ratings: Ratings | None = None
         self.sheet: Sheet | None = None
+        self.timeline: Timeline | None = None  # records every step and change of the sheet
         # How long the first load waits for the GUI to show its preview before importing torch, whose C start-up
         # holds the GIL for a few hundred ms at a time (the GUI could not paint meanwhile). 0 without a GUI.
         self.preview_wait_s = 0.0
@@ -96,11 +116,11 @@ class SheetRunner(Runner):
         self.show_blanks = False  # whether frames carry predictions for the blank cells
         self._recommended_at = 0.0
         self._device_label = ""
-        self._x = 0  # the step the curve has reached
-        self._last = 0.0  # and the RMSE there
-        self._segment, self._label = 0, ""
+        self.curves = BranchCurves(lambda points: self.mailbox.put(losses=points))
         self._solves = 0
         self._chunk = 1
+        RaceCommands.__init__(self)
+        NewUserCommands.__init__(self)
 
     # --- data --------------------------------------------------------------------------------
     def load(self, request: LoadRequest, progress: Progress | None = None) -> Ratings:
@@ -149,9 +169,10 @@ class SheetRunner(Runner):
         was_playing = self.playing
         self.pause()
         if top == self.top and self.sheet is not None:
-            self.sheet.reconfigure(replace(config, seed=self.sheet.config.seed))
+            self.timeline.reconfigure(replace(config, seed=self.sheet.config.seed))
             self.config = self.sheet.config
-            self._label, self._last = "", self.sheet.rmse()  # the curve goes on, in a new segment, from here
+            self.curves.close(self.timeline.branch.id)  # the curve goes on, in a new series, from here
+            self.reshaped()
             self.publish()
         else:
             sheet = self._build(self.ratings, top, config)
@@ -176,16 +197,19 @@ class SheetRunner(Runner):
 
     def _install(self, sheet: Sheet) -> None:
         self.sheet = sheet
+        self.timeline = new_timeline(sheet)
         self.settings = sheet.settings
+        self.new_sheet(sheet)
         self._new_run()
 
     def _new_run(self) -> None:
         """Fresh curves, with an unlabelled point at the loss the run starts from (the first step lands on it)."""
         snap = self.sheet.snapshot()
-        self._segment, self._label, self._last = self._segment + 1, START_LABEL, snap.rmse
-        self._x = snap.step
-        # One put: a frame that cleared the curves must bring the new sheet with it.
-        self._publish(snap, clear=True, losses=Points(self._segment, START_LABEL, self._x, np.array([snap.rmse]), MARKERS))
+        self.curves.clear()
+        # One put brings the cleared curves and the new sheet together: a frame taken between the two would show
+        # the old sheet's controls waiting for the engine.
+        self._publish(snap, clear=True)
+        self.curves.mark(snap.step, snap.rmse, START_LABEL)
 
     # --- running -----------------------------------------------------------------------------
     def step(self, n: int = 1) -> StepResult | None:
@@ -216,6 +240,7 @@ class SheetRunner(Runner):
     def _start(self) -> None:
         self._paced = (time.perf_counter(), 0)
         self.playing = True
+        self.mailbox.put(diagnosis=None, diagnosed=True)  # the coach speaks again when the run stops
         self.set_state(RunState.PLAYING)
 
     def pause(self) -> None:
@@ -228,6 +253,7 @@ class SheetRunner(Runner):
 
     def halt(self) -> None:
         self.remaining, self.playing = None, False
+        self._halt_race()
 
     def set_rate(self, rate: float | None) -> None:
         """Play's pace in steps per second (None: as fast as possible)."""
@@ -235,7 +261,11 @@ class SheetRunner(Runner):
         self._paced = (time.perf_counter(), 0)
 
     def tick(self) -> float | None:
-        """One chunk of Play or Step ×N; how long to wait before the next."""
+        """One chunk of Play or Step ×N, and of a race; how long to wait before the next."""
+        waits = [wait for wait in (self._play_tick(), self._race_tick()) if wait is not None]
+        return min(waits) if waits else None
+
+    def _play_tick(self) -> float | None:
         if not self.playing:
             return None
         limit = MAX_CHUNK if self.remaining is None else min(self.remaining, MAX_CHUNK)
@@ -262,6 +292,7 @@ class SheetRunner(Runner):
         super().failed(command, text)
         if command == "tick":
             self.pause()
+            self._halt_race()
 
     def play_chunk(self, budget_s: float = CHUNK_S, limit: int = MAX_CHUNK) -> StepResult:
         """A chunk of steps sized to take about budget_s; publishes at most FRAME_S apart."""
@@ -277,25 +308,28 @@ class SheetRunner(Runner):
         return result
 
     def _steps(self, n: int) -> StepResult:
-        """n steps; the curve gets the RMSE after each, so it ends where the sheet is now."""
-        result = self.sheet.step(n)
-        if result.steps:
-            after = np.append(result.losses[1:], self.sheet.rmse())
-            self._emit_losses(self.settings_label(), after)
+        """n steps through the timeline; the curve gets the RMSE after each newly recorded one (a replay of a
+        recorded stretch draws nothing: it is on the plot already), so it ends where the sheet is now."""
+        branch = self.timeline.branch
+        start, head = self.sheet.steps, branch.end
+        result = self.timeline.step(n)
+        if self.sheet.steps > head:
+            cut = head - start  # states[cut] is the old head, where the new points join the branch's curve
+            states = np.append(result.losses, self.sheet.rmse())[cut:]
+            held = None
+            if self.sheet.held is not None:
+                held = np.append(result.holdout_losses, self.sheet.holdout_rmse())[cut:]
+            self.curves.extend(branch.id, self.run_label(), head, states, held)
         return result
 
     def settings_label(self) -> str:
         s = self.sheet.settings
         return f"{s.label} · lr {s.lr:g}"
 
-    def _emit_losses(self, label: str, values: np.ndarray) -> None:
-        """Losses at steps x+1, x+2, …: a new label starts a new segment, joined to the last point."""
-        if label != self._label:
-            self._segment, self._label = self._segment + 1, label
-            self.mailbox.put(losses=Points(self._segment, label, self._x, np.array([self._last]), LINE))
-        self.mailbox.put(losses=Points(self._segment, label, self._x + 1, np.asarray(values, dtype=float), LINE))
-        self._x += len(values)
-        self._last = float(values[-1])
+    def run_label(self) -> str:
+        """The legend's name for what the run does now: its settings, and its branch past the first."""
+        branch = self.timeline.branch
+        return self.settings_label() + (f" · branch {branch.id}" if branch.parent is not None else "")
 
     def solve(self) -> SolveResult | None:
         """The engine's solver, reporting progress; stops between chunks when `stop` is set."""
@@ -325,9 +359,9 @@ class SheetRunner(Runner):
             self.mailbox.put(losses=Points(series, label, iterations, np.array([rmse]), DASHED, SOLVE_AXIS),
                              solving=(iterations, rmse))
 
-        result = self.sheet.solve(progress=progress, should_stop=self.stop.is_set)
-        self._segment, self._label, self._last = self._segment + 1, SOLVE_LABEL, result.rmse
-        self.mailbox.put(losses=Points(self._segment, SOLVE_LABEL, self._x, np.array([result.rmse]), MARKERS))
+        result = self.timeline.solve(progress=progress, should_stop=self.stop.is_set)
+        self.curves.close(self.timeline.branch.id)  # the next steps go on from the solved factors, in a new series
+        self.curves.mark(self.sheet.steps, result.rmse, SOLVE_LABEL)
         self.publish()
         return result
 
@@ -335,26 +369,41 @@ class SheetRunner(Runner):
         """New random factors from `seed`, a fresh optimizer, and new loss curves."""
         if self.sheet is None:
             return
-        self.sheet.reset(seed)
+        self.pause()
+        self.timeline.reset(seed)  # a new root: the old tree stays in the timeline, its curves go
         self.config = replace(self.config, seed=seed)
+        self.reshaped()
         self._new_run()
 
     def set_optimizer(self, settings: OptimizerSettings) -> None:
-        """Change rule or settings and keep the parameters."""
+        """Change rule or settings and keep the parameters (at a past step: a new branch from there)."""
         self.settings = settings
         if self.sheet is not None:
-            self.sheet.set_optimizer(settings)
+            self.timeline.set_optimizer(settings)
             self.publish()
+
+    def set_holdout(self, on: bool) -> None:
+        """Hold out a seeded fifth of the rated cells (left out of the loss, scored apart), or put them back."""
+        if self.sheet is None or on == (self.sheet.held is not None):
+            return
+        if on:
+            self.timeline.set_holdout(HOLDOUT_FRACTION, HOLDOUT_SEED)
+        else:
+            self.timeline.clear_holdout()
+        self.curves.close(self.timeline.branch.id)  # the loss counts other cells from here: a new series
+        self.publish()
 
     # --- edits and selection -----------------------------------------------------------------
     def edit(self, block: str, index: tuple, value) -> None:
         """Type into a cell: a rating (None blanks it) or a factor or bias."""
         if self.sheet is None:
             return
-        if block == "rating":
-            self.sheet.set_rating(index[0], index[1], value)
+        if self.edit_me(block, tuple(index), value):
+            pass
+        elif block == "rating":
+            self.timeline.set_rating(index[0], index[1], value)
         else:
-            self.sheet.set_param(block, tuple(index), value)
+            self.timeline.set_param(block, tuple(index), value)
         self.publish()
 
     def set_rating(self, i: int, j: int, value: float | None) -> None:
@@ -409,8 +458,10 @@ class SheetRunner(Runner):
 
     def _publish(self, snap, **more) -> None:
         self._shown = snap
-        self.mailbox.put(snapshot=snap, explanation=self._explain(snap), explained=True, device=self._device_label,
-                         **self._extras(snap), **more)
+        display = self.displayed(snap)
+        self.mailbox.put(snapshot=snap, display=display, explanation=self._explain(snap), explained=True,
+                         device=self._device_label, timeline=self._timeline_info(), **self.me_frame(snap),
+                         **self._extras(display), **self._coach(snap), **more)
 
     def _extras(self, snap) -> dict:
         """Predictions for the blank cells when they are shown, and each user's top unrated movies (for the
@@ -437,8 +488,12 @@ class SheetRunner(Runner):
         if self._selected is None:
             return None
         from engine.sheet import explain
+        from gui.sheet.held_notes import with_held_out
 
+        kind, index = self._selected
         try:
-            return explain.explain(snap, *self._selected)
+            if self.me is not None and kind in ME_KINDS and index[0] == snap.ratings.shape[0]:
+                return self.me.explain(self.displayed(snap), kind, index)
+            return with_held_out(explain.explain(snap, kind, index), snap, kind, index)
         except (ValueError, IndexError):  # the sheet changed shape under the selection
             return None

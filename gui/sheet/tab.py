@@ -1,5 +1,9 @@
 """The Sheet tab: controls on top, the sheet in the middle, explain panel and loss curve on the right.
 
+Around the sheet: the coach's bar above it (shown when a run diverges, oscillates or stalls) and the timeline
+under it (scrub through the recorded run, pick a branch). Beside the explain panel, in tabs: a race's curves
+and heat maps, once a race runs, and the new user's recommendations, once their row is added under the users.
+
 Start-up is ordered for the first frame: nothing the GUI thread imports before it pulls in torch, pyqtgraph
 or openpyxl. The runner reads the ratings, publishes them as a preview (shown with the engine's cells
 pending and every control disabled), then imports torch and builds the sheet; the loss plot and the Excel
@@ -14,25 +18,33 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLabel, QMessageBox, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFileDialog, QInputDialog, QLabel, QMessageBox, QSplitter, QStackedWidget, QTabWidget,
+                               QVBoxLayout, QWidget)
 
-from engine.config import RunState
+from engine.config import OptimizerSettings, RunState
+from gui.race.dialog import QRaceDialog
+from gui.sheet.coach_bar import QCoachBar
 from gui.sheet.controls import QControls
 from gui.sheet.explain_panel import QExplainPanel
-from gui.sheet.frames import Frame, LoadRequest, Preview
+from gui.sheet.frames import Frame, LoadRequest, NewUserRow, Preview, TimelineInfo
 from gui.sheet.handle import QSheetHandle
-from gui.sheet.layout import LOSS, Cell
+from gui.sheet.layout import LOSS, RATING, Cell
 from gui.sheet.model import QSheetModel
+from gui.sheet.newuser_panel import QNewUserPanel
 from gui.sheet.runner import SOLVE_AXIS
 from gui.sheet.open_dialog import QOpenDialog
 from gui.sheet.overlay import precedent_ranges
+from gui.sheet.timeline_bar import QTimelineBar
 from gui.sheet.view import QSheetView
 from gui.widgets.legend import QLegend
 from gui.widgets.loading_page import QLoadingPage
 
 if TYPE_CHECKING:
     from engine.data.ratings import Ratings
+    from engine.sheet.coach import Diagnosis
     from engine.sheet.snapshot import Snapshot
+    from gui.race.frames import RaceFrame
+    from gui.race.panel import QRacePanel
 
 IDLE, LOADING, SOLVING = RunState.IDLE, RunState.LOADING, RunState.SOLVING
 RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
@@ -43,7 +55,16 @@ PLOT_EVERY_S = 0.1  # and the loss curve at most this often: pyqtgraph's axes an
 AFTER_FIRST_FRAME_MS = 100
 ACTIONS = {"open": "&Open ratings…", "import": "&Import from Excel…", "export": "&Export to Excel…",
            "step": "Step", "step_n": "Step ×N", "play": "Play", "solve": "Solve", "stop": "Stop", "reset": "Reset",
-           "zoom_in": "Zoom &in", "zoom_out": "Zoom &out", "zoom_fit": "&Fit the sheet to the window"}
+           "zoom_in": "Zoom &in", "zoom_out": "Zoom &out", "zoom_fit": "&Fit the sheet to the window",
+           "race": "&Race optimizers…", "holdout": "&Hold out 20% of the ratings", "add_me": "Add &me",
+           "fold_in": "&Fold me in", "use_model": "Use a &trained model…"}
+TIPS = {"race": "run several optimizers from the sheet's factors side by side, as one batched sheet",
+        "holdout": "leave a seeded 20% of the ratings out of the loss (hatched) and show their own RMSE: training "
+                   "RMSE falling while the held-out RMSE turns up is overfitting",
+        "add_me": "add a row for you under the sheet's users: rate a few movies in its blue cells, then Fold me in",
+        "fold_in": "fit only your row's factors (and bias) to your ratings, every movie frozen: least squares, "
+                   "solved exactly",
+        "use_model": "fold you into a model saved by the Training tab: recommendations from all its movies"}
 SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
              "stop": "Esc", "reset": "Ctrl+R", "zoom_in": ("Ctrl++", "Ctrl+="), "zoom_out": "Ctrl+-", "zoom_fit": "Ctrl+0"}
 LOCAL_KEYS = ("step", "step_n", "play", "solve", "stop", "reset", "undo", "redo", "zoom_in", "zoom_out", "zoom_fit")
@@ -96,6 +117,10 @@ class QSheetTab(QWidget):
             self.actions[name] = action
         self.actions["play"].setCheckable(True)
         self.actions["stop"].setEnabled(False)
+        for name, tip in TIPS.items():
+            self.actions[name].setToolTip(tip)
+        for name in ("holdout", "add_me"):
+            self.actions[name].setCheckable(True)
         for name in ("import", "export"):  # enabled after the first sheet shows: importing openpyxl takes a while
             self.actions[name].setEnabled(False)
         self.controls = QControls(self.actions)
@@ -107,9 +132,18 @@ class QSheetTab(QWidget):
         self.legend.setMinimumWidth(1)  # and in a narrow window the legend's right end is, too
         self.loading = QLoadingPage(self.actions["open"])
         self.explain = QExplainPanel()
+        self.coach_bar = QCoachBar()
+        self.timeline_bar = QTimelineBar()
+        self.timeline: TimelineInfo | None = None  # where the sheet is in its history
+        self.diagnosis: Diagnosis | None = None
+        self.me_panel = QNewUserPanel(self.actions)
+        self.me: NewUserRow | None = None  # the new user's row, when there is one
+        self.race_panel: QRacePanel | None = None  # built with the first race
+        self.race: RaceFrame | None = None
         self.loss_plot = None  # built just after the first sheet shows: importing pyqtgraph takes ~0.5 s
         self._pending_losses: list = []
         self._texts_at = self._plotted_at = 0.0
+        self._select_me = False  # the new user's row was asked for: put the cursor in it when it shows
         self._build_layout()
         self._wires = []
         self._wire()
@@ -119,12 +153,21 @@ class QSheetTab(QWidget):
     def _build_layout(self) -> None:
         self.stack = QStackedWidget()
         self.stack.addWidget(self.loading)
-        self.stack.addWidget(_column(self.legend, self.view))
+        sheet = QWidget()
+        column = QVBoxLayout(sheet)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        for widget, stretch in ((self.legend, 0), (self.coach_bar, 0), (self.view, 1), (self.timeline_bar, 0)):
+            column.addWidget(widget, stretch)
+        self.stack.addWidget(sheet)
         self._plot_placeholder = QLabel("the loss curve appears with the sheet")
         self._plot_placeholder.setAlignment(Qt.AlignCenter)
         self.side = QSplitter(Qt.Vertical)
         self._loss_box = _titled("Loss", self._plot_placeholder)
-        self.side.addWidget(_titled("Explain this cell", self.explain))
+        self.side_tabs = QTabWidget()  # the explain panel, and the race and the new user once there are
+        self.side_tabs.setDocumentMode(True)
+        self.side_tabs.addTab(self.explain, "Explain this cell")
+        self.side.addWidget(self.side_tabs)
         self.side.addWidget(self._loss_box)
         self.side.setSizes([480, 300])
         self.side.setChildrenCollapsible(False)
@@ -164,6 +207,12 @@ class QSheetTab(QWidget):
             (c.errors_toggled, self.set_show_errors), (c.blanks_toggled, self.set_show_blanks),
             (self.model.edit_requested, self.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
             (self.view.cell_selected, self.select),
+            (self.timeline_bar.seek_requested, e.seek), (self.timeline_bar.branch_chosen, e.resume),
+            (self.coach_bar.fix_chosen, self.apply_fix), (a["race"].triggered, self.race_dialog),
+            (a["holdout"].toggled, e.set_holdout), (a["add_me"].toggled, self.add_me),
+            (a["fold_in"].triggered, e.fold_in), (a["use_model"].triggered, self.model_dialog),
+            (self.me_panel.sheet_movies_requested, lambda: e.use_model("")), (e.raced, self._raced),
+            (e.model_used, self._model_used),
         ):
             self._connect(signal, slot)
 
@@ -193,20 +242,36 @@ class QSheetTab(QWidget):
             self.status_labels["device"].setText(frame.device)
         if frame.explained:
             self._show_explanation(frame.explanation)
+        if frame.race is not None:
+            self._show_race(frame.race)
         snap = frame.snapshot
         if snap is None:
             if frame.preview is not None and self.snapshot is None:
                 self._show_preview(frame.preview)
             return
-        self.snapshot = snap
+        previous, self.snapshot = self.snapshot, snap
         first = not self.controls.ready
         if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
             self.controls.show_sheet(snap)
             if not first:
                 self.status_message.emit("", 0)  # what was said of the old run no longer holds
-            self._forget_edits(snap)
+            self._forget_edits(snap, previous)
+        self.controls.follow(snap)
+        if frame.me_sent:
+            self._show_me(frame.me, snap)
         self.model.set_extras(frame.blank_predictions, frame.recommendations)
-        self.model.set_snapshot(snap)
+        self.model.set_snapshot(frame.display if frame.display is not None else snap)
+        if frame.timeline is not None:
+            self.timeline = frame.timeline
+            if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
+                self.timeline_bar.show_timeline(frame.timeline)
+        if frame.diagnosed:
+            self._show_diagnosis(frame.diagnosis)
+        if self._select_me and self.model.me_row is not None:
+            self._select_me = False
+            self.view.select_cell(Cell(RATING, (self.model.me_row, 0)))
+            self.view.setFocus()
+            self.side_tabs.setCurrentWidget(self.me_panel)  # what to do next, rather than the cell's formula
         self.frames += 1
         self._repaint_sheet()
         self._show_status(snap)  # every frame: the status bar, the loss cell and the panel show one step's numbers
@@ -230,6 +295,8 @@ class QSheetTab(QWidget):
     def select(self, cell: Cell | None) -> None:
         """Explain `cell`: the engine sends its explanation with the next frames."""
         self.explain.show_cell(cell)
+        if cell is not None and self.frames:
+            self.side_tabs.setCurrentWidget(self.explain)
         self.engine.select(None if cell is None else cell.kind, () if cell is None else tuple(cell.index))
 
     def _show_preview(self, preview: Preview) -> None:
@@ -270,19 +337,24 @@ class QSheetTab(QWidget):
             self.loss_plot.clear()
         if frame.losses:
             self.loss_plot.add(frame.losses)
+        if frame.timeline is not None:
+            self.loss_plot.show_timeline(frame.timeline)
 
     def _after_first_frame(self) -> None:
         """What the first sheet need not wait for: the loss plot and the Excel commands."""
-        from gui.widgets.curve_plot import QCurvePlot
+        from gui.sheet.timeline_plot import QTimelinePlot
 
         if not self._wires:
             return
         self.engine.check_xlsx()  # the worker imports engine.xlsx (openpyxl) and answers with xlsx_checked
         if self.loss_plot is None:
-            self.loss_plot = QCurvePlot("RMSE", "step", log_y=True, axes={SOLVE_AXIS: "solver iteration"})
+            self.loss_plot = QTimelinePlot(axes={SOLVE_AXIS: "solver iteration"})
+            self._connect(self.loss_plot.curve_clicked, lambda branch, step: self.engine.seek(step, branch))
             self._plot_placeholder.hide()
             self._loss_box.layout().addWidget(self.loss_plot, 1)
             self.loss_plot.add(self._pending_losses)
+            if self.timeline is not None:
+                self.loss_plot.show_timeline(self.timeline)
             self.loss_plot.refresh()
             self._pending_losses = []
 
@@ -308,7 +380,8 @@ class QSheetTab(QWidget):
         n, m = snap.ratings.shape
         size = f"{len(self.ratings):,} ratings" if self.ratings is not None else ""
         labels["dataset"].setText(f"{snap.dataset} ({size}) · sheet {n}×{m}, {snap.count} rated")
-        labels["step"].setText(f"step {snap.step:,}")
+        behind = self.timeline is not None and self.timeline.step == snap.step and not self.timeline.at_head
+        labels["step"].setText(f"step {snap.step:,}" + (f" of {self.timeline.end:,}" if behind else ""))
         labels["rmse"].setText(f"RMSE {snap.rmse:.4f}" + (" · diverged" if snap.diverged else ""))
         labels["rate"].setText(f"{self.steps_per_s:,.0f} steps/s" if self.state != IDLE else "")
         self.legend.context.setText(f"{snap.dataset} · top {n} users × {m} movies · k={snap.k} · "
@@ -317,7 +390,10 @@ class QSheetTab(QWidget):
     def show_state(self, state: str) -> None:
         self.state = state
         self.controls.show_state(state)
+        self._enable_me()
         self._enable_xlsx()
+        if state == IDLE and self.timeline is not None:
+            self.timeline_bar.show_timeline(self.timeline)
         self._rate_mark = (time.perf_counter(), self.snapshot.step if self.snapshot else 0)
         if state == IDLE:
             self._refresh_texts()
@@ -331,7 +407,86 @@ class QSheetTab(QWidget):
             self.status_message.emit(note, 8000)
 
     def _diverged(self) -> None:
-        self.status_message.emit("Diverged: the learning rate is too high. Lower it or Reset.", 8000)
+        self.status_message.emit("Diverged: the learning rate is too high. Lower it, Reset, or take the coach's fix "
+                                 "above the sheet.", 8000)
+
+    # --- the timeline, the coach ---------------------------------------------------------------
+    def _show_diagnosis(self, d: Diagnosis | None) -> None:
+        """The coach's verdict above the sheet, and the cell it blames boxed."""
+        self.diagnosis = d
+        self.coach_bar.show_diagnosis(d)
+        coached = Cell(d.cell[0], tuple(d.cell[1])) if d is not None and d.cell and self.coach_bar.isVisible() else None
+        if coached != self.view.coached:
+            self.view.set_marks(coached=coached)
+
+    def apply_fix(self, step: int, settings: OptimizerSettings) -> None:
+        """One of the coach's fixes: back to `step`, on with `settings` (a new branch when it is in the past)."""
+        self.coach_bar.dismiss()
+        self.engine.rewind(step, settings)
+
+    # --- a race ----------------------------------------------------------------------------------
+    def race_dialog(self) -> None:
+        dialog = QRaceDialog(self)
+        dialog.accepted.connect(lambda: self.start_race(dialog.racers(), dialog.max_steps()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def start_race(self, racers: list[OptimizerSettings], max_steps: int) -> None:
+        """Race these optimizers from the sheet's factors (in the worker); the race tab shows it."""
+        self.engine.start_race(list(racers), int(max_steps))
+
+    def _show_race(self, frame: RaceFrame) -> None:
+        if self.race_panel is None:
+            from gui.race.panel import QRacePanel
+
+            self.race_panel = QRacePanel()
+            self.side_tabs.insertTab(1, self.race_panel, "Race")
+            self._connect(self.race_panel.take_requested, self.engine.take_racer)
+            self._connect(self.race_panel.stop_requested, self.engine.stop_race)
+        if self.race is None or frame.number != self.race.number:  # a new race: show it
+            self.side_tabs.setCurrentWidget(self.race_panel)
+        self.race = frame
+        self.race_panel.show_race(frame)
+
+    def _raced(self, number: int) -> None:
+        self.status_message.emit("The race is over: take any racer into the sheet from its card", 8000)
+
+    # --- a new user --------------------------------------------------------------------------------
+    def add_me(self, on: bool) -> None:
+        """Add (or take away) the row of the person using the app; typing goes to its first blue cell."""
+        self._select_me = on
+        self.engine.add_me(on)
+
+    def model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Use a trained model", "",
+                                              "Trained models (*.pt *.pth *.model);;All files (*)")
+        if path:
+            self.engine.use_model(path)
+
+    def _model_used(self, name: str) -> None:
+        self.status_message.emit(f"Fold-in uses {name}: press Fold me in" if name else
+                                 "Fold-in uses the sheet's movies again", 8000)
+
+    def _show_me(self, row: NewUserRow | None, snap: Snapshot) -> None:
+        self.me = row
+        action = self.actions["add_me"]
+        action.blockSignals(True)
+        action.setChecked(row is not None)
+        action.blockSignals(False)
+        at = self.side_tabs.indexOf(self.me_panel)
+        if row is None and at >= 0:
+            self.side_tabs.removeTab(at)
+        elif row is not None and at < 0:
+            self.side_tabs.addTab(self.me_panel, "You")
+            self.side_tabs.setCurrentWidget(self.me_panel)
+        rated = snap.ratings[snap.mask]
+        self.me_panel.show_row(row, (float(rated.min()), float(rated.max())) if rated.size else (0.0, 5.0))
+        self.model.set_me(row.predictions if row is not None else None)
+        self._enable_me()
+
+    def _enable_me(self) -> None:
+        busy = self.state in (SOLVING, LOADING) or not self.controls.ready
+        self.actions["fold_in"].setEnabled(self.me is not None and not busy)
 
     def _solved(self, result) -> None:
         how = "converged" if result.converged else "stopped" if result.stopped else "hit the iteration cap"
@@ -402,11 +557,8 @@ class QSheetTab(QWidget):
             self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(0, 0))  # the cell shows its value again
 
     def _value(self, cell: Cell) -> float | None:
-        snap = self.snapshot
-        if cell.kind == "rating":
-            value = snap.ratings[cell.index]
-            return None if value != value else float(value)
-        return float(snap.params[cell.kind][cell.index])
+        """What the cell holds on screen (a held-out rating, a cell of the new user's row too)."""
+        return self.model.value(cell)
 
     def apply_edit(self, cell: Cell, value: float | None) -> None:
         """Send an edit to the engine and mark the cell while it differs from its value before any edit."""
@@ -417,11 +569,10 @@ class QSheetTab(QWidget):
             edited.add(cell)
         self.view.set_marks(edited=edited)
 
-    def _forget_edits(self, snap) -> None:
+    def _forget_edits(self, snap, previous) -> None:
         """A new run: factor edits no longer apply and cannot be undone; typed ratings stay marked on the same sheet."""
         self.undo.clear()
-        same = self.model.layout is not None and snap.ratings.shape == self.model.snapshot.ratings.shape \
-            if self.model.snapshot is not None else False
+        same = previous is not None and snap.ratings.shape == previous.ratings.shape
         keep = {c for c in self.view.edited if c.kind == "rating"} if same else set()
         self.originals = {c: v for c, v in self.originals.items() if c in keep}
         self.view.set_marks(edited=keep)

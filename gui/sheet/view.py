@@ -63,6 +63,7 @@ class QSheetView(QTableView):
         self._in_fit = False
         self.edited: set[L.Cell] = set()  # cells the user typed into
         self.precedents: tuple = ()  # the table ranges the selected cell's formula reads (overlay.Range)
+        self.coached: L.Cell | None = None  # the cell the coach blames (the largest gradient), boxed
         self.setHorizontalHeader(QRotatedHeader(self))
         self.setModel(model)
         self.setEditTriggers(QAbstractItemView.DoubleClicked | QAbstractItemView.EditKeyPressed
@@ -85,15 +86,19 @@ class QSheetView(QTableView):
             return
         painter = QPainter(self.viewport())
         paint_sheet(self, painter, event.rect())
-        paint_overlay(self, painter, self.edited, self.precedents)
+        paint_overlay(self, painter, self.edited, self.precedents, self.coached)
         painter.end()
 
-    def set_marks(self, edited: set[L.Cell] | None = None, precedents: tuple | None = None) -> None:
-        """Cells to mark as edited, and the table ranges of the selected cell's precedents (None keeps what there is)."""
+    def set_marks(self, edited: set[L.Cell] | None = None, precedents: tuple | None = None,
+                  coached: L.Cell | None | bool = False) -> None:
+        """Cells to mark as edited, the table ranges of the selected cell's precedents, the coach's cell (None: no
+        cell; each argument left out keeps what there is)."""
         if edited is not None:
             self.edited = set(edited)
         if precedents is not None:
             self.precedents = tuple(precedents)
+        if coached is not False:
+            self.coached = coached
         self.viewport().update()
 
     def sheet_model(self) -> QSheetModel:

@@ -1,0 +1,178 @@
+"""A new user folded in: "Add me", ratings typed into the new row's blue cells, and "Fold in" (on the sheet's movies or a
+trained model's), equal to the closed-form least-squares fit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from engine.config import SheetConfig
+from engine.sheet import foldin
+from engine.train import analysis
+from engine.train.learn import learn
+from engine.train.recipes import RECIPES
+from engine.train.store import save
+from gui.main_window import QMainSheetWindow
+from gui.runtime.mailbox import Mailbox
+from gui.sheet import layout as L
+from gui.sheet.frames import ME, Frame, LoadRequest
+from gui.sheet.layout import Cell
+from gui.sheet.newuser import load_movies
+from gui.sheet.runner import SheetRunner
+from train_helpers import low_rank_ratings
+
+WAIT_MS = 30_000
+MINE = {0: 5.0, 1: 4.0, 3: 1.0, 5: 2.0, 6: 4.5, 8: 3.0, 10: 5.0, 12: 1.5}  # sheet movie column → my rating
+
+
+@pytest.fixture(scope="module")
+def trained(movielens, tmp_path_factory):
+    """A small dotbias model of all of MovieLens, saved as the Training tab saves one."""
+    run = learn(movielens, RECIPES["fast"].with_(epochs=1, factors=8), seed=1, device="cpu")
+    return save(run.model, tmp_path_factory.mktemp("model") / "dotbias.pt"), run.model
+
+
+@pytest.fixture
+def window(qtbot):
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
+    yield w
+    w.close()
+
+
+def type_ratings(qtbot, tab, ratings: dict) -> None:
+    """Type into the new row's blue cells, as a user does (the model's setData is what the cell editor calls)."""
+    model = tab.model
+    row = model.me_row
+    for j, r in ratings.items():
+        assert model.setData(model.index(*model.layout.position(Cell(L.RATING, (row, j)))), f"{r:g}")
+    qtbot.waitUntil(lambda: tab.me is not None and int((tab.me.ratings == tab.me.ratings).sum()) == len(ratings),
+                    timeout=WAIT_MS)
+
+
+def my_row(ratings: dict, m: int = 15) -> np.ndarray:
+    row = np.full(m, np.nan)
+    for j, r in ratings.items():
+        row[j] = r
+    return row
+
+
+def test_add_me_then_fold_in_fills_the_row_with_the_least_squares_fit(qtbot, window):
+    tab = window.sheet
+    tab.actions["add_me"].trigger()
+    qtbot.waitUntil(lambda: tab.model.me_row == 15, timeout=WAIT_MS)
+    model = tab.model
+    assert model.headerData(model.layout.position(Cell(L.RATING, (15, 0)))[0], Qt.Vertical) == ME
+    assert tab.view.currentIndex() == model.index(*model.layout.position(Cell(L.RATING, (15, 0))))  # ready to type
+    assert tab.snapshot.ratings.shape == (15, 15) and tab.side_tabs.currentWidget() is tab.me_panel
+    type_ratings(qtbot, tab, MINE)
+    assert not tab.actions["fold_in"].isEnabled() or tab.me.folded_at is None
+    tab.actions["fold_in"].trigger()
+    qtbot.waitUntil(lambda: tab.me.folded_at == 0, timeout=WAIT_MS)
+    snap = tab.snapshot
+    rated = np.array(sorted(MINE))
+    movies = snap.item_factors.T  # (movies, k): frozen
+    x, *_ = np.linalg.lstsq(movies[rated], np.array([MINE[j] for j in rated]), rcond=None)
+    np.testing.assert_allclose(tab.me.factors, x, rtol=1e-10)
+    np.testing.assert_allclose(tab.me.predictions, movies @ x, rtol=1e-10)
+    for j in range(15):  # the purple cells of the row: rated ones as predictions, the others greyed
+        text = model.data(model.index(*model.layout.position(Cell(L.PREDICTION, (15, j)))), Qt.DisplayRole)
+        assert float(text) == pytest.approx(movies[j] @ x, abs=0.006)
+    factor = model.data(model.index(*model.layout.position(Cell(L.USER_FACTORS, (15, 2)))), Qt.EditRole)
+    assert float(factor) == pytest.approx(x[2], rel=1e-12)
+    unrated = [j for j in range(15) if j not in MINE]
+    best = sorted(unrated, key=lambda j: -(movies[j] @ x))[:3]
+    assert [title for title, _ in tab.me.top[:3]] == [snap.titles[j] for j in best]
+    assert snap.titles[best[0]] in tab.me_panel.text() and "Recommended for you, from 15 movies" in tab.me_panel.text()
+    assert tab.snapshot.rmse == pytest.approx(snap.rmse)  # the loss never counts the new row
+
+
+def test_the_new_row_follows_the_sheet_and_goes_away(qtbot, window):
+    tab = window.sheet
+    tab.engine.add_me(True)
+    qtbot.waitUntil(lambda: tab.model.me_row == 15, timeout=WAIT_MS)
+    type_ratings(qtbot, tab, {2: 4.0})
+    tab.engine.step(30)  # the movies move; the row is not trained
+    qtbot.waitUntil(lambda: tab.snapshot.step == 30 and tab.state == "idle", timeout=WAIT_MS)
+    assert tab.me.folded_at is None and np.isnan(tab.me.predictions).all()
+    tab.actions["add_me"].trigger()  # unchecked: the row goes
+    qtbot.waitUntil(lambda: tab.model.me_row is None and tab.me is None, timeout=WAIT_MS)
+    assert tab.model.rowCount() == tab.model.layout.top + 15 and tab.side_tabs.indexOf(tab.me_panel) < 0
+
+
+def test_fold_in_with_biases_and_the_sigmoid_equals_the_engines_fit(movielens):
+    runner = SheetRunner(Mailbox(Frame), device="cpu", config=SheetConfig(k=3, biases=True, squash=True))
+    runner.load(LoadRequest(ratings=movielens))
+    runner.step(200)
+    runner.add_me(True)
+    for j, r in MINE.items():
+        runner.edit("rating", (15, j), r)
+    runner.fold_in()
+    frame = runner.mailbox.take()
+    expected = foldin.from_snapshot(frame.snapshot, my_row(MINE), top=10)
+    np.testing.assert_allclose(frame.me.predictions, expected.predictions, rtol=1e-10)
+    assert frame.me.bias == pytest.approx(expected.bias, rel=1e-12)
+    assert frame.display.params["user_bias"][15] == frame.me.bias and frame.display.user_ids[-1] == ME
+    assert [t for t, _ in frame.me.top] == [r.title for r in expected.top]
+    runner.select("prediction", (15, 4))  # the row's cells are explained too
+    explained = runner.mailbox.take().explanation
+    assert dict(explained.terms)["prediction p"] == pytest.approx(expected.predictions[4], rel=1e-10)
+
+
+def test_fold_in_against_a_trained_model_recommends_from_all_its_movies(qtbot, window, trained):
+    path, model = trained
+    tab = window.sheet
+    tab.engine.use_model(str(path))
+    tab.engine.add_me(True)
+    qtbot.waitUntil(lambda: tab.me is not None and tab.me.source.startswith("dotbias.pt"), timeout=WAIT_MS)
+    type_ratings(qtbot, tab, MINE)
+    tab.engine.fold_in()
+    qtbot.waitUntil(lambda: tab.me.folded_at is not None, timeout=WAIT_MS)
+    ids = list(model.movies.ids)
+    row = foldin.ratings_row({tab.snapshot.item_ids[j]: r for j, r in MINE.items()}, ids)
+    expected = foldin.fold_in(row, analysis.movie_factors(model), analysis.movie_bias(model), model.module.y_range,
+                              titles=[model.title(i) for i in range(len(ids))], top=10)
+    assert tab.me.movies == len(ids) == 1682 and [t for t, _ in tab.me.top] == [r.title for r in expected.top]
+    at = [ids.index(item) for item in tab.snapshot.item_ids]
+    np.testing.assert_allclose(tab.me.predictions, expected.predictions[at], rtol=1e-10)
+    assert tab.me.factors is None and "from 1,682 movies" in tab.me_panel.text()
+    assert tab.me_panel.sheet_movies.isVisible()
+    qtbot.mouseClick(tab.me_panel.sheet_movies, Qt.LeftButton)
+    qtbot.waitUntil(lambda: tab.me.source == "" and tab.me.folded_at is None, timeout=WAIT_MS)
+
+
+def test_an_svdpp_models_offsets_give_its_own_predictions(tmp_path):
+    ratings = low_rank_ratings(n_users=30, n_movies=25)
+    run = learn(ratings, RECIPES["best"].with_(epochs=3, factors=4, bs=64), seed=2, device="cpu")
+    movies = load_movies(str(save(run.model, tmp_path / "svdpp.pt")))
+    module, u = run.model.module, 3
+    rated = np.zeros(len(movies.ids), dtype=bool)
+    rated[module.rated_movies[module.rated_users == u].numpy()] = True  # R(u): what the model's implicit part sums
+    with torch.no_grad():
+        user = module.u.weight[u].double().numpy()
+        expected = module(torch.full((len(rated),), u), torch.arange(len(rated))).double().numpy()
+    raw = movies.factors @ user + module.ub.weight[u, 0].item() + movies.offsets(rated)
+    lo, hi = movies.y_range
+    np.testing.assert_allclose(lo + (hi - lo) / (1 + np.exp(-raw)), expected, rtol=1e-5)
+
+
+def test_clear_messages_for_what_cannot_be_folded_in(movielens, tmp_path):
+    runner = SheetRunner(Mailbox(Frame), device="cpu")
+    runner.load(LoadRequest(ratings=movielens))
+    with pytest.raises(ValueError, match="Add me first"):
+        runner.fold_in()
+    runner.add_me(True)
+    with pytest.raises(ValueError, match="rate at least one movie"):
+        runner.fold_in()
+    bad = tmp_path / "notes.pt"
+    bad.write_text("not a model")
+    with pytest.raises(ValueError, match="notes.pt: not a collabsheet model file"):
+        runner.use_model(str(bad))
+    net = learn(low_rank_ratings(n_users=20, n_movies=15), RECIPES["lesson-net"].with_(epochs=1, factors=3), seed=1,
+                device="cpu")
+    with pytest.raises(ValueError, match="not a dot product"):
+        runner.use_model(str(save(net.model, tmp_path / "net.pt")))
