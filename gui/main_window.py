@@ -19,7 +19,7 @@ from gui.sheet.handle import QSheetHandle
 from gui.sheet.runner import SheetRunner
 from gui.sheet.tab import STATUS, QSheetTab
 
-SHEET_RUN = ("step", "step_n", "play", "solve", "stop", None, "reset")
+SHEET_RUN = ("step", "step_n", "play", "solve", "stop", None, "race", None, "reset")
 GRADDESC_RUN = ("step_row", "run_epoch", "play", "reset", None, "compare", None, "open_workbook", "open_csv", "export")
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch
 
@@ -79,9 +79,11 @@ class QMainSheetWindow(QMainWindow):
         recent.keep_filled(self.recent_menu, self.sheet.open_ratings)
         for name in ("movielens", None, "import", "export", None, "quit"):
             file.addSeparator() if name is None else file.addAction(a[name])
+        file.insertAction(a["quit"], a["use_model"])
+        file.insertSeparator(a["quit"])
         edit = self.menuBar().addMenu("&Edit")
-        for name in ("undo", "redo"):
-            edit.addAction(a[name])
+        for name in ("undo", "redo", None, "holdout", "add_me", "fold_in"):
+            edit.addSeparator() if name is None else edit.addAction(a[name])
         self.run_menu = self.menuBar().addMenu("&Run")  # the current tab's commands
         self.tabs.currentChanged.connect(self._follow_tab)
         self._follow_tab()

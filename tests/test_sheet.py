@@ -294,3 +294,10 @@ def test_reconfigure_keeps_the_run(grid15, change: dict) -> None:
         assert 0 <= after["user_factors"][:, 5:].min() and after["user_factors"][:, 5:].max() < 0.1
     if not config.squash and config.k >= 5:
         assert sheet.rmse() < 1.0  # biases at 0 and small new columns barely move a fitted sheet
+
+
+def test_zero_steps_do_nothing(grid15) -> None:
+    sheet = Sheet(grid15, device="cpu")
+    before = sheet.theta.clone()
+    result = sheet.step(0)
+    assert result.steps == 0 and not len(result.losses) and torch.equal(sheet.theta, before) and sheet.steps == 0

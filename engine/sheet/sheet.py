@@ -127,6 +127,8 @@ class Sheet:
 
     def step(self, n: int = 1) -> StepResult:
         """Apply n full-batch updates; a batch that turns inf/NaN is rolled back to the last good step."""
+        if n < 1:
+            return StepResult(0, np.empty(0))
         with threads_for(self.device, self.model.work):
             return self._step(n)
 
