@@ -378,8 +378,8 @@ class QSheetTab(QWidget):
             self._rate_mark = (now, snap.step)
         labels = self.status_labels
         n, m = snap.ratings.shape
-        size = f"{len(self.ratings):,} ratings" if self.ratings is not None else ""
-        labels["dataset"].setText(f"{snap.dataset} ({size}) · sheet {n}×{m}, {snap.count} rated")
+        size = f" ({len(self.ratings):,} ratings)" if self.ratings is not None else ""
+        labels["dataset"].setText(f"{snap.dataset}{size} · sheet {n}×{m}, {snap.count} rated")
         behind = self.timeline is not None and self.timeline.step == snap.step and not self.timeline.at_head
         labels["step"].setText(f"step {snap.step:,}" + (f" of {self.timeline.end:,}" if behind else ""))
         labels["rmse"].setText(f"RMSE {snap.rmse:.4f}" + (" · diverged" if snap.diverged else ""))
@@ -401,6 +401,8 @@ class QSheetTab(QWidget):
 
     def _loaded(self, ratings: Ratings) -> None:
         self.ratings = ratings
+        if self.snapshot is not None:  # the event comes after the sheet's frame: say the data's size now
+            self._show_status(self.snapshot)
         self.title_changed.emit(f"collabsheet — {ratings.name}")
         self.controls.set_top_limit(max(ratings.n_users, ratings.n_items))
         for note in ratings.notes:
