@@ -123,7 +123,7 @@ def test_the_guide_states_each_optimizers_rule_as_the_engine_has_it(page):
 
 
 def test_the_guide_lists_every_shortcut_of_the_window(page):
-    from gui.sheet.tab import SHORTCUTS
+    from gui.sheet.actions import SHORTCUTS
 
     for keys in SHORTCUTS.values():
         assert any(k in page for k in ((keys,) if isinstance(keys, str) else keys)), keys

@@ -28,6 +28,7 @@ from engine.data.ratings import Ratings, load_ratings
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
+from gui.sheet.xlsx_commands import XlsxCommands
 from gui.race.commands import RaceCommands
 from gui.runtime.series import DASHED, Points
 from gui.sheet.curves import BranchCurves
@@ -67,15 +68,6 @@ def new_timeline(sheet: Sheet) -> Timeline:
     return Timeline(sheet)
 
 
-def xlsx_module():
-    """engine.xlsx, imported on first use in the worker (openpyxl is slow to import); None if unavailable."""
-    try:
-        import engine.xlsx as module
-    except ImportError:
-        return None
-    return module
-
-
 def leave_a_core_for_the_gui() -> None:
     """Spinning intra-op threads on every core starve the GUI thread: the engine gets all cores but one."""
     import torch  # imported already by then: called once the engine has built a sheet
@@ -85,7 +77,7 @@ def leave_a_core_for_the_gui() -> None:
         torch.set_num_threads(cores - 1)
 
 
-class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, Runner):
+class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, Runner):
     """Owns the Ratings, the Sheet and its Timeline; every method runs in the worker thread."""
 
     titles = {"load": "Could not open the ratings", "tick": "Play", "configure": "Sheet settings",
@@ -417,38 +409,6 @@ class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, Runner):
         self._selected = None if kind is None else (kind, tuple(index))
         if self._shown is not None:  # explained with the numbers on screen: no new snapshot for a click
             self.mailbox.put(explanation=self._explain(self._shown), explained=True)
-
-    # --- Excel -------------------------------------------------------------------------------
-    def check_xlsx(self) -> None:
-        """Whether Excel export and import work here, as an xlsx_checked event (openpyxl is imported here)."""
-        self.emit("xlsx_checked", xlsx_module() is not None)
-
-    def export_xlsx(self, path: str) -> None:
-        module = xlsx_module()
-        if module is None or self.sheet is None:
-            raise ValueError("Excel export is not available in this build yet.")
-        module.export_xlsx(self.sheet.snapshot(), path)
-        self.emit("notice", f"Saved {path}")
-
-    def import_xlsx(self, path: str, sheet: str | None = None) -> None:
-        """A workbook collabsheet exported, or one laid out as the lesson's: with several collab sheets and
-        none named, a choose_sheet event asks the user which."""
-        if xlsx_module() is None:
-            raise ValueError("Excel import is not available in this build yet.")
-        from engine.xlsx.lesson import list_collab_sheets
-        from engine.xlsx.open import import_workbook, is_collabsheet_workbook
-
-        if sheet is None and not is_collabsheet_workbook(path):
-            sheets = list_collab_sheets(path)
-            if len(sheets) > 1:
-                self.emit("choose_sheet", path, sheets)
-                return
-        self.pause()
-        book = import_workbook(path, sheet)
-        self.adopt(book.to_sheet(device=self.device))
-        loss = "" if book.workbook_loss is None else f" · workbook loss {book.workbook_loss:.6f}, " \
-            f"engine {self.sheet.rmse():.6f}"
-        self.emit("notice", f"Imported {path}" + (f", sheet {sheet}" if sheet else "") + loss)
 
     # --- frames ------------------------------------------------------------------------------
     def publish(self) -> None:

@@ -13,18 +13,20 @@ label arrive with the frames.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
-from PySide6.QtWidgets import (QFileDialog, QInputDialog, QLabel, QMessageBox, QSplitter, QStackedWidget, QTabWidget,
+from PySide6.QtGui import QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QLabel, QMessageBox, QSplitter, QStackedWidget, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from engine.config import OptimizerSettings, RunState
-from gui.race.dialog import QRaceDialog
+from engine.config import RunState
 from gui.sheet.coach_bar import QCoachBar
+from gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
 from gui.sheet.controls import QControls
+from gui.sheet.edits import SheetEdits
+from gui.sheet.explore import SheetExplore
+from gui.sheet.files import SheetFiles
 from gui.sheet.explain_panel import QExplainPanel
 from gui.sheet.frames import Frame, LoadRequest, NewUserRow, Preview, TimelineInfo
 from gui.sheet.handle import QSheetHandle
@@ -32,10 +34,10 @@ from gui.sheet.layout import LOSS, RATING, Cell
 from gui.sheet.model import QSheetModel
 from gui.sheet.newuser_panel import QNewUserPanel
 from gui.sheet.runner import SOLVE_AXIS
-from gui.sheet.open_dialog import QOpenDialog
 from gui.sheet.overlay import precedent_ranges
 from gui.sheet.timeline_bar import QTimelineBar
 from gui.sheet.view import QSheetView
+from gui.widgets.boxes import titled
 from gui.widgets.legend import QLegend
 from gui.widgets.loading_page import QLoadingPage
 
@@ -53,39 +55,11 @@ PLOT_EVERY_S = 0.1  # and the loss curve at most this often: pyqtgraph's axes an
 # The loss plot (importing pyqtgraph blocks the GUI thread for ~0.3 s) waits this long after the first sheet, so
 # the labels' repaints and the worker's queued "idle" (which enables the buttons) are on screen first.
 AFTER_FIRST_FRAME_MS = 100
-ACTIONS = {"open": "&Open ratings…", "import": "&Import from Excel…", "export": "&Export to Excel…",
-           "step": "Step", "step_n": "Step ×N", "play": "Play", "solve": "Solve", "stop": "Stop", "reset": "Reset",
-           "zoom_in": "Zoom &in", "zoom_out": "Zoom &out", "zoom_fit": "&Fit the sheet to the window",
-           "race": "&Race optimizers…", "holdout": "&Hold out 20% of the ratings", "add_me": "Add &me",
-           "fold_in": "&Fold me in", "use_model": "Use a &trained model…"}
-TIPS = {"race": "run several optimizers from the sheet's factors side by side, as one batched sheet",
-        "holdout": "leave a seeded 20% of the ratings out of the loss (hatched) and show their own RMSE: training "
-                   "RMSE falling while the held-out RMSE turns up is overfitting",
-        "add_me": "add a row for you under the sheet's users: rate a few movies in its blue cells, then Fold me in",
-        "fold_in": "fit only your row's factors (and bias) to your ratings, every movie frozen: least squares, "
-                   "solved exactly",
-        "use_model": "fold you into a model saved by the Training tab: recommendations from all its movies"}
-SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
-             "stop": "Esc", "reset": "Ctrl+R", "zoom_in": ("Ctrl++", "Ctrl+="), "zoom_out": "Ctrl+-", "zoom_fit": "Ctrl+0"}
-LOCAL_KEYS = ("step", "step_n", "play", "solve", "stop", "reset", "undo", "redo", "zoom_in", "zoom_out", "zoom_fit")
 SIDE_MIN_WIDTH = 280  # the explain panel and the loss curve stay readable in a small window
 STATUS = ("device", "dataset", "step", "rmse", "rate")  # the status bar's fields this tab fills
 
 
-def make_actions(parent, texts: dict[str, str], shortcuts: dict) -> dict[str, QAction]:
-    """Named actions with their shortcuts shown in their tooltips."""
-    actions = {}
-    for name, text in texts.items():
-        action = QAction(text, parent)
-        keys = shortcuts.get(name)
-        if keys:
-            action.setShortcuts([QKeySequence(k) for k in ((keys,) if isinstance(keys, str) else keys)])
-            action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({QKeySequence(action.shortcut()).toString()})")
-        actions[name] = action
-    return actions
-
-
-class QSheetTab(QWidget):
+class QSheetTab(SheetEdits, SheetFiles, SheetExplore, QWidget):
     """The live sheet over one SheetRunner's handle."""
 
     message = Signal(str, str)  # title, text: for the window's message box
@@ -154,16 +128,16 @@ class QSheetTab(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.loading)
         sheet = QWidget()
-        column = QVBoxLayout(sheet)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
+        rows = QVBoxLayout(sheet)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(0)
         for widget, stretch in ((self.legend, 0), (self.coach_bar, 0), (self.view, 1), (self.timeline_bar, 0)):
-            column.addWidget(widget, stretch)
+            rows.addWidget(widget, stretch)
         self.stack.addWidget(sheet)
         self._plot_placeholder = QLabel("the loss curve appears with the sheet")
         self._plot_placeholder.setAlignment(Qt.AlignCenter)
         self.side = QSplitter(Qt.Vertical)
-        self._loss_box = _titled("Loss", self._plot_placeholder)
+        self._loss_box = titled("Loss", self._plot_placeholder)
         self.side_tabs = QTabWidget()  # the explain panel, and the race and the new user once there are
         self.side_tabs.setDocumentMode(True)
         self.side_tabs.addTab(self.explain, "Explain this cell")
@@ -413,82 +387,14 @@ class QSheetTab(QWidget):
                                  "above the sheet.", 8000)
 
     # --- the timeline, the coach ---------------------------------------------------------------
-    def _show_diagnosis(self, d: Diagnosis | None) -> None:
-        """The coach's verdict above the sheet, and the cell it blames boxed."""
-        self.diagnosis = d
-        self.coach_bar.show_diagnosis(d)
-        coached = Cell(d.cell[0], tuple(d.cell[1])) if d is not None and d.cell and self.coach_bar.isVisible() else None
-        if coached != self.view.coached:
-            self.view.set_marks(coached=coached)
 
-    def apply_fix(self, step: int, settings: OptimizerSettings) -> None:
-        """One of the coach's fixes: back to `step`, on with `settings` (a new branch when it is in the past)."""
-        self.coach_bar.dismiss()
-        self.engine.rewind(step, settings)
 
     # --- a race ----------------------------------------------------------------------------------
-    def race_dialog(self) -> None:
-        dialog = QRaceDialog(self)
-        dialog.accepted.connect(lambda: self.start_race(dialog.racers(), dialog.max_steps()))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
 
-    def start_race(self, racers: list[OptimizerSettings], max_steps: int) -> None:
-        """Race these optimizers from the sheet's factors (in the worker); the race tab shows it."""
-        self.engine.start_race(list(racers), int(max_steps))
 
-    def _show_race(self, frame: RaceFrame) -> None:
-        if self.race_panel is None:
-            from gui.race.panel import QRacePanel
 
-            self.race_panel = QRacePanel()
-            self.side_tabs.insertTab(1, self.race_panel, "Race")
-            self._connect(self.race_panel.take_requested, self.engine.take_racer)
-            self._connect(self.race_panel.stop_requested, self.engine.stop_race)
-        if self.race is None or frame.number != self.race.number:  # a new race: show it
-            self.side_tabs.setCurrentWidget(self.race_panel)
-        self.race = frame
-        self.race_panel.show_race(frame)
-
-    def _raced(self, number: int) -> None:
-        self.status_message.emit("The race is over: take any racer into the sheet from its card", 8000)
 
     # --- a new user --------------------------------------------------------------------------------
-    def add_me(self, on: bool) -> None:
-        """Add (or take away) the row of the person using the app; typing goes to its first blue cell."""
-        self._select_me = on
-        self.engine.add_me(on)
-
-    def model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Use a trained model", "",
-                                              "Trained models (*.pt *.pth *.model);;All files (*)")
-        if path:
-            self.engine.use_model(path)
-
-    def _model_used(self, name: str) -> None:
-        self.status_message.emit(f"Fold-in uses {name}: press Fold me in" if name else
-                                 "Fold-in uses the sheet's movies again", 8000)
-
-    def _show_me(self, row: NewUserRow | None, snap: Snapshot) -> None:
-        self.me = row
-        action = self.actions["add_me"]
-        action.blockSignals(True)
-        action.setChecked(row is not None)
-        action.blockSignals(False)
-        at = self.side_tabs.indexOf(self.me_panel)
-        if row is None and at >= 0:
-            self.side_tabs.removeTab(at)
-        elif row is not None and at < 0:
-            self.side_tabs.addTab(self.me_panel, "You")
-            self.side_tabs.setCurrentWidget(self.me_panel)
-        rated = snap.ratings[snap.mask]
-        self.me_panel.show_row(row, (float(rated.min()), float(rated.max())) if rated.size else (0.0, 5.0))
-        self.model.set_me(row.predictions if row is not None else None)
-        self._enable_me()
-
-    def _enable_me(self) -> None:
-        busy = self.state in (SOLVING, LOADING) or not self.controls.ready
-        self.actions["fold_in"].setEnabled(self.me is not None and not busy)
 
     def _solved(self, result) -> None:
         how = "converged" if result.converged else "stopped" if result.stopped else "hit the iteration cap"
@@ -529,60 +435,6 @@ class QSheetTab(QWidget):
         box.finished.connect(answered)
         box.open()
 
-    # --- edits ---------------------------------------------------------------------------------
-    def edit(self, block: str, index: tuple, value: float | None) -> None:
-        """A typed value: recorded for undo; under the sigmoid a rating outside the data's range asks first."""
-        snap = self.snapshot
-        if snap is None:
-            return
-        cell = Cell(block, tuple(index))
-        old = self._value(cell)
-        rated = snap.ratings[snap.mask]
-        if block == "rating" and snap.squash and value is not None and rated.size and not (
-                rated.min() <= value <= rated.max()):
-            box = QMessageBox(QMessageBox.Question, "Rating outside the range",
-                              f"The sigmoid squashes predictions into the ratings' range ({rated.min():g} to "
-                              f"{rated.max():g}). A rating of {value:g} widens that range, so every prediction "
-                              "on the sheet rescales. Type it anyway?", QMessageBox.Yes | QMessageBox.Cancel, self)
-            box.setDefaultButton(QMessageBox.Cancel)
-            self.question = box
-            box.finished.connect(lambda button: self._answered_range(button, cell, old, value))
-            box.open()
-            return
-        self.undo.push(_EditCommand(self, cell, old, value))
-
-    def _answered_range(self, button: int, cell: Cell, old, value) -> None:
-        self.question = None
-        if button == QMessageBox.Yes:
-            self.undo.push(_EditCommand(self, cell, old, value))
-        else:
-            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(0, 0))  # the cell shows its value again
-
-    def _value(self, cell: Cell) -> float | None:
-        """What the cell holds on screen (a held-out rating, a cell of the new user's row too)."""
-        return self.model.value(cell)
-
-    def apply_edit(self, cell: Cell, value: float | None) -> None:
-        """Send an edit to the engine and mark the cell while it differs from its value before any edit."""
-        self.originals.setdefault(cell, self._value(cell) if self.snapshot is not None else None)
-        self.engine.edit(cell.kind, cell.index, value)
-        edited = {c for c, v in self.originals.items() if c != cell and c in self.view.edited}
-        if value != self.originals[cell]:
-            edited.add(cell)
-        self.view.set_marks(edited=edited)
-
-    def _forget_edits(self, snap, previous) -> None:
-        """A new run: factor edits no longer apply and cannot be undone; typed ratings stay marked on the same sheet."""
-        self.undo.clear()
-        same = previous is not None and snap.ratings.shape == previous.ratings.shape
-        keep = {c for c in self.view.edited if c.kind == "rating"} if same else set()
-        self.originals = {c: v for c, v in self.originals.items() if c in keep}
-        self.view.set_marks(edited=keep)
-
-    def open_default(self) -> None:
-        """Back to MovieLens, the default data."""
-        self.engine.load(LoadRequest())
-
     def set_show_blanks(self, on: bool) -> None:
         self.model.set_show_blanks(on)
         self.engine.set_show_blanks(on)
@@ -590,40 +442,6 @@ class QSheetTab(QWidget):
     def set_show_errors(self, on: bool) -> None:
         self.model.set_show_errors(on)
         self.legend.set_errors(on)
-
-    # --- files -------------------------------------------------------------------------------
-    def open_dialog(self) -> None:
-        dialog = QOpenDialog(self)
-        dialog.accepted.connect(lambda: self.open_request(dialog.request()))
-        dialog.finished.connect(dialog.deleteLater)
-        dialog.open()
-
-    def open_request(self, request: LoadRequest) -> None:
-        """Open a ratings file in the worker; a bad file leaves the current sheet untouched."""
-        if request.path or request.ratings is not None:
-            self.engine.load(request)
-
-    def open_ratings(self, path: str, **columns) -> None:
-        """Open a ratings file with the given load_ratings column arguments."""
-        self.open_request(LoadRequest(path=path, columns=columns))
-
-    def export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export to Excel", "collabsheet.xlsx", "Excel workbook (*.xlsx)")
-        if path:
-            self.engine.export_xlsx(path if path.endswith(".xlsx") else path + ".xlsx")
-
-    def import_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import from Excel", "",
-                                              "Excel workbook (*.xlsx *.xlsm);;All files (*)")
-        if path:
-            self.engine.import_xlsx(path)
-
-    def choose_sheet(self, path: str, sheets: list) -> None:
-        """The lesson's workbook has several collab sheets (the dot product, the one with biases): pick one."""
-        name, ok = QInputDialog.getItem(self, "Import from Excel", f"{Path(path).name} has these collab sheets:",
-                                        sheets, 0, False)
-        if ok and name:
-            self.engine.import_xlsx(path, name)
 
     def close_tab(self) -> None:
         """Disconnect everything this tab connected."""
@@ -634,35 +452,3 @@ class QSheetTab(QWidget):
                 pass
         self._wires.clear()
         self.view.close()
-
-
-def _column(top: QWidget, body: QWidget) -> QWidget:
-    """A widget holding `top` above `body`, edge to edge; body takes the spare height."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(0)
-    layout.addWidget(top)
-    layout.addWidget(body, 1)
-    return box
-
-
-def _titled(title: str, body: QWidget) -> QWidget:
-    """A small bold title above a panel."""
-    label = QLabel(f"<b>{title}</b>")
-    label.setContentsMargins(6, 4, 6, 2)
-    return _column(label, body)
-
-
-class _EditCommand(QUndoCommand):
-    """One typed cell: redo sends the new value to the engine, undo the old one."""
-
-    def __init__(self, tab: QSheetTab, cell: Cell, old: float | None, new: float | None) -> None:
-        super().__init__(f"edit {cell.kind.replace('_', ' ')} {tuple(i + 1 for i in cell.index)}")
-        self.tab, self.cell, self.old, self.new = tab, cell, old, new
-
-    def redo(self) -> None:
-        self.tab.apply_edit(self.cell, self.new)
-
-    def undo(self) -> None:
-        self.tab.apply_edit(self.cell, self.old)
