@@ -12,6 +12,9 @@ from gui.runtime.channel import QChannel
 from gui.sheet.handle import QSheetHandle
 from gui.sheet.runner import SheetRunner
 from gui.sheet.tab import STATUS, QSheetTab
+from gui.train.handle import QTrainHandle
+from gui.train.runner import TrainRunner
+from gui.train.tab import QTrainTab
 
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch
 
@@ -34,6 +37,8 @@ class QMainSheetWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.sheet, "Sheet")
+        self.train = QTrainTab(self.channel.add("train", TrainRunner(device=device), QTrainHandle))
+        self.tabs.addTab(self.train, "Training")
         self.setCentralWidget(self.tabs)
         self.actions = dict(self.sheet.actions)
         self.actions["quit"] = QAction("&Quit", self)
@@ -45,7 +50,8 @@ class QMainSheetWindow(QMainWindow):
         self._build_menus()
         for signal, slot in ((self.sheet.message, self.show_message), (self.sheet.notice, self.show_notice),
                              (self.sheet.status_message, self.statusBar().showMessage),
-                             (self.sheet.title_changed, self.setWindowTitle)):
+                             (self.sheet.title_changed, self.setWindowTitle),
+                             (self.train.message, self.show_message), (self.train.notice, self.show_notice)):
             signal.connect(slot)
         self._fit_to_screen()
         self.sheet.start(path)
@@ -96,6 +102,7 @@ class QMainSheetWindow(QMainWindow):
         self.hide()  # gone from the screen now; the engine thread is stopped after
         QApplication.processEvents()
         self.sheet.close_tab()
+        self.train.close_tab()
         if self._box is not None:
             self._box.close()
         self.channel.shutdown()
