@@ -184,16 +184,19 @@ class QTrainControls(QWidget):
         try:
             recipe = self.settings()
         except ValueError as error:
+            recipe = None
             self.summary.setText(str(error))
             self.summary.setStyleSheet(ERROR_STYLE)
         else:
             self.summary.setText(recipe.summary())
             self.summary.setStyleSheet(NOTE_STYLE)
-            shown = self.recipe.findData(recipe.name) if recipe.name in RECIPES else self._custom_index()
-            if shown != self.recipe.currentIndex():
-                self._filling = True
-                self.recipe.setCurrentIndex(shown)
-                self._filling = False
+        # The picker names the recipe the fields hold, or "custom" (picking a recipe again then refills them).
+        shown = self.recipe.findData(recipe.name) if recipe is not None and recipe.name in RECIPES else \
+            self._custom_index()
+        if shown != self.recipe.currentIndex():
+            self._filling = True
+            self.recipe.setCurrentIndex(shown)
+            self._filling = False
         self.recipe.setToolTip(self.recipe.itemData(self.recipe.currentIndex(), Qt.ToolTipRole) or "")
         self.changed.emit()
 

@@ -14,6 +14,7 @@ class QTrainHandle(QRunnerHandle):
     state_changed = Signal(object)  # gui.train.frames.TrainState
     loading = Signal(str, object)  # reading the ratings: message, fraction or None
     started = Signal(str, str)  # a run began: the recipe's name and summary
+    stopped = Signal(int, int)  # Stop ended a run: batches and whole epochs done (its results follow)
     trained = Signal(str)  # a run ended: its headline (validation RMSE, ratings, seconds)
 
     def train(self, settings, seed: int = 42) -> None:

@@ -109,6 +109,8 @@ class TrainRunner(Runner):
             run = learn(self.ratings, recipe, seed=seed, device=self.device, on_batch=listener.batch,
                         on_epoch=listener.epoch, should_stop=self.stop)
             listener.flush()
+            if run.history.stopped:  # at once: the analyses below take a moment on big data
+                self.emit("stopped", run.history.iterations, len(run.history.epochs))
             for note in run.data.notes:
                 self.emit("notice", note)
             history = run.history
@@ -202,7 +204,7 @@ class _Listener:
     def flush(self) -> None:
         """Put the gathered points and the newest progress in the mailbox."""
         e = self.last
-        if e is None:
+        if not self.values:
             return
         with self.clock.publishing():
             self.mailbox.put(losses=Points(self.train_series, TRAINING_LABEL, self.x0, np.array(self.values), LINE),

@@ -146,7 +146,7 @@ class QTrainTab(QWidget):
         for signal, slot in (
             (e.frame, self.render), (e.message, self.show_message), (e.notice, self.notice),
             (e.state_changed, self.show_state), (e.loading, self._loading), (e.started, self._started),
-            (e.trained, self._trained),
+            (e.stopped, self._stopped), (e.trained, self._trained),
             (a["train"].triggered, lambda: self.train()), (a["stop"].triggered, e.stop),
             (a["ratings"].triggered, self.ratings_dialog), (a["save"].triggered, self.save_dialog),
             (a["load"].triggered, self.load_dialog),
@@ -284,6 +284,9 @@ class QTrainTab(QWidget):
     def _started(self, name: str, summary: str) -> None:
         self.controls.say(f"training {name}…")
         self.controls.show_progress(None)
+
+    def _stopped(self, iterations: int, epochs: int) -> None:
+        self.controls.say(f"stopped after {iterations:,} batches ({epochs} whole epochs)")
 
     def _trained(self, headline: str) -> None:
         self.notice.emit(headline)

@@ -141,7 +141,8 @@ class QRecommendations(QWidget):
         layout.addLayout(pick)
         layout.addWidget(self.about)
         layout.addWidget(self.table, 1)
-        self.user.activated.connect(self._ask)  # a pick from the list, or Enter on a typed id
+        self.user.activated.connect(self._ask)  # a pick from the list, or Enter on an id the list has …
+        self.user.lineEdit().returnPressed.connect(self._typed)  # … or on one it lacks (the engine names it)
         self.n.valueChanged.connect(self._ask)
         self.setEnabled(False)
 
@@ -152,6 +153,10 @@ class QRecommendations(QWidget):
         self.user.addItems([str(u) for u in users])
         self.user.blockSignals(False)
         self.setEnabled(len(users) > 0)
+
+    def _typed(self) -> None:
+        if self.user.findText(self.user.currentText().strip()) < 0:
+            self._ask()
 
     def _ask(self, *_) -> None:
         text = self.user.currentText().strip()
