@@ -220,7 +220,7 @@ class QTrainControls(QWidget):
         if p is None:
             self.progress.setRange(0, max(epochs, 1))
             self.progress.setValue(0)
-            self.progress.setFormat(f"epoch 1/{epochs}" if epochs else "")
+            self.progress.setFormat(f"epoch 1/{epochs}" if epochs else "starting…")
             return
         total = p.epochs * p.batches
         if self.progress.maximum() != total:

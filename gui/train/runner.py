@@ -60,15 +60,18 @@ class TrainRunner(Runner):
         """Read the ratings to train on: MovieLens (None), a file path, a LoadRequest, or Ratings already read."""
         self.set_state(TrainState.LOADING)
         try:
-            ratings = self._read(source)
-            self.ratings = ratings
-            frame = ratings.frame
-            low, high = (float(frame["rating"].min()), float(frame["rating"].max())) if len(frame) else (0.0, 0.0)
-            self.mailbox.put(ratings=RatingsInfo(ratings.name, len(ratings), ratings.n_users, ratings.n_items,
-                                                 low, high, tuple(ratings.notes)))
-            return ratings
+            return self._load_ratings(source)
         finally:
             self.set_state(TrainState.IDLE)
+
+    def _load_ratings(self, source) -> Ratings:
+        ratings = self._read(source)
+        self.ratings = ratings
+        frame = ratings.frame
+        low, high = (float(frame["rating"].min()), float(frame["rating"].max())) if len(frame) else (0.0, 0.0)
+        self.mailbox.put(ratings=RatingsInfo(ratings.name, len(ratings), ratings.n_users, ratings.n_items,
+                                             low, high, tuple(ratings.notes)))
+        return ratings
 
     def _read(self, source: str | Path | LoadRequest | Ratings | None) -> Ratings:
         if isinstance(source, Ratings):
@@ -95,11 +98,11 @@ class TrainRunner(Runner):
         from engine.train.learn import learn
         from gui.sheet.runner import leave_a_core_for_the_gui
 
-        recipe = named_recipe(settings) if isinstance(settings, str) else settings
-        if self.ratings is None:
-            self.load_ratings()
         self.set_state(TrainState.TRAINING)
         try:
+            recipe = named_recipe(settings) if isinstance(settings, str) else settings
+            if self.ratings is None:
+                self._load_ratings(None)
             self._runs += 1
             self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
             leave_a_core_for_the_gui()

@@ -174,6 +174,7 @@ class QTrainTab(QWidget):
             return False
         self.asked_ratings = True
         self.engine.train(recipe, self.controls.seed.value() if seed is None else seed)
+        self.show_state(TrainState.TRAINING)  # at once, so a second click cannot queue a second run
         return True
 
     def ratings_dialog(self) -> None:
@@ -258,7 +259,7 @@ class QTrainTab(QWidget):
         self.largest.show_rows(results.largest, results.no_biases)
         self.smallest.show_rows(results.smallest, results.no_biases)
         self.recommendations.set_users(results.users)
-        self.controls.say(results.headline)
+        self.controls.say(f"{results.headline} · {results.device}" if results.device else results.headline)
         self._enable()
 
     def show_state(self, state) -> None:

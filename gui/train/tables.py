@@ -59,7 +59,7 @@ class QEpochTable(QTableWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setColumnCount(5)
-        self.setHorizontalHeaderLabels(("epoch", "train loss", "valid MSE", "valid RMSE", "s"))
+        self.setHorizontalHeaderLabels(("epoch", "train loss", "valid MSE", "valid RMSE", "time (s)"))
         self.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.verticalHeader().hide()
         self.verticalHeader().setDefaultSectionSize(20)
