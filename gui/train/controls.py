@@ -215,12 +215,12 @@ class QTrainControls(QWidget):
                     self.schedule, self.bs, self.seed):
             box.setEnabled(not busy)
 
-    def show_progress(self, p: TrainProgress | None, epochs: int = 0) -> None:
-        """The progress bar over the whole run: epoch and batch in its text."""
+    def show_progress(self, p: TrainProgress | None, note: str = "") -> None:
+        """The progress bar over the whole run, epoch and batch in its text; None: empty, saying `note`."""
         if p is None:
-            self.progress.setRange(0, max(epochs, 1))
+            self.progress.setRange(0, 1)
             self.progress.setValue(0)
-            self.progress.setFormat(f"epoch 1/{epochs}" if epochs else "starting…")
+            self.progress.setFormat(note)
             return
         total = p.epochs * p.batches
         if self.progress.maximum() != total:

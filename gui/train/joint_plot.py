@@ -12,6 +12,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.train.frames import Joint
+from gui.train.tables import WAITING
 
 COLOR_MAP = "CET-L17"  # perceptually uniform, white → yellow → red → purple: empty cells fade into the background
 MEAN_PEN = (31, 119, 180)
@@ -40,13 +41,14 @@ class QJointPlot(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
-        self.show_joint(None, "appears when training ends")
+        self.show_joint(None)
 
-    def show_joint(self, joint: Joint | None, note: str = "") -> None:
+    def show_joint(self, joint: Joint | None, note: str = WAITING) -> None:
         """Draw a histogram, or clear it and say why there is none."""
         self.joint = joint
         if joint is None:
             self.image.clear()
+            self.bar.setLevels((0, 1))
             self.diagonal.setData([], [])
             self.means.setData([], [])
             self.message.setText(note)

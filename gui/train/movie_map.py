@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.train.frames import MovieMapData
+from gui.train.tables import WAITING
 
 POINT = (31, 119, 180, 90)  # translucent: thousands of movies overlap near the centre
 NAMED = (214, 39, 40, 230)
@@ -29,6 +30,8 @@ class QMovieMap(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMenuEnabled(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        for side in ("left", "bottom"):  # a component of small spread must not turn the axis into "(x0.001)"
+            self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self.tip, hoverPen=pg.mkPen("k", width=1.5),
                                           hoverSize=11, pen=None)
         self.plot.addItem(self.scatter)
@@ -44,9 +47,9 @@ class QMovieMap(QWidget):
         self._tidy.setInterval(0)
         self._tidy.timeout.connect(self.declutter)
         self.plot.getViewBox().sigTransformChanged.connect(self._tidy.start)
-        self.show_map(None, "appears when training ends")
+        self.show_map(None)
 
-    def show_map(self, data: MovieMapData | None, note: str = "") -> None:
+    def show_map(self, data: MovieMapData | None, note: str = WAITING) -> None:
         """Draw a model's movie map, or clear it and say why there is none."""
         self.data = data
         for label in self.labels:
@@ -80,14 +83,17 @@ class QMovieMap(QWidget):
         self.plot.setLabel("bottom", f"principal component 1 ({first:.0%} of the variance)")
         self.plot.setLabel("left", f"component 2 ({second:.0%})")
         self.plot.autoRange(padding=0.05)
-        self._tidy.start()
+        self.declutter()
 
     def declutter(self) -> None:
         """Hide a title that would cover a more-rated movie's title; zooming in brings it back."""
-        shown = []
+        box, shown = self.plot.getViewBox(), []
         for label in self.labels:  # most-rated first
-            label.setVisible(True)
-            rect = label.sceneBoundingRect()
+            # Worked out from the view's transform, not the label's own (a TextItem updates that only as it paints).
+            at = box.mapViewToScene(label.pos())
+            size = label.textItem.boundingRect()
+            ax, ay = label.anchor.x(), label.anchor.y()
+            rect = QRectF(at.x() - ax * size.width(), at.y() - ay * size.height(), size.width(), size.height())
             clear = not any(rect.intersects(other) for other in shown)
             label.setVisible(clear)
             if clear:

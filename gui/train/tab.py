@@ -232,10 +232,11 @@ class QTrainTab(QWidget):
             self.loss_plot.plot.removeItem(line)
         self._epoch_lines = []
         self.epoch_table.clear_rows()
+        self.controls.show_progress(None)
         self.results = None
         self.has_model = False
-        self.joint.show_joint(None, "appears when training ends")
-        self.movie_map.show_map(None, "appears when training ends")
+        self.joint.show_joint(None)
+        self.movie_map.show_map(None)
         for table in (self.largest, self.smallest):
             table.show_rows(())
         self.recommendations.set_users(())
@@ -254,7 +255,7 @@ class QTrainTab(QWidget):
         self.has_model = True
         if self.joint is None:
             return
-        self.joint.show_joint(results.joint, "a loaded model comes without its validation ratings")
+        self.joint.show_joint(results.joint, "a model file holds no\nvalidation ratings")
         self.movie_map.show_map(results.movie_map)
         self.largest.show_rows(results.largest, results.no_biases)
         self.smallest.show_rows(results.smallest, results.no_biases)
@@ -284,7 +285,8 @@ class QTrainTab(QWidget):
 
     def _started(self, name: str, summary: str) -> None:
         self.controls.say(f"training {name}…")
-        self.controls.show_progress(None)
+        if self.controls.progress.maximum() <= 1:  # events follow their frame, which may have brought a first batch
+            self.controls.show_progress(None, "starting…")
 
     def _stopped(self, iterations: int, epochs: int) -> None:
         self.controls.say(f"stopped after {iterations:,} batches ({epochs} whole epochs)")

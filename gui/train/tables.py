@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QCompleter, QHBoxLa
 from gui.train.frames import BiasRow, EpochRow, Recommended
 
 NUMBER = Qt.AlignRight | Qt.AlignVCenter
+WAITING = "appears when\ntraining ends"  # what a plot of a trained model says before there is one
 
 
 def _table(headers: tuple[str, ...], stretch: int = 0) -> QTableWidget:
