@@ -93,7 +93,7 @@ class Joint:
 
 
 def rating_edges(actual: np.ndarray) -> np.ndarray:
-    """Histogram edges for ratings: centred on each value when they come in equal steps, else MAX_RATING_BINS even bins."""
+    """Histogram edges: centred on each rating value when they come in equal steps, else MAX_RATING_BINS even bins."""
     values = np.unique(actual[np.isfinite(actual)])
     if values.size == 0:
         return np.array([0.0, 1.0])

@@ -1,4 +1,4 @@
-"""The Training tab's handle on its runner: commands by name (gui.runtime.channel) and the runner's events as signals."""
+"""The Training tab's handle on its runner: commands by name (gui.runtime.channel), the runner's events as signals."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal

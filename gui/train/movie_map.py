@@ -75,7 +75,8 @@ class QMovieMap(QWidget):
         middle = (data.x.min() + data.x.max()) / 2 if len(data.x) else 0.0
         for i in data.labelled:
             # A title reads away from the map's middle, so those near an edge stay inside the plot.
-            label = pg.TextItem(short(data.titles[int(i)]), color=LABEL_COLOR, anchor=(0 if data.x[i] < middle else 1, 1))
+            anchor = (0 if data.x[i] < middle else 1, 1)
+            label = pg.TextItem(short(data.titles[int(i)]), color=LABEL_COLOR, anchor=anchor)
             label.setPos(float(data.x[i]), float(data.y[i]))
             self.plot.addItem(label)
             self.labels.append(label)

@@ -24,7 +24,8 @@ from gui.train.tables import QBiasTable, QEpochTable, QRecommendations, titled
 
 PLOT_EVERY_S = 0.1  # the curves redraw at most this often while training: pyqtgraph's axes are costly
 CONTROLS_WIDTH = 290
-ACTIONS = {"train": "&Train", "stop": "Stop", "ratings": "Ratings…", "save": "&Save model…", "load": "&Load model…"}
+ACTIONS = {"train": "&Train", "stop": "Stop", "ratings": "Ratings…", "save": "&Save model…",
+           "load": "&Load model…"}
 SHORTCUTS = {"train": "Ctrl+T", "stop": "Ctrl+.", "save": "Ctrl+S", "load": "Ctrl+L"}  # none the Sheet tab uses
 TIPS = {"train": "train the settings above on the ratings", "stop": "stop training after the current batch",
         "ratings": "choose the ratings to train on (a CSV or MovieLens file)",

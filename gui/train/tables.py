@@ -97,7 +97,8 @@ class QBiasTable(QWidget):
         layout.addWidget(self.note)
 
     def show_rows(self, rows: tuple[BiasRow, ...], note: str = "") -> None:
-        _fill(self.table, [(b.title, f"{b.bias:+.3f}") for b in rows], [f"{b.title}: {b.count:,} ratings" for b in rows])
+        _fill(self.table, [(b.title, f"{b.bias:+.3f}") for b in rows],
+              [f"{b.title}: {b.count:,} ratings" for b in rows])
         self.note.setText(note)
         self.note.setVisible(bool(note))
         self.table.setVisible(not note)
