@@ -18,9 +18,13 @@ from gui.runtime.channel import QChannel
 from gui.sheet.handle import QSheetHandle
 from gui.sheet.runner import SheetRunner
 from gui.sheet.tab import STATUS, QSheetTab
+from gui.train.handle import QTrainHandle
+from gui.train.runner import TrainRunner
+from gui.train.tab import QTrainTab
 
 SHEET_RUN = ("step", "step_n", "play", "solve", "stop", None, "race", None, "reset")
 GRADDESC_RUN = ("step_row", "run_epoch", "play", "reset", None, "compare", None, "open_workbook", "open_csv", "export")
+TRAIN_RUN = ("train", "stop", None, "ratings", "save", "load")
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch
 
 
@@ -47,6 +51,8 @@ class QMainSheetWindow(QMainWindow):
         for signal, slot in ((self.graddesc.message, self.show_message), (self.graddesc.notice, self.show_notice),
                              (self.graddesc.status_message, self.statusBar().showMessage)):
             signal.connect(slot)
+        self.train = QTrainTab(self.channel.add("train", TrainRunner(device=device), QTrainHandle))
+        self.tabs.addTab(self.train, "Training")
         self.setCentralWidget(self.tabs)
         self.actions = dict(self.sheet.actions)
         self.actions["quit"] = QAction("&Quit", self)
@@ -59,7 +65,8 @@ class QMainSheetWindow(QMainWindow):
         for signal, slot in ((self.sheet.message, self.show_message), (self.sheet.notice, self.show_notice),
                              (self.sheet.status_message, self.statusBar().showMessage),
                              (self.sheet.title_changed, self.setWindowTitle),
-                             (self.sheet.engine.loaded, lambda ratings: recent.remember(ratings.source))):
+                             (self.sheet.engine.loaded, lambda ratings: recent.remember(ratings.source)),
+                             (self.train.message, self.show_message), (self.train.notice, self.show_notice)):
             signal.connect(slot)
         self._fit_to_screen()
         self.sheet.start(path)
@@ -97,10 +104,9 @@ class QMainSheetWindow(QMainWindow):
     def _follow_tab(self, *_) -> None:
         """The Run menu lists the current tab's commands; each tab's keys act only while it is shown."""
         self.run_menu.clear()
-        if self.tabs.currentWidget() is self.sheet:
-            names, actions = SHEET_RUN, self.actions
-        else:
-            names, actions = GRADDESC_RUN, self.graddesc.actions
+        tab = self.tabs.currentWidget()
+        names, actions = {self.sheet: (SHEET_RUN, self.actions), self.graddesc: (GRADDESC_RUN, self.graddesc.actions),
+                          self.train: (TRAIN_RUN, self.train.actions)}[tab]
         for name in names:
             self.run_menu.addSeparator() if name is None else self.run_menu.addAction(actions[name])
         self.sheet.set_keys_active(self.tabs.currentWidget() is self.sheet)  # S, Space … must not reach a hidden sheet
@@ -130,6 +136,7 @@ class QMainSheetWindow(QMainWindow):
         QApplication.processEvents()
         self.sheet.close_tab()
         self.graddesc.close_tab()
+        self.train.close_tab()
         if self._box is not None:
             self._box.close()
         self.channel.shutdown()

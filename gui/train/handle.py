@@ -1,0 +1,22 @@
+"""The Training tab's handle on its runner: commands by name (gui.runtime.channel), the runner's events as signals."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+
+from gui.runtime.channel import QRunnerHandle
+
+
+class QTrainHandle(QRunnerHandle):
+    """TrainRunner as the GUI thread sees it; every public TrainRunner method is a command."""
+
+    message = Signal(str, str)  # title, one-line text: something went wrong
+    notice = Signal(str)  # something went right, for the status bar
+    state_changed = Signal(object)  # gui.train.frames.TrainState
+    loading = Signal(str, object)  # reading the ratings: message, fraction or None
+    started = Signal(str, str)  # a run began: the recipe's name and summary
+    stopped = Signal(int, int)  # Stop ended a run: batches and whole epochs done (its results follow)
+    trained = Signal(str)  # a run ended: its headline (validation RMSE, ratings, seconds)
+
+    def train(self, settings, seed: int = 42) -> None:
+        self.runner.stop.clear()  # cleared here, not in the worker, so a quick Stop is never lost
+        self.send("train", settings, seed)

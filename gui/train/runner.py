@@ -1,0 +1,256 @@
+"""The Training tab's engine side, without Qt: it owns the ratings and the trained model and answers commands.
+
+Only the worker thread calls TrainRunner. Training is one blocking command, as the sheet's solve is: the
+engine's learn() runs with `stop` as its stop flag (read between batches), and its per-batch and per-epoch
+callbacks leave curve points and progress in the Mailbox at most FRAME_S apart. When a run ends, what
+the lesson looks at (predictions against ratings, the movie map, the biases) is put there as numpy.
+
+torch is imported on first use, in the worker: the window imports this module before the engine starts.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from engine.data.movielens import default_ratings
+from engine.data.ratings import Ratings, load_ratings
+from engine.train.recipes import Recipe, recipe as named_recipe
+from gui.runtime.clock import FrameClock
+from gui.runtime.mailbox import Mailbox
+from gui.runtime.runner import Runner
+from gui.runtime.series import LINE, MARKERS, Points
+from gui.sheet.frames import LoadRequest
+from gui.train.frames import (BiasRow, EpochRow, Frame, Joint, MovieMapData, RatingsInfo, Recommended, Results,
+                              TrainProgress, TrainState)
+
+if TYPE_CHECKING:  # these import torch: at run time only in the worker, once training is asked for
+    from engine.train.fit import BatchEvent, EpochEvent
+    from engine.train.learn import Learned
+    from engine.train.model import CollabModel
+
+FRAME_S = 1 / 30  # training publishes curve points and progress at most this often
+LABELLED = 15  # the most-rated movies the map names
+BIASES = 10  # rows of each bias table
+TRAINING_LABEL, VALID_LABEL = "training (EWMA)", "validation"
+
+
+class TrainRunner(Runner):
+    """Owns the ratings and the trained model; every method runs in the worker thread."""
+
+    titles = {"load_ratings": "Could not open the ratings", "train": "Training", "save": "Save model",
+              "load": "Load model", "recommend": "Recommendations"}
+
+    def __init__(self, mailbox: Mailbox | None = None, device: str | None = None,
+                 clock: FrameClock | None = None) -> None:
+        super().__init__(mailbox or Mailbox(Frame), clock)
+        self.device = device
+        self.ratings: Ratings | None = None
+        self.model: CollabModel | None = None
+        self.learned: Learned | None = None  # the last run (None after a model is loaded)
+        self.results: Results | None = None
+        self._runs = 0  # each run's curves get their own series numbers
+        self._device_label = ""
+        self._last_progress: tuple = ()
+
+    # --- data --------------------------------------------------------------------------------
+    def load_ratings(self, source: str | Path | LoadRequest | Ratings | None = None) -> Ratings:
+        """Read the ratings to train on: MovieLens (None), a file path, a LoadRequest, or Ratings already read."""
+        self.set_state(TrainState.LOADING)
+        try:
+            return self._load_ratings(source)
+        finally:
+            self.set_state(TrainState.IDLE)
+
+    def _load_ratings(self, source) -> Ratings:
+        ratings = self._read(source)
+        self.ratings = ratings
+        frame = ratings.frame
+        low, high = (float(frame["rating"].min()), float(frame["rating"].max())) if len(frame) else (0.0, 0.0)
+        self.mailbox.put(ratings=RatingsInfo(ratings.name, len(ratings), ratings.n_users, ratings.n_items,
+                                             low, high, tuple(ratings.notes)))
+        return ratings
+
+    def _read(self, source: str | Path | LoadRequest | Ratings | None) -> Ratings:
+        if isinstance(source, Ratings):
+            return source
+        if isinstance(source, LoadRequest):
+            if source.ratings is not None:
+                return source.ratings
+            if source.path is None:
+                return default_ratings(progress=self._report)
+            return load_ratings(source.path, **{k: v for k, v in source.columns.items() if v is not None})
+        if source is None:
+            return default_ratings(progress=self._report)
+        return load_ratings(source)
+
+    def _report(self, message: str, fraction: float | None) -> None:
+        shown = (message, None if fraction is None else round(fraction, 2))
+        if shown != self._last_progress:  # only when it visibly changes
+            self._last_progress = shown
+            self.emit("loading", message, fraction)
+
+    # --- training ----------------------------------------------------------------------------
+    def train(self, settings: str | Recipe, seed: int = 42) -> Learned:
+        """Train a recipe (by name or as settings) on the ratings; `stop` ends it between batches."""
+        from engine.train.learn import learn
+        from gui.sheet.runner import leave_a_core_for_the_gui
+
+        self.set_state(TrainState.TRAINING)
+        try:
+            recipe = named_recipe(settings) if isinstance(settings, str) else settings
+            if self.ratings is None:
+                self._load_ratings(None)
+            self._runs += 1
+            self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
+            leave_a_core_for_the_gui()
+            listener = _Listener(self.mailbox, self.clock, self._runs, recipe.epochs)
+            self.mailbox.put(clear=True, device=self._device())
+            self.emit("started", recipe.name, recipe.summary())
+            run = learn(self.ratings, recipe, seed=seed, device=self.device, on_batch=listener.batch,
+                        on_epoch=listener.epoch, should_stop=self.stop)
+            listener.flush()
+            if run.history.stopped:  # at once: the analyses below take a moment on big data
+                self.emit("stopped", run.history.iterations, len(run.history.epochs))
+            for note in run.data.notes:
+                self.emit("notice", note)
+            history = run.history
+            if history.diverged:
+                raise ValueError(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
+                                 f"lower the learning rate (now {recipe.lr:g})")
+            results = _results(run.model, run, self._device_label)
+            run.model.valid_rmse = results.valid_rmse  # where it stopped, when it was stopped: what a saved file says
+            self.learned, self.model = run, run.model
+            self._publish_results(results)
+            self.emit("trained", self.results.headline)
+            return run
+        finally:
+            self.set_state(TrainState.IDLE)
+
+    def pause(self) -> None:
+        """Nothing runs between commands: a run is ended through `stop`, which the GUI sets directly."""
+
+    def _device(self) -> str:
+        if not self._device_label:
+            from engine.device import device_label, pick_device
+
+            self._device_label = device_label(pick_device(self.device))
+        return self._device_label
+
+    def _publish_results(self, results: Results) -> None:
+        self.results = results
+        self.mailbox.put(results=results)
+        if len(results.users):
+            self.recommend(results.users[0])
+
+    # --- the model ---------------------------------------------------------------------------
+    def recommend(self, user, n: int = 10) -> Recommended:
+        """A user's top-n unrated movies (the id as text or as the model's kind of id)."""
+        from engine.train.model import recommend
+
+        if self.model is None:
+            raise ValueError("train or load a model first")
+        model = self.model
+        user = model.users.parse(user) if isinstance(user, str) else _plain(user)
+        picks = recommend(model, user, n)
+        rated = len(model.rated_by(int(model.users.index([user])[0])))
+        shown = Recommended(user, rated, tuple(p.movie for p in picks), tuple(p.title for p in picks),
+                            np.array([p.score for p in picks]))
+        self.mailbox.put(recommended=shown)
+        return shown
+
+    def save(self, path: str) -> Path:
+        """Write the trained model to `path`."""
+        from engine.train.store import save
+
+        if self.model is None:
+            raise ValueError("there is no trained model to save yet")
+        written = save(self.model, path)
+        self.emit("notice", f"Saved the model to {written}")
+        return written
+
+    def load(self, path: str) -> CollabModel:
+        """Read a saved model: its map, biases and recommendations show; its curves and validation set do not."""
+        from engine.device import pick_device
+        from engine.train.store import load
+
+        model = load(path, device=pick_device(self.device))
+        self.model, self.learned = model, None
+        self._runs += 1
+        self.mailbox.put(clear=True, recipe=model.recipe, device=self._device())
+        self._publish_results(_results(model, None, self._device_label))
+        self.emit("notice", f"Loaded {path}: {self.results.headline}")
+        return model
+
+
+class _Listener:
+    """fit()'s callbacks: batch losses gathered into curve points, published when a frame is due."""
+
+    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int) -> None:
+        self.mailbox, self.clock, self.epochs = mailbox, clock, epochs
+        self.train_series, self.valid_series, self.marks = 3 * run, 3 * run + 1, 3 * run + 2
+        self.x0, self.values = 1, []
+        self.last: BatchEvent | None = None
+        self.validated = False  # the validation line has its first point
+
+    def batch(self, event: BatchEvent) -> None:
+        if not self.values:
+            self.x0 = event.iteration
+        self.values.append(event.loss)
+        self.last = event
+        if self.clock.due(FRAME_S):
+            self.clock.wait_for_gui()
+            self.flush()
+
+    def flush(self) -> None:
+        """Put the gathered points and the newest progress in the mailbox."""
+        e = self.last
+        if not self.values:
+            return
+        with self.clock.publishing():
+            self.mailbox.put(losses=Points(self.train_series, TRAINING_LABEL, self.x0, np.array(self.values), LINE),
+                             progress=TrainProgress(e.epoch, self.epochs, e.batch, e.batches, e.iteration, e.loss))
+        self.values = []
+
+    def epoch(self, event: EpochEvent) -> None:
+        self.flush()
+        x = self.last.iteration if self.last is not None else 0
+        mse = np.array([event.valid_mse])
+        self.mailbox.put(losses=Points(self.valid_series, VALID_LABEL, x, mse, LINE),
+                         epoch=EpochRow(event.epoch, event.train_loss, event.valid_mse, event.valid_rmse,
+                                        event.seconds, x))
+        self.mailbox.put(losses=Points(self.marks, "", x, mse, MARKERS))
+
+
+def _results(model: CollabModel, run: Learned | None, device: str) -> Results:
+    """What the tab shows of a model, as numpy and text; `run` (None for a loaded model) adds its validation set."""
+    from engine.train.analysis import movie_biases, movie_map, valid_predictions
+
+    joint, seconds, iterations, epochs, stopped = None, math.nan, 0, 0, False
+    rmse, valid = model.valid_rmse, 0
+    if run is not None:
+        predicted, actual = valid_predictions(model, run.data)
+        joint = Joint.of(predicted, actual)
+        history = run.history
+        seconds, iterations, epochs, stopped = history.seconds, history.iterations, len(history.epochs), history.stopped
+        valid = len(actual)
+        if stopped or not history.epochs:  # the last epoch's figure does not describe where it stopped
+            rmse = float(np.sqrt(np.mean((predicted.astype(float) - actual) ** 2))) if valid else math.nan
+    m = movie_map(model)
+    mapped = MovieMapData(m.x, m.y, m.titles, m.counts, m.most_rated(LABELLED), m.explained)
+    try:
+        largest, smallest = movie_biases(model, BIASES)
+        no_biases = ""
+    except ValueError as error:  # the dot and net models have none
+        largest, smallest, no_biases = [], [], str(error)
+    rows: Callable = lambda biases: tuple(BiasRow(b.title, b.bias, b.count) for b in biases)  # noqa: E731
+    return Results(model.recipe.name, model.recipe.summary(), model.dataset, rmse, valid, seconds, iterations, epochs,
+                   stopped, joint, mapped, rows(largest), rows(smallest), no_biases, np.asarray(model.users.ids),
+                   device)
+
+
+def _plain(value):
+    """A numpy scalar as a plain Python value (the id maps answer in those)."""
+    return value.item() if isinstance(value, np.generic) else value

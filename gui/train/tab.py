@@ -1,0 +1,310 @@
+"""The Training tab: the lesson's models trained on all the ratings, with live curves and what the model learned.
+
+Left: the ratings, the recipe and its settings, Train / Stop and progress, and one user's recommendations.
+Right: the loss curves (training EWMA per batch, validation per epoch) over the lesson's epoch lines and
+the predictions-against-ratings histogram; the movie map over the movies with the largest and smallest
+biases. Training runs in the worker (TrainRunner); everything here arrives in frames as numpy and text.
+
+The plots import pyqtgraph, which the window must not wait for at start-up: they are built the first time
+the tab is shown or something arrives for it.
+"""
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+
+from engine.train.recipes import Recipe
+from gui.train.controls import QTrainControls
+from gui.train.frames import Frame, Results, TrainState
+from gui.train.handle import QTrainHandle
+from gui.train.tables import QBiasTable, QEpochTable, QRecommendations, titled
+
+PLOT_EVERY_S = 0.1  # the curves redraw at most this often while training: pyqtgraph's axes are costly
+CONTROLS_WIDTH = 290
+ACTIONS = {"train": "&Train", "stop": "Stop", "ratings": "Ratings…", "save": "&Save model…",
+           "load": "&Load model…"}
+SHORTCUTS = {"train": "Ctrl+T", "stop": "Ctrl+.", "save": "Ctrl+S", "load": "Ctrl+L"}  # none the Sheet tab uses
+TIPS = {"train": "train the settings above on the ratings", "stop": "stop training after the current batch",
+        "ratings": "choose the ratings to train on (a CSV or MovieLens file)",
+        "save": "save the trained model, its id maps and settings", "load": "load a model saved here or by the CLI"}
+MODEL_FILTER = "collabsheet model (*.pt);;All files (*)"
+
+
+def make_actions(parent: QWidget) -> dict[str, QAction]:
+    """The tab's actions; their shortcuts work while the focus is in the tab only."""
+    actions = {}
+    for name, text in ACTIONS.items():
+        action = QAction(text, parent)
+        keys = SHORTCUTS.get(name)
+        tip = TIPS[name]
+        if keys:
+            action.setShortcut(QKeySequence(keys))
+            tip += f" ({QKeySequence(keys).toString(QKeySequence.NativeText)})"
+        action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        action.setToolTip(tip)
+        parent.addAction(action)
+        actions[name] = action
+    return actions
+
+
+class QTrainTab(QWidget):
+    """Training over one TrainRunner's handle."""
+
+    message = Signal(str, str)  # title, text: for the window's message box
+    notice = Signal(str)  # a success, for the status bar
+
+    def __init__(self, engine: QTrainHandle, parent=None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.state = TrainState.IDLE
+        self.results: Results | None = None
+        self.frames = 0  # frames rendered
+        self.has_model = False
+        self.asked_ratings = False  # the default ratings were asked for (the first time the tab shows)
+        self.actions = make_actions(self)
+        self.controls = QTrainControls(self.actions)
+        self.recommendations = QRecommendations()
+        self.epoch_table = QEpochTable()
+        self.largest, self.smallest = QBiasTable(), QBiasTable()
+        self.loss_plot = self.joint = self.movie_map = None  # pyqtgraph: built on first show (see _build_plots)
+        self._epoch_lines: list = []
+        self._plotted_at = 0.0
+        self._build_layout()
+        self._wires: list = []
+        self._wire()
+        self.show_state(TrainState.IDLE)
+
+    # --- construction ------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.controls)
+        column.addWidget(titled("Recommendations", self.recommendations), 1)
+        left.setFixedWidth(CONTROLS_WIDTH)
+
+        self.curve_box = titled("Loss (MSE)", QLabel())
+        self.joint_box = titled("Predictions against ratings (validation set)", QLabel())
+        self.map_box = titled("Movie map: the movie factors' two main directions", QLabel())
+        biases = QWidget()
+        pair = QHBoxLayout(biases)
+        pair.setContentsMargins(0, 0, 0, 0)
+        pair.setSpacing(4)
+        pair.addWidget(titled("Largest biases", self.largest))
+        pair.addWidget(titled("Smallest biases", self.smallest))
+
+        self.training_split = QSplitter(Qt.Vertical)
+        for widget in (self.curve_box, titled("Epochs", self.epoch_table), self.joint_box):
+            self.training_split.addWidget(widget)
+        self.training_split.setSizes([300, 110, 300])
+        self.model_split = QSplitter(Qt.Vertical)
+        for widget in (self.map_box, biases):
+            self.model_split.addWidget(widget)
+        self.model_split.setSizes([460, 250])
+        self.split = QSplitter(Qt.Horizontal)
+        self.split.addWidget(self.training_split)
+        self.split.addWidget(self.model_split)
+        self.split.setSizes([500, 500])
+        for splitter in (self.training_split, self.model_split, self.split):
+            splitter.setChildrenCollapsible(False)
+
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(left)
+        layout.addWidget(self.split, 1)
+
+    def _build_plots(self) -> None:
+        """The curves, the histogram and the map (importing pyqtgraph blocks the GUI thread ~0.3 s the first time)."""
+        if self.loss_plot is not None:
+            return
+        from gui.train.joint_plot import QJointPlot
+        from gui.train.movie_map import QMovieMap
+        from gui.widgets.curve_plot import QCurvePlot
+
+        self.loss_plot = QCurvePlot("MSE", "batch", log_y=True)
+        self.joint = QJointPlot()
+        self.movie_map = QMovieMap()
+        for box, widget in ((self.curve_box, self.loss_plot), (self.joint_box, self.joint),
+                            (self.map_box, self.movie_map)):
+            layout = box.layout()
+            old = layout.itemAt(1).widget()
+            layout.replaceWidget(old, widget)
+            old.deleteLater()
+        if self.results is not None:
+            self._show_results(self.results)
+
+    def _connect(self, signal, slot) -> None:
+        signal.connect(slot)
+        self._wires.append((signal, slot))
+
+    def _wire(self) -> None:
+        a, e = self.actions, self.engine
+        for signal, slot in (
+            (e.frame, self.render), (e.message, self.show_message), (e.notice, self.notice),
+            (e.state_changed, self.show_state), (e.loading, self._loading), (e.started, self._started),
+            (e.stopped, self._stopped), (e.trained, self._trained),
+            (a["train"].triggered, lambda: self.train()), (a["stop"].triggered, e.stop),
+            (a["ratings"].triggered, self.ratings_dialog), (a["save"].triggered, self.save_dialog),
+            (a["load"].triggered, self.load_dialog),
+            (self.recommendations.requested, e.recommend),
+        ):
+            self._connect(signal, slot)
+
+    def showEvent(self, event) -> None:
+        """The first time the tab shows: its plots, and the default ratings read in the worker."""
+        super().showEvent(event)
+        self._build_plots()
+        if not self.asked_ratings:
+            self.asked_ratings = True
+            self.engine.load_ratings(None)
+
+    # --- commands ----------------------------------------------------------------------------
+    def train(self, settings: Recipe | str | None = None, seed: int | None = None) -> bool:
+        """Train the settings in the form (or those given); a bad setting is said in one line and nothing runs."""
+        if self.state != TrainState.IDLE:
+            return False
+        try:
+            recipe = self.controls.settings() if settings is None else settings
+        except ValueError as error:
+            self.controls.say(str(error), error=True)
+            return False
+        self.asked_ratings = True
+        self.engine.train(recipe, self.controls.seed.value() if seed is None else seed)
+        self.show_state(TrainState.TRAINING)  # at once, so a second click cannot queue a second run
+        return True
+
+    def ratings_dialog(self) -> None:
+        from gui.sheet.open_dialog import QOpenDialog
+
+        dialog = QOpenDialog(self)
+        dialog.accepted.connect(lambda: self.engine.load_ratings(dialog.request()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", "model.pt", MODEL_FILTER)
+        if path:
+            self.engine.save(path)
+
+    def load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", "", MODEL_FILTER)
+        if path:
+            self.engine.load(path)
+
+    # --- engine → tab ------------------------------------------------------------------------
+    def render(self, frame: Frame) -> None:
+        """Draw what the newest frame brings: a new run clears, then curves, epochs, progress and results."""
+        self._build_plots()
+        self.frames += 1
+        if frame.clear_run:
+            self._clear()
+        if frame.ratings is not None:
+            r = frame.ratings
+            self.controls.ratings.setText(f"{r.name} · {r.ratings:,} ratings ({r.low:g}–{r.high:g}) · "
+                                          f"{r.users:,} users × {r.movies:,} movies")
+            self.controls.ratings.setToolTip(self.controls.ratings.text())
+        if frame.losses:
+            self.loss_plot.add(frame.losses)
+        for row in frame.epochs:
+            self._epoch_line(row.iteration)
+        if frame.epochs:
+            self.epoch_table.add(frame.epochs)
+        if frame.progress is not None:
+            self.controls.show_progress(frame.progress)
+        if frame.recipe is not None:
+            self.controls.fill(frame.recipe)
+        if frame.results is not None:
+            self._show_results(frame.results)
+        if frame.recommended is not None:
+            self.recommendations.show_recommended(frame.recommended)
+        now = time.perf_counter()
+        if self.state == TrainState.IDLE or frame.epochs or now - self._plotted_at >= PLOT_EVERY_S:
+            self._plotted_at = now
+            self.loss_plot.refresh()
+
+    def _clear(self) -> None:
+        self.loss_plot.clear()
+        for line in self._epoch_lines:
+            self.loss_plot.plot.removeItem(line)
+        self._epoch_lines = []
+        self.epoch_table.clear_rows()
+        self.controls.show_progress(None)
+        self.results = None
+        self.has_model = False
+        self.joint.show_joint(None)
+        self.movie_map.show_map(None)
+        for table in (self.largest, self.smallest):
+            table.show_rows(())
+        self.recommendations.set_users(())
+        self.recommendations.show_recommended(None)
+        self._enable()
+
+    def _epoch_line(self, x: int) -> None:
+        import pyqtgraph as pg
+
+        line = pg.InfiniteLine(pos=x, angle=90, pen=pg.mkPen((150, 150, 150), width=1, style=Qt.DotLine))
+        self.loss_plot.plot.addItem(line)
+        self._epoch_lines.append(line)
+
+    def _show_results(self, results: Results) -> None:
+        self.results = results
+        self.has_model = True
+        if self.joint is None:
+            return
+        self.joint.show_joint(results.joint, "a model file holds no\nvalidation ratings")
+        self.movie_map.show_map(results.movie_map)
+        self.largest.show_rows(results.largest, results.no_biases)
+        self.smallest.show_rows(results.smallest, results.no_biases)
+        self.recommendations.set_users(results.users)
+        self.controls.say(f"{results.headline} · {results.device}" if results.device else results.headline)
+        self._enable()
+
+    def show_state(self, state) -> None:
+        self.state = TrainState(str(state))
+        self.controls.set_busy(self.state != TrainState.IDLE)
+        self._enable()
+        if self.state == TrainState.IDLE and self.loss_plot is not None:
+            self.loss_plot.refresh()
+
+    def _enable(self) -> None:
+        idle = self.state == TrainState.IDLE
+        a = self.actions
+        a["train"].setEnabled(idle)
+        a["stop"].setEnabled(self.state == TrainState.TRAINING)
+        a["ratings"].setEnabled(idle)
+        a["load"].setEnabled(idle)
+        a["save"].setEnabled(idle and self.has_model)
+        self.recommendations.setEnabled(idle and self.has_model)
+
+    def _loading(self, text: str, fraction) -> None:
+        self.controls.say(text)
+
+    def _started(self, name: str, summary: str) -> None:
+        self.controls.say(f"training {name}…")
+        if self.controls.progress.maximum() <= 1:  # events follow their frame, which may have brought a first batch
+            self.controls.show_progress(None, "starting…")
+
+    def _stopped(self, iterations: int, epochs: int) -> None:
+        self.controls.say(f"stopped after {iterations:,} batches ({epochs} whole epochs)")
+
+    def _trained(self, headline: str) -> None:
+        self.notice.emit(headline)
+
+    def show_message(self, title: str, text: str) -> None:
+        """A problem from the worker: said in the tab's status line, and to the window."""
+        self.controls.say(f"{title}: {text}", error=True)
+        self.message.emit(title, text)
+
+    def close_tab(self) -> None:
+        """Disconnect everything this tab connected."""
+        for signal, slot in self._wires:
+            try:
+                signal.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+        self._wires.clear()
