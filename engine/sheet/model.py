@@ -82,9 +82,9 @@ class SheetModel:
         Drawn by numpy, so every device, and the first frame drawn before torch loads, starts alike."""
         return self.flatten(start.initial(self.n_users, self.n_items, self.config, seed))
 
-    def spectral_theta(self) -> torch.Tensor:
-        """θ read off the ratings by a truncated SVD (solve.spectral), the solver's best-placed start."""
-        return self.flatten(spectral_start(self.ratings, self.config.k, self.config.biases, self.squash_range))
+    def spectral_theta(self, ridge: float = 0.0) -> torch.Tensor:
+        """θ read off the ratings by a truncated SVD (solve.spectral), the solver's best-placed start; ridge is ρ."""
+        return self.flatten(spectral_start(self.ratings, self.config.k, self.config.biases, self.squash_range, ridge))
 
     def sides(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Where each user's and each movie's parameters sit in θ: (users, s) and (movies, s), factors then bias."""
