@@ -217,8 +217,9 @@ def test_projection_and_the_large_sheets_side_solve_reach_the_same_ridge_optimum
         gradient = (f * r) @ a + side.rho * projected  # ½∂(Σr² + ρ‖θ‖²)/∂rows
         assert gradient.abs().max() <= 1e-8 * ((f * side.evaluate(mine, other)[0]) @ a).abs().max()
         for i in range(3):
-            torch.testing.assert_close(Side(side).solve(mine[i:i + 1], other[i:i + 1]), projected[i:i + 1],
-                                       rtol=1e-7, atol=1e-9)
+            solved, sse = Side(side).solve(mine[i:i + 1], other[i:i + 1])
+            torch.testing.assert_close(solved, projected[i:i + 1], rtol=1e-7, atol=1e-9)
+            torch.testing.assert_close(sse, (r[i:i + 1] ** 2).sum((1, 2)), rtol=1e-9, atol=0)
 
 
 def test_the_spectral_start_shrinks_each_singular_value_by_the_ridge(grid15) -> None:

@@ -24,6 +24,7 @@ MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers,
 TOL = 1e-7  # converged when WINDOW sweeps together improve the objective by less than this, relatively
 WINDOW = 5
 EXACT = 1e-12  # or when the objective is this small next to the ratings' own sum of squares: a fit exact to rounding
+CANCEL = 1e6  # Σr² by the normal equations while its terms are at most this many times their sum, else cell by cell
 
 
 def als_affordable(problem: Problem) -> bool:
@@ -46,21 +47,33 @@ class Side:
         self.unpack = slot.view(-1)
         self.ridge = grid.rho + RIDGE
         self.wy = grid.w * grid.y
+        # For the sum of squares without the grid's residuals: Σ w·y², and per column Σ_i w·y and Σ_i w.
+        self.wy2, self.col_wy, self.col_w = (self.wy * grid.y).sum(), self.wy.sum(0), grid.w.sum(0)
 
-    def solve(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """The rows (1, n, s) that minimise the objective for the columns (1, m, s)."""
+    def solve(self, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows (1, n, s) that minimise the objective for the columns (1, m, s), and Σr² there."""
         grid = self.grid
         a = grid.multipliers(cols)
         packed = grid.w @ (a[..., self.i] * a[..., self.j])  # (1, n, s(s+1)/2)
-        normal = packed[..., self.unpack].unflatten(-1, (a.shape[-1], a.shape[-1]))
-        normal.diagonal(dim1=-2, dim2=-1).add_(self.ridge)
-        chol, _ = torch.linalg.cholesky_ex(normal)  # positive definite: ridge > 0
-        # Σ_j w_ij a_j (y_ij − the column's bias); RIDGE pulls towards the rows' current values, as
+        gram = packed[..., self.unpack].unflatten(-1, (a.shape[-1], a.shape[-1]))  # G_i = Σ_j w_ij a_j a_jᵀ
+        chol, _ = torch.linalg.cholesky_ex(gram + self.ridge * torch.eye(a.shape[-1], dtype=a.dtype,
+                                                                          device=a.device))
+        # t_i = Σ_j w_ij a_j (y_ij − the column's bias); RIDGE pulls towards the rows' current values, as
         # Grid.project's step does (ρ alone pulls towards 0).
-        rhs = self.wy @ a + RIDGE * rows
+        t = self.wy @ a
         if grid.biases:
-            rhs = rhs - grid.w @ (a * cols[..., grid.k:])
-        return torch.cholesky_solve(rhs[..., None], chol)[..., 0]
+            t = t - grid.w @ (a * cols[..., grid.k:])
+        x = torch.cholesky_solve((t + RIDGE * rows)[..., None], chol)[..., 0]
+        # Σ_ij w (y − bias − x_i·a_j)² = Σ w (y − bias)² − 2 Σ x_i·t_i + Σ x_iᵀG_i x_i: no pass over the grid …
+        terms = [self.wy2, -2 * _dot(x, t), _dot(x, (gram @ x[..., None])[..., 0])]
+        if grid.biases:
+            bias = cols[0, :, grid.k]
+            terms += [-2 * bias @ self.col_wy, (bias * bias) @ self.col_w]
+        sse = sum(terms)
+        # … unless the terms are so much larger than their sum that rounding would show (far down a valley).
+        if bool(sum(abs(term) for term in terms) > CANCEL * sse):
+            sse = sum_of_squares(grid.evaluate(x, cols)[0])
+        return x, sse
 
 
 class Als:
@@ -70,9 +83,9 @@ class Als:
         self.grid, self.count = Grid(problem), problem.count
         self.row_side, self.col_side = Side(self.grid), Side(self.grid.transposed())
         rows, cols = self.grid.sides(starts[:1])
-        rows = self.row_side.solve(rows, cols)  # the rows at their optimum, as every sweep leaves them
+        rows, self.sse = self.row_side.solve(rows, cols)  # the rows at their optimum, as every sweep leaves them
         self.rows, self.cols, self.before = rows, cols, (rows, cols)
-        self.sse, self.loss = self._loss(rows, cols)
+        self.loss = self.sse + self.grid.penalty(rows, cols)
         self.t = 1.0  # Nesterov's sequence; the momentum is (t − 1)/t_next
         self.history = [self.loss]
         self.iterations = 0
@@ -92,16 +105,11 @@ class Als:
     def theta(self, i: int) -> torch.Tensor:
         return self.grid.theta(self.rows, self.cols)[0]
 
-    def _loss(self, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Σr² and Σr² + ρ‖θ‖²."""
-        sse = sum_of_squares(self.grid.evaluate(rows, cols)[0])
-        return sse, sse + self.grid.penalty(rows, cols)
-
     def _sweep(self, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The columns for the rows, then the rows for the columns; with Σr² and the objective there."""
-        cols = self.col_side.solve(cols, rows)
-        rows = self.row_side.solve(rows, cols)
-        return rows, cols, *self._loss(rows, cols)
+        """The columns for the rows, then the rows for the columns; with Σr² and Σr² + ρ‖θ‖² there."""
+        cols, _ = self.col_side.solve(cols, rows)
+        rows, sse = self.row_side.solve(rows, cols)
+        return rows, cols, sse, sse + self.grid.penalty(rows, cols)
 
     def iterate(self) -> None:
         """One sweep from the extrapolated point (two when it must restart)."""
@@ -126,3 +134,7 @@ class Als:
         if len(self.history) > WINDOW:
             old = self.history[-WINDOW - 1]
             self.converged = (old - self.loss <= TOL * self.loss) | (self.loss <= self.exact)
+
+
+def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vecdot(x.flatten(1), y.flatten(1))
