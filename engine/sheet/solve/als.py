@@ -8,9 +8,9 @@ it came from, the sweep is redone from there with the momentum reset (adaptive r
 
 A row's normal equations Σ_j w_ij a_j a_jᵀ are one matrix product of the rated-cell weights (rows ×
 columns) with every column's a_j a_jᵀ packed as its s(s+1)/2 distinct entries: half the work of the
-full outer products, and on a 943 × 1000 grid a tenth rated, as fast on this CPU as a sparse product
-over the rated cells alone (measured: the sparse kernels run ten times fewer multiply-adds ten times
-slower), while it stays one dense product on a GPU.
+full outer products. On a 943 × 1000 grid a tenth rated, a sparse product over the rated cells alone
+(a tenth of the multiply-adds) took as long on this 2-core CPU, so the dense one stays: one product on a GPU.
+Convergence is judged as Marquardt's is, by the objective over the last few sweeps, or by an exact fit.
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ import math
 
 import torch
 
-from engine.sheet.solve.grid import RIDGE, Grid, Problem, sum_of_squares
+from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, Problem, sum_of_squares
 
 MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers, stay under this; else L-BFGS
-TOL = 1e-7  # converged when WINDOW sweeps together improve the objective by less than this, relatively
-WINDOW = 5
-EXACT = 1e-12  # or when the objective is this small next to the ratings' own sum of squares: a fit exact to rounding
+# Converged (besides by TOL over WINDOW sweeps) when the objective is this small next to the ratings' own sum of
+# squares: a fit exact to rounding.
+EXACT = 1e-12
+PULL = 1e-10  # the pull towards the current values, relative to a block's largest diagonal entry (at least RIDGE)
 CANCEL = 1e6  # Σr² by the normal equations while its terms are at most this many times their sum, else cell by cell
 
 
@@ -45,35 +46,43 @@ class Side:
         slot = torch.empty(s, s, dtype=torch.long, device=grid.w.device)
         slot[i, j] = slot[j, i] = torch.arange(len(i), device=grid.w.device)
         self.unpack = slot.view(-1)
-        self.ridge = grid.rho + RIDGE
+        self.rho = grid.rho
         self.wy = grid.w * grid.y
         # For the sum of squares without the grid's residuals: Σ w·y², and per column Σ_i w·y and Σ_i w.
         self.wy2, self.col_wy, self.col_w = (self.wy * grid.y).sum(), self.wy.sum(0), grid.w.sum(0)
 
-    def solve(self, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The rows (1, n, s) that minimise the objective for the columns (1, m, s), and Σr² there."""
+    def solve(self, rows: torch.Tensor, cols: torch.Tensor,
+              sse: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The rows (1, n, s) that minimise the objective for the columns (1, m, s), and Σr² there if asked."""
         grid = self.grid
         a = grid.multipliers(cols)
         packed = grid.w @ (a[..., self.i] * a[..., self.j])  # (1, n, s(s+1)/2)
-        gram = packed[..., self.unpack].unflatten(-1, (a.shape[-1], a.shape[-1]))  # G_i = Σ_j w_ij a_j a_jᵀ
-        chol, _ = torch.linalg.cholesky_ex(gram + self.ridge * torch.eye(a.shape[-1], dtype=a.dtype,
-                                                                          device=a.device))
-        # t_i = Σ_j w_ij a_j (y_ij − the column's bias); RIDGE pulls towards the rows' current values, as
-        # Grid.project's step does (ρ alone pulls towards 0).
-        t = self.wy @ a
+        normal = packed[..., self.unpack].unflatten(-1, (a.shape[-1], a.shape[-1]))  # G_i = Σ_j w_ij a_j a_jᵀ
+        # The objective's ρ pulls towards 0; a pull towards the rows' current values (as in Grid.project's
+        # step) keeps each block solvable, and, as small as PULL next to the block's own scale, accurately
+        # so even far down a valley. It moves no fixed point: there the rows are their current values.
+        diagonal = normal.diagonal(dim1=-2, dim2=-1)
+        pull = torch.clamp(PULL * diagonal.amax(-1), min=RIDGE)[..., None]
+        diagonal.add_(self.rho + pull)  # normal is now G_i + (ρ + pull_i)·I
+        chol, failed = torch.linalg.cholesky_ex(normal)
+        t = self.wy @ a  # t_i = Σ_j w_ij a_j (y_ij − the column's bias)
         if grid.biases:
             t = t - grid.w @ (a * cols[..., grid.k:])
-        x = torch.cholesky_solve((t + RIDGE * rows)[..., None], chol)[..., 0]
+        x = torch.cholesky_solve((t + pull * rows)[..., None], chol)[..., 0]
+        x = torch.where((failed > 0)[..., None], rows, x)  # a block that could not be solved stays as it was
+        if not sse:
+            return x, None
         # Σ_ij w (y − bias − x_i·a_j)² = Σ w (y − bias)² − 2 Σ x_i·t_i + Σ x_iᵀG_i x_i: no pass over the grid …
-        terms = [self.wy2, -2 * _dot(x, t), _dot(x, (gram @ x[..., None])[..., 0])]
+        gx = (normal @ x[..., None])[..., 0] - (self.rho + pull) * x  # G_i x_i
+        terms = [self.wy2, -2 * _dot(x, t), _dot(x, gx)]
         if grid.biases:
             bias = cols[0, :, grid.k]
             terms += [-2 * bias @ self.col_wy, (bias * bias) @ self.col_w]
-        sse = sum(terms)
+        total = sum(terms)
         # … unless the terms are so much larger than their sum that rounding would show (far down a valley).
-        if bool(sum(abs(term) for term in terms) > CANCEL * sse):
-            sse = sum_of_squares(grid.evaluate(x, cols)[0])
-        return x, sse
+        if bool(sum(abs(term) for term in terms) > CANCEL * total):
+            total = sum_of_squares(grid.evaluate(x, cols)[0])
+        return x, total
 
 
 class Als:
@@ -91,7 +100,7 @@ class Als:
         self.iterations = 0
         self.converged = torch.tensor([False])
         self.done = False  # set when no sweep can lower the objective any more
-        self.exact = EXACT * float((self.grid.w * self.grid.y).square().sum())
+        self.exact = EXACT * float(self.row_side.wy2)
 
     @property
     def objective(self) -> torch.Tensor:
@@ -107,7 +116,7 @@ class Als:
 
     def _sweep(self, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The columns for the rows, then the rows for the columns; with Σr² and Σr² + ρ‖θ‖² there."""
-        cols, _ = self.col_side.solve(cols, rows)
+        cols, _ = self.col_side.solve(cols, rows, sse=False)
         rows, sse = self.row_side.solve(rows, cols)
         return rows, cols, sse, sse + self.grid.penalty(rows, cols)
 
@@ -128,8 +137,9 @@ class Als:
             self.rows, self.cols, self.sse, self.loss = found
             self.history.append(self.loss)
         else:
-            # Exact sweeps never raise the objective: rounding does, at a fixed point or where the normal
-            # equations have grown too ill-conditioned to solve (far down a valley). Only the first is converged.
+            # Exact sweeps never raise the objective: rounding does, at a fixed point (the sweeps before it had
+            # stopped improving: converged, below) or where the normal equations have grown too ill-conditioned
+            # to solve, far down a valley while the objective was still falling (not converged).
             self.done = True
         if len(self.history) > WINDOW:
             old = self.history[-WINDOW - 1]

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from engine.sheet.model import SheetModel
 
 RIDGE = 1e-9  # keeps a row's least squares solvable when it has fewer ratings than parameters
+TOL = 1e-7  # converged when WINDOW iterations together improve the objective by less than this, relatively
+WINDOW = 5
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,15 @@ also tries other starts and keeps the best. The factorization's loss needs that:
 minima it has valleys that slope gently down forever (factors growing without bound), and a descent
 that enters one crawls. The local search is Levenberg–Marquardt (Gauss–Newton with damping, made
 for sums of squares; its step by the Schur complement, engine.schur), all starts at once as one
-batch, while the dense algebra is affordable; beyond that, L-BFGS with a strong-Wolfe line search
-from the current values. When predictions are linear in a row's parameters (no sigmoid), every row
-is kept at its exact least-squares optimum for the columns' values and only the columns are damped
-(variable projection): it needs a third of the iterations and far more starts reach the best
-minimum. Starts race in rounds and only the best quarter goes on (successive halving).
+batch, while the dense algebra is affordable. When predictions are linear in a row's parameters (no
+sigmoid), every row is kept at its exact least-squares optimum for the columns' values and only the
+columns are damped (variable projection): it needs a third of the iterations and far more starts
+reach the best minimum. Starts race in rounds and only the best quarter goes on (successive halving).
+Beyond the dense budget the current values alone are solved: by alternating least squares
+(engine.sheet.solve.als) when predictions are linear, else by L-BFGS with a strong-Wolfe line search.
+
+The objective is the one the steps descend: MSE, plus (wd/2)·‖θ‖² with weight decay (engine.sheet.solve.grid).
+The L2 term gives the loss a minimum where, without it, the valleys have none.
 """
 from __future__ import annotations
 
@@ -20,15 +24,13 @@ import torch
 
 from engine.sheet.solve import schur
 from engine.sheet.solve.als import Als, als_affordable
-from engine.sheet.solve.grid import RIDGE, Grid, Problem, problem_of, sum_of_squares
+from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, Problem, problem_of, sum_of_squares
 
 __all__ = ["Grid", "Problem", "problem_of", "affordable", "alternate", "multistart", "Outcome"]
 
 DENSE_BUDGET = 2e8  # Marquardt while starts × (VᵀV + Cholesky of S), in multiply-adds, stays under this
 ROUND = 20  # iterations per round of successive halving (half that for projected steps, which converge faster)
 CHUNK = 10  # L-BFGS iterations per call, between its progress reports (Marquardt reports every iteration)
-TOL = 1e-7  # converged when WINDOW iterations together improve the objective by less than this, relatively
-WINDOW = 5
 SWEEPS = 10  # alternating least-squares sweeps that sort the starts, when predictions are linear in each side
 TAU = 1e-3  # the first λ, relative to JᵀJ's largest diagonal entry
 
@@ -51,7 +53,7 @@ class Outcome:
 
 
 class Marquardt:
-    """Levenberg–Marquardt for a batch of starts: (JᵀJ + ρI + λI)·δ = −(Jᵀr + ρθ), each start's λ set by its gain ratio."""
+    """Levenberg–Marquardt for a batch of starts: (JᵀJ + ρI + λI)·δ = −(Jᵀr + ρθ), λ per start by its gain ratio."""
 
     def __init__(self, starts: torch.Tensor, problem: Problem, sweeps: int = 0):
         self.grid, self.count = Grid(problem), problem.count
@@ -138,7 +140,7 @@ def _pick(ok: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tenso
 
 
 class Lbfgs:
-    """L-BFGS with a strong-Wolfe line search from one start, for sheets too big for Marquardt (and, squashed, ALS)."""
+    """L-BFGS with a strong-Wolfe line search from one start, for squashed sheets too big for Marquardt."""
 
     per_call = CHUNK  # iterations per iterate()
 
