@@ -26,6 +26,9 @@ MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers,
 EXACT = 1e-12
 PULL = 1e-10  # the pull towards the current values, relative to a block's largest diagonal entry (at least RIDGE)
 CANCEL = 1e6  # Σr² by the normal equations while its terms are at most this many times their sum, else cell by cell
+# A parameter this many times the ratings' spread marks a valley: the loss still falls while factors grow without
+# bound (no minimum to converge to; weight decay gives it one). The solve stops there, not converged.
+VALLEY = 1000
 
 
 def als_affordable(problem: Problem) -> bool:
@@ -56,8 +59,10 @@ class Side:
         """The rows (1, n, s) that minimise the objective for the columns (1, m, s), and Σr² there if asked."""
         grid = self.grid
         a = grid.multipliers(cols)
-        packed = grid.w @ (a[..., self.i] * a[..., self.j])  # (1, n, s(s+1)/2)
-        normal = packed[..., self.unpack].unflatten(-1, (a.shape[-1], a.shape[-1]))  # G_i = Σ_j w_ij a_j a_jᵀ
+        s = a.shape[-1]
+        across = a[0].T.contiguous()  # (s, m): gathering whole rows of it is far faster than single entries
+        packed = grid.w @ (across[self.i] * across[self.j]).T  # (n, s(s+1)/2)
+        normal = packed.index_select(-1, self.unpack).view(1, -1, s, s)  # G_i = Σ_j w_ij a_j a_jᵀ
         # The objective's ρ pulls towards 0; a pull towards the rows' current values (as in Grid.project's
         # step) keeps each block solvable, and, as small as PULL next to the block's own scale, accurately
         # so even far down a valley. It moves no fixed point: there the rows are their current values.
@@ -101,6 +106,9 @@ class Als:
         self.converged = torch.tensor([False])
         self.done = False  # set when no sweep can lower the objective any more
         self.exact = EXACT * float(self.row_side.wy2)
+        rated = self.grid.y[self.grid.w > 0]
+        spread = float(rated.max() - rated.min()) if rated.numel() else 0.0
+        self.valley = VALLEY * max(spread, 1.0)
 
     @property
     def objective(self) -> torch.Tensor:
@@ -144,6 +152,8 @@ class Als:
         if len(self.history) > WINDOW:
             old = self.history[-WINDOW - 1]
             self.converged = (old - self.loss <= TOL * self.loss) | (self.loss <= self.exact)
+        if bool(torch.maximum(self.rows.abs().max(), self.cols.abs().max()) > self.valley):
+            self.done, self.converged = True, torch.tensor([False])
 
 
 def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
