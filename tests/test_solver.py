@@ -320,3 +320,15 @@ def test_a_large_squashed_sheet_with_weight_decay_is_solved_by_lbfgs_to_converge
     result = sheet.solve()
     assert result.converged and result.iterations < 2000
     assert float(_penalised_gradient(sheet, wd).abs().max()) <= 1e-3 * start
+
+
+def test_a_solve_that_follows_a_valley_stops_there_and_says_it_did_not_converge(movielens) -> None:
+    # The whole grid at k = 5 without weight decay: the loss keeps falling as some factors grow without bound.
+    sheet = Sheet(top_crosstab(movielens, 1000), device="cpu")
+    result = sheet.solve()
+    assert not result.converged and not result.stopped and result.iterations < 2000
+    assert float(sheet.theta.abs().max()) > 1000 * 4  # past the valley's mark: 1000 × the ratings' spread (1 to 5)
+    # Weight decay gives the loss a minimum, and the solve converges to it from there.
+    sheet.set_optimizer(OptimizerSettings(weight_decay=1e-3))
+    result = sheet.solve()
+    assert result.converged and float(sheet.theta.abs().max()) < 10
