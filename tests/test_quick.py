@@ -64,7 +64,10 @@ def test_the_quick_snapshot_imports_no_torch() -> None:
     code = """
 import sys
 imported = []
-sys.addaudithook(lambda event, args: event == "import" and args[0].split(".")[0] == "torch" and imported.append(args[0]))
+def audit(event, args):
+    if event == "import" and args[0].split(".")[0] == "torch":
+        imported.append(args[0])
+sys.addaudithook(audit)
 from engine.config import SheetConfig
 from engine.data.crosstab import top_crosstab
 from engine.data.movielens import default_ratings

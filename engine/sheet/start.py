@@ -1,4 +1,4 @@
-"""Where a sheet starts, in numpy alone (no torch): θ's blocks with their shapes and first values, and the ratings' range.
+"""Where a sheet starts, in numpy alone (no torch): θ's blocks, their shapes and first values, the ratings' range.
 
 Shared by the sheet's model and by the first frame drawn before torch has loaded (engine.sheet.quick), so
 both start from the same numbers, on every device.
