@@ -1,5 +1,6 @@
 """The solver on real MovieLens data: the grid's residuals and derivatives, the Schur-complement step
-against the dense normal equations, projection, alternating sweeps, the spectral start, and solve."""
+against the dense normal equations, projection, alternating sweeps, the spectral start, solve, weight
+decay's objective, and the large sheets' alternating least squares and L-BFGS."""
 import numpy as np
 import pytest
 import torch
@@ -7,8 +8,9 @@ import torch
 from engine.sheet.solve import schur
 from engine.sheet.solve import solver
 from engine.data.crosstab import top_crosstab
-from engine.config import SheetConfig
+from engine.config import OptimizerSettings, SheetConfig
 from engine.sheet.sheet import Sheet
+from engine.sheet.solve.als import Als, Side
 from engine.sheet.solve.spectral import spectral_start
 
 CONFIGS = [SheetConfig(), SheetConfig(biases=True), SheetConfig(biases=True, squash=True)]
@@ -31,14 +33,21 @@ def _dense_jacobian(grid: solver.Grid, rows: torch.Tensor, cols: torch.Tensor) -
     return torch.cat([by_rows.flatten(1), by_cols.flatten(1)], 1)
 
 
-def _dense_step(grid, rows, cols, mu: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(JᵀJ + diag(μ, λ))⁻¹(−Jᵀr) for one start from the dense J, and Jᵀr."""
+def _dense_step(grid, rows, cols, mu: float, lam: float, rho: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(JᵀJ + ρI + diag(μ, λ))⁻¹(−(Jᵀr + ρθ)) for one start from the dense J, and Jᵀr + ρθ."""
     jac = _dense_jacobian(grid, rows, cols)
     r = grid.evaluate(rows[None], cols[None])[0].flatten()
-    damping = torch.cat([torch.full((rows.numel(),), mu), torch.full((cols.numel(),), lam)]).double()
-    jtr = jac.T @ r
+    damping = torch.cat([torch.full((rows.numel(),), mu + rho, dtype=torch.float64),
+                         torch.full((cols.numel(),), lam + rho, dtype=torch.float64)])
+    jtr = jac.T @ r + rho * torch.cat([rows.flatten(), cols.flatten()])
     chol = torch.linalg.cholesky(jac.T @ jac + torch.diag(damping))
     return torch.cholesky_solve(-jtr[:, None], chol)[:, 0], jtr
+
+
+def _penalised_gradient(sheet: Sheet, wd: float) -> torch.Tensor:
+    """∂/∂θ of MSE + (wd/2)·‖θ‖², the objective Solve minimises: MSE's gradient + wd·θ."""
+    sheet.rmse()  # evaluates the loss, leaving MSE's gradient in sheet.grad
+    return sheet.grad + wd * sheet.theta
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
@@ -157,7 +166,7 @@ def test_solve_finds_the_same_minimum_from_different_seeds(grid15, config: Sheet
     assert max(found) - min(found) <= spread * min(found), found
 
 
-def test_a_sheet_too_big_for_marquardt_is_solved_by_lbfgs(movielens) -> None:
+def test_a_sheet_too_big_for_marquardt_is_solved_by_alternating_least_squares(movielens) -> None:
     sheet = Sheet(top_crosstab(movielens, 60, 60), SheetConfig(k=40), device="cpu")
     assert not solver.affordable(solver.problem_of(sheet.model), 1)
     result = sheet.solve(max_iter=40)
@@ -177,3 +186,149 @@ def test_solve_copes_with_users_rated_too_little_to_fit(grid15, config: SheetCon
     result = sheet.solve()
     assert result.converged and np.isfinite(sheet.theta.numpy()).all()
     assert result.rmse < before and result.rmse == pytest.approx(sheet.rmse())
+
+
+# --- weight decay: Solve minimises MSE + (wd/2)·‖θ‖², the objective the steps descend --------------------
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_schur_step_with_weight_decay_equals_the_dense_step(grid15, config: SheetConfig) -> None:
+    grid, rows, cols = _sides(Sheet(grid15, config, device="cpu"))
+    mu = torch.tensor([1e-9, 0.1, 10.0], dtype=torch.float64)
+    lam = torch.tensor([1e-3, 0.1, 1.0], dtype=torch.float64)
+    d_rows, d_cols, slope = schur.step(*grid.evaluate(rows, cols), mu, lam, 3.0, rows, cols)
+    for i in range(3):
+        dense, g = _dense_step(grid, rows[i], cols[i], float(mu[i]), float(lam[i]), 3.0)
+        step = torch.cat([d_rows[i].flatten(), d_cols[i].flatten()])
+        assert torch.linalg.norm(step - dense) <= 1e-8 * torch.linalg.norm(dense)
+        torch.testing.assert_close(slope[i], step @ g, rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("config", CONFIGS[:2], ids=IDS[:2])
+@pytest.mark.parametrize("wd", [0.0, 0.1])
+def test_projection_and_the_large_sheets_side_solve_reach_the_ridge_optimum(grid15, config, wd) -> None:
+    sheet = Sheet(grid15, config, device="cpu")
+    grid = solver.Grid(solver.problem_of(sheet.model, wd))
+    _, rows, cols = _sides(sheet)
+    theta = grid.theta(rows, cols)
+    for side in (grid, grid.transposed()):
+        mine, other = side.sides(theta)
+
+        def gradient(x: torch.Tensor, held: torch.Tensor) -> torch.Tensor:  # ½∂(Σr² + ρ‖θ‖²)/∂(this side)
+            r, f, a, _ = side.evaluate(x, held)
+            return (f * r) @ a + side.rho * x
+
+        start = gradient(mine, other).abs().max()
+        assert gradient(side.project(mine, other), other).abs().max() <= 1e-8 * start
+        for i in range(3):
+            held = other[i:i + 1]
+            solved, sse = Side(side).solve(mine[i:i + 1], held)
+            assert gradient(solved, held).abs().max() <= 1e-8 * start
+            torch.testing.assert_close(sse, (side.evaluate(solved, held)[0] ** 2).sum((1, 2)), rtol=1e-9, atol=0)
+
+
+def test_the_spectral_start_shrinks_each_singular_value_by_the_ridge(grid15) -> None:
+    solved = Sheet(grid15, device="cpu")
+    solved.solve()
+    full = solved.snapshot().user_factors @ solved.snapshot().item_factors  # every cell rated, rank 5
+    sigma = np.linalg.svd(full, compute_uv=False)[:5]
+    ridge = float(sigma[3])  # the last two singular values go, the first three shrink
+    blocks = spectral_start(full, k=5, biases=False, ridge=ridge)
+    shrunk = np.linalg.svd(blocks["user_factors"] @ blocks["item_factors"], compute_uv=False)[:5]
+    np.testing.assert_allclose(shrunk, np.maximum(sigma - ridge, 0.0), rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_solve_with_weight_decay_ends_where_the_penalised_objectives_gradient_is_zero(grid15, config) -> None:
+    wd = 0.1
+    sheet = Sheet(grid15, config, OptimizerSettings(weight_decay=wd), device="cpu")
+    start = float(_penalised_gradient(sheet, wd).abs().max())
+    result = sheet.solve()
+    assert result.converged and result.weight_decay == wd
+    assert float(_penalised_gradient(sheet, wd).abs().max()) <= 1e-6 * start
+    theta = sheet.theta
+    assert result.objective == pytest.approx(sheet.rmse() ** 2 + wd / 2 * float(theta @ theta), rel=1e-12)
+
+
+def test_weight_decay_gives_smaller_factors_a_higher_rmse_and_no_runaway_valley(grid15) -> None:
+    wd = 0.1
+    free, decayed = Sheet(grid15, device="cpu"), Sheet(grid15, settings=OptimizerSettings(weight_decay=wd),
+                                                       device="cpu")
+    free_result, result = free.solve(), decayed.solve()
+    assert free_result.objective == free_result.rmse ** 2  # no weight decay: the objective is the MSE
+    size = {name: float(sheet.theta @ sheet.theta) for name, sheet in (("free", free), ("decayed", decayed))}
+    assert size["decayed"] < size["free"] and result.rmse > free_result.rmse + 0.01
+    # It is the penalised objective's minimum, not the MSE's: the wd-free answer scores worse on it.
+    assert result.objective < free_result.rmse ** 2 + wd / 2 * size["free"]
+    # Bounded: no higher than at θ = 0 (where it is the mean squared rating), so ‖θ‖² ≤ 2·that/wd.
+    at_zero = float(np.nanmean(grid15.ratings ** 2))
+    assert result.objective <= at_zero and size["decayed"] <= 2 * at_zero / wd
+
+
+# --- large sheets ---------------------------------------------------------------------------------------
+
+def test_the_top_400_sheet_is_solved_to_convergence_by_alternating_least_squares(movielens) -> None:
+    sheet = Sheet(top_crosstab(movielens, 400), device="cpu")  # the default k = 5
+    assert not solver.affordable(solver.problem_of(sheet.model), 1)
+    start = float(_penalised_gradient(sheet, 0.0).abs().max())
+    calls = []
+    result = sheet.solve(progress=lambda it, rmse: calls.append((it, rmse)))
+    assert result.converged and not result.stopped and result.iterations < 300
+    assert result.rmse < 0.78760  # L-BFGS stopped at 0.7877
+    assert float(_penalised_gradient(sheet, 0.0).abs().max()) <= 1e-4 * start
+    assert calls[-1] == (result.iterations, pytest.approx(result.rmse, rel=1e-9))
+    assert [it for it, _ in calls] == sorted(it for it, _ in calls)
+
+
+@pytest.mark.parametrize("config", [SheetConfig(k=20), SheetConfig(k=20, biases=True)], ids=IDS[:2])
+def test_a_large_sheet_with_weight_decay_converges_to_its_stationary_point(movielens, config) -> None:
+    wd = 1e-3
+    sheet = Sheet(top_crosstab(movielens, 200), config, OptimizerSettings(weight_decay=wd), device="cpu")
+    assert not solver.affordable(solver.problem_of(sheet.model), 1)
+    start = float(_penalised_gradient(sheet, wd).abs().max())
+    result = sheet.solve()
+    assert result.converged and result.iterations < 200
+    assert float(_penalised_gradient(sheet, wd).abs().max()) <= 1e-4 * start
+
+
+def test_alternating_least_squares_never_raises_the_objective(movielens) -> None:
+    sheet = Sheet(top_crosstab(movielens, 100), SheetConfig(k=8, biases=True), device="cpu")
+    run = Als(sheet.theta[None], solver.problem_of(sheet.model, 1e-4))
+    for _ in range(30):
+        run.iterate()
+    history = [float(h) for h in run.history]
+    assert all(later <= earlier for earlier, later in zip(history, history[1:])) and history[-1] < history[0]
+    assert run.iterations >= 30  # a restart costs a second sweep, and counts it
+
+
+def test_a_sheet_that_can_fit_every_rating_converges_at_an_exact_fit(movielens) -> None:
+    sheet = Sheet(top_crosstab(movielens, 60, 60), SheetConfig(k=40), device="cpu")  # more factors than ratings
+    result = sheet.solve()
+    assert result.converged and result.rmse < 1e-5
+
+
+def test_a_solve_cut_short_by_its_iteration_cap_says_it_did_not_converge(movielens) -> None:
+    for config in (SheetConfig(), SheetConfig(biases=True, squash=True)):
+        result = Sheet(top_crosstab(movielens, 200), config, device="cpu").solve(max_iter=20)
+        assert not result.converged and not result.stopped and 20 <= result.iterations <= 21
+
+
+def test_a_large_squashed_sheet_with_weight_decay_is_solved_by_lbfgs_to_convergence(movielens) -> None:
+    wd = 0.01
+    sheet = Sheet(top_crosstab(movielens, 60, 60), SheetConfig(k=40, squash=True),
+                  OptimizerSettings(weight_decay=wd), device="cpu")
+    start = float(_penalised_gradient(sheet, wd).abs().max())
+    result = sheet.solve()
+    assert result.converged and result.iterations < 2000
+    assert float(_penalised_gradient(sheet, wd).abs().max()) <= 1e-3 * start
+
+
+def test_a_solve_that_follows_a_valley_stops_there_and_says_it_did_not_converge(movielens) -> None:
+    # The whole grid at k = 5 without weight decay: the loss keeps falling as some factors grow without bound.
+    sheet = Sheet(top_crosstab(movielens, 1000), device="cpu")
+    result = sheet.solve()
+    assert not result.converged and not result.stopped and result.iterations < 2000
+    assert float(sheet.theta.abs().max()) > 1000 * 4  # past the valley's mark: 1000 × the ratings' spread (1 to 5)
+    # Weight decay gives the loss a minimum, and the solve converges to it from there.
+    sheet.set_optimizer(OptimizerSettings(weight_decay=1e-3))
+    result = sheet.solve()
+    assert result.converged and float(sheet.theta.abs().max()) < 10

@@ -7,7 +7,6 @@ pairs (one prediction per (user, movie) row, as training batches come).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
 def y_range(lo: float, hi: float) -> tuple[float, float]:
@@ -18,7 +17,8 @@ def y_range(lo: float, hi: float) -> tuple[float, float]:
 
 def sigmoid(x):
     """σ(x) = 1 / (1 + e^(−x)), for a tensor or an array."""
-    return torch.sigmoid(x) if isinstance(x, torch.Tensor) else 1.0 / (1.0 + np.exp(-x))
+    # A tensor's own method, so that this module never imports torch (the first frame is drawn without it).
+    return x.sigmoid() if hasattr(x, "sigmoid") else 1.0 / (1.0 + np.exp(-x))
 
 
 def sigmoid_range(x, lo: float, hi: float):

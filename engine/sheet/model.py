@@ -11,6 +11,7 @@ import torch
 
 from engine.config import SheetConfig
 from engine.models import factorization
+from engine.sheet import start
 from engine.sheet.solve.spectral import spectral_start
 
 DTYPE = torch.float64  # the sheet's numbers must match what a spreadsheet computes
@@ -26,7 +27,7 @@ class SheetModel:
         self.mask = torch.tensor(mask, dtype=DTYPE, device=device)
         self.r = torch.tensor(np.where(mask, self.ratings, 0.0), dtype=DTYPE, device=device)
         self.count = max(int(mask.sum()), 1)
-        lo, hi = (float(self.ratings[mask].min()), float(self.ratings[mask].max())) if mask.any() else (0.0, 1.0)
+        lo, hi = start.rating_range(self.ratings)
         self.spread = hi - lo  # the ratings' range
         self.y_range = factorization.y_range(lo, hi)
 
@@ -51,11 +52,7 @@ class SheetModel:
     # --- θ's layout ---------------------------------------------------------------------------
     def sizes(self) -> dict[str, tuple[int, ...]]:
         """Each block's shape, in θ's order."""
-        n, m, k = self.n_users, self.n_items, self.config.k
-        shapes = {"user_factors": (n, k), "item_factors": (k, m)}
-        if self.config.biases:
-            shapes |= {"user_bias": (n,), "item_bias": (m,)}
-        return shapes
+        return start.shapes(self.n_users, self.n_items, self.config)
 
     def split(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
         """Named views of θ's blocks; θ may carry leading batch dimensions (several starts at once)."""
@@ -80,20 +77,14 @@ class SheetModel:
         return torch.cat(parts).to(self.device)
 
     def initial_theta(self, seed: int) -> torch.Tensor:
-        """Random factors uniform in [0, init) like the workbook's =RAND(), biases 0."""
-        gen = torch.Generator().manual_seed(seed)  # drawn on the CPU so every device starts alike
-        parts = []
-        for name, shape in self.sizes().items():
-            size = int(np.prod(shape))
-            if name.endswith("bias"):
-                parts.append(torch.zeros(size, dtype=DTYPE))
-            else:
-                parts.append(self.config.init * torch.rand(size, generator=gen, dtype=DTYPE))
-        return torch.cat(parts).to(self.device)
+        """Random factors uniform in [0, init) like the workbook's =RAND(), biases 0 (engine.sheet.start).
 
-    def spectral_theta(self) -> torch.Tensor:
-        """θ read off the ratings by a truncated SVD (solve.spectral), the solver's best-placed start."""
-        return self.flatten(spectral_start(self.ratings, self.config.k, self.config.biases, self.squash_range))
+        Drawn by numpy, so every device, and the first frame drawn before torch loads, starts alike."""
+        return self.flatten(start.initial(self.n_users, self.n_items, self.config, seed))
+
+    def spectral_theta(self, ridge: float = 0.0) -> torch.Tensor:
+        """θ read off the ratings by a truncated SVD (solve.spectral), the solver's best-placed start; ridge is ρ."""
+        return self.flatten(spectral_start(self.ratings, self.config.k, self.config.biases, self.squash_range, ridge))
 
     def sides(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Where each user's and each movie's parameters sit in θ: (users, s) and (movies, s), factors then bias."""

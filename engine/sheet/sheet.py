@@ -35,9 +35,16 @@ class SolveResult:
     iterations: int
     seconds: float
     rmse_before: float
-    rmse: float
+    rmse: float  # the loss cell
     converged: bool
     stopped: bool = False
+    weight_decay: float = 0.0  # wd: Solve minimised MSE + (wd/2)·‖θ‖², the objective the steps descend
+    penalty: float = 0.0  # (wd/2)·‖θ‖² at the solution
+
+    @property
+    def objective(self) -> float:
+        """What Solve minimised, at the solution: MSE + (wd/2)·‖θ‖² (the MSE when wd is 0)."""
+        return self.rmse**2 + self.penalty
 
 
 @dataclass
@@ -180,13 +187,19 @@ class Sheet:
     def solve(self, restarts: int = 14, max_iter: int = 2000,
               progress: Callable[[int, float], None] | None = None,
               should_stop: Callable[[], bool] | None = None) -> SolveResult:
-        """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear, with multistart)."""
+        """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear, with multistart).
+
+        With weight decay wd the objective is the one the steps descend, MSE + (wd/2)·‖θ‖² (their rules add
+        wd·θ to the gradient); AdamW's decoupled decay is not the gradient of any loss, so under AdamW
+        Solve minimises this same objective. progress gets (iterations, RMSE) as the solve goes.
+        """
         start, before = time.perf_counter(), self.rmse()
-        problem = solver.problem_of(self.model)
+        wd = self.settings.weight_decay
+        problem = solver.problem_of(self.model, wd)
         starts = [self.theta]
         if solver.affordable(problem, restarts + 2):  # else the current values only, as GRG does without Multistart
             seeds = [self.config.seed * 1000 + 1 + i for i in range(restarts)]
-            starts += [self.model.spectral_theta()] + [self.model.initial_theta(seed) for seed in seeds]
+            starts += [self.model.spectral_theta(problem.rho)] + [self.model.initial_theta(seed) for seed in seeds]
         with threads_for(self.device, self.model.work):
             found = solver.multistart(problem, torch.stack(starts), max_iter=max_iter, progress=progress,
                                       should_stop=should_stop)
@@ -194,8 +207,9 @@ class Sheet:
             self.theta.copy_(found.theta)
         self.state, self.diverged = {}, False
         self._anchor()
-        return SolveResult(found.iterations, time.perf_counter() - start, before, self.rmse(), found.converged,
-                           found.stopped)
+        rmse = self.rmse()
+        return SolveResult(found.iterations, time.perf_counter() - start, before, rmse, found.converged,
+                           found.stopped, wd, wd / 2 * float(self.theta.dot(self.theta)))
 
     # --- edits -------------------------------------------------------------------------------
     def set_rating(self, i: int, j: int, value: float | None) -> None:

@@ -8,6 +8,7 @@ D_cols]] with one small block per row and per column in D, and W_ij = f_ij²·a_
 the rows block by block leaves a dense system only the size of the columns:
 S = (D_cols + λI) − Wᵀ(D_rows + μI)⁻¹W. Nothing of size θ × θ, not even a per-cell block, is formed.
 Shapes, batched over starts: r and f (starts, n, m), a (starts, m, s), b (starts, n, s).
+With weight decay the sum of squares gains ρ‖θ‖²: JᵀJ gains ρI and Jᵀr gains ρθ (rows and cols: θ's two sides).
 """
 from __future__ import annotations
 
@@ -15,11 +16,17 @@ import torch
 
 
 def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu: torch.Tensor,
-         lam: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """δ solving (JᵀJ + diag(μ on rows, λ on columns))·δ = −Jᵀr per start: δ_rows, δ_cols and δ·Jᵀr."""
+         lam: torch.Tensor, rho: float = 0.0, rows: torch.Tensor | None = None,
+         cols: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """δ solving (JᵀJ + ρI + diag(μ on rows, λ on columns))·δ = −(Jᵀr + ρθ) per start: δ_rows, δ_cols and δ·g.
+
+    rho is the weight of the L2 term ρ‖θ‖², and rows and cols (needed when rho > 0) the parameters θ it is taken at.
+    """
     (batch, m, s), n = a.shape, b.shape[1]
-    c, fr, chol, failed_rows = _rows_system(r, f, a, mu)
+    c, fr, chol, failed_rows = _rows_system(r, f, a, mu + rho if rho else mu)
     g_rows, g_cols = fr @ a, fr.mT @ b  # Jᵀr: (starts, n, s), (starts, m, s)
+    if rho:
+        g_rows, g_cols = g_rows + rho * rows, g_cols + rho * cols
     # Wᵀ(D_rows + μI)⁻¹W, block (j, l) = Σ_i c_ij c_il (a_j·D_i⁻¹a_l) b_i b_iᵀ: one m × m matrix Q_i per row …
     la = torch.linalg.solve_triangular(chol, a.mT[:, None].expand(batch, n, s, m), upper=False)
     q = (la.mT @ la) * c[..., :, None] * -c[..., None, :]  # (starts, n, m, m), negated for S
@@ -27,7 +34,7 @@ def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu:
     schur = (q.view(batch, n, m * m).mT @ _outer(b).view(batch, n, s * s)).view(batch, m, m, s, s)
     schur = schur.transpose(2, 3).reshape(batch, m * s, m * s)
     schur.view(batch, m, s, m, s).diagonal(dim1=1, dim2=3).add_(_blocks(c.mT, b).permute(0, 2, 3, 1))
-    schur.diagonal(dim1=-2, dim2=-1).add_(lam[:, None])
+    schur.diagonal(dim1=-2, dim2=-1).add_((lam + rho if rho else lam)[:, None])
     chol_cols, failed_cols = torch.linalg.cholesky_ex(schur)
     z = _solve(chol, g_rows)  # (D_rows + μI)⁻¹g_rows, per row
     rhs = ((c * (z @ a.mT)).mT @ b) - g_cols  # Wᵀz − g_cols
@@ -39,10 +46,12 @@ def step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, b: torch.Tensor, mu:
     return x_rows, x_cols, torch.where(failed, float("nan"), slope)
 
 
-def rows_step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, mu: float) -> torch.Tensor:
-    """δ_rows solving (D_rows + μI)·δ = −g_rows with the columns held: each row's own small least squares."""
-    _, fr, chol, _ = _rows_system(r, f, a, torch.full(a.shape[:1], mu, dtype=a.dtype, device=a.device))
-    return -_solve(chol, fr @ a)  # positive definite: μ > 0
+def rows_step(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor, mu: float, rho: float = 0.0,
+              rows: torch.Tensor | None = None) -> torch.Tensor:
+    """δ_rows solving (D_rows + (μ + ρ)I)·δ = −(g_rows + ρ·rows) with the columns held: each row's own least squares."""
+    _, fr, chol, _ = _rows_system(r, f, a, torch.full(a.shape[:1], mu + rho, dtype=a.dtype, device=a.device))
+    g_rows = fr @ a + rho * rows if rho else fr @ a
+    return -_solve(chol, g_rows)  # positive definite: μ > 0
 
 
 def _rows_system(r: torch.Tensor, f: torch.Tensor, a: torch.Tensor,

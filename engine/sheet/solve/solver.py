@@ -5,53 +5,34 @@ also tries other starts and keeps the best. The factorization's loss needs that:
 minima it has valleys that slope gently down forever (factors growing without bound), and a descent
 that enters one crawls. The local search is Levenberg–Marquardt (Gauss–Newton with damping, made
 for sums of squares; its step by the Schur complement, engine.schur), all starts at once as one
-batch, while the dense algebra is affordable; beyond that, L-BFGS with a strong-Wolfe line search
-from the current values. When predictions are linear in a row's parameters (no sigmoid), every row
-is kept at its exact least-squares optimum for the columns' values and only the columns are damped
-(variable projection): it needs a third of the iterations and far more starts reach the best
-minimum. Starts race in rounds and only the best quarter goes on (successive halving).
+batch, while the dense algebra is affordable. When predictions are linear in a row's parameters (no
+sigmoid), every row is kept at its exact least-squares optimum for the columns' values and only the
+columns are damped (variable projection): it needs a third of the iterations and far more starts
+reach the best minimum. Starts race in rounds and only the best quarter goes on (successive halving).
+Beyond the dense budget the current values alone are solved: by alternating least squares
+(engine.sheet.solve.als) when predictions are linear, else by L-BFGS with a strong-Wolfe line search.
+
+The objective is the one the steps descend: MSE, plus (wd/2)·‖θ‖² with weight decay (engine.sheet.solve.grid).
+The L2 term gives the loss a minimum where, without it, the valleys have none.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import torch
 
-from engine.models import factorization
 from engine.sheet.solve import schur
+from engine.sheet.solve.als import Als, als_affordable
+from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, Problem, problem_of, sum_of_squares
 
-if TYPE_CHECKING:
-    from engine.sheet.model import SheetModel
+__all__ = ["Grid", "Problem", "problem_of", "affordable", "alternate", "multistart", "Outcome"]
 
 DENSE_BUDGET = 2e8  # Marquardt while starts × (VᵀV + Cholesky of S), in multiply-adds, stays under this
 ROUND = 20  # iterations per round of successive halving (half that for projected steps, which converge faster)
 CHUNK = 10  # L-BFGS iterations per call, between its progress reports (Marquardt reports every iteration)
-TOL = 1e-7  # converged when WINDOW iterations together improve the loss by less than this, relatively
-WINDOW = 5
 SWEEPS = 10  # alternating least-squares sweeps that sort the starts, when predictions are linear in each side
 TAU = 1e-3  # the first λ, relative to JᵀJ's largest diagonal entry
-RIDGE = 1e-9  # keeps a row's least squares solvable when it has fewer ratings than parameters
-
-
-@dataclass(frozen=True)
-class Problem:
-    """The sheet's loss, as the solver sees it."""
-
-    ratings: torch.Tensor  # (users, movies) each cell's rating, 0 where blank
-    weight: torch.Tensor  # (users, movies) 1 where rated, 0 where blank
-    count: int  # rated cells: MSE = sum of squares / count
-    users: torch.Tensor  # (users, s) where each user's parameters sit in θ: k factors, then the bias if any
-    movies: torch.Tensor  # (movies, s) the same for each movie
-    k: int
-    y_range: tuple[float, float] | None  # the sigmoid's range when predictions are squashed
-    model: SheetModel  # for L-BFGS: θ's named views (split) and the loss with its gradient
-
-
-def problem_of(model: SheetModel) -> Problem:
-    """The sheet's model as the solver sees it: where each user's and movie's parameters sit in θ."""
-    users, movies = model.sides()
-    return Problem(model.r, model.mask, model.count, users, movies, model.config.k, model.squash_range, model)
 
 
 def affordable(problem: Problem, starts: int) -> bool:
@@ -71,67 +52,8 @@ class Outcome:
     stopped: bool
 
 
-class Grid:
-    """The predictions on the grid as a function of the rows' and columns' parameters.
-
-    Rows are the side with more blocks (users, or movies when there are more of them): it is the
-    side the Schur complement eliminates. Each side holds (starts, blocks, s) parameters.
-    """
-
-    def __init__(self, problem: Problem, flip: bool | None = None):
-        self.problem = problem
-        self.flip = problem.weight.shape[1] > problem.weight.shape[0] if flip is None else flip
-        pick = (lambda t: t.T) if self.flip else (lambda t: t)
-        self.y, self.w = pick(problem.ratings), pick(problem.weight)
-        self.row_index, self.col_index = (problem.movies, problem.users) if self.flip else (problem.users,
-                                                                                            problem.movies)
-        self.k, self.y_range = problem.k, problem.y_range
-        self.biases = self.row_index.shape[1] > self.k
-        self.linear = problem.y_range is None
-
-    def transposed(self) -> Grid:
-        """The same grid with rows and columns swapped."""
-        return Grid(self.problem, flip=not self.flip)
-
-    def sides(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """θ (starts, P) as rows' and columns' parameters."""
-        return theta[:, self.row_index], theta[:, self.col_index]
-
-    def theta(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """The rows' and columns' parameters back as θ (starts, P)."""
-        theta = rows.new_empty(len(rows), self.row_index.numel() + self.col_index.numel())
-        theta[:, self.row_index.view(-1)] = rows.flatten(1)
-        theta[:, self.col_index.view(-1)] = cols.flatten(1)
-        return theta
-
-    def evaluate(self, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Each cell's residual r and slope f (starts, n, m), and what each side's parameters multiply.
-
-        A cell's derivatives are f·a_j by its row's parameters and f·b_i by its column's (engine.schur).
-        """
-        a, b = self._multipliers(cols), self._multipliers(rows)
-        raw = rows @ a.mT
-        if self.biases:
-            raw = raw + cols[:, None, :, self.k]  # a row's factors and bias met the column's factors and a 1
-        if self.linear:
-            return (raw - self.y) * self.w, self.w, a, b
-        pred, sig = factorization.squash(raw, self.y_range)
-        return (pred - self.y) * self.w, factorization.squash_slope(sig, self.y_range) * self.w, a, b
-
-    def project(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """Each row at its exact least-squares optimum for the columns' values (predictions linear in rows)."""
-        r, f, a, _ = self.evaluate(rows, cols)
-        return rows + schur.rows_step(r, f, a, RIDGE)
-
-    def _multipliers(self, side: torch.Tensor) -> torch.Tensor:
-        """A side's values as the other side's parameters multiply them: factors, and 1 for the bias."""
-        if not self.biases:
-            return side
-        return torch.cat([side[..., :self.k], torch.ones_like(side[..., self.k:])], -1)
-
-
 class Marquardt:
-    """Levenberg–Marquardt for a batch of starts: (JᵀJ + λI)·δ = −Jᵀr, each start's λ set by its gain ratio."""
+    """Levenberg–Marquardt for a batch of starts: (JᵀJ + ρI + λI)·δ = −(Jᵀr + ρθ), λ per start by its gain ratio."""
 
     def __init__(self, starts: torch.Tensor, problem: Problem, sweeps: int = 0):
         self.grid, self.count = Grid(problem), problem.count
@@ -140,24 +62,30 @@ class Marquardt:
             rows, cols = alternate(self.grid, rows, cols, sweeps)
         self.rows, self.cols = rows, cols
         self.r, self.f, self.a, self.b = self.grid.evaluate(rows, cols)
-        self.sse = _sum_of_squares(self.r)
+        self.sse = sum_of_squares(self.r)
+        self.loss = self.sse + self.grid.penalty(rows, cols)  # the objective × count: Σr² + ρ‖θ‖²
         # Nielsen's start: λ a small fraction of JᵀJ's largest diagonal entry on the damped side.
         self.lam = TAU * (self.f * self.f).mT.matmul(self.b * self.b).amax((1, 2))
         self.nu = torch.full_like(self.sse, 2.0)
-        self.history = [self.sse]
+        self.history = [self.loss]
         self.iterations = 0
         self.converged = torch.zeros_like(self.sse, dtype=torch.bool)
 
     @property
-    def mse(self) -> torch.Tensor:
-        return torch.nan_to_num(self.sse / self.count, nan=float("inf"))
+    def objective(self) -> torch.Tensor:
+        """Each start's MSE + (wd/2)·‖θ‖²."""
+        return torch.nan_to_num(self.loss / self.count, nan=float("inf"))
+
+    @property
+    def rmse(self) -> torch.Tensor:
+        return (self.sse / self.count).sqrt()
 
     def theta(self, i: int) -> torch.Tensor:
         return self.grid.theta(self.rows[i:i + 1], self.cols[i:i + 1])[0]
 
     def keep(self, index: torch.Tensor) -> None:
         """Drop all starts but those at index."""
-        for name in ("rows", "cols", "r", "a", "b", "sse", "lam", "nu", "converged"):
+        for name in ("rows", "cols", "r", "a", "b", "sse", "loss", "lam", "nu", "converged"):
             setattr(self, name, getattr(self, name)[index])
         if not self.grid.linear:  # linear: f is the weights, one grid for all starts
             self.f = self.f[index]
@@ -166,28 +94,31 @@ class Marquardt:
     def iterate(self) -> None:
         # Projected rows sit at their optimum (their gradient is zero): only the columns need damping.
         mu = torch.full_like(self.lam, RIDGE) if self.grid.linear else self.lam
-        d_rows, d_cols, slope = schur.step(self.r, self.f, self.a, self.b, mu, self.lam)
+        d_rows, d_cols, slope = schur.step(self.r, self.f, self.a, self.b, mu, self.lam, self.grid.rho,
+                                           self.rows, self.cols)
         cols = self.cols + d_cols
         rows = self.grid.project(self.rows, cols) if self.grid.linear else self.rows + d_rows
         r, f, a, b = self.grid.evaluate(rows, cols)
-        sse = _sum_of_squares(r)
-        # What the quadratic model promised, −(2δ·Jᵀr + δ·JᵀJδ); the gain ratio compares it with what happened.
-        # As (JᵀJ + Λ)δ = −Jᵀr, δ·JᵀJδ = −δ·Jᵀr − δ·Λδ: no product with JᵀJ needed. A projection only does better.
-        promised = mu * _sum_of_squares(d_rows) + self.lam * _sum_of_squares(d_cols) - slope
-        gain = torch.where(promised > 0, (self.sse - sse) / promised, -1.0)
+        sse = sum_of_squares(r)
+        loss = sse + self.grid.penalty(rows, cols)
+        # What the quadratic model promised, −(2δ·g + δ·Hδ) with H = JᵀJ + ρI and g = Jᵀr + ρθ; the gain ratio
+        # compares it with what happened. As (H + Λ)δ = −g, δ·Hδ = −δ·g − δ·Λδ: no product with H needed.
+        # A projection only does better.
+        promised = mu * sum_of_squares(d_rows) + self.lam * sum_of_squares(d_cols) - slope
+        gain = torch.where(promised > 0, (self.loss - loss) / promised, -1.0)
         ok = gain > 0
         self.rows, self.cols = _pick(ok, rows, self.rows), _pick(ok, cols, self.cols)
         self.r, self.a, self.b = _pick(ok, r, self.r), _pick(ok, a, self.a), _pick(ok, b, self.b)
         self.f = f if self.grid.linear else _pick(ok, f, self.f)  # linear: the weights, the same for all
-        self.sse = torch.where(ok, sse, self.sse)
+        self.sse, self.loss = torch.where(ok, sse, self.sse), torch.where(ok, loss, self.loss)
         shrink = torch.clamp(1 - (2 * gain - 1) ** 3, min=1 / 3)
         self.lam = self.lam * torch.where(ok, shrink, self.nu)
         self.nu = torch.where(ok, 2.0, self.nu * 2)
-        self.history.append(self.sse)
+        self.history.append(self.loss)
         self.iterations += 1
         if len(self.history) > WINDOW:
             old = self.history[-WINDOW - 1]
-            self.converged = (old - self.sse <= TOL * self.sse) | (self.lam > 1e16)
+            self.converged = (old - self.loss <= TOL * self.loss) | (self.lam > 1e16)
 
 
 def alternate(grid: Grid, rows: torch.Tensor, cols: torch.Tensor,
@@ -203,18 +134,15 @@ def alternate(grid: Grid, rows: torch.Tensor, cols: torch.Tensor,
     return rows, cols
 
 
-def _sum_of_squares(x: torch.Tensor) -> torch.Tensor:
-    flat = x.flatten(1)
-    return torch.linalg.vecdot(flat, flat)
-
-
 def _pick(ok: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
     """Per start, new where its step was accepted, else old."""
     return torch.where(ok.view(-1, *[1] * (new.dim() - 1)), new, old)
 
 
 class Lbfgs:
-    """L-BFGS with a strong-Wolfe line search from one start, for sheets too big for Marquardt."""
+    """L-BFGS with a strong-Wolfe line search from one start, for squashed sheets too big for Marquardt."""
+
+    per_call = CHUNK  # iterations per iterate()
 
     def __init__(self, starts: torch.Tensor, problem: Problem):
         self.problem, self.x = problem, starts[0].clone()
@@ -226,13 +154,22 @@ class Lbfgs:
         self.converged = torch.tensor([False])
 
     def _closure(self) -> torch.Tensor:
-        mse = self.problem.model.loss_and_gradient(self._p, self._g)
+        """MSE + (wd/2)·‖θ‖², with its gradient in x.grad."""
+        self._mse = self.problem.model.loss_and_gradient(self._p, self._g)
         self.x.grad = torch.cat([g.reshape(-1) for g in self._g.values()])
-        return mse
+        wd = self.problem.weight_decay
+        if not wd:
+            return self._mse
+        self.x.grad.add_(self.x.detach(), alpha=wd)
+        return self._mse + wd / 2 * self.x.detach().dot(self.x.detach())
 
     @property
-    def mse(self) -> torch.Tensor:
+    def objective(self) -> torch.Tensor:
         return torch.tensor([self.history[-1]])
+
+    @property
+    def rmse(self) -> torch.Tensor:
+        return torch.tensor([float(self._mse) ** 0.5])
 
     def theta(self, i: int) -> torch.Tensor:
         return self.x
@@ -242,7 +179,7 @@ class Lbfgs:
         self.lbfgs.step(self._closure)
         done = self.lbfgs.state[self.x]["n_iter"] - self.iterations
         self.iterations += done
-        self.history.append(float(self.problem.model.loss_and_gradient(self._p, self._g)))
+        self.history.append(float(self._closure()))
         stalled = self.history[-2] - self.history[-1] <= TOL * self.history[-1]
         flat = float(self.x.grad.abs().max()) <= 1e-10  # L-BFGS's own test for a stationary point
         self.converged = torch.tensor([stalled or flat])
@@ -251,44 +188,54 @@ class Lbfgs:
 def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
                progress: Callable[[int, float], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> Outcome:
-    """The best minimum found from the starts (a batch, the current values first), by successive halving."""
+    """The best minimum of MSE + (wd/2)·‖θ‖² found from the starts (a batch, the current values first).
+
+    Marquardt races all starts by successive halving while its dense algebra is affordable; beyond that
+    one start, the current values, is solved by alternating least squares (no sigmoid) or L-BFGS.
+    """
     dense = affordable(problem, len(starts))
-    # Marquardt's many small tensor operations never need autograd: inference mode skips its bookkeeping.
-    with torch.inference_mode(dense):
-        found = _race(problem, starts, dense, max_iter, progress, should_stop)
+    kind = Marquardt if dense else Als if problem.y_range is None and als_affordable(problem) else Lbfgs
+    # Marquardt's and ALS's many tensor operations never need autograd: inference mode skips its bookkeeping.
+    with torch.inference_mode(kind is not Lbfgs):
+        found = _race(problem, starts, kind, max_iter, progress, should_stop)
     # A copy made outside inference mode is an ordinary tensor again, free to be used anywhere.
     return Outcome(found.theta.detach().clone(), found.iterations, found.converged, found.stopped)
 
 
-def _race(problem: Problem, starts: torch.Tensor, dense: bool, max_iter: int,
+def _race(problem: Problem, starts: torch.Tensor, kind: type, max_iter: int,
           progress: Callable[[int, float], None] | None, should_stop: Callable[[], bool] | None) -> Outcome:
     """Successive halving: the best quarter of the starts go on after each round, until one is left."""
-    projected = dense and problem.y_range is None
+    projected = kind is Marquardt and problem.y_range is None
     sweeps = min(SWEEPS, max_iter) if projected and len(starts) > 1 else 0
-    run = Marquardt(starts, problem, sweeps) if dense else Lbfgs(starts, problem)
+    run = Marquardt(starts, problem, sweeps) if kind is Marquardt else kind(starts, problem)
     total, round_ = sweeps, ROUND // 2 if projected else ROUND
+    per_call = getattr(run, "per_call", 1)
     if sweeps:  # the sweeps were the first round
-        run.keep(run.mse.argsort()[: max(1, len(starts) // 4)])
-        if progress:
-            progress(total, float(run.mse.min()) ** 0.5)
+        run.keep(run.objective.argsort()[: max(1, len(starts) // 4)])
+        _report(run, total, progress)
     while True:
-        alive = len(run.mse)
+        alive = len(run.objective)
         budget = max_iter - total if alive == 1 else round_
-        for _ in range(budget if dense else -(-budget // CHUNK)):
-            if bool(run.converged.all()):
+        for _ in range(-(-budget // per_call)):
+            if bool(run.converged.all()) or getattr(run, "done", False) or total >= max_iter:
                 break
             before = run.iterations
             run.iterate()
             total += run.iterations - before
-            if progress:
-                progress(total, float(run.mse.min()) ** 0.5)
+            _report(run, total, progress)
             if should_stop and should_stop():
                 return _best(run, total, stopped=True)
         if alive == 1 or total >= max_iter:
             return _best(run, total, stopped=False)
-        run.keep(run.mse.argsort()[: max(1, alive // 4)])
+        run.keep(run.objective.argsort()[: max(1, alive // 4)])
+
+
+def _report(run, total: int, progress: Callable[[int, float], None] | None) -> None:
+    """The iterations so far and the RMSE of the start now best by the objective."""
+    if progress:
+        progress(total, float(run.rmse[int(run.objective.argmin())]))
 
 
 def _best(run, total: int, stopped: bool) -> Outcome:
-    i = int(run.mse.argmin())
+    i = int(run.objective.argmin())
     return Outcome(run.theta(i), total, bool(run.converged[i]), stopped)

@@ -4,7 +4,9 @@ Blanks are filled with the user's and movie's mean rating, the grid's best rank-
 refills them, a few times over (hard impute), and the factors split the singular values evenly
 between users and movies. With biases, the biases take the means and the factors the rest; with a
 sigmoid, the grid is first taken through the sigmoid's inverse. Such a start usually lies in the
-basin of the best minimum, where random factors often do not.
+basin of the best minimum, where random factors often do not. With weight decay the objective is
+Σr² + ρ(‖U‖² + ‖V‖²), whose best rank-k fit to a full grid keeps each singular value σ as σ − ρ (none
+below 0): the refills and the split use those shrunk values (soft-impute).
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ ROUNDS = 5  # refills of the blanks by the rank-k approximation
 EDGE = 0.01  # ratings at the ends of the sigmoid's range are pulled this far inside it before the inverse
 
 
-def spectral_start(ratings: np.ndarray, k: int, biases: bool,
-                   y_range: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
-    """Factors (and biases) from the grid of ratings (NaN where blank), by the sheet's block names."""
+def spectral_start(ratings: np.ndarray, k: int, biases: bool, y_range: tuple[float, float] | None = None,
+                   ridge: float = 0.0) -> dict[str, np.ndarray]:
+    """Factors (and biases) from the grid of ratings (NaN where blank), by the sheet's block names; ridge is ρ."""
     rated = ~np.isnan(ratings)
     z = np.where(rated, ratings, 0.0)
     if y_range is not None:
@@ -30,9 +32,9 @@ def spectral_start(ratings: np.ndarray, k: int, biases: bool,
     offset = base if biases else 0.0  # what the biases carry, so that the factors model the rest
     filled = np.where(rated, z, base) - offset
     for _ in range(ROUNDS):
-        filled = np.where(rated, z - offset, _low_rank(filled, k))
+        filled = np.where(rated, z - offset, _low_rank(filled, k, ridge))
     u, s, vt = np.linalg.svd(filled, full_matrices=False)
-    root = np.sqrt(s[:k])
+    root = np.sqrt(np.maximum(s[:k] - ridge, 0.0))
     out = {"user_factors": _padded(u[:, :k] * root, k, axis=1),
            "item_factors": _padded(root[:, None] * vt[:k], k, axis=0)}
     if biases:
@@ -46,9 +48,9 @@ def _mean_where(x: np.ndarray, rated: np.ndarray, axis: int) -> np.ndarray:
     return np.where(rated, x, 0.0).sum(axis) / np.maximum(count, 1)
 
 
-def _low_rank(x: np.ndarray, k: int) -> np.ndarray:
+def _low_rank(x: np.ndarray, k: int, ridge: float) -> np.ndarray:
     u, s, vt = np.linalg.svd(x, full_matrices=False)
-    return (u[:, :k] * s[:k]) @ vt[:k]
+    return (u[:, :k] * np.maximum(s[:k] - ridge, 0.0)) @ vt[:k]
 
 
 def _padded(x: np.ndarray, k: int, axis: int) -> np.ndarray:

@@ -1,0 +1,46 @@
+"""The sheet's first frame in numpy alone: what a new Sheet's snapshot() shows, computed without torch.
+
+A fresh sheet is its ratings, random factors and one small matrix product, so the window can show all of
+it (factors, predictions, loss) while torch is still loading. The numbers are the Sheet's own: the same
+initial draw (engine.sheet.start) and the same formulas (engine.models.factorization); the loss's gradient
+is the chain rule of SheetModel.loss_and_gradient, here in numpy. Nothing here imports torch.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.config import OptimizerSettings, SheetConfig
+from engine.data.crosstab import Crosstab
+from engine.models import factorization
+from engine.sheet import start
+from engine.sheet.snapshot import BLOCKS, Snapshot
+
+
+def quick_snapshot(grid: Crosstab, config: SheetConfig = SheetConfig(),
+                   settings: OptimizerSettings = OptimizerSettings()) -> Snapshot:
+    """Sheet(grid, config, settings, device="cpu").snapshot(), before any step, in numpy."""
+    ratings = np.array(grid.ratings, dtype=np.float64)
+    mask = ~np.isnan(ratings)
+    count = max(int(mask.sum()), 1)
+    y_range = factorization.y_range(*start.rating_range(ratings)) if config.squash else None
+    p = start.initial(*ratings.shape, config, config.seed)
+    raw = factorization.grid(p["user_factors"], p["item_factors"], p.get("user_bias"), p.get("item_bias"))
+    pred, s = factorization.squash(raw, y_range)
+    err = np.where(mask, pred - np.where(mask, ratings, 0.0), 0.0)
+    mse = float(err.ravel() @ err.ravel()) / count
+    d = err * (2.0 / count)  # ∂MSE/∂prediction
+    if y_range is not None:
+        d = d * factorization.squash_slope(s, y_range)  # through the sigmoid
+    grads = {"user_factors": d @ p["item_factors"].T, "item_factors": p["user_factors"].T @ d}
+    if config.biases:
+        grads |= {"user_bias": d.sum(1), "item_bias": d.sum(0)}
+    return Snapshot(
+        ratings=ratings, mask=mask, predictions=np.where(mask, pred, 0.0),
+        params={b: p.get(b) for b in BLOCKS}, grads={b: grads.get(b) for b in BLOCKS},
+        optimizer_state={}, rmse=math.sqrt(mse), sse=mse * count, count=count, step=0, settings=settings,
+        k=config.k, biases=config.biases, squash=config.squash, y_range=y_range, seed=config.seed,
+        diverged=False, device="cpu", user_ids=grid.user_ids, item_ids=grid.item_ids, titles=grid.titles,
+        dataset=grid.name,
+    )
