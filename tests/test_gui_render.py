@@ -189,7 +189,7 @@ def profile(frame, event, arg):
     if frame.f_code.co_name == "_patched_getfile":  # torch replaces inspect.getfile for every thread when imported
         return
     if event == "call" and ("/torch/" in name or "/engine/sheet/" in name and not name.endswith(("explanation.py",
-                            "sheet/__init__.py")) or "/engine/optim/" in name or name.endswith("/engine/device.py")):
+                            "sheet/__init__.py", "quick.py", "snapshot.py", "start.py")) or "/engine/optim/" in name or name.endswith("/engine/device.py")):
         ran.add((name, frame.f_code.co_name, frame.f_back.f_code.co_filename if frame.f_back else ""))
 sys.setprofile(profile)  # this (the GUI) thread only
 from PySide6.QtCore import QTimer

@@ -254,7 +254,7 @@ def profile(frame, event, arg):
     if frame.f_code.co_name == "_patched_getfile":
         return
     if event == "call" and ("/torch/" in name or "/engine/sheet/" in name and not name.endswith(("explanation.py",
-                            "sheet/__init__.py")) or "/engine/optim/" in name
+                            "sheet/__init__.py", "quick.py", "snapshot.py", "start.py")) or "/engine/optim/" in name
                             or "/engine/train/" in name and not name.endswith(("recipes.py", "train/__init__.py"))):
         ran.add((name, frame.f_code.co_name))
 sys.setprofile(profile)

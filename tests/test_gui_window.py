@@ -312,7 +312,8 @@ def test_play_at_a_set_speed(qtbot, window):
 
 
 def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(qtbot, monkeypatch, grid15):
-    """Launch order: the ratings first (pandas only), the engine's cells pending; controls once the sheet exists."""
+    """Launch order: the whole sheet first (numpy only: factors, predictions, loss), nothing editable or runnable;
+    controls once the engine has built the same sheet."""
     release = threading.Event()
     real_engine = gui_runner.engine_sheet
 
@@ -328,13 +329,16 @@ def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(
         qtbot.waitUntil(lambda: w.sheet.previews > 0, timeout=WAIT_MS)
         qtbot.wait(100)
         model = w.sheet.model
-        assert w.sheet.frames == 0 and w.sheet.snapshot is None and model.pending and w.sheet.stack.currentIndex() == 1
+        assert w.sheet.frames == 0 and w.sheet.snapshot is None and w.sheet.stack.currentIndex() == 1
+        first = model.snapshot  # computed without torch
+        assert first.params["user_factors"] is not None and np.isfinite(first.rmse)
         preview_layout = model.layout
         assert (preview_layout.n, preview_layout.m) == grid15.ratings.shape
         for (i, j), value in np.ndenumerate(grid15.ratings):  # the ratings block is filled in, as the crosstab has it
             text = model.data(cell_index(w, L.RATING, (i, j)))
             assert (text == "") if np.isnan(value) else (float(text) == value), (i, j, text)
-            assert model.data(cell_index(w, L.PREDICTION, (i, j))) == ("" if np.isnan(value) else "…")
+            shown = model.data(cell_index(w, L.PREDICTION, (i, j)))
+            assert (shown == "") if np.isnan(value) else (shown not in ("", "…")), (i, j, shown)
         for kind, (r0, r1, c0, c1) in model.layout.blocks().items():
             argb, _, texts = model.block(kind, slice(0, r1 - r0), slice(0, c1 - c0))  # what the painter draws
             for a in range(r1 - r0):
@@ -344,8 +348,8 @@ def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(
                     assert int(argb[a, b]) == model.data(index, Qt.BackgroundRole).color().rgba(), (kind, a, b)
                     assert not model.flags(index) & Qt.ItemIsEditable, (kind, a, b)
                     if kind in (L.USER_FACTORS, L.ITEM_FACTORS):
-                        assert model.data(index) == "…"
-        assert "starting" in loss_text(w) and "RMSE" not in loss_text(w)
+                        assert model.data(index) not in ("", "…")
+        assert loss_text(w) == f"RMSE\n{first.rmse:.4f}"
         assert not model.setData(cell_index(w, L.RATING, (0, 0)), "1")
         c = w.sheet.controls
         for name in RUN + ("import", "export"):
@@ -358,6 +362,8 @@ def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(
         qtbot.waitUntil(lambda: w.sheet.snapshot is not None, timeout=WAIT_MS)
         wait_idle(qtbot, w)
         assert w.sheet.frames >= 1 and not model.pending and model.layout == preview_layout  # the ratings stayed put
+        for block in ("user_factors", "item_factors"):  # the engine's first sheet is the one already on screen
+            np.testing.assert_allclose(w.sheet.snapshot.params[block], first.params[block], rtol=0, atol=1e-12)
         assert loss_text(w) == f"RMSE\n{w.sheet.snapshot.rmse:.4f}"
         assert model.flags(cell_index(w, L.RATING, (0, 0))) & Qt.ItemIsEditable
         for name in ("step", "step_n", "play", "solve", "reset"):

@@ -53,6 +53,7 @@ class QSheetModel(QAbstractTableModel):
         super().__init__(parent)
         self.snapshot: Snapshot | Preview | None = None
         self.pending = False  # whether it shows a Preview: ratings only, the engine's cells still to come
+        self.editable = False  # whether cells can be typed into (not before the engine has built the sheet)
         self._flags = FLAGS
         self.layout = SheetLayout(0, 0, 0)
         self.show_errors = False
@@ -108,8 +109,9 @@ class QSheetModel(QAbstractTableModel):
         return fits
 
     # --- updates from the engine -------------------------------------------------------------
-    def set_snapshot(self, snap: Snapshot | Preview) -> None:
-        """Show a new snapshot (or a preview): a reset when the shape changed, else one dataChanged for what can have changed."""
+    def set_snapshot(self, snap: Snapshot | Preview, editable: bool = True) -> None:
+        """Show a new snapshot (or a preview): a reset when the shape changed, else one dataChanged for what can have
+        changed. editable=False: the numbers show, but nothing can be typed (the first frame, before the engine)."""
         layout = SheetLayout(snap.ratings.shape[0], snap.ratings.shape[1], snap.k, snap.biases)
         keys = (snap.user_ids, snap.item_ids, snap.titles)
         reshaped = layout != self.layout or keys != self._header_keys
@@ -128,7 +130,8 @@ class QSheetModel(QAbstractTableModel):
         self.me_row = len(snap.user_ids) - 1 if snap.user_ids and snap.user_ids[-1] == ME else None
         self._update_guesses()
         self.pending = isinstance(snap, Preview)
-        self._flags = PENDING_FLAGS if self.pending else FLAGS
+        self.editable = editable and not self.pending
+        self._flags = FLAGS if self.editable else PENDING_FLAGS
         self._edges = (layout.top, layout.m, layout.factor_col, layout.k, layout.left)
         self._shape = (layout.rows, layout.columns)
         self._shade()
@@ -446,7 +449,7 @@ class QSheetModel(QAbstractTableModel):
 
     # --- edits -------------------------------------------------------------------------------
     def setData(self, index, value, role=EDIT) -> bool:
-        if role != EDIT or self.snapshot is None or self.pending:
+        if role != EDIT or self.snapshot is None or not self.editable:
             return False
         cell = self.cell(index)
         if cell.kind not in EDITABLE:

@@ -10,7 +10,7 @@ branches: seeking to a past step restores it exactly, a change there starts a br
 follows the recorded branch to its head before recording again.
 
 Importing the engine (torch) takes seconds, so this module imports it on first use, in the worker: the
-first load publishes a Preview (the ratings, which need only pandas) before it builds the Sheet.
+first load publishes the sheet as numpy computes it (engine.sheet.quick, no torch) before it builds the Sheet.
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ from gui.sheet.xlsx_commands import XlsxCommands
 from gui.race.commands import RaceCommands
 from gui.runtime.series import DASHED, Points
 from gui.sheet.curves import BranchCurves
-from gui.sheet.frames import Frame, LoadRequest, Preview
+from engine.sheet.quick import quick_snapshot
+from gui.sheet.frames import Frame, LoadRequest
 from gui.sheet.history_commands import HistoryCommands
 from gui.sheet.newuser_commands import NewUserCommands
 
@@ -175,9 +176,9 @@ class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, 
 
     def _build(self, ratings: Ratings, top: int, config: SheetConfig) -> Sheet:
         grid = top_crosstab(ratings, top)
-        if self.sheet is None:  # the first sheet: its ratings can show while the engine is imported
+        if self.sheet is None:  # the first sheet shows while the engine (torch) is imported: numpy computes it
             self.clock.gui_rendered.clear()
-            self.mailbox.put(preview=Preview.of(grid, config))
+            self.mailbox.put(preview=quick_snapshot(grid, config, self.settings))
             self.clock.gui_rendered.wait(self.preview_wait_s)
         engine = engine_sheet()
         sheet = engine.Sheet(grid, config, self.settings, device=self.device)

@@ -28,7 +28,7 @@ from gui.sheet.edits import SheetEdits
 from gui.sheet.explore import SheetExplore
 from gui.sheet.files import SheetFiles
 from gui.sheet.explain_panel import QExplainPanel
-from gui.sheet.frames import Frame, LoadRequest, NewUserRow, Preview, TimelineInfo
+from gui.sheet.frames import Frame, LoadRequest, NewUserRow, TimelineInfo
 from gui.sheet.handle import QSheetHandle
 from gui.sheet.layout import LOSS, RATING, Cell
 from gui.sheet.model import QSheetModel
@@ -273,16 +273,18 @@ class QSheetTab(SheetEdits, SheetFiles, SheetExplore, QWidget):
             self.side_tabs.setCurrentWidget(self.explain)
         self.engine.select(None if cell is None else cell.kind, () if cell is None else tuple(cell.index))
 
-    def _show_preview(self, preview: Preview) -> None:
-        """The first sheet's ratings while the engine starts: its own cells pending, nothing to edit or run."""
-        self.model.set_snapshot(preview)
+    def _show_preview(self, preview) -> None:
+        """The first sheet while the engine starts, computed without torch (engine.sheet.quick): every number the
+        engine's first frame will have, nothing to edit or run yet."""
+        self.model.set_snapshot(preview, editable=False)
         self.previews += 1
         if self.stack.currentIndex() == 0:
             self.stack.setCurrentIndex(1)
             self.view.setFocus()
         n, m = preview.ratings.shape
         self.status_labels["dataset"].setText(f"{preview.dataset} · sheet {n}×{m}, {int(preview.mask.sum())} rated")
-        self.status_labels["rmse"].setText("starting the engine…")
+        self.status_labels["rmse"].setText(f"RMSE {preview.rmse:.4f} · starting the engine…"
+                                           if hasattr(preview, "rmse") else "starting the engine…")
         self.legend.context.setText(f"{preview.dataset} · top {n} users × {m} movies · starting the engine…")
         self.stack.repaint()  # now: the worker imports torch once this frame is rendered, and then the GUI waits for the GIL
 
