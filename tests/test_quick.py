@@ -26,7 +26,7 @@ def _assert_same(quick, sheet, path: str = "") -> None:
         assert isinstance(quick, np.ndarray) and quick.shape == sheet.shape and quick.dtype == sheet.dtype, path
         np.testing.assert_allclose(quick, sheet, rtol=1e-12, atol=1e-12, err_msg=path)
     elif isinstance(sheet, float):
-        assert type(quick) is float and quick == pytest.approx(sheet, rel=1e-12, abs=1e-12), path
+        assert type(quick) is float and quick == pytest.approx(sheet, rel=1e-12, abs=1e-12, nan_ok=True), path
     else:
         assert type(quick) is type(sheet) and quick == sheet, path
 

@@ -42,5 +42,5 @@ def quick_snapshot(grid: Crosstab, config: SheetConfig = SheetConfig(),
         optimizer_state={}, rmse=math.sqrt(mse), sse=mse * count, count=count, step=0, settings=settings,
         k=config.k, biases=config.biases, squash=config.squash, y_range=y_range, seed=config.seed,
         diverged=False, device="cpu", user_ids=grid.user_ids, item_ids=grid.item_ids, titles=grid.titles,
-        dataset=grid.name,
+        dataset=grid.name, holdout=np.zeros_like(mask), holdout_ratings=np.full(ratings.shape, np.nan),
     )
