@@ -32,6 +32,25 @@ def grid15(movielens):
     return top_crosstab(movielens, 15)
 
 
+def _shown(qtbot, width: int, height: int):
+    from gui.main_window import QMainSheetWindow
+
+    w = QMainSheetWindow()
+    qtbot.addWidget(w)
+    w.resize(width, height)
+    w.show()
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=30_000)
+    return w
+
+
+@pytest.fixture
+def laptop_window(qtbot):
+    """The real main window at 1280 × 800, once its first sheet and the loss curve are on screen."""
+    w = _shown(qtbot, 1280, 800)
+    yield w
+    w.close()
+
+
 @pytest.fixture
 def shown_window(qtbot):
     """The real main window, 1500 × 900, once its first sheet and the loss curve are on screen."""

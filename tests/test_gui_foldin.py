@@ -13,7 +13,6 @@ from engine.train import analysis
 from engine.train.learn import learn
 from engine.train.recipes import RECIPES
 from engine.train.store import save
-from gui.main_window import QMainSheetWindow
 from gui.runtime.mailbox import Mailbox
 from gui.sheet import layout as L
 from gui.sheet.frames import ME, Frame, LoadRequest
@@ -34,14 +33,8 @@ def trained(movielens, tmp_path_factory):
 
 
 @pytest.fixture
-def window(qtbot):
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
-    yield w
-    w.close()
+def window(laptop_window):
+    return laptop_window
 
 
 def type_ratings(qtbot, tab, ratings: dict) -> None:

@@ -9,7 +9,6 @@ from engine.config import OptimizerSettings, SheetConfig
 from engine.data.crosstab import top_crosstab
 from engine.sheet import holdout
 from engine.sheet.sheet import Sheet
-from gui.main_window import QMainSheetWindow
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.series import DASHED
 from gui.sheet import layout as L
@@ -28,14 +27,8 @@ def held_sheet(movielens, config: SheetConfig = SheetConfig()) -> Sheet:
 
 
 @pytest.fixture
-def window(qtbot):
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
-    yield w
-    w.close()
+def window(laptop_window):
+    return laptop_window
 
 
 def cell_rect(tab, kind: str, index: tuple):

@@ -9,7 +9,6 @@ from engine.config import OptimizerSettings as O
 from engine.config import SheetConfig
 from engine.data.crosstab import top_crosstab
 from engine.sheet.sheet import Sheet
-from gui.main_window import QMainSheetWindow
 from gui.race.dialog import QRaceDialog
 from gui.runtime.mailbox import Mailbox
 from gui.sheet.frames import Frame, LoadRequest
@@ -31,14 +30,8 @@ def alone(movielens, start: int, settings: O, steps: int) -> Sheet:
 
 
 @pytest.fixture
-def window(qtbot):
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
-    yield w
-    w.close()
+def window(laptop_window):
+    return laptop_window
 
 
 def test_the_dialog_offers_the_default_racers(qtbot):

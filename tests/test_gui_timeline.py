@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 from engine.config import OptimizerSettings, SheetConfig
 from engine.data.crosstab import top_crosstab
 from engine.sheet.sheet import Sheet
-from gui.main_window import QMainSheetWindow
 from gui.runtime.mailbox import Mailbox
 from gui.sheet import layout as L
 from gui.sheet.frames import Frame, LoadRequest
@@ -112,14 +111,8 @@ def test_the_coach_speaks_after_a_run_diverges(runner):
 
 # --- the window ----------------------------------------------------------------------------------
 @pytest.fixture
-def window(qtbot):
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=WAIT_MS)
-    yield w
-    w.close()
+def window(laptop_window):
+    return laptop_window
 
 
 def run(qtbot, tab, n: int) -> None:
