@@ -20,6 +20,7 @@ from gui.graddesc.controls import QGradDescControls, make_actions
 from gui.graddesc.frames import Compared, Frame, Progress, Surface
 from gui.graddesc.handle import QGradDescHandle
 from gui.graddesc.table import QRowsLegend, QRowsModel, QRowsView
+from gui.widgets.wires import Wires
 
 IDLE, PLAYING = RunState.IDLE, RunState.PLAYING
 PATH_EVERY_S = 1 / 20  # the path is redrawn at most this often while running (pyqtgraph's repaints are costly)
@@ -52,7 +53,7 @@ class PathBuffer:
         return self._data[: self.n]
 
 
-class QGradDescTab(QWidget):
+class QGradDescTab(Wires, QWidget):
     """The gradient-descent workbook over one GradDescRunner's handle."""
 
     message = Signal(str, str)  # title, text: for the window's message box
@@ -120,10 +121,6 @@ class QGradDescTab(QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.controls)
         layout.addWidget(self.split, 1)
-
-    def _connect(self, signal, slot) -> None:
-        signal.connect(slot)
-        self._wires.append((signal, slot))
 
     def _wire(self) -> None:
         a, e, c = self.actions, self.engine, self.controls
@@ -333,12 +330,7 @@ class QGradDescTab(QWidget):
 
     def close_tab(self) -> None:
         """Disconnect everything this tab connected."""
-        for signal, slot in self._wires:
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
-        self._wires.clear()
+        self.disconnect_all()
 
 
 def _column(*widgets: QWidget) -> QWidget:

@@ -40,6 +40,7 @@ from gui.sheet.view import QSheetView
 from gui.widgets.boxes import titled
 from gui.widgets.legend import QLegend
 from gui.widgets.loading_page import QLoadingPage
+from gui.widgets.wires import Wires
 
 if TYPE_CHECKING:
     from engine.data.ratings import Ratings
@@ -59,7 +60,7 @@ SIDE_MIN_WIDTH = 280  # the explain panel and the loss curve stay readable in a 
 STATUS = ("device", "dataset", "step", "rmse", "rate")  # the status bar's fields this tab fills
 
 
-class QSheetTab(SheetEdits, SheetFiles, SheetExplore, QWidget):
+class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
     """The live sheet over one SheetRunner's handle."""
 
     message = Signal(str, str)  # title, text: for the window's message box
@@ -158,10 +159,6 @@ class QSheetTab(SheetEdits, SheetFiles, SheetExplore, QWidget):
         layout.setSpacing(0)
         layout.addWidget(self.controls)
         layout.addWidget(self.split, 1)
-
-    def _connect(self, signal, slot) -> None:
-        signal.connect(slot)
-        self._wires.append((signal, slot))
 
     def _wire(self) -> None:
         a, e, c = self.actions, self.engine, self.controls
@@ -447,10 +444,5 @@ class QSheetTab(SheetEdits, SheetFiles, SheetExplore, QWidget):
 
     def close_tab(self) -> None:
         """Disconnect everything this tab connected."""
-        for signal, slot in self._wires:
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
-        self._wires.clear()
+        self.disconnect_all()
         self.view.close()

@@ -21,6 +21,7 @@ from gui.train.controls import QTrainControls
 from gui.train.frames import Frame, Results, TrainState
 from gui.train.handle import QTrainHandle
 from gui.train.tables import QBiasTable, QEpochTable, QRecommendations, titled
+from gui.widgets.wires import Wires
 
 PLOT_EVERY_S = 0.1  # the curves redraw at most this often while training: pyqtgraph's axes are costly
 CONTROLS_WIDTH = 290
@@ -50,7 +51,7 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
     return actions
 
 
-class QTrainTab(QWidget):
+class QTrainTab(Wires, QWidget):
     """Training over one TrainRunner's handle."""
 
     message = Signal(str, str)  # title, text: for the window's message box
@@ -137,10 +138,6 @@ class QTrainTab(QWidget):
             old.deleteLater()
         if self.results is not None:
             self._show_results(self.results)
-
-    def _connect(self, signal, slot) -> None:
-        signal.connect(slot)
-        self._wires.append((signal, slot))
 
     def _wire(self) -> None:
         a, e = self.actions, self.engine
@@ -302,9 +299,4 @@ class QTrainTab(QWidget):
 
     def close_tab(self) -> None:
         """Disconnect everything this tab connected."""
-        for signal, slot in self._wires:
-            try:
-                signal.disconnect(slot)
-            except (RuntimeError, TypeError):
-                pass
-        self._wires.clear()
+        self.disconnect_all()
