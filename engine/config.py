@@ -15,6 +15,7 @@ SCHEDULES = ("constant",)  # learning-rate schedules a sheet can step with (engi
 
 MIN_K, MAX_K = 1, 1000  # latent factors per user and per movie
 MIN_TOP, MAX_TOP = 5, 1000  # users and movies in the crosstab
+DEFAULT_TOP = 15  # the lesson's sheet: 15 users × 15 movies
 
 
 class RunState(str, Enum):

@@ -6,6 +6,8 @@ import os
 import sys
 from typing import Sequence
 
+from engine.config import DEFAULT_TOP, MAX_TOP, MIN_TOP
+
 
 def _cli_args(args: list[str]) -> list[str] | None:
     """engine.cli.main's arguments when they start with a word (a subcommand, or an unknown one the CLI reports)."""
@@ -31,7 +33,8 @@ def parser(subcommands: Sequence[str] = ()) -> argparse.ArgumentParser:
         description="fast.ai's collaborative-filtering spreadsheet as a live desktop instrument.",
         epilog=f"Without a window: collabsheet {{{','.join(subcommands)}}} … (collabsheet SUBCOMMAND -h for each)")
     p.add_argument("--ratings", metavar="PATH", help="ratings file to open (default: MovieLens)")
-    p.add_argument("--top", type=int, default=15, metavar="N", help="users and movies in the sheet (default 15)")
+    p.add_argument("--top", type=int, default=DEFAULT_TOP, metavar="N",
+                   help=f"users and movies in the sheet (default {DEFAULT_TOP})")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
     return p
 
@@ -48,8 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = parser(_subcommands(args)).parse_args(args)
     except SystemExit as done:  # --help or a usage error: argparse has printed it
         return int(done.code or 0)
-    from engine.config import MAX_TOP, MIN_TOP
-
     try:
         if options.device is not None:  # engine.device imports torch: ~2 s the window need not wait for by default
             from engine.device import pick_device
@@ -60,10 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, RuntimeError) as error:
         print(f"collabsheet: {error}", file=sys.stderr)
         return 2
-    return _run_window(options)
+    app, _window = open_window(options)
+    return app.exec()
 
 
-def _run_window(options: argparse.Namespace) -> int:
+def open_window(options: argparse.Namespace):
+    """The QApplication and the main window, shown (bench/startup.py times this from the process's start)."""
     from PySide6.QtWidgets import QApplication
 
     from gui.main_window import QMainSheetWindow
@@ -72,7 +75,7 @@ def _run_window(options: argparse.Namespace) -> int:
     app.setApplicationName("collabsheet")
     window = QMainSheetWindow(path=options.ratings, top=options.top, device=options.device)
     window.show()
-    return app.exec()
+    return app, window
 
 
 def run() -> None:

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from engine.config import DEFAULT_TOP
 from gui import recent
 from gui.help.about import about_action
 from gui.help.guide import guide_action
@@ -31,7 +32,7 @@ PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be pa
 class QMainSheetWindow(QMainWindow):
     """collabsheet's main window."""
 
-    def __init__(self, path: str | None = None, top: int = 15, device: str | None = None,
+    def __init__(self, path: str | None = None, top: int = DEFAULT_TOP, device: str | None = None,
                  channel: QChannel | None = None) -> None:
         super().__init__()
         self.setWindowTitle("collabsheet")

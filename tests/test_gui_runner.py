@@ -1,11 +1,14 @@
 """The GUI's engine runner without Qt: mailbox hand-over, chunks, stop flag, failed loads."""
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
 from engine.data.ratings import RatingsError
-from engine.config import OptimizerSettings
+from engine.config import OptimizerSettings, RunState
 from engine.config import SheetConfig
 from gui.sheet import runner as gui_runner
 from gui.runtime.mailbox import Mailbox
@@ -105,3 +108,85 @@ def test_the_first_load_previews_the_ratings_before_it_needs_the_engine(movielen
     assert frame.preview is None and frame.snapshot.k == SheetConfig().k and frame.snapshot.settings == OptimizerSettings()
     runner.load(LoadRequest(ratings=movielens))  # with a sheet showing, a load goes straight to the new sheet
     assert seen[1] is None or (seen[1].preview is None and seen[1].snapshot is None)  # nothing of a sheet before it
+
+
+@pytest.fixture
+def kept(movielens, grid15, tmp_path, monkeypatch):
+    """A prepared MovieLens copy with its default sheet kept beside it; the later read waits for `release`."""
+    from engine.data import movielens as data
+    from engine.data.cache import keep_crosstab
+
+    monkeypatch.setenv("COLLABSHEET_CACHE", str(tmp_path))
+    monkeypatch.delenv("COLLABSHEET_RATINGS", raising=False)
+    data._write_cache(movielens, data.cache_folder())
+    keep_crosstab(grid15, 15)
+    release, reads = threading.Event(), []
+    real_read = LoadRequest.read
+
+    def read(request, progress=None):
+        reads.append(request)
+        if request.default:
+            assert release.wait(30)
+        return real_read(request, progress)
+
+    monkeypatch.setattr(LoadRequest, "read", read)
+    return release, reads
+
+
+def _events(frame, kind):
+    return [args for name, args in frame.events if name == kind] if frame else []
+
+
+def test_the_default_sheet_opens_from_the_kept_copy_and_its_ratings_follow(kept, movielens, grid15):
+    release, reads = kept
+    runner = SheetRunner(Mailbox(Frame), device="cpu")
+    runner.load(LoadRequest())  # returns while the full ratings are still being read
+    frame = runner.mailbox.take()
+    np.testing.assert_array_equal(frame.snapshot.ratings, grid15.ratings)
+    assert frame.snapshot.user_ids == grid15.user_ids and frame.snapshot.titles == grid15.titles
+    assert not _events(frame, "loaded") and _events(frame, "state_changed")[-1] == (RunState.IDLE,)
+    assert runner.step(3).steps == 3  # the sheet works before the ratings are read
+    release.set()
+    assert len(runner.ratings) == len(movielens)  # waits for the read
+    for _ in range(100):  # the read's thread puts its event just after the ratings are there
+        loaded = _events(runner.mailbox.take(), "loaded")
+        if loaded:
+            break
+        time.sleep(0.01)
+    assert loaded[0][0].name == movielens.name and len(loaded[0][0]) == len(movielens)
+    runner.configure(runner.config, 20)  # a new top-N is built from the ratings read beside
+    assert runner.sheet.snapshot().ratings.shape == (20, 20)
+
+
+def test_a_newer_load_drops_the_ratings_still_being_read(kept, movielens, tmp_path):
+    release, _ = kept
+    small = tmp_path / "small.csv"
+    small.write_text("user,item,rating\n" + "".join(f"{u},{i},{(u + i) % 5 + 1}\n" for u in range(8) for i in range(8)))
+    runner = SheetRunner(Mailbox(Frame), device="cpu")
+    runner.load(LoadRequest())
+    runner.load(LoadRequest(path=str(small)))
+    release.set()
+    time.sleep(0.5)  # the read of MovieLens ends meanwhile; its outcome is no longer news
+    frame = runner.mailbox.take()
+    assert [args[0].name for args in _events(frame, "loaded")] == ["small.csv"]
+    assert runner.ratings.name == "small.csv" and runner.sheet.snapshot().ratings.shape == (8, 8)
+
+
+def test_a_failed_read_of_the_ratings_behind_the_kept_sheet_is_a_message(kept, monkeypatch):
+    release, _ = kept
+
+    def broken(request, progress=None):
+        raise RatingsError("ratings.parquet: damaged")
+
+    runner = SheetRunner(Mailbox(Frame), device="cpu")
+    monkeypatch.setattr(LoadRequest, "read", broken)
+    runner.load(LoadRequest())
+    assert runner.sheet is not None
+    for _ in range(100):
+        messages = _events(runner.mailbox.take(), "message")
+        if messages:
+            break
+        time.sleep(0.01)
+    assert messages == [("Could not open the ratings", "ratings.parquet: damaged")]
+    with pytest.raises(RatingsError):
+        runner.configure(runner.config, 20)

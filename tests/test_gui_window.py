@@ -256,7 +256,15 @@ def test_importing_a_bad_workbook_shows_the_message(qtbot, window, tmp_path):
     assert window.sheet.snapshot is before
 
 
-def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypatch, movielens):
+def _first_start(monkeypatch, tmp_path, read) -> None:
+    """A start with nothing prepared yet (an empty cache), where the default ratings are `read`."""
+    from engine.data import movielens as data
+
+    monkeypatch.setenv("COLLABSHEET_CACHE", str(tmp_path))
+    monkeypatch.setattr(data, "default_ratings", read)
+
+
+def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypatch, movielens, tmp_path):
     release = threading.Event()
 
     def slow_download(path=None, *, progress=None):
@@ -264,7 +272,7 @@ def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypat
         release.wait(WAIT_MS / 1000)
         return movielens
 
-    monkeypatch.setattr(gui_runner, "default_ratings", slow_download)
+    _first_start(monkeypatch, tmp_path, slow_download)
     w = QMainSheetWindow()
     qtbot.addWidget(w)
     w.show()
@@ -282,9 +290,11 @@ def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypat
     w.close()
 
 
-def _window_after_failure(qtbot, monkeypatch, name: str, failing) -> QMainSheetWindow:
-    """A window opened with the runner's `name` replaced by `failing`, once it has said something."""
-    monkeypatch.setattr(gui_runner, name, failing)
+def _window_after_failure(qtbot, monkeypatch, name: str | None, failing) -> QMainSheetWindow:
+    """A window opened with the runner's `name` replaced by `failing` (None: done already), once it has said
+    something."""
+    if name:
+        monkeypatch.setattr(gui_runner, name, failing)
     w = QMainSheetWindow()
     qtbot.addWidget(w)
     w.show()
@@ -292,11 +302,12 @@ def _window_after_failure(qtbot, monkeypatch, name: str, failing) -> QMainSheetW
     return w
 
 
-def test_no_data_at_all_says_why_and_offers_to_open_a_file(qtbot, monkeypatch):
+def test_no_data_at_all_says_why_and_offers_to_open_a_file(qtbot, monkeypatch, tmp_path):
     def offline(path=None, *, progress=None):
         raise RatingsError("no ratings data; tried the prepared copy, GroupLens and PyPI")
 
-    w = _window_after_failure(qtbot, monkeypatch, "default_ratings", offline)
+    _first_start(monkeypatch, tmp_path, offline)
+    w = _window_after_failure(qtbot, monkeypatch, None, offline)
     assert "no ratings data" in w.sheet.loading.label.text() and w.sheet.loading.open.isVisible()
     w.close()
 

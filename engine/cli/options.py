@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from engine.config import MAX_K, MAX_TOP, MIN_K, MIN_TOP
+from engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
 
 MAX_COUNT = 2**53 - 1  # steps and seeds are stored in the workbook as numbers (doubles): exact up to here
 # What a terminal would act on: C0 and C1 controls (ESC, BEL, CSI …) and the bidirectional overrides that
@@ -141,8 +141,8 @@ def source(p: argparse.ArgumentParser) -> None:
 
 def common(p: argparse.ArgumentParser) -> None:
     source(p)
-    p.add_argument("--top", type=whole(MIN_TOP, MAX_TOP), default=15, metavar="N",
-                   help=f"users and movies in the sheet ({MIN_TOP}-{MAX_TOP}, default 15)")
+    p.add_argument("--top", type=whole(MIN_TOP, MAX_TOP), default=DEFAULT_TOP, metavar="N",
+                   help=f"users and movies in the sheet ({MIN_TOP}-{MAX_TOP}, default {DEFAULT_TOP})")
 
 
 def device_option(p: argparse.ArgumentParser) -> None:

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from engine.config import MAX_TOP, MIN_TOP
-from engine.data.ratings import Ratings, RatingsError
+from engine.config import DEFAULT_TOP, MAX_TOP, MIN_TOP
+from engine.data.errors import RatingsError
+
+if TYPE_CHECKING:  # Crosstab itself needs no pandas: the window's first frame is drawn before pandas is imported
+    import pandas as pd
+
+    from engine.data.ratings import Ratings
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ def top_ids(counts: pd.Series, n: int) -> list:
     return table["id"].head(n).tolist()
 
 
-def top_crosstab(ratings: Ratings, n: int = 15, n_items: int | None = None) -> Crosstab:
+def top_crosstab(ratings: Ratings, n: int = DEFAULT_TOP, n_items: int | None = None) -> Crosstab:
     """Crosstab the n users and n items (or n_items) with the most ratings."""
     n_items = n if n_items is None else n_items
     for what, value in (("top-N users", n), ("top-N items", n_items)):

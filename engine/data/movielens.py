@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import pandas as pd
-import platformdirs
 
+from engine.config import DEFAULT_TOP
+from engine.data.cache import PREPARED_FILES, RATINGS_ENV, cache_folder, keep_crosstab
+from engine.data.crosstab import top_crosstab
 from engine.data.ratings import Ratings, RatingsError, load_ratings
 
 Progress = Optional[Callable[[str, Optional[float]], None]]
@@ -40,7 +42,6 @@ LICENCE = (
 CONNECT_TIMEOUT_S = 3.0  # DNS, connect and each read; offline gives up within a few seconds
 PIP_TIMEOUT_S = 300.0
 CHUNK = 64 * 1024
-_CACHE_FILES = ("ratings.parquet", "titles.parquet", "dataset.json")
 
 
 def _report(progress: Progress, message: str, fraction: float | None = None) -> None:
@@ -50,18 +51,12 @@ def _report(progress: Progress, message: str, fraction: float | None = None) -> 
 
 # ---------------------------------------------------------------- prepared cache
 
-def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Folder holding the prepared copy: the argument, $COLLABSHEET_CACHE, or the user cache."""
-    base = cache_dir or os.environ.get("COLLABSHEET_CACHE") or platformdirs.user_cache_dir("collabsheet")
-    return Path(base) / "movielens"
-
-
 def _write_cache(ratings: Ratings, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     titles = pd.DataFrame({"item": list(ratings.titles), "title": [str(t) for t in ratings.titles.values()]})
     meta = {"name": ratings.name, "source": ratings.source, "licence": ratings.licence, "rows": len(ratings)}
     staged = []
-    for name in _CACHE_FILES:  # write beside, then rename; dataset.json last marks it complete
+    for name in PREPARED_FILES:  # write beside, then rename; dataset.json last marks it complete
         tmp = folder / f".{name}.tmp"
         if name == "ratings.parquet":
             ratings.frame.to_parquet(tmp, index=False)
@@ -250,7 +245,7 @@ def _from_wheel(progress: Progress) -> Ratings:
 # ---------------------------------------------------------------- public
 
 def _load(path: str | os.PathLike | None, progress: Progress, cache_dir, use_env_path: bool) -> Ratings:
-    path = path or (os.environ.get("COLLABSHEET_RATINGS") if use_env_path else None)
+    path = path or (os.environ.get(RATINGS_ENV) if use_env_path else None)
     if path:
         _report(progress, f"Reading {path}", None)
         return load_ratings(path)  # the user named this file: its error is the answer
@@ -282,8 +277,11 @@ def default_ratings(path: str | os.PathLike | None = None, *, progress: Progress
 
 
 def prepare(progress: Progress = None, *, cache_dir: str | os.PathLike | None = None) -> Ratings:
-    """Make sure the prepared MovieLens copy exists in the cache (ignores COLLABSHEET_RATINGS)."""
-    return _load(None, progress, cache_dir, use_env_path=False)
+    """Make sure the prepared MovieLens copy exists in the cache, with the window's first sheet kept beside it
+    (ignores COLLABSHEET_RATINGS)."""
+    ratings = _load(None, progress, cache_dir, use_env_path=False)
+    keep_crosstab(top_crosstab(ratings, DEFAULT_TOP), DEFAULT_TOP, cache_dir)
+    return ratings
 
 
 def about(ratings: Ratings) -> str:

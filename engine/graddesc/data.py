@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from engine.graddesc.settings import MAX_ROWS
 
@@ -59,6 +58,8 @@ def lesson_data(rows: int = 29, seed: int = 42, a: float = 2.0, b: float = 30.0,
 
 def read_csv(path: str | Path) -> Data:
     """x, y pairs from a CSV with columns named x and y (any case, any other columns ignored)."""
+    import pandas as pd  # here, not at the top: the window starts without pandas (README, start-up)
+
     path = Path(path)
     try:
         frame = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, skip_blank_lines=False)

@@ -8,15 +8,16 @@ from __future__ import annotations
 import html
 import platform
 from importlib import metadata
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import PySide6
 from PySide6.QtCore import Qt, qVersion
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout
 
-from engine.data.movielens import LICENCE, about
-from engine.data.ratings import Ratings
+if TYPE_CHECKING:
+    from engine.data.ratings import Ratings
+
 
 TITLE = "About collabsheet"
 SUMMARY = ("fast.ai's “collaborative filtering in Excel” lesson as a live instrument: real MovieLens ratings, "
@@ -41,6 +42,8 @@ def versions() -> list[tuple[str, str]]:
 
 def dataset_lines(ratings: Ratings | None) -> list[str]:
     """The dataset as `collabsheet about` describes it, and MovieLens's licence notice when it is not already there."""
+    from engine.data.movielens import LICENCE, about  # imports pandas: when the dialog opens, not at start-up
+
     lines = about(ratings).splitlines() if ratings is not None else ["Dataset: still loading"]
     if ratings is None or not ratings.licence:
         lines.append(f"MovieLens (the default data): {LICENCE}")

@@ -10,7 +10,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
-from engine.data.ratings import RatingsError
+from engine.data.errors import RatingsError
 from gui.runtime.runner import Runner
 
 USER_ERRORS = (RatingsError, ValueError, OSError)  # engine.xlsx.XlsxError is a ValueError too

@@ -10,7 +10,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QSpinBox, QToolButton, QWidget)
 
-from engine.config import LABELS, MAX_K, MAX_TOP, MIN_K, MIN_TOP, OPTIMIZERS, USES, OptimizerSettings, SheetConfig
+from engine.config import (DEFAULT_TOP, LABELS, MAX_K, MAX_TOP, MIN_K, MIN_TOP, OPTIMIZERS, USES, OptimizerSettings,
+                           SheetConfig)
 
 PENDING = "…"  # what a setting shows until the engine has started
 RUN = ("step", "step_n", "play", "solve", "stop", "reset", "race", "holdout", "add_me", "fold_in",
@@ -124,7 +125,7 @@ class QControls(QWidget):
         self.k.setToolTip("latent factors per user and per movie")
         self.top = QSpinBox()
         self.top.setRange(MIN_TOP, MAX_TOP)
-        self.top.setValue(15)
+        self.top.setValue(DEFAULT_TOP)
         self.top.setToolTip("the most active users × the most rated movies")
         self.biases = QCheckBox("biases")
         self.biases.setToolTip("add a bias per user (a column left of the predictions) and per movie (a row under "

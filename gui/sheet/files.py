@@ -9,7 +9,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from gui.sheet.frames import LoadRequest
-from gui.sheet.open_dialog import QOpenDialog
 
 
 class SheetFiles:
@@ -20,6 +19,8 @@ class SheetFiles:
         self.engine.load(LoadRequest())
 
     def open_dialog(self) -> None:
+        from gui.sheet.open_dialog import QOpenDialog  # reads files with pandas: imported when first opened
+
         dialog = QOpenDialog(self)
         dialog.accepted.connect(lambda: self.open_request(dialog.request()))
         dialog.finished.connect(dialog.deleteLater)

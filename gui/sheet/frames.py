@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from engine.config import SheetConfig
 from engine.data.crosstab import Crosstab
-from engine.data.ratings import Ratings
 from gui.runtime.runner import Frame as BaseFrame
 from gui.runtime.series import Points
 
-if TYPE_CHECKING:  # they import torch: only the worker thread does
+if TYPE_CHECKING:  # they import torch (only the worker thread does) or pandas (not needed to start)
+    from engine.data.ratings import Ratings
     from engine.sheet.coach import Diagnosis
     from engine.sheet.explain import Explanation
     from engine.sheet.snapshot import Snapshot
@@ -125,3 +125,19 @@ class LoadRequest:
     path: str | None = None
     columns: dict = field(default_factory=dict)  # user_col, item_col, rating_col, sep, titles_path
     ratings: Ratings | None = None  # already loaded (e.g. by the open dialog's preview)
+
+    @property
+    def default(self) -> bool:
+        """Whether this asks for the default data (MovieLens, or the file COLLABSHEET_RATINGS names)."""
+        return self.path is None and self.ratings is None
+
+    def read(self, progress: Callable[[str, float | None], None] | None = None) -> Ratings:
+        """The ratings asked for, read now (pandas is imported here, not when the window starts)."""
+        from engine.data.movielens import default_ratings
+        from engine.data.ratings import load_ratings
+
+        if self.ratings is not None:
+            return self.ratings
+        if self.path is None:
+            return default_ratings(progress=progress)
+        return load_ratings(self.path, **{k: v for k, v in self.columns.items() if v is not None})

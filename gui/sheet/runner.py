@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.config import OptimizerSettings, RunState, SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.data.movielens import default_ratings
-from engine.data.ratings import Ratings, load_ratings
+from engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
+from engine.data.cache import keep_crosstab, kept_crosstab
+from engine.data.crosstab import Crosstab, top_crosstab
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
@@ -34,10 +33,12 @@ from gui.runtime.series import DASHED, Points
 from gui.sheet.curves import BranchCurves
 from engine.sheet.quick import quick_snapshot
 from gui.sheet.frames import Frame, LoadRequest
+from gui.sheet.later import LaterRatings
 from gui.sheet.history_commands import HistoryCommands
 from gui.sheet.newuser_commands import NewUserCommands
 
-if TYPE_CHECKING:  # these import torch: at run time only once the engine is needed
+if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
+    from engine.data.ratings import Ratings
     from engine.sheet.sheet import Sheet, SolveResult, StepResult
     from engine.sheet.timeline import Timeline
 
@@ -86,14 +87,15 @@ class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, 
               "export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel", "set_holdout": "Hold out cells",
               **HistoryCommands.titles, **RaceCommands.titles, **NewUserCommands.titles}
 
-    def __init__(self, mailbox: Mailbox | None = None, device: str | None = None, top: int = 15,
+    def __init__(self, mailbox: Mailbox | None = None, device: str | None = None, top: int = DEFAULT_TOP,
                  config: SheetConfig | None = None, settings: OptimizerSettings | None = None,
                  clock: FrameClock | None = None) -> None:
         Runner.__init__(self, mailbox or Mailbox(Frame), clock)
         self.device = device
         self.top = top
         self.config, self.settings = config or SheetConfig(), settings or OptimizerSettings()
-        self.ratings: Ratings | None = None
+        self._ratings: Ratings | None = None
+        self._later: LaterRatings | None = None  # the ratings, while they are read beside the worker
         self.sheet: Sheet | None = None
         self.timeline: Timeline | None = None  # records every step and change of the sheet
         # How long the first load waits for the GUI to show its preview before importing torch, whose C start-up
@@ -116,32 +118,52 @@ class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, 
         NewUserCommands.__init__(self)
 
     # --- data --------------------------------------------------------------------------------
-    def load(self, request: LoadRequest, progress: Progress | None = None) -> Ratings:
-        """Load ratings and build a sheet from them; on any error the current sheet stays as it was."""
+    @property
+    def ratings(self) -> Ratings | None:
+        """The sheet's ratings; after a start from the kept sheet, waits for their read if it is still going."""
+        if self._later is not None:
+            self._ratings, self._later = self._later.result(), None
+        return self._ratings
+
+    def load(self, request: LoadRequest, progress: Progress | None = None) -> None:
+        """Load ratings and build a sheet from them; on any error the current sheet stays as it was.
+
+        The default data's sheet comes from the copy kept beside it when there is one (no pandas, a few ms);
+        its full ratings are then read beside the worker, and `loaded` comes when they are there."""
         self.pause()
         self.set_state(RunState.LOADING)
+        kept = kept_crosstab(self.top) if request.default else None
+        ratings = None
         try:
-            ratings = self._read(request, progress or self._report)
+            if kept is None:
+                ratings = request.read(progress or self._report)
+            grid = kept or top_crosstab(ratings, self.top)
             try:
-                sheet = self._build(ratings, self.top, self.config)
+                sheet = self._build(grid, self.config)
             except BaseException:
                 self.mailbox.withdraw(preview=None)
                 raise
-            self.ratings = ratings
+            if request.default and kept is None:
+                keep_crosstab(grid, self.top)
+            if self._later is not None:
+                self._later.drop()
+            self._ratings, self._later = ratings, None
             self.config = sheet.config
             self._install(sheet)
             leave_a_core_for_the_gui()
-            self.emit("loaded", ratings)
-            return ratings
+            if ratings is not None:
+                self.emit("loaded", ratings)
         finally:
             self.set_state(RunState.IDLE)
+        if kept is not None:
+            self._later = LaterRatings(request.read, self._read_beside)
 
-    def _read(self, request: LoadRequest, progress: Progress) -> Ratings:
-        if request.ratings is not None:
-            return request.ratings
-        if request.path is None:
-            return default_ratings(progress=progress)
-        return load_ratings(request.path, **{k: v for k, v in request.columns.items() if v is not None})
+    def _read_beside(self, ratings: Ratings | None, error: BaseException | None) -> None:
+        """The read beside the worker ended (called in its thread; the mailbox is thread-safe)."""
+        if error is None:
+            self.emit("loaded", ratings)
+        else:
+            self.emit("message", self.title("load"), str(error).splitlines()[0] if str(error) else repr(error))
 
     def _report(self, message: str, fraction: float | None) -> None:
         shown = (message, None if fraction is None else round(fraction, 2))
@@ -156,7 +178,7 @@ class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, 
 
     def configure(self, config: SheetConfig, top: int) -> None:
         """A new k, biases or squashing keeps the run (Sheet.reconfigure); a new top-N rebuilds the sheet."""
-        if self.ratings is None:
+        if self.sheet is None or (top != self.top and self.ratings is None):  # nothing to rebuild from yet
             self.config, self.top = config, top
             return
         was_playing = self.playing
@@ -168,14 +190,13 @@ class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, 
             self.reshaped()
             self.publish()
         else:
-            sheet = self._build(self.ratings, top, config)
+            sheet = self._build(top_crosstab(self.ratings, top), config)
             self.top, self.config = top, config
             self._install(sheet)
         if was_playing:
             self.play(True)
 
-    def _build(self, ratings: Ratings, top: int, config: SheetConfig) -> Sheet:
-        grid = top_crosstab(ratings, top)
+    def _build(self, grid: Crosstab, config: SheetConfig) -> Sheet:
         if self.sheet is None:  # the first sheet shows while the engine (torch) is imported: numpy computes it
             self.clock.gui_rendered.clear()
             self.mailbox.put(preview=quick_snapshot(grid, config, self.settings))

@@ -20,7 +20,7 @@ from PySide6.QtGui import QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QLabel, QMessageBox, QSplitter, QStackedWidget, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from engine.config import RunState
+from engine.config import DEFAULT_TOP, RunState
 from gui.sheet.coach_bar import QCoachBar
 from gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
 from gui.sheet.controls import QControls
@@ -68,7 +68,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
     status_message = Signal(str, int)  # a passing status-bar message and its milliseconds
     title_changed = Signal(str)
 
-    def __init__(self, engine: QSheetHandle, status: dict[str, QLabel], top: int = 15, parent=None) -> None:
+    def __init__(self, engine: QSheetHandle, status: dict[str, QLabel], top: int = DEFAULT_TOP, parent=None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.status_labels = status

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.data.movielens import default_ratings
-from engine.data.ratings import Ratings, load_ratings
 from engine.train.recipes import Recipe, recipe as named_recipe
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
@@ -26,7 +24,8 @@ from gui.sheet.frames import LoadRequest
 from gui.train.frames import (BiasRow, EpochRow, Frame, Joint, MovieMapData, RatingsInfo, Recommended, Results,
                               TrainProgress, TrainState)
 
-if TYPE_CHECKING:  # these import torch: at run time only in the worker, once training is asked for
+if TYPE_CHECKING:  # these import torch or pandas: at run time only in the worker, once training is asked for
+    from engine.data.ratings import Ratings
     from engine.train.fit import BatchEvent, EpochEvent
     from engine.train.learn import Learned
     from engine.train.model import CollabModel
@@ -74,17 +73,13 @@ class TrainRunner(Runner):
         return ratings
 
     def _read(self, source: str | Path | LoadRequest | Ratings | None) -> Ratings:
+        from engine.data.ratings import Ratings
+
         if isinstance(source, Ratings):
             return source
-        if isinstance(source, LoadRequest):
-            if source.ratings is not None:
-                return source.ratings
-            if source.path is None:
-                return default_ratings(progress=self._report)
-            return load_ratings(source.path, **{k: v for k, v in source.columns.items() if v is not None})
-        if source is None:
-            return default_ratings(progress=self._report)
-        return load_ratings(source)
+        if not isinstance(source, LoadRequest):
+            source = LoadRequest(path=None if source is None else str(source))
+        return source.read(self._report)
 
     def _report(self, message: str, fraction: float | None) -> None:
         shown = (message, None if fraction is None else round(fraction, 2))
