@@ -273,10 +273,14 @@ def test_the_top_400_sheet_is_solved_to_convergence_by_alternating_least_squares
     calls = []
     result = sheet.solve(progress=lambda it, rmse: calls.append((it, rmse)))
     assert result.converged and not result.stopped and result.iterations < 300
+    assert result.reason in ("converged", "settled") and "converged" in result.ending
     assert result.rmse < 0.78760  # L-BFGS stopped at 0.7877
-    assert float(_penalised_gradient(sheet, 0.0).abs().max()) <= 1e-4 * start
+    assert float(_penalised_gradient(sheet, 0.0).abs().max()) <= 3e-3 * start
     assert calls[-1] == (result.iterations, pytest.approx(result.rmse, rel=1e-9))
     assert [it for it, _ in calls] == sorted(it for it, _ in calls)
+    # Excel's test: each of the last 5 sweeps moved the loss by under 0.01%, so solving on barely moves the loss cell.
+    again = sheet.solve()
+    assert again.converged and result.rmse - 1e-3 * result.rmse <= again.rmse <= result.rmse
 
 
 @pytest.mark.parametrize("config", [SheetConfig(k=20), SheetConfig(k=20, biases=True)], ids=IDS[:2])
@@ -287,7 +291,7 @@ def test_a_large_sheet_with_weight_decay_converges_to_its_stationary_point(movie
     start = float(_penalised_gradient(sheet, wd).abs().max())
     result = sheet.solve()
     assert result.converged and result.iterations < 200
-    assert float(_penalised_gradient(sheet, wd).abs().max()) <= 1e-4 * start
+    assert float(_penalised_gradient(sheet, wd).abs().max()) <= 1e-3 * start
 
 
 def test_alternating_least_squares_never_raises_the_objective(movielens) -> None:
@@ -323,12 +327,20 @@ def test_a_large_squashed_sheet_with_weight_decay_is_solved_by_lbfgs_to_converge
 
 
 def test_a_solve_that_follows_a_valley_stops_there_and_says_it_did_not_converge(movielens) -> None:
-    # The whole grid at k = 5 without weight decay: the loss keeps falling as some factors grow without bound.
-    sheet = Sheet(top_crosstab(movielens, 1000), device="cpu")
+    # The whole grid at k = 50 without weight decay: the loss keeps falling by ~0.5% a sweep as some factors grow
+    # without bound.
+    sheet = Sheet(top_crosstab(movielens, 1000), SheetConfig(k=50), device="cpu")
     result = sheet.solve()
     assert not result.converged and not result.stopped and result.iterations < 2000
+    assert result.reason == "valley" and "no minimum" in result.ending and "weight decay" in result.ending
     assert float(sheet.theta.abs().max()) > 1000 * 4  # past the valley's mark: 1000 × the ratings' spread (1 to 5)
     # Weight decay gives the loss a minimum, and the solve converges to it from there.
     sheet.set_optimizer(OptimizerSettings(weight_decay=1e-3))
     result = sheet.solve()
     assert result.converged and float(sheet.theta.abs().max()) < 10
+
+
+def test_a_solve_cut_short_says_why(movielens) -> None:
+    sheet = Sheet(top_crosstab(movielens, 400), device="cpu")
+    assert sheet.solve(max_iter=3).reason == "cap" and "iteration cap" in sheet.solve(max_iter=3).ending
+    assert sheet.solve(should_stop=lambda: True).reason == "stopped"

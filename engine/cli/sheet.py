@@ -120,7 +120,7 @@ def _solve(args: argparse.Namespace) -> int:
     result = solve(sheet)
     say(f"RMSE before {result.rmse_before:.6f} → after {result.rmse:.6f} "
         f"({result.iterations} iterations, {result.seconds * 1000:.0f} ms, "
-        f"{'converged' if result.converged else 'not converged'})")
+        f"{result.ending})")
     snap = sheet.snapshot()
     say(frame(np.where(snap.mask, snap.predictions, np.nan), snap.user_ids, snap.titles, ".2f"))
     return 0

@@ -28,6 +28,18 @@ DIVERGED_FACTOR = 10.0  # a run has diverged once its RMSE passes this many time
 GROWN_SCALE = 0.1  # factor columns added to a running sheet start uniform in [0, this·init): a nudge, not a restart
 
 
+# How a solve can end (SolveResult.reason), as the app and the command line say it.
+ENDINGS = {
+    "converged": "converged",
+    "settled": "converged by Excel Solver's test (the loss changed by under 0.01% in each of the last 5 sweeps)",
+    "stopped": "stopped",
+    "cap": "hit the iteration cap before converging",
+    "valley": "stopped in a valley, not converged: the loss still falls while factors grow without bound, so it has "
+              "no minimum here (weight decay gives it one)",
+    "stalled": "stalled, not converged: rounding now outweighs what a sweep gains",
+}
+
+
 @dataclass(frozen=True)
 class SolveResult:
     """What a solve did."""
@@ -40,6 +52,12 @@ class SolveResult:
     stopped: bool = False
     weight_decay: float = 0.0  # wd: Solve minimised MSE + (wd/2)·‖θ‖², the objective the steps descend
     penalty: float = 0.0  # (wd/2)·‖θ‖² at the solution
+    reason: str = "converged"  # why it ended: one of ENDINGS
+
+    @property
+    def ending(self) -> str:
+        """How it ended, in words: "converged", "hit the iteration cap", …"""
+        return ENDINGS.get(self.reason, self.reason)
 
     @property
     def objective(self) -> float:
@@ -209,7 +227,7 @@ class Sheet:
         self._anchor()
         rmse = self.rmse()
         return SolveResult(found.iterations, time.perf_counter() - start, before, rmse, found.converged,
-                           found.stopped, wd, wd / 2 * float(self.theta.dot(self.theta)))
+                           found.stopped, wd, wd / 2 * float(self.theta.dot(self.theta)), found.reason)
 
     # --- edits -------------------------------------------------------------------------------
     def set_rating(self, i: int, j: int, value: float | None) -> None:

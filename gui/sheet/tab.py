@@ -396,9 +396,8 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
     # --- a new user --------------------------------------------------------------------------------
 
     def _solved(self, result) -> None:
-        how = "converged" if result.converged else "stopped" if result.stopped else "hit the iteration cap"
-        self.status_message.emit(f"Solve {how}: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} "
-                                 f"in {result.iterations} iterations ({result.seconds:.2f} s)", 10000)
+        self.status_message.emit(f"Solve: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} in {result.iterations} "
+                                 f"iterations ({result.seconds:.2f} s), {result.ending}", 15000)
 
     def show_message(self, title: str, text: str) -> None:
         """A problem: with no sheet yet the loading page says it too; the window shows and records it."""

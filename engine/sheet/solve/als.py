@@ -10,7 +10,8 @@ A row's normal equations Σ_j w_ij a_j a_jᵀ are one matrix product of the rate
 columns) with every column's a_j a_jᵀ packed as its s(s+1)/2 distinct entries: half the work of the
 full outer products. On a 943 × 1000 grid a tenth rated, a sparse product over the rated cells alone
 (a tenth of the multiply-adds) took as long on this 2-core CPU, so the dense one stays: one product on a GPU.
-Convergence is judged as Marquardt's is, by the objective over the last few sweeps, or by an exact fit.
+Converged as Excel's Solver judges it, by the objective's change in each of the last few sweeps (grid.CONVERGENCE),
+or at an exact fit.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import math
 
 import torch
 
-from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, Problem, sum_of_squares
+from engine.sheet.solve.grid import CONVERGENCE, RIDGE, TOL, WINDOW, Grid, Problem, sum_of_squares
 
 MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers, stay under this; else L-BFGS
 # Converged (besides by TOL over WINDOW sweeps) when the objective is this small next to the ratings' own sum of
@@ -62,7 +63,7 @@ class Side:
         s = a.shape[-1]
         across = a[0].T.contiguous()  # (s, m): gathering whole rows of it is far faster than single entries
         packed = grid.w @ (across[self.i] * across[self.j]).T  # (n, s(s+1)/2)
-        normal = packed.index_select(-1, self.unpack).view(1, -1, s, s)  # G_i = Σ_j w_ij a_j a_jᵀ
+        normal = packed[:, self.unpack].view(1, -1, s, s)  # G_i = Σ_j w_ij a_j a_jᵀ (indexing beats index_select here)
         # The objective's ρ pulls towards 0; a pull towards the rows' current values (as in Grid.project's
         # step) keeps each block solvable, and, as small as PULL next to the block's own scale, accurately
         # so even far down a valley. It moves no fixed point: there the rows are their current values.
@@ -105,6 +106,7 @@ class Als:
         self.iterations = 0
         self.converged = torch.tensor([False])
         self.done = False  # set when no sweep can lower the objective any more
+        self.reason = ""  # "settled" (converged by Excel's test but not by TOL), or why it stopped: "valley", "stalled"
         self.exact = EXACT * float(self.row_side.wy2)
         rated = self.grid.y[self.grid.w > 0]
         spread = float(rated.max() - rated.min()) if rated.numel() else 0.0
@@ -150,10 +152,15 @@ class Als:
             # to solve, far down a valley while the objective was still falling (not converged).
             self.done = True
         if len(self.history) > WINDOW:
-            old = self.history[-WINDOW - 1]
-            self.converged = (old - self.loss <= TOL * self.loss) | (self.loss <= self.exact)
+            recent = torch.stack(self.history[-WINDOW - 1:])
+            changes = (recent[:-1] - recent[1:]) / recent[1:]
+            tight = (recent[0] - recent[-1] <= TOL * recent[-1]) | (self.loss <= self.exact)
+            self.converged = (changes.abs() < CONVERGENCE).all(0) | tight
+            self.reason = "settled" if bool(self.converged.all()) and not bool(tight.all()) else ""
+        if self.done and not bool(self.converged.all()):
+            self.reason = "stalled"
         if bool(torch.maximum(self.rows.abs().max(), self.cols.abs().max()) > self.valley):
-            self.done, self.converged = True, torch.tensor([False])
+            self.done, self.converged, self.reason = True, torch.tensor([False]), "valley"
 
 
 def _dot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

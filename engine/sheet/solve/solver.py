@@ -44,12 +44,13 @@ def affordable(problem: Problem, starts: int) -> bool:
 
 @dataclass
 class Outcome:
-    """What the solver found."""
+    """What the solver found, and why it ended: engine.sheet.sheet.ENDINGS."""
 
     theta: torch.Tensor
     iterations: int
     converged: bool
     stopped: bool
+    reason: str = "converged"
 
 
 class Marquardt:
@@ -199,7 +200,7 @@ def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
     with torch.inference_mode(kind is not Lbfgs):
         found = _race(problem, starts, kind, max_iter, progress, should_stop)
     # A copy made outside inference mode is an ordinary tensor again, free to be used anywhere.
-    return Outcome(found.theta.detach().clone(), found.iterations, found.converged, found.stopped)
+    return Outcome(found.theta.detach().clone(), found.iterations, found.converged, found.stopped, found.reason)
 
 
 def _race(problem: Problem, starts: torch.Tensor, kind: type, max_iter: int,
@@ -238,4 +239,12 @@ def _report(run, total: int, progress: Callable[[int, float], None] | None) -> N
 
 def _best(run, total: int, stopped: bool) -> Outcome:
     i = int(run.objective.argmin())
-    return Outcome(run.theta(i), total, bool(run.converged[i]), stopped)
+    converged = bool(run.converged[i])
+    said = getattr(run, "reason", "")  # ALS's: "settled", "valley" or "stalled"
+    if stopped:
+        reason = "stopped"
+    elif converged:
+        reason = said if said == "settled" else "converged"
+    else:
+        reason = said if said in ("valley", "stalled") else "stalled" if getattr(run, "done", False) else "cap"
+    return Outcome(run.theta(i), total, converged, stopped, reason)
