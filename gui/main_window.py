@@ -1,31 +1,35 @@
-"""The window: menus, the status bar, and one tab per workbook (the Sheet tab now) over one engine thread.
+"""The window: menus, the status bar, and one tab per workbook (sheet, gradient descent, training) over one engine
+thread.
 
-A new kind of workbook adds a tab and a runner: the channel runs every runner in the same worker thread.
+A new kind of workbook adds a tab and a runner: the channel runs every runner in the same worker thread. The
+Sheet tab is built with the window; the others (their modules too) the first time they are shown or asked for,
+so the window and its sheet come up sooner.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from engine.config import DEFAULT_TOP
 from gui import recent
 from gui.help.about import about_action
 from gui.help.guide import guide_action
-from gui.graddesc.handle import QGradDescHandle
-from gui.graddesc.runner import GradDescRunner
-from gui.graddesc.tab import QGradDescTab
 from gui.runtime.channel import QChannel
 from gui.sheet.handle import QSheetHandle
 from gui.sheet.runner import SheetRunner
 from gui.sheet.tab import STATUS, QSheetTab
-from gui.train.handle import QTrainHandle
-from gui.train.runner import TrainRunner
-from gui.train.tab import QTrainTab
+
+if TYPE_CHECKING:
+    from gui.graddesc.tab import QGradDescTab
+    from gui.train.tab import QTrainTab
 
 SHEET_RUN = ("step", "step_n", "play", "solve", "stop", None, "race", None, "reset")
 GRADDESC_RUN = ("step_row", "run_epoch", "play", "reset", None, "compare", None, "open_workbook", "open_csv", "export")
 TRAIN_RUN = ("train", "stop", None, "ratings", "save", "load")
+LATER_TABS = (("graddesc", "Gradient descent"), ("train", "Training"))  # built when first shown, in this order
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch
 
 
@@ -47,13 +51,10 @@ class QMainSheetWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.sheet, "Sheet")
-        self.graddesc = QGradDescTab(self.channel.add("graddesc", GradDescRunner(), QGradDescHandle), self.status_labels)
-        self.tabs.addTab(self.graddesc, "Gradient descent")
-        for signal, slot in ((self.graddesc.message, self.show_message), (self.graddesc.notice, self.show_notice),
-                             (self.graddesc.status_message, self.statusBar().showMessage)):
-            signal.connect(slot)
-        self.train = QTrainTab(self.channel.add("train", TrainRunner(device=device), QTrainHandle))
-        self.tabs.addTab(self.train, "Training")
+        self._device = device
+        self._later: dict[str, QWidget] = {}  # the tabs built so far, besides the sheet's
+        for _, title in LATER_TABS:
+            self.tabs.addTab(QWidget(), title)  # a stand-in until the tab is first shown
         self.setCentralWidget(self.tabs)
         self.actions = dict(self.sheet.actions)
         self.actions["quit"] = QAction("&Quit", self)
@@ -66,8 +67,7 @@ class QMainSheetWindow(QMainWindow):
         for signal, slot in ((self.sheet.message, self.show_message), (self.sheet.notice, self.show_notice),
                              (self.sheet.status_message, self.statusBar().showMessage),
                              (self.sheet.title_changed, self.setWindowTitle),
-                             (self.sheet.engine.loaded, lambda ratings: recent.remember(ratings.source)),
-                             (self.train.message, self.show_message), (self.train.notice, self.show_notice)):
+                             (self.sheet.engine.loaded, lambda ratings: recent.remember(ratings.source))):
             signal.connect(slot)
         self._fit_to_screen()
         self.sheet.start(path)
@@ -102,12 +102,61 @@ class QMainSheetWindow(QMainWindow):
         help_menu.addAction(guide_action(self))  # F1
         help_menu.addAction(about_action(self, lambda: self.sheet.ratings, lambda: self.status_labels["device"].text()))
 
+    @property
+    def graddesc(self) -> QGradDescTab:
+        """The Gradient descent tab (built now if it has not been shown yet)."""
+        return self._tab("graddesc")
+
+    @property
+    def train(self) -> QTrainTab:
+        """The Training tab (built now if it has not been shown yet)."""
+        return self._tab("train")
+
+    def _tab(self, name: str) -> QWidget:
+        """A later tab, built the first time it is asked for, in its stand-in's place."""
+        if name in self._later:
+            return self._later[name]
+        tab = self._later[name] = getattr(self, f"_build_{name}")()
+        index = 1 + [n for n, _ in LATER_TABS].index(name)
+        current, stand_in = self.tabs.currentIndex(), self.tabs.widget(index)
+        self.tabs.blockSignals(True)  # the swap is not a change of tab
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, tab, LATER_TABS[index - 1][1])
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        stand_in.deleteLater()
+        return tab
+
+    def _build_graddesc(self) -> QGradDescTab:
+        from gui.graddesc.handle import QGradDescHandle
+        from gui.graddesc.runner import GradDescRunner
+        from gui.graddesc.tab import QGradDescTab
+
+        tab = QGradDescTab(self.channel.add("graddesc", GradDescRunner(), QGradDescHandle), self.status_labels)
+        for signal, slot in ((tab.message, self.show_message), (tab.notice, self.show_notice),
+                             (tab.status_message, self.statusBar().showMessage)):
+            signal.connect(slot)
+        return tab
+
+    def _build_train(self) -> QTrainTab:
+        from gui.train.handle import QTrainHandle
+        from gui.train.runner import TrainRunner
+        from gui.train.tab import QTrainTab
+
+        tab = QTrainTab(self.channel.add("train", TrainRunner(device=self._device), QTrainHandle))
+        for signal, slot in ((tab.message, self.show_message), (tab.notice, self.show_notice)):
+            signal.connect(slot)
+        return tab
+
     def _follow_tab(self, *_) -> None:
         """The Run menu lists the current tab's commands; each tab's keys act only while it is shown."""
         self.run_menu.clear()
-        tab = self.tabs.currentWidget()
-        names, actions = {self.sheet: (SHEET_RUN, self.actions), self.graddesc: (GRADDESC_RUN, self.graddesc.actions),
-                          self.train: (TRAIN_RUN, self.train.actions)}[tab]
+        index = self.tabs.currentIndex()
+        if index == 0:
+            names, actions = SHEET_RUN, self.actions
+        else:
+            name = LATER_TABS[index - 1][0]
+            names, actions = {"graddesc": GRADDESC_RUN, "train": TRAIN_RUN}[name], self._tab(name).actions
         for name in names:
             self.run_menu.addSeparator() if name is None else self.run_menu.addAction(actions[name])
         self.sheet.set_keys_active(self.tabs.currentWidget() is self.sheet)  # S, Space … must not reach a hidden sheet
@@ -135,9 +184,8 @@ class QMainSheetWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.hide()  # gone from the screen now; the engine thread is stopped after
         QApplication.processEvents()
-        self.sheet.close_tab()
-        self.graddesc.close_tab()
-        self.train.close_tab()
+        for tab in (self.sheet, *self._later.values()):
+            tab.close_tab()
         if self._box is not None:
             self._box.close()
         self.channel.shutdown()

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +9,6 @@ import pytest
 from engine.data import movielens as data
 from engine.data.cache import keep_crosstab, kept_crosstab
 from engine.data.crosstab import top_crosstab
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -71,12 +66,3 @@ def test_nothing_is_kept_without_a_prepared_copy(movielens, tmp_path):
     assert not data.cache_folder(tmp_path).exists()
     assert kept_crosstab(15, tmp_path) is None
 
-
-def test_the_window_starts_without_pandas_or_torch():
-    """What `collabsheet` imports before its first frame: neither pandas (0.4 s) nor torch (2 s) is among it."""
-    code = ("import sys, gui.app, gui.main_window; "
-            "print(sorted(m for m in ('pandas', 'pyarrow', 'torch') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"

@@ -400,3 +400,22 @@ def test_an_engine_that_fails_to_start_after_the_preview_says_so(qtbot, monkeypa
     assert w.sheet.stack.currentIndex() == 0 and "torch is broken" in w.sheet.loading.label.text()
     assert not w.actions["step"].isEnabled() and "starting" not in w.status_labels["rmse"].text()
     w.close()
+
+
+def test_the_other_tabs_are_built_the_first_time_they_are_shown(qtbot, window):
+    from gui.graddesc.tab import QGradDescTab
+    from gui.train.tab import QTrainTab
+
+    titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert titles == ["Sheet", "Gradient descent", "Training"]
+    assert not isinstance(window.tabs.widget(1), QGradDescTab) and not isinstance(window.tabs.widget(2), QTrainTab)
+    window.tabs.setCurrentIndex(1)  # as a click on the tab does
+    assert isinstance(window.tabs.currentWidget(), QGradDescTab) and window.tabs.currentWidget() is window.graddesc
+    assert [a.text() for a in window.run_menu.actions() if a.text()][:2] == [
+        window.graddesc.actions["step_row"].text(), window.graddesc.actions["run_epoch"].text()]
+    assert window.tabs.currentIndex() == 1 and not isinstance(window.tabs.widget(2), QTrainTab)
+    train = window.train  # asked for before it is shown: built in its place, the current tab stays
+    assert window.tabs.widget(2) is train and window.tabs.currentIndex() == 1
+    assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == titles
+    window.tabs.setCurrentIndex(0)
+    assert window.run_menu.actions()[0].text() == window.actions["step"].text()
