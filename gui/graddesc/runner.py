@@ -333,9 +333,9 @@ class GradDescRunner(Runner):
         self.compared = tuple(
             Compared(h.rule, f"{h.label} · lr {h.lr:g}", p, len(p) < epochs * len(self.data) + 1)
             for h, p in zip(settings, drawn))
-        self.mailbox.put(compare=self.compared)
-        if fit:
+        if fit:  # the surface first: a frame that brings the paths always has a surface that holds them
             self._fit_surface()
+        self.mailbox.put(compare=self.compared)
 
     def _fit_surface(self, new: bool = False) -> None:
         """Size the surface for the start, the bottom of the bowl, the path and the comparisons.
