@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import platform
-from importlib import metadata
 from typing import TYPE_CHECKING, Callable
 
 import PySide6
@@ -27,6 +26,8 @@ LIBRARIES = ("pyqtgraph", "numpy", "pandas", "openpyxl")
 
 def package_version(name: str) -> str:
     """An installed package's version from its metadata (the package is not imported)."""
+    from importlib import metadata  # ~25 ms: when the About window opens, not at start-up
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
