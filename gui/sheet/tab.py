@@ -385,16 +385,6 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         self.status_message.emit("Diverged: the learning rate is too high. Lower it, Reset, or take the coach's fix "
                                  "above the sheet.", 8000)
 
-    # --- the timeline, the coach ---------------------------------------------------------------
-
-
-    # --- a race ----------------------------------------------------------------------------------
-
-
-
-
-    # --- a new user --------------------------------------------------------------------------------
-
     def _solved(self, result) -> None:
         self.status_message.emit(f"Solve: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} in {result.iterations} "
                                  f"iterations ({result.seconds:.2f} s), {result.ending}", 15000)
