@@ -10,7 +10,7 @@ import pytest
 from engine.data.ratings import RatingsError
 from engine.config import OptimizerSettings, RunState
 from engine.config import SheetConfig
-from gui.sheet import runner as gui_runner
+from gui.sheet import load_commands
 from gui.runtime.mailbox import Mailbox
 from gui.sheet.frames import Frame, LoadRequest, Preview
 from gui.sheet.runner import SOLVE_LABEL, SheetRunner
@@ -92,13 +92,13 @@ def test_the_preview_has_the_shape_of_the_engines_default_sheet(grid15):
 
 def test_the_first_load_previews_the_ratings_before_it_needs_the_engine(movielens, grid15, monkeypatch):
     runner = SheetRunner(Mailbox(Frame), device="cpu")
-    real_engine, seen = gui_runner.engine_sheet, []
+    real_engine, seen = load_commands.engine_sheet, []
 
     def engine_sheet():
         seen.append(runner.mailbox.take())  # what the GUI could show while torch is imported
         return real_engine()
 
-    monkeypatch.setattr(gui_runner, "engine_sheet", engine_sheet)
+    monkeypatch.setattr(load_commands, "engine_sheet", engine_sheet)
     runner.load(LoadRequest(ratings=movielens))
     preview = seen[0].preview
     assert seen[0].snapshot is None and preview.dataset == grid15.name

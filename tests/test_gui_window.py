@@ -13,7 +13,7 @@ from engine.data.ratings import RatingsError, load_ratings
 from engine.config import OptimizerSettings
 from engine.config import SheetConfig
 from engine.sheet.sheet import Sheet
-from gui.sheet import runner as gui_runner
+from gui.sheet import load_commands
 from gui.sheet import layout as L
 from gui.sheet.controls import RUN
 from gui.main_window import QMainSheetWindow
@@ -296,7 +296,7 @@ def _window_after_failure(qtbot, monkeypatch, name: str | None, failing) -> QMai
     """A window opened with the runner's `name` replaced by `failing` (None: done already), once it has said
     something."""
     if name:
-        monkeypatch.setattr(gui_runner, name, failing)
+        monkeypatch.setattr(load_commands, name, failing)
     w = QMainSheetWindow()
     qtbot.addWidget(w)
     w.show()
@@ -328,13 +328,13 @@ def test_the_ratings_show_while_the_engine_starts_and_nothing_runs_until_it_has(
     """Launch order: the whole sheet first (numpy only: factors, predictions, loss), nothing editable or runnable;
     controls once the engine has built the same sheet."""
     release = threading.Event()
-    real_engine = gui_runner.engine_sheet
+    real_engine = load_commands.engine_sheet
 
     def slow_engine():  # importing torch, held until the test has looked at the first rendered state
         release.wait(WAIT_MS / 1000)
         return real_engine()
 
-    monkeypatch.setattr(gui_runner, "engine_sheet", slow_engine)
+    monkeypatch.setattr(load_commands, "engine_sheet", slow_engine)
     w = QMainSheetWindow()
     qtbot.addWidget(w)
     w.show()

@@ -9,21 +9,18 @@ Every step and change goes through the Timeline (engine.sheet.timeline), which r
 branches: seeking to a past step restores it exactly, a change there starts a branch, and Step or Play there
 follows the recorded branch to its head before recording again.
 
-Importing the engine (torch) takes seconds, so this module imports it on first use, in the worker: the
-first load publishes the sheet as numpy computes it (engine.sheet.quick, no torch) before it builds the Sheet.
+Loading ratings and building the Sheet (torch imported on first use, after a first frame numpy computes) is
+gui.sheet.load_commands; each further group of commands is a mixin of its own beside it.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
-from engine.data.cache import keep_crosstab, kept_crosstab
-from engine.data.crosstab import Crosstab, top_crosstab
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
@@ -31,16 +28,16 @@ from gui.sheet.xlsx_commands import XlsxCommands
 from gui.race.commands import RaceCommands
 from gui.runtime.series import DASHED, Points
 from gui.sheet.curves import BranchCurves
-from engine.sheet.quick import quick_snapshot
-from gui.sheet.frames import Frame, LoadRequest
-from gui.sheet.later import LaterRatings
+from gui.sheet.frames import Frame
 from gui.sheet.history_commands import HistoryCommands
+from gui.sheet.load_commands import LoadCommands
 from gui.sheet.newuser_commands import NewUserCommands
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
     from engine.data.ratings import Ratings
     from engine.sheet.sheet import Sheet, SolveResult, StepResult
     from engine.sheet.timeline import Timeline
+    from gui.sheet.later import LaterRatings
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 SOLVE_FRAME_S = 1 / 30  # a solve lets the GUI draw at most this often
@@ -51,38 +48,14 @@ SOLVE_LABEL = "Solve"
 SOLVE_AXIS = "solve"  # solver iterations are drawn on their own axis
 MAX_RECOMMENDED = 200  # users whose recommendations come with each frame (a bigger sheet skips them)
 RECOMMEND_EVERY_S = 0.5  # how often they are worked out again while Play runs
-START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 HOLDOUT_FRACTION, HOLDOUT_SEED = 0.2, 0  # the held-out cells: a seeded fifth of the ratings
 ME_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
-Progress = Callable[[str, "float | None"], None]
 
 
-def engine_sheet():
-    """engine.sheet.sheet, imported on first use: it imports torch, ~2 s on a small machine."""
-    from engine.sheet import sheet
-
-    return sheet
-
-
-def new_timeline(sheet: Sheet) -> Timeline:
-    from engine.sheet.timeline import Timeline
-
-    return Timeline(sheet)
-
-
-def leave_a_core_for_the_gui() -> None:
-    """Spinning intra-op threads on every core starve the GUI thread: the engine gets all cores but one."""
-    import torch  # imported already by then: called once the engine has built a sheet
-
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() > cores - 1:
-        torch.set_num_threads(cores - 1)
-
-
-class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, Runner):
+class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, Runner):
     """Owns the Ratings, the Sheet and its Timeline; every method runs in the worker thread."""
 
-    titles = {"load": "Could not open the ratings", "tick": "Play", "configure": "Sheet settings",
+    titles = {"tick": "Play", **LoadCommands.titles,
               "set_optimizer": "Optimizer", "set_rating": "Edit", "set_param": "Edit", "edit": "Edit",
               "export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel", "set_holdout": "Hold out cells",
               **HistoryCommands.titles, **RaceCommands.titles, **NewUserCommands.titles}
@@ -116,114 +89,6 @@ class SheetRunner(HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, 
         self._chunk = 1
         RaceCommands.__init__(self)
         NewUserCommands.__init__(self)
-
-    # --- data --------------------------------------------------------------------------------
-    @property
-    def ratings(self) -> Ratings | None:
-        """The sheet's ratings; after a start from the kept sheet, waits for their read if it is still going."""
-        if self._later is not None:
-            self._ratings, self._later = self._later.result(), None
-        return self._ratings
-
-    def load(self, request: LoadRequest, progress: Progress | None = None) -> None:
-        """Load ratings and build a sheet from them; on any error the current sheet stays as it was.
-
-        The default data's sheet comes from the copy kept beside it when there is one (no pandas, a few ms);
-        its full ratings are then read beside the worker, and `loaded` comes when they are there."""
-        self.pause()
-        self.set_state(RunState.LOADING)
-        kept = kept_crosstab(self.top) if request.default else None
-        ratings = None
-        try:
-            if kept is None:
-                ratings = request.read(progress or self._report)
-            grid = kept or top_crosstab(ratings, self.top)
-            try:
-                sheet = self._build(grid, self.config)
-            except BaseException:
-                self.mailbox.withdraw(preview=None)
-                raise
-            if request.default and kept is None:
-                keep_crosstab(grid, self.top)
-            if self._later is not None:
-                self._later.drop()
-            self._ratings, self._later = ratings, None
-            self.config = sheet.config
-            self._install(sheet)
-            leave_a_core_for_the_gui()
-            if ratings is not None:
-                self.emit("loaded", ratings)
-        finally:
-            self.set_state(RunState.IDLE)
-        if kept is not None:
-            self._later = LaterRatings(request.read, self._read_beside)
-
-    def _read_beside(self, ratings: Ratings | None, error: BaseException | None) -> None:
-        """The read beside the worker ended (called in its thread; the mailbox is thread-safe)."""
-        if error is None:
-            self.emit("loaded", ratings)
-        else:
-            self.emit("message", self.title("load"), str(error).splitlines()[0] if str(error) else repr(error))
-
-    def _report(self, message: str, fraction: float | None) -> None:
-        shown = (message, None if fraction is None else round(fraction, 2))
-        if shown != self._last_progress:  # only when it visibly changes
-            self._last_progress = shown
-            self.emit("progress", message, fraction)
-
-    def adopt(self, sheet: Sheet) -> None:
-        """Use a sheet built elsewhere (e.g. imported from a workbook)."""
-        self.config, self.settings = sheet.config, sheet.settings
-        self._install(sheet)
-
-    def configure(self, config: SheetConfig, top: int) -> None:
-        """A new k, biases or squashing keeps the run (Sheet.reconfigure); a new top-N rebuilds the sheet."""
-        if self.sheet is None or (top != self.top and self.ratings is None):  # nothing to rebuild from yet
-            self.config, self.top = config, top
-            return
-        was_playing = self.playing
-        self.pause()
-        if top == self.top and self.sheet is not None:
-            self.timeline.reconfigure(replace(config, seed=self.sheet.config.seed))
-            self.config = self.sheet.config
-            self.curves.close(self.timeline.branch.id)  # the curve goes on, in a new series, from here
-            self.reshaped()
-            self.publish()
-        else:
-            sheet = self._build(top_crosstab(self.ratings, top), config)
-            self.top, self.config = top, config
-            self._install(sheet)
-        if was_playing:
-            self.play(True)
-
-    def _build(self, grid: Crosstab, config: SheetConfig) -> Sheet:
-        if self.sheet is None:  # the first sheet shows while the engine (torch) is imported: numpy computes it
-            self.clock.gui_rendered.clear()
-            self.mailbox.put(preview=quick_snapshot(grid, config, self.settings))
-            self.clock.gui_rendered.wait(self.preview_wait_s)
-        engine = engine_sheet()
-        sheet = engine.Sheet(grid, config, self.settings, device=self.device)
-        if not self._device_label:
-            from engine.device import device_label
-
-            self._device_label = device_label(sheet.device)
-        return sheet
-
-    def _install(self, sheet: Sheet) -> None:
-        self.sheet = sheet
-        self.timeline = new_timeline(sheet)
-        self.settings = sheet.settings
-        self.new_sheet(sheet)
-        self._new_run()
-
-    def _new_run(self) -> None:
-        """Fresh curves, with an unlabelled point at the loss the run starts from (the first step lands on it)."""
-        snap = self.sheet.snapshot()
-        self.curves.clear()
-        # One put brings the cleared curves and the new sheet together: a frame taken between the two would show
-        # the old sheet's controls waiting for the engine.
-        self._publish(snap, clear=True)
-        self.curves.mark(snap.step, snap.rmse, START_LABEL)
 
     # --- running -----------------------------------------------------------------------------
     def step(self, n: int = 1) -> StepResult | None:
