@@ -91,7 +91,7 @@ def solve_line(shape: str, where: str, sheet: Sheet, repeats: int) -> str:
     hits = f" in {sum(r <= best * (1 + 1e-6) for r in rmses)} of {repeats}" if repeats > 1 else ""
     wd = sheet.settings.weight_decay
     decay = f", wd {wd:g}: objective {result.objective:.6f}" if wd else ""
-    how = result.ending if result.converged else result.ending.upper().split(":")[0]
+    how = result.ending if result.converged else result.ending.upper()
     largest = float(sheet.theta.abs().max())
     return (f"{shape:>14}  {where:<24} {'solve':<9} {statistics.median(times) * 1000:>10,.0f} ms  "
             f"({spread}{result.iterations} iterations, RMSE {best:.6f}{hits}{decay}; {how}, largest |factor| "

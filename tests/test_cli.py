@@ -1,11 +1,9 @@
 """The command line on real MovieLens data: each subcommand's output and its errors."""
 import re
 
-import numpy as np
 import pytest
 
 from engine.cli import main as cli
-from engine.data.crosstab import top_crosstab
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ import PySide6
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QMainWindow
+from PySide6.QtWidgets import QMainWindow
 
 from engine.config import LABELS
 from engine.data.movielens import LICENCE

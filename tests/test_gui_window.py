@@ -80,7 +80,7 @@ def test_solve_reaches_the_engines_solve_loss(qtbot, window, movielens):
     qtbot.wait(200)  # any report still in the mailbox is drawn; it must not bring back "iteration …"
     assert window.sheet.controls.solving.text() == "" and "solving" not in window.status_labels["rmse"].text()
     said = window.statusBar().currentMessage()
-    assert said.startswith("Solve: RMSE ") and said.endswith("s), converged")
+    assert said.startswith("Solve converged: RMSE ") and said.endswith(" s)")
 
 
 def test_switching_optimizer_mid_run_keeps_the_factors(qtbot, window):
@@ -182,7 +182,7 @@ def test_stop_ends_a_solve(qtbot, window):
     qtbot.mouseClick(button(window, "stop"), Qt.LeftButton)
     qtbot.waitUntil(lambda: bool(results), timeout=WAIT_MS)
     wait_idle(qtbot, window)
-    assert results[0].stopped and window.statusBar().currentMessage().endswith("s), stopped")
+    assert results[0].stopped and window.statusBar().currentMessage().startswith("Solve stopped: RMSE ")
 
 
 def test_a_diverging_run_says_so_stops_playing_and_reset_recovers(qtbot, window):

@@ -120,7 +120,7 @@ def _solve(args: argparse.Namespace) -> int:
     result = solve(sheet)
     say(f"RMSE before {result.rmse_before:.6f} → after {result.rmse:.6f} "
         f"({result.iterations} iterations, {result.seconds * 1000:.0f} ms, "
-        f"{result.ending})")
+        f"{result.ending}{': ' + result.why if result.why else ''})")
     snap = sheet.snapshot()
     say(frame(np.where(snap.mask, snap.predictions, np.nan), snap.user_ids, snap.titles, ".2f"))
     return 0

@@ -28,15 +28,16 @@ DIVERGED_FACTOR = 10.0  # a run has diverged once its RMSE passes this many time
 GROWN_SCALE = 0.1  # factor columns added to a running sheet start uniform in [0, this·init): a nudge, not a restart
 
 
-# How a solve can end (SolveResult.reason), as the app and the command line say it.
+# How a solve can end (SolveResult.reason), as the app and the command line say it: in short, and why.
 ENDINGS = {
-    "converged": "converged",
-    "settled": "converged by Excel Solver's test (the loss changed by under 0.01% in each of the last 5 sweeps)",
-    "stopped": "stopped",
-    "cap": "hit the iteration cap before converging",
-    "valley": "stopped in a valley, not converged: the loss still falls while factors grow without bound, so it has "
-              "no minimum here (weight decay gives it one)",
-    "stalled": "stalled, not converged: rounding now outweighs what a sweep gains",
+    "converged": ("converged", ""),
+    "settled": ("converged by Excel Solver's test", "the loss changed by under 0.01% in each of the last 5 sweeps"),
+    "stopped": ("stopped", ""),
+    "cap": ("hit the iteration cap", "not converged yet"),
+    "valley": ("stopped in a valley, not converged",
+               "the loss still falls while factors grow without bound, so it has no minimum here; weight decay gives "
+               "it one"),
+    "stalled": ("stalled, not converged", "rounding now outweighs what a sweep gains"),
 }
 
 
@@ -56,8 +57,13 @@ class SolveResult:
 
     @property
     def ending(self) -> str:
-        """How it ended, in words: "converged", "hit the iteration cap", …"""
-        return ENDINGS.get(self.reason, self.reason)
+        """How it ended, in a few words: "converged", "hit the iteration cap", …"""
+        return ENDINGS.get(self.reason, (self.reason, ""))[0]
+
+    @property
+    def why(self) -> str:
+        """Why it ended so, when that needs saying ("" when it does not)."""
+        return ENDINGS.get(self.reason, (self.reason, ""))[1]
 
     @property
     def objective(self) -> float:

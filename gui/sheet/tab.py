@@ -386,8 +386,9 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
                                  "above the sheet.", 8000)
 
     def _solved(self, result) -> None:
-        self.status_message.emit(f"Solve: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} in {result.iterations} "
-                                 f"iterations ({result.seconds:.2f} s), {result.ending}", 15000)
+        why = f". {result.why[0].upper()}{result.why[1:]}" if result.why else ""
+        self.status_message.emit(f"Solve {result.ending}: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} in "
+                                 f"{result.iterations} iterations ({result.seconds:.2f} s){why}", 15000)
 
     def show_message(self, title: str, text: str) -> None:
         """A problem: with no sheet yet the loading page says it too; the window shows and records it."""
