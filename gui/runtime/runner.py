@@ -8,12 +8,22 @@ such as a solve between its chunks. Adding a command adds a method here, never t
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 
 from engine.config import RunState
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
+
+
+def leave_a_core_for_the_gui() -> None:
+    """Spinning intra-op threads on every core starve the GUI thread: the engine gets all cores but one."""
+    import torch  # imported already by then: called once the engine has built a sheet
+
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() > cores - 1:
+        torch.set_num_threads(cores - 1)
 
 
 @dataclass

@@ -7,7 +7,6 @@ comes from the copy kept beside it (engine.data.cache), and its full ratings are
 """
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from typing import TYPE_CHECKING, Callable
 
@@ -16,6 +15,7 @@ from engine.data.cache import keep_crosstab, kept_crosstab
 from engine.data.crosstab import Crosstab, top_crosstab
 from engine.sheet.quick import quick_snapshot
 from gui.sheet.frames import LoadRequest
+from gui.runtime.runner import leave_a_core_for_the_gui
 from gui.sheet.later import LaterRatings
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
@@ -39,15 +39,6 @@ def new_timeline(sheet: Sheet) -> Timeline:
     from engine.sheet.timeline import Timeline
 
     return Timeline(sheet)
-
-
-def leave_a_core_for_the_gui() -> None:
-    """Spinning intra-op threads on every core starve the GUI thread: the engine gets all cores but one."""
-    import torch  # imported already by then: called once the engine has built a sheet
-
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() > cores - 1:
-        torch.set_num_threads(cores - 1)
 
 
 class LoadCommands:

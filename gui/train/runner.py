@@ -18,7 +18,7 @@ import numpy as np
 from engine.train.recipes import Recipe, recipe as named_recipe
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
-from gui.runtime.runner import Runner
+from gui.runtime.runner import Runner, leave_a_core_for_the_gui
 from gui.runtime.series import LINE, MARKERS, Points
 from gui.sheet.frames import LoadRequest
 from gui.train.frames import (BiasRow, EpochRow, Frame, Joint, MovieMapData, RatingsInfo, Recommended, Results,
@@ -91,7 +91,6 @@ class TrainRunner(Runner):
     def train(self, settings: str | Recipe, seed: int = 42) -> Learned:
         """Train a recipe (by name or as settings) on the ratings; `stop` ends it between batches."""
         from engine.train.learn import learn
-        from gui.sheet.runner import leave_a_core_for_the_gui
 
         self.set_state(TrainState.TRAINING)
         try:
