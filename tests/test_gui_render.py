@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
@@ -223,3 +224,14 @@ assert not ran, sorted(ran)[:5]
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_crowded_log_axis_labels_1_2_3_5_of_each_decade(qapp):
+    from gui.widgets.curve_plot import LogAxis
+
+    axis = LogAxis("left")
+    axis.setLogMode(False, True)
+    crowded = np.log10([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 2.0, 3.0]).tolist()
+    assert axis.logTickStrings(crowded, 1.0, 1.0) == ["0.2", "0.3", "", "0.5", "", "", "", "", "2", "3"]
+    few = np.log10([0.4, 0.6]).tolist()  # a narrow range keeps every label it has
+    assert axis.logTickStrings(few, 1.0, 1.0) == ["0.4", "0.6"]

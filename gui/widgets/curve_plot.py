@@ -12,18 +12,18 @@ COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 1
           (227, 119, 194), (23, 190, 207))  # one per series, in turn, so two runs of one optimizer differ too
 PLAIN_COLOR = (30, 30, 30)  # dashed and marker-only series
 INSET_HEIGHT = 110  # pixels of a plot for another x axis (a solve's iterations)
-CROWDED = 3  # a log axis labels only the 1-2-5 ticks of a level with more ticks than this (0.6 … 0.9 would overlap)
+CROWDED = 3  # a log axis labels only the 1-2-3-5 ticks of a level with more ticks than this (0.6 … 0.9 would overlap)
 
 
 class LogAxis(pg.AxisItem):
-    """A log-scale axis that labels 1, 2 and 5 of each decade when its in-between ticks would crowd together."""
+    """A log-scale axis that labels 1, 2, 3 and 5 of each decade when its in-between ticks would crowd together."""
 
     def logTickStrings(self, values, scale, spacing):
         labels = super().logTickStrings(values, scale, spacing)
         if len(values) <= CROWDED:
             return labels
         mantissas = np.rint(10 ** (np.asarray(values, dtype=float) % 1.0)).astype(int)
-        return [label if m in (1, 2, 5, 10) else "" for label, m in zip(labels, mantissas)]
+        return [label if m in (1, 2, 3, 5, 10) else "" for label, m in zip(labels, mantissas)]
 
 
 class _Trace:
