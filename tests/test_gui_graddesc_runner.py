@@ -11,7 +11,8 @@ from engine.graddesc import ROW, GradDesc, Settings, lesson_data, paths, rmse
 from engine.xlsx.errors import XlsxError
 from engine.xlsx.graddesc import SHEETS, export_graddesc, read_graddesc
 from gui.graddesc.frames import Frame
-from gui.graddesc.runner import GradDescRunner, optimizer_sheets
+from gui.graddesc.runner import GradDescRunner
+from gui.graddesc.xlsx_commands import optimizer_sheets
 from gui.runtime.mailbox import Mailbox
 
 

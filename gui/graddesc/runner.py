@@ -4,7 +4,7 @@ Only the worker thread calls GradDescRunner. Step row and Reset answer at once; 
 rows through `tick`, Play at a set number of rows a second so a reader can watch them go by (or flat
 out). What the screen needs goes into the Mailbox as increments: the rows stepped, the path's new
 points, an "rmse" point per epoch; the loss surface and the comparison paths when they change.
-Nothing here imports torch; Excel (openpyxl) is imported on first use.
+Nothing here imports torch; its Excel commands (openpyxl, imported on first use) are gui.graddesc.xlsx_commands.
 """
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import contourpy  # imported here, in the GUI thread that imports the runner: se
 import numpy as np
 
 from engine.config import RunState
-from engine.graddesc import (LABELS, ROW, RULES, Data, GradDesc, Settings, least_squares, lesson_data, loss_surface,
+from engine.graddesc import (ROW, RULES, Data, GradDesc, Settings, least_squares, lesson_data, loss_surface,
                              paths, read_csv, rmse)
 from gui.graddesc.frames import Compared, Frame, Progress, Surface
+from gui.graddesc.xlsx_commands import XlsxCommands
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
@@ -36,36 +37,6 @@ MARGIN = 0.15  # of the box's span on each side, around what the surface must sh
 MAX_GROWTH = 50.0  # the surface follows a path out of its box up to this many times the first box's spans
 COMPARE_EPOCHS = 5  # as the workbook's "run" macro
 MAX_COMPARE_ROWS = 30_000  # rows stepped for one comparison, all optimizers together (~3 s at most)
-
-
-def xlsx_graddesc():
-    """engine.xlsx.graddesc, imported on first use in the worker (openpyxl is slow to import)."""
-    from engine.xlsx import graddesc
-
-    return graddesc
-
-
-def optimizer_sheets(path: str | Path) -> list[str]:
-    """The sheets of a workbook named for an optimizer (basic, momentum, adam …), in the workbook's order."""
-    import openpyxl
-
-    from engine.xlsx.errors import XlsxError
-    from engine.xlsx.graddesc import rule_of_sheet
-    from engine.xlsx.package import check_package, reason
-
-    path = Path(path)
-    check_package(path, macros=True)  # a .xlsm's macros are never read, let alone run
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, keep_vba=False)
-        names = list(wb.sheetnames)
-        wb.close()
-    except Exception as exc:  # openpyxl and its XML parser raise many kinds on damaged parts
-        raise XlsxError(f"{path.name}: damaged or not an Excel workbook ({reason(exc)})") from exc
-    found = [name for name in names if rule_of_sheet(name) is not None]
-    if not found:
-        raise XlsxError(f"{path.name}: no sheet is named for an optimizer (basic, momentum, rmsprop, adam …); "
-                        f"it has {', '.join(map(repr, names))}")
-    return found
 
 
 def box_around(points: np.ndarray) -> tuple[float, float, float, float]:
@@ -98,10 +69,10 @@ def surface_over(data: Data, box: tuple[float, float, float, float]) -> Surface:
     return Surface(a, b, loss, least_squares(data), z, levels, contours)
 
 
-class GradDescRunner(Runner):
+class GradDescRunner(XlsxCommands, Runner):
     """Owns the data and the GradDesc; every method runs in the worker thread."""
 
-    titles = {"open_workbook": "Could not open the workbook", "export": "Export to Excel", "set_data": "Data",
+    titles = {**XlsxCommands.titles, "set_data": "Data",
               "open_csv": "Could not open the data", "configure": "Optimizer settings", "compare": "Compare",
               "tick": "Play", "step_row": "Step row", "run_epoch": "Run epoch"}
 
@@ -358,50 +329,6 @@ class GradDescRunner(Runner):
         self._box = box
         self.surface = surface_over(self.data, box)
         self.mailbox.put(surface=self.surface)
-
-    # --- Excel -------------------------------------------------------------------------------
-    def open_workbook(self, path: str, sheet: str | None = None) -> None:
-        """A sheet of a workbook laid out like graddesc.xlsm; its epoch fills the table. Macros never run.
-
-        With no sheet named: the only optimizer sheet, or a choose_sheet event (path, names, default) to ask which.
-        """
-        module = xlsx_graddesc()
-        if sheet is None:
-            names = optimizer_sheets(path)
-            if len(names) > 1:  # ask which, the current optimizer's sheet proposed
-                mine = [name for name in names if module.rule_of_sheet(name) == self.run.settings.rule]
-                self.emit("choose_sheet", path, names, (mine or names)[0])
-                return
-            sheet = names[0]
-        book = module.read_graddesc(path, sheet)
-        gap = book.difference()
-        self._use(book.data, book.graddesc())
-        self.run_epoch()  # the workbook's rows, as the engine computes them
-        text = f"Opened {book.book} · {book.sheet} ({LABELS[book.rule]}, {len(book.data)} rows)"
-        if gap is None:
-            text += ": never calculated, so nothing to compare with"
-        else:
-            text += f": one epoch matches its cached rows to {gap[0]:.1e} (largest at {gap[1]})"
-        self.emit("notice", text)
-
-    def export(self, path: str) -> None:
-        """One sheet of the lesson's formulas per optimizer: this run's epoch, the others' from the same start."""
-        h = self.run.settings
-        if h.variant != "lesson":
-            raise ValueError("the workbook holds the lesson's formulas: the library variant has no sheet; "
-                             "choose the lesson variant to export")
-        module = xlsx_graddesc()
-        shown = self.run.epoch + (0 < len(self.run.rows()) < len(self.data))  # the epoch the table shows
-        runs = []
-        for rule in RULES:
-            if rule == h.rule:
-                runs.append(self.run)
-                continue
-            other = GradDesc(self.data, Settings.lesson(rule, start_b=self._origin[0], start_a=self._origin[1]))
-            other.run(shown)
-            runs.append(other)
-        module.export_graddesc(runs, path)
-        self.emit("notice", f"Saved {path}: a sheet per optimizer, each showing epoch {max(shown, 1)}")
 
     # --- frames ------------------------------------------------------------------------------
     def publish(self) -> None:
