@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.data import movielens as data
-from engine.data.cache import keep_crosstab, kept_crosstab
+from engine.data.cache import MAX_KEPT_TOP, keep_crosstab, kept_crosstab
 from engine.data.crosstab import top_crosstab
 
 
@@ -59,6 +59,12 @@ def test_a_damaged_kept_sheet_is_read_from_the_data_instead(prepared, movielens,
     keep_crosstab(top_crosstab(movielens, 15), 15, prepared)
     (data.cache_folder(prepared) / "sheet-top15.npz").write_bytes(damage)
     assert kept_crosstab(15, prepared) is None
+
+
+def test_a_large_sheet_is_not_kept(prepared, movielens):
+    keep_crosstab(top_crosstab(movielens, MAX_KEPT_TOP + 1), MAX_KEPT_TOP + 1, prepared)
+    assert kept_crosstab(MAX_KEPT_TOP + 1, prepared) is None
+    assert not list(data.cache_folder(prepared).glob("sheet-top*.npz"))
 
 
 def test_nothing_is_kept_without_a_prepared_copy(movielens, tmp_path):

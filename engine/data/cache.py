@@ -19,6 +19,7 @@ from engine.data.crosstab import Crosstab
 PREPARED_FILES = ("ratings.parquet", "titles.parquet", "dataset.json")
 RATINGS_ENV = "COLLABSHEET_RATINGS"  # a ratings file that replaces MovieLens as the default
 _FORMAT = 1  # bump when what a kept sheet holds changes
+MAX_KEPT_TOP = 200  # sheets up to 200 × 200 are kept (about 0.3 MB); a bigger one is read from the data each time
 
 
 def cache_folder(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -66,7 +67,7 @@ def keep_crosstab(grid: Crosstab, top: int, cache_dir: str | os.PathLike | None 
         return
     folder = cache_folder(cache_dir)
     stamp = _stamp(folder)
-    if stamp is None or grid.ratings.shape != (top, top):
+    if stamp is None or grid.ratings.shape != (top, top) or top > MAX_KEPT_TOP:
         return
     path = _sheet_path(folder, top)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
