@@ -61,6 +61,19 @@ def test_a_damaged_kept_sheet_is_read_from_the_data_instead(prepared, movielens,
     assert kept_crosstab(15, prepared) is None
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder", "link"])
+def test_what_is_not_a_regular_file_is_never_read_or_replaced(prepared, movielens, kind, tmp_path):
+    path = data.cache_folder(prepared) / "sheet-top15.npz"
+    target = tmp_path / "elsewhere.npz"
+    {"fifo": lambda: os.mkfifo(path), "folder": lambda: path.mkdir(),
+     "link": lambda: (target.write_bytes(b"mine"), path.symlink_to(target))}[kind]()
+    assert kept_crosstab(15, prepared) is None  # a FIFO would block a read: it is never opened
+    keep_crosstab(top_crosstab(movielens, 15), 15, prepared)
+    assert (path.is_fifo(), path.is_dir(), path.is_symlink()) == (kind == "fifo", kind == "folder", kind == "link")
+    if kind == "link":
+        assert target.read_bytes() == b"mine"
+
+
 def test_a_large_sheet_is_not_kept(prepared, movielens):
     keep_crosstab(top_crosstab(movielens, MAX_KEPT_TOP + 1), MAX_KEPT_TOP + 1, prepared)
     assert kept_crosstab(MAX_KEPT_TOP + 1, prepared) is None

@@ -8,6 +8,7 @@ Nothing here imports pandas.
 from __future__ import annotations
 
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -46,10 +47,12 @@ def kept_crosstab(top: int, cache_dir: str | os.PathLike | None = None) -> Cross
     if os.environ.get(RATINGS_ENV):  # the default is another file: its sheet is not the prepared copy's
         return None
     folder = cache_folder(cache_dir)
-    stamp = _stamp(folder)
+    stamp, path = _stamp(folder), _sheet_path(folder, top)
+    if stamp is None or not path.is_file():  # a FIFO or a device there would block np.load: never opened
+        return None
     try:
-        with np.load(_sheet_path(folder, top), allow_pickle=False) as kept:
-            if stamp is None or not np.array_equal(kept["stamp"], stamp):
+        with np.load(path, allow_pickle=False) as kept:
+            if not np.array_equal(kept["stamp"], stamp):
                 return None
             ratings = kept["ratings"].astype(np.float64)
             grid = Crosstab(ratings, tuple(kept["user_ids"].tolist()), tuple(kept["item_ids"].tolist()),
@@ -70,15 +73,19 @@ def keep_crosstab(grid: Crosstab, top: int, cache_dir: str | os.PathLike | None 
     if stamp is None or grid.ratings.shape != (top, top) or top > MAX_KEPT_TOP:
         return
     path = _sheet_path(folder, top)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if path.is_symlink() or (path.exists() and not path.is_file()):  # only ever replaces a regular file
+        return
+    arrays = {"ratings": grid.ratings, "user_ids": np.asarray(grid.user_ids), "item_ids": np.asarray(grid.item_ids),
+              "titles": np.asarray(grid.titles, dtype=str), "name": np.asarray(grid.name), "stamp": stamp}
+    if any(a.dtype == object for a in arrays.values()):  # ids of mixed types: not worth keeping
+        return
+    tmp = None
     try:
-        arrays = {"ratings": grid.ratings, "user_ids": np.asarray(grid.user_ids),
-                  "item_ids": np.asarray(grid.item_ids), "titles": np.asarray(grid.titles, dtype=str),
-                  "name": np.asarray(grid.name), "stamp": stamp}
-        if any(a.dtype == object for a in arrays.values()):  # ids of mixed types: not worth keeping
-            return
-        with open(tmp, "wb") as f:
+        # A new file of its own beside the sheet (O_EXCL), then renamed over it: a reader never sees half a file.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+            tmp = Path(f.name)
             np.savez(f, **arrays)
-        os.replace(tmp, path)  # written beside, then renamed: a reader never sees half a file
+        os.replace(tmp, path)
     except (OSError, ValueError, TypeError):
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
