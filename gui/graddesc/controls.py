@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
                                QToolButton, QWidget)
 
 from engine.graddesc import LABELS, RULES, USES, VARIANTS, Settings
+from gui.widgets.boxes import action_button
 
 ACTIONS = {"step_row": "Step row", "run_epoch": "Run epoch", "play": "Play", "reset": "Reset",
            "compare": "Compare", "open_workbook": "Open workbook…", "export": "Export…", "open_csv": "Open CSV…"}
@@ -109,12 +110,6 @@ class QStayOpenMenu(QMenu):
         super().mouseReleaseEvent(event)
 
 
-def _button(action: QAction) -> QToolButton:
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setToolButtonStyle(Qt.ToolButtonTextOnly)
-    return button
-
 
 class QGradDescControls(QWidget):
     """Three rows: run and files; the optimizer and its settings; the data."""
@@ -133,7 +128,7 @@ class QGradDescControls(QWidget):
 
         run = QHBoxLayout()
         for name in ("step_row", "run_epoch", "play", "reset"):
-            run.addWidget(_button(actions[name]))
+            run.addWidget(action_button(actions[name]))
         self.rate = QComboBox()
         for label, _ in RATES:
             self.rate.addItem(label)
@@ -152,7 +147,7 @@ class QGradDescControls(QWidget):
         self.compare_menu.addSeparator()
         self.compare_menu.addAction("All", lambda: self.set_compared(RULES, emit=True))
         self.compare_menu.addAction("None", lambda: self.set_compared((), emit=True))
-        self.compare_button = _button(actions["compare"])
+        self.compare_button = action_button(actions["compare"])
         self.compare_button.setMenu(self.compare_menu)
         self.compare_button.setPopupMode(QToolButton.InstantPopup)
         actions["compare"].triggered.connect(self.compare_button.showMenu)
@@ -166,7 +161,7 @@ class QGradDescControls(QWidget):
         run.addWidget(self.compare_epochs)
         run.addSpacing(12)
         for name in ("open_workbook", "export"):
-            run.addWidget(_button(actions[name]))
+            run.addWidget(action_button(actions[name]))
         run.addStretch(1)
         grid.addLayout(run, 0, 0)
 
@@ -216,7 +211,7 @@ class QGradDescControls(QWidget):
         self.data_name.setStyleSheet("color:#555")
         self.data_name.setMinimumWidth(1)  # a long file name is clipped, never widens the window
         for widget in (QLabel("data: rows"), self.rows, QLabel("seed"), self.seed, QLabel("noise"), self.noise,
-                       _button(actions["open_csv"]), self.data_name):
+                       action_button(actions["open_csv"]), self.data_name):
             data.addWidget(widget)
         data.setStretch(data.count() - 1, 1)
         grid.addLayout(data, 2, 0)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QApplication, QFileDialog, QInputDialog, QLabel, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QLabel, QWidget
 
 from engine.config import RunState
 from engine.graddesc import AVERAGES, HEADINGS, Settings
@@ -20,6 +20,7 @@ from gui.graddesc.controls import QGradDescControls, make_actions
 from gui.graddesc.frames import Compared, Frame, Progress, Surface
 from gui.graddesc.handle import QGradDescHandle
 from gui.graddesc.table import QRowsLegend, QRowsModel, QRowsView
+from gui.widgets.boxes import column, fill, set_body, splitter, titled
 from gui.widgets.wires import Wires
 
 IDLE, PLAYING = RunState.IDLE, RunState.PLAYING
@@ -100,27 +101,13 @@ class QGradDescTab(Wires, QWidget):
 
     # --- construction ------------------------------------------------------------------------
     def _build_layout(self) -> None:
-        left = _column(self.legend, self.info, self.top_cells, self.table)
-        self._contour_box = _titled("Loss over (a, b)", QLabel(""))
-        self._rmse_box = _titled('"rmse" per epoch: √(Σ err²) over its rows', QLabel(""))
-        self.side = QSplitter(Qt.Vertical)
-        self.side.addWidget(self._contour_box)
-        self.side.addWidget(self._rmse_box)
-        self.side.setStretchFactor(0, 3)
-        self.side.setStretchFactor(1, 2)
-        self.side.setChildrenCollapsible(False)
+        left = column(self.legend, self.info, self.top_cells, self.table)
+        self._contour_box = titled("Loss over (a, b)", QLabel(""))
+        self._rmse_box = titled('"rmse" per epoch: √(Σ err²) over its rows', QLabel(""))
+        self.side = splitter(Qt.Vertical, self._contour_box, self._rmse_box, stretch=(3, 2))
         self.side.setMinimumWidth(SIDE_MIN_WIDTH)
-        self.split = QSplitter(Qt.Horizontal)
-        self.split.addWidget(left)
-        self.split.addWidget(self.side)
-        self.split.setStretchFactor(0, 3)
-        self.split.setStretchFactor(1, 2)
-        self.split.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.controls)
-        layout.addWidget(self.split, 1)
+        self.split = splitter(Qt.Horizontal, left, self.side, stretch=(3, 2))
+        fill(self, self.controls, self.split)
 
     def _wire(self) -> None:
         a, e, c = self.actions, self.engine, self.controls
@@ -142,11 +129,8 @@ class QGradDescTab(Wires, QWidget):
 
         self.contour = QContourPlot()
         self.rmse_plot = QCurvePlot("rmse", "epoch", log_y=True)
-        for box, plot in ((self._contour_box, self.contour), (self._rmse_box, self.rmse_plot)):
-            placeholder = box.layout().itemAt(1).widget()
-            box.layout().replaceWidget(placeholder, plot)
-            placeholder.deleteLater()
-            box.layout().setStretch(1, 1)
+        set_body(self._contour_box, self.contour)
+        set_body(self._rmse_box, self.rmse_plot)
         if self.surface is not None:
             self.contour.set_surface(self.surface)
         self.contour.show_compared(self.compared)
@@ -332,22 +316,3 @@ class QGradDescTab(Wires, QWidget):
         """Disconnect everything this tab connected."""
         self.disconnect_all()
 
-
-def _column(*widgets: QWidget) -> QWidget:
-    """Widgets stacked edge to edge; the last takes the spare height."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(0)
-    for widget in widgets[:-1]:
-        layout.addWidget(widget)
-    layout.addWidget(widgets[-1], 1)
-    return box
-
-
-def _titled(title: str, body: QWidget) -> QWidget:
-    """A small bold title above a panel."""
-    label = QLabel(f"<b>{title}</b>")
-    label.setContentsMargins(6, 4, 6, 2)
-    label.setMinimumWidth(1)
-    return _column(label, body)

@@ -5,13 +5,14 @@ imports while the window starts): until the first sheet arrives they show "…" 
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QSpinBox, QToolButton, QWidget)
+                               QProgressBar, QSpinBox, QWidget)
 
 from engine.config import (DEFAULT_TOP, LABELS, MAX_K, MAX_TOP, MIN_K, MIN_TOP, OPTIMIZERS, USES, OptimizerSettings,
                            SheetConfig)
+from gui.widgets.boxes import action_button
 
 PENDING = "…"  # what a setting shows until the engine has started
 RUN = ("step", "step_n", "play", "solve", "stop", "reset", "race", "holdout", "add_me", "fold_in",
@@ -35,12 +36,6 @@ def _pending(box: QSpinBox | QDoubleSpinBox) -> None:
     box.setValue(box.minimum())
 
 
-def _button(action: QAction) -> QToolButton:
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setToolButtonStyle(Qt.ToolButtonTextOnly)
-    return button
-
 
 class QControls(QWidget):
     """Two rows of controls; the actions (Step, Play, …) belong to the window so menus share them."""
@@ -61,14 +56,14 @@ class QControls(QWidget):
 
         run = QHBoxLayout()
         for name in ("step", "step_n"):
-            run.addWidget(_button(actions[name]))
+            run.addWidget(action_button(actions[name]))
         self.steps_n = QSpinBox()
         self.steps_n.setRange(1, 1_000_000)
         self.steps_n.setValue(100)
         self.steps_n.setToolTip("N for Step ×N")
         run.addWidget(self.steps_n)
         for name in ("play", "solve", "stop", "reset"):
-            run.addWidget(_button(actions[name]))
+            run.addWidget(action_button(actions[name]))
         self.seed = QSpinBox()  # the first sheet's seed, then what Reset draws
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("seed of the random factors that Reset draws")
@@ -116,7 +111,7 @@ class QControls(QWidget):
             opt.addWidget(box)
         opt.addStretch(1)
         if "race" in actions:
-            opt.addWidget(_button(actions["race"]))
+            opt.addWidget(action_button(actions["race"]))
         grid.addLayout(opt, 1, 0)
 
         shape = QHBoxLayout()  # a row of its own, so the strip fits a 1024-pixel window
@@ -152,7 +147,7 @@ class QControls(QWidget):
             shape.addWidget(self.holdout)
         shape.addStretch(1)
         if "add_me" in actions:
-            shape.addWidget(_button(actions["add_me"]))
+            shape.addWidget(action_button(actions["add_me"]))
         grid.addLayout(shape, 2, 0)
 
         self.optimizer.currentIndexChanged.connect(self._optimizer_edited)

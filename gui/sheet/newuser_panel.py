@@ -3,18 +3,13 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QTextBrowser, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
 from gui.sheet.frames import NewUserRow
+from gui.widgets.boxes import action_button
 
-
-def _button(action: QAction) -> QToolButton:
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setToolButtonStyle(Qt.ToolButtonTextOnly)
-    return button
 
 
 def row_html(row: NewUserRow, lo: float, hi: float) -> str:
@@ -58,8 +53,8 @@ class QNewUserPanel(QWidget):
         self.sheet_movies.setToolTip("fold in against the sheet's movies again, not the trained model's")
         self.sheet_movies.clicked.connect(self.sheet_movies_requested)
         buttons = QHBoxLayout()
-        buttons.addWidget(_button(actions["fold_in"]))
-        buttons.addWidget(_button(actions["use_model"]))
+        buttons.addWidget(action_button(actions["fold_in"]))
+        buttons.addWidget(action_button(actions["use_model"]))
         buttons.addWidget(self.sheet_movies)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QLabel, QMessageBox, QSplitter, QStackedWidget, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QTabWidget, QWidget
 
 from engine.config import DEFAULT_TOP, RunState
 from gui.sheet.coach_bar import QCoachBar
@@ -37,7 +36,7 @@ from gui.sheet.runner import SOLVE_AXIS
 from gui.sheet.overlay import precedent_ranges
 from gui.sheet.timeline_bar import QTimelineBar
 from gui.sheet.view import QSheetView
-from gui.widgets.boxes import titled
+from gui.widgets.boxes import column, fill, set_body, splitter, titled
 from gui.widgets.legend import QLegend
 from gui.widgets.loading_page import QLoadingPage
 from gui.widgets.wires import Wires
@@ -128,37 +127,17 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
     def _build_layout(self) -> None:
         self.stack = QStackedWidget()
         self.stack.addWidget(self.loading)
-        sheet = QWidget()
-        rows = QVBoxLayout(sheet)
-        rows.setContentsMargins(0, 0, 0, 0)
-        rows.setSpacing(0)
-        for widget, stretch in ((self.legend, 0), (self.coach_bar, 0), (self.view, 1), (self.timeline_bar, 0)):
-            rows.addWidget(widget, stretch)
-        self.stack.addWidget(sheet)
-        self._plot_placeholder = QLabel("the loss curve appears with the sheet")
-        self._plot_placeholder.setAlignment(Qt.AlignCenter)
-        self.side = QSplitter(Qt.Vertical)
-        self._loss_box = titled("Loss", self._plot_placeholder)
+        self.stack.addWidget(column(self.legend, self.coach_bar, self.view, self.timeline_bar, grow=2))
+        placeholder = QLabel("the loss curve appears with the sheet")
+        placeholder.setAlignment(Qt.AlignCenter)
+        self._loss_box = titled("Loss", placeholder)
         self.side_tabs = QTabWidget()  # the explain panel, and the race and the new user once there are
         self.side_tabs.setDocumentMode(True)
         self.side_tabs.addTab(self.explain, "Explain this cell")
-        self.side.addWidget(self.side_tabs)
-        self.side.addWidget(self._loss_box)
-        self.side.setSizes([480, 300])
-        self.side.setChildrenCollapsible(False)
+        self.side = splitter(Qt.Vertical, self.side_tabs, self._loss_box, sizes=(480, 300))
         self.side.setMinimumWidth(SIDE_MIN_WIDTH)
-        self.split = QSplitter(Qt.Horizontal)
-        self.split.addWidget(self.stack)
-        self.split.addWidget(self.side)
-        self.split.setStretchFactor(0, 1)
-        self.split.setStretchFactor(1, 0)
-        self.split.setChildrenCollapsible(False)
-        self.split.setSizes([1200, 330])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(self.controls)
-        layout.addWidget(self.split, 1)
+        self.split = splitter(Qt.Horizontal, self.stack, self.side, stretch=(1, 0), sizes=(1200, 330))
+        fill(self, self.controls, self.split)
 
     def _wire(self) -> None:
         a, e, c = self.actions, self.engine, self.controls
@@ -323,8 +302,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         if self.loss_plot is None:
             self.loss_plot = QTimelinePlot(axes={SOLVE_AXIS: "solver iteration"})
             self._connect(self.loss_plot.curve_clicked, lambda branch, step: self.engine.seek(step, branch))
-            self._plot_placeholder.hide()
-            self._loss_box.layout().addWidget(self.loss_plot, 1)
+            set_body(self._loss_box, self.loss_plot)
             self.loss_plot.add(self._pending_losses)
             if self.timeline is not None:
                 self.loss_plot.show_timeline(self.timeline)

@@ -14,13 +14,14 @@ import time
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
 
 from engine.train.recipes import Recipe
 from gui.train.controls import QTrainControls
 from gui.train.frames import Frame, Results, TrainState
 from gui.train.handle import QTrainHandle
-from gui.train.tables import QBiasTable, QEpochTable, QRecommendations, titled
+from gui.train.tables import QBiasTable, QEpochTable, QRecommendations
+from gui.widgets.boxes import column, set_body, splitter, titled
 from gui.widgets.wires import Wires
 
 PLOT_EVERY_S = 0.1  # the curves redraw at most this often while training: pyqtgraph's axes are costly
@@ -80,12 +81,7 @@ class QTrainTab(Wires, QWidget):
 
     # --- construction ------------------------------------------------------------------------
     def _build_layout(self) -> None:
-        left = QWidget()
-        column = QVBoxLayout(left)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
-        column.addWidget(self.controls)
-        column.addWidget(titled("Recommendations", self.recommendations), 1)
+        left = column(self.controls, titled("Recommendations", self.recommendations))
         left.setFixedWidth(CONTROLS_WIDTH)
 
         self.curve_box = titled("Loss (MSE)", QLabel())
@@ -98,20 +94,10 @@ class QTrainTab(Wires, QWidget):
         pair.addWidget(titled("Largest biases", self.largest))
         pair.addWidget(titled("Smallest biases", self.smallest))
 
-        self.training_split = QSplitter(Qt.Vertical)
-        for widget in (self.curve_box, titled("Epochs", self.epoch_table), self.joint_box):
-            self.training_split.addWidget(widget)
-        self.training_split.setSizes([300, 110, 300])
-        self.model_split = QSplitter(Qt.Vertical)
-        for widget in (self.map_box, biases):
-            self.model_split.addWidget(widget)
-        self.model_split.setSizes([460, 250])
-        self.split = QSplitter(Qt.Horizontal)
-        self.split.addWidget(self.training_split)
-        self.split.addWidget(self.model_split)
-        self.split.setSizes([500, 500])
-        for splitter in (self.training_split, self.model_split, self.split):
-            splitter.setChildrenCollapsible(False)
+        self.training_split = splitter(Qt.Vertical, self.curve_box, titled("Epochs", self.epoch_table), self.joint_box,
+                                       sizes=(300, 110, 300))
+        self.model_split = splitter(Qt.Vertical, self.map_box, biases, sizes=(460, 250))
+        self.split = splitter(Qt.Horizontal, self.training_split, self.model_split, sizes=(500, 500))
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -132,10 +118,7 @@ class QTrainTab(Wires, QWidget):
         self.movie_map = QMovieMap()
         for box, widget in ((self.curve_box, self.loss_plot), (self.joint_box, self.joint),
                             (self.map_box, self.movie_map)):
-            layout = box.layout()
-            old = layout.itemAt(1).widget()
-            layout.replaceWidget(old, widget)
-            old.deleteLater()
+            set_body(box, widget)
         if self.results is not None:
             self._show_results(self.results)
 

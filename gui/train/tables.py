@@ -39,21 +39,6 @@ def _fill(table: QTableWidget, rows: list[tuple], tips: list[str] | None = None)
             table.setItem(r, c, item)
 
 
-def titled(title: str, body: QWidget) -> QWidget:
-    """A small bold title above a panel."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(0)
-    label = QLabel(f"<b>{title}</b>")
-    label.setContentsMargins(6, 4, 6, 2)
-    label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # a narrow window clips a title, never widens
-    layout.addWidget(label)
-    layout.addWidget(body, 1)
-    box.title = label
-    return box
-
-
 class QEpochTable(QTableWidget):
     """One row per epoch, as the lesson prints them: epoch, training loss, validation MSE and RMSE, time."""
 
