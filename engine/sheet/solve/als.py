@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from engine.sheet.solve.grid import CONVERGENCE, RIDGE, TOL, WINDOW, Grid, Problem, sum_of_squares
+from engine.sheet.solve.grid import CONVERGENCE, RIDGE, TOL, WINDOW, Grid, GridRun, Problem, sum_of_squares
 
 MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers, stay under this; else L-BFGS
 # Converged (besides by TOL over WINDOW sweeps) when the objective is this small next to the ratings' own sum of
@@ -91,7 +91,7 @@ class Side:
         return x, total
 
 
-class Als:
+class Als(GridRun):
     """Alternating least squares with momentum and adaptive restart, from one start."""
 
     def __init__(self, starts: torch.Tensor, problem: Problem):
@@ -111,18 +111,6 @@ class Als:
         rated = self.grid.y[self.grid.w > 0]
         spread = float(rated.max() - rated.min()) if rated.numel() else 0.0
         self.valley = VALLEY * max(spread, 1.0)
-
-    @property
-    def objective(self) -> torch.Tensor:
-        """MSE + (wd/2)·‖θ‖²."""
-        return torch.nan_to_num(self.loss / self.count, nan=float("inf"))
-
-    @property
-    def rmse(self) -> torch.Tensor:
-        return (self.sse / self.count).sqrt()
-
-    def theta(self, i: int) -> torch.Tensor:
-        return self.grid.theta(self.rows, self.cols)[0]
 
     def _sweep(self, rows: torch.Tensor, cols: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The columns for the rows, then the rows for the columns; with Σr² and Σr² + ρ‖θ‖² there."""

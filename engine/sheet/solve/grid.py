@@ -116,6 +116,30 @@ class Grid:
         return torch.cat([side[..., :self.k], torch.ones_like(side[..., self.k:])], -1)
 
 
+class GridRun:
+    """What the solvers over a Grid share: each start's rows and columns, Σr² (sse) and Σr² + ρ‖θ‖² (loss)."""
+
+    grid: Grid
+    count: int
+    rows: torch.Tensor
+    cols: torch.Tensor
+    sse: torch.Tensor
+    loss: torch.Tensor
+
+    @property
+    def objective(self) -> torch.Tensor:
+        """Each start's MSE + (wd/2)·‖θ‖²."""
+        return torch.nan_to_num(self.loss / self.count, nan=float("inf"))
+
+    @property
+    def rmse(self) -> torch.Tensor:
+        return (self.sse / self.count).sqrt()
+
+    def theta(self, i: int) -> torch.Tensor:
+        """Start i's parameters as θ."""
+        return self.grid.theta(self.rows[i:i + 1], self.cols[i:i + 1])[0]
+
+
 def sum_of_squares(x: torch.Tensor) -> torch.Tensor:
     """Σx² per start (over all but the first dimension)."""
     flat = x.flatten(1)

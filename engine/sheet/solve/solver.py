@@ -24,7 +24,7 @@ import torch
 
 from engine.sheet.solve import schur
 from engine.sheet.solve.als import Als, als_affordable
-from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, Problem, problem_of, sum_of_squares
+from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, GridRun, Problem, problem_of, sum_of_squares
 
 __all__ = ["Grid", "Problem", "problem_of", "affordable", "alternate", "multistart", "Outcome"]
 
@@ -53,7 +53,7 @@ class Outcome:
     reason: str = "converged"
 
 
-class Marquardt:
+class Marquardt(GridRun):
     """Levenberg–Marquardt for a batch of starts: (JᵀJ + ρI + λI)·δ = −(Jᵀr + ρθ), λ per start by its gain ratio."""
 
     def __init__(self, starts: torch.Tensor, problem: Problem, sweeps: int = 0):
@@ -71,18 +71,6 @@ class Marquardt:
         self.history = [self.loss]
         self.iterations = 0
         self.converged = torch.zeros_like(self.sse, dtype=torch.bool)
-
-    @property
-    def objective(self) -> torch.Tensor:
-        """Each start's MSE + (wd/2)·‖θ‖²."""
-        return torch.nan_to_num(self.loss / self.count, nan=float("inf"))
-
-    @property
-    def rmse(self) -> torch.Tensor:
-        return (self.sse / self.count).sqrt()
-
-    def theta(self, i: int) -> torch.Tensor:
-        return self.grid.theta(self.rows[i:i + 1], self.cols[i:i + 1])[0]
 
     def keep(self, index: torch.Tensor) -> None:
         """Drop all starts but those at index."""
