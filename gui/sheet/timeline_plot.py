@@ -42,18 +42,8 @@ class QTimelinePlot(QCurvePlot):
         self.widths.clear()
         self._named_held = False
 
-    def add(self, chunks: list[Points]) -> None:
-        """Append points; a new series gets its branch's look (a held-out companion its series' colour, dashed)."""
-        for chunk in chunks:
-            trace = self.traces.get(chunk.series)
-            if trace is None:
-                plot = self.insets.get(chunk.axis, self.plot)
-                plot.show()
-                trace = self.traces[chunk.series] = self._trace(plot, chunk)
-            trace.extend(chunk.x0, chunk.values)
-            self._dirty.add(chunk.series)
-
     def _trace(self, plot: pg.PlotWidget, chunk: Points) -> _Trace:
+        """A new series in its branch's look (a held-out companion in its series' colour, dashed)."""
         held = chunk.series >= HELD
         if not held and (chunk.style != LINE or chunk.axis):  # markers, and a solve's iterations in their inset
             self.color_of[chunk.series] = PLAIN_COLOR

@@ -110,9 +110,13 @@ class QCurvePlot(QWidget):
             if trace is None:
                 plot = self.insets.get(chunk.axis, self.plot)
                 plot.show()
-                trace = self.traces[chunk.series] = self._new_trace(plot, chunk.label, chunk.style)
+                trace = self.traces[chunk.series] = self._trace(plot, chunk)
             trace.extend(chunk.x0, chunk.values)
             self._dirty.add(chunk.series)
+
+    def _trace(self, plot: pg.PlotWidget, chunk: Points) -> _Trace:
+        """A new series' trace, in the look its style asks for (a subclass may colour series its own way)."""
+        return self._new_trace(plot, chunk.label, chunk.style)
 
     def refresh(self) -> None:
         """setData on the traces that grew (pyqtgraph repaints them)."""
