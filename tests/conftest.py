@@ -32,21 +32,32 @@ def grid15(movielens):
     return top_crosstab(movielens, 15)
 
 
-def _shown(qtbot, width: int, height: int):
+def _shown(qtbot, size: tuple[int, int] | None = None, plot: bool = True):
+    """The real main window (at `size`, or its own), once its first sheet (and, with `plot`, the loss curve) shows."""
     from gui.main_window import QMainSheetWindow
 
     w = QMainSheetWindow()
     qtbot.addWidget(w)
-    w.resize(width, height)
+    if size:
+        w.resize(*size)
     w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and (w.sheet.loss_plot is not None or not plot),
+                    timeout=30_000)
     return w
+
+
+@pytest.fixture
+def started_window(qtbot):
+    """The real main window at its own size, once its first sheet is on screen."""
+    w = _shown(qtbot, plot=False)
+    yield w
+    w.close()
 
 
 @pytest.fixture
 def laptop_window(qtbot):
     """The real main window at 1280 × 800, once its first sheet and the loss curve are on screen."""
-    w = _shown(qtbot, 1280, 800)
+    w = _shown(qtbot, (1280, 800))
     yield w
     w.close()
 
@@ -54,12 +65,6 @@ def laptop_window(qtbot):
 @pytest.fixture
 def shown_window(qtbot):
     """The real main window, 1500 × 900, once its first sheet and the loss curve are on screen."""
-    from gui.main_window import QMainSheetWindow
-
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.resize(1500, 900)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and w.sheet.loss_plot is not None, timeout=30_000)
+    w = _shown(qtbot, (1500, 900))
     yield w
     w.close()

@@ -11,21 +11,16 @@ from PySide6.QtWidgets import QToolButton
 
 from engine.graddesc import HEADINGS, GradDesc, Settings, columns, lesson_data, paths, rmse
 from gui.graddesc.table import GROUPS, cell_text
-from gui.main_window import QMainSheetWindow
 
 WAIT_MS = 30_000  # generous: the machine running the tests may be busy
 
 
 @pytest.fixture
-def window(qtbot):
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None, timeout=WAIT_MS)
+def window(qtbot, started_window):
+    w = started_window
     w.tabs.setCurrentWidget(w.graddesc)
     qtbot.waitUntil(lambda: w.graddesc.progress is not None and w.graddesc.contour is not None, timeout=WAIT_MS)
-    yield w
-    w.close()
+    return w
 
 
 def button(tab, name: str) -> QToolButton:

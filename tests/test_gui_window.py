@@ -23,13 +23,8 @@ WAIT_MS = 30_000  # generous: the machine running the tests may be busy
 
 
 @pytest.fixture
-def window(qtbot):
-    w = QMainSheetWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None, timeout=WAIT_MS)
-    yield w
-    w.close()
+def window(started_window):
+    return started_window
 
 
 def reference(movielens, **config) -> Sheet:
