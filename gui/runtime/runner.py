@@ -13,8 +13,19 @@ import threading
 from dataclasses import dataclass, field
 
 from engine.config import RunState
+from engine.data.errors import RatingsError
 from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
+
+
+USER_ERRORS = (RatingsError, ValueError, OSError)  # the user's mistakes; engine.xlsx.XlsxError is a ValueError too
+
+
+def one_line(error: Exception) -> str:
+    """What the user is told of an error: a user error's first line; an engine bug's type and message."""
+    if isinstance(error, USER_ERRORS):
+        return str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"{type(error).__name__}: {error}"
 
 
 def leave_a_core_for_the_gui() -> None:
@@ -48,6 +59,7 @@ class Runner:
         self.clock = clock or FrameClock()
         self.stop = threading.Event()
         self.state = RunState.IDLE
+        self._last_progress: tuple = ()
 
     def emit(self, kind: str, *args) -> None:
         """Send an event to the GUI side, after any frame put before it."""
@@ -57,6 +69,13 @@ class Runner:
         """What the runner is doing now (idle, playing, solving, loading), as a state_changed event."""
         self.state = state
         self.emit("state_changed", state)
+
+    def report(self, event: str, message: str, fraction: float | None) -> None:
+        """A long read's progress as an `event` (message, fraction), sent only when what it shows changes."""
+        shown = (message, None if fraction is None else round(fraction, 2))
+        if shown != self._last_progress:
+            self._last_progress = shown
+            self.emit(event, message, fraction)
 
     def title(self, command: str) -> str:
         return self.titles.get(command) or command.replace("_", " ").capitalize()

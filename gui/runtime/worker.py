@@ -10,10 +10,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
-from engine.data.errors import RatingsError
-from gui.runtime.runner import Runner
-
-USER_ERRORS = (RatingsError, ValueError, OSError)  # engine.xlsx.XlsxError is a ValueError too
+from gui.runtime.runner import Runner, one_line
 
 
 class QWorker(QObject):
@@ -30,12 +27,9 @@ class QWorker(QObject):
         try:
             action()
             return True
-        except USER_ERRORS as error:
-            text = str(error).splitlines()[0] if str(error) else type(error).__name__
-        except Exception as error:  # noqa: BLE001 - an engine bug must not take the window down
-            text = f"{type(error).__name__}: {error}"
-        runner.failed(command, text)
-        return False
+        except Exception as error:  # noqa: BLE001 - an engine bug must not take the window down either
+            runner.failed(command, one_line(error))
+            return False
 
     @Slot(str, str, tuple)
     def command(self, name: str, command: str, args: tuple) -> None:

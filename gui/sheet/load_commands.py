@@ -8,6 +8,7 @@ comes from the copy kept beside it (engine.data.cache), and its full ratings are
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Callable
 
 from engine.config import RunState, SheetConfig
@@ -15,7 +16,7 @@ from engine.data.cache import keep_crosstab, kept_crosstab
 from engine.data.crosstab import Crosstab, top_crosstab
 from engine.sheet.quick import quick_snapshot
 from gui.sheet.frames import LoadRequest
-from gui.runtime.runner import leave_a_core_for_the_gui
+from gui.runtime.runner import leave_a_core_for_the_gui, one_line
 from gui.sheet.later import LaterRatings
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
@@ -64,7 +65,7 @@ class LoadCommands:
         ratings = None
         try:
             if kept is None:
-                ratings = request.read(progress or self._report)
+                ratings = request.read(progress or partial(self.report, "progress"))
             grid = kept or top_crosstab(ratings, self.top)
             try:
                 sheet = self._build(grid, self.config)
@@ -91,13 +92,7 @@ class LoadCommands:
         if error is None:
             self.emit("loaded", ratings)
         else:
-            self.emit("message", self.title("load"), str(error).splitlines()[0] if str(error) else repr(error))
-
-    def _report(self: SheetRunner, message: str, fraction: float | None) -> None:
-        shown = (message, None if fraction is None else round(fraction, 2))
-        if shown != self._last_progress:  # only when it visibly changes
-            self._last_progress = shown
-            self.emit("progress", message, fraction)
+            self.emit("message", self.title("load"), one_line(error))
 
     def adopt(self: SheetRunner, sheet: Sheet) -> None:
         """Use a sheet built elsewhere (e.g. imported from a workbook)."""

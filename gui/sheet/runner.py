@@ -78,7 +78,6 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
         self.playing = False
         self.remaining: int | None = None  # steps left of a Step ×N
         self._paced = (0.0, 0)  # (start time, steps done) of a paced Play
-        self._last_progress: tuple = ()
         self._selected: tuple[str, tuple] | None = None  # the cell the explain panel shows
         self._shown = None  # the last snapshot published
         self.show_blanks = False  # whether frames carry predictions for the blank cells

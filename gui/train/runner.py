@@ -10,6 +10,7 @@ torch is imported on first use, in the worker: the window imports this module be
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -52,7 +53,6 @@ class TrainRunner(Runner):
         self.results: Results | None = None
         self._runs = 0  # each run's curves get their own series numbers
         self._device_label = ""
-        self._last_progress: tuple = ()
 
     # --- data --------------------------------------------------------------------------------
     def load_ratings(self, source: str | Path | LoadRequest | Ratings | None = None) -> Ratings:
@@ -79,13 +79,7 @@ class TrainRunner(Runner):
             return source
         if not isinstance(source, LoadRequest):
             source = LoadRequest(path=None if source is None else str(source))
-        return source.read(self._report)
-
-    def _report(self, message: str, fraction: float | None) -> None:
-        shown = (message, None if fraction is None else round(fraction, 2))
-        if shown != self._last_progress:  # only when it visibly changes
-            self._last_progress = shown
-            self.emit("loading", message, fraction)
+        return source.read(partial(self.report, "loading"))
 
     # --- training ----------------------------------------------------------------------------
     def train(self, settings: str | Recipe, seed: int = 42) -> Learned:
