@@ -228,11 +228,11 @@ def _report(run, total: int, progress: Callable[[int, float], None] | None) -> N
 def _best(run, total: int, stopped: bool) -> Outcome:
     i = int(run.objective.argmin())
     converged = bool(run.converged[i])
-    said = getattr(run, "reason", "")  # ALS's: "settled", "valley" or "stalled"
+    said = getattr(run, "reason", "")  # ALS's: "settled" while converged, "valley" or "stalled" when it gave up
     if stopped:
         reason = "stopped"
     elif converged:
-        reason = said if said == "settled" else "converged"
+        reason = "settled" if said == "settled" else "converged"
     else:
-        reason = said if said in ("valley", "stalled") else "stalled" if getattr(run, "done", False) else "cap"
+        reason = said or "cap"
     return Outcome(run.theta(i), total, converged, stopped, reason)
