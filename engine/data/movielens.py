@@ -22,7 +22,7 @@ from typing import Callable, Optional
 import pandas as pd
 
 from engine.config import DEFAULT_TOP
-from engine.data.cache import PREPARED_FILES, RATINGS_ENV, cache_folder, keep_crosstab
+from engine.data.cache import PREPARED_FILES, RATINGS_ENV, cache_folder, keep_crosstab, kept_crosstab
 from engine.data.crosstab import top_crosstab
 from engine.data.ratings import Ratings, RatingsError, load_ratings
 
@@ -280,7 +280,8 @@ def prepare(progress: Progress = None, *, cache_dir: str | os.PathLike | None = 
     """Make sure the prepared MovieLens copy exists in the cache, with the window's first sheet kept beside it
     (ignores COLLABSHEET_RATINGS)."""
     ratings = _load(None, progress, cache_dir, use_env_path=False)
-    keep_crosstab(top_crosstab(ratings, DEFAULT_TOP), DEFAULT_TOP, cache_dir)
+    if kept_crosstab(DEFAULT_TOP, cache_dir) is None:  # `make run` prepares before every launch: kept once
+        keep_crosstab(top_crosstab(ratings, DEFAULT_TOP), DEFAULT_TOP, cache_dir)
     return ratings
 
 
