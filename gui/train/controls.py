@@ -9,11 +9,12 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QSizePolicy,
-                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from engine.config import MAX_K
 from engine.train.recipes import MODEL_LABELS, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe
 from gui.train.frames import TrainProgress
+from gui.widgets.boxes import action_button
 
 CUSTOM = "custom"  # the recipe picker's entry once a field differs from every recipe
 OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
@@ -38,13 +39,6 @@ def _choice(options: tuple[str, ...], labels: dict[str, str], tip: str) -> QComb
     box.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)  # long names never widen the column
     box.setMinimumContentsLength(8)
     return box
-
-
-def _button(action: QAction) -> QToolButton:
-    button = QToolButton()
-    button.setDefaultAction(action)
-    button.setToolButtonStyle(Qt.ToolButtonTextOnly)
-    return button
 
 
 def _number(text: str, name: str) -> float:
@@ -102,7 +96,7 @@ class QTrainControls(QWidget):
         run = QHBoxLayout()
         run.setContentsMargins(0, 0, 0, 0)
         for name in ("train", "stop"):
-            run.addWidget(_button(actions[name]))
+            run.addWidget(action_button(actions[name]))
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
@@ -112,7 +106,7 @@ class QTrainControls(QWidget):
         files = QHBoxLayout()
         files.setContentsMargins(0, 0, 0, 0)
         for name in ("ratings", "save", "load"):
-            files.addWidget(_button(actions[name]))
+            files.addWidget(action_button(actions[name]))
         files.addStretch(1)
         self.ratings = QLabel("MovieLens (read when you train)")
         self.ratings.setWordWrap(True)
