@@ -14,6 +14,7 @@ from gui.sheet import layout as L
 from gui.app import main
 from gui.main_window import QMainSheetWindow
 from gui.sheet.layout import Cell
+from gui_thread_probe import assert_gui_thread_runs_no_torch
 
 WAIT_MS = 30_000
 
@@ -181,18 +182,7 @@ def test_painted_blocks_match_the_models_roles(qtbot, window, errors):
 
 def test_the_gui_thread_runs_no_torch_code_in_a_whole_session():
     """Explanations and the device label come from the worker: the GUI thread never calls into torch."""
-    code = """
-import os, sys, threading
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
-ran = set()
-def profile(frame, event, arg):
-    name = frame.f_code.co_filename
-    if frame.f_code.co_name == "_patched_getfile":  # torch replaces inspect.getfile for every thread when imported
-        return
-    if event == "call" and ("/torch/" in name or "/engine/sheet/" in name and not name.endswith(("explanation.py",
-                            "sheet/__init__.py", "quick.py", "snapshot.py", "start.py")) or "/engine/optim/" in name or name.endswith("/engine/device.py")):
-        ran.add((name, frame.f_code.co_name, frame.f_back.f_code.co_filename if frame.f_back else ""))
-sys.setprofile(profile)  # this (the GUI) thread only
+    assert_gui_thread_runs_no_torch("""
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from gui.main_window import QMainSheetWindow
@@ -218,12 +208,8 @@ w.show()
 QTimer.singleShot(50, drive)
 QTimer.singleShot(60_000, app.quit)
 app.exec()
-sys.setprofile(None)
 assert done and "next update" in done[0], done
-assert not ran, sorted(ran)[:5]
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
+""")
 
 
 def test_a_crowded_log_axis_labels_1_2_3_5_of_each_decade(qapp):

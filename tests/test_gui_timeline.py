@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from engine.config import OptimizerSettings, SheetConfig
 from engine.data.crosstab import top_crosstab
 from engine.sheet.sheet import Sheet
+from gui_thread_probe import assert_gui_thread_runs_no_torch
 from gui.runtime.mailbox import Mailbox
 from gui.sheet import layout as L
 from gui.sheet.frames import Frame, LoadRequest
@@ -235,22 +236,7 @@ def test_a_fix_for_an_oscillating_run_starts_a_branch(qtbot, window):
 
 def test_the_gui_thread_runs_no_torch_code_with_the_timeline_race_coach_and_new_user():
     """Seeking, branching, the coach, a race, held-out cells and fold-in all compute in the worker."""
-    import subprocess
-    import sys
-
-    code = """
-import os, sys
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
-ran = set()
-def profile(frame, event, arg):
-    name = frame.f_code.co_filename
-    if frame.f_code.co_name == "_patched_getfile":
-        return
-    if event == "call" and ("/torch/" in name or "/engine/sheet/" in name and not name.endswith(("explanation.py",
-                            "sheet/__init__.py", "quick.py", "snapshot.py", "start.py")) or "/engine/optim/" in name
-                            or "/engine/train/" in name and not name.endswith(("recipes.py", "train/__init__.py"))):
-        ran.add((name, frame.f_code.co_name))
-sys.setprofile(profile)
+    assert_gui_thread_runs_no_torch("""
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 from engine.config import OptimizerSettings as O
@@ -285,9 +271,5 @@ w.show()
 later(50, drive)
 later(60_000, app.quit)
 app.exec()
-sys.setprofile(None)
 assert done == [(True, True, True, 2)], done
-assert not ran, sorted(ran)[:5]
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
+""")
