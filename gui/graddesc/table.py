@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabe
 from engine.graddesc import HEADINGS, ROW, Settings, columns
 from engine.graddesc.rules import LESSON as LESSON_RULES
 from engine.graddesc.rules import LIBRARY as LIBRARY_RULES
+from gui.widgets.boxes import swatch
 
 # The workbook's fills, one per group of columns (engine.xlsx.graddesc's export uses the same hues).
 GROUPS = {
@@ -230,13 +231,6 @@ class QRowsView(QTableView):
             self.scrollTo(self.model().index(last, 0))
 
 
-def _swatch(color: str) -> QLabel:
-    swatch = QLabel()
-    swatch.setFixedSize(14, 14)
-    swatch.setStyleSheet(f"background:{color}; border:1px solid #999;")
-    return swatch
-
-
 class QRowsLegend(QWidget):
     """The column groups' colours, named, and a line of context (epoch, the top cells)."""
 
@@ -246,7 +240,7 @@ class QRowsLegend(QWidget):
         layout.setContentsMargins(6, 2, 6, 2)
         layout.setSpacing(4)
         for name, (color, _) in GROUPS.items():
-            layout.addWidget(_swatch(color))
+            layout.addWidget(swatch(color))
             layout.addWidget(QLabel(name))
             layout.addSpacing(6)
         layout.addStretch(1)

@@ -1,11 +1,11 @@
 """Small layout helpers the tabs share: widgets stacked edge to edge, a panel under a bold title (and the plot that
-later takes its place), a splitter whose panes never collapse, a text button for an action."""
+later takes its place), a splitter whose panes never collapse, a legend's colour swatch, a text button for an action."""
 from __future__ import annotations
 
 from typing import Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QColor
 from PySide6.QtWidgets import QLabel, QSizePolicy, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 
@@ -56,6 +56,14 @@ def splitter(orientation: Qt.Orientation, *panes: QWidget, stretch: Sequence[int
         split.setSizes(list(sizes))
     split.setChildrenCollapsible(False)
     return split
+
+
+def swatch(color: QColor | str) -> QLabel:
+    """A small square of `color`, for a legend."""
+    square = QLabel()
+    square.setFixedSize(14, 14)
+    square.setStyleSheet(f"background:{QColor(color).name()}; border:1px solid #888;")
+    return square
 
 
 def action_button(action: QAction) -> QToolButton:

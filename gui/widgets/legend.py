@@ -7,16 +7,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from gui.sheet import colors
 from gui.sheet import layout as L
+from gui.widgets.boxes import swatch
 
 SIGN_ROWS = ((L.ITEM_FACTORS, "movie factors"), (L.USER_FACTORS, "user factors"), (L.USER_BIAS, "biases"))
 BAR_STEP, BAR_HEIGHT = 5, 18  # pixels per shade level; the bar's height (one stripe per signed block)
-
-
-def _swatch(color) -> QLabel:
-    swatch = QLabel()
-    swatch.setFixedSize(14, 14)
-    swatch.setStyleSheet(f"background:{color.name()}; border:1px solid #888;")
-    return swatch
 
 
 class QSignBar(QWidget):
@@ -68,7 +62,7 @@ class QLegend(QWidget):
         layout.setContentsMargins(6, 2, 6, 2)
         self.names: dict[str, QLabel] = {}
         for name, kind in colors.LEGEND:
-            layout.addWidget(_swatch(colors.tint(colors.BASE[kind], 0.6)))
+            layout.addWidget(swatch(colors.tint(colors.BASE[kind], 0.6)))
             self.names[kind] = QLabel(name)
             layout.addWidget(self.names[kind])
             layout.addSpacing(10)
