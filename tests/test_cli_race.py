@@ -45,15 +45,23 @@ def test_race_prints_each_racers_rmse_at_checkpoints_and_the_end(capsys, grid15)
     assert re.search(r"raced 3 optimizers in [\d.]+ s \([\d,]+ steps/s per racer\)", out)
 
 
-def test_a_diverging_racer_keeps_its_last_good_step(capsys, grid15) -> None:
-    code, out, _ = _run(capsys, "race", "--optimizers", "sgd:3,adam:0.05", "--steps", "300")
+@pytest.mark.parametrize("lr", ["3", "20"], ids=["chaotic", "at once"])
+def test_a_diverging_racer_keeps_its_last_good_step(capsys, grid15, lr: str) -> None:
+    """At lr 3 the run is chaotic (where it is refused moves with the last bit of a factor); at lr 20 the first step
+    is refused on any CPU. Either way the racer shows what the same rule alone does, step for step."""
+    code, out, _ = _run(capsys, "race", "--optimizers", f"sgd:{lr},adam:0.05", "--steps", "300")
     assert code == 0
-    cells = _rows(out)["SGD 3"]
-    sheet = Sheet(grid15, SheetConfig(), OptimizerSettings("sgd", lr=3.0), device="cpu")
-    losses = sheet.step(300).losses  # refused after a hundred-odd steps
-    assert [float(c) for c in cells[:2]] == pytest.approx([losses[30], losses[75]], abs=1e-6)
-    assert cells[2:4] == ["—", "—"] and float(cells[4]) == pytest.approx(sheet.rmse(), abs=1e-6)
-    assert " ".join(cells[5:]) == f"diverged: kept step {sheet.steps}"
+    cells = _rows(out)[f"SGD {lr}"]
+    sheet = Sheet(grid15, SheetConfig(), OptimizerSettings("sgd", lr=float(lr)), device="cpu")
+    result = sheet.step(300)
+    expected = [f"{result.losses[s]:.6f}" if s < result.steps else "—" for s in checkpoints(300)[:-1]]
+    assert cells[:3] == expected and float(cells[4]) == pytest.approx(sheet.rmse(), abs=1e-6)
+    if result.diverged:
+        assert " ".join(cells[5:]) == f"diverged: kept step {sheet.steps}"
+    else:
+        assert " ".join(cells[5:]) == "step limit (300)"
+    if lr == "20":
+        assert sheet.steps == 0 and cells[:4] == ["—"] * 4
 
 
 def test_race_reads_a_ratings_file_and_model_options(capsys, tmp_path) -> None:

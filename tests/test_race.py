@@ -10,7 +10,9 @@ from engine.sheet.sheet import Sheet
 
 FIVE = [O("sgd", lr=0.01), O("momentum", lr=0.01, weight_decay=0.01), O("rmsprop", lr=0.01),
         O("adam", lr=0.05, weight_decay=0.01), O("adamw", lr=0.05, weight_decay=0.1)]
-DIVERGING = [O("sgd", lr=3.0), O("sgd", lr=5.0)]  # on the default sheet: refused after a hundred-odd steps, and at once
+# On the default sheet SGD at lr 3 is chaotic: where it is refused moves with the last bit of one factor (at step
+# 124 to 600 and more, seen here); at lr 20 its first step is refused on any CPU.
+DIVERGING = [O("sgd", lr=3.0), O("sgd", lr=20.0)]
 
 
 def max_diff(a, b) -> float:
@@ -24,17 +26,17 @@ def test_every_racer_equals_its_own_sheet_run(grid15, config: SheetConfig) -> No
     race = Race(Sheet(grid15, config, device="cpu"), racers, max_steps=600, tol=0.0)
     race.run()
     assert {r.settings.name for r in race.racers} == set(OPTIMIZERS)
-    for i, settings in enumerate(racers):
+    for i, settings in enumerate(racers):  # one kernel on identically laid-out data: equal to the last bit
         ref = Sheet(grid15, config, settings, device="cpu")
         result = ref.step(600)
         racer, state = race.racers[i], race.state_dict(i)
         assert racer.steps == result.steps == ref.steps
         assert racer.status == (DIVERGED if result.diverged else LIMIT)
-        assert max_diff(racer.losses.array(), result.losses) <= 1e-12  # the loss sums in another order
-        assert max_diff(state["theta"], ref.theta) <= 1e-12, settings
+        np.testing.assert_array_equal(racer.losses.array(), result.losses)
+        assert torch.equal(state["theta"], ref.theta), settings
         assert state["optimizer"].keys() == ref.state.keys()
         for key, value in ref.state.items():
-            assert max_diff(state["optimizer"][key], value) <= 1e-12 if key != "t" else state["optimizer"][key] == value
+            assert torch.equal(state["optimizer"][key], value) if key != "t" else state["optimizer"][key] == value
 
 
 def _run(grid15, config, settings, steps) -> Sheet:
@@ -44,21 +46,24 @@ def _run(grid15, config, settings, steps) -> Sheet:
 
 
 def test_a_diverged_racer_keeps_its_last_good_state_and_leaves_the_batch(grid15) -> None:
-    race = Race(Sheet(grid15, device="cpu"), [O("adam", lr=0.05)] + DIVERGING, max_steps=400, tol=0.0)
+    race = Race(Sheet(grid15, device="cpu"), [O("adam", lr=0.05)] + DIVERGING, max_steps=5000, tol=0.0)
     race.step(200)
-    assert [r.status for r in race.racers] == ["running", DIVERGED, DIVERGED]
-    assert race.live == [0] and race.batch.B == 1
-    alone = Sheet(grid15, settings=DIVERGING[0], device="cpu")
-    alone.step(400)
-    kept = alone.steps  # where the same rule alone stops
-    assert race.racers[1].steps == kept and race.racers[2].steps == 1
-    stopped = race.theta_of(1).clone()
+    assert race.racers[2].status == DIVERGED and race.racers[2].steps == 0  # refused at once: out of the batch
+    assert 2 not in race.live and race.batch.B == len(race.live)
+    assert torch.equal(race.theta_of(2), Sheet(grid15, device="cpu").theta)
     race.run()
-    assert torch.equal(race.theta_of(1), stopped) and race.racers[0].steps == 400
+    alone = Sheet(grid15, settings=DIVERGING[0], device="cpu")
+    alone.step(5000)
+    kept = alone.steps  # where the same rule alone stops, wherever that is on this CPU
+    chaotic = race.racers[1]
+    assert chaotic.steps == kept and chaotic.status == (DIVERGED if alone.diverged else LIMIT)
+    assert torch.equal(race.theta_of(1), alone.theta) and race.racers[0].steps == 5000
+    assert race.live == [] and race.done
     sheet = Sheet(grid15, device="cpu")
     sheet.load_state_dict(race.state_dict(1))
-    assert sheet.diverged and sheet.steps == kept and np.isfinite(sheet.rmse())
-    assert race.rmse_at(1, kept) == pytest.approx(sheet.rmse(), rel=1e-12) and np.isnan(race.rmse_at(1, kept + 1))
+    assert sheet.diverged == alone.diverged and sheet.steps == kept and np.isfinite(sheet.rmse())
+    assert sheet.rmse() < np.sqrt(race.bound)
+    assert race.rmse_at(1, kept) == sheet.rmse() and np.isnan(race.rmse_at(1, kept + 1))
 
 
 def test_a_racer_that_converges_stops(grid15) -> None:

@@ -1,11 +1,23 @@
-"""B copies of a sheet's parameters, each with its own optimizer, stepped by one set of tensor operations.
+"""The sheet's stepping kernel: B copies of its parameters, each with its own optimizer, stepped by one set of ops.
 
-One batched matrix product gives every copy's predictions, loss and gradient; one set of element-wise
-operations updates all of them, whatever each one's rule. Each rule of engine.optim.rules is a choice of
-coefficients in one update, per copy:
+A lone Sheet steps as a batch of one, and a race as a batch of its racers, through this one kernel: the same
+loss, gradient and update, on data laid out alike. So a racer, a restored checkpoint and a plain run perform
+identical operations on identically aligned data, and agree to the last bit on any CPU (on one thread).
+
+Layout. Copy b's θ is row b of a (B, W) buffer, in the sheet's layout [user factors | movie factors | user
+biases | movie biases], padded with zeros to W, a multiple of ROW doubles; the buffer starts on a 64-byte
+boundary. Hence two guarantees that do not hold for a plain (B, P) stack:
+- every copy's matrices sit at the same address modulo 64 as a lone sheet's: a BLAS kernel (MKL's DGEMM
+  among them) may round a product differently when an operand moves by 8 bytes;
+- an element-wise pass over the buffers has no leftover elements: a vectorised loop hands its last few
+  elements to scalar code, which may round differently (lerp's fused multiply-add, the sigmoid).
+Predictions and errors are (B, n·m) rows padded the same way, and each copy's sum of squares is a reduction
+of its own row.
+
+Each rule of engine.optim.rules is a choice of coefficients in one update, per copy:
 
     g ← g + wd₂·p ;  p ← p·decay ;  m ← m + w₁·(g − m) ;  r ← β₂·r + c₂·g² ;
-    p ← p + u·m  (fused, as Sheet's p − lr·m) ;  p ← p + v·m / (e + √r / d)
+    p ← p + u·m ;  p ← p + v·m / (e + √r / d)
 
     rule      w₁       β₂   c₂      e    d            u     v                 decay
     SGD       1        0    0       1    1            −lr   0                 1
@@ -14,13 +26,10 @@ coefficients in one update, per copy:
     Adam      1 − β₁   β₂   1 − β₂  ε    √(1 − β₂ᵗ)   0     −lr / (1 − β₁ᵗ)   1
     AdamW     1 − β₁   β₂   1 − β₂  ε    √(1 − β₂ᵗ)   0     −lr / (1 − β₁ᵗ)   1 − lr·wd
 
-(wd₂ is the L2 weight decay of the rules other than AdamW.) A coefficient of 1 or 0 changes nothing, exactly:
-with w₁ = 1, m is g; with u = 0 or v = 0 that update adds 0. So each copy computes, operation for operation,
-what its rule computes on a Sheet, and its parameters are the Sheet's to the last bit on one CPU thread
-(tests/test_race.py holds every rule to a separate Sheet run).
-
-Parameters are stored block by block (every copy's user factors, then every copy's movie factors, …) so that
-each batched product writes its gradient block in place.
+(wd₂ is the L2 weight decay of the rules other than AdamW.) A coefficient of 1 or 0 changes a finite number
+not at all: with w₁ = 1, m is g; with u = 0 or v = 0 that update adds 0. So a copy in a batch of mixed rules
+computes what it computes alone, and the rules agree with engine.optim.rules (the readable form, tested
+against torch.optim) to rounding: tests/test_kernel.py holds them to 1e-12.
 """
 from __future__ import annotations
 
@@ -36,13 +45,26 @@ from engine.config import OptimizerSettings
 from engine.models import factorization
 from engine.sheet.model import DTYPE, SheetModel
 
-DOTS = 4096  # cells from which each copy's sum of squares is its own dot product (a batched product is slower)
-TABLE = 2**15  # per-step coefficients spread out at once: small enough to stay in cache (about 4× faster than 2**18)
+ROW = 16  # doubles a row is padded to a multiple of: two AVX-512 vectors, the widest step ATen's loops take
+ALIGN = 64  # bytes: where every buffer starts
+TABLE = 2**15  # Adam's per-step coefficients worked out at once: small enough to stay in cache
+
+
+def padded(size: int) -> int:
+    """size rounded up to a multiple of ROW."""
+    return -(-size // ROW) * ROW
+
+
+def aligned_zeros(rows: int, width: int, device: torch.device) -> torch.Tensor:
+    """A (rows, width) float64 buffer of zeros that starts on an ALIGN-byte boundary."""
+    flat = torch.zeros(rows * width + ALIGN // 8, dtype=DTYPE, device=device)
+    skip = (-flat.data_ptr() % ALIGN) // 8
+    return flat[skip:skip + rows * width].view(rows, width)
 
 
 @dataclass(frozen=True)
 class Coefficients:
-    """One copy's rule as coefficients of the one batched update (see the module's table)."""
+    """One copy's rule as coefficients of the one update (see the module's table)."""
 
     w1: float
     beta2: float
@@ -58,7 +80,7 @@ class Coefficients:
 
     @classmethod
     def of(cls, h: OptimizerSettings) -> Coefficients:
-        """The coefficients that make the batched update compute rule h."""
+        """The coefficients that make the update compute rule h."""
         adam = h.name in ("adam", "adamw")
         w1 = {"momentum": 1 - h.beta, "adam": 1 - h.beta1, "adamw": 1 - h.beta1}.get(h.name, 1.0)
         uses_r = h.name in ("rmsprop", "adam", "adamw")
@@ -69,7 +91,7 @@ class Coefficients:
                    uses_r=uses_r, adam=adam, lr=h.lr, beta1=h.beta1)
 
     def d(self, ts: range) -> list[float]:
-        """The divisor of √r at steps ts: Adam's bias correction √(1 − β₂ᵗ), as rules.adam computes it; else 1."""
+        """The divisor of √r at steps ts: Adam's bias correction √(1 − β₂ᵗ); else 1."""
         if not self.adam:
             return [1.0] * len(ts)
         return [math.sqrt(x) for x in _one_minus_powers(self.beta2, ts)]
@@ -86,40 +108,64 @@ class Coefficients:
 
 @functools.lru_cache(maxsize=16)
 def _one_minus_powers(beta: float, ts: range) -> list[float]:
-    """1 − βᵗ for t in ts, computed as rules.adam does; racers that share β share the list."""
+    """1 − βᵗ for t in ts; racers that share β share the list."""
     return [1 - beta**t for t in ts]
+
+
+def first_unhealthy(mse: np.ndarray, bound: float) -> np.ndarray:
+    """Per copy, the first j ≥ 1 whose MSE (mse[j], after j updates) is not finite or passes bound; 0 for none.
+
+    The one test of divergence, for a Sheet and for every racer: a copy keeps j − 1 updates."""
+    bad = ~(mse[1:] <= bound)  # NaN is bad too
+    return np.where(bad.any(0), bad.argmax(0) + 1, 0)
 
 
 class BatchedSheet:
     """Copies of θ (each a row in the sheet's layout), each stepped by its own rule, all at once."""
 
     def __init__(self, model: SheetModel, settings: Sequence[OptimizerSettings], theta: torch.Tensor,
-                 m: torch.Tensor | None = None, r: torch.Tensor | None = None, t: int = 0) -> None:
-        """theta (B, P); m and r the rules' running averages in the same layout (zeros: fresh); t updates so far."""
+                 m: torch.Tensor | None = None, r: torch.Tensor | None = None, t: int = 0,
+                 started: bool | None = None) -> None:
+        """theta (B, P) or (P,) for all; m and r the rules' running averages alike (None: fresh); t updates so far."""
         self.model, self.settings, self.t = model, list(settings), t
-        self.B = len(self.settings)
-        self.sizes = model.sizes()
-        self.theta = self._blocked(theta)
-        self.grad = torch.zeros_like(self.theta)
-        self.m = torch.zeros_like(self.theta) if m is None else self._blocked(m)
-        self.r = torch.zeros_like(self.theta) if r is None else self._blocked(r)
-        self._bind()
+        self.started = (t > 0 or m is not None or r is not None) if started is None else started
+        self.B, self.P = len(self.settings), model.size
+        self.W = padded(self.P)
+        device = model.device
+        self.theta, self.grad, self.m, self.r, self._buf, self._den = (
+            aligned_zeros(self.B, self.W, device) for _ in range(6))
+        for buffer, value in ((self.theta, theta), (self.m, m), (self.r, r)):
+            if value is not None:
+                buffer[:, :self.P] = value
         self.coef = [Coefficients.of(h) for h in self.settings]
-        spread = {k: self._spread(np.array([getattr(c, k) for c in self.coef]))
+        column = {k: self._column([getattr(c, k) for c in self.coef])
                   for k in ("w1", "beta2", "c2", "e", "u", "wd2", "decay")}
-        self._w1, self._beta2, self._c2, self._e = spread["w1"], spread["beta2"], spread["c2"], spread["e"]
-        self._u, self._wd2, self._decay = spread["u"], spread["wd2"], spread["decay"]
+        self._w1, self._beta2, self._c2, self._e = column["w1"], column["beta2"], column["c2"], column["e"]
+        self._u, self._wd2, self._decay = column["u"], column["wd2"], column["decay"]
         self._uses_r = any(c.uses_r for c in self.coef)
         self._uses_u = not all(c.uses_r for c in self.coef)
         self._uses_m = any(c.w1 != 1 for c in self.coef)
         self._uses_l2 = any(c.wd2 for c in self.coef)
         self._uses_decay = any(c.decay != 1 for c in self.coef)
         self.adam = any(c.adam for c in self.coef)
+        self.held = None  # a holdout.HeldOut to score at every step (a Sheet's held-out cells), or None
+        self._bind()
+
+    @classmethod
+    def of_state(cls, model: SheetModel, settings: OptimizerSettings, theta: torch.Tensor,
+                 state: dict) -> BatchedSheet:
+        """A batch of one from θ and an optimizer state in the Sheet's form ({}, {"v"}, {"r"} or {"t", "m", "r"})."""
+        m = state.get("v", state.get("m"))
+        return cls(model, [settings], theta, m, state.get("r"), int(state.get("t", 0)), started=bool(state))
+
+    def _column(self, per_copy: Sequence[float]) -> torch.Tensor:
+        """Per-copy values as a (B, 1) column, broadcast along each copy's row."""
+        return torch.tensor(per_copy, dtype=DTYPE, device=self.model.device).view(-1, 1)
 
     def _bind(self) -> None:
         """Named views of the buffers, and scratch space, for the loss and the update."""
         model, B = self.model, self.B
-        p, g = self._views(self.theta), self._views(self.grad)
+        p, g = model.split(self.theta[:, :self.P]), model.split(self.grad[:, :self.P])
         self._U, self._M, self._gU, self._gM = p["user_factors"], p["item_factors"], g["user_factors"], g["item_factors"]
         self._Ut, self._Mt = self._U.mT, self._M.mT
         self._biases, self._squash = model.config.biases, model.config.squash
@@ -127,60 +173,41 @@ class BatchedSheet:
             self._ub, self._ib = p["user_bias"][:, :, None], p["item_bias"][:, None, :]
             self._gub, self._gib = g["user_bias"], g["item_bias"]
         n, m = model.n_users, model.n_items
-        self._pred = torch.empty(B, n, m, dtype=DTYPE, device=model.device)
-        self._err = torch.empty_like(self._pred)
-        self._row, self._col = self._err.view(B, 1, n * m), self._err.view(B, n * m, 1)
-        self._rows = self._err.view(B, n * m).unbind(0) if n * m >= DOTS else None
-        # The sigmoid's vectorised and leftover elements round differently: with each copy's cells a row of a
-        # padded buffer, the sigmoid runs row by row, and each copy's cells round as on its own sheet.
-        self._raw = torch.empty(B, n * m + 1, dtype=DTYPE, device=model.device)[:, :-1].view(B, n, m)
+        width = padded(n * m)
+        self._pred, self._err, self._sq = (aligned_zeros(B, width, model.device)[:, :n * m].unflatten(1, (n, m))
+                                           for _ in range(3))
         self._neg_r, self._w = -model.r, model.mask
-        self._buf, self._den = torch.empty_like(self.theta), torch.empty_like(self.theta)
+        self.p = p  # named views of every copy's blocks, (B, …) each
 
     # --- layout ------------------------------------------------------------------------------
-    def _blocked(self, theta: torch.Tensor) -> torch.Tensor:
-        """(B, P) in the sheet's layout → one flat vector, block by block with the copies inside each block."""
-        return torch.cat([b.reshape(-1) for b in self.model.split(theta).values()]).contiguous()
+    def rows(self, buffer: torch.Tensor) -> torch.Tensor:
+        """A buffer (θ, m or r) as (B, P) in the sheet's layout: a view."""
+        return buffer[:, :self.P]
 
-    def _views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        out, start = {}, 0
-        for name, shape in self.sizes.items():
-            size = self.B * int(np.prod(shape))
-            out[name] = flat[start:start + size].view(self.B, *shape)
-            start += size
-        return out
-
-    def rows(self, flat: torch.Tensor) -> torch.Tensor:
-        """A block-by-block buffer (θ, m or r) as (B, P) in the sheet's layout."""
-        return torch.cat([v.flatten(1) for v in self._views(flat).values()], 1)
-
-    def _spread(self, per_copy: np.ndarray) -> torch.Tensor:
-        """Per-copy values (…, B) spread over every entry each copy owns (…, B·P), block by block."""
-        blocks = [np.repeat(per_copy, int(np.prod(s)), axis=-1) for s in self.sizes.values()]
-        return torch.from_numpy(np.concatenate(blocks, axis=-1)).to(self.model.device)
-
-    def save(self) -> tuple[torch.Tensor, ...]:
+    def save(self) -> tuple:
         """A copy of everything a run changes, for restore()."""
-        return self.theta.clone(), self.m.clone(), self.r.clone(), self.t
+        return self.theta.clone(), self.m.clone(), self.r.clone(), self.t, self.started
 
     def restore(self, saved: tuple) -> None:
         for buffer, value in zip((self.theta, self.m, self.r), saved):
             buffer.copy_(value)
-        self.t = saved[3]
+        self.t, self.started = saved[3], saved[4]
 
     def select(self, keep: Sequence[int]) -> BatchedSheet:
         """A batch of only these copies, as they are now."""
         index = torch.tensor(list(keep), device=self.model.device)
         theta, m, r = (self.rows(x).index_select(0, index) for x in (self.theta, self.m, self.r))
-        return BatchedSheet(self.model, [self.settings[i] for i in keep], theta, m, r, self.t)
+        batch = BatchedSheet(self.model, [self.settings[i] for i in keep], theta, m, r, self.t, self.started)
+        batch.held = self.held
+        return batch
 
     def state(self, b: int) -> tuple[torch.Tensor, dict]:
-        """Copy b's θ (the sheet's layout) and its optimizer state as a Sheet keeps it."""
+        """Copy b's θ (the sheet's layout) and its optimizer state as a Sheet keeps it: copies."""
         theta = self.rows(self.theta)[b].clone()
-        m, r = self.rows(self.m)[b].clone(), self.rows(self.r)[b].clone()
         name = self.settings[b].name
-        if self.t == 0 or name == "sgd":
+        if not self.started or name == "sgd":
             return theta, {}
+        m, r = self.rows(self.m)[b].clone(), self.rows(self.r)[b].clone()
         if name == "momentum":
             return theta, {"v": m}
         if name == "rmsprop":
@@ -188,45 +215,55 @@ class BatchedSheet:
         return theta, {"t": self.t, "m": m, "r": r}
 
     # --- stepping ----------------------------------------------------------------------------
-    def run(self, n: int) -> np.ndarray:
-        """n updates of every copy; the MSE (n + 1, B) before each update and after the last."""
-        piece = max(TABLE // len(self.theta), 1) if self.adam else max(n, 1)
+    def run(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """n updates of every copy: the MSE (n + 1, B) before each update and after the last, and the held-out
+        cells' MSE at the same θs when there are any (else None)."""
+        piece = max(TABLE // (self.B * self.W), 1) if self.adam else max(n, 1)
+        device = self.model.device
         with torch.inference_mode():
-            sse = torch.empty(n + 1, self.B, 1, 1, dtype=DTYPE, device=self.model.device)
-            outs = sse.unbind(0)
+            sse = torch.empty(n + 1, self.B, dtype=DTYPE, device=device)
+            held = torch.empty(n + 1, self.B, dtype=DTYPE, device=device) if self.held is not None else None
             loss, update = self._loss, self._update
             for start in range(0, n, piece):
                 for i, coefficients in enumerate(self._coefficients(self.t + start, min(piece, n - start))):
-                    loss(outs[start + i])
+                    loss(sse[start + i], None if held is None else held[start + i])
                     update(*coefficients)
-            loss(outs[n])
+            loss(sse[n], None if held is None else held[n])
         self.t += n
-        return sse.view(n + 1, self.B).cpu().numpy() / self.model.count
+        self.started = self.started or n > 0
+        mse = sse.cpu().numpy() / self.model.count
+        return mse, None if held is None else held.cpu().numpy()
+
+    def loss(self) -> torch.Tensor:
+        """Each copy's MSE now, (B,); the gradient lands in self.grad."""
+        with torch.inference_mode():
+            sse = torch.empty(self.B, dtype=DTYPE, device=self.model.device)
+            self._loss(sse, None)
+        return sse / self.model.count
 
     def _coefficients(self, t: int, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(d, v) spread per entry for the n steps after step t: Adam's change with t, the others' do not."""
+        """(d, v) as (B, 1) columns for the n steps after step t: Adam's change with t, the others' do not."""
         ts = range(t + 1, t + (n if self.adam else 1) + 1)
-        d, v = (self._spread(np.array([f(c, ts) for c in self.coef]).T) for f in (Coefficients.d, Coefficients.v))
+        d, v = (torch.tensor(np.array([f(c, ts) for c in self.coef]).T, dtype=DTYPE, device=self.model.device)
+                for f in (Coefficients.d, Coefficients.v))
+        d, v = d.unsqueeze(-1), v.unsqueeze(-1)  # (steps, B, 1)
         if not self.adam:
             return [(d[0], v[0])] * n
         return list(zip(d.unbind(0), v.unbind(0)))
 
-    def _loss(self, out: torch.Tensor) -> None:
-        """Each copy's sum of squared errors into out (B, 1, 1); the gradient of its MSE into self.grad."""
+    def _loss(self, sse: torch.Tensor, held: torch.Tensor | None) -> None:
+        """Each copy's sum of squared errors into sse (B,), held-out MSE into held; the MSE's gradient into grad."""
         raw = torch.bmm(self._U, self._M, out=self._pred)
         if self._biases:
             raw.add_(self._ub).add_(self._ib)
-        if self._squash:
-            raw = self._raw.copy_(raw)
         pred, s = factorization.squash(raw, self.model.squash_range)
+        if held is not None:
+            held.copy_(self.held.mse(pred))
         err = torch.addcmul(self._neg_r, pred, self._w, out=self._err)  # pred − r on rated cells, 0 elsewhere
-        if self._rows is None:
-            torch.bmm(self._row, self._col, out=out)
-        else:
-            out.copy_(torch.stack([e.dot(e) for e in self._rows]).view_as(out))
-        d = err.mul_(2.0 / self.model.count)  # ∂MSE/∂prediction, as SheetModel.loss_and_gradient
+        torch.sum(torch.mul(err, err, out=self._sq), (1, 2), out=sse)
+        d = err.mul_(2.0 / self.model.count)  # ∂MSE/∂prediction
         if self._squash:
-            d = d * factorization.squash_slope(s, self.model.y_range)
+            d.mul_(factorization.squash_slope(s, self.model.y_range))  # through the sigmoid, in place: d stays aligned
         torch.bmm(d, self._Mt, out=self._gU)
         torch.bmm(self._Ut, d, out=self._gM)
         if self._biases:
@@ -242,7 +279,7 @@ class BatchedSheet:
             p.mul_(self._decay)
         m = self.m.lerp_(g, self._w1) if self._uses_m else g
         if self._uses_u:
-            p.addcmul_(m, self._u)  # a fused multiply-add, as Sheet's p.sub_(m, alpha=lr)
+            p.addcmul_(m, self._u)
         if self._uses_r:
             self.r.mul_(self._beta2).addcmul_(g, torch.mul(g, self._c2, out=self._den))
             den = torch.sqrt(self.r, out=self._den)

@@ -23,6 +23,7 @@ UPS = 0.3  # oscillating: at least this share of the window's steps went up …
 STALL = 500  # stalled: over this many steps …
 PROGRESS = 1e-3  # … the loss fell by less than this, relatively
 FLAT = 1e-6  # converged rather than stalled: no gradient entry larger than this
+CALM = 1.5  # a diverging run's fix goes back to the last step whose loss was within this factor of the best so far
 SWITCH = {"sgd": "adam", "momentum": "adam", "rmsprop": "adam", "adam": "momentum", "adamw": "momentum"}
 SWITCH_LR = 0.01  # the learning rate a switched-to optimizer starts with
 
@@ -54,25 +55,28 @@ def diagnose(losses: np.ndarray, settings: OptimizerSettings, start: int = 0, gr
     grads are the latest gradient by block (a Snapshot's), user_ids and titles name rows and columns in the
     evidence; diverged says the sheet refused a step."""
     losses = np.asarray(losses, dtype=np.float64)
-    if not len(losses):
-        return None
-    last = start + len(losses) - 1
     cell, where = _largest(grads, user_ids, titles)
     blame = f"; the largest gradient was on {where}" if where else ""
+    if not len(losses):
+        if not diverged:
+            return None
+        text = f"the first step from step {start} blew the loss up, and the sheet refused it{blame}"
+        return _verdict("diverging", text, start, settings, cell)
+    last = start + len(losses) - 1
     finite = np.isfinite(losses)
     if not finite.all():
-        good = start + int(np.argmax(~finite)) - 1
-        return _verdict("diverging", f"the loss became {losses[~finite][0]} at step {good + 1}{blame}",
-                        max(good, start), settings, cell)
+        bad = int(np.argmax(~finite))
+        return _verdict("diverging", f"the loss became {losses[bad]} at step {start + bad}{blame}",
+                        start + _calm(losses[:bad]) if bad else start, settings, cell)
     rise = _rising_run(losses)
     if rise >= RISE and losses[-1] > losses[-1 - rise] * (1 + RISE_BY):
-        begin = last - rise
-        text = (f"loss rose {rise} steps in a row from step {begin} "
-                f"({losses[-1 - rise]:.4g} → {losses[-1]:.4g}){blame}")
-        return _verdict("diverging", text, begin, settings, cell)
+        begin = len(losses) - 1 - rise
+        text = (f"loss rose {rise} steps in a row from step {start + begin} "
+                f"({losses[begin]:.4g} → {losses[-1]:.4g}){blame}")
+        return _verdict("diverging", text, start + _calm(losses[:begin + 1]), settings, cell)
     if diverged:
         text = f"the step after step {last + 1} blew the loss up, and the sheet refused it{blame}"
-        return _verdict("diverging", text, last + 1, settings, cell)
+        return _verdict("diverging", text, start + _calm(losses), settings, cell)
     if len(losses) > WINDOW:
         window = losses[-WINDOW - 1:]
         steps = np.diff(window)
@@ -102,8 +106,17 @@ def diagnose_snapshot(losses: np.ndarray, snap: Snapshot, start: int = 0, stall:
     return diagnose(losses, snap.settings, start, snap.grads, snap.user_ids, snap.titles, snap.diverged, stall)
 
 
+def _calm(losses: np.ndarray) -> int:
+    """The last index whose loss was within CALM × the lowest loss up to it: where the trouble began.
+
+    Not the step before a refused one: a chaotic run wanders far from its best before it is refused, and from
+    there even a tenth of the learning rate may not recover (tests/test_coach.py)."""
+    calm = np.flatnonzero(losses <= CALM * np.minimum.accumulate(losses))
+    return int(calm[-1]) if len(calm) else 0
+
+
 def _verdict(kind: str, evidence: str, step: int, h: OptimizerSettings, cell) -> Diagnosis:
-    """Diverging or oscillating: go back to the last good step with lr ÷ 10, or with another optimizer."""
+    """Diverging or oscillating: go back to where it was last calm with lr ÷ 10, or with another optimizer."""
     other = OptimizerSettings(SWITCH[h.name], lr=min(SWITCH_LR, h.lr), weight_decay=h.weight_decay)
     fixes = (Fix(f"Rewind to step {step} with lr ÷ 10 ({h.lr / 10:g})", step, replace(h, lr=h.lr / 10)),
              Fix(f"Rewind to step {step} and switch to {other.label} (lr {other.lr:g})", step, other))

@@ -1,8 +1,9 @@
-"""The sheet's model: its ratings as tensors, where each block sits in θ, and the loss with its gradient.
+"""The sheet's model: its ratings as tensors, where each block sits in θ, and its predictions.
 
 All parameters live in one flat float64 vector θ = [user factors | movie factors | user biases |
 movie biases], so that every optimizer rule updates the whole sheet with a handful of tensor ops.
-The model holds no parameters itself: θ belongs to the Sheet (or to a solver's batch of starts).
+The model holds no parameters itself: θ belongs to the Sheet (or to a solver's batch of starts). The loss
+and its gradient are computed in one place, the stepping kernel (engine.sheet.batched).
 """
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ class SheetModel:
     def work(self) -> int:
         """Multiply-adds in the sheet's matrix product."""
         return self.n_users * self.n_items * self.config.k
+
+    @property
+    def size(self) -> int:
+        """How many numbers θ holds."""
+        return sum(int(np.prod(shape)) for shape in self.sizes().values())
 
     @property
     def squash_range(self) -> tuple[float, float] | None:
@@ -88,7 +94,7 @@ class SheetModel:
 
     def sides(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Where each user's and each movie's parameters sit in θ: (users, s) and (movies, s), factors then bias."""
-        index = self.split(torch.arange(sum(int(np.prod(s)) for s in self.sizes().values()), device=self.device))
+        index = self.split(torch.arange(self.size, device=self.device))
         users, movies = [index["user_factors"]], [index["item_factors"].T]
         if self.config.biases:
             users.append(index["user_bias"][:, None])
@@ -100,19 +106,3 @@ class SheetModel:
         """Predictions for every cell (rated or not), and the sigmoid's value when squashing."""
         raw = factorization.grid(p["user_factors"], p["item_factors"], p.get("user_bias"), p.get("item_bias"))
         return factorization.squash(raw, self.squash_range)
-
-    def loss_and_gradient(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor]) -> torch.Tensor:
-        """MSE over rated cells; writes its gradient into g's blocks (the chain rule, written out)."""
-        pred, s = self.predict(p)
-        err = pred.sub_(self.r).mul_(self.mask)  # pred is a fresh tensor; the sigmoid's s is kept apart
-        flat = err.view(-1)
-        mse = flat.dot(flat) / self.count
-        d = err.mul_(2.0 / self.count)  # ∂MSE/∂prediction
-        if self.config.squash:
-            d = d * factorization.squash_slope(s, self.y_range)  # through the sigmoid
-        torch.mm(d, p["item_factors"].T, out=g["user_factors"])
-        torch.mm(p["user_factors"].T, d, out=g["item_factors"])
-        if self.config.biases:
-            torch.sum(d, 1, out=g["user_bias"])
-            torch.sum(d, 0, out=g["item_bias"])
-        return mse

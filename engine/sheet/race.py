@@ -17,8 +17,8 @@ import torch
 
 from engine.config import OptimizerSettings
 from engine.device import threads_for
-from engine.sheet.batched import BatchedSheet
-from engine.sheet.sheet import DIVERGED_FACTOR, Sheet
+from engine.sheet.batched import BatchedSheet, first_unhealthy
+from engine.sheet.sheet import Sheet, divergence_bound
 from engine.sheet.timeline import Series
 
 CHUNK = 200  # steps between checks for divergence and convergence
@@ -70,7 +70,7 @@ class Race:
         self.sheet, self.model = sheet, sheet.model
         self.max_steps, self.window, self.tol = max_steps, window, tol
         self.start_steps = sheet.steps
-        self.bound = (DIVERGED_FACTOR * max(sheet.rmse(), self.model.spread, 1.0)) ** 2  # as Sheet._bound, in MSE
+        self.bound = divergence_bound(sheet.rmse(), self.model.spread)  # as the sheet's, once it takes a racer's settings
         self.held = sheet.held  # the held-out cells, scored in views()
         self.racers = [Racer(h, Series()) for h in racers]
         self.live = list(range(len(racers)))  # the racers in the batch, in its order
@@ -86,7 +86,7 @@ class Race:
         """Advance every live racer by up to n steps (fewer at the limit); returns the steps taken."""
         n = min(n, self.max_steps - self.steps)
         done = 0
-        with threads_for(self.model.device, len(self.live) * self.model.work):
+        with threads_for(self.model.device, self.model.work):  # as a lone sheet computes: the same kernel, the same threads
             while done < n and not self.done:
                 k = min(n - done, CHUNK)
                 self._chunk(k)
@@ -101,9 +101,8 @@ class Race:
     def _chunk(self, n: int) -> None:
         """n steps of every live racer, then judge each: diverged, converged, at the limit or running."""
         saved = self.batch.save()
-        mse = self.batch.run(n)  # before each update, and after the last: its health, as Sheet checks it
-        bad = ~(mse[1:] <= self.bound)  # NaN is bad too
-        first_bad = np.where(bad.any(0), bad.argmax(0) + 1, 0)  # the first unhealthy θ_j, j ≥ 1; 0: none
+        mse, _ = self.batch.run(n)  # before each update, and after the last: its health, as a Sheet checks it
+        first_bad = first_unhealthy(mse, self.bound)  # the first unhealthy θ_j, j ≥ 1; 0: none
         rmse = np.sqrt(mse[:n])
         stopped: dict[int, str] = {}
         for b, i in enumerate(self.live):

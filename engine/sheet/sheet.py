@@ -1,8 +1,9 @@
 """The factorization sheet: its parameters θ, gradient descent on them with rollback, Solve, and edits.
 
-The model (ratings, θ's layout, the loss and its gradient) is engine.sheet.model; the sheet owns θ, the
-optimizer's state and the step counter, and answers the commands a user gives. `state_dict()` and
-`load_state_dict()` are the one way to replace all of that at once, exactly.
+The model (ratings, θ's layout, predictions) is engine.sheet.model; θ and the optimizer's state live in a
+stepping kernel of one (engine.sheet.batched, the kernel a race steps its racers with), so a plain run, a
+restored checkpoint and a taken racer compute alike. The sheet owns the step counter and answers the commands
+a user gives. `state_dict()` and `load_state_dict()` are the one way to replace all of that at once, exactly.
 """
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ import torch
 from engine.config import OptimizerSettings, SheetConfig
 from engine.data.crosstab import Crosstab
 from engine.device import pick_device, threads_for
-from engine.optim import rules
 from engine.sheet import holdout
+from engine.sheet.batched import BatchedSheet, first_unhealthy
 from engine.sheet.model import DTYPE, SheetModel
 from engine.sheet.snapshot import Snapshot, take
 from engine.sheet.solve import solver
 
 
-DIVERGED_FACTOR = 10.0  # a run has diverged once its RMSE passes this many times its anchor (see Sheet._bound)
+DIVERGED_FACTOR = 10.0  # a run has diverged once its RMSE passes this many times its anchor (see divergence_bound)
 GROWN_SCALE = 0.1  # factor columns added to a running sheet start uniform in [0, this·init): a nudge, not a restart
 
 
@@ -81,6 +82,13 @@ class StepResult:
     holdout_losses: np.ndarray | None = field(default=None, repr=False)  # held-out RMSE at the same θs, if any
 
 
+def divergence_bound(anchor_rmse: float, spread: float) -> float:
+    """The largest MSE a healthy run reaches: (DIVERGED_FACTOR × the anchor RMSE or the ratings' spread)².
+
+    Refusing only inf/NaN would keep factors so large that no learning rate could recover from them."""
+    return (DIVERGED_FACTOR * max(anchor_rmse, spread, 1.0)) ** 2
+
+
 class Sheet:
     """A crosstab of ratings with factors that gradient descent or a solver can fit."""
 
@@ -107,10 +115,21 @@ class Sheet:
     def n_items(self) -> int:
         return self.model.n_items
 
-    def _bind(self, theta: torch.Tensor) -> None:
-        """Make θ the sheet's parameters, with a gradient buffer and named views of both."""
-        self.theta, self.grad = theta, torch.zeros_like(theta)
-        self._p, self._g = self.model.split(theta), self.model.split(self.grad)
+    def _bind(self, theta: torch.Tensor, state: dict | None = None) -> None:
+        """Make θ (and an optimizer state in the rules' form) the sheet's: a stepping kernel of one holds them."""
+        self._kernel = BatchedSheet.of_state(self.model, self.settings, theta, state or {})
+        self._kernel.held = self.held
+        self.theta, self.grad = self._kernel.rows(self._kernel.theta)[0], self._kernel.rows(self._kernel.grad)[0]
+        self._p, self._g = self.model.split(self.theta), self.model.split(self.grad)
+
+    def _rebind(self, keep_state: bool = True) -> None:
+        """A new kernel for the current model and settings, with θ (and the optimizer's state, if kept) as they are."""
+        self._bind(self.theta.clone(), self.state if keep_state else None)
+
+    @property
+    def state(self) -> dict:
+        """The optimizer's state in the rules' form: {} before a first step, {"v"}, {"r"} or {"t", "m", "r"} (copies)."""
+        return self._kernel.state(0)[1]
 
     def _use_ratings(self, ratings: np.ndarray, held: np.ndarray | None = None,
                      model: SheetModel | None = None) -> None:
@@ -122,7 +141,7 @@ class Sheet:
 
     def _loss(self) -> torch.Tensor:
         """The MSE at θ; the gradient lands in self.grad."""
-        return self.model.loss_and_gradient(self._p, self._g)
+        return self._kernel.loss()[0]
 
     # --- commands ----------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
@@ -130,7 +149,6 @@ class Sheet:
         seed = self.config.seed if seed is None else seed
         self.config = replace(self.config, seed=seed)
         self._bind(self.model.initial_theta(seed))
-        self.state: dict = {}
         self.steps = 0
         self.diverged = False
         self._anchor()
@@ -139,22 +157,12 @@ class Sheet:
         """Remember the RMSE where the user last changed something: divergence is judged against it."""
         self.anchor_rmse = self.rmse()
 
-    def _bound(self) -> float:
-        """The largest RMSE a healthy run reaches: DIVERGED_FACTOR × the anchor or the ratings' spread.
-
-        Refusing only inf/NaN would keep factors so large that no learning rate could recover from them."""
-        return DIVERGED_FACTOR * max(self.anchor_rmse, self.model.spread, 1.0)
-
     def set_optimizer(self, settings: OptimizerSettings) -> None:
         """Switch rule or settings; parameters stay, a different rule starts with fresh state."""
-        if settings.name != self.settings.name:
-            self.state = {}
+        keep = settings.name == self.settings.name
         self.settings = settings
+        self._rebind(keep_state=keep)
         self._anchor()
-
-    def lr(self) -> float:
-        """The learning rate of the next step (a constant schedule: the settings' lr)."""
-        return self.settings.lr
 
     def step(self, n: int = 1) -> StepResult:
         """Apply n full-batch updates; a batch that turns inf/NaN is rolled back to the last good step."""
@@ -164,49 +172,18 @@ class Sheet:
             return self._step(n)
 
     def _step(self, n: int) -> StepResult:
-        bound = self._bound() ** 2
-        theta0, state0 = self.theta.clone(), _copy_state(self.state)
-        losses, held = self._run(n)
-        if self._healthy(bound):
-            self.steps += n
-            self.diverged = False
-            return StepResult(n, losses.cpu().numpy(), holdout_losses=_numpy(held))
-        # Replay one update at a time from the batch's start to keep the last good parameters.
-        self.theta.copy_(theta0)
-        self.state, done, done_held = state0, [], []
-        for _ in range(n):
-            theta0, state0 = self.theta.clone(), _copy_state(self.state)
-            loss, held = self._run(1)
-            if not self._healthy(bound):
-                self.theta.copy_(theta0)
-                self.state = state0
-                break
-            done.append(loss)
-            done_held.append(held)
-        self.steps += len(done)
-        self.diverged = True
-        losses = torch.cat(done) if done else torch.empty(0, dtype=DTYPE)
-        held = None if self.held is None else torch.cat(done_held) if done_held else torch.empty(0, dtype=DTYPE)
-        return StepResult(len(done), losses.cpu().numpy(), diverged=True, holdout_losses=_numpy(held))
-
-    def _healthy(self, bound: float) -> bool:
-        """Whether θ is finite and its MSE finite and at most bound (one device sync)."""
-        mse = self._loss()
-        return bool((mse <= bound) & torch.isfinite(mse) & torch.isfinite(self.theta).all())
-
-    def _run(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """n updates of θ in place; the RMSE before each, and the held-out RMSE at the same θs when cells are held out."""
-        # The gradient is written out, never taken by autograd: inference mode skips autograd's
-        # bookkeeping on every small op (about 1.4× the steps per second on the 15×15 sheet).
-        # State buffers made here are inference tensors: only ever updated in place in here.
-        with torch.inference_mode():
-            losses, held = [], []
-            for _ in range(n):
-                losses.append(self._loss())
-                if self.held is not None:
-                    held.append(self.held.mse(self.model.predict(self._p)[0]))
-                rules.update(self.theta, self.grad, self.state, self.settings, self.lr())
-            return torch.stack(losses).sqrt_(), torch.stack(held).sqrt_() if held else None
+        kernel = self._kernel
+        saved = kernel.save()
+        mse, held = kernel.run(n)
+        refused = int(first_unhealthy(mse, divergence_bound(self.anchor_rmse, self.model.spread))[0])
+        kept = n if refused == 0 else refused - 1
+        if refused:  # back to the last good step: replaying computes exactly what the run did
+            kernel.restore(saved)
+            kernel.run(kept)
+        self.steps += kept
+        self.diverged = bool(refused)
+        return StepResult(kept, np.sqrt(mse[:kept, 0]), diverged=self.diverged,
+                          holdout_losses=None if held is None else np.sqrt(held[:kept, 0]))
 
     def solve(self, restarts: int = 14, max_iter: int = 2000,
               progress: Callable[[int, float], None] | None = None,
@@ -229,7 +206,8 @@ class Sheet:
                                       should_stop=should_stop)
         if bool(torch.isfinite(found.theta).all()):
             self.theta.copy_(found.theta)
-        self.state, self.diverged = {}, False
+        self._rebind(keep_state=False)
+        self.diverged = False
         self._anchor()
         rmse = self.rmse()
         return SolveResult(found.iterations, time.perf_counter() - start, before, rmse, found.converged,
@@ -249,7 +227,7 @@ class Sheet:
 
     def _set_ratings(self, ratings: np.ndarray) -> None:
         self._use_ratings(ratings)
-        self._p, self._g = self.model.split(self.theta), self.model.split(self.grad)
+        self._rebind()
 
     def set_holdout(self, fraction: float = 0.2, seed: int = 0) -> None:
         """Hold out a seeded fraction of the rated cells: left out of the loss, its gradient and Solve."""
@@ -291,7 +269,7 @@ class Sheet:
             params[name] = block
         self.config, self.model = config, model
         self._bind(model.flatten(params))
-        self.state, self.diverged = {}, False
+        self.diverged = False
         self._anchor()
 
     # --- the whole state ---------------------------------------------------------------------
@@ -318,10 +296,9 @@ class Sheet:
         if theta.shape != (size,):
             raise ValueError(f"θ should have {size} values for this sheet, got {tuple(theta.shape)}")
         self.config = config
-        self._use_ratings(ratings, held, model)
-        self._bind(theta.to(self.device).clone())
-        self.state = _copy_state(state.get("optimizer", {}), self.device)
         self.settings = state.get("settings", self.settings)
+        self._use_ratings(ratings, held, model)
+        self._bind(theta.to(self.device), _copy_state(state.get("optimizer", {}), self.device))
         self.steps = int(state.get("steps", 0))
         self.diverged = bool(state.get("diverged", False))
         self.anchor_rmse = float(state.get("anchor_rmse", self.rmse()))
@@ -350,10 +327,6 @@ class Sheet:
     def snapshot(self) -> Snapshot:
         """Everything a view or an export needs, as plain numpy arrays and scalars."""
         return take(self)
-
-
-def _numpy(x: torch.Tensor | None) -> np.ndarray | None:
-    return None if x is None else x.cpu().numpy()
 
 
 def _copy_state(state: dict, device: str | torch.device | None = None) -> dict:

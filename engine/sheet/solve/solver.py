@@ -22,6 +22,8 @@ from typing import Callable
 
 import torch
 
+from engine.config import OptimizerSettings
+from engine.sheet.batched import BatchedSheet
 from engine.sheet.solve import schur
 from engine.sheet.solve.als import Als, als_affordable
 from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, GridRun, Problem, problem_of, sum_of_squares
@@ -134,8 +136,9 @@ class Lbfgs:
     per_call = CHUNK  # iterations per iterate()
 
     def __init__(self, starts: torch.Tensor, problem: Problem):
-        self.problem, self.x = problem, starts[0].clone()
-        self._p, self._g = problem.model.split(self.x), problem.model.split(torch.zeros_like(self.x))
+        # the loss and its gradient from the stepping kernel (a batch of one), x a view of its θ
+        self.problem, self.kernel = problem, BatchedSheet(problem.model, [OptimizerSettings()], starts[0])
+        self.x, self._grad = (self.kernel.rows(b)[0] for b in (self.kernel.theta, self.kernel.grad))
         self.lbfgs = torch.optim.LBFGS([self.x], lr=1, max_iter=CHUNK, max_eval=CHUNK * 25, history_size=20,
                                        tolerance_grad=1e-10, tolerance_change=1e-15, line_search_fn="strong_wolfe")
         self.history = [float(self._closure())]
@@ -144,8 +147,8 @@ class Lbfgs:
 
     def _closure(self) -> torch.Tensor:
         """MSE + (wd/2)·‖θ‖², with its gradient in x.grad."""
-        self._mse = self.problem.model.loss_and_gradient(self._p, self._g)
-        self.x.grad = torch.cat([g.reshape(-1) for g in self._g.values()])
+        self._mse = self.kernel.loss()[0]
+        self.x.grad = self._grad.clone()
         wd = self.problem.weight_decay
         if not wd:
             return self._mse
