@@ -8,6 +8,8 @@ from engine.cli.race import checkpoints, parse_optimizers
 from engine.config import OptimizerSettings, SheetConfig
 from engine.sheet.sheet import Sheet
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))

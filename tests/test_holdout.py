@@ -10,6 +10,8 @@ from engine.data.crosstab import Crosstab
 from engine.sheet import holdout
 from engine.sheet.sheet import Sheet
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 ADAM = OptimizerSettings("adam", lr=0.05)
 
 

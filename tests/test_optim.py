@@ -5,6 +5,8 @@ import torch
 from engine.optim import rules as optim
 from engine.config import OPTIMIZERS, OptimizerSettings
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 
 def _loss(p: torch.Tensor) -> torch.Tensor:
     # A non-quadratic bowl, so that gradients change from step to step.

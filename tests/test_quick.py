@@ -72,6 +72,8 @@ from engine.config import SheetConfig
 from engine.data.crosstab import top_crosstab
 from engine.data.movielens import default_ratings
 from engine.sheet.quick import quick_snapshot
+
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 snap = quick_snapshot(top_crosstab(default_ratings(), 15), SheetConfig(biases=True, squash=True))
 assert snap.rmse > 0 and snap.predictions.shape == (15, 15)
 assert not imported, f"torch was imported: {imported[0]}"

@@ -8,6 +8,8 @@ from engine.sheet.batched import BatchedSheet, Coefficients
 from engine.sheet.race import CONVERGED, DIVERGED, LIMIT, Race
 from engine.sheet.sheet import Sheet
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 FIVE = [O("sgd", lr=0.01), O("momentum", lr=0.01, weight_decay=0.01), O("rmsprop", lr=0.01),
         O("adam", lr=0.05, weight_decay=0.01), O("adamw", lr=0.05, weight_decay=0.1)]
 # On the default sheet SGD at lr 3 is chaotic: where it is refused moves with the last bit of one factor (at step

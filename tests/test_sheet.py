@@ -12,6 +12,8 @@ from engine.models.factorization import y_range
 from engine.sheet.sheet import Sheet
 from engine.sheet.snapshot import Snapshot
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 
 def test_crosstab_is_the_lessons_recipe(movielens, grid15) -> None:
     frame = movielens.frame

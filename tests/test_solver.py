@@ -13,6 +13,8 @@ from engine.sheet.sheet import Sheet
 from engine.sheet.solve.als import Als, Side
 from engine.sheet.solve.spectral import spectral_start
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 CONFIGS = [SheetConfig(), SheetConfig(biases=True), SheetConfig(biases=True, squash=True)]
 IDS = ["plain", "biases", "biases+squash"]
 

@@ -7,6 +7,8 @@ from engine.config import OptimizerSettings, SheetConfig
 from engine.sheet.sheet import Sheet
 from engine.sheet.timeline import Series, Timeline
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 ADAM = OptimizerSettings("adam", lr=0.05)
 SLOW = OptimizerSettings("adam", lr=0.01)
 SGD = OptimizerSettings("sgd", lr=0.02)

@@ -24,6 +24,11 @@ def test_synthetic_ratings_are_made_on_the_device_and_split_80_20() -> None:
     assert 0.5 < float(ratings.std()) < 1.5  # taste, not constant and not saturated
 
 
-def test_throughput_runs_the_fit_loop_and_gives_ratings_per_second() -> None:
-    rate = _bench().throughput(torch.device("cpu"), 20_000, 300, 200, bs=4_096, epochs=1)
-    assert math.isfinite(rate) and rate > 0
+def test_throughput_is_the_timed_fit_loops_ratings_over_its_seconds() -> None:
+    runs = []
+    rate = _bench().throughput(torch.device("cpu"), 20_000, 300, 200, bs=4_096, epochs=2, runs=runs)
+    warm, timed = runs
+    assert [len(warm.epochs), len(timed.epochs)] == [1, 2] and timed.iterations == 2 * math.ceil(16_000 / 4_096)
+    assert not timed.stopped and not timed.diverged
+    assert rate == 2 * 16_000 / timed.seconds  # every training rating of both epochs, over the timed run alone
+    assert timed.epochs[-1].train_loss < warm.epochs[0].train_loss  # it trained: the same model went on learning

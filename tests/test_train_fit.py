@@ -97,17 +97,21 @@ def test_should_stop_ends_the_run_before_the_next_batch(data) -> None:
 
 def test_a_threading_event_stops_a_run_in_another_thread_promptly(movielens) -> None:
     data = prepare(movielens)
-    stop, started, out = threading.Event(), threading.Event(), {}
+    stop, started, out, batches = threading.Event(), threading.Event(), {}, []
+
+    def on_batch(b) -> None:
+        batches.append(b)
+        started.set()
+
     worker = threading.Thread(target=lambda: out.setdefault("run", learn(
-        data, RECIPES["lesson-net"].with_(epochs=50), on_batch=lambda b: started.set(), should_stop=stop)))
+        data, RECIPES["lesson-net"].with_(epochs=50), on_batch=on_batch, should_stop=stop)))
     worker.start()
     assert started.wait(60)
     stop.set()
-    set_at = time.perf_counter()
-    worker.join(5)
-    assert not worker.is_alive()
-    assert time.perf_counter() - set_at < 1.0  # within one batch (about a millisecond) even on a busy machine
-    assert out["run"].history.stopped
+    seen = len(batches)  # at least the batches done when the flag was set
+    worker.join(60)
+    assert not worker.is_alive() and out["run"].history.stopped
+    assert len(batches) <= seen + 1  # the flag is read between batches: at most the batch under way finishes
 
 
 def test_divergence_is_reported_not_trained_on(data) -> None:

@@ -4,15 +4,15 @@ A lone Sheet steps as a batch of one, and a race as a batch of its racers, throu
 loss, gradient and update, on data laid out alike. So a racer, a restored checkpoint and a plain run perform
 identical operations on identically aligned data, and agree to the last bit on any CPU (on one thread).
 
-Layout. Copy b's θ is row b of a (B, W) buffer, in the sheet's layout [user factors | movie factors | user
-biases | movie biases], padded with zeros to W, a multiple of ROW doubles; the buffer starts on a 64-byte
-boundary. Hence two guarantees that do not hold for a plain (B, P) stack:
-- every copy's matrices sit at the same address modulo 64 as a lone sheet's: a BLAS kernel (MKL's DGEMM
-  among them) may round a product differently when an operand moves by 8 bytes;
-- an element-wise pass over the buffers has no leftover elements: a vectorised loop hands its last few
-  elements to scalar code, which may round differently (lerp's fused multiply-add, the sigmoid).
-Predictions and errors are (B, n·m) rows padded the same way, and each copy's sum of squares is a reduction
-of its own row.
+Layout. Each block of θ is stored for all copies at once, block by block ((B, users, k), (B, k, movies),
+(B, users), (B, movies)), with users and movies padded with zeros to a multiple of ROW, from a 64-byte boundary.
+Hence two guarantees that a plain stack of copies lacks:
+- every copy's matrices (factors, predictions, errors, gradients) start 64-byte aligned, as a lone sheet's do:
+  a BLAS kernel (MKL's DGEMM among them) may round a product differently when an operand moves by 8 bytes;
+- an element-wise pass over a buffer has no leftover elements, and each copy's entries sit at the same place
+  within the vector loop as a lone sheet's: a vectorised loop hands its last few elements to scalar code, which
+  may round differently (lerp's fused multiply-add, the sigmoid).
+The padding is inert: its ratings are blank, so its errors, gradients and updates are exactly 0.
 
 Each rule of engine.optim.rules is a choice of coefficients in one update, per copy:
 
@@ -45,8 +45,9 @@ from engine.config import OptimizerSettings
 from engine.models import factorization
 from engine.sheet.model import DTYPE, SheetModel
 
-ROW = 16  # doubles a row is padded to a multiple of: two AVX-512 vectors, the widest step ATen's loops take
+ROW = 16  # users and movies are padded to a multiple of this: two AVX-512 vectors of doubles, ATen's widest step
 ALIGN = 64  # bytes: where every buffer starts
+DOT_LOOP = 400  # ATen computes a batched product of fewer multiply-adds per copy in a plain loop of its own
 TABLE = 2**15  # Adam's per-step coefficients worked out at once: small enough to stay in cache
 
 
@@ -55,11 +56,11 @@ def padded(size: int) -> int:
     return -(-size // ROW) * ROW
 
 
-def aligned_zeros(rows: int, width: int, device: torch.device) -> torch.Tensor:
-    """A (rows, width) float64 buffer of zeros that starts on an ALIGN-byte boundary."""
-    flat = torch.zeros(rows * width + ALIGN // 8, dtype=DTYPE, device=device)
+def aligned_zeros(size: int, device: torch.device) -> torch.Tensor:
+    """A float64 vector of zeros that starts on an ALIGN-byte boundary."""
+    flat = torch.zeros(size + ALIGN // 8, dtype=DTYPE, device=device)
     skip = (-flat.data_ptr() % ALIGN) // 8
-    return flat[skip:skip + rows * width].view(rows, width)
+    return flat[skip:skip + size]
 
 
 @dataclass(frozen=True)
@@ -121,27 +122,34 @@ def first_unhealthy(mse: np.ndarray, bound: float) -> np.ndarray:
 
 
 class BatchedSheet:
-    """Copies of θ (each a row in the sheet's layout), each stepped by its own rule, all at once."""
+    """Copies of θ, each stepped by its own rule, all at once."""
 
     def __init__(self, model: SheetModel, settings: Sequence[OptimizerSettings], theta: torch.Tensor,
                  m: torch.Tensor | None = None, r: torch.Tensor | None = None, t: int = 0,
                  started: bool | None = None) -> None:
-        """theta (B, P) or (P,) for all; m and r the rules' running averages alike (None: fresh); t updates so far."""
+        """theta (B, P) or (P,) for all, in the sheet's layout; m and r the rules' running averages alike (None:
+        fresh); t the updates so far."""
         self.model, self.settings, self.t = model, list(settings), t
         self.started = (t > 0 or m is not None or r is not None) if started is None else started
-        self.B, self.P = len(self.settings), model.size
-        self.W = padded(self.P)
+        self.B = len(self.settings)
+        n, k, items = model.n_users, model.config.k, model.n_items
+        self._n, self._m = n, items
+        N, M = padded(n), padded(items)
+        shapes = {"user_factors": (N, k), "item_factors": (k, M)}
+        if model.config.biases:
+            shapes |= {"user_bias": (N,), "item_bias": (M,)}
+        self.shapes = shapes
+        size = self.B * sum(int(np.prod(s)) for s in shapes.values())
         device = model.device
-        self.theta, self.grad, self.m, self.r, self._buf, self._den = (
-            aligned_zeros(self.B, self.W, device) for _ in range(6))
+        self.theta, self.grad, self.m, self.r, self._buf, self._den = (aligned_zeros(size, device) for _ in range(6))
         for buffer, value in ((self.theta, theta), (self.m, m), (self.r, r)):
             if value is not None:
-                buffer[:, :self.P] = value
+                self._put(buffer, value)
         self.coef = [Coefficients.of(h) for h in self.settings]
-        column = {k: self._column([getattr(c, k) for c in self.coef])
+        spread = {k: self._spread([getattr(c, k) for c in self.coef])
                   for k in ("w1", "beta2", "c2", "e", "u", "wd2", "decay")}
-        self._w1, self._beta2, self._c2, self._e = column["w1"], column["beta2"], column["c2"], column["e"]
-        self._u, self._wd2, self._decay = column["u"], column["wd2"], column["decay"]
+        self._w1, self._beta2, self._c2, self._e = spread["w1"], spread["beta2"], spread["c2"], spread["e"]
+        self._u, self._wd2, self._decay = spread["u"], spread["wd2"], spread["decay"]
         self._uses_r = any(c.uses_r for c in self.coef)
         self._uses_u = not all(c.uses_r for c in self.coef)
         self._uses_m = any(c.w1 != 1 for c in self.coef)
@@ -158,31 +166,62 @@ class BatchedSheet:
         m = state.get("v", state.get("m"))
         return cls(model, [settings], theta, m, state.get("r"), int(state.get("t", 0)), started=bool(state))
 
-    def _column(self, per_copy: Sequence[float]) -> torch.Tensor:
-        """Per-copy values as a (B, 1) column, broadcast along each copy's row."""
-        return torch.tensor(per_copy, dtype=DTYPE, device=self.model.device).view(-1, 1)
-
     def _bind(self) -> None:
         """Named views of the buffers, and scratch space, for the loss and the update."""
         model, B = self.model, self.B
-        p, g = model.split(self.theta[:, :self.P]), model.split(self.grad[:, :self.P])
+        p, g = self._blocks(self.theta), self._blocks(self.grad)
         self._U, self._M, self._gU, self._gM = p["user_factors"], p["item_factors"], g["user_factors"], g["item_factors"]
         self._Ut, self._Mt = self._U.mT, self._M.mT
         self._biases, self._squash = model.config.biases, model.config.squash
         if self._biases:
             self._ub, self._ib = p["user_bias"][:, :, None], p["item_bias"][:, None, :]
             self._gub, self._gib = g["user_bias"], g["item_bias"]
-        n, m = model.n_users, model.n_items
-        width = padded(n * m)
-        self._pred, self._err, self._sq = (aligned_zeros(B, width, model.device)[:, :n * m].unflatten(1, (n, m))
-                                           for _ in range(3))
-        self._neg_r, self._w = -model.r, model.mask
-        self.p = p  # named views of every copy's blocks, (B, …) each
+        N, M = self.shapes["user_factors"][0], self.shapes["item_factors"][1]
+        self._pred, self._err = (aligned_zeros(B * N * M, model.device).view(B, N, M) for _ in range(2))
+        # A sum of squares as a product of fewer than 400 multiply-adds runs ATen's plain loop, the fastest here;
+        # a longer one would go to BLAS, whose path differs with the batch's size (a dot for one, a GEMM for more).
+        small = N * M < DOT_LOOP
+        self._row, self._col = (self._err.view(B, 1, N * M), self._err.view(B, N * M, 1)) if small else (None, None)
+        self._sq = None if small else torch.empty_like(self._err)
+        r, w = (torch.zeros(N, M, dtype=DTYPE, device=model.device) for _ in range(2))
+        r[:self._n, :self._m], w[:self._n, :self._m] = model.r, model.mask  # padding: blank cells
+        self._neg_r, self._w = -r, w
 
     # --- layout ------------------------------------------------------------------------------
-    def rows(self, buffer: torch.Tensor) -> torch.Tensor:
-        """A buffer (θ, m or r) as (B, P) in the sheet's layout: a view."""
-        return buffer[:, :self.P]
+    def _blocks(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named (B, …) views of a buffer's blocks, padding included."""
+        out, start = {}, 0
+        for name, shape in self.shapes.items():
+            size = self.B * int(np.prod(shape))
+            out[name] = flat[start:start + size].view(self.B, *shape)
+            start += size
+        return out
+
+    def _real(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named (B, …) views of a buffer's blocks without their padding: the sheet's shapes."""
+        n, m = self._n, self._m
+        cut = {"user_factors": (slice(None), slice(None, n)), "item_factors": (slice(None), slice(None), slice(None, m)),
+               "user_bias": (slice(None), slice(None, n)), "item_bias": (slice(None), slice(None, m))}
+        return {name: block[cut[name]] for name, block in self._blocks(flat).items()}
+
+    def _put(self, flat: torch.Tensor, rows: torch.Tensor) -> None:
+        """Write (B, P) or (P,) values in the sheet's layout into a buffer."""
+        for name, value in self.model.split(rows).items():
+            self._real(flat)[name].copy_(value)
+
+    def rows(self, flat: torch.Tensor) -> torch.Tensor:
+        """A buffer (θ, its gradient, m or r) as (B, P) in the sheet's layout: a copy."""
+        return torch.cat([v.flatten(1) for v in self._real(flat).values()], 1)
+
+    def put_theta(self, theta: torch.Tensor) -> None:
+        """Every copy's θ from (B, P) or (P,) values in the sheet's layout (the optimizer's state stays)."""
+        self._put(self.theta, theta)
+
+    def _spread(self, per_copy: Sequence[float] | np.ndarray) -> torch.Tensor:
+        """Per-copy values (…, B) spread over every entry each copy owns (…, size), block by block."""
+        per_copy = np.asarray(per_copy, dtype=np.float64)
+        blocks = [np.repeat(per_copy, int(np.prod(s)), axis=-1) for s in self.shapes.values()]
+        return torch.from_numpy(np.concatenate(blocks, axis=-1)).to(self.model.device)
 
     def save(self) -> tuple:
         """A copy of everything a run changes, for restore()."""
@@ -203,11 +242,11 @@ class BatchedSheet:
 
     def state(self, b: int) -> tuple[torch.Tensor, dict]:
         """Copy b's θ (the sheet's layout) and its optimizer state as a Sheet keeps it: copies."""
-        theta = self.rows(self.theta)[b].clone()
+        theta = self.rows(self.theta)[b]
         name = self.settings[b].name
         if not self.started or name == "sgd":
             return theta, {}
-        m, r = self.rows(self.m)[b].clone(), self.rows(self.r)[b].clone()
+        m, r = self.rows(self.m)[b], self.rows(self.r)[b]
         if name == "momentum":
             return theta, {"v": m}
         if name == "rmsprop":
@@ -218,10 +257,10 @@ class BatchedSheet:
     def run(self, n: int) -> tuple[np.ndarray, np.ndarray | None]:
         """n updates of every copy: the MSE (n + 1, B) before each update and after the last, and the held-out
         cells' MSE at the same θs when there are any (else None)."""
-        piece = max(TABLE // (self.B * self.W), 1) if self.adam else max(n, 1)
+        piece = max(TABLE // len(self.theta), 1) if self.adam else max(n, 1)
         device = self.model.device
         with torch.inference_mode():
-            sse = torch.empty(n + 1, self.B, dtype=DTYPE, device=device)
+            sse = self._sums(n + 1)
             held = torch.empty(n + 1, self.B, dtype=DTYPE, device=device) if self.held is not None else None
             loss, update = self._loss, self._update
             for start in range(0, n, piece):
@@ -231,36 +270,42 @@ class BatchedSheet:
             loss(sse[n], None if held is None else held[n])
         self.t += n
         self.started = self.started or n > 0
-        mse = sse.cpu().numpy() / self.model.count
+        mse = sse[:, :, 0, 0].cpu().numpy() / self.model.count
         return mse, None if held is None else held.cpu().numpy()
 
     def loss(self) -> torch.Tensor:
         """Each copy's MSE now, (B,); the gradient lands in self.grad."""
         with torch.inference_mode():
-            sse = torch.empty(self.B, dtype=DTYPE, device=self.model.device)
-            self._loss(sse, None)
-        return sse / self.model.count
+            sse = self._sums(1)
+            self._loss(sse[0], None)
+        return sse[0, :, 0, 0] / self.model.count
+
+    def _sums(self, rows: int) -> torch.Tensor:
+        """Room for `rows` sums of squares per copy, (rows, B, 1, 1): each copy's 64 bytes from the next."""
+        return aligned_zeros(rows * self.B * ALIGN // 8, self.model.device).view(rows, self.B, -1)[:, :, :1, None]
 
     def _coefficients(self, t: int, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(d, v) as (B, 1) columns for the n steps after step t: Adam's change with t, the others' do not."""
+        """(d, v) spread per entry for the n steps after step t: Adam's change with t, the others' do not."""
         ts = range(t + 1, t + (n if self.adam else 1) + 1)
-        d, v = (torch.tensor(np.array([f(c, ts) for c in self.coef]).T, dtype=DTYPE, device=self.model.device)
-                for f in (Coefficients.d, Coefficients.v))
-        d, v = d.unsqueeze(-1), v.unsqueeze(-1)  # (steps, B, 1)
+        d, v = (self._spread(np.array([f(c, ts) for c in self.coef]).T) for f in (Coefficients.d, Coefficients.v))
         if not self.adam:
             return [(d[0], v[0])] * n
         return list(zip(d.unbind(0), v.unbind(0)))
 
     def _loss(self, sse: torch.Tensor, held: torch.Tensor | None) -> None:
-        """Each copy's sum of squared errors into sse (B,), held-out MSE into held; the MSE's gradient into grad."""
+        """Each copy's sum of squared errors into sse (B, 1, 1), held-out MSE into held (B,); the MSE's gradient
+        into grad."""
         raw = torch.bmm(self._U, self._M, out=self._pred)
         if self._biases:
             raw.add_(self._ub).add_(self._ib)
         pred, s = factorization.squash(raw, self.model.squash_range)
         if held is not None:
-            held.copy_(self.held.mse(pred))
+            held.copy_(self.held.mse(pred[:, :self._n, :self._m]))
         err = torch.addcmul(self._neg_r, pred, self._w, out=self._err)  # pred − r on rated cells, 0 elsewhere
-        torch.sum(torch.mul(err, err, out=self._sq), (1, 2), out=sse)
+        if self._row is not None:
+            torch.bmm(self._row, self._col, out=sse)  # each copy's errors · themselves, by ATen's plain loop
+        else:
+            torch.sum(torch.mul(err, err, out=self._sq), (1, 2), out=sse[:, 0, 0])
         d = err.mul_(2.0 / self.model.count)  # ∂MSE/∂prediction
         if self._squash:
             d.mul_(factorization.squash_slope(s, self.model.y_range))  # through the sigmoid, in place: d stays aligned

@@ -1,8 +1,8 @@
 """The factorization sheet: its parameters θ, gradient descent on them with rollback, Solve, and edits.
 
-The model (ratings, θ's layout, predictions) is engine.sheet.model; θ and the optimizer's state live in a
-stepping kernel of one (engine.sheet.batched, the kernel a race steps its racers with), so a plain run, a
-restored checkpoint and a taken racer compute alike. The sheet owns the step counter and answers the commands
+The model (ratings, θ's layout, predictions) is engine.sheet.model; the sheet steps through a stepping kernel
+of one (engine.sheet.batched, the kernel a race steps its racers with), which holds the optimizer's state, so
+a plain run, a restored checkpoint and a taken racer compute alike. The sheet owns the step counter and answers the commands
 a user gives. `state_dict()` and `load_state_dict()` are the one way to replace all of that at once, exactly.
 """
 from __future__ import annotations
@@ -116,11 +116,19 @@ class Sheet:
         return self.model.n_items
 
     def _bind(self, theta: torch.Tensor, state: dict | None = None) -> None:
-        """Make θ (and an optimizer state in the rules' form) the sheet's: a stepping kernel of one holds them."""
+        """Make θ (and an optimizer state in the rules' form) the sheet's, with a stepping kernel of one for them.
+
+        θ and its gradient stay the sheet's own flat vectors (edits and Solve write θ); the kernel, which keeps
+        them in its padded layout, takes θ before it computes and gives θ and the gradient back after."""
+        self.theta, self.grad = theta.clone(), torch.zeros_like(theta)
+        self._p, self._g = self.model.split(self.theta), self.model.split(self.grad)
         self._kernel = BatchedSheet.of_state(self.model, self.settings, theta, state or {})
         self._kernel.held = self.held
-        self.theta, self.grad = self._kernel.rows(self._kernel.theta)[0], self._kernel.rows(self._kernel.grad)[0]
-        self._p, self._g = self.model.split(self.theta), self.model.split(self.grad)
+
+    def _taken_back(self) -> None:
+        """θ and its gradient from the kernel, after it computed."""
+        self.theta.copy_(self._kernel.rows(self._kernel.theta)[0])
+        self.grad.copy_(self._kernel.rows(self._kernel.grad)[0])
 
     def _rebind(self, keep_state: bool = True) -> None:
         """A new kernel for the current model and settings, with θ (and the optimizer's state, if kept) as they are."""
@@ -141,7 +149,10 @@ class Sheet:
 
     def _loss(self) -> torch.Tensor:
         """The MSE at θ; the gradient lands in self.grad."""
-        return self._kernel.loss()[0]
+        self._kernel.put_theta(self.theta)
+        mse = self._kernel.loss()[0]
+        self.grad.copy_(self._kernel.rows(self._kernel.grad)[0])
+        return mse
 
     # --- commands ----------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
@@ -173,6 +184,7 @@ class Sheet:
 
     def _step(self, n: int) -> StepResult:
         kernel = self._kernel
+        kernel.put_theta(self.theta)
         saved = kernel.save()
         mse, held = kernel.run(n)
         refused = int(first_unhealthy(mse, divergence_bound(self.anchor_rmse, self.model.spread))[0])
@@ -180,6 +192,7 @@ class Sheet:
         if refused:  # back to the last good step: replaying computes exactly what the run did
             kernel.restore(saved)
             kernel.run(kept)
+        self._taken_back()
         self.steps += kept
         self.diverged = bool(refused)
         return StepResult(kept, np.sqrt(mse[:kept, 0]), diverged=self.diverged,

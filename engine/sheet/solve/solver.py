@@ -136,9 +136,9 @@ class Lbfgs:
     per_call = CHUNK  # iterations per iterate()
 
     def __init__(self, starts: torch.Tensor, problem: Problem):
-        # the loss and its gradient from the stepping kernel (a batch of one), x a view of its θ
-        self.problem, self.kernel = problem, BatchedSheet(problem.model, [OptimizerSettings()], starts[0])
-        self.x, self._grad = (self.kernel.rows(b)[0] for b in (self.kernel.theta, self.kernel.grad))
+        # the loss and its gradient from the stepping kernel, a batch of one
+        self.problem, self.x = problem, starts[0].clone()
+        self.kernel = BatchedSheet(problem.model, [OptimizerSettings()], self.x)
         self.lbfgs = torch.optim.LBFGS([self.x], lr=1, max_iter=CHUNK, max_eval=CHUNK * 25, history_size=20,
                                        tolerance_grad=1e-10, tolerance_change=1e-15, line_search_fn="strong_wolfe")
         self.history = [float(self._closure())]
@@ -147,8 +147,9 @@ class Lbfgs:
 
     def _closure(self) -> torch.Tensor:
         """MSE + (wd/2)·‖θ‖², with its gradient in x.grad."""
+        self.kernel.put_theta(self.x)
         self._mse = self.kernel.loss()[0]
-        self.x.grad = self._grad.clone()
+        self.x.grad = self.kernel.rows(self.kernel.grad)[0]
         wd = self.problem.weight_decay
         if not wd:
             return self._mse
