@@ -220,13 +220,15 @@ def test_the_coach_bar_offers_a_fix_for_a_diverging_run_and_the_fix_holds(qtbot,
 
 def test_a_fix_for_an_oscillating_run_starts_a_branch(qtbot, window):
     tab = window.sheet
-    tab.engine.set_optimizer(OptimizerSettings("adam", lr=1.0))
+    # SGD at lr 2.5 settles into a steady oscillation on this sheet (Adam at lr 1 is chaotic: on some CPUs it
+    # oscillates, on others it stalls)
+    tab.engine.set_optimizer(OptimizerSettings("sgd", lr=2.5))
     run(qtbot, tab, 1000)
     qtbot.waitUntil(lambda: tab.coach_bar.isVisible(), timeout=WAIT_MS)
     d = tab.diagnosis
     assert d.kind == "oscillating" and d.step < 1000
     switch = tab.coach_bar.buttons[1]
-    assert "switch to Momentum" in switch.label
+    assert "switch to Adam" in switch.label
     qtbot.mouseClick(switch, Qt.LeftButton)  # back to the best step, on with another optimizer
     qtbot.waitUntil(lambda: len(tab.timeline.branches) == 2 and tab.snapshot.step == d.step, timeout=WAIT_MS)
     assert tab.timeline.branches[1].fork == d.step and tab.timeline.branches[0].end == 1000

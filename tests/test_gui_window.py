@@ -167,8 +167,12 @@ def test_play_for_a_second_advances_while_events_are_processed(qtbot, window):
 
 
 def test_stop_ends_a_solve(qtbot, window):
-    window.sheet.controls.top.setValue(60)  # big enough that the solve is still running when Stop arrives
-    qtbot.waitUntil(lambda: window.sheet.snapshot.ratings.shape == (60, 60), timeout=WAIT_MS)
+    # 150 × 150 under the sigmoid: L-BFGS, which runs to its cap for seconds, so Stop arrives while it runs
+    window.sheet.controls.top.setValue(150)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.ratings.shape == (150, 150), timeout=WAIT_MS)
+    window.sheet.controls.biases.setChecked(True)
+    window.sheet.controls.squash.setChecked(True)
+    qtbot.waitUntil(lambda: window.sheet.snapshot.squash and window.sheet.snapshot.biases, timeout=WAIT_MS)
     results = []
     window.sheet.engine.solved.connect(results.append)
     window.actions["solve"].trigger()

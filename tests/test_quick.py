@@ -11,6 +11,8 @@ from engine.data.crosstab import top_crosstab
 from engine.sheet.quick import quick_snapshot
 from engine.sheet.sheet import Sheet
 
+pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
+
 CONFIGS = [SheetConfig(), SheetConfig(biases=True), SheetConfig(biases=True, squash=True),
            SheetConfig(k=1, squash=True, seed=3, init=0.5), SheetConfig(k=12, seed=0)]
 IDS = ["plain", "biases", "biases+squash", "k1+squash", "k12"]
@@ -73,7 +75,6 @@ from engine.data.crosstab import top_crosstab
 from engine.data.movielens import default_ratings
 from engine.sheet.quick import quick_snapshot
 
-pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 snap = quick_snapshot(top_crosstab(default_ratings(), 15), SheetConfig(biases=True, squash=True))
 assert snap.rmse > 0 and snap.predictions.shape == (15, 15)
 assert not imported, f"torch was imported: {imported[0]}"

@@ -3,7 +3,8 @@
 A fresh sheet is its ratings, random factors and one small matrix product, so the window can show all of
 it (factors, predictions, loss) while torch is still loading. The numbers are the Sheet's own: the same
 initial draw (engine.sheet.start) and the same formulas (engine.models.factorization); the loss's gradient
-is the chain rule of SheetModel.loss_and_gradient, here in numpy. Nothing here imports torch.
+is the chain rule of the stepping kernel (engine.sheet.batched), here in numpy; tests/test_quick.py holds the
+two to 1e-12 (they sum in different orders). Nothing here imports torch.
 """
 from __future__ import annotations
 
