@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 
 from engine.cli.main import main
-from engine.graddesc import RULES, lesson_data
+from engine.graddesc import RULES, GradDesc, Settings, lesson_data
 from engine.xlsx.graddesc import SHEETS, Layout, export_graddesc, read_graddesc
 from test_graddesc_read import as_xlsm, lesson_runs
 from test_xlsx_calc import recalculate, soffice  # the project's LibreOffice harness (fails under CI without it)
@@ -173,3 +173,31 @@ def test_the_command_line_compares_workbook_and_engine(calculated, capsys):
     assert "graddesc.xlsm · sheet 'Adam' (adam): 29 rows, b = 4, a = 2.2" in printed
     line = next(x for x in printed.splitlines() if x.startswith("workbook vs engine, epoch 1"))
     assert float(line.split("largest difference ")[1].split()[0]) <= TOLERANCE
+
+
+def test_onestep_done_by_hand_in_libreoffice_is_the_engines_second_epoch(tmp_path):
+    """Export the reset state, let LibreOffice calculate it, then do what onestep does (C32:D32 → C1:C2, the last
+    row's averages → row 3) and calculate again: the sheet's rows are the engine's epoch 2."""
+    soffice()
+    runs = [GradDesc(lesson_data(noise=2.0), Settings.lesson(rule)) for rule in ("sgd", "momentum", "rmsprop", "adam")]
+    src, mid, again, out = (tmp_path / d for d in ("src", "mid", "again", "out"))
+    for d in (src, mid, again, out):
+        d.mkdir()
+    export_graddesc(runs, src / "gd.xlsx")
+    recalculate([src / "gd.xlsx"], mid, tmp_path / "profile")
+    values, book = openpyxl.load_workbook(mid / "gd.xlsx", data_only=True), openpyxl.load_workbook(src / "gd.xlsx")
+    for run in runs:
+        lay, name = Layout(run.settings.rule, len(run.data)), SHEETS[run.settings.rule]
+        done, ws = values[name], book[name]
+        ws["C1"], ws["C2"] = done.cell(lay.last, 3).value, done.cell(lay.last, 4).value  # lastconst, lastslope
+        for c in lay.averages.values():
+            ws.cell(3, c).value = done.cell(lay.last, c).value  # momlast → momtarget, ms_last → gradtarget
+    book.save(again / "gd.xlsx")
+    recalculate([again / "gd.xlsx"], out, tmp_path / "profile")
+    calc = openpyxl.load_workbook(out / "gd.xlsx", data_only=True)
+    for run in runs:
+        run.run(2)
+        lay, ws = Layout(run.settings.rule, len(run.data)), calc[SHEETS[run.settings.rule]]
+        for field, c in lay.columns.items():
+            assert close(run.rows()[field], [ws.cell(FIRST + i, c).value for i in range(lay.n)]) <= TOLERANCE, field
+        assert close([run.history()["rmse"][1]], [ws.cell(*lay.rmse_cell).value]) <= TOLERANCE

@@ -13,7 +13,8 @@ TWO = Data([2.0, 3.0], [34.0, 36.0], "two rows")  # y = 30 + 2·x
 
 
 def first_rows(rule: str, **settings) -> np.ndarray:
-    run = GradDesc(TWO, Settings.lesson(rule, **settings))
+    h = Settings.lesson(rule, **settings)
+    run = GradDesc(TWO, h, Carry.reset(h))  # from the reset macros' first values (averages 0, 10,000), not warmed
     run.run_epoch()
     return run.rows()
 
@@ -109,21 +110,26 @@ def test_annealing_divides_lr_by_four_when_the_squared_averages_jump():
     assert (c.lr, c.best) == (0.25, 5.0)
 
 
-def test_adam_ann_anneals_between_epochs_only():
+def test_adam_ann_anneals_as_somesteps_does_after_each_onestep():
+    """prev_grad2 starts at the reset's √L + √M; after every epoch but the first (the one Reset shows), lr ÷ 4
+    when the last row's √L + √M exceeds twice prev_grad2, then prev_grad2 keeps the smaller of the two."""
     run = GradDesc(lesson_data(), Settings.lesson("adam_ann"))
-    lrs, bests = [], []
-    for _ in range(20):
+    best = math.sqrt(run.carry.v[0]) + math.sqrt(run.carry.v[1])
+    assert run.carry.best == best  # the reset macro's prev_grad2 ← avg_grad2
+    lr = 1.0
+    for epoch in range(1, 21):
         for _ in range(len(run.data)):
             before = run.carry.lr
             run.step_row()
             if run.row != 0:
                 assert run.carry.lr == before  # never within an epoch
-        lrs.append(run.carry.lr)
-        bests.append(run.carry.best)
         last = run.rows()[-1]
         g2 = math.sqrt(last["v_b"]) + math.sqrt(last["v_a"])
-        assert run.carry.best == min([g2] + bests[:-1])
-    assert lrs[0] == 1.0 and min(lrs) < 1.0  # it did anneal on the lesson's data (in epoch 16)
+        if epoch > 1:
+            lr = lr / 4 if g2 / best > 2 else lr
+            best = min(best, g2)
+        assert (run.carry.lr, run.carry.best) == (lr, best)
+    assert min(run.history()["lr"]) < 1.0  # it did anneal on the lesson's data
     assert run.history()["lr"][0] == 1.0
 
 
@@ -135,7 +141,8 @@ def test_adam_l2_and_adamw_shrink_differently_where_the_gradient_varies():
 
     def shrink(rule: str) -> np.ndarray:
         """One row from a = b = 1 with and without decay: how much the decay took off, in units of lr·wd·p."""
-        plain, decayed = (GradDesc(data, Settings.lesson(rule, weight_decay=w)) for w in (0.0, wd))
+        hs = [Settings.lesson(rule, weight_decay=w) for w in (0.0, wd)]
+        plain, decayed = (GradDesc(data, h, Carry.reset(h)) for h in hs)  # the same (cold) averages
         plain.step_row(), decayed.step_row()
         h = decayed.settings
         return (plain.carry.p - decayed.carry.p) / (h.lr * wd * np.array([h.start_b, h.start_a]))

@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 
 from engine.graddesc import ROW, GradDesc, Settings, lesson_data, paths, rmse
+from engine.graddesc.macros import reset_macro
 from engine.xlsx.errors import XlsxError
 from engine.xlsx.graddesc import SHEETS, export_graddesc, read_graddesc
 from gui.graddesc.frames import Frame
@@ -154,7 +155,9 @@ def test_another_optimizer_starts_again_with_its_columns(runner):
     runner.configure(Settings.lesson("adam"))
     frame = runner.mailbox.take()
     assert frame.clear and frame.settings.rule == "adam" and len(rows_of(frame)) == 0
-    assert frame.progress.top == (1.0, 1.0, 0.0, 0.0, 10_000.0, 10_000.0)  # adam's reset: squared averages 10,000
+    warm = reset_macro(runner.run.data, Settings.lesson("adam"))  # adam's reset: averages warmed by two epochs
+    assert frame.progress.top == (1.0, 1.0, *warm.m.tolist(), *warm.v.tolist())
+    assert warm.v.tolist() != [10_000.0, 10_000.0]
 
 
 def test_a_diverging_run_says_so_stops_and_reset_recovers(runner):

@@ -92,3 +92,20 @@ def test_implicit_model_adds_the_scaled_sum_of_the_rated_movies_factors() -> Non
     with torch.no_grad():
         model.y.weight.zero_()  # with no implicit factors it is EmbeddingDotBias
     torch.testing.assert_close(model(users, movies), plain(users, movies))
+
+
+def test_embedding_dot_bias_starts_every_embedding_as_get_emb() -> None:
+    """get_emb: uniform(−0.01, 0.01) for the factors and the biases alike (EmbeddingDot keeps 0..0.05)."""
+    torch.manual_seed(3)
+    model = EmbeddingDotBias(300, 400, n_factors=20)
+    for e in (model.u.weight, model.m.weight, model.ub.weight, model.mb.weight):
+        assert e.abs().max() <= 0.01
+    assert model.u.weight.min() < -0.009 and model.m.weight.min() < -0.009  # both signs, the whole range
+
+
+def test_the_lesson_net_recipe_says_which_dropout_the_notes_use() -> None:
+    from engine.train.recipes import recipe
+
+    net = recipe("lesson-net")
+    assert (net.p1, net.p2) == (0.5, 0.5) and "p1 = p2 = 0.5" in net.about
+    assert "lr/100" in recipe("lesson-learner").about and recipe("lesson-learner").warmup

@@ -1,4 +1,6 @@
 """Learning-rate schedules against torch.optim.lr_scheduler, iteration by iteration."""
+import math
+
 import pytest
 import torch
 
@@ -63,3 +65,23 @@ def test_one_cycle_rises_to_the_peak_then_falls_far_below_the_start() -> None:
 def test_bad_settings_get_one_line_errors(make, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_sgdr_with_the_lessons_warmup_as_fastai_07_cos_anneal() -> None:
+    """fastai 0.7's CosAnneal: lr/100 while iteration < nb/20 (counted in the cycle), then lr/2·(cos(π·i/nb) + 1);
+    each next cycle cycle_mult times longer; the warm-up only in the first cycle."""
+    nb = 50  # batches in an epoch, cycle_len 1
+    s = SGDR(1.0, nb, cycle_len=1, cycle_mult=2, warmup=True)
+    assert [s(i) for i in range(3)] == [0.01, 0.01, 0.01]  # 0, 1, 2 < 2.5
+    assert s(3) == pytest.approx(0.5 * (math.cos(math.pi * 3 / nb) + 1), rel=1e-15)
+    assert s(nb) == 1.0 and s(nb + 5) == pytest.approx(0.5 * (math.cos(math.pi * 5 / (2 * nb)) + 1), rel=1e-15)
+    plain = SGDR(1.0, nb, cycle_len=1, cycle_mult=2)
+    assert all(s(i) == plain(i) for i in range(3, 3 * nb))
+
+
+def test_the_lesson_learner_uses_it() -> None:
+    from engine.train.build import make_schedule
+    from engine.train.recipes import recipe
+
+    schedule = make_schedule(recipe("lesson-learner"), 1000)
+    assert schedule(0) == pytest.approx(1e-4) and schedule(49) == pytest.approx(1e-4) and schedule(50) > 9e-3

@@ -83,3 +83,28 @@ def test_recommend_errors_are_one_line(capsys, files, tmp_path) -> None:
     (tmp_path / "junk.pt").write_bytes(b"\x00" * 64)
     code, _, err = _run(capsys, "recommend", "--model", str(tmp_path / "junk.pt"), "--user", "100")
     assert code == 2 and err.count("\n") == 1 and "not a collabsheet model file, or damaged" in err
+
+
+def test_train_plot_writes_the_jointplot_png(capsys, files) -> None:
+    import struct
+    import zlib
+
+    import numpy as np
+
+    folder, _ = files
+    out_png = folder / "joint.png"
+    code, out, _ = _run(capsys, "train", "--ratings", str(folder / "base.csv"), "--model", "dotbias", "--epochs", "2",
+                        "--bs", "128", "--device", "cpu", "--plot", str(out_png))
+    assert code == 0 and f"wrote {out_png}" in out
+    data = out_png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    w, h = struct.unpack(">II", data[16:24])
+    size = struct.unpack(">I", data[33:37])[0]
+    raw = np.frombuffer(zlib.decompress(data[41:41 + size]), dtype=np.uint8).reshape(h, 1 + 3 * w)[:, 1:]
+    image = raw.reshape(h, w, 3)
+    blue = (image == (31, 119, 180)).all(axis=2)
+    assert blue.sum() > 1000  # the marginal bars and the loss curve
+    assert ((image[..., 2] > image[..., 0] + 20) & ~blue).sum() > 200  # hexagons shaded lighter than the bars
+    assert (image == (255, 127, 14)).all(axis=2).any()  # the validation points
+    code, _, err = _run(capsys, "train", "--ratings", str(folder / "base.csv"), "--plot", str(folder / "j.jpg"))
+    assert code == 2 and "give a name ending in .png" in err

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from engine.graddesc import AVERAGES, RULES, VARIANTS, GradDesc, Settings, lesson_data, read_csv
-from engine.graddesc.settings import MAX_ROWS
+from engine.graddesc.settings import MAX_ROWS, RESET_LR
 from engine.xlsx.graddesc import export_graddesc, read_graddesc
 
 CSV_HEADER = ("x", "y", "b", "a", "pred", "de_db", "de_da", "new_b", "new_a")
@@ -42,6 +42,9 @@ def register(sub) -> None:
                         metavar="N", help="rows of the lesson's data (default 29)")
     source.add_argument("--csv", metavar="PATH", help="x, y rows from a CSV with columns x and y")
     p.add_argument("--sheet", metavar="NAME", help="the workbook's sheet (with --workbook)")
+    p.add_argument("--reset", action="store_true",
+                   help="with --workbook: start from the sheet's reset macro (a = b = 1, warm averages, its lr), "
+                        "not from the saved top cells")
     p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1, what="a whole number ≥ 0"), metavar="S",
                    help="seed of the lesson's data (default 42)")
     p.add_argument("--noise", type=_ranged(float, 0, what="a number ≥ 0"), metavar="SD",
@@ -70,6 +73,8 @@ def _check(args: argparse.Namespace) -> None:
     """What argparse cannot say about combinations, as one-line ValueErrors."""
     if args.workbook and not args.sheet:
         raise ValueError("--workbook needs --sheet NAME (the optimizer's sheet)")
+    if args.reset and not args.workbook:
+        raise ValueError("--reset starts a --workbook sheet from its reset macro; without one every run starts there")
     if args.sheet and not args.workbook:
         raise ValueError("--sheet names a sheet of --workbook PATH")
     made = [o for o, v in (("--seed", args.seed), ("--noise", args.noise), ("--true-a", args.true_a),
@@ -88,11 +93,15 @@ def _run(args: argparse.Namespace) -> int:
         book = read_graddesc(args.workbook, args.sheet, args.optimizer)
         data, rule = book.data, book.rule
         settings, carry = book.settings.but(variant=args.variant), book.carry.copy()
+        if args.reset:  # the macro's own lr where it writes one, the sheet's otherwise (--lr overrides both)
+            settings, carry = settings.but(lr=RESET_LR.get(rule, carry.lr)), None
         if args.lr:
-            settings, carry.lr = settings.but(lr=args.lr), args.lr
+            settings = settings.but(lr=args.lr)
+            if carry is not None:
+                carry.lr = args.lr
         run = GradDesc(data, settings, carry)
-        print(f"{book.book} · sheet {book.sheet!r} ({rule}): {len(data)} rows, b = {book.carry.p[0]:.10g}, "
-              f"a = {book.carry.p[1]:.10g}")
+        print(f"{book.book} · sheet {book.sheet!r} ({rule}): {len(data)} rows, b = {run.carry.p[0]:.10g}, "
+              f"a = {run.carry.p[1]:.10g}" + (" (its reset macro's state)" if args.reset else ""))
     else:
         data = read_csv(args.csv) if args.csv else lesson_data(
             args.rows or 29, 42 if args.seed is None else args.seed, 2.0 if args.true_a is None else args.true_a,
@@ -115,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         last_rows = run.rows()
         lr = "" if run.carry.lr == settings.lr else f"   (lr now {run.carry.lr:g})"
         print(f"{run.epoch:>5}  {run.carry.p[1]:18.12g}  {run.carry.p[0]:18.12g}  {value:18.12g}{lr}")
-        if book is not None and run.epoch == 1 and not (args.lr or args.variant == "library"):
+        if book is not None and run.epoch == 1 and not (args.lr or args.reset or args.variant == "library"):
             _compare(book)
     if args.rows_csv:
         _write_rows(last_rows, rule, args.rows_csv)

@@ -8,6 +8,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -15,10 +16,12 @@ from engine.cli.options import progress
 from engine.data.movielens import default_ratings
 from engine.data.ratings import load_ratings
 from engine.device import device_label, pick_device
+from engine.train.analysis import valid_predictions
 from engine.train.data import UnknownIdError, prepare
 from engine.train.fit import BatchEvent, EpochEvent, evaluate
 from engine.train.learn import learn
 from engine.train.model import recommend
+from engine.train.plot import jointplot, write_png
 from engine.train.recipes import MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
 from engine.train.store import load, save
 
@@ -47,6 +50,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=42, help="seed of the split, the initial weights and the batch order")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
     p.add_argument("--save", metavar="PATH", help="save the trained model here")
+    p.add_argument("--plot", metavar="PATH.png",
+                   help="write the lesson's jointplot (hexbin of validation predictions against ratings, both "
+                        "marginal histograms) beside the loss curves, as a PNG without text labels")
     p.set_defaults(run=_train)
     r = sub.add_parser("recommend", help="a user's top movies they have not rated, from a saved model")
     r.add_argument("--model", required=True, metavar="PATH", help="a model saved by `collabsheet train --save`")
@@ -78,6 +84,8 @@ def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
 
 def _train(args: argparse.Namespace) -> int:
     settings = recipe_of(args)
+    if args.plot and not args.plot.lower().endswith(".png"):  # before the training, not after it
+        raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
     device = pick_device(args.device)
     ratings = default_ratings(args.ratings, progress=progress)
     valid = load_ratings(args.valid) if args.valid else None
@@ -89,8 +97,18 @@ def _train(args: argparse.Namespace) -> int:
           f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(device)}")
     print(f"{settings.name}: {settings.summary()}")
     stop = threading.Event()
+    losses: list[float] = []
+    valid: list[tuple[int, float]] = []
     with _Bars(settings.epochs) as bars, ctrl_c_stops(stop):
-        run = learn(data, settings, seed=args.seed, on_batch=bars.batch, on_epoch=bars.epoch, should_stop=stop)
+        def on_batch(e: BatchEvent) -> None:
+            losses.append(e.loss)  # kept for --plot's loss curve
+            bars.batch(e)
+
+        def on_epoch(e: EpochEvent) -> None:
+            valid.append((len(losses), e.valid_mse))
+            bars.epoch(e)
+
+        run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop)
     history = run.history
     if history.diverged:
         print(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
@@ -104,6 +122,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.save:
         run.model.valid_rmse = math.sqrt(mse)
         print(f"saved the model to {save(run.model, args.save)}")
+    if args.plot:
+        predicted, actual = valid_predictions(run.model, data)
+        image = jointplot(predicted, actual, np.array(losses), np.array(valid, dtype=np.float64).reshape(-1, 2))
+        print(f"wrote {write_png(image, args.plot)}: predictions against ratings (hexbin, marginals) "
+              "and the training loss per batch with the validation MSE per epoch")
     return 0
 
 

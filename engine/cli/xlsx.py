@@ -29,6 +29,8 @@ def register(sub) -> None:
     imp.add_argument("--sheet", metavar="NAME", default=None,
                      help="in a workbook laid out as the lesson's (collab_filter.xlsx): the collab sheet to read "
                           "(default: the first that fits)")
+    imp.add_argument("--solve", action="store_true",
+                     help="then solve the imported sheet and print its loss beside the workbook's and the engine's")
     device_option(imp)
     imp.set_defaults(run=_import)
 
@@ -52,6 +54,9 @@ def _import(args: argparse.Namespace) -> int:
         f"({device_label(sheet.device)})")
     if book.workbook_loss is not None:
         say(f"difference:           {book.workbook_loss - ours:+.3e}")
+    if args.solve:
+        result = solve(sheet)
+        say(f"solved loss (RMSE):   {result.rmse:.9f} ({result.iterations} iterations, {result.ending})")
     return 0
 
 

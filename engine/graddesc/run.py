@@ -7,6 +7,7 @@ import numpy as np
 
 from engine.graddesc.data import Data
 from engine.graddesc.rows import ROW, rmse, step
+from engine.graddesc.macros import onestep, reset_macro, somesteps_check
 from engine.graddesc.rules import Carry, anneal
 from engine.graddesc.settings import Settings
 
@@ -16,15 +17,24 @@ EPOCH = np.dtype([("epoch", np.int64), ("a", np.float64), ("b", np.float64), ("r
 
 
 class GradDesc:
-    """The gradient-descent workbook: step a row, run an epoch, reset; one row is one step of online SGD."""
+    """The gradient-descent workbook: step a row, run an epoch, reset; one row is one step of online SGD.
+
+    The lesson variant runs epochs as the workbook's macros do (engine.graddesc.macros): each next epoch is
+    onestep's (from the b and a the last row used, with the averages it ended with), adam_ann checks its lr as
+    somesteps does after each of them, and reset() is the sheet's reset macro (warm averages). The library
+    variant keeps torch.optim's semantics instead: one long run, each epoch from the last row's new b and a,
+    the averages starting cold (0), adam_ann annealing after every epoch.
+    """
 
     def __init__(self, data: Data, settings: Settings, carry: Carry | None = None) -> None:
         self.data, self.settings = data, settings
         self.reset(carry)
 
     def reset(self, carry: Carry | None = None) -> None:
-        """Back to the start: the reset macro's values, or the given top cells (a workbook's rows 1–3)."""
-        self.carry = (carry or Carry.reset(self.settings)).copy()  # what the next row reads
+        """Back to the start: the reset macro's state, or the given top cells (a workbook's rows 1–3)."""
+        self.carry = (carry or reset_macro(self.data, self.settings)).copy()  # what the next row reads
+        # somesteps checks adam_ann's lr after each onestep: not after the epoch Reset itself shows
+        self.from_reset = carry is None
         self.top = self.carry.copy()  # the top cells of the epoch shown: where its first row started
         self.epoch = 0  # epochs completed
         self.diverged = False  # a row came out inf/NaN: it was refused and the run stops there
@@ -75,8 +85,13 @@ class GradDesc:
     def _end_epoch(self) -> None:
         self.epoch += 1
         lr = self.carry.lr
-        if self.settings.rule == "adam_ann":
-            anneal(self.carry)  # the macro between epochs; the next epoch's top cells get the new lr
+        if self.settings.variant == "lesson":
+            last = self._rows[len(self.data) - 1]
+            self.carry = onestep(self.carry, np.array([last["b"], last["a"]]))
+            if self.settings.rule == "adam_ann" and not (self.from_reset and self.epoch == 1):
+                somesteps_check(self.carry)
+        elif self.settings.rule == "adam_ann":
+            anneal(self.carry)  # the library variant: after every epoch, from no best
         self._history.append((self.epoch, self.carry.p[1], self.carry.p[0], rmse(self._rows), lr))
 
     def run_epoch(self) -> float | None:
@@ -106,7 +121,9 @@ class GradDesc:
         return np.array(self._path, dtype=np.float64).reshape(-1, 2)
 
     def history(self) -> np.ndarray:
-        """One record per completed epoch: epoch, a, b after it, its "rmse", and the lr it ran with."""
+        """One record per completed epoch: epoch, a, b the next epoch starts from, its "rmse", and its lr.
+
+        In the lesson variant the "rmse" column is basic's rmse list as onestep fills it, for every sheet."""
         return np.array(self._history, dtype=EPOCH)
 
     def state_dict(self) -> dict:
@@ -114,6 +131,7 @@ class GradDesc:
         return {"format": FORMAT, "settings": asdict(self.settings),
                 "data": {"x": self.data.x.tolist(), "y": self.data.y.tolist(), "name": self.data.name},
                 "carry": _carry_dict(self.carry), "top": _carry_dict(self.top), "epoch": self.epoch,
+                "from_reset": self.from_reset,
                 "diverged": self.diverged, "rows": [tuple(map(float, r)) for r in self._rows[: self._n]],
                 "path": [tuple(p) for p in self._path], "history": [tuple(h) for h in self._history]}
 
@@ -127,6 +145,7 @@ class GradDesc:
         self.reset(_carry_of(state["carry"]))
         self.top = _carry_of(state["top"])
         self.epoch, self.diverged = int(state["epoch"]), bool(state["diverged"])
+        self.from_reset = bool(state.get("from_reset", True))
         self._n = len(state["rows"])
         self._rows[: self._n] = np.array([tuple(r) for r in state["rows"]], dtype=ROW)
         self._path = [(float(a), float(b)) for a, b in state["path"]]

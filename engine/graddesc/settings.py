@@ -31,6 +31,8 @@ LESSON = {
     "adamw": {"lr": 0.1, "beta1": 0.9, "beta2": 0.9, "weight_decay": 0.01},
     "adam_l2": {"lr": 0.1, "beta1": 0.9, "beta2": 0.9, "weight_decay": 0.01},
 }
+# The lr each sheet's reset macro writes into D2 (basic's and rmsprop's leave theirs as it is).
+RESET_LR = {"momentum": 1e-4, "adam": 1.0, "adam_ann": 1.0}
 RESET_SQUARED = 10_000.0  # the lesson's reset macros start every squared average here (the library's start at 0)
 MAX_ROWS = 1_000_000  # rows of data one epoch steps through
 

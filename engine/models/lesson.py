@@ -43,12 +43,17 @@ class EmbeddingDot(nn.Module):
 
 
 class EmbeddingDotBias(nn.Module):
-    """EmbeddingDot plus a bias per user and per movie (uniform ±0.01), squashed into y_range when one is given."""
+    """EmbeddingDot plus a bias per user and per movie, squashed into y_range when one is given.
 
-    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange | None = None):
+    Every embedding, factors and biases, starts uniform(−0.01, 0.01) as the lesson's get_emb makes them
+    (EmbeddingDot's uniform(0, 0.05) is that model's own); factor_init lets SVD++ keep the start it was tuned with.
+    """
+
+    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange | None = None,
+                 factor_init: tuple[float, float] = (-0.01, 0.01)):
         super().__init__()
-        self.u = embedding(n_users, n_factors, 0.0, 0.05)
-        self.m = embedding(n_movies, n_factors, 0.0, 0.05)
+        self.u = embedding(n_users, n_factors, *factor_init)
+        self.m = embedding(n_movies, n_factors, *factor_init)
         self.ub = embedding(n_users, 1, -0.01, 0.01)
         self.mb = embedding(n_movies, 1, -0.01, 0.01)
         self.y_range = None if y_range is None else (float(y_range[0]), float(y_range[1]))
@@ -67,7 +72,7 @@ class EmbeddingDotBiasImplicit(EmbeddingDotBias):
 
     def __init__(self, n_users: int, n_movies: int, n_factors: int, y_range: YRange | None,
                  rated_users: Tensor, rated_movies: Tensor):
-        super().__init__(n_users, n_movies, n_factors, y_range)
+        super().__init__(n_users, n_movies, n_factors, y_range, factor_init=(0.0, 0.05))  # as tuned (README)
         self.y = embedding(n_movies, n_factors, -0.01, 0.01)
         order = torch.argsort(rated_users, stable=True)
         self.register_buffer("rated_users", rated_users[order].long())

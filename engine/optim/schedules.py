@@ -43,6 +43,9 @@ class SGDR:
 
     The first cycle lasts cycle_len epochs and each next one cycle_mult times longer, so the lesson's
     fit(1e-2, 2, cycle_len=1, cycle_mult=2) is two cycles of 1 and 2 epochs: 3 epochs in all.
+    With warmup, as the lesson's fastai (0.7) CosAnneal: the first 1/20 of the first cycle's iterations run at
+    lr/100 and count in the cycle, so the cosine goes on from where it would be; without, torch's
+    CosineAnnealingWarmRestarts.
     """
 
     lr: float
@@ -50,6 +53,7 @@ class SGDR:
     cycle_len: int = 1  # epochs in the first cycle
     cycle_mult: int = 1  # each cycle is this many times longer than the one before
     lr_min: float = 0.0
+    warmup: bool = False  # fastai 0.7's lr/100 for the first 1/20 of the first cycle
 
     def __post_init__(self) -> None:
         _positive("learning rate", self.lr)
@@ -59,6 +63,8 @@ class SGDR:
 
     def __call__(self, it: int) -> float:
         length = self.cycle_len * self.batches_per_epoch
+        if self.warmup and it < length / 20:  # fastai compares with nb/20 unrounded
+            return self.lr / 100
         while it >= length:  # a handful of cycles at most
             it -= length
             length *= self.cycle_mult

@@ -54,7 +54,7 @@ def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> t
 def make_schedule(recipe: Recipe, batches_per_epoch: int) -> Schedule:
     """The recipe's learning rate for each iteration of its run."""
     if recipe.schedule == "sgdr":
-        return SGDR(recipe.lr, batches_per_epoch, recipe.cycle_len, recipe.cycle_mult)
+        return SGDR(recipe.lr, batches_per_epoch, recipe.cycle_len, recipe.cycle_mult, warmup=recipe.warmup)
     if recipe.schedule == "onecycle":
         return OneCycle(recipe.lr, recipe.epochs * batches_per_epoch)
     return Constant(recipe.lr)

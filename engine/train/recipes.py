@@ -36,6 +36,7 @@ class Recipe:
     schedule: str = "constant"  # one of SCHEDULES
     cycle_len: int = 1  # SGDR: epochs in the first cycle
     cycle_mult: int = 1  # SGDR: each cycle this many times the one before
+    warmup: bool = False  # SGDR: the first 1/20 of the first cycle at lr/100, as the lesson's fastai 0.7
     bs: int = 64  # mini-batch size (the lesson's)
     y_range: str = "data"  # dotbias: how the sigmoid squashes predictions, one of Y_RANGES
     nh: int = 10  # net: hidden units
@@ -77,7 +78,8 @@ class Recipe:
             parts.append(f"y_range={self.y_range}")
         sched = self.schedule
         if sched == "sgdr":
-            sched = f"sgdr(cycle_len={self.cycle_len}, cycle_mult={self.cycle_mult})"
+            warm = ", warm-up lr/100" if self.warmup else ""
+            sched = f"sgdr(cycle_len={self.cycle_len}, cycle_mult={self.cycle_mult}{warm})"
         opt = self.optimizer if self.optimizer != "momentum" else f"sgd momentum {self.momentum:g}"
         wd = f"wd={self.wd:g}" + (f" (y: {self.implicit_wd:g})" if self.model == "svdpp" else "")
         parts += [f"{opt} lr={self.lr:g} {wd}", sched, f"{self.epochs} epochs", f"bs={self.bs}"]
@@ -91,14 +93,17 @@ def _label(field: str) -> str:
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("lesson-learner", "dotbias", 50, epochs=3, lr=1e-2, wd=2e-4, optimizer="adam", schedule="sgdr",
-           cycle_len=1, cycle_mult=2, y_range="data",
-           about="the lesson's collab learner: learn.fit(1e-2, 2, wds=2e-4, cycle_len=1, cycle_mult=2)"),
+           cycle_len=1, cycle_mult=2, warmup=True, y_range="data",
+           about="the lesson's collab learner: learn.fit(1e-2, 2, wds=2e-4, cycle_len=1, cycle_mult=2), "
+                 "fastai 0.7's SGDR (lr/100 for the first 1/20 of the first cycle)"),
     Recipe("lesson-dot", "dot", 50, epochs=3, lr=0.1, wd=1e-5, optimizer="momentum",
            about="the lesson's EmbeddingDot: optim.SGD(lr=1e-1, weight_decay=1e-5, momentum=0.9), 3 epochs"),
     Recipe("lesson-dotbias", "dotbias", 50, epochs=3, lr=0.1, wd=2e-4, optimizer="momentum", y_range="data",
            about="the lesson's EmbeddingDotBias: optim.SGD(lr=1e-1, weight_decay=2e-4, momentum=0.9), 3 epochs"),
     Recipe("lesson-net", "net", 50, epochs=3, lr=1e-3, wd=1e-5, optimizer="adam", nh=10, p1=0.5, p2=0.5,
-           about="the lesson's EmbeddingNet: optim.Adam(lr=1e-3, weight_decay=1e-5), 3 epochs"),
+           about="the lesson's EmbeddingNet: optim.Adam(lr=1e-3, weight_decay=1e-5), 3 epochs; dropout p1 = p2 = 0.5, "
+                 "the defaults of the notes' EmbeddingNet(nh=10, p1=0.5, p2=0.5) (p1 on the embeddings, p2 on the "
+                 "hidden layer)"),
     Recipe("fast", "dotbias", 50, epochs=10, lr=1e-2, wd=2.5e-4, optimizer="adam", schedule="onecycle", bs=1024,
            y_range="wide", about="tuned here: dot + bias, one-cycle Adam with L2 weight decay on large batches"),
     Recipe("best", "svdpp", 50, epochs=10, lr=1e-2, wd=2.5e-4, implicit_wd=1e-3, optimizer="adam",

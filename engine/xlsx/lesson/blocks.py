@@ -2,8 +2,10 @@
 
 The loss cell =SQRT(SUMXMY2(ratings, predictions)/COUNT(ratings)) names the ratings and the predictions.
 Each prediction =IF(rating="",0,MMULT(user factor row, movie factor column)) names its user's factors
-and its movie's factors; on the sheet with biases it goes on with + the movie's bias (a cell in the
-movie's column) and + the user's bias (a cell in the user's row), in either order.
+and its movie's factors; on the sheet with biases it adds the movie's bias (a cell in the movie's column)
+and the user's bias (a cell in the user's row), in either order, inside the IF or outside it as the
+course's bias sheet does (=IF(H2="",0,MMULT($B26:$F26,H$20:H$24))+H$19+$A26: a blank rating's cell then
+shows the two biases, which the loss skips, since SUMXMY2 passes over pairs with a blank).
 """
 from __future__ import annotations
 
@@ -182,24 +184,37 @@ def _prediction(book: Book, at: Area, rating: Area) -> Prediction:
 
 
 def _prediction_parts(tree):
-    """(tested rating or None, user row, movie column, added terms) as references, or None for another formula."""
-    tested = None
-    if isinstance(tree, Call) and tree.name == "IF":
-        if len(tree.args) != 3:
+    """(tested rating or None, user row, movie column, added terms) as references, or None for another formula.
+
+    The terms may sit inside the IF's rated branch, after the IF, or both: a sum of refs around one MMULT."""
+    outer = _terms(tree)
+    guards = [i for i, t in enumerate(outer) if isinstance(t, Call) and t.name == "IF"]
+    tested, terms = None, outer
+    if guards:
+        if len(guards) != 1:
             return None
-        test, then, otherwise = tree.args
-        if then in BLANK and (tested := _blank_test(test)) is not None:
-            tree = otherwise
-        elif otherwise in BLANK and (tested := _rated_test(test)) is not None:
-            tree = then
-        else:
+        guarded = _unguard(outer[guards[0]])
+        if guarded is None:
             return None
-    terms = _terms(tree)
+        tested, inner = guarded
+        terms = _terms(inner) + [t for i, t in enumerate(outer) if i != guards[0]]
     products = [t for t in terms if _call(t, "MMULT", 2) and all(isinstance(a, Ref) for a in t.args)]
     rest = [t for t in terms if t not in products]
     if len(products) != 1 or len(rest) > 2 or not all(isinstance(t, Ref) for t in rest):
         return None
     return tested, products[0].args[0], products[0].args[1], rest
+
+
+def _unguard(node: Call):
+    """(tested rating, the rated branch) of IF(rating="", blank, x) or IF(rating<>"", x, blank); None otherwise."""
+    if len(node.args) != 3:
+        return None
+    test, then, otherwise = node.args
+    if then in BLANK and (tested := _blank_test(test)) is not None:
+        return tested, otherwise
+    if otherwise in BLANK and (tested := _rated_test(test)) is not None:
+        return tested, then
+    return None
 
 
 def _blank_test(node) -> Ref | None:
