@@ -230,7 +230,8 @@ def test_save_and_load_a_model(tab, qtbot, tmp_path, monkeypatch):
     assert loaded.largest == before.largest and tab.largest.titles() == [b.title for b in before.largest]
     assert tab.controls.model.currentData() == "dotbias"  # the settings show the loaded model's
     assert not tab.loss_plot.traces and tab.epoch_table.rowCount() == 0
-    assert tab.window().notices[-1].startswith(f"Loaded {path}: ")
+    # the notice may come with the next frame
+    qtbot.waitUntil(lambda: tab.window().notices[-1].startswith(f"Loaded {path}: "), timeout=WAIT_MS)
     (tmp_path / "broken.pt").write_bytes(b"PK\x03\x04 not really")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "broken.pt"), ""))
     tab.actions["load"].trigger()
