@@ -43,7 +43,8 @@ def register(sub) -> None:
     p = sub.add_parser("graddesc", help="the gradient-descent workbook: y = a·x + b learned row by row")
     p.error = lambda message: _fail(p, message)  # one line, not argparse's usage block
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--workbook", type=file_name, metavar="PATH", help="read a sheet of a workbook laid out like graddesc.xlsm")
+    source.add_argument("--workbook", type=file_name, metavar="PATH",
+                        help="read a sheet of a workbook laid out like graddesc.xlsm")
     source.add_argument("--rows", type=_ranged(int, 1, MAX_ROWS, what=f"a whole number from 1 to {MAX_ROWS:,}"),
                         metavar="N", help="rows of the lesson's data (default 29)")
     source.add_argument("--csv", type=file_name, metavar="PATH", help="x, y rows from a CSV with columns x and y")
@@ -64,7 +65,8 @@ def register(sub) -> None:
                    help="learning rate (default: the lesson's sheet's)")
     p.add_argument("--epochs", type=_ranged(int, 1, MAX_EPOCHS, what=f"a whole number from 1 to {MAX_EPOCHS:,}"),
                    default=5, metavar="E", help="epochs to run (default 5, as the workbook's run macro)")
-    p.add_argument("--rows-csv", type=file_name, metavar="OUT", help="write the last epoch's rows as CSV")
+    p.add_argument("--rows-csv", type=file_name, metavar="OUT",
+                   help="write the last epoch's rows as CSV")
     p.add_argument("--export", type=file_name, metavar="OUT.xlsx", help="write every optimizer's sheet with the lesson's formulas")
     p.set_defaults(run=_run)
 

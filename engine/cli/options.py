@@ -119,7 +119,8 @@ def xlsx_path(text: str) -> str:
 
 def source(p: argparse.ArgumentParser) -> None:
     """Which ratings to read, and how."""
-    p.add_argument("--ratings", type=file_name, metavar="PATH", help="ratings file, or - for standard input (default: MovieLens)")
+    p.add_argument("--ratings", type=file_name, metavar="PATH",
+                   help="ratings file, or - for standard input (default: MovieLens)")
     p.add_argument("--user-col", type=column, metavar="NAME", help="the column of user ids (a name or 0-based "
                                                                    "position; default: detected)")
     p.add_argument("--item-col", type=column, metavar="NAME", help="the column of item ids")

@@ -58,7 +58,8 @@ def register(sub) -> None:
     p.add_argument("--save", type=file_name, metavar="OUT.pt", help="write the trained model here")
     p.set_defaults(run=_train)
     r = sub.add_parser("recommend", help="a user's top movies they have not rated, from a saved model")
-    r.add_argument("--model", required=True, type=file_name, metavar="PATH", help="a model saved by `collabsheet train --save`")
+    r.add_argument("--model", required=True, type=file_name, metavar="PATH",
+                   help="a model saved by `collabsheet train --save`")
     r.add_argument("--user", required=True, metavar="ID", help="the user's id in the ratings")
     r.add_argument("-n", type=whole(1, 100_000), default=10, help="how many movies (default 10)")
     r.set_defaults(run=_recommend)
@@ -125,7 +126,8 @@ def _train(args: argparse.Namespace) -> int:
         if history.epochs:
             say(f"stopped {where}; validation RMSE after epoch {len(history.epochs)}: "
                 f"{history.epochs[-1].valid_rmse:.4f}")
-        raise Stopped(where, KeyboardInterrupt(), "nothing written" + (f" ({args.save} not saved)" if args.save else ""))
+        kept = "nothing written" + (f" ({args.save} not saved)" if args.save else "")
+        raise Stopped(where, KeyboardInterrupt(), kept)
     mse = evaluate(run.model.module, data.valid) if not history.epochs else history.epochs[-1].valid_mse
     say(f"validation RMSE {math.sqrt(mse):.4f} ({len(data.valid)} ratings, {history.seconds:.1f} s)")
     if args.save:

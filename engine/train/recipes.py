@@ -20,9 +20,9 @@ class UnknownRecipeError(ValueError):
     """A recipe name that RECIPES lacks."""
 
 
-# Beyond these a run only overflows or never ends: float32 steps past 1e4·|gradient| are inf at once, and an epoch
-# count or a cycle length past these would train for years.
-MAX_RATE = 1e4
+# Beyond these a run only overflows or never ends: a larger rate overflows torch.optim's step (a float32), and
+# an epoch count or a cycle length past these would train for years.
+MAX_RATE = 1e6
 LIMITS = {"epochs": 100_000, "bs": 1 << 30, "nh": 100_000, "cycle_len": 100_000, "cycle_mult": 1_000}
 
 
