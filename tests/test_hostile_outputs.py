@@ -323,6 +323,17 @@ def test_deep_formulas_are_refused_without_recursion(formula):
     assert parse("=" + "(" * MAX_NESTING + "1" + ")" * MAX_NESTING).value == 1.0
 
 
+def test_a_deeply_nested_loss_formula_is_one_short_line(capsys, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "dotprod"
+    wb.active["A1"] = "=SQRT(SUMXMY2(" + "(" * 3000 + "B2:C3" + ")" * 3000 + ",D2:E3)/COUNT(B2:C3))"
+    wb.save(tmp_path / "deep.xlsx")
+    code, out, err = in_process(capsys, "import", str(tmp_path / "deep.xlsx"))
+    assert code == 2 and out == "" and "is not the loss formula" in one_line(err)
+
+
 @pytest.mark.slow
 def test_closed_stdout_or_stderr_is_not_a_failure(tmp_path, ratings):
     quiet = run("grid", "--ratings", str(ratings), "--top", "5", cwd=tmp_path, preexec=lambda: os.close(1))

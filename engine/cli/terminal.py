@@ -40,9 +40,15 @@ def progress(message: object, fraction: float | None = None) -> None:
     _write(sys.stderr, printable(f"{message}{suffix}") + "\n")
 
 
+MAX_MESSAGE = 1_000  # characters of one error line: a crafted input's text must not fill the screen
+
+
 def complain(message: object, prefix: str = PROGRAM) -> None:
     """The one line a failure is answered with, on stderr: 'collabsheet: <message>'."""
-    _write(sys.stderr, f"{printable(prefix)}: {printable(message)}\n")
+    text = printable(message)
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE - 1] + "…"
+    _write(sys.stderr, f"{printable(prefix)}: {text}\n")
 
 
 def _write(stream: TextIO | None, text: str, result: bool = False) -> None:
