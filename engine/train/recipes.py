@@ -57,10 +57,14 @@ class Recipe:
         if not MIN_K <= self.factors <= MAX_K:
             raise ValueError(f"factors must be between {MIN_K} and {MAX_K}, got {self.factors}")
         for field, most in LIMITS.items():
-            if not 1 <= getattr(self, field) <= most:
-                raise ValueError(f"{_label(field)} must be between 1 and {most:,}, got {getattr(self, field)}")
-        if not 0 < self.lr <= MAX_RATE:
-            raise ValueError(f"learning rate must be positive and at most {MAX_RATE:g}, got {self.lr}")
+            if getattr(self, field) < 1:
+                raise ValueError(f"{_label(field)} must be at least 1, got {getattr(self, field)}")
+            if getattr(self, field) > most:
+                raise ValueError(f"{_label(field)} must be at most {most:,}, got {getattr(self, field)}")
+        if not self.lr > 0:
+            raise ValueError(f"learning rate must be positive, got {self.lr}")
+        if not self.lr <= MAX_RATE:
+            raise ValueError(f"learning rate must be at most {MAX_RATE:g}, got {self.lr}")
         if not (0 <= self.wd <= MAX_RATE and 0 <= self.implicit_wd <= MAX_RATE):
             raise ValueError(f"weight decay must be between 0 and {MAX_RATE:g}, got {max(self.wd, self.implicit_wd)}")
         for field in ("momentum", "p1", "p2"):
