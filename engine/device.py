@@ -11,7 +11,12 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The requested device, or CUDA when available, else the CPU."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"unknown device {str(device)!r}; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):  # meta, mps …: collabsheet computes on the CPU or CUDA only
+        raise ValueError(f"unknown device {str(device)!r}; use cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("CUDA was requested but torch sees no CUDA GPU; use --device cpu")
     return device

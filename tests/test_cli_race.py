@@ -91,8 +91,11 @@ def test_bad_racers_are_one_line_errors(capsys, spec: str, message: str) -> None
 
 
 def test_bad_steps_is_a_one_line_error(capsys) -> None:
-    code, _, err = _run(capsys, "race", "--steps", "0")
-    assert code == 2 and err.strip().splitlines()[-1] == "collabsheet: --steps must be at least 1, got 0"
+    with pytest.raises(SystemExit) as done:
+        cli.main(["race", "--steps", "0"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    assert err == "collabsheet race: argument --steps: must be at least 1, got 0 (see collabsheet race -h)\n"
 
 
 def test_specs_and_checkpoints() -> None:

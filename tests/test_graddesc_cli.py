@@ -90,8 +90,8 @@ def test_a_diverging_run_says_so(capsys):
     (["--lr", "nan"], "argument --lr: should be a finite number, got 'nan'"),
     (["--epochs", "0"], "argument --epochs: should be a whole number from 1 to 1,000,000, got '0'"),
     (["--rows", "many"], "argument --rows: should be a whole number from 1 to 1,000,000, got 'many'"),
-    (["--seed", "-3"], "argument --seed: should be a whole number ≥ 0, got '-3'"),
-    (["--noise", "-0.5"], "argument --noise: should be a number ≥ 0, got '-0.5'"),
+    (["--seed", "-3"], "argument --seed: should be a whole number from 0 to 9,007,199,254,740,991, got '-3'"),
+    (["--noise", "-0.5"], "argument --noise: should be a number from 0 to 1e+100, got '-0.5'"),
     (["--optimizer", "nag"], "argument --optimizer: invalid choice: 'nag'"),
     (["--rows", "5", "--workbook", "x.xlsx"], "argument --workbook: not allowed with argument --rows"),
 ])

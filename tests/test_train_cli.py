@@ -9,7 +9,10 @@ from train_helpers import low_rank_ratings
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as done:  # an option argparse refused
+        code = done.code
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -57,8 +60,8 @@ def test_options_change_the_recipe_and_a_validation_file_reports_unknown_ids(cap
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--epochs", "0"], "epochs must be at least 1, got 0"),
-    (["--lr", "-0.1"], "learning rate must be positive, got -0.1"),
+    (["--epochs", "0"], "argument --epochs: must be between 1 and 100,000, got 0"),
+    (["--lr", "-0.1"], "argument --lr: must be a finite number above 0 and at most 1e+06, got -0.1"),
     (["--recipe", "fastest"], "unknown recipe 'fastest'; choose one of lesson-learner, "),
     (["--optimizer", "lbfgs"], "unknown optimizer 'lbfgs'"),
     (["--bs", "5000"], "batch size 5,000 is larger than the 800 training ratings"),
@@ -66,7 +69,7 @@ def test_options_change_the_recipe_and_a_validation_file_reports_unknown_ids(cap
 def test_bad_settings_are_one_line_errors(capsys, files, argv, message) -> None:
     folder, _ = files
     code, out, err = _run(capsys, "train", "--ratings", str(folder / "base.csv"), "--device", "cpu", *argv)
-    assert code == 2 and err.strip().splitlines()[-1].startswith("collabsheet: ")
+    assert code == 2 and err.strip().splitlines()[-1].startswith("collabsheet")
     assert message in err.strip().splitlines()[-1] and "epoch 1" not in out
 
 
@@ -77,9 +80,9 @@ def test_recommend_errors_are_one_line(capsys, files, tmp_path) -> None:
                 "--device", "cpu", "--save", str(model))[0] == 0
     for argv, message in ((["--user", "77"], f"{model}: user 77 is not in the model (it knows "),
                           (["--user", "abc"], "user 'abc' is not in the model (user ids are whole numbers)"),
-                          (["--user", "100", "-n", "0"], "n must be at least 1, got 0")):
+                          (["--user", "100", "-n", "0"], "argument -n: must be between 1 and 100,000, got 0")):
         code, _, err = _run(capsys, "recommend", "--model", str(model), *argv)
-        assert code == 2 and err.count("\n") == 1 and err.startswith("collabsheet: ") and message in err
+        assert code == 2 and err.count("\n") == 1 and err.startswith("collabsheet") and message in err
     (tmp_path / "junk.pt").write_bytes(b"\x00" * 64)
     code, _, err = _run(capsys, "recommend", "--model", str(tmp_path / "junk.pt"), "--user", "100")
     assert code == 2 and err.count("\n") == 1 and "not a collabsheet model file, or damaged" in err

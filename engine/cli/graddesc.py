@@ -9,12 +9,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from engine.cli.options import MAX_COUNT, file_name, say
+from engine.cli.terminal import complain
 from engine.graddesc import AVERAGES, RULES, VARIANTS, GradDesc, Settings, lesson_data, read_csv
 from engine.graddesc.settings import MAX_ROWS, RESET_LR
+from engine.safe_write import check_target, write_bytes
 from engine.xlsx.graddesc import export_graddesc, read_graddesc
+from engine.xlsx.save import check_target as check_workbook
 
 CSV_HEADER = ("x", "y", "b", "a", "pred", "de_db", "de_da", "new_b", "new_a")
 MAX_EPOCHS = 1_000_000
+# The data's slope, intercept and noise: within this, y = b + a·x (x up to 100) and its squares stay finite.
+MAX_MADE = 1e100
 
 
 def _ranged(kind, low=None, high=None, low_open=False, what="a number"):
@@ -37,21 +43,24 @@ def register(sub) -> None:
     p = sub.add_parser("graddesc", help="the gradient-descent workbook: y = a·x + b learned row by row")
     p.error = lambda message: _fail(p, message)  # one line, not argparse's usage block
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--workbook", metavar="PATH", help="read a sheet of a workbook laid out like graddesc.xlsm")
+    source.add_argument("--workbook", type=file_name, metavar="PATH",
+                        help="read a sheet of a workbook laid out like graddesc.xlsm")
     source.add_argument("--rows", type=_ranged(int, 1, MAX_ROWS, what=f"a whole number from 1 to {MAX_ROWS:,}"),
                         metavar="N", help="rows of the lesson's data (default 29)")
-    source.add_argument("--csv", metavar="PATH", help="x, y rows from a CSV with columns x and y")
+    source.add_argument("--csv", type=file_name, metavar="PATH", help="x, y rows from a CSV with columns x and y")
     p.add_argument("--sheet", metavar="NAME", help="the workbook's sheet (with --workbook)")
     p.add_argument("--reset", action="store_true",
                    help="with --workbook: start from the sheet's reset macro (a = b = 1, warm averages, its lr), "
                         "not from the saved top cells")
-    p.add_argument("--seed", type=_ranged(int, 0, 2**63 - 1, what="a whole number ≥ 0"), metavar="S",
+    p.add_argument("--seed", type=_ranged(int, 0, MAX_COUNT, what=f"a whole number from 0 to {MAX_COUNT:,}"),
+                   metavar="S",
                    help="seed of the lesson's data (default 42)")
-    p.add_argument("--noise", type=_ranged(float, 0, what="a number ≥ 0"), metavar="SD",
-                   help="standard deviation of the noise added to y (default 0)")
-    p.add_argument("--true-a", type=_ranged(float), metavar="A", help="the slope the data is made with (default 2)")
-    p.add_argument("--true-b", type=_ranged(float), metavar="B",
-                   help="the intercept the data is made with (default 30)")
+    p.add_argument("--noise", type=_ranged(float, 0, MAX_MADE, what=f"a number from 0 to {MAX_MADE:g}"),
+                   metavar="SD", help="standard deviation of the noise added to y (default 0)")
+    p.add_argument("--true-a", type=_ranged(float, -MAX_MADE, MAX_MADE, what=f"a number within ±{MAX_MADE:g}"),
+                   metavar="A", help="the slope the data is made with (default 2)")
+    p.add_argument("--true-b", type=_ranged(float, -MAX_MADE, MAX_MADE, what=f"a number within ±{MAX_MADE:g}"),
+                   metavar="B", help="the intercept the data is made with (default 30)")
     p.add_argument("--optimizer", choices=RULES, help="the rule (default sgd; with --workbook: the sheet's)")
     p.add_argument("--variant", choices=VARIANTS, default="lesson",
                    help="lesson: the workbook's formulas; library: bias correction and ε as torch.optim")
@@ -59,13 +68,14 @@ def register(sub) -> None:
                    help="learning rate (default: the lesson's sheet's)")
     p.add_argument("--epochs", type=_ranged(int, 1, MAX_EPOCHS, what=f"a whole number from 1 to {MAX_EPOCHS:,}"),
                    default=5, metavar="E", help="epochs to run (default 5, as the workbook's run macro)")
-    p.add_argument("--rows-csv", metavar="OUT", help="write the last epoch's rows as CSV")
-    p.add_argument("--export", metavar="OUT.xlsx", help="write every optimizer's sheet with the lesson's formulas")
+    p.add_argument("--rows-csv", type=file_name, metavar="OUT",
+                   help="write the last epoch's rows as CSV")
+    p.add_argument("--export", type=file_name, metavar="OUT.xlsx", help="write every optimizer's sheet with the lesson's formulas")
     p.set_defaults(run=_run)
 
 
 def _fail(p: argparse.ArgumentParser, message: str):
-    print(f"{p.prog}: {message}", file=sys.stderr)
+    complain(f"{message} (see {p.prog} -h)", prefix=p.prog)
     sys.exit(2)
 
 
@@ -86,8 +96,34 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--export writes the lesson's formulas; drop --variant library")
 
 
+def _inputs(args: argparse.Namespace) -> dict[str, str]:
+    """The files the run reads, which its outputs must never replace."""
+    return {path: role for path, role in ((args.csv, "the --csv input"), (args.workbook, "the --workbook input")) if path}
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output checked before the epochs run: its folder, its kind, that it is none of the inputs."""
+    for option, path in (("--rows-csv", args.rows_csv), ("--export", args.export)):
+        if not path:
+            continue
+        try:
+            if option == "--export":
+                check_workbook(path, _inputs(args))
+            else:
+                check_target(path, _inputs(args), "CSV")
+        except ValueError as e:
+            raise ValueError(f"{option} {e}") from None
+    if args.rows_csv and args.export and _same_name(args.rows_csv, args.export):
+        raise ValueError(f"--rows-csv and --export name the same file ({args.export}); give each its own")
+
+
+def _same_name(a: str, b: str) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
 def _run(args: argparse.Namespace) -> int:
     _check(args)
+    _check_outputs(args)
     book = None
     if args.workbook:
         book = read_graddesc(args.workbook, args.sheet, args.optimizer)
@@ -100,8 +136,8 @@ def _run(args: argparse.Namespace) -> int:
             if carry is not None:
                 carry.lr = args.lr
         run = GradDesc(data, settings, carry)
-        print(f"{book.book} · sheet {book.sheet!r} ({rule}): {len(data)} rows, b = {run.carry.p[0]:.10g}, "
-              f"a = {run.carry.p[1]:.10g}" + (" (its reset macro's state)" if args.reset else ""))
+        say(f"{book.book} · sheet {book.sheet!r} ({rule}): {len(data)} rows, b = {run.carry.p[0]:.10g}, "
+            f"a = {run.carry.p[1]:.10g}" + (" (its reset macro's state)" if args.reset else ""))
     else:
         data = read_csv(args.csv) if args.csv else lesson_data(
             args.rows or 29, 42 if args.seed is None else args.seed, 2.0 if args.true_a is None else args.true_a,
@@ -110,25 +146,25 @@ def _run(args: argparse.Namespace) -> int:
         changes = {"lr": args.lr} if args.lr else {}
         settings = Settings.lesson(rule, args.variant, **changes)
         run = GradDesc(data, settings)
-        print(f"data: {data.name}" if not args.csv else f"data: {data.name}, {len(data)} rows")
-    print(_describe(settings, run.carry.lr))
-    print(f"{'epoch':>5}  {'a':>18}  {'b':>18}  {'rmse':>18}")
-    print(f"{'start':>5}  {run.carry.p[1]:18.12g}  {run.carry.p[0]:18.12g}")
+        say(f"data: {data.name}" if not args.csv else f"data: {data.name}, {len(data)} rows")
+    say(_describe(settings, run.carry.lr))
+    say(f"{'epoch':>5}  {'a':>18}  {'b':>18}  {'rmse':>18}")
+    say(f"{'start':>5}  {run.carry.p[1]:18.12g}  {run.carry.p[0]:18.12g}")
     last_rows = run.rows()
     for _ in range(args.epochs):
         value = run.run_epoch()
         if value is None:
-            print(f"diverged in epoch {run.epoch + 1}, row {run.row + 1}: a number overflowed; "
+            say(f"diverged in epoch {run.epoch + 1}, row {run.row + 1}: a number overflowed; "
                   f"the learning rate {settings.lr:g} is too high")
             break
         last_rows = run.rows()
         lr = "" if run.carry.lr == settings.lr else f"   (lr now {run.carry.lr:g})"
-        print(f"{run.epoch:>5}  {run.carry.p[1]:18.12g}  {run.carry.p[0]:18.12g}  {value:18.12g}{lr}")
+        say(f"{run.epoch:>5}  {run.carry.p[1]:18.12g}  {run.carry.p[0]:18.12g}  {value:18.12g}{lr}")
         if book is not None and run.epoch == 1 and not (args.lr or args.reset or args.variant == "library"):
             _compare(book)
     if args.rows_csv:
-        _write_rows(last_rows, rule, args.rows_csv)
-        print(f"wrote {args.rows_csv}: the last epoch's {len(last_rows)} rows")
+        _write_rows(last_rows, rule, args.rows_csv, _inputs(args))
+        say(f"wrote {args.rows_csv}: the last epoch's {len(last_rows)} rows")
     if args.export:
         _export(run, args)
     return 1 if run.diverged else 0
@@ -151,19 +187,17 @@ def _describe(h: Settings, lr_now: float) -> str:
 def _compare(book) -> None:
     gap = book.difference()
     if gap is None:
-        print("workbook: not calculated yet (open it in Excel or LibreOffice and save it to compare)")
+        say("workbook: not calculated yet (open it in Excel or LibreOffice and save it to compare)")
     else:
-        print(f"workbook vs engine, epoch 1: largest difference {gap[0]:.2e} (at {gap[1]}; relative above 1)")
+        say(f"workbook vs engine, epoch 1: largest difference {gap[0]:.2e} (at {gap[1]}; relative above 1)")
 
 
-def _write_rows(rows: np.ndarray, rule: str, out: str) -> None:
+def _write_rows(rows: np.ndarray, rule: str, out: str, inputs: dict[str, str]) -> None:
     averages = [f"{kind}_{p}" for kind in AVERAGES[rule] for p in ("b", "a")]
     columns = list(CSV_HEADER) + averages
     frame = pd.DataFrame({c: rows[c] for c in columns}, columns=columns)
-    try:
-        frame.to_csv(out, index=False)  # floats as repr: the shortest text that reads back exactly
-    except OSError as exc:
-        raise ValueError(f"{Path(out).name}: cannot be written ({exc.strerror or exc})") from None
+    text = frame.to_csv(index=False)  # floats as repr: the shortest text that reads back exactly
+    write_bytes(out, text.encode("utf-8"), inputs, "CSV")
 
 
 def _export(chosen: GradDesc, args: argparse.Namespace) -> None:
@@ -176,5 +210,5 @@ def _export(chosen: GradDesc, args: argparse.Namespace) -> None:
         run = GradDesc(chosen.data, Settings.lesson(rule))
         run.run(args.epochs)
         runs.append(run)
-    export_graddesc(runs, args.export)
-    print(f"wrote {args.export}: a sheet per optimizer ({', '.join(RULES)}), each showing its last epoch")
+    export_graddesc(runs, args.export, _inputs(args))
+    say(f"wrote {args.export}: a sheet per optimizer ({', '.join(RULES)}), each showing its last epoch")

@@ -12,7 +12,8 @@ import threading
 from typing import Sequence
 
 from engine.cli import graddesc, race, sheet, train, xlsx
-from engine.cli.options import Parser, Stopped, printable
+from engine.cli.options import Parser, Stopped
+from engine.cli.terminal import StdoutError, complain, guard_standard_streams
 from engine.data.ratings import RatingsError
 
 GROUPS = (sheet, xlsx, graddesc, race, train)
@@ -42,30 +43,49 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: errors, Ctrl-C and SIGTERM become one line on stderr and a non-zero exit."""
-    args = parser().parse_args(argv)
+    guard_standard_streams()  # before any file is opened: none may take the number of a closed stream
     with _sigterm_raises():
         try:
+            args = parser().parse_args(argv)
             return run(args)
         except (RatingsError, ValueError) as error:
             role = getattr(error, "role", None)
             _fail(f"{error} ({HINTS[role]})" if role in HINTS else str(error))
             return 2
         except Stopped as stop:
-            return _stopped(stop.signal, f" {stop}")
+            return _stopped(stop.signal, f" {stop}", stop.kept)
         except KeyboardInterrupt as stop:
-            return _stopped(stop, "")
+            return _stopped(stop, "", "nothing written")
         except BrokenPipeError:  # the reader went away (`collabsheet grid | head`): not an error of ours
             _silence_stdout()
             return 141
+        except StdoutError as error:
+            _silence_stdout()
+            _fail(str(error))
+            return 1
+        except RecursionError:
+            _fail("the input nests too deeply to be read (a formula or structure thousands of levels deep)")
+            return 2
+        except MemoryError:
+            _fail("ran out of memory; try smaller input or settings")
+            return 1
+        except OSError as error:  # a file system failure no command foresaw: one line, not a traceback
+            name = f"{error.filename}: " if getattr(error, "filename", None) else ""
+            _fail(f"{name}{error.strerror or error}")
+            return 1
+        except Exception as error:  # noqa: BLE001 - a bug of ours still reaches the user as one line
+            text = str(error).strip().splitlines()
+            _fail(f"internal error, please report it: {type(error).__name__}: {text[0] if text else ''}"[:300])
+            return 1
 
 
 def _fail(message: str) -> None:
-    print(f"collabsheet: {printable(message)}", file=sys.stderr, flush=True)
+    complain(message)
 
 
-def _stopped(signal_: KeyboardInterrupt, where: str) -> int:
+def _stopped(signal_: KeyboardInterrupt, where: str, kept: str) -> int:
     terminated = isinstance(signal_, Terminated)
-    _fail(f"{'terminated' if terminated else 'interrupted'}{where}; nothing written")
+    _fail(f"{'terminated' if terminated else 'interrupted'}{where}; {kept}")
     return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
 
 

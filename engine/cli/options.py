@@ -2,43 +2,24 @@
 from __future__ import annotations
 
 import argparse
-import re
-import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
+from engine.cli.terminal import complain, printable, progress, say  # noqa: F401 (the commands' one way to print)
 from engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
 
 MAX_COUNT = 2**53 - 1  # steps and seeds are stored in the workbook as numbers (doubles): exact up to here
-# What a terminal would act on: C0 and C1 controls (ESC, BEL, CSI …) and the bidirectional overrides that
-# reorder what is shown.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(value: object) -> str:
-    """value as text that is safe to show on a terminal: control characters written as escapes (\\x1b)."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
-
-
-def say(text: object = "") -> None:
-    """Print a result on stdout, each line made printable, at once (a long run shows its progress)."""
-    print("\n".join(printable(line) for line in str(text).split("\n")), flush=True)
-
-
-def progress(message: str, fraction: float | None = None) -> None:
-    """Report data preparation on stderr, so stdout stays the result."""
-    suffix = f" {fraction:4.0%}" if fraction is not None else ""
-    print(printable(f"{message}{suffix}"), file=sys.stderr, flush=True)
 
 
 class Parser(argparse.ArgumentParser):
     """argparse, answering a bad command line in one line on stderr (exit 2) instead of a usage block."""
 
     def error(self, message: str) -> None:
-        self.exit(2, f"{printable(self.prog)}: {printable(message)} (see {printable(self.prog)} -h)\n")
+        complain(f"{message} (see {self.prog} -h)", prefix=self.prog)
+        raise SystemExit(2)
 
 
 # --- what each option accepts (argparse type functions) ---------------------------------------
@@ -64,15 +45,16 @@ def whole(low: int, high: int = MAX_COUNT) -> Callable[[str], int]:
     return parse
 
 
-def number(low: float, low_included: bool) -> Callable[[str], float]:
-    """A finite number above low (or at least low)."""
+def number(low: float, low_included: bool, high: float = float("inf")) -> Callable[[str], float]:
+    """A finite number above low (or at least low), at most high."""
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not np.isfinite(value) or value < low or (value == low and not low_included):
+        if not np.isfinite(value) or value < low or (value == low and not low_included) or value > high:
             bound = f"at least {low:g}" if low_included else f"above {low:g}"
+            bound += f" and at most {high:g}" if high < float("inf") else ""
             raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
         return value
     return parse
@@ -119,6 +101,13 @@ def separator(text: str) -> str:
     return sep
 
 
+def file_name(text: str) -> str:
+    """A file's name: an empty one is a mistake (a variable that was never set), not a request for the default."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got an empty one")
+    return text
+
+
 def xlsx_path(text: str) -> str:
     """A file name ending in .xlsx: what export writes."""
     if not text.lower().endswith(".xlsx"):
@@ -130,7 +119,8 @@ def xlsx_path(text: str) -> str:
 
 def source(p: argparse.ArgumentParser) -> None:
     """Which ratings to read, and how."""
-    p.add_argument("--ratings", metavar="PATH", help="ratings file, or - for standard input (default: MovieLens)")
+    p.add_argument("--ratings", type=file_name, metavar="PATH",
+                   help="ratings file, or - for standard input (default: MovieLens)")
     p.add_argument("--user-col", type=column, metavar="NAME", help="the column of user ids (a name or 0-based "
                                                                    "position; default: detected)")
     p.add_argument("--item-col", type=column, metavar="NAME", help="the column of item ids")
@@ -183,9 +173,9 @@ def frame(values: np.ndarray, sheet_ids: tuple, titles: tuple, fmt: str) -> str:
 class Stopped(Exception):
     """A command stopped by Ctrl-C or SIGTERM; str(error) says where, e.g. 'at step 1200'."""
 
-    def __init__(self, where: str, signal: KeyboardInterrupt) -> None:
+    def __init__(self, where: str, signal: KeyboardInterrupt, kept: str = "nothing written") -> None:
         super().__init__(where)
-        self.signal = signal
+        self.signal, self.kept = signal, kept  # kept: what was written before the stop, said after it
 
 
 @contextmanager

@@ -5,12 +5,13 @@ import argparse
 import math
 import time
 
-from engine.cli.options import model
+from engine.cli.options import MAX_COUNT, model, say, stoppable, whole
 from engine.cli.sheet import sheet_of
 from engine.config import OPTIMIZERS, OptimizerSettings
 from engine.sheet.race import CONVERGED, DIVERGED, Race
 
 DEFAULT = "sgd:0.01,momentum:0.01,adam:0.05"
+MAX_RACERS = 16  # each racer holds a copy of the sheet and its optimizer state; a race is read as one table
 
 
 def register(sub) -> None:
@@ -20,15 +21,18 @@ def register(sub) -> None:
     race.add_argument("--optimizers", default=DEFAULT, metavar="NAME:LR,…",
                       help=f"racers, each an optimizer ({', '.join(OPTIMIZERS)}) and its learning rate "
                            f"(default {DEFAULT})")
-    race.add_argument("--steps", type=int, default=1000, help="step limit of every racer (default 1000)")
+    race.add_argument("--steps", type=whole(1), default=1000,
+                      help=f"step limit of every racer (1-{MAX_COUNT:,}, default 1000)")
     race.set_defaults(run=_race)
 
 
 def parse_optimizers(text: str) -> list[OptimizerSettings]:
     """'sgd:0.01,adam:0.05' as settings; NAME alone takes the default learning rate."""
-    items = [item.strip() for item in text.split(",")]
+    items = [item.strip() for item in text.split(",", MAX_RACERS)]  # never more pieces than a race may have
     if not text.strip() or not all(items):
         raise ValueError(f"--optimizers: give racers as NAME:LR separated by commas, e.g. {DEFAULT}; got {text!r}")
+    if len(items) > MAX_RACERS:
+        raise ValueError(f"--optimizers: at most {MAX_RACERS} racers in one race")
     racers = []
     for item in items:
         name, _, lr = item.partition(":")
@@ -56,25 +60,24 @@ def checkpoints(steps: int) -> list[int]:
 
 def _race(args: argparse.Namespace) -> int:
     racers = parse_optimizers(args.optimizers)
-    if args.steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {args.steps}")
     sheet = sheet_of(args)
-    print(f"{len(racers)} racers from the same factors (RMSE {sheet.rmse():.6f} at step 0), "
+    say(f"{len(racers)} racers from the same factors (RMSE {sheet.rmse():.6f} at step 0), "
           f"at most {args.steps:,} steps each")
     race = Race(sheet, racers, max_steps=args.steps)
     start = time.perf_counter()
-    race.run()
+    with stoppable(lambda: f"at step {race.steps:,}"):
+        race.run()
     took = time.perf_counter() - start
     marks = checkpoints(args.steps)
     width = max(len(r.label) for r in race.racers) + 2
-    print(f"{'racer':<{width}}" + "".join(f"{f'step {s:,}':>13}" for s in marks) + f"{'final RMSE':>13}  result")
+    say(f"{'racer':<{width}}" + "".join(f"{f'step {s:,}':>13}" for s in marks) + f"{'final RMSE':>13}  result")
     for i, (racer, view) in enumerate(zip(race.racers, race.views())):
         cells = []
         for s in marks:
             value = race.rmse_at(i, s)
             cells.append(f"{'—' if math.isnan(value) else format(value, '.6f'):>13}")
-        print(f"{racer.label:<{width}}" + "".join(cells) + f"{view.rmse:>13.6f}  {_result(racer.status, racer.steps)}")
-    print(f"raced {len(racers)} optimizers in {took:.2f} s ({race.steps / max(took, 1e-9):,.0f} steps/s per racer)")
+        say(f"{racer.label:<{width}}" + "".join(cells) + f"{view.rmse:>13.6f}  {_result(racer.status, racer.steps)}")
+    say(f"raced {len(racers)} optimizers in {took:.2f} s ({race.steps / max(took, 1e-9):,.0f} steps/s per racer)")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import math
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Iterator
@@ -12,18 +13,21 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.cli.options import progress
+from engine.cli.options import MAX_COUNT, Stopped, device, file_name, number, progress, say, whole
+from engine.cli.sheet import ratings_path
+from engine.config import MAX_K, MIN_K
 from engine.data.movielens import default_ratings
 from engine.data.ratings import load_ratings
 from engine.device import device_label, pick_device
+from engine.safe_write import check_target
 from engine.train.analysis import valid_predictions
 from engine.train.data import UnknownIdError, prepare
 from engine.train.fit import BatchEvent, EpochEvent, evaluate
 from engine.train.learn import learn
 from engine.train.model import recommend
 from engine.train.plot import jointplot, write_png
-from engine.train.recipes import MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
-from engine.train.store import load, save
+from engine.train.recipes import LIMITS, MAX_RATE, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
+from engine.train.store import ModelFileError, load, save
 
 # Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
 BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}
@@ -36,28 +40,34 @@ def register(sub) -> None:
                                    "options change them.")
     p.add_argument("--recipe", metavar="NAME", help=f"named settings: {', '.join(RECIPES)} (default fast)")
     p.add_argument("--model", metavar="{" + ",".join(MODELS) + "}", help="the model (default: the recipe's)")
-    p.add_argument("--factors", "-k", type=int, metavar="K", help="latent factors per user and movie")
-    p.add_argument("--epochs", type=int, metavar="N")
-    p.add_argument("--lr", type=float, metavar="LR", help="learning rate (the peak for sgdr and onecycle)")
-    p.add_argument("--wd", type=float, metavar="WD", help="weight decay")
+    p.add_argument("--factors", "-k", type=whole(MIN_K, MAX_K), metavar="K",
+                   help=f"latent factors per user and movie ({MIN_K}-{MAX_K})")
+    p.add_argument("--epochs", type=whole(1, LIMITS["epochs"]), metavar="N")
+    p.add_argument("--lr", type=number(0.0, False, MAX_RATE), metavar="LR",
+                   help="learning rate (the peak for sgdr and onecycle)")
+    p.add_argument("--wd", type=number(0.0, True, MAX_RATE), metavar="WD", help="weight decay")
     p.add_argument("--optimizer", metavar="{" + ",".join(OPTIMIZERS) + "}")
     p.add_argument("--schedule", metavar="{" + ",".join(SCHEDULES) + "}")
-    p.add_argument("--cycle-len", type=int, metavar="N", help="sgdr: epochs in the first cycle")
-    p.add_argument("--cycle-mult", type=int, metavar="N", help="sgdr: growth of each next cycle")
-    p.add_argument("--bs", type=int, metavar="B", help="mini-batch size")
-    p.add_argument("--ratings", metavar="PATH", help="ratings file (default: MovieLens)")
-    p.add_argument("--valid", metavar="PATH", help="validation ratings file instead of a random 20%%")
-    p.add_argument("--seed", type=int, default=42, help="seed of the split, the initial weights and the batch order")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
-    p.add_argument("--save", metavar="PATH", help="save the trained model here")
-    p.add_argument("--plot", metavar="PATH.png",
+    p.add_argument("--cycle-len", type=whole(1, LIMITS["cycle_len"]), metavar="N",
+                   help="sgdr: epochs in the first cycle")
+    p.add_argument("--cycle-mult", type=whole(1, LIMITS["cycle_mult"]), metavar="N",
+                   help="sgdr: growth of each next cycle")
+    p.add_argument("--bs", type=whole(1, LIMITS["bs"]), metavar="B", help="mini-batch size")
+    p.add_argument("--ratings", type=file_name, metavar="PATH", help="ratings file (default: MovieLens)")
+    p.add_argument("--valid", type=file_name, metavar="PATH", help="validation ratings file instead of a random 20%%")
+    p.add_argument("--seed", type=whole(0), default=42,
+                   help=f"seed of the split, the initial weights and the batch order (0-{MAX_COUNT:,})")
+    p.add_argument("--device", type=device, default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
+    p.add_argument("--save", type=file_name, metavar="OUT.pt", help="write the trained model here")
+    p.add_argument("--plot", type=file_name, metavar="OUT.png",
                    help="write the lesson's jointplot (hexbin of validation predictions against ratings, both "
                         "marginal histograms) beside the loss curves, as a PNG without text labels")
     p.set_defaults(run=_train)
     r = sub.add_parser("recommend", help="a user's top movies they have not rated, from a saved model")
-    r.add_argument("--model", required=True, metavar="PATH", help="a model saved by `collabsheet train --save`")
+    r.add_argument("--model", required=True, type=file_name, metavar="PATH",
+                   help="a model saved by `collabsheet train --save`")
     r.add_argument("--user", required=True, metavar="ID", help="the user's id in the ratings")
-    r.add_argument("-n", type=int, default=10, help="how many movies (default 10)")
+    r.add_argument("-n", type=whole(1, 100_000), default=10, help="how many movies (default 10)")
     r.set_defaults(run=_recommend)
 
 
@@ -82,20 +92,36 @@ def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, before)
 
 
+def _inputs(args: argparse.Namespace) -> dict[str, str]:
+    """The files the model is made from, which --save must never replace."""
+    inputs = {}
+    if path := ratings_path(args):
+        inputs[path] = "the ratings file"
+    if args.valid:
+        inputs[args.valid] = "the validation ratings file"
+    return inputs
+
+
 def _train(args: argparse.Namespace) -> int:
     settings = recipe_of(args)
     if args.plot and not args.plot.lower().endswith(".png"):  # before the training, not after it
         raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
-    device = pick_device(args.device)
-    ratings = default_ratings(args.ratings, progress=progress)
+    for option, target, what in (("--save", args.save, "model"), ("--plot", args.plot, "plot")):
+        if target:  # before the data is read and the model trained: a target that cannot be written, an input …
+            try:
+                check_target(target, _inputs(args), what)
+            except ValueError as e:
+                raise ModelFileError(f"{option} {e}") from None
+    chosen = pick_device(args.device)
+    ratings = default_ratings(ratings_path(args), progress=progress)
     valid = load_ratings(args.valid) if args.valid else None
-    data = prepare(ratings, valid=valid, seed=args.seed, device=device)
+    data = prepare(ratings, valid=valid, seed=args.seed, device=chosen)
     for note in ratings.notes + data.notes:
-        print(f"note: {note}")
+        say(f"note: {note}")
     split = f"validation from {args.valid}" if args.valid else f"a seeded 20% split, seed {args.seed}"
-    print(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
-          f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(device)}")
-    print(f"{settings.name}: {settings.summary()}")
+    say(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
+        f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(chosen)}")
+    say(f"{settings.name}: {settings.summary()}")
     stop = threading.Event()
     losses: list[float] = []
     valid: list[tuple[int, float]] = []
@@ -111,22 +137,26 @@ def _train(args: argparse.Namespace) -> int:
         run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop)
     history = run.history
     if history.diverged:
-        print(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
-              f"lower the learning rate (now {settings.lr:g})")
+        say(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
+            f"lower the learning rate (now {settings.lr:g})")
         return 1
-    if history.stopped:
-        print(f"stopped after {history.iterations:,} batches ({len(history.epochs)} of {settings.epochs} epochs)")
-    stopped_early = history.stopped or not history.epochs
-    mse = evaluate(run.model.module, data.valid) if stopped_early else history.epochs[-1].valid_mse
-    print(f"validation RMSE {math.sqrt(mse):.4f} ({len(data.valid)} ratings, {history.seconds:.1f} s)")
+    if history.stopped:  # Ctrl-C: the run so far is reported, nothing is saved, and the exit says so (130)
+        where = f"after {history.iterations:,} batches ({len(history.epochs)} of {settings.epochs} epochs done)"
+        if history.epochs:
+            say(f"stopped {where}; validation RMSE after epoch {len(history.epochs)}: "
+                f"{history.epochs[-1].valid_rmse:.4f}")
+        kept = "nothing written" + (f" ({args.save} not saved)" if args.save else "")
+        raise Stopped(where, KeyboardInterrupt(), kept)
+    mse = evaluate(run.model.module, data.valid) if not history.epochs else history.epochs[-1].valid_mse
+    say(f"validation RMSE {math.sqrt(mse):.4f} ({len(data.valid)} ratings, {history.seconds:.1f} s)")
     if args.save:
         run.model.valid_rmse = math.sqrt(mse)
-        print(f"saved the model to {save(run.model, args.save)}")
+        say(f"saved the model to {save(run.model, args.save, _inputs(args))}")
     if args.plot:
         predicted, actual = valid_predictions(run.model, data)
         image = jointplot(predicted, actual, np.array(losses), np.array(valid, dtype=np.float64).reshape(-1, 2))
-        print(f"wrote {write_png(image, args.plot)}: predictions against ratings (hexbin, marginals) "
-              "and the training loss per batch with the validation MSE per epoch")
+        say(f"wrote {write_png(image, args.plot, _inputs(args))}: predictions against ratings (hexbin, marginals) "
+            "and the training loss per batch with the validation MSE per epoch")
     return 0
 
 
@@ -137,7 +167,8 @@ class _Bars:
         self.epochs, self.task = epochs, None
         self.progress = Progress(TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(),
                                  MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                                 disable=not _on_terminal(sys.stderr))
 
     def __enter__(self) -> _Bars:
         self.progress.start()
@@ -156,8 +187,16 @@ class _Bars:
             self.task = None
 
     def epoch(self, e: EpochEvent) -> None:
-        print(f"epoch {e.epoch}/{self.epochs}  train loss {e.train_loss:.4f}  valid MSE {e.valid_mse:.4f}  "
-              f"valid RMSE {e.valid_rmse:.4f}  ({e.seconds:.1f} s)", flush=True)
+        say(f"epoch {e.epoch}/{self.epochs}  train loss {e.train_loss:.4f}  valid MSE {e.valid_mse:.4f}  "
+            f"valid RMSE {e.valid_rmse:.4f}  ({e.seconds:.1f} s)")
+
+
+def _on_terminal(stream) -> bool:
+    """Whether a progress bar can be drawn there (a closed or redirected stream gets none)."""
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
 
 
 def _recommend(args: argparse.Namespace) -> int:
@@ -168,7 +207,7 @@ def _recommend(args: argparse.Namespace) -> int:
     except UnknownIdError as e:
         raise UnknownIdError(f"{args.model}: {e}") from None
     rated = len(model.rated_by(int(model.users.index([user])[0])))
-    print(f"user {user} · rated {rated} of {len(model.movies):,} movies · {model.dataset} · {model.recipe.name}")
+    say(f"user {user} · rated {rated} of {len(model.movies):,} movies · {model.dataset} · {model.recipe.name}")
     for rank, pick in enumerate(picks, 1):
-        print(f"{rank:>3}. {pick.score:.2f}  {pick.title} (id {pick.movie})")
+        say(f"{rank:>3}. {pick.score:.2f}  {pick.title} (id {pick.movie})")
     return 0

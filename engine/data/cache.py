@@ -8,7 +8,6 @@ Nothing here imports pandas.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import platformdirs
 
 from engine.data.crosstab import Crosstab
+from engine.safe_write import write_file
 
 PREPARED_FILES = ("ratings.parquet", "titles.parquet", "dataset.json")
 RATINGS_ENV = "COLLABSHEET_RATINGS"  # a ratings file that replaces MovieLens as the default
@@ -73,19 +73,11 @@ def keep_crosstab(grid: Crosstab, top: int, cache_dir: str | os.PathLike | None 
     if stamp is None or grid.ratings.shape != (top, top) or top > MAX_KEPT_TOP:
         return
     path = _sheet_path(folder, top)
-    if path.is_symlink() or (path.exists() and not path.is_file()):  # only ever replaces a regular file
-        return
     arrays = {"ratings": grid.ratings, "user_ids": np.asarray(grid.user_ids), "item_ids": np.asarray(grid.item_ids),
               "titles": np.asarray(grid.titles, dtype=str), "name": np.asarray(grid.name), "stamp": stamp}
     if any(a.dtype == object for a in arrays.values()):  # ids of mixed types: not worth keeping
         return
-    tmp = None
-    try:
-        # A new file of its own beside the sheet (O_EXCL), then renamed over it: a reader never sees half a file.
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
-            tmp = Path(f.name)
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except (OSError, ValueError, TypeError):
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    try:  # through engine.safe_write: a reader never sees half a file, and nothing but a regular file is replaced
+        write_file(path, lambda fh: np.savez(fh, **arrays), what="kept sheet")
+    except (OSError, ValueError, TypeError):  # WriteError is a ValueError: keeping the sheet is only a speed-up
+        pass

@@ -25,6 +25,7 @@ from engine.config import DEFAULT_TOP
 from engine.data.cache import PREPARED_FILES, RATINGS_ENV, cache_folder, keep_crosstab, kept_crosstab
 from engine.data.crosstab import top_crosstab
 from engine.data.ratings import Ratings, RatingsError, load_ratings
+from engine.safe_write import write_bytes, write_file
 
 Progress = Optional[Callable[[str, Optional[float]], None]]
 
@@ -55,18 +56,14 @@ def _write_cache(ratings: Ratings, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     titles = pd.DataFrame({"item": list(ratings.titles), "title": [str(t) for t in ratings.titles.values()]})
     meta = {"name": ratings.name, "source": ratings.source, "licence": ratings.licence, "rows": len(ratings)}
-    staged = []
-    for name in PREPARED_FILES:  # write beside, then rename; dataset.json last marks it complete
-        tmp = folder / f".{name}.tmp"
+    # dataset.json marks the copy complete: it goes first and comes back last, each file written whole
+    (folder / "dataset.json").unlink(missing_ok=True)
+    for name in PREPARED_FILES:
         if name == "ratings.parquet":
-            ratings.frame.to_parquet(tmp, index=False)
+            write_file(folder / name, lambda fh: ratings.frame.to_parquet(fh, index=False), what="prepared copy")
         elif name == "titles.parquet":
-            titles.to_parquet(tmp, index=False)
-        else:
-            tmp.write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        staged.append((tmp, folder / name))
-    for tmp, final in staged:
-        os.replace(tmp, final)
+            write_file(folder / name, lambda fh: titles.to_parquet(fh, index=False), what="prepared copy")
+    write_bytes(folder / "dataset.json", json.dumps(meta, indent=1).encode("utf-8"), what="prepared copy")
 
 
 def _read_cache(folder: Path) -> Ratings:

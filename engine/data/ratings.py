@@ -63,6 +63,12 @@ class _Layout:
     skip: int  # blank lines before the first row
     cols: tuple[int, ...]  # 0-based positions of user, item, rating
     decimal: str = "."
+    gap: int = 0  # blank (or comment) lines between the header and the first row
+
+    @property
+    def first_row(self) -> int:
+        """Lines before the first row (pandas is given these to skip: a blank first line would set its width)."""
+        return self.skip + (self.header is not None) + self.gap
 
 
 def load_ratings(path: str | PathLike, *, user_col: Column = None, item_col: Column = None,
@@ -166,7 +172,11 @@ def _sniff(label: str, text: str, sep: str | None, wanted: dict[str, Column]) ->
         cols[role] = col
     values = [r[cols["rating"]] for _, r in data if len(r) > cols["rating"]]
     comma = sep == ";" and any("," in v for v in values) and all(_is_num(v.replace(",", ".")) for v in values)
-    return _Layout(sep, header, skip, tuple(cols[r] for r in _ROLES), "," if comma else ".")
+    gap = 0
+    if header is not None:  # blank lines right below the header: skipped, so pandas sees a row first
+        while skip + 1 + gap < len(lines) and not lines[skip + 1 + gap].strip():
+            gap += 1
+    return _Layout(sep, header, skip, tuple(cols[r] for r in _ROLES), "," if comma else ".", gap)
 
 
 def _ragged(label: str, line: int, saw: int, expected: int) -> RatingsError:
@@ -202,7 +212,7 @@ def _read_table(source: Source, lay: _Layout) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             raw = pd.read_csv(source.reader(), sep=":" if lay.sep == "::" else lay.sep, header=None,
-                              encoding="utf-8-sig", skiprows=lay.skip + (lay.header is not None),
+                              encoding="utf-8-sig", skiprows=lay.first_row,
                               skip_blank_lines=False, keep_default_na=False, na_values=[""], decimal=lay.decimal,
                               engine="c")
     except pd.errors.EmptyDataError:
@@ -218,7 +228,8 @@ def _read_table(source: Source, lay: _Layout) -> pd.DataFrame:
 
 def _no_rows(label: str, lay: _Layout) -> RatingsError:
     if lay.header:
-        return ratings_error(label, f"has a header row ({', '.join(lay.header)}) but no ratings below it")
+        shown = ", ".join(lay.header[:8]) + (", …" if len(lay.header) > 8 else "")
+        return ratings_error(label, f"has a header row ({shown[:300]}) but no ratings below it")
     return ratings_error(label, "contains no ratings")
 
 
@@ -238,7 +249,7 @@ def _clean(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
         raw = raw[~blank]
     if raw.empty:
         raise _no_rows(label, lay)
-    rating = _ratings(label, raw, raw.index.to_numpy() + lay.skip + (lay.header is not None) + 1)
+    rating = _ratings(label, raw, raw.index.to_numpy() + lay.first_row + 1)
     return pd.DataFrame({"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}, copy=False)
 
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import select
 import stat
 import sys
 import zipfile
@@ -14,6 +16,7 @@ from typing import BinaryIO
 from engine.data.errors import RatingsError, ratings_error
 
 STDIN = "-"  # the path that means standard input
+FIFO_WAIT_S = 10.0  # how long a FIFO given as ratings may stay without a writer before it is refused
 _MAX_STREAM = 1 << 30  # bytes of a pipe or standard input held in memory
 _CHUNK = 1 << 20  # bytes read at a time while the whole file is checked
 _HEAD_BYTES = 1 << 16
@@ -50,12 +53,20 @@ def open_source(path: str | PathLike, whole: bool = True) -> Source:
     """Read the ratings once: a regular file is checked to its end (pandas then parses it from disk); a pipe,
     device or standard input is read into memory, as it cannot be read twice."""
     if str(path) == STDIN:
+        if sys.stdin is None or getattr(sys.stdin, "closed", False):
+            raise ratings_error("standard input", "is closed; pipe the ratings in (… | collabsheet grid --ratings -) "
+                                "or name a file")
         return _from_stream("standard input", sys.stdin.buffer, whole)
     p, label = Path(path), str(path)
+    if not label:
+        raise ratings_error("''", "an empty file name; name a ratings file, or - for standard input")
     try:
         mode = p.stat().st_mode
         if stat.S_ISDIR(mode):
             raise ratings_error(label, "is a folder, not a file; choose the ratings file inside it (e.g. ratings.csv or u.data)")
+        if stat.S_ISFIFO(mode):
+            with _open_fifo(label, p) as f:
+                return _from_stream(label, f, whole)
         with p.open("rb") as f:
             if not stat.S_ISREG(mode):
                 return _from_stream(label, f, whole)
@@ -70,6 +81,23 @@ def open_source(path: str | PathLike, whole: bool = True) -> Source:
         raise ratings_error(label, f"cannot be read ({e.strerror or e})") from None
     head = data if data is not None else _BLANK.sub(b"", first) if maybe_blank else first
     return Source(label, p, data, _decode_head(label, head))
+
+
+def _open_fifo(label: str, p: Path) -> BinaryIO:
+    """A FIFO opened without waiting for a writer, then given FIFO_WAIT_S for one to start writing: a plain open
+    would wait for ever when no program writes to it."""
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(FIFO_WAIT_S * 1000):
+            raise ratings_error(label, f"is a FIFO (named pipe) that no program wrote to within {FIFO_WAIT_S:g} s; "
+                                "start the program that writes it first, or give a file")
+        os.set_blocking(fd, True)  # a writer is there: read to its end as from any pipe
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _from_stream(label: str, f: BinaryIO, whole: bool) -> Source:

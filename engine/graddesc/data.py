@@ -49,9 +49,14 @@ def lesson_data(rows: int = 29, seed: int = 42, a: float = 2.0, b: float = 30.0,
         raise DataError(f"x range {low}…{high} is empty")
     rng = np.random.default_rng(seed)
     x = rng.integers(low, high, size=rows, endpoint=True).astype(np.float64)
-    y = b + x * a
-    if noise:
-        y = y + noise * rng.standard_normal(rows)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is answered below, in one line
+        y = b + x * a
+        if noise:
+            y = y + noise * rng.standard_normal(rows)
+        squares = float(np.sum(y * y))
+    if not (np.isfinite(y).all() and np.isfinite(squares)):
+        raise DataError(f"y = {b:g} + {a:g}·x" + (f" + {noise:g}·noise" if noise else "") +
+                        " overflows a double; choose a smaller slope, intercept or noise")
     where = f"{rows} rows, seed {seed}, y = {b:g} + {a:g}·x" + (f" + {noise:g}·noise" if noise else "")
     return Data(x, y, where)
 

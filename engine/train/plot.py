@@ -3,12 +3,13 @@ marginal histograms, and the loss curves beside it; numpy draws the pixels, zlib
 from __future__ import annotations
 
 import math
-import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from engine.safe_write import write_bytes
 
 SIZE = 400  # the hexbin's square, in pixels
 MARGIN = 70  # the marginal histograms' depth
@@ -125,18 +126,9 @@ def png(image: np.ndarray) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
-def write_png(image: np.ndarray, path: str | Path) -> Path:
-    """Write the image to a .png path, whole or not at all (a .part file renamed over it)."""
+def write_png(image: np.ndarray, path: str | Path, inputs: dict | None = None) -> Path:
+    """Write the image to a .png path, whole or not at all, through engine.safe_write (never over an input)."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"{path.name}: the plot is written as PNG; give a name ending in .png")
-    if path.exists() and not path.is_file():
-        raise ValueError(f"{path.name}: is not a regular file; the plot replaces only a file")
-    part = path.with_name(path.name + ".part")
-    try:
-        part.write_bytes(png(image))
-        os.replace(part, path)
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise ValueError(f"{path.name}: cannot be written ({exc.strerror or exc})") from None
-    return path
+    return write_bytes(path, png(image), inputs, "plot")

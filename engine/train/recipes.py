@@ -20,6 +20,12 @@ class UnknownRecipeError(ValueError):
     """A recipe name that RECIPES lacks."""
 
 
+# Beyond these a run only overflows or never ends: a larger rate overflows torch.optim's step (a float32), and
+# an epoch count or a cycle length past these would train for years.
+MAX_RATE = 1e6
+LIMITS = {"epochs": 100_000, "bs": 1 << 30, "nh": 100_000, "cycle_len": 100_000, "cycle_mult": 1_000}
+
+
 @dataclass(frozen=True)
 class Recipe:
     """Everything that decides a training run but the data and the seed."""
@@ -51,13 +57,17 @@ class Recipe:
                 raise ValueError(f"unknown {field} {getattr(self, field)!r}; choose one of {', '.join(options)}")
         if not MIN_K <= self.factors <= MAX_K:
             raise ValueError(f"factors must be between {MIN_K} and {MAX_K}, got {self.factors}")
-        for field in ("epochs", "bs", "nh", "cycle_len", "cycle_mult"):
+        for field, most in LIMITS.items():
             if getattr(self, field) < 1:
                 raise ValueError(f"{_label(field)} must be at least 1, got {getattr(self, field)}")
+            if getattr(self, field) > most:
+                raise ValueError(f"{_label(field)} must be at most {most:,}, got {getattr(self, field)}")
         if not self.lr > 0:
             raise ValueError(f"learning rate must be positive, got {self.lr}")
-        if not (self.wd >= 0 and self.implicit_wd >= 0):
-            raise ValueError(f"weight decay must not be negative, got {min(self.wd, self.implicit_wd)}")
+        if not self.lr <= MAX_RATE:
+            raise ValueError(f"learning rate must be at most {MAX_RATE:g}, got {self.lr}")
+        if not (0 <= self.wd <= MAX_RATE and 0 <= self.implicit_wd <= MAX_RATE):
+            raise ValueError(f"weight decay must be between 0 and {MAX_RATE:g}, got {max(self.wd, self.implicit_wd)}")
         for field in ("momentum", "p1", "p2"):
             if not 0 <= getattr(self, field) < 1:
                 raise ValueError(f"{_label(field)} must be in [0, 1), got {getattr(self, field)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from engine.device import pick_device
+from engine.safe_write import Inputs, WriteError, write_file
 from engine.train.build import make_model
 from engine.train.data import IdMap
 from engine.train.model import CollabModel
@@ -39,8 +41,9 @@ def _array(ids) -> np.ndarray:
     return ids.numpy() if isinstance(ids, torch.Tensor) else np.array(ids, dtype=object)
 
 
-def save(model: CollabModel, path: str | os.PathLike) -> Path:
-    """Write the model, its id maps, titles, who rated what and its recipe to `path` (atomically)."""
+def save(model: CollabModel, path: str | os.PathLike, inputs: Inputs | None = None) -> Path:
+    """Write the model, its id maps, titles, who rated what and its recipe to `path` through engine.safe_write
+    (never over one of `inputs`, the files it was made from, nor through a symlink; complete or not at all)."""
     path = Path(path)
     titles = [(k.item() if isinstance(k, np.generic) else k, str(v)) for k, v in model.titles.items()]
     payload = {
@@ -55,14 +58,12 @@ def save(model: CollabModel, path: str | os.PathLike) -> Path:
         "rated_movies": torch.from_numpy(model.rated_movies.astype(np.int64)),
         "dataset": model.dataset, "valid_rmse": float(model.valid_rmse),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise ModelFileError(f"{path}: cannot be written ({e.strerror or e})") from None
-    return path
+        return write_file(path, lambda fh: torch.save(payload, fh), inputs, "model")
+    except WriteError as e:
+        raise ModelFileError(str(e)) from None
+    except RuntimeError as e:  # torch's writer reports a failed write (a full disk) as a RuntimeError
+        raise ModelFileError(f"{path.name}: cannot be written ({_first_line(e)})") from None
 
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> CollabModel:
@@ -72,25 +73,92 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> CollabM
         raise ModelFileError(f"{path}: no such file" if not path.exists() else f"{path}: is not a file")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a collabsheet model file, or damaged (not a complete torch.save archive)")
+    _check_archive(path)
     try:
-        payload = torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # a foreign file's warnings would be lines beside the one message
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True, mmap=False)
     except pickle.UnpicklingError:
         raise ModelFileError(f"{path}: not a collabsheet model file (it holds objects other than plain data, "
                              "which are not loaded)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, AttributeError, ImportError,
-            IndexError, TypeError, UnicodeDecodeError) as e:
+            IndexError, TypeError, UnicodeDecodeError, OverflowError, RecursionError, MemoryError) as e:
         raise ModelFileError(f"{path}: not a collabsheet model file, or damaged ({_first_line(e)})") from None
     except OSError as e:
         raise ModelFileError(f"{path}: cannot be read ({e.strerror or e})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a collabsheet model file (it holds {_kind(payload)})")
     if payload.get("version") != VERSION:
-        raise ModelFileError(f"{path}: model file version {payload.get('version')!r}; "
+        raise ModelFileError(f"{path}: model file version {_first_line(repr(payload.get('version')))}; "
                              f"this collabsheet reads version {VERSION}")
     try:
+        _check_tensors(payload, path.stat().st_size)
         return _rebuild(payload, device)
-    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError, OverflowError) as e:
         raise ModelFileError(f"{path}: damaged model file ({_first_line(e)})") from None
+
+
+def _check_archive(path: Path) -> None:
+    """torch.save stores every member uncompressed: a compressed one could unpack to far more than the file."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise ModelFileError(f"{path}: not a collabsheet model file, or damaged ({_first_line(e)})") from None
+    size = path.stat().st_size
+    if any(m.compress_type != zipfile.ZIP_STORED or m.file_size > size for m in members) or len(members) > 10_000:
+        raise ModelFileError(f"{path}: not a collabsheet model file (its archive is not laid out as torch.save "
+                             "writes one)")
+
+
+def _tensors(value, where: str = ""):
+    """Every tensor in a loaded payload, with where it sits ('state.u.weight', 'users')."""
+    if isinstance(value, torch.Tensor):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _tensors(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _tensors(item, f"{where}[{i}]")
+
+
+def _check_tensors(payload: dict, file_size: int) -> None:
+    """Before anything is built: every tensor laid out plainly and held in the file (a stride-0 or overlapping
+    view could declare billions of elements in a few bytes), and every shape matching the id maps."""
+    for where, t in _tensors(payload):
+        if not t.is_contiguous() or t.storage_offset() != 0 or t.numel() * t.element_size() > file_size:
+            raise ValueError(f"tensor {where} of shape {tuple(t.shape)} is not stored in the file")
+    users, movies = payload["users"], payload["movies"]
+    for name, ids in (("users", users), ("movies", movies)):
+        if not isinstance(ids, (torch.Tensor, list)) or (isinstance(ids, torch.Tensor) and ids.dim() != 1):
+            raise ValueError(f"{name} is not a list of ids")
+    n_users, n_movies = len(users), len(movies)
+    shapes = {"rated_start": (n_users + 1,), "counts": (n_movies,)}
+    for name, shape in shapes.items():
+        if not isinstance(payload[name], torch.Tensor) or tuple(payload[name].shape) != shape:
+            raise ValueError(f"{name} does not match the {n_users:,} users and {n_movies:,} movies")
+    state = payload["state"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("its weights are not a dict of tensors")
+    pairs = _training_pairs(state)
+    if pairs is not None:
+        rated_users, rated_movies = pairs
+        if rated_users.shape != rated_movies.shape or rated_users.dim() != 1 or (len(rated_users) and (
+                int(rated_users.min()) < 0 or int(rated_users.max()) >= n_users or int(rated_movies.min()) < 0
+                or int(rated_movies.max()) >= n_movies)):
+            raise ValueError("its training pairs do not match the users and movies")
+    recipe = Recipe(**payload["recipe"])
+    empty = (torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)) if pairs is not None else None
+    with torch.device("meta"):  # the shapes the recipe gives these ids, with no memory behind them
+        expected = make_model(recipe, n_users, n_movies, (1.0, 5.0), empty).state_dict()
+    for name, ref in expected.items():
+        if name in ("rated_users", "rated_movies"):
+            continue
+        if name not in state or tuple(state[name].shape) != tuple(ref.shape):
+            got = tuple(state[name].shape) if name in state else "missing"
+            raise ValueError(f"weight {name} is {got}; {n_users:,} users and {n_movies:,} movies with "
+                             f"{recipe.model}, k={recipe.factors} need {tuple(ref.shape)}")
 
 
 def _rebuild(payload: dict, device) -> CollabModel:
@@ -102,7 +170,8 @@ def _rebuild(payload: dict, device) -> CollabModel:
     module.load_state_dict(state)  # strict: a missing or mis-shaped weight raises
     start, rated = payload["rated_start"].numpy(), payload["rated_movies"].numpy()
     counts = payload["counts"].numpy()
-    if len(start) != len(users) + 1 or len(counts) != len(movies) or (len(rated) and rated.max() >= len(movies)):
+    if len(start) != len(users) + 1 or len(counts) != len(movies) or (len(rated) and (rated.max() >= len(movies)
+                                                                                  or rated.min() < 0)):
         raise ValueError("its id maps and rated movies do not match")
     titles = dict(zip(payload["title_ids"], payload["titles"]))
     return CollabModel(module.to(device), recipe, users, movies, (low, high), titles, counts, start, rated,

@@ -9,6 +9,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter as col
 
 from engine.graddesc.run import GradDesc
+from engine.safe_write import Inputs
 from engine.xlsx.cells import Cells, look
 from engine.xlsx.errors import XlsxError, a1
 from engine.xlsx.graddesc.layout import A_CELL, B_CELL, DATA_SHEET, FIRST, HEADER_ROW, SHEETS, Layout
@@ -121,8 +122,9 @@ def _write_data(ws, run: GradDesc) -> None:
         cells.put(2 + i, 2, float(y), "data")
 
 
-def export_graddesc(runs: Sequence[GradDesc], path: str | Path) -> None:
-    """Write each run's epoch shown (from its top cells) as its optimizer's sheet, after a data sheet."""
+def export_graddesc(runs: Sequence[GradDesc], path: str | Path, keep: Inputs | None = None) -> None:
+    """Write each run's epoch shown (from its top cells) as its optimizer's sheet, after a data sheet; keep maps
+    the files it was made from (never overwritten) to how a message names them."""
     path = Path(path)
     if not runs:
         raise XlsxError(f"{path.name}: nothing to write (no optimizer runs given)")
@@ -140,4 +142,4 @@ def export_graddesc(runs: Sequence[GradDesc], path: str | Path) -> None:
     wb.active.title = DATA_SHEET
     for run in runs:
         _write_sheet(wb.create_sheet(SHEETS[run.settings.rule]), run)
-    save_workbook(wb, path)
+    save_workbook(wb, path, keep)

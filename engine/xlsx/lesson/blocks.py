@@ -115,7 +115,8 @@ def _loss(book: Book, sheet: str) -> tuple[Area, Area, Area]:
             return at, ratings, predictions
     if misfit is not None:
         found = formulas.get(misfit.top, misfit.left)
-        raise _fail(book, misfit, f"uses SUMXMY2 but is not the loss formula {LOSS}; found {found}")
+        shown = found if len(found) <= 120 else found[:119] + "…"  # a crafted formula may be 8,192 characters
+        raise _fail(book, misfit, f"uses SUMXMY2 but is not the loss formula {LOSS}; found {shown}")
     raise XlsxError(f"{book.name}: sheet {sheet!r} has no loss cell (a formula {LOSS})")
 
 

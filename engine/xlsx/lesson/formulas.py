@@ -45,6 +45,10 @@ class Unary:
 
 
 # Excel's binary operators, loosest first; a prefix minus binds tighter than all of them (=-2^2 is 4).
+# Excel nests functions at most 64 levels deep; a formula nesting brackets, functions or signs deeper is refused,
+# and so is a tree deeper than MAX_DEPTH (a long chain of + makes one), before anything recurses through it.
+MAX_NESTING = 64
+MAX_DEPTH = 256
 PRECEDENCE = {"=": 1, "<>": 1, "<": 1, ">": 1, "<=": 1, ">=": 1, "&": 2, "+": 3, "-": 3, "*": 4, "/": 4, "^": 5}
 
 
@@ -58,12 +62,33 @@ def parse(formula: str):
     tree = parser.expression(1)
     if parser.peek() is not None:
         raise FormulaError(f"unexpected {parser.peek().value!r}")
+    if depth(tree) > MAX_DEPTH:
+        raise FormulaError(f"is more than {MAX_DEPTH} operations deep")
     return tree
+
+
+def depth(tree) -> int:
+    """How many nodes deep the tree is, counted without recursion (a crafted tree may be thousands deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        children = node.args if isinstance(node, Call) else (node.left, node.right) if isinstance(node, Binary) \
+            else (node.operand,) if isinstance(node, Unary) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
-        self.tokens, self.at = tokens, 0
+        self.tokens, self.at, self.nesting = tokens, 0, 0
+
+    def nest(self) -> None:
+        """One level deeper (a bracket, a function or a sign); past Excel's limit the formula is refused."""
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise FormulaError(f"nests brackets, functions or signs more than {MAX_NESTING} levels deep "
+                               "(Excel's limit)")
 
     def peek(self) -> Token | None:
         return self.tokens[self.at] if self.at < len(self.tokens) else None
@@ -86,7 +111,10 @@ class _Parser:
         token = self.peek()
         if token is not None and token.type == Token.OP_PRE:
             self.take()
-            return Unary(token.value, self.unary())
+            self.nest()
+            operand = self.unary()
+            self.nesting -= 1
+            return Unary(token.value, operand)
         node = self.primary()
         while (t := self.peek()) is not None and t.type == Token.OP_POST:
             self.take()
@@ -105,14 +133,18 @@ class _Parser:
             return Text(token.value)  # TRUE, FALSE, #N/A: nothing this reader looks for
         if token.type == Token.FUNC and token.subtype == Token.OPEN:
             name = token.value[:-1].upper().removeprefix("_XLFN.").removeprefix("_XLWS.")
+            self.nest()
             args = self.arguments()
+            self.nesting -= 1
             if name == "SINGLE" and len(args) == 1:
                 return args[0]  # Excel 365 saves "@x" as _xlfn.SINGLE(x); for one cell's value it is x itself
             return Call(name, args)
         if token.type == Token.PAREN and token.subtype == Token.OPEN:
+            self.nest()
             inner = self.expression(1)
             if self.take().type != Token.PAREN:
                 raise FormulaError("a bracket is not closed")
+            self.nesting -= 1
             return inner
         raise FormulaError(f"unexpected {token.value!r}")
 
