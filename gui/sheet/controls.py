@@ -209,9 +209,14 @@ class QControls(QWidget):
             self.sheet_changed.emit(self.sheet_config(), self.top.value())
 
     # --- engine → controls, with signals blocked so nothing echoes back ---------------------
-    def set_top(self, top: int) -> None:
-        """Show top-N (the user declined a change)."""
+    def set_top(self, top: int, lift: bool = False) -> None:
+        """Show top-N (the user declined a change, or a new sheet was built for it) without sending it back.
+
+        With `lift`, the box's limit is raised to hold it first: the limit of the data before (a 2-user file
+        clamps the box to 5) must not clamp the next sheet's top-N; the new data's own limit follows when it loads."""
         self.top.blockSignals(True)
+        if lift:
+            self.top.setMaximum(max(self.top.maximum(), min(MAX_TOP, top)))
         self.top.setValue(top)
         self.top.blockSignals(False)
 

@@ -145,5 +145,5 @@ class LoadCommands:
         self.curves.clear()
         # One put brings the cleared curves and the new sheet together: a frame taken between the two would show
         # the old sheet's controls waiting for the engine.
-        self._publish(snap, clear=True)
+        self._publish(snap, clear=True, top=self.top)
         self.curves.mark(snap.step, snap.rmse, START_LABEL)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QTabWidget, Q
 
 from engine.config import DEFAULT_TOP, RunState
 from gui.sheet.coach_bar import QCoachBar
+from gui.sheet.cell_text import loss_text
 from gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
 from gui.sheet.controls import QControls
 from gui.sheet.edits import SheetEdits
@@ -40,6 +41,7 @@ from gui.widgets.boxes import column, fill, set_body, splitter, titled
 from gui.widgets.legend import QLegend
 from gui.widgets.loading_page import QLoadingPage
 from gui.widgets.wires import Wires
+from gui.words import plural
 
 if TYPE_CHECKING:
     from engine.data.ratings import Ratings
@@ -187,7 +189,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         self._show_losses(frame)
         if frame.solving is not None and self.state == SOLVING:  # a last report may arrive after the solve ended
             self.controls.show_solving(*frame.solving)
-            self.status_labels["rmse"].setText(f"solving: RMSE {frame.solving[1]:.4f}")
+            self.status_labels["rmse"].setText(f"solving: RMSE {loss_text(frame.solving[1])}")
         if frame.device:
             self.status_labels["device"].setText(frame.device)
         if frame.explained:
@@ -203,6 +205,8 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         first = not self.controls.ready
         if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
             self.controls.show_sheet(snap)
+            if frame.top is not None:  # what the sheet was built for: a small file's clamp must not outlive it
+                self.controls.set_top(frame.top, lift=True)
             if not first:
                 self.status_message.emit("", 0)  # what was said of the old run no longer holds
             self._forget_edits(snap, previous)
@@ -333,7 +337,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         labels["dataset"].setText(f"{snap.dataset}{size} · sheet {n}×{m}, {snap.count} rated")
         behind = self.timeline is not None and self.timeline.step == snap.step and not self.timeline.at_head
         labels["step"].setText(f"step {snap.step:,}" + (f" of {self.timeline.end:,}" if behind else ""))
-        labels["rmse"].setText(f"RMSE {snap.rmse:.4f}" + (" · diverged" if snap.diverged else ""))
+        labels["rmse"].setText(f"RMSE {loss_text(snap.rmse)}" + (" · diverged" if snap.diverged else ""))
         labels["rate"].setText(f"{self.steps_per_s:,.0f} steps/s" if self.state != IDLE else "")
         self.legend.context.setText(f"{snap.dataset} · top {n} users × {m} movies · k={snap.k} · "
                                     f"{snap.settings.label} lr {snap.settings.lr:g}")
@@ -384,9 +388,12 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
             self.status_message.emit("", 0)
             self.engine.configure(config, top)
             return
+        # The whole run is dropped, every branch of it, not only the steps up to where the sheet was sought back to.
+        recorded = max([snap.step] + [b.end for b in self.timeline.branches] if self.timeline is not None else [snap.step])
         box = QMessageBox(QMessageBox.Question, "Change top-N",
                           f"A sheet of the top {top} users and movies has other rows and columns: it starts over "
-                          f"from new random factors, and the {snap.step:,} steps of this run are dropped. Go on?",
+                          f"from new random factors, and this run ({plural(recorded, 'step')}, every branch) is "
+                          "dropped. Go on?",
                           QMessageBox.Yes | QMessageBox.Cancel, self)
         box.setDefaultButton(QMessageBox.Cancel)
         self.question = box
