@@ -71,3 +71,46 @@ def test_the_top_n_question_counts_every_recorded_step(qtbot, window):
     assert "10 steps" in tab.question.text()
     tab.question.button(QMessageBox.Cancel).click()
     assert tab.controls.top.value() == 15
+
+
+def test_the_coach_forgets_evidence_from_before_a_change(qtbot, window):
+    """Item 7: "stalled 0.2951 → 0.2951" stayed on the bar after ticking the sigmoid made the RMSE 1.70."""
+    from engine.config import OptimizerSettings
+
+    tab = window.sheet
+    tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
+    tab.engine.step(600)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 600 and tab.state == "idle", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.diagnosis.kind == "stalled", timeout=WAIT_MS)
+    tab.controls.squash.setChecked(True)
+    qtbot.waitUntil(lambda: tab.snapshot.squash, timeout=WAIT_MS)
+    idle(qtbot, window)
+    assert tab.diagnosis is None and tab.coach_bar.isHidden()  # nothing yet measured under the sigmoid
+
+
+def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_sheet_moves(qtbot, window):
+    """Item 9: after Reset the branches were numbered on from the old run's; "Back at step …" outlived the step."""
+    from engine.config import OptimizerSettings
+
+    tab = window.sheet
+    bar = tab.timeline_bar.branches
+
+    def branch_off(lr: float) -> None:
+        tab.engine.step(6)
+        qtbot.waitUntil(lambda: tab.snapshot.step == 6 and tab.state == "idle", timeout=WAIT_MS)
+        tab.engine.seek(3)
+        qtbot.waitUntil(lambda: tab.snapshot.step == 3, timeout=WAIT_MS)
+        tab.engine.set_optimizer(OptimizerSettings("sgd", lr=lr))  # other settings at a past step: a branch
+        qtbot.waitUntil(lambda: bar.count() == 2 and tab.state == "idle", timeout=WAIT_MS)
+
+    branch_off(0.02)
+    tab.actions["reset"].trigger()
+    qtbot.waitUntil(lambda: tab.snapshot.step == 0 and bar.count() == 1, timeout=WAIT_MS)
+    branch_off(0.03)
+    texts = [bar.itemText(i) for i in range(bar.count())]
+    assert texts[0].startswith("branch 1:") and texts[1].startswith("branch 2:") and "from branch 1 " in texts[1]
+    tab.engine.rewind(2, OptimizerSettings("sgd", lr=0.01))
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Back at step 2"), timeout=WAIT_MS)
+    tab.engine.step(1)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 3 and tab.state == "idle", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=WAIT_MS)

@@ -110,6 +110,7 @@ class LoadCommands:
             self.timeline.reconfigure(replace(config, seed=self.sheet.config.seed))
             self.config = self.sheet.config
             self.curves.close(self.timeline.branch.id)  # the curve goes on, in a new series, from here
+            self.fresh_evidence()
             self.reshaped()
             self.publish()
         else:

@@ -82,6 +82,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         self.steps_per_s = 0.0
         self.xlsx_available = False
         self.question: QMessageBox | None = None  # a question waiting for the user's answer
+        self._noticed_at: tuple | None = None  # (branch, step) the engine's last notice spoke of, while it shows
 
         self.actions = make_actions(self, ACTIONS, SHORTCUTS)
         self._keys: dict[str, list] = {}  # shortcuts set aside while another tab is shown
@@ -144,7 +145,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
     def _wire(self) -> None:
         a, e, c = self.actions, self.engine, self.controls
         for signal, slot in (
-            (e.frame, self.render), (e.message, self.show_message), (e.notice, self.notice),
+            (e.frame, self.render), (e.message, self.show_message), (e.notice, self._notice),
             (e.state_changed, self.show_state),
             (e.loaded, self._loaded), (e.progress, self.loading.show_progress), (e.diverged, self._diverged),
             (e.solved, self._solved), (e.xlsx_checked, self._xlsx_checked), (e.choose_sheet, self.choose_sheet),
@@ -221,6 +222,9 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
                 self.timeline_bar.show_timeline(frame.timeline)
         if frame.diagnosed:
             self._show_diagnosis(frame.diagnosis)
+        if self._noticed_at is not None and self._noticed_at != self._where():
+            self._noticed_at = None  # "Back at step 58,697 …" no longer holds once the sheet moved on
+            self.status_message.emit("", 0)
         if self._select_me and self.model.me_row is not None:
             self._select_me = False
             self.view.select_cell(Cell(RATING, (self.model.me_row, 0)))
@@ -239,6 +243,16 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
             if self.explain.cell is None:
                 self.select(Cell(LOSS))
             QTimer.singleShot(AFTER_FIRST_FRAME_MS, self._after_first_frame)
+
+    def _where(self) -> tuple:
+        """(branch, step) of the sheet shown."""
+        return (self.timeline.branch if self.timeline is not None else None,
+                self.snapshot.step if self.snapshot is not None else None)
+
+    def _notice(self, text: str) -> None:
+        """The engine's notice (it follows its frame): shown while the sheet stays where it spoke of."""
+        self._noticed_at = self._where()
+        self.notice.emit(text)
 
     def _show_explanation(self, explanation) -> None:
         """The panel's text, and the precedents it names boxed on the sheet."""
