@@ -114,3 +114,18 @@ def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_shee
     tab.engine.step(1)
     qtbot.waitUntil(lambda: tab.snapshot.step == 3 and tab.state == "idle", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=WAIT_MS)
+
+
+def test_a_learning_rate_past_the_box_says_so_and_momentum_tells_its_effective_step(qtbot, window):
+    """Items 19, 20: typing lr 1000 silently became 100; momentum's tooltip now says a new gradient moves lr·(1−β)."""
+    from PySide6.QtCore import Qt
+
+    c = window.sheet.controls
+    c.lr.setFocus()
+    c.lr.lineEdit().selectAll()
+    qtbot.keyClicks(c.lr.lineEdit(), "1000")
+    qtbot.keyClick(c.lr.lineEdit(), Qt.Key_Return)
+    assert c.lr.value() == 100.0
+    message = window.statusBar().currentMessage()
+    assert "lr 1000 is outside" in message and "100" in message, message
+    assert "lr·(1−β)" in c.beta.toolTip()

@@ -157,7 +157,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
             (a["zoom_in"].triggered, lambda: self.view.zoom_by(1)), (a["zoom_out"].triggered, lambda: self.view.zoom_by(-1)),
             (a["zoom_fit"].triggered, self.view.fit),
             (c.optimizer_changed, e.set_optimizer), (c.sheet_changed, self.configure), (c.rate_changed, e.set_rate),
-            (c.errors_toggled, self.set_show_errors), (c.blanks_toggled, self.set_show_blanks),
+            (c.errors_toggled, self.set_show_errors), (c.said, lambda text: self.status_message.emit(text, 8000)), (c.blanks_toggled, self.set_show_blanks),
             (self.model.edit_requested, self.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
             (self.view.cell_selected, self.select),
             (self.timeline_bar.seek_requested, e.seek), (self.timeline_bar.branch_chosen, e.resume),
