@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolButton
 
-from engine.graddesc import HEADINGS, GradDesc, Settings, columns, lesson_data, paths, rmse
+from engine.graddesc import HEADINGS, GradDesc, Settings, columns, least_squares, lesson_data, paths, rmse
 from gui.graddesc.table import GROUPS, cell_text
 
 WAIT_MS = 30_000  # generous: the machine running the tests may be busy
@@ -277,3 +277,34 @@ assert "torch" not in sys.modules, "torch was imported"
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_diverging_comparison_is_a_notice_and_the_picture_keeps_the_bowl(qtbot, window, capfd):
+    """Issue 20 item 1: Compare → All, SGD lr 0.01, 2 epochs ran to ~1e92, turned the surface inf and the
+    picture white (pyqtgraph refused the levels); now a notice says so and the bowl stays drawn."""
+    import warnings
+
+    tab = window.graddesc
+    capfd.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # an overflow warning from numpy fails the test
+        tab.compare(list(tab.controls.compare_actions), 2)
+        qtbot.waitUntil(lambda: len(tab.contour.compared) == len(tab.controls.compare_actions), timeout=WAIT_MS)
+        tab.controls.lr.setValue(0.01)
+        qtbot.waitUntil(lambda: tab.settings.lr == 0.01, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: any("SGD · lr 0.01" in n and "The picture keeps the bowl" in n
+                                    for n in window.notices), timeout=WAIT_MS)
+        tab.engine.run_epoch()
+        qtbot.waitUntil(lambda: tab.progress.epoch == 1 and idle(tab), timeout=WAIT_MS)
+        tab.engine.run_epoch()
+        qtbot.waitUntil(lambda: (tab.progress.epoch == 2 or tab.progress.diverged) and idle(tab), timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: any(n.startswith("This run") for n in window.notices), timeout=WAIT_MS)
+    surface = tab.contour.surface
+    assert np.isfinite(surface.log_loss).all() and np.isfinite(surface.levels).all()
+    lo, hi = tab.contour.image.getLevels()
+    assert np.isfinite([lo, hi]).all() and hi > lo
+    a0, a1 = surface.a[0], surface.a[-1]
+    assert a1 - a0 < 1e6  # the bowl, not a span of 1e92 where it is one pixel
+    assert surface.contains(*least_squares(lesson_data()))
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "RuntimeWarning" not in err and "overflow" not in err

@@ -31,7 +31,9 @@ def loss_surface(data: Data, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a_hat, b_hat = least_squares(data)
     floor = float(np.mean((y - (b_hat + a_hat * x)) ** 2))
     spread = float(np.mean((x - x.mean()) ** 2))
-    return floor + spread * (a - a_hat) ** 2 + (y.mean() - b - a * x.mean()) ** 2
+    # Far out along a diverged path the squares pass 1e308: that MSE is inf, and the caller is told so by the value.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return floor + spread * (a - a_hat) ** 2 + (y.mean() - b - a * x.mean()) ** 2
 
 
 def paths(data: Data, settings: Sequence[Settings], epochs: int, start: tuple[float, float] | None = None,

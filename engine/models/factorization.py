@@ -18,7 +18,10 @@ def y_range(lo: float, hi: float) -> tuple[float, float]:
 def sigmoid(x):
     """σ(x) = 1 / (1 + e^(−x)), for a tensor or an array."""
     # A tensor's own method, so that this module never imports torch (the first frame is drawn without it).
-    return x.sigmoid() if hasattr(x, "sigmoid") else 1.0 / (1.0 + np.exp(-x))
+    if hasattr(x, "sigmoid"):
+        return x.sigmoid()
+    with np.errstate(over="ignore"):  # e^(−x) overflows for x below about −709: σ is 0 there, exactly as 1/(1+inf)
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 def sigmoid_range(x, lo: float, hi: float):

@@ -74,9 +74,13 @@ class QContourPlot(QWidget):
 
     def set_surface(self, surface: Surface) -> None:
         """A new surface: the image, its contour lines and the view's range."""
+        finite = surface.log_loss[np.isfinite(surface.log_loss)]
+        if not finite.size:  # nothing drawable: keep the picture shown (pyqtgraph refuses non-finite levels)
+            return
         self.surface = surface
-        z = surface.log_loss
-        lo, hi = float(z.min()), float(z.max())
+        z = np.nan_to_num(surface.log_loss, nan=float(finite.max()), posinf=float(finite.max()),
+                          neginf=float(finite.min()))
+        lo, hi = float(finite.min()), float(finite.max())
         hi = hi if hi > lo else lo + 1
         self.image.setImage(z, autoLevels=False, levels=(lo, hi))
         a, b = surface.a, surface.b

@@ -156,6 +156,8 @@ class QGradDescControls(QWidget):
         self.compare_epochs.setRange(1, 500)
         self.compare_epochs.setValue(5)
         self.compare_epochs.setSuffix(" epochs")
+        self.compare_epochs.valueChanged.connect(  # "1 epoch", not "1 epochs"
+            lambda n: self.compare_epochs.setSuffix(" epoch" if n == 1 else " epochs"))
         self.compare_epochs.setKeyboardTracking(False)
         self.compare_epochs.setToolTip("how many epochs the compared optimizers run (the workbook's run macro: 5)")
         run.addWidget(self.compare_epochs)

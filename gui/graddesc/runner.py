@@ -25,6 +25,7 @@ from gui.runtime.clock import FrameClock
 from gui.runtime.mailbox import Mailbox
 from gui.runtime.runner import Runner
 from gui.runtime.series import LINE, MARKERS, Points
+from gui.words import plural
 
 FRAME_S = 1 / 30  # publish at most this often while running flat out
 CHUNK_S = 0.004  # a flat-out chunk of rows takes about this long, so Pause is answered within a few ms
@@ -36,16 +37,18 @@ CONTOURS = 12  # lines at evenly spaced levels of log₁₀ MSE
 MARGIN = 0.15  # of the box's span on each side, around what the surface must show
 MAX_GROWTH = 50.0  # the surface follows a path out of its box up to this many times the first box's spans
 COMPARE_EPOCHS = 5  # as the workbook's "run" macro
+FAR = 1e6  # |a| or |b| past this: the path has left any picture of the bowl (the lesson's are ~30 and ~2)
 MAX_COMPARE_ROWS = 30_000  # rows stepped for one comparison, all optimizers together (~3 s at most)
 
 
 def box_around(points: np.ndarray) -> tuple[float, float, float, float]:
     """(a0, a1, b0, b1) around the finite (a, b) points, with a margin and never empty."""
     points = points[np.isfinite(points).all(axis=1)]
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    span = np.maximum(hi - lo, 0.5 + 0.1 * np.abs(hi + lo) / 2)  # a lone point still gets a neighbourhood
-    centre = (lo + hi) / 2
-    lo, hi = centre - span * (0.5 + MARGIN), centre + span * (0.5 + MARGIN)
+    lo, hi = points.min(axis=0) / 2, points.max(axis=0) / 2  # halves: a diverged path's ±1e308 must not overflow
+    half = np.maximum(hi - lo, 0.25 + 0.1 * np.abs(hi + lo) / 2)  # a lone point still gets a neighbourhood
+    centre = lo + hi
+    with np.errstate(over="ignore"):  # past ±1e308 the box is unbounded there; _grown caps it
+        lo, hi = centre - half * (1 + 2 * MARGIN), centre + half * (1 + 2 * MARGIN)
     return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
@@ -59,7 +62,8 @@ def surface_over(data: Data, box: tuple[float, float, float, float]) -> Surface:
     a = np.linspace(box[0], box[1], GRID)
     b = np.linspace(box[2], box[3], GRID)
     loss = loss_surface(data, a, b)
-    z = np.log10(np.maximum(loss, np.finfo(float).tiny))  # an exact fit's zero loss: the darkest colour, not -inf
+    # An exact fit's zero loss: the darkest colour, not -inf; an overflowed one (inf) the brightest, not +inf.
+    z = np.log10(np.clip(loss, np.finfo(float).tiny, np.finfo(float).max))
     lo, hi = float(z.min()), float(z.max())
     levels = np.linspace(lo, hi, CONTOURS + 2)[1:-1] if hi > lo else np.zeros(0)
     lines = contourpy.contour_generator(a, b, z.T, line_type=contourpy.LineType.ChunkCombinedNan)
@@ -98,6 +102,7 @@ class GradDescRunner(XlsxCommands, Runner):
         self._segment, self._label = 0, ""  # the rmse curve's segment: a new one when the settings change
         self._last_rmse: float | None = None  # of the last epoch completed
         self._steps = 0  # rows stepped since the run began
+        self._told_far = False
 
     # --- data and settings -------------------------------------------------------------------
     def start(self) -> None:
@@ -145,6 +150,7 @@ class GradDescRunner(XlsxCommands, Runner):
         self._rows, self._path, self._steps = None, [], 0
         self._extent = np.array([[a, b], [a, b]])
         self._last_rmse, self._label = None, ""
+        self._told_far = False  # whether the notice that the path left the picture was given
         self._chunk = FIRST_CHUNK
         self.mailbox.put(clear=True, rows=(0, np.zeros(0, ROW)), path=np.array([[a, b]]))
         self._compare(fit=False)
@@ -298,12 +304,16 @@ class GradDescRunner(XlsxCommands, Runner):
         if settings:
             epochs = max(1, min(epochs, MAX_COMPARE_ROWS // (len(settings) * len(self.data))))
             if epochs < self.compare_epochs:
-                self.emit("notice", f"Compare: {epochs} epochs each ({self.compare_epochs} would step more than "
+                self.emit("notice", f"Compare: {plural(epochs, 'epoch')} each ({self.compare_epochs} would step more than "
                                     f"{MAX_COMPARE_ROWS:,} rows)")
         drawn = paths(self.data, settings, epochs, self._origin) if settings else []
         self.compared = tuple(
             Compared(h.rule, f"{h.label} · lr {h.lr:g}", p, len(p) < epochs * len(self.data) + 1)
             for h, p in zip(settings, drawn))
+        gone = [c for c in self.compared if c.diverged or not np.all(np.abs(c.path) < FAR)]
+        if gone:
+            self.emit("notice", "Compare: " + "; ".join(_far_text(c.label, c.path, c.diverged) for c in gone)
+                      + ". The picture keeps the bowl; lower their learning rate to see them land.")
         if fit:  # the surface first: a frame that brings the paths always has a surface that holds them
             self._fit_surface()
         self.mailbox.put(compare=self.compared)
@@ -311,20 +321,18 @@ class GradDescRunner(XlsxCommands, Runner):
     def _fit_surface(self, new: bool = False) -> None:
         """Size the surface for the start, the bottom of the bowl, the path and the comparisons.
 
-        A new run gets its own; later it only grows, when the path or a comparison leaves it, and follows a
-        diverging path no further than MAX_GROWTH times its first size."""
+        A new run gets its own, reaching out for the comparisons no further than MAX_GROWTH times the box of its
+        start and the bowl (a diverging comparison would otherwise stretch the bowl to one pixel, or to inf);
+        later it only grows, when the path or a comparison leaves it, within MAX_GROWTH times its first size."""
         points = [self._extent, np.array([self._origin[::-1]]), np.array([least_squares(self.data)])]
         needed = box_around(np.concatenate(points + [c.path for c in self.compared]))
         if new or self.surface is None:
-            self._first_box = box = needed
+            self._first_box = box = _grown(box_around(np.concatenate(points)), needed)
         else:
             if _inside(needed, self._box):
                 return
-            first, old = self._first_box, self._box
-            cap_a, cap_b = MAX_GROWTH * (first[1] - first[0]), MAX_GROWTH * (first[3] - first[2])
-            box = (max(min(needed[0], old[0]), first[0] - cap_a), min(max(needed[1], old[1]), first[1] + cap_a),
-                   max(min(needed[2], old[2]), first[2] - cap_b), min(max(needed[3], old[3]), first[3] + cap_b))
-            if box == old:
+            box = _grown(self._first_box, needed, self._box)
+            if box == self._box:
                 return
         self._box = box
         self.surface = surface_over(self.data, box)
@@ -347,6 +355,10 @@ class GradDescRunner(XlsxCommands, Runner):
         (a0, b0), (a1, b1) = self._extent
         if not _inside((a0, a1, b0, b1), self._box):
             self._fit_surface()
+            if not self._told_far and not np.all(np.abs(self._extent) < FAR):
+                self._told_far = True  # once a run: its path only goes further
+                self.emit("notice", f"This run {_far_text('', self.run.path(), self.run.diverged).strip()}. "
+                                    "Lower the learning rate, then Reset.")
 
     def progress(self) -> Progress:
         """Where the run stands now."""
@@ -355,6 +367,22 @@ class GradDescRunner(XlsxCommands, Runner):
         return Progress(run.epoch, row, n, float(run.carry.p[1]), float(run.carry.p[0]), float(run.carry.lr),
                         self._last_rmse, run.diverged, self.data.name,
                         (float(c.p[0]), float(c.p[1]), *map(float, c.m), *map(float, c.v)), self._steps)
+
+
+def _far_text(label: str, path: np.ndarray, diverged: bool) -> str:
+    """How far a path went: "SGD · lr 0.01 diverged (a number overflowed)" or "… ran away to |a|, |b| ≈ 1e+92"."""
+    finite = path[np.isfinite(path).all(axis=1)]
+    reach = float(np.abs(finite).max()) if len(finite) else math.inf
+    return f"{label} diverged (a number overflowed after {len(path) - 1:,} rows)" if diverged else \
+        f"{label} ran away: |a|, |b| reached {reach:.1e}"
+
+
+def _grown(first: tuple, needed: tuple, old: tuple | None = None) -> tuple[float, float, float, float]:
+    """`old` (or `first`) grown to hold `needed`, but never past MAX_GROWTH times `first`'s spans on any side."""
+    old = old or first
+    cap_a, cap_b = MAX_GROWTH * (first[1] - first[0]), MAX_GROWTH * (first[3] - first[2])
+    return (max(min(needed[0], old[0]), first[0] - cap_a), min(max(needed[1], old[1]), first[1] + cap_a),
+            max(min(needed[2], old[2]), first[2] - cap_b), min(max(needed[3], old[3]), first[3] + cap_b))
 
 
 def _inside(inner: tuple, outer: tuple) -> bool:

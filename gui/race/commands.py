@@ -51,6 +51,7 @@ class RaceCommands:
                              lambda sheet: sheet.load_state_dict(state))
         self.settings = self.sheet.settings
         self.curves.close(self.timeline.branch.id)  # the curve jumps to the racer's loss and goes on from there
+        self.fresh_evidence()  # the coach's evidence was the sheet's old optimizer's, not the racer's
         self.publish()
         self.emit("notice", f"The sheet took {label} from the race")
 

@@ -5,9 +5,15 @@ import math
 from typing import Callable
 
 
+class Overflowed(ValueError):
+    """A number too large for a float ("1e400"): float() reads it as inf."""
+
+
 def parse_number(text: str) -> float:
     """A number as a user types it into a cell ("3.5", "3,5", " 4 "); raises ValueError otherwise."""
     value = float(text.strip().replace(",", "."))
+    if math.isinf(value) and "inf" not in text.lower():  # written as digits, it overflowed
+        raise Overflowed(text)
     if not math.isfinite(value):
         raise ValueError(text)
     return value

@@ -6,7 +6,7 @@ imports while the window starts): until the first sheet arrives they show "…" 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QSpinBox, QWidget)
 
@@ -20,8 +20,24 @@ RUN = ("step", "step_n", "play", "solve", "stop", "reset", "race", "holdout", "a
 RATES = (("max", None), ("1000/s", 1000.0), ("100/s", 100.0), ("30/s", 30.0), ("10/s", 10.0))
 
 
-def _spin(lo: float, hi: float, decimals: int, step: float, tip: str) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
+class QBoundedSpin(QDoubleSpinBox):
+    """A QDoubleSpinBox that says when a typed number falls outside its range (Qt drops the keystroke silently)."""
+
+    refused = Signal(str)  # the text typed, outside the range
+
+    def validate(self, text: str, pos: int):
+        result = super().validate(text, pos)
+        try:
+            number = float(text.strip().replace(",", "."))
+        except ValueError:
+            return result
+        if not self.minimum() <= number <= self.maximum() and result[0] == QValidator.Invalid:
+            self.refused.emit(text.strip())
+        return result
+
+
+def _spin(lo: float, hi: float, decimals: int, step: float, tip: str) -> QBoundedSpin:
+    box = QBoundedSpin()
     box.setRange(lo, hi)
     box.setDecimals(decimals)
     box.setSingleStep(step)
@@ -44,6 +60,7 @@ class QControls(QWidget):
     sheet_changed = Signal(object, int)  # SheetConfig (seed from the seed box), top-N
     rate_changed = Signal(object)  # Play's steps per second, None = as fast as possible
     errors_toggled = Signal(bool)
+    said = Signal(str)  # something the status bar should say (a typed number the box could not take)
     blanks_toggled = Signal(bool)
 
     def __init__(self, actions: dict[str, QAction], parent=None) -> None:
@@ -97,7 +114,9 @@ class QControls(QWidget):
         self.optimizer.setSizeAdjustPolicy(QComboBox.AdjustToContents)  # so it widens then: it is shown with "…"
         self.optimizer.addItem(PENDING, None)
         self.lr = _spin(1e-5, 100.0, 5, 0.01, "learning rate")
-        self.beta = _spin(0.0, 0.9999, 4, 0.01, "momentum β: weight of the previous velocity")
+        self.beta = _spin(0.0, 0.9999, 4, 0.01, "momentum β: weight of the previous velocity, v ← β·v + (1−β)·g. "
+                          "A new gradient moves p by only lr·(1−β) at first (so lr 10 with β 0.9 steps like SGD's "
+                          "lr 1); a gradient that stays the same builds up to the full lr·g.")
         self.beta1 = _spin(0.0, 0.9999, 4, 0.01, "β1: weight of the previous gradient average")
         self.beta2 = _spin(0.0, 0.9999, 4, 0.01, "β2: weight of the previous squared-gradient average")
         self.wd = _spin(0.0, 10.0, 4, 0.01, "weight decay")
@@ -128,8 +147,9 @@ class QControls(QWidget):
         self.squash = QCheckBox("squash to rating range")
         self.squash.setToolTip("the lesson's sigmoid range: prediction = lo + (hi − lo)·σ(u·m …), so every "
                                "prediction lies between 0 and a little above the top rating")
-        self.optimizer.setToolTip("the update rule: SGD p ← p − lr·g; momentum averages g; RMSProp divides by "
-                                  "√(average g²); Adam does both; AdamW also shrinks p by lr·wd")
+        self.optimizer.setToolTip("the update rule: SGD p ← p − lr·g; momentum averages g (a new gradient moves p "
+                                  "by lr·(1−β)); RMSProp divides by √(average g²); Adam does both; AdamW also "
+                                  "shrinks p by lr·wd")
         for widget in (QLabel("factors k"), self.k, QLabel("top-N"), self.top, self.biases, self.squash,
                        QLabel("seed"), self.seed):
             shape.addWidget(widget)
@@ -153,6 +173,11 @@ class QControls(QWidget):
         self.optimizer.currentIndexChanged.connect(self._optimizer_edited)
         for box in (self.lr, self.beta, self.beta1, self.beta2, self.wd):
             box.valueChanged.connect(self._optimizer_edited)
+        for name, box in (("lr", self.lr), ("β", self.beta), ("β1", self.beta1), ("β2", self.beta2),
+                          ("wd", self.wd)):
+            box.refused.connect(lambda text, name=name, box=box: self.said.emit(
+                f"{name} {text} is outside what the box takes ({box.minimum():g} to {box.maximum():g}): "
+                f"it stays at {box.value():g}"))
         for box in (self.k, self.top):
             box.valueChanged.connect(self._sheet_edited)
         for box in (self.biases, self.squash):
@@ -209,9 +234,14 @@ class QControls(QWidget):
             self.sheet_changed.emit(self.sheet_config(), self.top.value())
 
     # --- engine → controls, with signals blocked so nothing echoes back ---------------------
-    def set_top(self, top: int) -> None:
-        """Show top-N (the user declined a change)."""
+    def set_top(self, top: int, lift: bool = False) -> None:
+        """Show top-N (the user declined a change, or a new sheet was built for it) without sending it back.
+
+        With `lift`, the box's limit is raised to hold it first: the limit of the data before (a 2-user file
+        clamps the box to 5) must not clamp the next sheet's top-N; the new data's own limit follows when it loads."""
         self.top.blockSignals(True)
+        if lift:
+            self.top.setMaximum(max(self.top.maximum(), min(MAX_TOP, top)))
         self.top.setValue(top)
         self.top.blockSignals(False)
 

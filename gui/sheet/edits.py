@@ -67,7 +67,7 @@ class EditCommand(QUndoCommand):
     """One typed cell: redo sends the new value to the engine, undo the old one."""
 
     def __init__(self, tab: SheetEdits, cell: Cell, old: float | None, new: float | None) -> None:
-        super().__init__(f"edit {cell.kind.replace('_', ' ')} {tuple(i + 1 for i in cell.index)}")
+        super().__init__(tab.model.cell_name(cell))  # "Undo rating of user 42 for Star Wars (1977)"
         self.tab, self.cell, self.old, self.new = tab, cell, old, new
 
     def redo(self) -> None:

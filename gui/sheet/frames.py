@@ -92,6 +92,7 @@ class Frame(BaseFrame):
     preview: Preview | None = None  # the first sheet's ratings, while the engine starts
     losses: list[Points] = field(default_factory=list)
     clear_curves: bool = False  # a new run began: drop the old loss curves
+    top: int | None = None  # the top-N the sheet was built for, with a new sheet (the top-N box shows it)
     solving: tuple[int, float] | None = None  # (iterations, RMSE) of a solve in progress
     explanation: Explanation | None = None  # the selected cell explained with the newest snapshot's numbers …
     explained: bool = False  # … when this frame brings one (None then means: nothing to explain)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from engine.config import OptimizerSettings
 from gui.sheet.frames import BranchInfo, TimelineInfo
 
@@ -66,12 +68,22 @@ class HistoryCommands:
         return TimelineInfo(tl.branch.id, self.sheet.steps, views[mine].fork, tl.branch.end, branches,
                             dict(self.curves.series))
 
+    def fresh_evidence(self: SheetRunner) -> None:
+        """A change of settings, model or factors at this step: the coach reads only the steps after it."""
+        self._evidence_from = (self.timeline.branch.id, self.sheet.steps)
+
     def _coach(self: SheetRunner, snap: Snapshot) -> dict:
         """The coach's verdict on the run up to this step, whenever the run stands still (a diverging run stops)."""
         if self.playing:  # a verdict that changed twice a second would move the sheet up and down while it runs
             return {}
         from engine.sheet import coach
 
-        curve = self.timeline.curve(start=max(snap.step - COACH_WINDOW, 0), stop=snap.step, path=True)
-        start = int(curve.steps[0]) if len(curve.steps) else snap.step
+        first = max(snap.step - COACH_WINDOW, 0)
+        since = self._evidence_from
+        if since is not None and since[0] == self.timeline.branch.id and snap.step >= since[1]:
+            first = max(first, since[1] + 1)  # the steps before the change were measured under other settings
+        curve = self.timeline.curve(start=first, stop=snap.step, path=True) if first <= snap.step else None
+        if curve is None or not len(curve.steps):
+            return {"diagnosis": coach.diagnose_snapshot(np.zeros(0), snap, snap.step), "diagnosed": True}
+        start = int(curve.steps[0])
         return {"diagnosis": coach.diagnose_snapshot(curve.losses, snap, start), "diagnosed": True}

@@ -110,6 +110,7 @@ class LoadCommands:
             self.timeline.reconfigure(replace(config, seed=self.sheet.config.seed))
             self.config = self.sheet.config
             self.curves.close(self.timeline.branch.id)  # the curve goes on, in a new series, from here
+            self.fresh_evidence()
             self.reshaped()
             self.publish()
         else:
@@ -145,5 +146,5 @@ class LoadCommands:
         self.curves.clear()
         # One put brings the cleared curves and the new sheet together: a frame taken between the two would show
         # the old sheet's controls waiting for the engine.
-        self._publish(snap, clear=True)
+        self._publish(snap, clear=True, top=self.top)
         self.curves.mark(snap.step, snap.rmse, START_LABEL)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 from gui.sheet import colors
 from gui.sheet import layout as L
 from gui.sheet.frames import ME, Preview
-from gui.sheet.cell_text import edit_text, loss_text, number_text, parse_number
+from gui.sheet.cell_text import Overflowed, edit_text, loss_text, number_text, parse_number
 from gui.sheet.layout import Cell, SheetLayout
 
 if TYPE_CHECKING:
@@ -415,6 +415,28 @@ class QSheetModel(QAbstractTableModel):
             return f"loss: √(SSE / count) = √({loss_text(snap.sse)} / {snap.count}) over the rated cells{held}"
         return None
 
+    def cell_name(self, cell) -> str:
+        """A cell named as a reader would: "rating of user 42 for Star Wars (1977)", "factor 2 of user 42"."""
+        snap, at = self.snapshot, tuple(cell.index)
+
+        def user(i: int) -> str:
+            return f"user {snap.user_ids[i]}" if snap is not None and i < len(snap.user_ids) else "you"
+
+        def movie(j: int) -> str:
+            return snap.titles[j] if snap is not None and j < len(snap.titles) else f"movie {j + 1}"
+
+        if cell.kind in (L.RATING, L.PREDICTION):
+            return f"{cell.kind} of {user(at[0])} for {movie(at[1])}"
+        if cell.kind == L.USER_FACTORS:
+            return f"factor {at[1] + 1} of {user(at[0])}"
+        if cell.kind == L.ITEM_FACTORS:
+            return f"factor {at[0] + 1} of {movie(at[1])}"
+        if cell.kind == L.USER_BIAS:
+            return f"bias of {user(at[0])}"
+        if cell.kind == L.ITEM_BIAS:
+            return f"bias of {movie(at[0])}"
+        return cell.kind.replace("_", " ")
+
     def _tooltip(self, kind: str, at: tuple, value: float | None) -> str:
         snap = self.snapshot
         shown = "blank" if value is None else f"{value:.6g}"
@@ -460,9 +482,11 @@ class QSheetModel(QAbstractTableModel):
             return True
         try:
             number = parse_number(text)
-        except ValueError:
+        except ValueError as error:
             what = "a rating" if cell.kind == L.RATING else f"a {NAMES[cell.kind]}"
-            self.invalid_edit.emit(f"“{text}” is not a number, so it cannot be {what}; the cell keeps its value.")
+            why = ("is too large for a 64-bit number (they end near 1.8e308)" if isinstance(error, Overflowed)
+                   else "is not a number")
+            self.invalid_edit.emit(f"“{text}” {why}, so it cannot be {what}; the cell keeps its value.")
             return False
         self.edit_requested.emit(cell.kind, cell.index, number)
         return True

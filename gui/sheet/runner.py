@@ -86,6 +86,7 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
         self.curves = BranchCurves(lambda points: self.mailbox.put(losses=points))
         self._solves = 0
         self._chunk = 1
+        self._evidence_from: tuple[int, int] | None = None  # (branch, step) of the last change the coach must not read past
         RaceCommands.__init__(self)
         NewUserCommands.__init__(self)
 
@@ -258,6 +259,7 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
         self.settings = settings
         if self.sheet is not None:
             self.timeline.set_optimizer(settings)
+            self.fresh_evidence()
             self.publish()
 
     def set_holdout(self, on: bool) -> None:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QTabWidget, Q
 
 from engine.config import DEFAULT_TOP, RunState
 from gui.sheet.coach_bar import QCoachBar
+from gui.sheet.cell_text import loss_text
 from gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
 from gui.sheet.controls import QControls
 from gui.sheet.edits import SheetEdits
@@ -40,6 +41,7 @@ from gui.widgets.boxes import column, fill, set_body, splitter, titled
 from gui.widgets.legend import QLegend
 from gui.widgets.loading_page import QLoadingPage
 from gui.widgets.wires import Wires
+from gui.words import plural
 
 if TYPE_CHECKING:
     from engine.data.ratings import Ratings
@@ -80,6 +82,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         self.steps_per_s = 0.0
         self.xlsx_available = False
         self.question: QMessageBox | None = None  # a question waiting for the user's answer
+        self._noticed_at: tuple | None = None  # (branch, step) the engine's last notice spoke of, while it shows
 
         self.actions = make_actions(self, ACTIONS, SHORTCUTS)
         self._keys: dict[str, list] = {}  # shortcuts set aside while another tab is shown
@@ -142,7 +145,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
     def _wire(self) -> None:
         a, e, c = self.actions, self.engine, self.controls
         for signal, slot in (
-            (e.frame, self.render), (e.message, self.show_message), (e.notice, self.notice),
+            (e.frame, self.render), (e.message, self.show_message), (e.notice, self._notice),
             (e.state_changed, self.show_state),
             (e.loaded, self._loaded), (e.progress, self.loading.show_progress), (e.diverged, self._diverged),
             (e.solved, self._solved), (e.xlsx_checked, self._xlsx_checked), (e.choose_sheet, self.choose_sheet),
@@ -154,7 +157,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
             (a["zoom_in"].triggered, lambda: self.view.zoom_by(1)), (a["zoom_out"].triggered, lambda: self.view.zoom_by(-1)),
             (a["zoom_fit"].triggered, self.view.fit),
             (c.optimizer_changed, e.set_optimizer), (c.sheet_changed, self.configure), (c.rate_changed, e.set_rate),
-            (c.errors_toggled, self.set_show_errors), (c.blanks_toggled, self.set_show_blanks),
+            (c.errors_toggled, self.set_show_errors), (c.said, lambda text: self.status_message.emit(text, 8000)), (c.blanks_toggled, self.set_show_blanks),
             (self.model.edit_requested, self.edit), (self.model.invalid_edit, lambda text: self.show_message("Edit", text)),
             (self.view.cell_selected, self.select),
             (self.timeline_bar.seek_requested, e.seek), (self.timeline_bar.branch_chosen, e.resume),
@@ -187,7 +190,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         self._show_losses(frame)
         if frame.solving is not None and self.state == SOLVING:  # a last report may arrive after the solve ended
             self.controls.show_solving(*frame.solving)
-            self.status_labels["rmse"].setText(f"solving: RMSE {frame.solving[1]:.4f}")
+            self.status_labels["rmse"].setText(f"solving: RMSE {loss_text(frame.solving[1])}")
         if frame.device:
             self.status_labels["device"].setText(frame.device)
         if frame.explained:
@@ -203,6 +206,8 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         first = not self.controls.ready
         if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
             self.controls.show_sheet(snap)
+            if frame.top is not None:  # what the sheet was built for: a small file's clamp must not outlive it
+                self.controls.set_top(frame.top, lift=True)
             if not first:
                 self.status_message.emit("", 0)  # what was said of the old run no longer holds
             self._forget_edits(snap, previous)
@@ -217,6 +222,9 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
                 self.timeline_bar.show_timeline(frame.timeline)
         if frame.diagnosed:
             self._show_diagnosis(frame.diagnosis)
+        if self._noticed_at is not None and self._noticed_at != self._where():
+            self._noticed_at = None  # "Back at step 58,697 …" no longer holds once the sheet moved on
+            self.status_message.emit("", 0)
         if self._select_me and self.model.me_row is not None:
             self._select_me = False
             self.view.select_cell(Cell(RATING, (self.model.me_row, 0)))
@@ -235,6 +243,16 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
             if self.explain.cell is None:
                 self.select(Cell(LOSS))
             QTimer.singleShot(AFTER_FIRST_FRAME_MS, self._after_first_frame)
+
+    def _where(self) -> tuple:
+        """(branch, step) of the sheet shown."""
+        return (self.timeline.branch if self.timeline is not None else None,
+                self.snapshot.step if self.snapshot is not None else None)
+
+    def _notice(self, text: str) -> None:
+        """The engine's notice (it follows its frame): shown while the sheet stays where it spoke of."""
+        self._noticed_at = self._where()
+        self.notice.emit(text)
 
     def _show_explanation(self, explanation) -> None:
         """The panel's text, and the precedents it names boxed on the sheet."""
@@ -333,7 +351,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         labels["dataset"].setText(f"{snap.dataset}{size} · sheet {n}×{m}, {snap.count} rated")
         behind = self.timeline is not None and self.timeline.step == snap.step and not self.timeline.at_head
         labels["step"].setText(f"step {snap.step:,}" + (f" of {self.timeline.end:,}" if behind else ""))
-        labels["rmse"].setText(f"RMSE {snap.rmse:.4f}" + (" · diverged" if snap.diverged else ""))
+        labels["rmse"].setText(f"RMSE {loss_text(snap.rmse)}" + (" · diverged" if snap.diverged else ""))
         labels["rate"].setText(f"{self.steps_per_s:,.0f} steps/s" if self.state != IDLE else "")
         self.legend.context.setText(f"{snap.dataset} · top {n} users × {m} movies · k={snap.k} · "
                                     f"{snap.settings.label} lr {snap.settings.lr:g}")
@@ -384,9 +402,12 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
             self.status_message.emit("", 0)
             self.engine.configure(config, top)
             return
+        # The whole run is dropped, every branch of it, not only the steps up to where the sheet was sought back to.
+        recorded = max([snap.step] + [b.end for b in self.timeline.branches] if self.timeline is not None else [snap.step])
         box = QMessageBox(QMessageBox.Question, "Change top-N",
                           f"A sheet of the top {top} users and movies has other rows and columns: it starts over "
-                          f"from new random factors, and the {snap.step:,} steps of this run are dropped. Go on?",
+                          f"from new random factors, and this run ({plural(recorded, 'step')}, every branch) is "
+                          "dropped. Go on?",
                           QMessageBox.Yes | QMessageBox.Cancel, self)
         box.setDefaultButton(QMessageBox.Cancel)
         self.question = box

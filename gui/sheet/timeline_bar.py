@@ -9,9 +9,11 @@ from gui.sheet.frames import BranchInfo, TimelineInfo
 SEEK_EVERY_MS = 30  # a dragged slider asks the engine for a step at most this often
 
 
-def branch_text(b: BranchInfo) -> str:
-    where = "the run" if b.parent is None else f"from branch {b.parent} at step {b.fork:,}"
-    return f"branch {b.id}: {b.label} · {where} · to step {b.end:,}"
+def branch_text(b: BranchInfo, number: dict[int, int] | None = None) -> str:
+    """The picker's line for a branch; `number` maps ids to the numbers shown (a run's branches count from 1)."""
+    number = number or {}
+    where = "the run" if b.parent is None else f"from branch {number.get(b.parent, b.parent)} at step {b.fork:,}"
+    return f"branch {number.get(b.id, b.id)}: {b.label} · {where} · to step {b.end:,}"
 
 
 class QTimelineBar(QWidget):
@@ -76,7 +78,9 @@ class QTimelineBar(QWidget):
         text = f"step {info.step:,}" + ("" if info.at_head else f" of {info.end:,}")
         if text != self.position.text():
             self.position.setText(text)
-        items = tuple((b.id, branch_text(b)) for b in info.branches)
+        # The timeline's ids go on across Resets (the old trees stay); a run's own branches are numbered from 1.
+        number = {b.id: n + 1 for n, b in enumerate(sorted(info.branches, key=lambda b: b.id))}
+        items = tuple((b.id, branch_text(b, number)) for b in info.branches)
         self.branches.blockSignals(True)
         if tuple(i for i, _ in items) != tuple(i for i, _ in self._items):
             self.branches.clear()

@@ -12,6 +12,7 @@ import numpy as np
 
 from gui.runtime.runner import Frame as BaseFrame
 from gui.runtime.series import Points
+from gui.words import plural
 
 MAX_RATING_BINS = 24  # actual ratings with at most this many distinct values get one histogram column each
 PREDICTION_BINS = 48  # rows of the predictions-vs-actual histogram
@@ -154,7 +155,7 @@ class Results:
         """One line: RMSE, over what, and how long it took."""
         if math.isnan(self.valid_rmse):
             return f"{self.recipe}: no validation RMSE"
-        how = f"stopped after {self.epochs_done} epochs, " if self.stopped else ""
+        how = f"stopped after {plural(self.epochs_done, 'epoch')}, " if self.stopped else ""
         took = f", {how}{self.seconds:.1f} s" if not math.isnan(self.seconds) else ""
         over = f"{self.valid_ratings:,} ratings" if self.valid_ratings else "when it was trained"
         return f"{self.recipe}: validation RMSE {self.valid_rmse:.4f} ({over}{took})"

@@ -23,6 +23,7 @@ from gui.train.handle import QTrainHandle
 from gui.train.tables import QBiasTable, QEpochTable, QRecommendations
 from gui.widgets.boxes import column, set_body, splitter, titled
 from gui.widgets.wires import Wires
+from gui.words import plural
 
 PLOT_EVERY_S = 0.1  # the curves redraw at most this often while training: pyqtgraph's axes are costly
 CONTROLS_WIDTH = 290
@@ -270,7 +271,8 @@ class QTrainTab(Wires, QWidget):
             self.controls.show_progress(None, "starting…")
 
     def _stopped(self, iterations: int, epochs: int) -> None:
-        self.controls.say(f"stopped after {iterations:,} batches ({epochs} whole epochs)")
+        self.controls.say(f"stopped after {plural(iterations, 'batch', 'batches')} "
+                          f"({plural(epochs, 'whole epoch')})")
 
     def _trained(self, headline: str) -> None:
         self.notice.emit(headline)

@@ -1,0 +1,131 @@
+"""The window at its seams (issue 20): after a new file, an edit, a seek, the views agree with the engine's frame."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from gui.sheet.layout import Cell
+
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def window(started_window):
+    return started_window
+
+
+def idle(qtbot, w) -> None:
+    qtbot.waitUntil(lambda: w.sheet.state == "idle", timeout=WAIT_MS)
+
+
+def test_the_top_n_box_matches_the_sheet_after_a_small_file_then_movielens(qtbot, window, tmp_path):
+    """Item 3: a 2-user file clamped the box to 5; MovieLens then showed 15 × 15 with the box still at 5."""
+    tab = window.sheet
+    path = tmp_path / "two.csv"
+    path.write_text("user,item,rating\n" + "\n".join(f"{u},{m},{(u + m) % 5 + 1}" for u in range(2) for m in range(5)))
+    tab.open_ratings(str(path))
+    qtbot.waitUntil(lambda: tab.snapshot.dataset == "two.csv" and tab.controls.top.maximum() == 5, timeout=WAIT_MS)
+    window.actions["movielens"].trigger()
+    qtbot.waitUntil(lambda: "MovieLens" in tab.snapshot.dataset and tab.controls.top.maximum() > 15, timeout=WAIT_MS)
+    idle(qtbot, window)
+    assert tab.snapshot.ratings.shape == (15, 15)
+    assert tab.controls.top.value() == 15  # the box says what the sheet shows
+
+
+def test_huge_rmse_in_the_status_bar_is_scientific(qtbot, window):
+    """Item 21: a factor of 1e15 made "RMSE 236695142790465802131063439360.0000"."""
+    tab = window.sheet
+    tab.engine.edit("user_factors", (0, 0), 1e15)
+    qtbot.waitUntil(lambda: tab.snapshot.rmse > 1e10, timeout=WAIT_MS)
+    idle(qtbot, window)
+    text = window.status_labels["rmse"].text()
+    assert "e+" in text and len(text) < 24, text
+
+
+def test_edit_wording_names_the_overflow_and_the_cell(qtbot, window):
+    """Item 22: "1e400" overflows (say so, not "not a number"); undo names the user and the movie."""
+    tab = window.sheet
+    said: list[str] = []
+    tab.model.invalid_edit.connect(said.append)
+    index = tab.model.index(*tab.model.layout.position(Cell("rating", (0, 0))))
+    assert not tab.model.setData(index, "1e400")
+    assert "too large" in said[-1] and "not a number" not in said[-1]
+    assert not tab.model.setData(index, "abc") and "not a number" in said[-1]
+    assert tab.model.setData(index, "4")
+    qtbot.waitUntil(lambda: tab.snapshot.ratings[0, 0] == 4.0, timeout=WAIT_MS)
+    snap = tab.snapshot
+    assert tab.undo.undoText() == f"rating of user {snap.user_ids[0]} for {snap.titles[0]}"
+    assert tab.actions["undo"].text().endswith(snap.titles[0])
+
+
+def test_the_top_n_question_counts_every_recorded_step(qtbot, window):
+    """Item 22: after a seek back the question said 3,963 steps would be dropped when the run had 9,447."""
+    tab = window.sheet
+    tab.engine.step(10)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 10, timeout=WAIT_MS)
+    idle(qtbot, window)
+    tab.engine.seek(4)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 4 and tab.timeline.end == 10, timeout=WAIT_MS)
+    tab.controls.top.setValue(12)
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    assert "10 steps" in tab.question.text()
+    tab.question.button(QMessageBox.Cancel).click()
+    assert tab.controls.top.value() == 15
+
+
+def test_the_coach_forgets_evidence_from_before_a_change(qtbot, window):
+    """Item 7: "stalled 0.2951 → 0.2951" stayed on the bar after ticking the sigmoid made the RMSE 1.70."""
+    from engine.config import OptimizerSettings
+
+    tab = window.sheet
+    tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
+    tab.engine.step(600)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 600 and tab.state == "idle", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.diagnosis.kind == "stalled", timeout=WAIT_MS)
+    tab.controls.squash.setChecked(True)
+    qtbot.waitUntil(lambda: tab.snapshot.squash, timeout=WAIT_MS)
+    idle(qtbot, window)
+    assert tab.diagnosis is None and tab.coach_bar.isHidden()  # nothing yet measured under the sigmoid
+
+
+def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_sheet_moves(qtbot, window):
+    """Item 9: after Reset the branches were numbered on from the old run's; "Back at step …" outlived the step."""
+    from engine.config import OptimizerSettings
+
+    tab = window.sheet
+    bar = tab.timeline_bar.branches
+
+    def branch_off(lr: float) -> None:
+        tab.engine.step(6)
+        qtbot.waitUntil(lambda: tab.snapshot.step == 6 and tab.state == "idle", timeout=WAIT_MS)
+        tab.engine.seek(3)
+        qtbot.waitUntil(lambda: tab.snapshot.step == 3, timeout=WAIT_MS)
+        tab.engine.set_optimizer(OptimizerSettings("sgd", lr=lr))  # other settings at a past step: a branch
+        qtbot.waitUntil(lambda: bar.count() == 2 and tab.state == "idle", timeout=WAIT_MS)
+
+    branch_off(0.02)
+    tab.actions["reset"].trigger()
+    qtbot.waitUntil(lambda: tab.snapshot.step == 0 and bar.count() == 1, timeout=WAIT_MS)
+    branch_off(0.03)
+    texts = [bar.itemText(i) for i in range(bar.count())]
+    assert texts[0].startswith("branch 1:") and texts[1].startswith("branch 2:") and "from branch 1 " in texts[1]
+    tab.engine.rewind(2, OptimizerSettings("sgd", lr=0.01))
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Back at step 2"), timeout=WAIT_MS)
+    tab.engine.step(1)
+    qtbot.waitUntil(lambda: tab.snapshot.step == 3 and tab.state == "idle", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage() == "", timeout=WAIT_MS)
+
+
+def test_a_learning_rate_past_the_box_says_so_and_momentum_tells_its_effective_step(qtbot, window):
+    """Items 19, 20: typing lr 1000 silently became 100; momentum's tooltip now says a new gradient moves lr·(1−β)."""
+    from PySide6.QtCore import Qt
+
+    c = window.sheet.controls
+    c.lr.setFocus()
+    c.lr.lineEdit().selectAll()
+    qtbot.keyClicks(c.lr.lineEdit(), "1000")
+    qtbot.keyClick(c.lr.lineEdit(), Qt.Key_Return)
+    assert c.lr.value() == 100.0
+    message = window.statusBar().currentMessage()
+    assert "lr 1000 is outside" in message and "100" in message, message
+    assert "lr·(1−β)" in c.beta.toolTip()
