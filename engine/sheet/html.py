@@ -15,6 +15,7 @@ from engine import palette
 from engine.sheet.snapshot import Snapshot
 
 LIGHTEST, DARKEST = 0.15, 0.75  # how much of the block's hue a cell carries at the smallest/largest magnitude
+PAD = "padding:1px 5px"  # each cell's, inline: a notebook's own table style may not reach an output's cells
 MAX_SIDE = 40  # users or movies beyond this are left out of the table (a notebook cell, not a spreadsheet)
 
 
@@ -31,7 +32,7 @@ def _cell(value: float, top: float, rgb: palette.RGB, negative: palette.RGB | No
           title: str = "") -> str:
     shown = text if text is not None else ("" if not math.isfinite(value) else f"{value:.2f}")
     hint = f' title="{html.escape(title)}"' if title else ""
-    return f'<td style="background:{_shade(value, top, rgb, negative)}"{hint}>{html.escape(shown)}</td>'
+    return f'<td style="background:{_shade(value, top, rgb, negative)};{PAD}"{hint}>{html.escape(shown)}</td>'
 
 
 def _largest(a: np.ndarray) -> float:

@@ -21,7 +21,7 @@ from engine.device import pick_device, threads_for
 from engine.sheet import holdout
 from engine.sheet.batched import BatchedSheet, first_unhealthy
 from engine.sheet.model import DTYPE, SheetModel
-from engine.sheet.snapshot import Snapshot, take
+from engine.sheet.snapshot import BLOCKS, Snapshot
 from engine.sheet.solve import solver
 
 
@@ -338,8 +338,37 @@ class Sheet:
         return {k: v.cpu().numpy().copy() for k, v in self._p.items()}
 
     def snapshot(self) -> Snapshot:
-        """Everything a view or an export needs, as plain numpy arrays and scalars."""
-        return take(self)
+        """Everything a view or an export needs, as plain numpy arrays and scalars (one gradient evaluation, copies
+        of everything)."""
+        model = self.model
+        mse = float(self._loss())
+        with torch.inference_mode():
+            pred = model.predict(self._p)[0]
+            holdout_rmse = math.sqrt(float(self.held.mse(pred))) if self.held is not None else math.nan
+        mask = ~np.isnan(model.ratings)
+        predictions = np.where(mask | self.holdout, pred.cpu().numpy(), 0.0)
+        params = self.params()
+        grads = {k: v.cpu().numpy().copy() for k, v in self._g.items()}
+        state = {k: (v if k == "t" else {b: a.cpu().numpy().copy() for b, a in model.split(v).items()})
+                 for k, v in self.state.items()}
+        grid, config = self.grid, self.config
+        return Snapshot(
+            ratings=model.ratings.copy(), mask=mask, predictions=predictions,
+            params={b: params.get(b) for b in BLOCKS}, grads={b: grads.get(b) for b in BLOCKS},
+            optimizer_state=state, rmse=math.sqrt(mse), sse=mse * model.count, count=model.count,
+            step=self.steps, settings=self.settings, k=config.k, biases=config.biases,
+            squash=config.squash, y_range=model.squash_range,
+            seed=config.seed, diverged=self.diverged, device=str(self.device),
+            user_ids=grid.user_ids, item_ids=grid.item_ids, titles=grid.titles, dataset=grid.name,
+            holdout=self.holdout.copy(), holdout_ratings=np.where(self.holdout, self.ratings, np.nan),
+            holdout_rmse=holdout_rmse, holdout_count=int(self.holdout.sum()),
+        )
+
+    def _repr_html_(self) -> str:
+        """The sheet as the lesson's colour-coded table, when a notebook shows it."""
+        from engine.sheet.html import snapshot_html  # only a notebook needs it
+
+        return snapshot_html(self.snapshot())
 
 
 def _copy_state(state: dict, device: str | torch.device | None = None) -> dict:

@@ -1,16 +1,12 @@
-"""A frozen copy of the sheet in plain numpy: what views render and exports write."""
+"""A frozen copy of the sheet in plain numpy: what views render and exports write (Sheet.snapshot() takes it)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.config import OptimizerSettings
-
-if TYPE_CHECKING:
-    from engine.sheet.sheet import Sheet
 
 BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")
 
@@ -74,30 +70,3 @@ class Snapshot:
             out[key] = value if key == "t" else float(value[block][index])
         return out
 
-
-def take(sheet: Sheet) -> Snapshot:
-    """The sheet now, as plain numpy arrays and scalars (one gradient evaluation, copies of everything)."""
-    model = sheet.model
-    mse = float(sheet._loss())
-    pred, _ = model.predict(sheet._p)
-    mask = ~np.isnan(model.ratings)
-    held = sheet.held
-    shown = mask | sheet.holdout
-    predictions = np.where(shown, pred.cpu().numpy(), 0.0)
-    holdout_rmse = math.sqrt(float(held.mse(pred))) if held is not None else math.nan
-    params = sheet.params()
-    grads = {k: v.cpu().numpy().copy() for k, v in sheet._g.items()}
-    state = {k: (v if k == "t" else {b: a.cpu().numpy().copy() for b, a in model.split(v).items()})
-             for k, v in sheet.state.items()}
-    grid, config = sheet.grid, sheet.config
-    return Snapshot(
-        ratings=model.ratings.copy(), mask=mask, predictions=predictions,
-        params={b: params.get(b) for b in BLOCKS}, grads={b: grads.get(b) for b in BLOCKS},
-        optimizer_state=state, rmse=math.sqrt(mse), sse=mse * model.count, count=model.count,
-        step=sheet.steps, settings=sheet.settings, k=config.k, biases=config.biases,
-        squash=config.squash, y_range=model.squash_range,
-        seed=config.seed, diverged=sheet.diverged, device=str(sheet.device),
-        user_ids=grid.user_ids, item_ids=grid.item_ids, titles=grid.titles, dataset=grid.name,
-        holdout=sheet.holdout.copy(), holdout_ratings=np.where(sheet.holdout, sheet.ratings, np.nan),
-        holdout_rmse=holdout_rmse, holdout_count=int(sheet.holdout.sum()),
-    )

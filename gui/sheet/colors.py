@@ -13,26 +13,27 @@ import math
 import numpy as np
 from PySide6.QtGui import QBrush, QColor
 
+from engine import palette
 from gui.sheet import layout as L
 
 LEVELS = 12  # shades per block: enough to read magnitudes, few enough to cache every brush
 LIGHTEST, DARKEST = 0.2, 0.8  # how much of the block's hue a cell carries at the smallest/largest magnitude
 
 BASE = {
-    L.RATING: QColor(52, 112, 214),  # blue
-    L.ITEM_FACTORS: QColor(46, 150, 70),  # green
-    L.USER_FACTORS: QColor(238, 128, 20),  # orange
-    L.PREDICTION: QColor(130, 60, 170),  # purple
-    L.USER_BIAS: QColor(0, 140, 150),  # teal: both biases share a colour
-    L.ITEM_BIAS: QColor(0, 140, 150),
-    L.LOSS: QColor(204, 40, 40),  # red
+    L.RATING: QColor(*palette.RATINGS),
+    L.ITEM_FACTORS: QColor(*palette.MOVIE_FACTORS),
+    L.USER_FACTORS: QColor(*palette.USER_FACTORS),
+    L.PREDICTION: QColor(*palette.PREDICTIONS),
+    L.USER_BIAS: QColor(*palette.BIASES),  # both biases share a colour
+    L.ITEM_BIAS: QColor(*palette.BIASES),
+    L.LOSS: QColor(*palette.LOSS),
 }
 SIGNED = frozenset((L.USER_FACTORS, L.ITEM_FACTORS, L.USER_BIAS, L.ITEM_BIAS))  # shaded by sign and magnitude
 NEGATIVE = {  # the hue each signed block's negative values shade towards
-    L.ITEM_FACTORS: QColor(120, 140, 20),  # olive, beside the green
-    L.USER_FACTORS: QColor(200, 60, 90),  # rose, beside the orange
-    L.USER_BIAS: QColor(60, 90, 170),  # slate blue, beside the teal
-    L.ITEM_BIAS: QColor(60, 90, 170),
+    L.ITEM_FACTORS: QColor(*palette.NEGATIVE_MOVIE_FACTORS),
+    L.USER_FACTORS: QColor(*palette.NEGATIVE_USER_FACTORS),
+    L.USER_BIAS: QColor(*palette.NEGATIVE_BIASES),
+    L.ITEM_BIAS: QColor(*palette.NEGATIVE_BIASES),
 }
 LEGEND = (
     ("ratings", L.RATING), ("movie factors", L.ITEM_FACTORS), ("user factors", L.USER_FACTORS),
