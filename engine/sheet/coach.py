@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine import stopping
 from engine.config import OptimizerSettings
+from engine.stopping import SETTLED_TOL, SETTLED_WINDOW
 
 if TYPE_CHECKING:
     from engine.sheet.snapshot import Snapshot
@@ -90,11 +92,14 @@ def diagnose(losses: np.ndarray, settings: OptimizerSettings, start: int = 0, gr
             return _verdict("oscillating", text, best, settings, cell)
     if len(losses) > stall:
         before, now = float(losses[-stall - 1]), float(losses[-1])
-        if before - now < PROGRESS * before:
+        if stopping.little_progress(before, now, PROGRESS):
             change = f"{(before - now) / before:.2%}" if before > now else "nothing"
-            flat = grads is not None and _largest_value(grads) <= FLAT
-            if flat:
+            if grads is not None and stopping.flat(_largest_value(grads), FLAT):
                 text = f"the loss fell {change} in the last {stall} steps and the gradient is zero to {FLAT:g}"
+                return Diagnosis("converged", text, last + 1, (), cell)
+            if stopping.settled(losses[-SETTLED_WINDOW:], SETTLED_TOL):  # as a race judges a racer converged
+                text = (f"the loss moved by at most {SETTLED_TOL:g} of itself in the last {SETTLED_WINDOW} steps "
+                        f"({now:.6g})")
                 return Diagnosis("converged", text, last + 1, (), cell)
             text = f"the loss fell {change} in the last {stall} steps ({before:.4g} → {now:.4g}){blame}"
             return _stalled(text, last + 1, settings, cell)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
+from engine import stopping
 from engine.models import factorization
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def _gauss_newton(a: np.ndarray, offset: np.ndarray, y: np.ndarray, y_range: tup
     jac, gradient, loss = parts(x)
     damping = 1e-3 * max(float(np.max(np.sum(jac * jac, 0))), 1e-12)
     for _ in range(ITERATIONS):
-        if np.abs(gradient).max() <= GRADIENT_TOL * (hi - lo):
+        if stopping.flat(np.abs(gradient).max(), GRADIENT_TOL * (hi - lo)):
             break
         normal = jac.T @ jac + ridge * np.eye(len(x))
         step = np.linalg.solve(normal + damping * np.diag(np.maximum(np.diag(normal), 1e-12)), -gradient)

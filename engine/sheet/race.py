@@ -20,9 +20,10 @@ from engine.device import threads_for
 from engine.sheet.batched import BatchedSheet, first_unhealthy
 from engine.sheet.sheet import Sheet, divergence_bound
 from engine.sheet.timeline import Series
+from engine.stopping import SETTLED_TOL, SETTLED_WINDOW, settled
 
 CHUNK = 200  # steps between checks for divergence and convergence
-WINDOW, TOL = 200, 1e-6  # converged: the RMSE moved by less than TOL·RMSE over the last WINDOW steps
+WINDOW, TOL = SETTLED_WINDOW, SETTLED_TOL  # converged: the RMSE moved by at most TOL·RMSE over the last WINDOW steps
 
 RUNNING, CONVERGED, DIVERGED, LIMIT = "running", "converged", "diverged", "limit"
 
@@ -126,8 +127,7 @@ class Race:
     def _converged(self, racer: Racer) -> bool:
         if len(racer.losses) < self.window:
             return False
-        last = racer.losses.array(len(racer.losses) - self.window)
-        return float(last.max() - last.min()) <= self.tol * float(last.min())
+        return bool(settled(racer.losses.array(len(racer.losses) - self.window), self.tol))
 
     def _rewind(self, saved: tuple, stops: dict[int, int]) -> None:
         """Diverged racers keep the state of their last good step: replay the chunk from its start to capture it."""

@@ -19,6 +19,7 @@ import math
 
 import torch
 
+from engine import stopping
 from engine.sheet.solve.grid import CONVERGENCE, RIDGE, TOL, WINDOW, Grid, GridRun, Problem, sum_of_squares
 
 MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers, stay under this; else L-BFGS
@@ -141,9 +142,8 @@ class Als(GridRun):
             self.done = True
         if len(self.history) > WINDOW:
             recent = torch.stack(self.history[-WINDOW - 1:])
-            changes = (recent[:-1] - recent[1:]) / recent[1:]
-            tight = (recent[0] - recent[-1] <= TOL * recent[-1]) | (self.loss <= self.exact)
-            self.converged = (changes.abs() < CONVERGENCE).all(0) | tight
+            tight = stopping.little_gain(recent[0], recent[-1], TOL) | (self.loss <= self.exact)
+            self.converged = stopping.excel_converged(recent, CONVERGENCE) | tight
             self.reason = "settled" if bool(self.converged.all()) and not bool(tight.all()) else ""
         if self.done and not bool(self.converged.all()):
             self.reason = "stalled"

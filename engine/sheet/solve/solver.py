@@ -22,6 +22,7 @@ from typing import Callable
 
 import torch
 
+from engine import stopping
 from engine.config import OptimizerSettings
 from engine.sheet.batched import BatchedSheet
 from engine.sheet.solve import schur
@@ -109,7 +110,7 @@ class Marquardt(GridRun):
         self.iterations += 1
         if len(self.history) > WINDOW:
             old = self.history[-WINDOW - 1]
-            self.converged = (old - self.loss <= TOL * self.loss) | (self.lam > 1e16)
+            self.converged = stopping.little_gain(old, self.loss, TOL) | (self.lam > 1e16)
 
 
 def alternate(grid: Grid, rows: torch.Tensor, cols: torch.Tensor,
@@ -173,8 +174,8 @@ class Lbfgs:
         done = self.lbfgs.state[self.x]["n_iter"] - self.iterations
         self.iterations += done
         self.history.append(float(self._closure()))
-        stalled = self.history[-2] - self.history[-1] <= TOL * self.history[-1]
-        flat = float(self.x.grad.abs().max()) <= 1e-10  # L-BFGS's own test for a stationary point
+        stalled = stopping.little_gain(self.history[-2], self.history[-1], TOL)
+        flat = stopping.flat(float(self.x.grad.abs().max()), 1e-10)  # L-BFGS's own test for a stationary point
         self.converged = torch.tensor([stalled or flat])
 
 
