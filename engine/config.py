@@ -7,10 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
-LABELS = {"sgd": "SGD", "momentum": "Momentum", "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW"}
+from engine.optimizers import SHEET, labels, names, readers
+
+OPTIMIZERS = names(SHEET)  # the sheet's rules (engine.optimizers says what each computes)
+LABELS = labels(SHEET)
 # Which hyper-parameters each rule reads besides lr and weight decay.
-USES = {"beta": ("momentum",), "beta1": ("adam", "adamw"), "beta2": ("rmsprop", "adam", "adamw")}
+USES = {hyper: readers(SHEET, hyper) for hyper in ("beta", "beta1", "beta2")}
 SCHEDULES = ("constant",)  # learning-rate schedules a sheet can step with (engine.optim.schedules)
 
 MIN_K, MAX_K = 1, 1000  # latent factors per user and per movie

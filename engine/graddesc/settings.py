@@ -7,20 +7,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-RULES = ("sgd", "momentum", "rmsprop", "adam", "adam_ann", "adamw", "adam_l2")
-LABELS = {"sgd": "SGD", "momentum": "Momentum", "rmsprop": "RMSProp", "adam": "Adam",
-          "adam_ann": "Adam, annealed", "adamw": "AdamW", "adam_l2": "Adam + L2"}
+from engine.optimizers import GRADDESC, labels, names, readers
+
+RULES = names(GRADDESC)  # the workbook's sheets (engine.optimizers says what each computes)
+LABELS = labels(GRADDESC)
 VARIANTS = ("lesson", "library")  # the workbook's formulas, or bias correction and ε as torch.optim computes them
 # Which settings each rule reads besides lr (eps only in the library variant).
-USES = {
-    "beta1": ("momentum", "adam", "adam_ann", "adamw", "adam_l2"),
-    "beta2": ("rmsprop", "adam", "adam_ann", "adamw", "adam_l2"),
-    "eps": ("rmsprop", "adam", "adam_ann", "adamw", "adam_l2"),
-    "weight_decay": ("adamw", "adam_l2"),
-}
+USES = {hyper: readers(GRADDESC, hyper) for hyper in ("beta1", "beta2", "eps", "weight_decay")}
 # The averages each rule carries from row to row, as the workbook's columns J, K (and L, M) hold them.
-AVERAGES = {"sgd": (), "momentum": ("m",), "rmsprop": ("v",), "adam": ("m", "v"), "adam_ann": ("m", "v"),
-            "adamw": ("m", "v"), "adam_l2": ("m", "v")}
+AVERAGES = {name: rule.keeps for name, rule in GRADDESC.items()}
 # The lesson's sheets: learning rate and β's as the workbook has them.
 LESSON = {
     "sgd": {"lr": 1e-4},
