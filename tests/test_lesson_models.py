@@ -43,7 +43,7 @@ def test_the_module_and_the_sheet_share_one_formula() -> None:
     model = EmbeddingDotBias(4, 5, n_factors=3, y_range=(0.0, 5.5))
     u, m = model.u.weight.detach(), model.m.weight.detach()
     ub, mb = model.ub.weight.detach()[:, 0], model.mb.weight.detach()[:, 0]
-    sheet, _ = factorization.squash(factorization.grid(u, m.T, ub, mb), (0.0, 5.5))
+    sheet, _ = factorization.squash(factorization.cells(u, m.T, ub, mb), (0.0, 5.5))
     users, movies = torch.meshgrid(torch.arange(4), torch.arange(5), indexing="ij")
     torch.testing.assert_close(model(users.flatten(), movies.flatten()).reshape(4, 5), sheet)
 

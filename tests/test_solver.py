@@ -19,16 +19,16 @@ CONFIGS = [SheetConfig(), SheetConfig(biases=True), SheetConfig(biases=True, squ
 IDS = ["plain", "biases", "biases+squash"]
 
 
-def _sides(sheet: Sheet) -> tuple[solver.Grid, torch.Tensor, torch.Tensor]:
+def _sides(sheet: Sheet) -> tuple[solver.Residuals, torch.Tensor, torch.Tensor]:
     """The sheet's grid and three starts as rows and columns: one after a few steps (biases off zero),
     one random, one spectral."""
     sheet.step(20)
     theta = torch.stack([sheet.theta.clone(), sheet.model.initial_theta(1), sheet.model.spectral_theta()])
-    grid = solver.Grid(solver.problem_of(sheet.model))
+    grid = solver.Residuals(solver.problem_of(sheet.model))
     return (grid, *grid.sides(theta))
 
 
-def _dense_jacobian(grid: solver.Grid, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+def _dense_jacobian(grid: solver.Residuals, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """∂r/∂(rows, cols) of one start by autograd: (cells, rows' parameters then columns')."""
     by_rows, by_cols = torch.autograd.functional.jacobian(
         lambda r, c: grid.evaluate(r[None], c[None])[0].flatten(), (rows, cols))
@@ -209,7 +209,7 @@ def test_schur_step_with_weight_decay_equals_the_dense_step(grid15, config: Shee
 @pytest.mark.parametrize("wd", [0.0, 0.1])
 def test_projection_and_the_large_sheets_side_solve_reach_the_ridge_optimum(grid15, config, wd) -> None:
     sheet = Sheet(grid15, config, device="cpu")
-    grid = solver.Grid(solver.problem_of(sheet.model, wd))
+    grid = solver.Residuals(solver.problem_of(sheet.model, wd))
     _, rows, cols = _sides(sheet)
     theta = grid.theta(rows, cols)
     for side in (grid, grid.transposed()):

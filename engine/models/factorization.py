@@ -29,7 +29,7 @@ def sigmoid_range(x, lo: float, hi: float):
     return lo + (hi - lo) * sigmoid(x)
 
 
-def grid(user_factors, item_factors, user_bias=None, item_bias=None):
+def cells(user_factors, item_factors, user_bias=None, item_bias=None):
     """Every cell's raw prediction: U·M (users × k times k × movies), plus each row's and column's bias."""
     raw = user_factors @ item_factors
     if user_bias is not None:

@@ -12,7 +12,7 @@ import torch
 
 from engine.config import SheetConfig
 from engine.models import factorization
-from engine.sheet import start
+from engine.sheet import initial
 from engine.sheet.solve.spectral import spectral_start
 
 DTYPE = torch.float64  # the sheet's numbers must match what a spreadsheet computes
@@ -28,7 +28,7 @@ class SheetModel:
         self.mask = torch.tensor(mask, dtype=DTYPE, device=device)
         self.r = torch.tensor(np.where(mask, self.ratings, 0.0), dtype=DTYPE, device=device)
         self.count = max(int(mask.sum()), 1)
-        lo, hi = start.rating_range(self.ratings)
+        lo, hi = initial.rating_range(self.ratings)
         self.spread = hi - lo  # the ratings' range
         self.y_range = factorization.y_range(lo, hi)
 
@@ -58,7 +58,7 @@ class SheetModel:
     # --- θ's layout ---------------------------------------------------------------------------
     def sizes(self) -> dict[str, tuple[int, ...]]:
         """Each block's shape, in θ's order."""
-        return start.shapes(self.n_users, self.n_items, self.config)
+        return initial.shapes(self.n_users, self.n_items, self.config)
 
     def split(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
         """Named views of θ's blocks; θ may carry leading batch dimensions (several starts at once)."""
@@ -83,10 +83,10 @@ class SheetModel:
         return torch.cat(parts).to(self.device)
 
     def initial_theta(self, seed: int) -> torch.Tensor:
-        """Random factors uniform in [0, init) like the workbook's =RAND(), biases 0 (engine.sheet.start).
+        """Random factors uniform in [0, init) like the workbook's =RAND(), biases 0 (engine.sheet.initial).
 
         Drawn by numpy, so every device, and the first frame drawn before torch loads, starts alike."""
-        return self.flatten(start.initial(self.n_users, self.n_items, self.config, seed))
+        return self.flatten(initial.values(self.n_users, self.n_items, self.config, seed))
 
     def spectral_theta(self, ridge: float = 0.0) -> torch.Tensor:
         """θ read off the ratings by a truncated SVD (solve.spectral), the solver's best-placed start; ridge is ρ."""
@@ -104,5 +104,5 @@ class SheetModel:
     # --- the formulas -------------------------------------------------------------------------
     def predict(self, p: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Predictions for every cell (rated or not), and the sigmoid's value when squashing."""
-        raw = factorization.grid(p["user_factors"], p["item_factors"], p.get("user_bias"), p.get("item_bias"))
+        raw = factorization.cells(p["user_factors"], p["item_factors"], p.get("user_bias"), p.get("item_bias"))
         return factorization.squash(raw, self.squash_range)

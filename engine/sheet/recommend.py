@@ -34,7 +34,7 @@ def predictions(snap: Snapshot, users: np.ndarray | None = None) -> np.ndarray:
     """Every cell's prediction, rated or blank (users × movies); only the rows of `users` when given."""
     rows = slice(None) if users is None else users
     bias = (snap.params["user_bias"][rows], snap.params["item_bias"]) if snap.biases else (None, None)
-    raw = factorization.grid(snap.user_factors[rows], snap.item_factors, *bias)
+    raw = factorization.cells(snap.user_factors[rows], snap.item_factors, *bias)
     return np.asarray(factorization.squash(raw, snap.y_range if snap.squash else None)[0], dtype=np.float64)
 
 

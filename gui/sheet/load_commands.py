@@ -1,7 +1,7 @@
 """The Sheet runner's loading (Qt-free; worker thread): ratings in, a Sheet built from them, a new run.
 
 Importing the engine (torch) takes seconds, so this module imports it on first use: the first load publishes the
-sheet as numpy computes it (engine.sheet.quick, no torch) before it builds the Sheet. The default data's sheet
+sheet as numpy computes it (engine.sheet.first_frame, no torch) before it builds the Sheet. The default data's sheet
 comes from the copy kept beside it (engine.data.cache), and its full ratings are read beside the worker
 (gui.sheet.later), so neither pandas nor the read holds up the first Step.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 from engine.config import RunState, SheetConfig
 from engine.data.cache import keep_crosstab, kept_crosstab
 from engine.data.crosstab import Crosstab, top_crosstab
-from engine.sheet.quick import quick_snapshot
+from engine.sheet.first_frame import first_frame
 from gui.sheet.frames import LoadRequest
 from gui.runtime.runner import leave_a_core_for_the_gui, one_line
 from gui.sheet.later import LaterRatings
@@ -123,7 +123,7 @@ class LoadCommands:
     def _build(self: SheetRunner, grid: Crosstab, config: SheetConfig) -> Sheet:
         if self.sheet is None:  # the first sheet shows while the engine (torch) is imported: numpy computes it
             self.clock.gui_rendered.clear()
-            self.mailbox.put(preview=quick_snapshot(grid, config, self.settings))
+            self.mailbox.put(preview=first_frame(grid, config, self.settings))
             self.clock.gui_rendered.wait(self.preview_wait_s)
         engine = engine_sheet()
         sheet = engine.Sheet(grid, config, self.settings, device=self.device)

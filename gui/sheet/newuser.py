@@ -143,7 +143,7 @@ class NewUser:
         from engine.models import factorization
 
         bias = (np.array([self.bias]), snap.params["item_bias"]) if snap.biases else (None, None)
-        raw = factorization.grid(self.factors[None, :], snap.item_factors, *bias)
+        raw = factorization.cells(self.factors[None, :], snap.item_factors, *bias)
         return np.asarray(factorization.squash(raw, snap.y_range if snap.squash else None)[0], dtype=np.float64)[0]
 
     def row(self, snap: Snapshot) -> NewUserRow:

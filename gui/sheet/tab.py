@@ -268,7 +268,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         self.engine.select(None if cell is None else cell.kind, () if cell is None else tuple(cell.index))
 
     def _show_preview(self, preview) -> None:
-        """The first sheet while the engine starts, computed without torch (engine.sheet.quick): every number the
+        """The first sheet while the engine starts, computed without torch (engine.sheet.first_frame): every number the
         engine's first frame will have, nothing to edit or run yet."""
         self.model.set_snapshot(preview, editable=False)
         self.previews += 1

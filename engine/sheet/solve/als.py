@@ -1,7 +1,7 @@
 """Alternating least squares for sheets too large for Marquardt's dense algebra (predictions linear, no sigmoid).
 
 With the columns held, each row's parameters are one small ridge regression on its rated cells, solved
-exactly; then the columns for the rows (engine.sheet.solve.grid names the sides). A sweep never raises
+exactly; then the columns for the rows (engine.sheet.solve.residuals names the sides). A sweep never raises
 the objective. Plain sweeps crawl along the loss's long valleys, so each sweep starts from a point
 pushed on along the last sweep's move (Nesterov's momentum), and when that does no better than where
 it came from, the sweep is redone from there with the momentum reset (adaptive restart).
@@ -20,7 +20,7 @@ import math
 import torch
 
 from engine import stopping
-from engine.sheet.solve.grid import CONVERGENCE, RIDGE, TOL, WINDOW, Grid, GridRun, Problem, sum_of_squares
+from engine.sheet.solve.residuals import CONVERGENCE, RIDGE, TOL, WINDOW, Residuals, ResidualsRun, Problem, sum_of_squares
 
 MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers, stay under this; else L-BFGS
 # Converged (besides by TOL over WINDOW sweeps) when the objective is this small next to the ratings' own sum of
@@ -42,7 +42,7 @@ def als_affordable(problem: Problem) -> bool:
 class Side:
     """One side's exact step: each of its blocks at its ridge least-squares optimum for the other side's values."""
 
-    def __init__(self, grid: Grid):
+    def __init__(self, grid: Residuals):
         self.grid = grid
         s = grid.row_index.shape[1]
         i, j = torch.tril_indices(s, s, device=grid.w.device)
@@ -65,7 +65,7 @@ class Side:
         across = a[0].T.contiguous()  # (s, m): gathering whole rows of it is far faster than single entries
         packed = grid.w @ (across[self.i] * across[self.j]).T  # (n, s(s+1)/2)
         normal = packed[:, self.unpack].view(1, -1, s, s)  # G_i = Σ_j w_ij a_j a_jᵀ (indexing beats index_select here)
-        # The objective's ρ pulls towards 0; a pull towards the rows' current values (as in Grid.project's
+        # The objective's ρ pulls towards 0; a pull towards the rows' current values (as in Residuals.project's
         # step) keeps each block solvable, and, as small as PULL next to the block's own scale, accurately
         # so even far down a valley. It moves no fixed point: there the rows are their current values.
         diagonal = normal.diagonal(dim1=-2, dim2=-1)
@@ -92,11 +92,11 @@ class Side:
         return x, total
 
 
-class Als(GridRun):
+class Als(ResidualsRun):
     """Alternating least squares with momentum and adaptive restart, from one start."""
 
     def __init__(self, starts: torch.Tensor, problem: Problem):
-        self.grid, self.count = Grid(problem), problem.count
+        self.grid, self.count = Residuals(problem), problem.count
         self.row_side, self.col_side = Side(self.grid), Side(self.grid.transposed())
         rows, cols = self.grid.sides(starts[:1])
         rows, self.sse = self.row_side.solve(rows, cols)  # the rows at their optimum, as every sweep leaves them

@@ -12,7 +12,7 @@ reach the best minimum. Starts race in rounds and only the best quarter goes on 
 Beyond the dense budget the current values alone are solved: by alternating least squares
 (engine.sheet.solve.als) when predictions are linear, else by L-BFGS with a strong-Wolfe line search.
 
-The objective is the one the steps descend: MSE, plus (wd/2)·‖θ‖² with weight decay (engine.sheet.solve.grid).
+The objective is the one the steps descend: MSE, plus (wd/2)·‖θ‖² with weight decay (engine.sheet.solve.residuals).
 The L2 term gives the loss a minimum where, without it, the valleys have none.
 """
 from __future__ import annotations
@@ -27,9 +27,9 @@ from engine.config import OptimizerSettings
 from engine.sheet.batched import BatchedSheet
 from engine.sheet.solve import schur
 from engine.sheet.solve.als import Als, als_affordable
-from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, GridRun, Problem, problem_of, sum_of_squares
+from engine.sheet.solve.residuals import RIDGE, TOL, WINDOW, Residuals, ResidualsRun, Problem, problem_of, sum_of_squares
 
-__all__ = ["Grid", "Problem", "problem_of", "affordable", "alternate", "multistart", "Outcome"]
+__all__ = ["Residuals", "Problem", "problem_of", "affordable", "alternate", "multistart", "Outcome"]
 
 DENSE_BUDGET = 2e8  # Marquardt while starts × (VᵀV + Cholesky of S), in multiply-adds, stays under this
 ROUND = 20  # iterations per round of successive halving (half that for projected steps, which converge faster)
@@ -56,11 +56,11 @@ class Outcome:
     reason: str = "converged"
 
 
-class Marquardt(GridRun):
+class Marquardt(ResidualsRun):
     """Levenberg–Marquardt for a batch of starts: (JᵀJ + ρI + λI)·δ = −(Jᵀr + ρθ), λ per start by its gain ratio."""
 
     def __init__(self, starts: torch.Tensor, problem: Problem, sweeps: int = 0):
-        self.grid, self.count = Grid(problem), problem.count
+        self.grid, self.count = Residuals(problem), problem.count
         rows, cols = self.grid.sides(starts)
         if self.grid.linear:
             rows, cols = alternate(self.grid, rows, cols, sweeps)
@@ -113,7 +113,7 @@ class Marquardt(GridRun):
             self.converged = stopping.little_gain(old, self.loss, TOL) | (self.lam > 1e16)
 
 
-def alternate(grid: Grid, rows: torch.Tensor, cols: torch.Tensor,
+def alternate(grid: Residuals, rows: torch.Tensor, cols: torch.Tensor,
               sweeps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Alternating least squares: the rows at their optimum for the columns, then the columns for the rows, ….
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from engine.config import OptimizerSettings, SheetConfig
 from engine.data.crosstab import Crosstab
-from engine.models.factorization import grid
+from engine.models.factorization import cells
 from engine.xlsx.collab.read import ImportedSheet
 from engine.xlsx.errors import XlsxError, a1
 from engine.xlsx.lesson.blocks import LOSS, Blocks, find_blocks, has_loss_formula
@@ -134,7 +134,7 @@ def _params(book: Book, blocks: Blocks) -> tuple[dict[str, np.ndarray], list[str
 
 def _rmse(ratings: np.ndarray, params: dict[str, np.ndarray]) -> float:
     """The engine's loss cell for these factors: RMSE over the rated cells."""
-    raw = grid(params["user_factors"], params["item_factors"], params.get("user_bias"), params.get("item_bias"))
+    raw = cells(params["user_factors"], params["item_factors"], params.get("user_bias"), params.get("item_bias"))
     rated = ~np.isnan(ratings)
     return math.sqrt(float(np.mean((raw[rated] - ratings[rated]) ** 2)))
 

@@ -53,7 +53,7 @@ def problem_of(model: SheetModel, weight_decay: float = 0.0) -> Problem:
                    weight_decay)
 
 
-class Grid:
+class Residuals:
     """The predictions on the grid as a function of the rows' and columns' parameters.
 
     Rows are the side with more blocks (users, or movies when there are more of them): it is the
@@ -71,9 +71,9 @@ class Grid:
         self.biases = self.row_index.shape[1] > self.k
         self.linear = problem.y_range is None
 
-    def transposed(self) -> Grid:
+    def transposed(self) -> Residuals:
         """The same grid with rows and columns swapped."""
-        return Grid(self.problem, flip=not self.flip)
+        return Residuals(self.problem, flip=not self.flip)
 
     def sides(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """θ (starts, P) as rows' and columns' parameters."""
@@ -116,10 +116,10 @@ class Grid:
         return torch.cat([side[..., :self.k], torch.ones_like(side[..., self.k:])], -1)
 
 
-class GridRun:
-    """What the solvers over a Grid share: each start's rows and columns, Σr² (sse) and Σr² + ρ‖θ‖² (loss)."""
+class ResidualsRun:
+    """What the solvers over a Residuals share: each start's rows and columns, Σr² (sse) and Σr² + ρ‖θ‖² (loss)."""
 
-    grid: Grid
+    grid: Residuals
     count: int
     rows: torch.Tensor
     cols: torch.Tensor

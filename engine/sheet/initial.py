@@ -1,6 +1,6 @@
 """Where a sheet starts, in numpy alone (no torch): θ's blocks, their shapes and first values, the ratings' range.
 
-Shared by the sheet's model and by the first frame drawn before torch has loaded (engine.sheet.quick), so
+Shared by the sheet's model and by the first frame drawn before torch has loaded (engine.sheet.first_frame), so
 both start from the same numbers, on every device.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ def shapes(n_users: int, n_items: int, config: SheetConfig) -> dict[str, tuple[i
     return out
 
 
-def initial(n_users: int, n_items: int, config: SheetConfig, seed: int) -> dict[str, np.ndarray]:
+def values(n_users: int, n_items: int, config: SheetConfig, seed: int) -> dict[str, np.ndarray]:
     """Factors uniform in [0, init) like the workbook's =RAND(), biases 0, drawn by numpy's generator from seed."""
     rng = np.random.default_rng(seed)  # one stream, user factors first: the same numbers on any machine
     return {name: np.zeros(shape) if name.endswith("bias") else config.init * rng.random(shape)

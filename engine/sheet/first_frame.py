@@ -2,8 +2,8 @@
 
 A fresh sheet is its ratings, random factors and one small matrix product, so the window can show all of
 it (factors, predictions, loss) while torch is still loading. The numbers are the Sheet's own: the same
-initial draw (engine.sheet.start) and the same formulas (engine.models.factorization); the loss's gradient
-is the chain rule of the stepping kernel (engine.sheet.batched), here in numpy; tests/test_quick.py holds the
+initial draw (engine.sheet.initial) and the same formulas (engine.models.factorization); the loss's gradient
+is the chain rule of the stepping kernel (engine.sheet.batched), here in numpy; tests/test_first_frame.py holds the
 two to 1e-12 (they sum in different orders). Nothing here imports torch.
 """
 from __future__ import annotations
@@ -15,19 +15,19 @@ import numpy as np
 from engine.config import OptimizerSettings, SheetConfig
 from engine.data.crosstab import Crosstab
 from engine.models import factorization
-from engine.sheet import start
+from engine.sheet import initial
 from engine.sheet.snapshot import BLOCKS, Snapshot
 
 
-def quick_snapshot(grid: Crosstab, config: SheetConfig = SheetConfig(),
+def first_frame(grid: Crosstab, config: SheetConfig = SheetConfig(),
                    settings: OptimizerSettings = OptimizerSettings()) -> Snapshot:
     """Sheet(grid, config, settings, device="cpu").snapshot(), before any step, in numpy."""
     ratings = np.array(grid.ratings, dtype=np.float64)
     mask = ~np.isnan(ratings)
     count = max(int(mask.sum()), 1)
-    y_range = factorization.y_range(*start.rating_range(ratings)) if config.squash else None
-    p = start.initial(*ratings.shape, config, config.seed)
-    raw = factorization.grid(p["user_factors"], p["item_factors"], p.get("user_bias"), p.get("item_bias"))
+    y_range = factorization.y_range(*initial.rating_range(ratings)) if config.squash else None
+    p = initial.values(*ratings.shape, config, config.seed)
+    raw = factorization.cells(p["user_factors"], p["item_factors"], p.get("user_bias"), p.get("item_bias"))
     pred, s = factorization.squash(raw, y_range)
     err = np.where(mask, pred - np.where(mask, ratings, 0.0), 0.0)
     mse = float(err.ravel() @ err.ravel()) / count
