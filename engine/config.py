@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from engine.optimizers import SHEET, labels, names, readers
+from collabsheet.engine.optimizers import SHEET, labels, names, readers
 
 OPTIMIZERS = names(SHEET)  # the sheet's rules (engine.optimizers says what each computes)
 LABELS = labels(SHEET)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 # What the GUI thread may run of the engine: the torch-free modules it imports (engine.config, the explanation,
-# the quick first frame, the snapshot type, the initial draw, the training recipes).
+# the first frame, the snapshot type, the initial draw, the training recipes).
 PREAMBLE = """
 import os, sys
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -16,7 +16,7 @@ def profile(frame, event, arg):
     if frame.f_code.co_name == "_patched_getfile":  # torch replaces inspect.getfile for every thread when imported
         return
     if event == "call" and ("/torch/" in name or "/engine/sheet/" in name and not name.endswith(("explanation.py",
-                            "sheet/__init__.py", "quick.py", "snapshot.py", "start.py")) or "/engine/optim/" in name
+                            "sheet/__init__.py", "first_frame.py", "snapshot.py", "initial.py")) or "/engine/optim/" in name
                             or name.endswith("/engine/device.py")
                             or "/engine/train/" in name and not name.endswith(("recipes.py", "train/__init__.py"))):
         ran.add((name, frame.f_code.co_name, frame.f_back.f_code.co_filename if frame.f_back else ""))

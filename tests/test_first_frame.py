@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.sheet.first_frame import first_frame
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.sheet.first_frame import first_frame
+from collabsheet.engine.sheet.sheet import Sheet
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 
@@ -70,10 +70,10 @@ def audit(event, args):
     if event == "import" and args[0].split(".")[0] == "torch":
         imported.append(args[0])
 sys.addaudithook(audit)
-from engine.config import SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.data.movielens import default_ratings
-from engine.sheet.first_frame import first_frame
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.sheet.first_frame import first_frame
 
 snap = first_frame(top_crosstab(default_ratings(), 15), SheetConfig(biases=True, squash=True))
 assert snap.rmse > 0 and snap.predictions.shape == (15, 15)

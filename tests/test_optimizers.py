@@ -1,8 +1,8 @@
 """One table of optimizers: every family's rules are the table's, under its names, and the UI's lists come from it."""
-from engine import config, optimizers
-from engine.graddesc import rules as graddesc_rules, settings as graddesc_settings
-from engine.optim import rules as sheet_rules
-from engine.train import recipes
+from collabsheet.engine import config, optimizers
+from collabsheet.engine.graddesc import rules as graddesc_rules, settings as graddesc_settings
+from collabsheet.engine.optim import rules as sheet_rules
+from collabsheet.engine.train import recipes
 
 
 def test_each_family_runs_exactly_the_rules_the_table_names() -> None:

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import OPTIMIZERS, OptimizerSettings as O, SheetConfig
-from engine.sheet.batched import BatchedSheet, Coefficients
-from engine.sheet.race import CONVERGED, DIVERGED, LIMIT, Race
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import OPTIMIZERS, OptimizerSettings as O, SheetConfig
+from collabsheet.engine.sheet.batched import BatchedSheet, Coefficients
+from collabsheet.engine.sheet.race import CONVERGED, DIVERGED, LIMIT, Race
+from collabsheet.engine.sheet.sheet import Sheet
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 
@@ -65,7 +65,8 @@ def test_a_diverged_racer_keeps_its_last_good_state_and_leaves_the_batch(grid15)
     sheet.load_state_dict(race.state_dict(1))
     assert sheet.diverged == alone.diverged and sheet.steps == kept and np.isfinite(sheet.rmse())
     assert sheet.rmse() < np.sqrt(race.bound)
-    assert race.rmse_at(1, kept) == sheet.rmse() and np.isnan(race.rmse_at(1, kept + 1))
+    # the racer's RMSE from its view's predictions, the sheet's from the kernel: two paths, equal to rounding
+    assert race.rmse_at(1, kept) == pytest.approx(sheet.rmse(), rel=1e-12) and np.isnan(race.rmse_at(1, kept + 1))
 
 
 def test_a_racer_that_converges_stops(grid15) -> None:

@@ -3,11 +3,11 @@ import re
 
 import numpy as np
 
-from engine import palette
-from engine.config import SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.sheet.html import MAX_SIDE
-from engine.sheet.sheet import Sheet
+from collabsheet.engine import palette
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.sheet.html import MAX_SIDE
+from collabsheet.engine.sheet.sheet import Sheet
 
 
 def _grid(users: int, movies: int) -> Crosstab:

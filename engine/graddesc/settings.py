@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from engine.optimizers import GRADDESC, labels, names, readers
+from collabsheet.engine.optimizers import GRADDESC, labels, names, readers
 
 RULES = names(GRADDESC)  # the workbook's sheets (engine.optimizers says what each computes)
 LABELS = labels(GRADDESC)

@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine import stopping
-from engine.config import OptimizerSettings
-from engine.stopping import SETTLED_TOL, SETTLED_WINDOW
+from collabsheet.engine import stopping
+from collabsheet.engine.config import OptimizerSettings
 
 if TYPE_CHECKING:
-    from engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.sheet.snapshot import Snapshot
 
 RISE = 10  # this many rising steps in a row (by RISE_BY in all) mean the run diverges
 RISE_BY = 0.01  # … relatively: momentum's ringing rises a little for a few steps and comes back
@@ -96,10 +95,6 @@ def diagnose(losses: np.ndarray, settings: OptimizerSettings, start: int = 0, gr
             change = f"{(before - now) / before:.2%}" if before > now else "nothing"
             if grads is not None and stopping.flat(_largest_value(grads), FLAT):
                 text = f"the loss fell {change} in the last {stall} steps and the gradient is zero to {FLAT:g}"
-                return Diagnosis("converged", text, last + 1, (), cell)
-            if stopping.settled(losses[-SETTLED_WINDOW:], SETTLED_TOL):  # as a race judges a racer converged
-                text = (f"the loss moved by at most {SETTLED_TOL:g} of itself in the last {SETTLED_WINDOW} steps "
-                        f"({now:.6g})")
                 return Diagnosis("converged", text, last + 1, (), cell)
             text = f"the loss fell {change} in the last {stall} steps ({before:.4g} → {now:.4g}){blame}"
             return _stalled(text, last + 1, settings, cell)

@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.models import factorization
-from engine.sheet import initial
-from engine.sheet.snapshot import BLOCKS, Snapshot
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.models import factorization
+from collabsheet.engine.sheet import initial
+from collabsheet.engine.sheet.snapshot import BLOCKS, Snapshot
 
 
 def first_frame(grid: Crosstab, config: SheetConfig = SheetConfig(),

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from engine import stopping
-from engine.models import factorization
+from collabsheet.engine import stopping
+from collabsheet.engine.models import factorization
 
 if TYPE_CHECKING:
-    from engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.sheet.snapshot import Snapshot
 
 TOP = 5  # recommendations listed
 ITERATIONS = 100  # Gauss–Newton steps at most, with the sigmoid

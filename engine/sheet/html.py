@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from engine import palette
-from engine.sheet.snapshot import Snapshot
+from collabsheet.engine import palette
+from collabsheet.engine.sheet.snapshot import Snapshot
 
 LIGHTEST, DARKEST = 0.15, 0.75  # how much of the block's hue a cell carries at the smallest/largest magnitude
 PAD = "padding:1px 5px"  # each cell's, inline: a notebook's own table style may not reach an output's cells

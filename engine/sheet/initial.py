@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.config import SheetConfig
+from collabsheet.engine.config import SheetConfig
 
 
 def shapes(n_users: int, n_items: int, config: SheetConfig) -> dict[str, tuple[int, ...]]:

@@ -15,12 +15,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from engine.config import OptimizerSettings
-from engine.device import threads_for
-from engine.sheet.batched import BatchedSheet, first_unhealthy
-from engine.sheet.sheet import Sheet, divergence_bound
-from engine.sheet.timeline import Series
-from engine.stopping import SETTLED_TOL, SETTLED_WINDOW, settled
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.device import threads_for
+from collabsheet.engine.sheet.batched import BatchedSheet, first_unhealthy
+from collabsheet.engine.sheet.sheet import Sheet, divergence_bound
+from collabsheet.engine.sheet.timeline import Series
+from collabsheet.engine.stopping import SETTLED_TOL, SETTLED_WINDOW, settled
 
 CHUNK = 200  # steps between checks for divergence and convergence
 WINDOW, TOL = SETTLED_WINDOW, SETTLED_TOL  # converged: the RMSE moved by at most TOL·RMSE over the last WINDOW steps

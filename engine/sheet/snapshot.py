@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.config import OptimizerSettings
+from collabsheet.engine.config import OptimizerSettings
 
 BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")
 

@@ -13,8 +13,8 @@ import math
 import numpy as np
 from PySide6.QtGui import QBrush, QColor
 
-from engine import palette
-from gui.sheet import layout as L
+from collabsheet.engine import palette
+from collabsheet.gui.sheet import layout as L
 
 LEVELS = 12  # shades per block: enough to read magnitudes, few enough to cache every brush
 LIGHTEST, DARKEST = 0.2, 0.8  # how much of the block's hue a cell carries at the smallest/largest magnitude

@@ -19,8 +19,8 @@ import math
 
 import torch
 
-from engine import stopping
-from engine.sheet.solve.residuals import CONVERGENCE, RIDGE, TOL, WINDOW, Residuals, ResidualsRun, Problem, sum_of_squares
+from collabsheet.engine import stopping
+from collabsheet.engine.sheet.solve.residuals import CONVERGENCE, RIDGE, TOL, WINDOW, Residuals, ResidualsRun, Problem, sum_of_squares
 
 MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers, stay under this; else L-BFGS
 # Converged (besides by TOL over WINDOW sweeps) when the objective is this small next to the ratings' own sum of
