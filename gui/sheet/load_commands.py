@@ -3,7 +3,7 @@
 Importing the engine (torch) takes seconds, so this module imports it on first use: the first load publishes the
 sheet as numpy computes it (engine.sheet.quick, no torch) before it builds the Sheet. The default data's sheet
 comes from the copy kept beside it (engine.data.cache), and its full ratings are read beside the worker
-(gui.sheet.later), so neither pandas nor the read holds up the first Step.
+(gui.sheet.background_ratings), so neither pandas nor the read holds up the first Step.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from engine.data.crosstab import Crosstab, top_crosstab
 from engine.sheet.quick import quick_snapshot
 from gui.sheet.frames import LoadRequest
 from gui.runtime.runner import leave_a_core_for_the_gui, one_line
-from gui.sheet.later import LaterRatings
+from gui.sheet.background_ratings import BackgroundRatings
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
     from engine.data.ratings import Ratings
@@ -48,7 +48,7 @@ class LoadCommands:
     def __init__(self, host: SheetHost) -> None:
         self.host = host
         self._ratings: Ratings | None = None
-        self._later: LaterRatings | None = None  # the ratings, while they are read beside the worker
+        self._later: BackgroundRatings | None = None  # the ratings, while they are read beside the worker
         # How long the first load waits for the GUI to show its preview before importing torch, whose C start-up
         # holds the GIL for a few hundred ms at a time (the GUI could not paint meanwhile). 0 without a GUI.
         self.preview_wait_s = 0.0
@@ -92,7 +92,7 @@ class LoadCommands:
         finally:
             host.set_state(RunState.IDLE)
         if kept is not None:
-            self._later = LaterRatings(request.read, self._read_beside)
+            self._later = BackgroundRatings(request.read, self._read_beside)
 
     def _read_beside(self, ratings: Ratings | None, error: BaseException | None) -> None:
         """The read beside the worker ended (called in its thread; the mailbox is thread-safe)."""
