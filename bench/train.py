@@ -14,13 +14,13 @@ import time
 import numpy as np
 import torch
 
-from engine.data.movielens import default_ratings
-from engine.device import device_label, pick_device
-from engine.train.data import TrainData, prepare, split_indices, synthetic
-from engine.train.fit import fit
-from engine.train.build import make_model, make_optimizer
-from engine.train.learn import learn
-from engine.train.recipes import RECIPES, Recipe
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.device import device_label, pick_device
+from collabsheet.engine.train.data import TrainData, prepare, split_indices, synthetic
+from collabsheet.engine.train.fit import fit
+from collabsheet.engine.train.build import make_model, make_optimizer
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.recipes import RECIPES, Recipe
 
 SEED = 42
 LESSON = {  # what the lesson itself reports for each run (on ml-latest-small, its own split)

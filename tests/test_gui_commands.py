@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QObject, Signal
 
-from gui.graddesc.handle import QGradDescHandle
-from gui.graddesc.runner import GradDescRunner
-from gui.sheet.handle import QSheetHandle
-from gui.sheet.runner import SheetRunner
-from gui.train.handle import QTrainHandle
-from gui.train.runner import TrainRunner
+from collabsheet.gui.graddesc.handle import QGradDescHandle
+from collabsheet.gui.graddesc.runner import GradDescRunner
+from collabsheet.gui.sheet.handle import QSheetHandle
+from collabsheet.gui.sheet.runner import SheetRunner
+from collabsheet.gui.train.handle import QTrainHandle
+from collabsheet.gui.train.runner import TrainRunner
 
 HELPERS = ("publish", "run_label", "settings_label", "tick", "halt", "failed", "emit", "install", "title")
 

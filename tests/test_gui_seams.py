@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from gui.sheet.layout import Cell
+from collabsheet.gui.sheet.layout import Cell
 
 WAIT_MS = 30_000
 
@@ -75,7 +75,7 @@ def test_the_top_n_question_counts_every_recorded_step(qtbot, window):
 
 def test_the_coach_forgets_evidence_from_before_a_change(qtbot, window):
     """Item 7: "stalled 0.2951 → 0.2951" stayed on the bar after ticking the sigmoid made the RMSE 1.70."""
-    from engine.config import OptimizerSettings
+    from collabsheet.engine.config import OptimizerSettings
 
     tab = window.sheet
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
@@ -90,7 +90,7 @@ def test_the_coach_forgets_evidence_from_before_a_change(qtbot, window):
 
 def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_sheet_moves(qtbot, window):
     """Item 9: after Reset the branches were numbered on from the old run's; "Back at step …" outlived the step."""
-    from engine.config import OptimizerSettings
+    from collabsheet.engine.config import OptimizerSettings
 
     tab = window.sheet
     bar = tab.timeline_bar.branches

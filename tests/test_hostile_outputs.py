@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import safe_write
-from engine.cli import main as cli
-from engine.cli.terminal import printable
-from engine.data import source as ratings_source
-from engine.data.ratings import RatingsError, load_ratings
-from engine.xlsx.lesson.formulas import MAX_NESTING, FormulaError, parse
+from collabsheet.engine import safe_write
+from collabsheet.engine.cli import main as cli
+from collabsheet.engine.cli.terminal import printable
+from collabsheet.engine.data import source as ratings_source
+from collabsheet.engine.data.ratings import RatingsError, load_ratings
+from collabsheet.engine.xlsx.lesson.formulas import MAX_NESTING, FormulaError, parse
 from tests.test_hostile import CONTROL, changed, files, in_process, one_line, run
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.cli.options import MAX_COUNT, file_name, say
-from engine.cli.terminal import complain
-from engine.graddesc import AVERAGES, RULES, VARIANTS, GradDesc, Settings, lesson_data, read_csv
-from engine.graddesc.settings import MAX_ROWS, RESET_LR
-from engine.safe_write import check_target, write_bytes
-from engine.xlsx.graddesc import export_graddesc, read_graddesc
-from engine.xlsx.save import check_target as check_workbook
+from collabsheet.engine.cli.options import MAX_COUNT, file_name, say
+from collabsheet.engine.cli.terminal import complain
+from collabsheet.engine.graddesc import AVERAGES, RULES, VARIANTS, GradDesc, Settings, lesson_data, read_csv
+from collabsheet.engine.graddesc.settings import MAX_ROWS, RESET_LR
+from collabsheet.engine.safe_write import check_target, write_bytes
+from collabsheet.engine.xlsx.graddesc import export_graddesc, read_graddesc
+from collabsheet.engine.xlsx.save import check_target as check_workbook
 
 CSV_HEADER = ("x", "y", "b", "a", "pred", "de_db", "de_da", "new_b", "new_a")
 MAX_EPOCHS = 1_000_000

@@ -11,10 +11,10 @@ import sys
 import threading
 from typing import Sequence
 
-from engine.cli import graddesc, race, sheet, train, xlsx
-from engine.cli.options import Parser, Stopped
-from engine.cli.terminal import StdoutError, complain, guard_standard_streams
-from engine.data.ratings import RatingsError
+from collabsheet.engine.cli import graddesc, race, sheet, train, xlsx
+from collabsheet.engine.cli.options import Parser, Stopped
+from collabsheet.engine.cli.terminal import StdoutError, complain, guard_standard_streams
+from collabsheet.engine.data.ratings import RatingsError
 
 GROUPS = (sheet, xlsx, graddesc, race, train)
 SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", "graddesc", "race", "train", "recommend")

@@ -8,8 +8,8 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from engine.cli.terminal import complain, printable, progress, say  # noqa: F401 (the commands' one way to print)
-from engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
+from collabsheet.engine.cli.terminal import complain, printable, progress, say  # noqa: F401 (the commands' one way to print)
+from collabsheet.engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
 
 MAX_COUNT = 2**53 - 1  # steps and seeds are stored in the workbook as numbers (doubles): exact up to here
 
@@ -150,7 +150,7 @@ def model(p: argparse.ArgumentParser) -> None:
 
 
 def optimizer(p: argparse.ArgumentParser) -> None:
-    from engine.config import OPTIMIZERS
+    from collabsheet.engine.config import OPTIMIZERS
 
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     p.add_argument("--lr", type=number(0.0, False), default=0.05, help="learning rate (above 0)")

@@ -5,10 +5,10 @@ import argparse
 import math
 import time
 
-from engine.cli.options import MAX_COUNT, model, say, stoppable, whole
-from engine.cli.sheet import sheet_of
-from engine.config import OPTIMIZERS, OptimizerSettings
-from engine.sheet.race import CONVERGED, DIVERGED, Race
+from collabsheet.engine.cli.options import MAX_COUNT, model, say, stoppable, whole
+from collabsheet.engine.cli.sheet import sheet_of
+from collabsheet.engine.config import OPTIMIZERS, OptimizerSettings
+from collabsheet.engine.sheet.race import CONVERGED, DIVERGED, Race
 
 DEFAULT = "sgd:0.01,momentum:0.01,adam:0.05"
 MAX_RACERS = 16  # each racer holds a copy of the sheet and its optimizer state; a race is read as one table

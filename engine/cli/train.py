@@ -13,21 +13,21 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.cli.options import MAX_COUNT, Stopped, device, file_name, number, progress, say, whole
-from engine.cli.sheet import ratings_path
-from engine.config import MAX_K, MIN_K
-from engine.data.movielens import default_ratings
-from engine.data.ratings import load_ratings
-from engine.device import device_label, pick_device
-from engine.safe_write import check_target
-from engine.train.analysis import valid_predictions
-from engine.train.data import UnknownIdError, prepare
-from engine.train.fit import BatchEvent, EpochEvent, evaluate
-from engine.train.learn import learn
-from engine.train.model import recommend
-from engine.train.plot import jointplot, write_png
-from engine.train.recipes import LIMITS, MAX_RATE, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
-from engine.train.store import ModelFileError, load, save
+from collabsheet.engine.cli.options import MAX_COUNT, Stopped, device, file_name, number, progress, say, whole
+from collabsheet.engine.cli.sheet import ratings_path
+from collabsheet.engine.config import MAX_K, MIN_K
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.data.ratings import load_ratings
+from collabsheet.engine.device import device_label, pick_device
+from collabsheet.engine.safe_write import check_target
+from collabsheet.engine.train.analysis import valid_predictions
+from collabsheet.engine.train.data import UnknownIdError, prepare
+from collabsheet.engine.train.fit import BatchEvent, EpochEvent, evaluate
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.model import recommend
+from collabsheet.engine.train.plot import jointplot, write_png
+from collabsheet.engine.train.recipes import LIMITS, MAX_RATE, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
+from collabsheet.engine.train.store import ModelFileError, load, save
 
 # Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
 BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}

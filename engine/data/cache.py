@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from engine.data.crosstab import Crosstab
-from engine.safe_write import write_file
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.safe_write import write_file
 
 PREPARED_FILES = ("ratings.parquet", "titles.parquet", "dataset.json")
 RATINGS_ENV = "COLLABSHEET_RATINGS"  # a ratings file that replaces MovieLens as the default

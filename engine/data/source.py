@@ -13,7 +13,7 @@ from os import PathLike
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.data.errors import RatingsError, ratings_error
+from collabsheet.engine.data.errors import RatingsError, ratings_error
 
 STDIN = "-"  # the path that means standard input
 FIFO_WAIT_S = 10.0  # how long a FIFO given as ratings may stay without a writer before it is refused

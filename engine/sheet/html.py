@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from engine import palette
-from engine.sheet.snapshot import Snapshot
+from collabsheet.engine import palette
+from collabsheet.engine.sheet.snapshot import Snapshot
 
 LIGHTEST, DARKEST = 0.15, 0.75  # how much of the block's hue a cell carries at the smallest/largest magnitude
 MAX_SIDE = 40  # users or movies beyond this are left out of the table (a notebook cell, not a spreadsheet)

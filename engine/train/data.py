@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from engine.data.ratings import Ratings
+from collabsheet.engine.data.ratings import Ratings
 
 
 class UnknownIdError(ValueError):

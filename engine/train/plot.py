@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.safe_write import write_bytes
+from collabsheet.engine.safe_write import write_bytes
 
 SIZE = 400  # the hexbin's square, in pixels
 MARGIN = 70  # the marginal histograms' depth

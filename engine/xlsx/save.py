@@ -9,8 +9,8 @@ from pathlib import Path
 
 import openpyxl
 
-from engine.safe_write import Inputs, WriteError, check_target as check_file, write_bytes
-from engine.xlsx.errors import XlsxError
+from collabsheet.engine.safe_write import Inputs, WriteError, check_target as check_file, write_bytes
+from collabsheet.engine.xlsx.errors import XlsxError
 
 
 def _inputs(keep: Inputs | None) -> Inputs:

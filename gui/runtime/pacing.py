@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
-from gui.runtime.clock import FrameClock
+from collabsheet.gui.runtime.clock import FrameClock
 
 CHUNK_S = 0.004  # a flat-out chunk aims to take this long
 PACED_TICK_S = 0.005  # a paced Play looks at the clock at least this often …

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.config import OptimizerSettings
-from gui.sheet.frames import BranchInfo, TimelineInfo
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.gui.sheet.frames import BranchInfo, TimelineInfo
 
 if TYPE_CHECKING:
-    from engine.sheet.snapshot import Snapshot
-    from gui.sheet.host import SheetHost
+    from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.gui.sheet.host import SheetHost
 
 COACH_WINDOW = 1000  # the coach reads this many of the latest steps
 
@@ -80,7 +80,7 @@ class HistoryCommands:
         """The coach's verdict on the run up to this step, whenever the run stands still (a diverging run stops)."""
         if self.host.playing:  # a verdict that changed twice a second would move the sheet up and down while it runs
             return {}
-        from engine.sheet import coach
+        from collabsheet.engine.sheet import coach
 
         first = max(snap.step - COACH_WINDOW, 0)
         since = self._evidence_from

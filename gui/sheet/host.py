@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from engine.config import OptimizerSettings, RunState, SheetConfig
-from gui.runtime.clock import FrameClock
-from gui.runtime.mailbox import Mailbox
-from gui.sheet.curves import BranchCurves
+from collabsheet.engine.config import OptimizerSettings, RunState, SheetConfig
+from collabsheet.gui.runtime.clock import FrameClock
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.sheet.curves import BranchCurves
 
 if TYPE_CHECKING:  # these import torch: at run time only once they are needed
-    from engine.sheet.sheet import Sheet
-    from engine.sheet.timeline import Timeline
+    from collabsheet.engine.sheet.sheet import Sheet
+    from collabsheet.engine.sheet.timeline import Timeline
 
 
 class SheetHost(Protocol):

@@ -22,24 +22,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
-from engine.data.crosstab import top_crosstab
-from gui.race.commands import RaceCommands
-from gui.runtime.clock import FrameClock
-from gui.runtime.mailbox import Mailbox
-from gui.runtime.pacing import Pacer
-from gui.runtime.runner import Runner
-from gui.runtime.series import DASHED, Points
-from gui.sheet.curves import BranchCurves
-from gui.sheet.frames import Frame
-from gui.sheet.history_commands import HistoryCommands
-from gui.sheet.load_commands import LoadCommands, new_timeline
-from gui.sheet.newuser_commands import NewUserCommands
-from gui.sheet.xlsx_commands import XlsxCommands
+from collabsheet.engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.gui.race.commands import RaceCommands
+from collabsheet.gui.runtime.clock import FrameClock
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.runtime.pacing import Pacer
+from collabsheet.gui.runtime.runner import Runner
+from collabsheet.gui.runtime.series import DASHED, Points
+from collabsheet.gui.sheet.curves import BranchCurves
+from collabsheet.gui.sheet.frames import Frame
+from collabsheet.gui.sheet.history_commands import HistoryCommands
+from collabsheet.gui.sheet.load_commands import LoadCommands, new_timeline
+from collabsheet.gui.sheet.newuser_commands import NewUserCommands
+from collabsheet.gui.sheet.xlsx_commands import XlsxCommands
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
-    from engine.sheet.sheet import Sheet, SolveResult, StepResult
-    from engine.sheet.timeline import Timeline
+    from collabsheet.engine.sheet.sheet import Sheet, SolveResult, StepResult
+    from collabsheet.engine.sheet.timeline import Timeline
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 SOLVE_FRAME_S = 1 / 30  # a solve lets the GUI draw at most this often
@@ -360,7 +360,7 @@ class SheetRunner(Runner):
     def _extras(self, snap) -> dict:
         """Predictions for the blank cells when they are shown, and each user's top unrated movies (for the
         row headers' tooltips; at most every RECOMMEND_EVERY_S while running, on sheets of MAX_RECOMMENDED users)."""
-        from engine.sheet import recommend
+        from collabsheet.engine.sheet import recommend
 
         out = {}
         if self.show_blanks:
@@ -381,8 +381,8 @@ class SheetRunner(Runner):
     def _explain(self, snap):
         if self._selected is None:
             return None
-        from engine.sheet import explain
-        from gui.sheet.held_notes import with_held_out
+        from collabsheet.engine.sheet import explain
+        from collabsheet.gui.sheet.held_notes import with_held_out
 
         kind, index = self._selected
         try:

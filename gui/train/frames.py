@@ -10,9 +10,9 @@ from enum import Enum
 
 import numpy as np
 
-from gui.runtime.runner import Frame as BaseFrame
-from gui.runtime.series import Points
-from gui.words import plural
+from collabsheet.gui.runtime.runner import Frame as BaseFrame
+from collabsheet.gui.runtime.series import Points
+from collabsheet.gui.words import plural
 
 MAX_RATING_BINS = 24  # actual ratings with at most this many distinct values get one histogram column each
 PREDICTION_BINS = 48  # rows of the predictions-vs-actual histogram
