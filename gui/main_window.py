@@ -46,7 +46,7 @@ class QMainSheetWindow(QMainWindow):
         self._box: QMessageBox | None = None
         self._build_status()
         runner = SheetRunner(device=device, top=top)
-        runner.preview_wait_s = PREVIEW_WAIT_S
+        runner.loader.preview_wait_s = PREVIEW_WAIT_S
         self.sheet = QSheetTab(self.channel.add("sheet", runner, QSheetHandle), self.status_labels, top)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)

@@ -34,7 +34,7 @@ def _assert_same(quick, sheet, path: str = "") -> None:
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
-def test_the_quick_snapshot_is_the_sheets_first_snapshot(grid15, config: SheetConfig) -> None:
+def test_the_first_frame_is_the_sheets_first_snapshot(grid15, config: SheetConfig) -> None:
     settings = OptimizerSettings("momentum", lr=0.01, weight_decay=0.1)
     quick = first_frame(grid15, config, settings)
     sheet = Sheet(grid15, config, settings, device="cpu").snapshot()
@@ -43,7 +43,7 @@ def test_the_quick_snapshot_is_the_sheets_first_snapshot(grid15, config: SheetCo
     assert quick.optimizer_state == {} and quick.step == 0 and quick.rmse > 0
 
 
-def test_the_quick_snapshot_copes_with_blank_rows_and_a_wide_grid(movielens) -> None:
+def test_the_first_frame_copes_with_blank_rows_and_a_wide_grid(movielens) -> None:
     grid = top_crosstab(movielens, 8, 30)
     ratings = grid.ratings.copy()
     ratings[2] = np.nan  # a user with no rating at all
@@ -61,7 +61,7 @@ def test_the_initial_factors_are_numpys_draw(grid15) -> None:
     np.testing.assert_array_equal(sheet.theta.numpy(), expected)
 
 
-def test_the_quick_snapshot_imports_no_torch() -> None:
+def test_the_first_frame_imports_no_torch() -> None:
     """From loading the ratings to the first frame, in a fresh interpreter: torch is never imported."""
     code = """
 import sys

@@ -99,12 +99,12 @@ def test_the_new_row_follows_the_sheet_and_goes_away(qtbot, window):
 
 def test_fold_in_with_biases_and_the_sigmoid_equals_the_engines_fit(movielens):
     runner = SheetRunner(Mailbox(Frame), device="cpu", config=SheetConfig(k=3, biases=True, squash=True))
-    runner.load(LoadRequest(ratings=movielens))
+    runner.loader.load(LoadRequest(ratings=movielens))
     runner.step(200)
-    runner.add_me(True)
+    runner.newuser.add_me(True)
     for j, r in MINE.items():
         runner.edit("rating", (15, j), r)
-    runner.fold_in()
+    runner.newuser.fold_in()
     frame = runner.mailbox.take()
     expected = foldin.from_snapshot(frame.snapshot, my_row(MINE), top=10)
     np.testing.assert_allclose(frame.me.predictions, expected.predictions, rtol=1e-10)
@@ -155,17 +155,17 @@ def test_an_svdpp_models_offsets_give_its_own_predictions(tmp_path):
 
 def test_clear_messages_for_what_cannot_be_folded_in(movielens, tmp_path):
     runner = SheetRunner(Mailbox(Frame), device="cpu")
-    runner.load(LoadRequest(ratings=movielens))
+    runner.loader.load(LoadRequest(ratings=movielens))
     with pytest.raises(ValueError, match="Add me first"):
-        runner.fold_in()
-    runner.add_me(True)
+        runner.newuser.fold_in()
+    runner.newuser.add_me(True)
     with pytest.raises(ValueError, match="rate at least one movie"):
-        runner.fold_in()
+        runner.newuser.fold_in()
     bad = tmp_path / "notes.pt"
     bad.write_text("not a model")
     with pytest.raises(ValueError, match="notes.pt: not a collabsheet model file"):
-        runner.use_model(str(bad))
+        runner.newuser.use_model(str(bad))
     net = learn(low_rank_ratings(n_users=20, n_movies=15), RECIPES["lesson-net"].with_(epochs=1, factors=3), seed=1,
                 device="cpu")
     with pytest.raises(ValueError, match="not a dot product"):
-        runner.use_model(str(save(net.model, tmp_path / "net.pt")))
+        runner.newuser.use_model(str(save(net.model, tmp_path / "net.pt")))

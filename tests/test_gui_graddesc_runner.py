@@ -239,7 +239,7 @@ def test_export_writes_a_sheet_per_optimizer_that_opens_back_as_this_epoch(runne
     for _ in range(5):
         runner.step_row()  # the table shows epoch 2, five rows in
     path = tmp_path / "out.xlsx"
-    runner.export(str(path))
+    runner.xlsx.export(str(path))
     assert events(runner.mailbox.take(), "notice")[-1][0].startswith(f"Saved {path}")
     assert openpyxl.load_workbook(path, read_only=True).sheetnames == ["data", *SHEETS.values()]
     runner.run_epoch()
@@ -247,7 +247,7 @@ def test_export_writes_a_sheet_per_optimizer_that_opens_back_as_this_epoch(runne
     epoch2 = runner.run.rows()
 
     other = GradDescRunner(Mailbox(Frame))
-    other.open_workbook(str(path), "adam")
+    other.xlsx.open_workbook(str(path), "adam")
     drain(other)  # opening runs the sheet's epoch: the table shows its rows as the engine computes them
     same_rows(other.run.rows(), epoch2)
     assert other.run.settings == Settings.lesson("adam")
@@ -263,7 +263,7 @@ def test_export_writes_a_sheet_per_optimizer_that_opens_back_as_this_epoch(runne
 def test_export_refuses_the_library_variant_in_one_line(runner, tmp_path):
     runner.configure(Settings.lesson("adam", "library"))
     with pytest.raises(ValueError, match="library variant has no sheet") as error:
-        runner.export(str(tmp_path / "out.xlsx"))
+        runner.xlsx.export(str(tmp_path / "out.xlsx"))
     assert "\n" not in str(error.value) and not (tmp_path / "out.xlsx").exists()
 
 
@@ -274,11 +274,11 @@ def test_a_workbook_with_several_sheets_asks_which(runner, tmp_path):
     assert optimizer_sheets(path) == ["basic", "adam"]
     runner.configure(Settings.lesson("adam"))
     runner.mailbox.take()
-    runner.open_workbook(str(path))
+    runner.xlsx.open_workbook(str(path))
     assert events(runner.mailbox.take(), "choose_sheet") == [(str(path), ["basic", "adam"], "adam")]
     single = tmp_path / "one.xlsx"
     export_graddesc(runs[:1], single)
-    runner.open_workbook(str(single))
+    runner.xlsx.open_workbook(str(single))
     drain(runner)
     assert runner.run.settings.rule == "sgd" and len(runner.run.rows()) == 29
 
@@ -290,14 +290,14 @@ def test_a_bad_workbook_leaves_the_run_as_it_was(runner, tmp_path):
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"not a workbook at all")
     with pytest.raises(XlsxError, match=r"^bad.xlsx: not an Excel workbook \(.xlsx\)$"):
-        runner.open_workbook(str(bad))
+        runner.xlsx.open_workbook(str(bad))
     wrong = tmp_path / "wrong.xlsx"
     wb = openpyxl.Workbook()
     wb.active.title = "adam"
     wb.active["A3"] = "nothing here"
     wb.save(wrong)
     with pytest.raises(XlsxError, match=r"^wrong.xlsx: adam!A3 should read 'x'"):
-        runner.open_workbook(str(wrong), "adam")
+        runner.xlsx.open_workbook(str(wrong), "adam")
     same_rows(runner.run.rows(), before)
     assert runner.mailbox.take().progress.row == 2
 
@@ -312,10 +312,10 @@ def test_a_recalculated_export_opens_and_its_epoch_matches_the_cached_rows(runne
     drain(runner)
     src, out = tmp_path / "src", tmp_path / "out"
     src.mkdir()
-    runner.export(str(src / "graddesc.xlsx"))
+    runner.xlsx.export(str(src / "graddesc.xlsx"))
     recalculate([src / "graddesc.xlsx"], out, tmp_path / "profile")
     other = GradDescRunner(Mailbox(Frame))
-    other.open_workbook(str(out / "graddesc.xlsx"), "momentum")
+    other.xlsx.open_workbook(str(out / "graddesc.xlsx"), "momentum")
     drain(other)
     cached = read_graddesc(out / "graddesc.xlsx", "momentum").cached
     ours = other.run.rows()

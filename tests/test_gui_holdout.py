@@ -103,7 +103,7 @@ def test_seeking_before_the_toggle_shows_every_cell_again(qtbot, window):
 
 def test_solve_and_the_curve_respect_the_held_out_cells(movielens):
     runner = SheetRunner(Mailbox(Frame), device="cpu", config=SheetConfig(k=2))
-    runner.load(LoadRequest(ratings=movielens))
+    runner.loader.load(LoadRequest(ratings=movielens))
     runner.set_holdout(True)
     runner.solve()
     reference = held_sheet(movielens, SheetConfig(k=2))

@@ -85,14 +85,14 @@ def test_taking_a_racer_puts_its_factors_in_the_sheet_at_the_current_step(qtbot,
 
 def test_a_race_stops_when_asked_and_refuses_a_racer_for_a_sheet_of_another_shape(movielens):
     runner = SheetRunner(Mailbox(Frame), device="cpu")
-    runner.load(LoadRequest(ratings=movielens))
-    runner.start_race(RACERS, 100_000)
+    runner.loader.load(LoadRequest(ratings=movielens))
+    runner.race.start(RACERS, 100_000)
     runner.tick()
-    runner.stop_race()
+    runner.race.stop()
     frame = runner.mailbox.take()
     assert not frame.race.running and 0 < frame.race.steps < 100_000 and runner.tick() is None
     runner.configure(SheetConfig(k=3), 15)
     with pytest.raises(ValueError, match="changed shape"):
-        runner.take_racer(0)
+        runner.race.take(0)
     with pytest.raises(ValueError, match="no racer 4"):
-        runner.race.state_for(3, runner.sheet)
+        runner.race.session.state_for(3, runner.sheet)

@@ -19,7 +19,7 @@ from collabsheet.gui.sheet.runner import SOLVE_LABEL, SheetRunner
 @pytest.fixture
 def runner(movielens):
     r = SheetRunner(Mailbox(Frame), device="cpu")
-    r.load(LoadRequest(ratings=movielens))
+    r.loader.load(LoadRequest(ratings=movielens))
     return r
 
 
@@ -73,7 +73,7 @@ def test_failed_load_keeps_the_sheet(runner, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("user,item\n1,2\n")
     with pytest.raises(RatingsError):
-        runner.load(LoadRequest(path=str(bad)))
+        runner.loader.load(LoadRequest(path=str(bad)))
     assert runner.sheet is sheet
 
 
@@ -99,14 +99,14 @@ def test_the_first_load_previews_the_ratings_before_it_needs_the_engine(movielen
         return real_engine()
 
     monkeypatch.setattr(load_commands, "engine_sheet", engine_sheet)
-    runner.load(LoadRequest(ratings=movielens))
+    runner.loader.load(LoadRequest(ratings=movielens))
     preview = seen[0].preview
     assert seen[0].snapshot is None and preview.dataset == grid15.name
     np.testing.assert_array_equal(preview.ratings, grid15.ratings)
     assert preview.user_ids == grid15.user_ids and preview.titles == grid15.titles and preview.k == SheetConfig().k
     frame = runner.mailbox.take()
     assert frame.preview is None and frame.snapshot.k == SheetConfig().k and frame.snapshot.settings == OptimizerSettings()
-    runner.load(LoadRequest(ratings=movielens))  # with a sheet showing, a load goes straight to the new sheet
+    runner.loader.load(LoadRequest(ratings=movielens))  # with a sheet showing, a load goes straight to the new sheet
     assert seen[1] is None or (seen[1].preview is None and seen[1].snapshot is None)  # nothing of a sheet before it
 
 
@@ -140,14 +140,14 @@ def _events(frame, kind):
 def test_the_default_sheet_opens_from_the_kept_copy_and_its_ratings_follow(kept, movielens, grid15):
     release, reads = kept
     runner = SheetRunner(Mailbox(Frame), device="cpu")
-    runner.load(LoadRequest())  # returns while the full ratings are still being read
+    runner.loader.load(LoadRequest())  # returns while the full ratings are still being read
     frame = runner.mailbox.take()
     np.testing.assert_array_equal(frame.snapshot.ratings, grid15.ratings)
     assert frame.snapshot.user_ids == grid15.user_ids and frame.snapshot.titles == grid15.titles
     assert not _events(frame, "loaded") and _events(frame, "state_changed")[-1] == (RunState.IDLE,)
     assert runner.step(3).steps == 3  # the sheet works before the ratings are read
     release.set()
-    assert len(runner.ratings) == len(movielens)  # waits for the read
+    assert len(runner.loader.ratings) == len(movielens)  # waits for the read
     for _ in range(100):  # the read's thread puts its event just after the ratings are there
         loaded = _events(runner.mailbox.take(), "loaded")
         if loaded:
@@ -163,13 +163,13 @@ def test_a_newer_load_drops_the_ratings_still_being_read(kept, movielens, tmp_pa
     small = tmp_path / "small.csv"
     small.write_text("user,item,rating\n" + "".join(f"{u},{i},{(u + i) % 5 + 1}\n" for u in range(8) for i in range(8)))
     runner = SheetRunner(Mailbox(Frame), device="cpu")
-    runner.load(LoadRequest())
-    runner.load(LoadRequest(path=str(small)))
+    runner.loader.load(LoadRequest())
+    runner.loader.load(LoadRequest(path=str(small)))
     release.set()
     time.sleep(0.5)  # the read of MovieLens ends meanwhile; its outcome is no longer news
     frame = runner.mailbox.take()
     assert [args[0].name for args in _events(frame, "loaded")] == ["small.csv"]
-    assert runner.ratings.name == "small.csv" and runner.sheet.snapshot().ratings.shape == (8, 8)
+    assert runner.loader.ratings.name == "small.csv" and runner.sheet.snapshot().ratings.shape == (8, 8)
 
 
 def test_a_failed_read_of_the_ratings_behind_the_kept_sheet_is_a_message(kept, monkeypatch):
@@ -180,7 +180,7 @@ def test_a_failed_read_of_the_ratings_behind_the_kept_sheet_is_a_message(kept, m
 
     runner = SheetRunner(Mailbox(Frame), device="cpu")
     monkeypatch.setattr(LoadRequest, "read", broken)
-    runner.load(LoadRequest())
+    runner.loader.load(LoadRequest())
     assert runner.sheet is not None
     for _ in range(100):
         messages = _events(runner.mailbox.take(), "message")

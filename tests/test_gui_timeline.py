@@ -38,14 +38,14 @@ def same_params(snap, sheet: Sheet) -> None:
 @pytest.fixture
 def runner(movielens):
     r = SheetRunner(Mailbox(Frame), device="cpu")
-    r.load(LoadRequest(ratings=movielens))
+    r.loader.load(LoadRequest(ratings=movielens))
     r.mailbox.take()
     return r
 
 
 def test_seeking_publishes_that_steps_sheet_and_where_it_is(runner, movielens):
     runner.step(300)
-    runner.seek(137)
+    runner.history.seek(137)
     frame = runner.mailbox.take()
     same_params(frame.snapshot, engine_sheet(movielens, 137))
     info = frame.timeline
@@ -55,7 +55,7 @@ def test_seeking_publishes_that_steps_sheet_and_where_it_is(runner, movielens):
 
 def test_replaying_a_recorded_stretch_draws_nothing_and_continues_bit_for_bit(runner, movielens):
     runner.step(300)
-    runner.seek(137)
+    runner.history.seek(137)
     runner.mailbox.take()
     runner.step(100)  # along the recorded branch: the curve has these steps already
     frame = runner.mailbox.take()
@@ -72,7 +72,7 @@ def test_replaying_a_recorded_stretch_draws_nothing_and_continues_bit_for_bit(ru
 def test_a_new_lr_at_a_past_step_starts_a_branch_and_the_old_one_stays(runner, movielens):
     runner.step(200)
     head = runner.sheet.params()
-    runner.seek(80)
+    runner.history.seek(80)
     runner.set_optimizer(OptimizerSettings("adam", lr=0.01))
     runner.step(50)
     frame = runner.mailbox.take()
@@ -84,7 +84,7 @@ def test_a_new_lr_at_a_past_step_starts_a_branch_and_the_old_one_stays(runner, m
     reference.set_optimizer(OptimizerSettings("adam", lr=0.01))
     reference.step(50)
     same_params(frame.snapshot, reference)
-    runner.resume(0)  # the old branch, as it was
+    runner.history.resume(0)  # the old branch, as it was
     frame = runner.mailbox.take()
     assert frame.snapshot.step == 200 and frame.timeline.branch == 0
     for block in BLOCKS:
@@ -93,7 +93,7 @@ def test_a_new_lr_at_a_past_step_starts_a_branch_and_the_old_one_stays(runner, m
 
 def test_a_reset_starts_a_new_tree(runner):
     runner.step(20)
-    runner.seek(5)
+    runner.history.seek(5)
     runner.set_optimizer(OptimizerSettings("sgd", lr=0.01))
     runner.reset(3)
     frame = runner.mailbox.take()

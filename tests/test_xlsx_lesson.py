@@ -637,12 +637,12 @@ def test_the_window_asks_which_collab_sheet_then_opens_it(course, movielens):
 
     _, path = course
     runner = SheetRunner(device="cpu")
-    runner.load(LoadRequest(ratings=movielens))
+    runner.loader.load(LoadRequest(ratings=movielens))
     runner.mailbox.take()
-    runner.import_xlsx(str(path))  # two collab sheets: the GUI is asked which
+    runner.xlsx.import_xlsx(str(path))  # two collab sheets: the GUI is asked which
     events = runner.mailbox.take().events
     assert ("choose_sheet", (str(path), ["dotprod", "bias"])) in events
-    runner.import_xlsx(str(path), "bias")
+    runner.xlsx.import_xlsx(str(path), "bias")
     frame = runner.mailbox.take()
     assert frame.snapshot.biases and frame.snapshot.rmse == pytest.approx(import_lesson(path, "bias").engine_loss)
     assert any(kind == "notice" and "workbook loss" in args[0] for kind, args in frame.events)

@@ -7,7 +7,7 @@ from collabsheet.gui.runtime.channel import QRunnerHandle
 
 
 class QGradDescHandle(QRunnerHandle):
-    """GradDescRunner as the GUI thread sees it; every public GradDescRunner method is a command."""
+    """GradDescRunner as the GUI thread sees it; its commands are the names in GradDescRunner.commands."""
 
     message = Signal(str, str)  # title, one-line text: something went wrong
     notice = Signal(str)  # something went right, for the status bar

@@ -9,7 +9,6 @@ Nothing here imports torch; its Excel commands (openpyxl, imported on first use)
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -23,14 +22,13 @@ from collabsheet.gui.graddesc.frames import Compared, Frame, Progress, Surface
 from collabsheet.gui.graddesc.xlsx_commands import XlsxCommands
 from collabsheet.gui.runtime.clock import FrameClock
 from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.runtime.pacing import Pacer
 from collabsheet.gui.runtime.runner import Runner
 from collabsheet.gui.runtime.series import LINE, MARKERS, Points
 from collabsheet.gui.words import plural
 
 FRAME_S = 1 / 30  # publish at most this often while running flat out
-CHUNK_S = 0.004  # a flat-out chunk of rows takes about this long, so Pause is answered within a few ms
 FIRST_CHUNK, MAX_CHUNK = 64, 50_000  # rows in a chunk: to start with (an epoch of the lesson's 29), at most
-PACED_TICK_S = 0.005  # a paced Play looks at the clock at least this often
 BREATHER_S = 0.005  # running flat out, the engine rests this long after each frame so the GUI can paint it
 GRID = 200  # points of the loss surface along a and along b
 CONTOURS = 12  # lines at evenly spaced levels of log₁₀ MSE
@@ -73,7 +71,7 @@ def surface_over(data: Data, box: tuple[float, float, float, float]) -> Surface:
     return Surface(a, b, loss, least_squares(data), z, levels, contours)
 
 
-class GradDescRunner(XlsxCommands, Runner):
+class GradDescRunner(Runner):
     """Owns the data and the GradDesc; every method runs in the worker thread."""
 
     titles = {**XlsxCommands.titles, "set_data": "Data",
@@ -85,7 +83,6 @@ class GradDescRunner(XlsxCommands, Runner):
         super().__init__(mailbox or Mailbox(Frame), clock)
         self.data = data or lesson_data()
         self.run = GradDesc(self.data, settings or Settings.lesson("sgd"))
-        self.rate: float | None = 10.0  # Play's rows per second; None runs flat out
         self.playing = False
         self.target: int | None = None  # Run epoch: play flat out until this many epochs are complete
         self.compare_rules: tuple[str, ...] = ()
@@ -93,16 +90,28 @@ class GradDescRunner(XlsxCommands, Runner):
         self.compared: tuple[Compared, ...] = ()
         self.surface: Surface | None = None
         self._first_box = self._box = (0.0, 0.0, 0.0, 0.0)  # the surface's (a0, a1, b0, b1): first and now
-        self._paced = (0.0, 0)  # (start time, rows done) of a paced Play
-        self._chunk = FIRST_CHUNK
+        self.pacer = Pacer(lambda: self.clock, MAX_CHUNK, FIRST_CHUNK)  # Play's pace (rows per second) and chunks
+        self.pacer.rate = 10.0
         self._rows: tuple[int, list] | None = None  # rows stepped since the last publish: (index of the first, rows)
         self._path: list[tuple[float, float]] = []  # and the (a, b) after each
         self._extent = np.array([[math.inf, math.inf], [-math.inf, -math.inf]])  # of the run's path so far
-        self._origin = (1.0, 1.0)  # (b, a) the run started from: the comparisons start there too
+        self.origin = (1.0, 1.0)  # (b, a) the run started from: the comparisons start there too
         self._segment, self._label = 0, ""  # the rmse curve's segment: a new one when the settings change
         self._last_rmse: float | None = None  # of the last epoch completed
         self._steps = 0  # rows stepped since the run began
         self._told_far = False
+        self.xlsx = XlsxCommands(self)  # sees this runner only as gui.graddesc.xlsx_commands.GradDescHost
+        self.commands = {  # what the GUI may send, by name (gui.runtime.channel)
+            **{name: getattr(self, name) for name in (
+                "start", "set_data", "open_csv", "configure", "reset", "step_row", "run_epoch", "play", "pause",
+                "set_rate", "compare")},
+            "open_workbook": self.xlsx.open_workbook, "export": self.xlsx.export,
+        }
+
+    @property
+    def rate(self) -> float | None:
+        """Play's rows per second; None runs flat out."""
+        return self.pacer.rate
 
     # --- data and settings -------------------------------------------------------------------
     def start(self) -> None:
@@ -111,14 +120,14 @@ class GradDescRunner(XlsxCommands, Runner):
 
     def set_data(self, rows: int, seed: int, noise: float) -> None:
         """The lesson's recipe with `rows` rows from `seed`, y = 30 + 2·x plus noise·N(0, 1); starts again."""
-        self._use(lesson_data(rows=int(rows), seed=int(seed), noise=float(noise)))
+        self.use(lesson_data(rows=int(rows), seed=int(seed), noise=float(noise)))
 
     def open_csv(self, path: str) -> None:
         """x, y rows from a CSV with x and y columns; a bad file leaves everything as it was."""
-        self._use(read_csv(path))
+        self.use(read_csv(path))
         self.emit("notice", f"Opened {Path(path).name}: {len(self.data):,} rows")
 
-    def _use(self, data: Data, run: GradDesc | None = None) -> None:
+    def use(self, data: Data, run: GradDesc | None = None) -> None:
         self.pause()
         self.data = data
         if run is None:
@@ -146,12 +155,12 @@ class GradDescRunner(XlsxCommands, Runner):
     def _new_run(self) -> None:
         """Fresh rows, path and curves from where the run starts, and a surface sized for them."""
         b, a = (float(v) for v in self.run.carry.p)
-        self._origin = (b, a)
+        self.origin = (b, a)
         self._rows, self._path, self._steps = None, [], 0
         self._extent = np.array([[a, b], [a, b]])
         self._last_rmse, self._label = None, ""
         self._told_far = False  # whether the notice that the path left the picture was given
-        self._chunk = FIRST_CHUNK
+        self.pacer.new_run()
         self.mailbox.put(clear=True, rows=(0, np.zeros(0, ROW)), path=np.array([[a, b]]))
         self._compare(fit=False)
         self._fit_surface(new=True)
@@ -188,7 +197,7 @@ class GradDescRunner(XlsxCommands, Runner):
             self.set_state(RunState.IDLE)  # the Play button goes back up
 
     def _start(self) -> None:
-        self._paced = (time.perf_counter(), 0)
+        self.pacer.start()
         self.playing = True
         self.set_state(RunState.PLAYING)
 
@@ -205,8 +214,7 @@ class GradDescRunner(XlsxCommands, Runner):
 
     def set_rate(self, rate: float | None) -> None:
         """Play's pace in rows per second (None: as fast as possible)."""
-        self.rate = rate
-        self._paced = (time.perf_counter(), 0)
+        self.pacer.set_rate(rate)
 
     def tick(self) -> float | None:
         """One chunk of Play or Run epoch; how long to wait before the next."""
@@ -214,23 +222,13 @@ class GradDescRunner(XlsxCommands, Runner):
             return None
         paced = self.rate is not None and self.target is None
         if paced:
-            start, done = self._paced
-            elapsed = time.perf_counter() - start
-            limit = min(int(elapsed * self.rate) - done, MAX_CHUNK)
-            if limit <= 0:
-                return min(max((done + 1) / self.rate - elapsed, 0.0), PACED_TICK_S * 20)
-            self._paced = (start, done + limit)
+            n = self.pacer.due(MAX_CHUNK)
+            if not n:
+                return self.pacer.ahead_wait()
+            self.pacer.paced_chunk(self._step, n)
         else:
-            self.clock.wait_for_gui()
-            limit = self._chunk
-            if self.target is not None:
-                limit = min(limit, len(self.data) - self.run.row)
-        began = time.perf_counter()
-        self._step(limit)
-        took = time.perf_counter() - began
-        if not paced:
-            grow = CHUNK_S / took if took > 0 else 2.0
-            self._chunk = int(min(max(limit * min(max(grow, 0.5), 2.0), 1), MAX_CHUNK))
+            limit = MAX_CHUNK if self.target is None else len(self.data) - self.run.row
+            self.pacer.chunk_of(self._step, limit)
         if self.run.diverged:
             self.pause()
             self.emit("diverged")
@@ -242,7 +240,7 @@ class GradDescRunner(XlsxCommands, Runner):
                 return BREATHER_S
         if not self.playing:
             return None
-        return min(PACED_TICK_S, 1 / self.rate) if paced else 0.0
+        return self.pacer.next_wait(paced)
 
     def failed(self, command: str, text: str) -> None:
         super().failed(command, text)
@@ -306,7 +304,7 @@ class GradDescRunner(XlsxCommands, Runner):
             if epochs < self.compare_epochs:
                 self.emit("notice", f"Compare: {plural(epochs, 'epoch')} each ({self.compare_epochs} would step more than "
                                     f"{MAX_COMPARE_ROWS:,} rows)")
-        drawn = paths(self.data, settings, epochs, self._origin) if settings else []
+        drawn = paths(self.data, settings, epochs, self.origin) if settings else []
         self.compared = tuple(
             Compared(h.rule, f"{h.label} · lr {h.lr:g}", p, len(p) < epochs * len(self.data) + 1)
             for h, p in zip(settings, drawn))
@@ -324,7 +322,7 @@ class GradDescRunner(XlsxCommands, Runner):
         A new run gets its own, reaching out for the comparisons no further than MAX_GROWTH times the box of its
         start and the bowl (a diverging comparison would otherwise stretch the bowl to one pixel, or to inf);
         later it only grows, when the path or a comparison leaves it, within MAX_GROWTH times its first size."""
-        points = [self._extent, np.array([self._origin[::-1]]), np.array([least_squares(self.data)])]
+        points = [self._extent, np.array([self.origin[::-1]]), np.array([least_squares(self.data)])]
         needed = box_around(np.concatenate(points + [c.path for c in self.compared]))
         if new or self.surface is None:
             self._first_box = box = _grown(box_around(np.concatenate(points)), needed)

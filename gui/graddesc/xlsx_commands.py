@@ -6,12 +6,26 @@ are never read, let alone run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from collabsheet.engine.graddesc import LABELS, RULES, GradDesc, Settings
+from collabsheet.engine.graddesc import LABELS, RULES, Data, GradDesc, Settings
 
-if TYPE_CHECKING:
-    from collabsheet.gui.graddesc.runner import GradDescRunner
+
+class GradDescHost(Protocol):
+    """What the Excel commands see of the runner that owns them (worker thread)."""
+
+    run: GradDesc
+    data: Data
+    origin: tuple[float, float]  # (b, a) the run started from
+
+    def use(self, data: Data, run: GradDesc | None = None) -> None:
+        """Run on this data (and this GradDesc, when given) from its start."""
+
+    def run_epoch(self) -> None:
+        """Finish the epoch in progress, or run a whole one."""
+
+    def emit(self, kind: str, *args) -> None:
+        """An event to the GUI side."""
 
 
 def xlsx_graddesc():
@@ -45,11 +59,14 @@ def optimizer_sheets(path: str | Path) -> list[str]:
 
 
 class XlsxCommands:
-    """Mixed into GradDescRunner: `self` is the runner, with its run, data and start."""
+    """The lesson's workbook in and out of the host's run."""
 
     titles = {"open_workbook": "Could not open the workbook", "export": "Export to Excel"}
 
-    def open_workbook(self: GradDescRunner, path: str, sheet: str | None = None) -> None:
+    def __init__(self, host: GradDescHost) -> None:
+        self.host = host
+
+    def open_workbook(self, path: str, sheet: str | None = None) -> None:
         """A sheet of a workbook laid out like graddesc.xlsm; its epoch fills the table. Macros never run.
 
         With no sheet named: the only optimizer sheet, or a choose_sheet event (path, names, default) to ask which.
@@ -58,36 +75,36 @@ class XlsxCommands:
         if sheet is None:
             names = optimizer_sheets(path)
             if len(names) > 1:  # ask which, the current optimizer's sheet proposed
-                mine = [name for name in names if module.rule_of_sheet(name) == self.run.settings.rule]
-                self.emit("choose_sheet", path, names, (mine or names)[0])
+                mine = [name for name in names if module.rule_of_sheet(name) == self.host.run.settings.rule]
+                self.host.emit("choose_sheet", path, names, (mine or names)[0])
                 return
             sheet = names[0]
         book = module.read_graddesc(path, sheet)
         gap = book.difference()
-        self._use(book.data, book.graddesc())
-        self.run_epoch()  # the workbook's rows, as the engine computes them
+        self.host.use(book.data, book.graddesc())
+        self.host.run_epoch()  # the workbook's rows, as the engine computes them
         text = f"Opened {book.book} · {book.sheet} ({LABELS[book.rule]}, {len(book.data)} rows)"
         if gap is None:
             text += ": never calculated, so nothing to compare with"
         else:
             text += f": one epoch matches its cached rows to {gap[0]:.1e} (largest at {gap[1]})"
-        self.emit("notice", text)
+        self.host.emit("notice", text)
 
-    def export(self: GradDescRunner, path: str) -> None:
+    def export(self, path: str) -> None:
         """One sheet of the lesson's formulas per optimizer: this run's epoch, the others' from the same start."""
-        h = self.run.settings
+        h = self.host.run.settings
         if h.variant != "lesson":
             raise ValueError("the workbook holds the lesson's formulas: the library variant has no sheet; "
                              "choose the lesson variant to export")
         module = xlsx_graddesc()
-        shown = self.run.epoch + (0 < len(self.run.rows()) < len(self.data))  # the epoch the table shows
+        shown = self.host.run.epoch + (0 < len(self.host.run.rows()) < len(self.host.data))  # the epoch the table shows
         runs = []
         for rule in RULES:
             if rule == h.rule:
-                runs.append(self.run)
+                runs.append(self.host.run)
                 continue
-            other = GradDesc(self.data, Settings.lesson(rule, start_b=self._origin[0], start_a=self._origin[1]))
+            other = GradDesc(self.host.data, Settings.lesson(rule, start_b=self.host.origin[0], start_a=self.host.origin[1]))
             other.run(shown)
             runs.append(other)
         module.export_graddesc(runs, path)
-        self.emit("notice", f"Saved {path}: a sheet per optimizer, each showing epoch {max(shown, 1)}")
+        self.host.emit("notice", f"Saved {path}: a sheet per optimizer, each showing epoch {max(shown, 1)}")

@@ -28,26 +28,30 @@ def share_the_machine_with_the_gui() -> None:
 
 
 class QRunnerHandle(QObject):
-    """One runner as the GUI thread sees it: commands as method calls, `frame` and one signal per event.
+    """One runner as the GUI thread sees it: its commands as method calls, `frame` and one signal per event.
 
-    `handle.step(5)` sends the runner's `step` command; a subclass declares a Signal for each event the
-    runner emits (state_changed, message, …), with the event's name.
+    `handle.step(5)` sends the runner's `step` command. The commands are exactly the names in the runner's
+    `commands` table: anything else (a helper such as `publish`) is an AttributeError where it is called. A
+    subclass declares a Signal for each event the runner emits (state_changed, message, …), with the event's name.
     """
 
     frame = Signal(object)  # the runner's Frame, at most every REPAINT_MS
-    _COMMANDS = frozenset()  # filled per subclass: the runner's public methods
 
     def __init__(self, channel: QChannel, name: str, runner: Runner) -> None:
         super().__init__(channel)
         self._channel, self._name, self.runner = channel, name, runner
+        self.commands = frozenset(runner.commands)  # only the names cross to the GUI thread, never the methods
 
     def send(self, command: str, *args) -> None:
         """Call the runner's `command` in the worker thread."""
+        if command not in self.commands:
+            raise AttributeError(f"{type(self.runner).__name__} has no command {command!r}")
         self._channel.command.emit(self._name, command, args)
 
     def __getattr__(self, command: str):
-        if command.startswith("_") or not callable(getattr(type(self.runner), command, None)):
-            raise AttributeError(command)
+        # Only for names the class does not define: a command of the runner's table, or an error.
+        if command.startswith("_") or command not in self.__dict__.get("commands", ()):
+            raise AttributeError(f"{type(self).__name__} has no attribute or command {command!r}")
         return lambda *args: self.send(command, *args)
 
     def stop(self) -> None:

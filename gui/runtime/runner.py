@@ -1,16 +1,18 @@
 """The protocol between a tab's engine side and the worker thread (Qt-free).
 
-A runner owns its engine objects and is only ever called in the worker thread. Commands in: its
-public methods, called by name through the channel. Frames out: what it puts in its Mailbox, including
-events (name, args) the GUI side turns into signals. Long work: `tick()` runs one short chunk and says
-when it wants the next; `stop` (a threading.Event, set from the GUI thread) ends a blocking command
-such as a solve between its chunks. Adding a command adds a method here, never threading code.
+A runner owns its engine objects and is only ever called in the worker thread. Commands in: the
+entries of its `commands` table (name → the method that answers it), called by name through the channel.
+Frames out: what it puts in its Mailbox, including events (name, args) the GUI side turns into signals.
+Long work: `tick()` runs one short chunk and says when it wants the next; `stop` (a threading.Event, set
+from the GUI thread) ends a blocking command such as a solve between its chunks. Adding a command adds a
+method and an entry in `commands`, never threading code.
 """
 from __future__ import annotations
 
 import os
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 from collabsheet.engine.config import RunState
 from collabsheet.engine.data.errors import RatingsError
@@ -53,6 +55,7 @@ class Runner:
     """Base of the runners: a mailbox, the shared frame clock, a stop flag, events and run states."""
 
     titles: dict[str, str] = {}  # command -> how an error in it is titled ("" → the command's name)
+    commands: dict[str, Callable[..., object]]  # what the GUI may send: name -> bound method; built in __init__
 
     def __init__(self, mailbox: Mailbox, clock: FrameClock | None = None) -> None:
         self.mailbox = mailbox
@@ -60,6 +63,7 @@ class Runner:
         self.stop = threading.Event()
         self.state = RunState.IDLE
         self._last_progress: tuple = ()
+        self.commands = {"pause": self.pause}  # every runner can be paused (the channel sends it on Stop)
 
     def emit(self, kind: str, *args) -> None:
         """Send an event to the GUI side, after any frame put before it."""
@@ -87,6 +91,9 @@ class Runner:
     def failed(self, command: str, text: str) -> None:
         """A command raised a user error (text is its one line): report it and stop any long work."""
         self.emit("message", self.title(command), text)
+
+    def pause(self) -> None:
+        """Stop long work between chunks (none here)."""
 
     def halt(self) -> None:
         """The thread is ending: stop long work at once."""

@@ -33,9 +33,9 @@ class QWorker(QObject):
 
     @Slot(str, str, tuple)
     def command(self, name: str, command: str, args: tuple) -> None:
-        """Call runner `name`'s method `command` with args, then tick whatever long work it started."""
+        """Call runner `name`'s command `command` (from its `commands` table) with args, then tick what it started."""
         runner = self.runners[name]
-        self._guard(runner, command, lambda: getattr(runner, command)(*args))
+        self._guard(runner, command, lambda: runner.commands[command](*args))
         self._due[name] = time.perf_counter()
         self._schedule()
 

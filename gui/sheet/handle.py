@@ -7,7 +7,7 @@ from collabsheet.gui.runtime.channel import QRunnerHandle
 
 
 class QSheetHandle(QRunnerHandle):
-    """SheetRunner as the GUI thread sees it; every public SheetRunner method is a command."""
+    """SheetRunner as the GUI thread sees it; its commands are the names in SheetRunner.commands."""
 
     message = Signal(str, str)  # title, one-line text: something went wrong
     notice = Signal(str)  # something went right, for the status bar

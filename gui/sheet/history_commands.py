@@ -14,48 +14,52 @@ from collabsheet.gui.sheet.frames import BranchInfo, TimelineInfo
 
 if TYPE_CHECKING:
     from collabsheet.engine.sheet.snapshot import Snapshot
-    from collabsheet.gui.sheet.runner import SheetRunner
+    from collabsheet.gui.sheet.host import SheetHost
 
 COACH_WINDOW = 1000  # the coach reads this many of the latest steps
 
 
 class HistoryCommands:
-    """Mixed into SheetRunner: `self` is the runner, with its sheet, timeline and curves."""
+    """Seek, resume and rewind the host's sheet in its timeline; where it is, and the coach's verdict, for its frames."""
 
     titles = {"seek": "Timeline", "resume": "Timeline", "rewind": "Coach"}
 
-    def seek(self: SheetRunner, step: int, branch: int | None = None) -> None:
+    def __init__(self, host: SheetHost) -> None:
+        self.host = host
+        self._evidence_from: tuple[int, int] | None = None  # (branch, step) of the last change the coach must not read past
+
+    def seek(self, step: int, branch: int | None = None) -> None:
         """Show the sheet exactly as it was at `step` (on the path to `branch`, the current one by default)."""
-        if self.sheet is None:
+        if self.host.sheet is None:
             return
-        self.pause()
-        self.timeline.seek(int(step), branch)
-        self.settings = self.sheet.settings
-        self.publish()
+        self.host.pause()
+        self.host.timeline.seek(int(step), branch)
+        self.host.settings = self.host.sheet.settings
+        self.host.publish()
 
-    def resume(self: SheetRunner, branch: int) -> None:
+    def resume(self, branch: int) -> None:
         """Go to a branch's head, to go on from where it stopped."""
-        if self.sheet is None:
+        if self.host.sheet is None:
             return
-        self.pause()
-        self.timeline.resume(branch)
-        self.settings = self.sheet.settings
-        self.publish()
+        self.host.pause()
+        self.host.timeline.resume(branch)
+        self.host.settings = self.host.sheet.settings
+        self.host.publish()
 
-    def rewind(self: SheetRunner, step: int, settings: OptimizerSettings) -> None:
+    def rewind(self, step: int, settings: OptimizerSettings) -> None:
         """The coach's fix: back to `step`, going on with `settings` from there (a new branch when in the past)."""
-        if self.sheet is None:
+        if self.host.sheet is None:
             return
-        self.pause()
-        self.timeline.rewind(int(step), settings)
-        self.settings = settings
-        self.publish()
-        self.emit("notice", f"Back at step {step:,} with {settings.label}, lr {settings.lr:g}: press Step or Play to "
+        self.host.pause()
+        self.host.timeline.rewind(int(step), settings)
+        self.host.settings = settings
+        self.host.publish()
+        self.host.emit("notice", f"Back at step {step:,} with {settings.label}, lr {settings.lr:g}: press Step or Play to "
                             "go on from there")
 
-    def _timeline_info(self: SheetRunner) -> TimelineInfo:
+    def info(self) -> TimelineInfo:
         """Where the sheet is in its history, with the branches of this run (a Reset starts another tree)."""
-        tl = self.timeline
+        tl = self.host.timeline
         views = {v.id: v for v in tl.view()}
 
         def root(v) -> int:
@@ -65,24 +69,24 @@ class HistoryCommands:
 
         mine = root(views[tl.branch.id])
         branches = tuple(BranchInfo(v.id, v.parent, v.fork, v.end, v.label) for v in views.values() if root(v) == mine)
-        return TimelineInfo(tl.branch.id, self.sheet.steps, views[mine].fork, tl.branch.end, branches,
-                            dict(self.curves.series))
+        return TimelineInfo(tl.branch.id, self.host.sheet.steps, views[mine].fork, tl.branch.end, branches,
+                            dict(self.host.curves.series))
 
-    def fresh_evidence(self: SheetRunner) -> None:
+    def fresh_evidence(self) -> None:
         """A change of settings, model or factors at this step: the coach reads only the steps after it."""
-        self._evidence_from = (self.timeline.branch.id, self.sheet.steps)
+        self._evidence_from = (self.host.timeline.branch.id, self.host.sheet.steps)
 
-    def _coach(self: SheetRunner, snap: Snapshot) -> dict:
+    def coach(self, snap: Snapshot) -> dict:
         """The coach's verdict on the run up to this step, whenever the run stands still (a diverging run stops)."""
-        if self.playing:  # a verdict that changed twice a second would move the sheet up and down while it runs
+        if self.host.playing:  # a verdict that changed twice a second would move the sheet up and down while it runs
             return {}
         from collabsheet.engine.sheet import coach
 
         first = max(snap.step - COACH_WINDOW, 0)
         since = self._evidence_from
-        if since is not None and since[0] == self.timeline.branch.id and snap.step >= since[1]:
+        if since is not None and since[0] == self.host.timeline.branch.id and snap.step >= since[1]:
             first = max(first, since[1] + 1)  # the steps before the change were measured under other settings
-        curve = self.timeline.curve(start=first, stop=snap.step, path=True) if first <= snap.step else None
+        curve = self.host.timeline.curve(start=first, stop=snap.step, path=True) if first <= snap.step else None
         if curve is None or not len(curve.steps):
             return {"diagnosis": coach.diagnose_snapshot(np.zeros(0), snap, snap.step), "diagnosed": True}
         start = int(curve.steps[0])

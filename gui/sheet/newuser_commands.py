@@ -8,49 +8,52 @@ from collabsheet.gui.sheet.newuser import USER_BLOCKS, NewUser, load_movies
 if TYPE_CHECKING:
     from collabsheet.engine.sheet.sheet import Sheet
     from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.gui.sheet.host import SheetHost
     from collabsheet.gui.sheet.newuser import ModelMovies
-    from collabsheet.gui.sheet.runner import SheetRunner
 
 
 class NewUserCommands:
-    """Mixed into SheetRunner: `self` is the runner, with its sheet and mailbox."""
+    """The row of the person using the app, under the host's sheet's users, and the movies it folds into."""
 
     titles = {"add_me": "Add me", "fold_in": "Fold in", "use_model": "Use a trained model"}
 
-    def __init__(self) -> None:
+    def __init__(self, host: SheetHost) -> None:
+        self.host = host
         self.me: NewUser | None = None
         self.trained: ModelMovies | None = None  # a trained model's movies to fold the new user into
 
-    def add_me(self: SheetRunner, on: bool = True) -> None:
+    def add_me(self, on: bool = True) -> None:
         """Add a row for the person using the app under the sheet's users (or take it away)."""
-        if self.sheet is None or on == (self.me is not None):
+        sheet = self.host.sheet
+        if sheet is None or on == (self.me is not None):
             return
-        self.me = NewUser(self.sheet.grid.item_ids) if on else None
+        self.me = NewUser(sheet.grid.item_ids) if on else None
         if self.me is not None:
             self.me.use(self.trained)
-        self.publish()
+        self.host.publish()
 
-    def fold_in(self: SheetRunner) -> None:
+    def fold_in(self) -> None:
         """Fit the new row's factors (and bias) to its ratings with every movie frozen."""
-        if self.sheet is None or self.me is None:
+        sheet = self.host.sheet
+        if sheet is None or self.me is None:
             raise ValueError("Add me first: your row is where you rate the movies to fold in")
-        self.me.fold_in(self.sheet.snapshot())
-        self.publish()
+        self.me.fold_in(sheet.snapshot())
+        self.host.publish()
         where = f"the movies of {self.trained.name}" if self.trained is not None else "the sheet's movies"
-        self.emit("notice", f"Folded you in at step {self.sheet.steps:,}, with {where} frozen")
+        self.host.emit("notice", f"Folded you in at step {sheet.steps:,}, with {where} frozen")
 
-    def use_model(self: SheetRunner, path: str) -> None:
+    def use_model(self, path: str) -> None:
         """Fold the new user into a trained model's movies (a file the Training tab saved); "" for the sheet's."""
         self.trained = load_movies(path) if path else None
         if self.me is not None:
             self.me.use(self.trained)
-        self.emit("model_used", self.trained.name if self.trained is not None else "")
-        if self.sheet is not None:
-            self.publish()
+        self.host.emit("model_used", self.trained.name if self.trained is not None else "")
+        if self.host.sheet is not None:
+            self.host.publish()
 
-    def edit_me(self: SheetRunner, block: str, index: tuple, value) -> bool:
+    def edit(self, block: str, index: tuple, value) -> bool:
         """Apply an edit to the new row if it is in that row; whether it was."""
-        if self.me is None or block not in ("rating",) + USER_BLOCKS or index[0] != self.sheet.n_users:
+        if self.me is None or block not in ("rating",) + USER_BLOCKS or index[0] != self.host.sheet.n_users:
             return False
         if block == "rating":
             self.me.set_rating(index[1], value)
@@ -58,7 +61,8 @@ class NewUserCommands:
             self.me.set_param(block, index, value)
         return True
 
-    def me_frame(self, snap: Snapshot) -> dict:
+    def frame(self, snap: Snapshot) -> dict:
+        """The frame's fields for the new row (None when there is none)."""
         return {"me": self.me.row(snap) if self.me is not None else None, "me_sent": True}
 
     def displayed(self, snap: Snapshot) -> Snapshot:

@@ -10,7 +10,9 @@ branches: seeking to a past step restores it exactly, a change there starts a br
 follows the recorded branch to its head before recording again.
 
 Loading ratings and building the Sheet (torch imported on first use, after a first frame numpy computes) is
-gui.sheet.load_commands; each further group of commands is a mixin of its own beside it.
+gui.sheet.load_commands; it and each further group of commands (history, race, new user, Excel) is an object the
+runner holds as a field, seeing the runner only as the narrow gui.sheet.host.SheetHost. `commands` names what the
+GUI may send.
 """
 from __future__ import annotations
 
@@ -21,29 +23,28 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from collabsheet.engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.gui.race.commands import RaceCommands
 from collabsheet.gui.runtime.clock import FrameClock
 from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.runtime.pacing import Pacer
 from collabsheet.gui.runtime.runner import Runner
-from collabsheet.gui.sheet.xlsx_commands import XlsxCommands
-from collabsheet.gui.race.commands import RaceCommands
 from collabsheet.gui.runtime.series import DASHED, Points
 from collabsheet.gui.sheet.curves import BranchCurves
 from collabsheet.gui.sheet.frames import Frame
 from collabsheet.gui.sheet.history_commands import HistoryCommands
-from collabsheet.gui.sheet.load_commands import LoadCommands
+from collabsheet.gui.sheet.load_commands import LoadCommands, new_timeline
 from collabsheet.gui.sheet.newuser_commands import NewUserCommands
+from collabsheet.gui.sheet.xlsx_commands import XlsxCommands
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
-    from collabsheet.engine.data.ratings import Ratings
     from collabsheet.engine.sheet.sheet import Sheet, SolveResult, StepResult
     from collabsheet.engine.sheet.timeline import Timeline
-    from collabsheet.gui.sheet.later import LaterRatings
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 SOLVE_FRAME_S = 1 / 30  # a solve lets the GUI draw at most this often
-CHUNK_S = 0.004  # aim for chunks this long, so commands and Stop are answered within a few ms
 MAX_CHUNK = 5000  # steps in one chunk at most
-PACED_TICK_S = 0.005  # how often a paced Play (a set steps/s) looks at the clock
+START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 SOLVE_LABEL = "Solve"
 SOLVE_AXIS = "solve"  # solver iterations are drawn on their own axis
 MAX_RECOMMENDED = 200  # users whose recommendations come with each frame (a bigger sheet skips them)
@@ -52,12 +53,12 @@ HOLDOUT_FRACTION, HOLDOUT_SEED = 0.2, 0  # the held-out cells: a seeded fifth of
 ME_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
 
 
-class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, XlsxCommands, Runner):
-    """Owns the Ratings, the Sheet and its Timeline; every method runs in the worker thread."""
+class SheetRunner(Runner):
+    """Owns the Sheet and its Timeline, and its command groups as fields; every method runs in the worker thread."""
 
-    titles = {"tick": "Play", **LoadCommands.titles,
+    titles = {"tick": "Play", "configure": "Sheet settings",
               "set_optimizer": "Optimizer", "set_rating": "Edit", "set_param": "Edit", "edit": "Edit",
-              "export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel", "set_holdout": "Hold out cells",
+              "set_holdout": "Hold out cells", **LoadCommands.titles, **XlsxCommands.titles,
               **HistoryCommands.titles, **RaceCommands.titles, **NewUserCommands.titles}
 
     def __init__(self, mailbox: Mailbox | None = None, device: str | None = None, top: int = DEFAULT_TOP,
@@ -67,28 +68,39 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
         self.device = device
         self.top = top
         self.config, self.settings = config or SheetConfig(), settings or OptimizerSettings()
-        self._ratings: Ratings | None = None
-        self._later: LaterRatings | None = None  # the ratings, while they are read beside the worker
         self.sheet: Sheet | None = None
         self.timeline: Timeline | None = None  # records every step and change of the sheet
-        # How long the first load waits for the GUI to show its preview before importing torch, whose C start-up
-        # holds the GIL for a few hundred ms at a time (the GUI could not paint meanwhile). 0 without a GUI.
-        self.preview_wait_s = 0.0
-        self.rate: float | None = None  # Play's steps per second; None runs flat out
+        self.pacer = Pacer(lambda: self.clock, MAX_CHUNK)  # Play's pace (steps per second) and chunks
         self.playing = False
         self.remaining: int | None = None  # steps left of a Step ×N
-        self._paced = (0.0, 0)  # (start time, steps done) of a paced Play
         self._selected: tuple[str, tuple] | None = None  # the cell the explain panel shows
         self._shown = None  # the last snapshot published
         self.show_blanks = False  # whether frames carry predictions for the blank cells
         self._recommended_at = 0.0
-        self._device_label = ""
         self.curves = BranchCurves(lambda points: self.mailbox.put(losses=points))
         self._solves = 0
-        self._chunk = 1
-        self._evidence_from: tuple[int, int] | None = None  # (branch, step) of the last change the coach must not read past
-        RaceCommands.__init__(self)
-        NewUserCommands.__init__(self)
+        # The command groups: each sees this runner only as a gui.sheet.host.SheetHost.
+        self.loader = LoadCommands(self)
+        self.history = HistoryCommands(self)
+        self.race = RaceCommands(self, changed=self.history.fresh_evidence)
+        self.newuser = NewUserCommands(self)
+        self.xlsx = XlsxCommands(self)
+        self.commands = {  # what the GUI may send, by name (gui.runtime.channel)
+            **{name: getattr(self, name) for name in (
+                "step", "step_n", "play", "pause", "set_rate", "solve", "reset", "set_optimizer", "set_holdout",
+                "configure", "edit", "set_rating", "set_param", "select", "set_show_blanks")},
+            "load": self.loader.load,
+            "seek": self.history.seek, "resume": self.history.resume, "rewind": self.history.rewind,
+            "start_race": self.race.start, "stop_race": self.race.stop, "take_racer": self.race.take,
+            "add_me": self.newuser.add_me, "fold_in": self.newuser.fold_in, "use_model": self.newuser.use_model,
+            "check_xlsx": self.xlsx.check_xlsx, "export_xlsx": self.xlsx.export_xlsx,
+            "import_xlsx": self.xlsx.import_xlsx,
+        }
+
+    @property
+    def rate(self) -> float | None:
+        """Play's steps per second; None runs flat out."""
+        return self.pacer.rate
 
     # --- running -----------------------------------------------------------------------------
     def step(self, n: int = 1) -> StepResult | None:
@@ -117,7 +129,7 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
             self._start()
 
     def _start(self) -> None:
-        self._paced = (time.perf_counter(), 0)
+        self.pacer.start()
         self.playing = True
         self.mailbox.put(diagnosis=None, diagnosed=True)  # the coach speaks again when the run stops
         self.set_state(RunState.PLAYING)
@@ -132,16 +144,15 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
 
     def halt(self) -> None:
         self.remaining, self.playing = None, False
-        self._halt_race()
+        self.race.halt()
 
     def set_rate(self, rate: float | None) -> None:
         """Play's pace in steps per second (None: as fast as possible)."""
-        self.rate = rate
-        self._paced = (time.perf_counter(), 0)
+        self.pacer.set_rate(rate)
 
     def tick(self) -> float | None:
         """One chunk of Play or Step ×N, and of a race; how long to wait before the next."""
-        waits = [wait for wait in (self._play_tick(), self._race_tick()) if wait is not None]
+        waits = [wait for wait in (self._play_tick(), self.race.tick()) if wait is not None]
         return min(waits) if waits else None
 
     def _play_tick(self) -> float | None:
@@ -150,12 +161,12 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
         limit = MAX_CHUNK if self.remaining is None else min(self.remaining, MAX_CHUNK)
         paced = self.rate is not None and self.remaining is None
         if paced:
-            start, done = self._paced
-            limit = min(limit, int((time.perf_counter() - start) * self.rate) - done)
-            if limit <= 0:
-                return PACED_TICK_S
-            self._paced = (start, done + limit)
-        result = self.play_chunk(limit=limit)
+            n = self.pacer.due(limit)
+            if not n:
+                return self.pacer.ahead_wait()
+            result = self._published(self.pacer.paced_chunk(self._steps, n))
+        else:
+            result = self.play_chunk(limit=limit)
         if self.remaining is not None:
             self.remaining -= result.steps
             if self.remaining <= 0:
@@ -165,23 +176,20 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
             self.emit("diverged")
         if not self.playing:
             return None
-        return PACED_TICK_S if paced else 0.0
+        return self.pacer.next_wait(paced)
 
     def failed(self, command: str, text: str) -> None:
         super().failed(command, text)
         if command == "tick":
             self.pause()
-            self._halt_race()
+            self.race.halt()
 
-    def play_chunk(self, budget_s: float = CHUNK_S, limit: int = MAX_CHUNK) -> StepResult:
-        """A chunk of steps sized to take about budget_s; publishes at most FRAME_S apart."""
-        self.clock.wait_for_gui()
-        n = max(1, min(self._chunk, limit))
-        start = time.perf_counter()
-        result = self._steps(n)
-        took = time.perf_counter() - start
-        grow = budget_s / took if took > 0 else 2.0
-        self._chunk = int(min(max(n * min(max(grow, 0.5), 2.0), 1), MAX_CHUNK))
+    def play_chunk(self, budget_s: float | None = None, limit: int = MAX_CHUNK) -> StepResult:
+        """A chunk of steps sized to take about budget_s (the pacer's by default); publishes at most FRAME_S apart."""
+        return self._published(self.pacer.chunk_of(self._steps, limit, budget_s))
+
+    def _published(self, result: StepResult) -> StepResult:
+        """After a chunk: a frame when it diverged, or when one is due."""
         if result.diverged or self.clock.due(FRAME_S):
             self.publish()
         return result
@@ -251,15 +259,53 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
         self.pause()
         self.timeline.reset(seed)  # a new root: the old tree stays in the timeline, its curves go
         self.config = replace(self.config, seed=seed)
-        self.reshaped()
+        self.newuser.reshaped()
         self._new_run()
+
+    def configure(self, config: SheetConfig, top: int) -> None:
+        """A new k, biases or squashing keeps the run (Sheet.reconfigure); a new top-N rebuilds the sheet."""
+        if self.sheet is None or (top != self.top and self.loader.ratings is None):  # nothing to rebuild from yet
+            self.config, self.top = config, top
+            return
+        was_playing = self.playing
+        self.pause()
+        if top == self.top and self.sheet is not None:
+            self.timeline.reconfigure(replace(config, seed=self.sheet.config.seed))
+            self.config = self.sheet.config
+            self.curves.close(self.timeline.branch.id)  # the curve goes on, in a new series, from here
+            self.history.fresh_evidence()
+            self.newuser.reshaped()
+            self.publish()
+        else:
+            sheet = self.loader.build(top_crosstab(self.loader.ratings, top), config)
+            self.top, self.config = top, config
+            self.install(sheet)
+        if was_playing:
+            self.play(True)
+
+    def install(self, sheet: Sheet) -> None:
+        """Run on this sheet from now (loaded, rebuilt or imported): its config and optimizer, a new timeline and run."""
+        self.sheet = sheet
+        self.config, self.settings = sheet.config, sheet.settings
+        self.timeline = new_timeline(sheet)
+        self.newuser.new_sheet(sheet)
+        self._new_run()
+
+    def _new_run(self) -> None:
+        """Fresh curves, with an unlabelled point at the loss the run starts from (the first step lands on it)."""
+        snap = self.sheet.snapshot()
+        self.curves.clear()
+        # One put brings the cleared curves and the new sheet together: a frame taken between the two would show
+        # the old sheet's controls waiting for the engine.
+        self._publish(snap, clear=True, top=self.top)
+        self.curves.mark(snap.step, snap.rmse, START_LABEL)
 
     def set_optimizer(self, settings: OptimizerSettings) -> None:
         """Change rule or settings and keep the parameters (at a past step: a new branch from there)."""
         self.settings = settings
         if self.sheet is not None:
             self.timeline.set_optimizer(settings)
-            self.fresh_evidence()
+            self.history.fresh_evidence()
             self.publish()
 
     def set_holdout(self, on: bool) -> None:
@@ -278,7 +324,7 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
         """Type into a cell: a rating (None blanks it) or a factor or bias."""
         if self.sheet is None:
             return
-        if self.edit_me(block, tuple(index), value):
+        if self.newuser.edit(block, tuple(index), value):
             pass
         elif block == "rating":
             self.timeline.set_rating(index[0], index[1], value)
@@ -306,10 +352,10 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
 
     def _publish(self, snap, **more) -> None:
         self._shown = snap
-        display = self.displayed(snap)
+        display = self.newuser.displayed(snap)
         self.mailbox.put(snapshot=snap, display=display, explanation=self._explain(snap), explained=True,
-                         device=self._device_label, timeline=self._timeline_info(), **self.me_frame(snap),
-                         **self._extras(display), **self._coach(snap), **more)
+                         device=self.loader.device_label, timeline=self.history.info(), **self.newuser.frame(snap),
+                         **self._extras(display), **self.history.coach(snap), **more)
 
     def _extras(self, snap) -> dict:
         """Predictions for the blank cells when they are shown, and each user's top unrated movies (for the
@@ -340,8 +386,9 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
 
         kind, index = self._selected
         try:
-            if self.me is not None and kind in ME_KINDS and index[0] == snap.ratings.shape[0]:
-                return self.me.explain(self.displayed(snap), kind, index)
+            me = self.newuser.me
+            if me is not None and kind in ME_KINDS and index[0] == snap.ratings.shape[0]:
+                return me.explain(self.newuser.displayed(snap), kind, index)
             return with_held_out(explain.explain(snap, kind, index), snap, kind, index)
         except (ValueError, IndexError):  # the sheet changed shape under the selection
             return None

@@ -25,7 +25,7 @@ from collabsheet.gui.sheet.cell_text import loss_text
 from collabsheet.gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
 from collabsheet.gui.sheet.controls import QControls
 from collabsheet.gui.sheet.edits import SheetEdits
-from collabsheet.gui.sheet.explore import SheetExplore
+from collabsheet.gui.sheet.beyond_lesson import SheetBeyondLesson
 from collabsheet.gui.sheet.files import SheetFiles
 from collabsheet.gui.sheet.explain_panel import QExplainPanel
 from collabsheet.gui.sheet.frames import Frame, LoadRequest, NewUserRow, TimelineInfo
@@ -61,7 +61,7 @@ SIDE_MIN_WIDTH = 280  # the explain panel and the loss curve stay readable in a 
 STATUS = ("device", "dataset", "step", "rmse", "rate")  # the status bar's fields this tab fills
 
 
-class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
+class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
     """The live sheet over one SheetRunner's handle."""
 
     message = Signal(str, str)  # title, text: for the window's message box

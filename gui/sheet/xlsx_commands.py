@@ -1,8 +1,11 @@
-"""The Sheet runner's Excel commands: export, import (collabsheet's workbooks and the lesson's), availability.
-
-A mixin of SheetRunner, Qt-free, run in the worker thread like every runner command.
-"""
+"""The Sheet runner's Excel commands (Qt-free; worker thread): export, import (collabsheet's workbooks and the
+lesson's), and whether they are available here."""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collabsheet.gui.sheet.host import SheetHost
 
 
 def xlsx_module():
@@ -15,18 +18,23 @@ def xlsx_module():
 
 
 class XlsxCommands:
-    """Excel export and import for the runner that owns the sheet."""
+    """Excel export and import of the host's sheet."""
+
+    titles = {"export_xlsx": "Export to Excel", "import_xlsx": "Import from Excel"}
+
+    def __init__(self, host: SheetHost) -> None:
+        self.host = host
 
     def check_xlsx(self) -> None:
         """Whether Excel export and import work here, as an xlsx_checked event (openpyxl is imported here)."""
-        self.emit("xlsx_checked", xlsx_module() is not None)
+        self.host.emit("xlsx_checked", xlsx_module() is not None)
 
     def export_xlsx(self, path: str) -> None:
         module = xlsx_module()
-        if module is None or self.sheet is None:
+        if module is None or self.host.sheet is None:
             raise ValueError("Excel export is not available in this build yet.")
-        module.export_xlsx(self.sheet.snapshot(), path)
-        self.emit("notice", f"Saved {path}")
+        module.export_xlsx(self.host.sheet.snapshot(), path)
+        self.host.emit("notice", f"Saved {path}")
 
     def import_xlsx(self, path: str, sheet: str | None = None) -> None:
         """A workbook collabsheet exported, or one laid out as the lesson's: with several collab sheets and
@@ -36,14 +44,15 @@ class XlsxCommands:
         from collabsheet.engine.xlsx.lesson import list_collab_sheets
         from collabsheet.engine.xlsx.open import import_workbook, is_collabsheet_workbook
 
+        host = self.host
         if sheet is None and not is_collabsheet_workbook(path):
             sheets = list_collab_sheets(path)
             if len(sheets) > 1:
-                self.emit("choose_sheet", path, sheets)
+                host.emit("choose_sheet", path, sheets)
                 return
-        self.pause()
+        host.pause()
         book = import_workbook(path, sheet)
-        self.adopt(book.to_sheet(device=self.device))
+        host.install(book.to_sheet(device=host.device))
         loss = "" if book.workbook_loss is None else f" · workbook loss {book.workbook_loss:.6f}, " \
-            f"engine {self.sheet.rmse():.6f}"
-        self.emit("notice", f"Imported {path}" + (f", sheet {sheet}" if sheet else "") + loss)
+            f"engine {host.sheet.rmse():.6f}"
+        host.emit("notice", f"Imported {path}" + (f", sheet {sheet}" if sheet else "") + loss)

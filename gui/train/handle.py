@@ -7,7 +7,7 @@ from collabsheet.gui.runtime.channel import QRunnerHandle
 
 
 class QTrainHandle(QRunnerHandle):
-    """TrainRunner as the GUI thread sees it; every public TrainRunner method is a command."""
+    """TrainRunner as the GUI thread sees it; its commands are the names in TrainRunner.commands."""
 
     message = Signal(str, str)  # title, one-line text: something went wrong
     notice = Signal(str)  # something went right, for the status bar

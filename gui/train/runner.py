@@ -53,6 +53,8 @@ class TrainRunner(Runner):
         self.results: Results | None = None
         self._runs = 0  # each run's curves get their own series numbers
         self._device_label = ""
+        self.commands = {name: getattr(self, name)  # what the GUI may send (gui.runtime.channel)
+                         for name in ("load_ratings", "train", "pause", "recommend", "save", "load")}
 
     # --- data --------------------------------------------------------------------------------
     def load_ratings(self, source: str | Path | LoadRequest | Ratings | None = None) -> Ratings:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collabsheet.engine.data.ratings import Ratings
 
 
-class LaterRatings:
+class BackgroundRatings:
     """Ratings being read in a daemon thread; `done` hears the outcome unless `drop` came first."""
 
     def __init__(self, read: Callable[[], Ratings], done: Callable[[Ratings | None, BaseException | None], None]):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 SOLVING, LOADING = RunState.SOLVING, RunState.LOADING
 
-class SheetExplore:
+class SheetBeyondLesson:
     """Coach, race and "Add me": commands to the worker, and what their frames show."""
 
     def _show_diagnosis(self, d: Diagnosis | None) -> None:
