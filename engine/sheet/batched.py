@@ -263,11 +263,12 @@ class BatchedSheet:
             sse = self._sums(n + 1)
             held = torch.empty(n + 1, self.B, dtype=DTYPE, device=device) if self.held is not None else None
             loss, update = self._loss, self._update
+            sums, helds = sse.unbind(0), held.unbind(0) if held is not None else [None] * (n + 1)
             for start in range(0, n, piece):
-                for i, coefficients in enumerate(self._coefficients(self.t + start, min(piece, n - start))):
-                    loss(sse[start + i], None if held is None else held[start + i])
-                    update(*coefficients)
-            loss(sse[n], None if held is None else held[n])
+                for i, (d, v) in enumerate(self._coefficients(self.t + start, min(piece, n - start)), start):
+                    loss(sums[i], helds[i])
+                    update(d, v)
+            loss(sums[n], helds[n])
         self.t += n
         self.started = self.started or n > 0
         mse = sse[:, :, 0, 0].cpu().numpy() / self.model.count
