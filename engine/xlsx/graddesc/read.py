@@ -16,6 +16,7 @@ import openpyxl
 from collabsheet.engine.graddesc.data import Data, DataError
 from collabsheet.engine.graddesc.rows import ROW
 from collabsheet.engine.graddesc.rules import Carry
+from collabsheet.engine.xlsx.bounds import check_cells
 from collabsheet.engine.graddesc.run import GradDesc
 from collabsheet.engine.graddesc.settings import MAX_ROWS, RULES, Settings
 from collabsheet.engine.xlsx.errors import XlsxError, a1
@@ -137,6 +138,7 @@ def read_graddesc(path: str | Path, sheet: str, rule: str | None = None) -> Work
 
 def _values(path: Path, sheet: str) -> Values:
     """The sheet's cached values (what the spreadsheet last calculated; None where it never did)."""
+    check_cells(path)  # before openpyxl, which may read a whole sheet just to open it
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_vba=False)
     except Exception as exc:  # openpyxl and its XML parser raise many kinds on damaged parts

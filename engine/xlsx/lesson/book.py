@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 
+from collabsheet.engine.xlsx.bounds import check_cells
 from collabsheet.engine.xlsx.errors import XlsxError
 from collabsheet.engine.xlsx.lesson.refs import Names
 from collabsheet.engine.xlsx.package import reason
@@ -22,6 +23,7 @@ class Book:
 
     def __init__(self, path: Path) -> None:
         self.path, self.name = path, path.name
+        check_cells(path)  # before openpyxl, which may read a whole sheet just to open it
         self._formulas = _load(path, data_only=False)
         try:
             self._values = _load(path, data_only=True)
