@@ -26,6 +26,7 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
+from small_data import write_ratings
 from collabsheet.engine.cli import main as cli
 from collabsheet.engine.cli import sheet as cli_sheet
 from collabsheet.engine.config import SheetConfig
@@ -128,11 +129,7 @@ def no_part(folder: Path) -> None:
 @pytest.fixture
 def ratings(tmp_path) -> Path:
     """A small ratings CSV, so commands need no MovieLens."""
-    rng = np.random.default_rng(11)
-    rows = [f"{u},{i},{rng.integers(1, 6)}" for u in range(1, 10) for i in range(1, 9) if rng.random() < 0.8]
-    path = tmp_path / "ratings.csv"
-    path.write_text("user,item,rating\n" + "\n".join(rows) + "\n")
-    return path
+    return write_ratings(tmp_path / "ratings.csv", 9, 8, seed=11, keep=0.8)
 
 
 # ---------------------------------------------------------------- data loss: where export may write

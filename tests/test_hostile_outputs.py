@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from small_data import write_ratings
 from collabsheet.engine import safe_write
 from collabsheet.engine.cli import main as cli
 from collabsheet.engine.cli.terminal import printable
@@ -35,11 +36,7 @@ EVIL = "\x1b]0;owned\x07\x1b[2J\u202e"
 @pytest.fixture
 def ratings(tmp_path) -> Path:
     """Enough ratings for a one-epoch training run with a small batch."""
-    rng = np.random.default_rng(5)
-    rows = [f"{u},{i},{rng.integers(1, 6)}" for u in range(1, 25) for i in range(1, 20) if rng.random() < 0.7]
-    path = tmp_path / "ratings.csv"
-    path.write_text("user,item,rating\n" + "\n".join(rows) + "\n")
-    return path
+    return write_ratings(tmp_path / "ratings.csv", 24, 19, seed=5, keep=0.7)
 
 
 @pytest.fixture
