@@ -10,7 +10,7 @@ import html
 import time
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QSpinBox, QTextBrowser, QVBoxLayout, QWidget
 
 from collabsheet.engine.sheet import onehot
@@ -43,6 +43,9 @@ class QOneHotDialog(QDialog):
         self.long: onehot.LongForm | None = None
         self._mask: np.ndarray | None = None  # the rated cells the long form was built from
         self._shown_at = 0.0
+        self._later = QTimer(self)  # the last snapshot of a burst is shown when its REFRESH_S is up
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self._redraw)
         self.row = QSpinBox()
         self.row.setMinimum(1)
         self.row.setToolTip("the rating's row in the long form (one row per rating); selecting a rating on the sheet "
@@ -67,9 +70,11 @@ class QOneHotDialog(QDialog):
             self._mask, self.long = snap.mask.copy(), onehot.long_form(snap)  # only when the rated cells changed
             self.row.setMaximum(max(1, len(self.long)))
             force = True
-        now = time.perf_counter()
-        if force or now - self._shown_at >= REFRESH_S:
+        wait = REFRESH_S - (time.perf_counter() - self._shown_at)
+        if force or wait <= 0:
             self._redraw()
+        elif not self._later.isActive():
+            self._later.start(int(wait * 1000) + 1)
 
     def select_cell(self, user: int, item: int) -> None:
         """Show the rating in the sheet's cell (user, item), when it holds one."""
@@ -92,6 +97,7 @@ class QOneHotDialog(QDialog):
         return onehot.row_view(self.snapshot, self.long, min(self.row.value(), len(self.long)) - 1)
 
     def _redraw(self) -> None:
+        self._later.stop()
         self._shown_at = time.perf_counter()
         v = self.view()
         if v is None:
