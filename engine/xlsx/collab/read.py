@@ -14,8 +14,8 @@ from collabsheet.engine.sheet.sheet import Sheet
 from collabsheet.engine.xlsx.package import Package
 from collabsheet.engine.xlsx.values import Values, show
 from collabsheet.engine.xlsx.collab.layout import (
-    EMB, ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_CELLS, MAX_COLUMNS, ONEHOT, OPTIMIZER, PREDICTIONS_LABEL, SHEET,
-    TABLE_ROWS, Layout,
+    EMB, ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_CELLS, MAX_COLUMNS, ONEHOT, OPTIMIZER, PREDICTIONS_LABEL,
+    SHEET, TABLE_ROWS, Layout,
     XlsxError,
     a1,
 )

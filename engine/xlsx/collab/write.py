@@ -233,7 +233,8 @@ def _write_optimizer(ws, cells: Cells, snap: Snapshot, averages: dict) -> None:
     ws.freeze_panes = "C2"
 
 
-def export_xlsx(snapshot: Snapshot, path: str | Path, keep: Iterable[str | Path] = (), long_sheets: bool = False) -> None:
+def export_xlsx(snapshot: Snapshot, path: str | Path, keep: Iterable[str | Path] = (),
+                long_sheets: bool = False) -> None:
     """Write the sheet as an .xlsx workbook whose formulas and Solver settings reproduce the engine's model.
 
     path must be a new or regular .xlsx file and none of the files in keep (such as the ratings it was made from);
