@@ -98,6 +98,8 @@ class QMainSheetWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         for name in ("zoom_in", "zoom_out", "zoom_fit"):
             view.addAction(a[name])
+        view.addSeparator()
+        view.addAction(a["onehot"])
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(guide_action(self))  # F1
         help_menu.addAction(about_action(self, lambda: self.sheet.ratings, lambda: self.status_labels["device"].text()))

@@ -234,3 +234,12 @@ def test_the_run_menu_and_keys_follow_the_current_tab(qtbot, window):
     assert window.actions["step"].shortcuts() == []  # S no longer reaches the hidden sheet
     window.tabs.setCurrentWidget(window.sheet)
     assert window.actions["step"].shortcut().toString() == "S"
+
+
+def test_the_sigmoid_box_says_which_range_it_squashes_into(window):
+    from collabsheet.engine.models.factorization import y_range
+
+    tip = window.sheet.controls.squash.toolTip()
+    lo, hi = y_range(0.5, 5.0)  # MovieLens' ratings
+    assert (lo, hi) == (0.0, 5.5) and f"({hi:g} on MovieLens)" in tip
+    assert "the data's (min, max)" in tip and "lesson" in tip  # where it differs from the lesson, and why

@@ -15,6 +15,7 @@ from collabsheet.engine.train.model import recommend
 from collabsheet.engine.train.recipes import RECIPES
 from collabsheet.gui.main_window import QMainSheetWindow
 from collabsheet.gui.train.frames import Joint, TrainState
+from collabsheet.gui.train.hexbin import hex_cells
 from collabsheet.gui.train.runner import TRAINING_LABEL, VALID_LABEL
 from pytestqt.exceptions import TimeoutError as WaitTimedOut
 from pytestqt.qtbot import QtBot
@@ -110,11 +111,18 @@ def test_training_draws_a_point_per_batch_and_per_epoch_with_the_engines_numbers
 def test_after_training_the_histogram_map_and_biases_are_the_engines(tab, trained):
     predicted, actual = valid_predictions(trained.model, trained.data)
     expected = Joint.of(predicted, actual)
-    shown = np.nan_to_num(tab.joint.image.image)  # empty cells are transparent (NaN)
-    np.testing.assert_allclose(shown, expected.counts, atol=len(actual) * 1e-3)
-    assert shown.sum() == len(actual) == 20_000
-    assert tab.joint.plot.getPlotItem().getAxis("bottom").labelText == "actual rating"
-    assert tab.joint.plot.getPlotItem().getAxis("left").labelText == "prediction"
+    cells = hex_cells(expected.predicted, expected.actual)  # the hexagons `train --plot` draws
+    x, y = tab.joint.hexes.getData()
+    np.testing.assert_allclose(np.sort(x), np.sort(cells.actual), atol=1e-9)
+    np.testing.assert_allclose(np.sort(y), np.sort(cells.predicted), atol=1e-9)
+    assert len(tab.joint.hexes.data) == len(cells.counts) and cells.counts.sum() == len(actual) == 20_000
+    assert len(cells.counts) > 20  # hexagons, not one column per star
+    # Both marginals: the ratings' histogram above, the predictions' on the right, each holding every rating.
+    np.testing.assert_array_equal(tab.joint.above.opts["height"], np.histogram(actual, cells.edges)[0])
+    np.testing.assert_array_equal(tab.joint.right.opts["width"], np.histogram(predicted, cells.edges)[0])
+    assert tab.joint.above.opts["height"].sum() == tab.joint.right.opts["width"].sum() == 20_000
+    assert tab.joint.main.getAxis("bottom").labelText == "actual rating"
+    assert tab.joint.main.getAxis("left").labelText == "prediction"
     means = tab.joint.column_means()[1]
     assert np.all(np.diff(means) > 0)  # a trained model predicts higher for higher ratings
 

@@ -68,3 +68,17 @@ def test_export_after_a_solve(tmp_path, ratings, capsys):
     assert "(solved)" in capsys.readouterr().out
     book = import_xlsx(out)
     assert book.to_sheet("cpu").rmse() == book.engine_loss
+
+
+def test_export_onehot_adds_the_two_long_sheets(tmp_path, ratings):
+    import openpyxl
+
+    from collabsheet.engine.xlsx.collab.layout import EMB, ONEHOT
+    out, plain = tmp_path / "long.xlsx", tmp_path / "plain.xlsx"
+    assert main(["export", str(out), "--ratings", str(ratings), "--top", "6", "--onehot", "--device", "cpu"]) == 0
+    assert main(["export", str(plain), "--ratings", str(ratings), "--top", "6", "--device", "cpu"]) == 0
+    book = import_xlsx(out)
+    count = int((~np.isnan(book.grid.ratings)).sum())
+    wb = openpyxl.load_workbook(out)
+    assert wb[ONEHOT].max_row == wb[EMB].max_row == 4 + count  # one row per rating under the titles
+    assert ONEHOT not in openpyxl.load_workbook(plain).sheetnames

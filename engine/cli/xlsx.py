@@ -23,6 +23,10 @@ def register(sub) -> None:
     first.add_argument("--steps", type=whole(0), default=0, metavar="N",
                        help=f"run N gradient-descent steps first (0-{MAX_COUNT:,})")
     optimizer(export)
+    export.add_argument("--onehot", action="store_true",
+                        help="add the course's movielens_1hot and movielens_emb sheets: the ratings in long form, "
+                             "their activations as one-hot rows times the factor matrices and as lookups by index, "
+                             "live over the Sheet's factors (their losses equal the Sheet's)")
     export.set_defaults(run=_export)
     imp = sub.add_parser("import", help="read a workbook back and compare its loss with the engine's")
     imp.add_argument("path", metavar="IN.xlsx")
@@ -73,7 +77,7 @@ def _export(args: argparse.Namespace) -> int:
         if advance(sheet, args.steps):
             say(f"diverged — learning rate {args.lr} is too high; writing the last good factors")
     with stoppable(lambda: f"at step {sheet.steps}"):
-        export_xlsx(sheet.snapshot(), args.out, keep)
+        export_xlsx(sheet.snapshot(), args.out, keep, long_sheets=args.onehot)
     done = "solved" if args.solve else f"after {sheet.steps} steps" if sheet.steps else "initial factors"
     say(f"wrote {args.out}: RMSE {sheet.rmse():.9f} ({done})")
     return 0

@@ -7,14 +7,16 @@ ACTIONS = {"open": "&Open ratings…", "import": "&Import from Excel…", "expor
            "step": "Step", "step_n": "Step ×N", "play": "Play", "solve": "Solve", "stop": "Stop", "reset": "Reset",
            "zoom_in": "Zoom &in", "zoom_out": "Zoom &out", "zoom_fit": "&Fit the sheet to the window",
            "race": "&Race optimizers…", "holdout": "&Hold out 20% of the ratings", "add_me": "Add &me",
-           "fold_in": "&Fold me in", "use_model": "Use a &trained model…"}
+           "fold_in": "&Fold me in", "use_model": "Use a &trained model…", "onehot": "One-hot × &embedding…"}
 TIPS = {"race": "run several optimizers from the sheet's factors side by side, as one batched sheet",
         "holdout": "leave a seeded 20% of the ratings out of the loss (hatched) and show their own RMSE: training "
                    "RMSE falling while the held-out RMSE turns up is overfitting",
         "add_me": "add a row for you under the sheet's users: rate a few movies in its blue cells, then Fold me in",
         "fold_in": "fit only your row's factors (and bias) to your ratings, every movie frozen: least squares, "
                    "solved exactly",
-        "use_model": "fold you into a model saved by the Training tab: recommendations from all its movies"}
+        "use_model": "fold you into a model saved by the Training tab: recommendations from all its movies",
+        "onehot": "the course's movielens_1hot and movielens_emb sheets, live: a selected rating's one-hot rows times "
+                  "the factor matrices give the same rows as looking them up by index"}
 SHORTCUTS = {"open": "Ctrl+O", "export": "Ctrl+E", "step": "S", "play": "Space", "solve": ("Ctrl+Return", "Ctrl+Enter"),
              "stop": "Esc", "reset": "Ctrl+R", "zoom_in": ("Ctrl++", "Ctrl+="), "zoom_out": "Ctrl+-", "zoom_fit": "Ctrl+0"}
 LOCAL_KEYS = ("step", "step_n", "play", "solve", "stop", "reset", "undo", "redo", "zoom_in", "zoom_out", "zoom_fit")

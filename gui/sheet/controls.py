@@ -145,8 +145,10 @@ class QControls(QWidget):
         self.biases.setToolTip("add a bias per user (a column left of the predictions) and per movie (a row under "
                                "the movie factors): prediction = u·m + user bias + movie bias")
         self.squash = QCheckBox("squash to rating range")
-        self.squash.setToolTip("the lesson's sigmoid range: prediction = lo + (hi − lo)·σ(u·m …), so every "
-                               "prediction lies between 0 and a little above the top rating")
+        self.squash.setToolTip("a sigmoid range: prediction = lo + (hi − lo)·σ(u·m …) with lo = 0 and hi = the top "
+                               "rating + 10% (5.5 on MovieLens), the later course's range. The lesson's notebook "
+                               "squashed into the data's (min, max); there the top and bottom ratings are reached only "
+                               "as factors grow without bound, so Solve and fold-in would stop short of a minimum")
         self.optimizer.setToolTip("the update rule: SGD p ← p − lr·g; momentum averages g (a new gradient moves p "
                                   "by lr·(1−β)); RMSProp divides by √(average g²); Adam does both; AdamW also "
                                   "shrinks p by lr·wd")

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from collabsheet.engine.sheet.snapshot import Snapshot
     from collabsheet.gui.race.frames import RaceFrame
     from collabsheet.gui.race.panel import QRacePanel
+    from collabsheet.gui.sheet.onehot_dialog import QOneHotDialog
 
 IDLE, LOADING, SOLVING = RunState.IDLE, RunState.LOADING, RunState.SOLVING
 RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
@@ -117,6 +118,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
         self.me: NewUserRow | None = None  # the new user's row, when there is one
         self.race_panel: QRacePanel | None = None  # built with the first race
         self.race: RaceFrame | None = None
+        self.onehot: QOneHotDialog | None = None  # built when first asked for
         self.loss_plot = None  # built just after the first sheet shows: importing pyqtgraph takes ~0.5 s
         self._pending_losses: list = []
         self._texts_at = self._plotted_at = 0.0
@@ -165,7 +167,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
             (a["holdout"].toggled, e.set_holdout), (a["add_me"].toggled, self.add_me),
             (a["fold_in"].triggered, e.fold_in), (a["use_model"].triggered, self.model_dialog),
             (self.me_panel.sheet_movies_requested, lambda: e.use_model("")), (e.raced, self._raced),
-            (e.model_used, self._model_used),
+            (e.model_used, self._model_used), (a["onehot"].triggered, self.show_onehot),
         ):
             self._connect(signal, slot)
 
@@ -230,6 +232,8 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
             self.view.select_cell(Cell(RATING, (self.model.me_row, 0)))
             self.view.setFocus()
             self.side_tabs.setCurrentWidget(self.me_panel)  # what to do next, rather than the cell's formula
+        if self.onehot is not None and self.onehot.isVisible():
+            self.onehot.follow(snap)
         self.frames += 1
         self._repaint_sheet()
         self._show_status(snap)  # every frame: the status bar, the loss cell and the panel show one step's numbers
@@ -263,9 +267,24 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
     def select(self, cell: Cell | None) -> None:
         """Explain `cell`: the engine sends its explanation with the next frames."""
         self.explain.show_cell(cell)
+        if self.onehot is not None and cell is not None and cell.kind == RATING:
+            self.onehot.select_cell(*cell.index)
         if cell is not None and self.frames:
             self.side_tabs.setCurrentWidget(self.explain)
         self.engine.select(None if cell is None else cell.kind, () if cell is None else tuple(cell.index))
+
+    def show_onehot(self) -> None:
+        """The one-hot × embedding view beside the sheet, on the selected rating when there is one."""
+        if self.onehot is None:
+            from collabsheet.gui.sheet.onehot_dialog import QOneHotDialog  # numpy only; built on first use
+            self.onehot = QOneHotDialog(self)
+        if self.snapshot is not None:
+            self.onehot.follow(self.snapshot, force=True)
+        cell = self.explain.cell
+        if cell is not None and cell.kind == RATING:
+            self.onehot.select_cell(*cell.index)
+        self.onehot.show()
+        self.onehot.raise_()
 
     def _show_preview(self, preview) -> None:
         """The first sheet while the engine starts, computed without torch (engine.sheet.first_frame): every number the

@@ -12,6 +12,7 @@ import numpy as np
 
 from collabsheet.gui.runtime.runner import Frame as BaseFrame
 from collabsheet.gui.runtime.series import Points
+from collabsheet.gui.train.hexbin import HexCells, hex_cells
 from collabsheet.gui.words import plural
 
 MAX_RATING_BINS = 24  # actual ratings with at most this many distinct values get one histogram column each
@@ -79,6 +80,7 @@ class Joint:
     predicted_edges: np.ndarray  # bin edges along the predictions (y)
     predicted: np.ndarray  # every validation prediction …
     actual: np.ndarray  # … and its rating
+    hexes: HexCells | None = None  # the jointplot's hexagons and marginals, binned in the worker
 
     @classmethod
     def of(cls, predicted: np.ndarray, actual: np.ndarray) -> Joint:
@@ -90,7 +92,7 @@ class Joint:
         hi = max(finite.max(), x_edges[-1]) if finite.size else x_edges[-1]
         y_edges = np.linspace(lo, hi if hi > lo else lo + 1, PREDICTION_BINS + 1)
         counts, _, _ = np.histogram2d(actual, predicted, bins=(x_edges, y_edges))
-        return cls(counts, x_edges, y_edges, predicted, actual)
+        return cls(counts, x_edges, y_edges, predicted, actual, hex_cells(predicted, actual))
 
 
 def rating_edges(actual: np.ndarray) -> np.ndarray:

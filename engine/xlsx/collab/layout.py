@@ -9,6 +9,7 @@ from collabsheet.engine.xlsx.errors import XlsxError, a1  # noqa: F401 - the col
 
 SHEET, ENGINE = "Sheet", "Engine"
 OPTIMIZER = "Optimizer"  # the optimizer's running averages, one row per parameter, when it has any
+ONEHOT, EMB = "movielens_1hot", "movielens_emb"  # the course's two long-form sheets, written by export --onehot
 STATE_BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")  # θ's order
 MARKER, FORMAT = "collabsheet workbook", 1  # Engine!A1 and B1: what says a workbook is ours
 FILLS = {"rating": "DDEBF7", "prediction": "E4DFEC", "movie": "E2EFDA", "user": "FCE4D6",

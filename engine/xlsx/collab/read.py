@@ -14,7 +14,8 @@ from collabsheet.engine.sheet.sheet import Sheet
 from collabsheet.engine.xlsx.package import Package
 from collabsheet.engine.xlsx.values import Values, show
 from collabsheet.engine.xlsx.collab.layout import (
-    ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_CELLS, MAX_COLUMNS, OPTIMIZER, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout,
+    EMB, ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_CELLS, MAX_COLUMNS, ONEHOT, OPTIMIZER, PREDICTIONS_LABEL,
+    SHEET, TABLE_ROWS, Layout,
     XlsxError,
     a1,
 )
@@ -58,7 +59,7 @@ def _check_sheets(package: Package) -> None:
     names = list(package.sheets)
     if ENGINE not in names:
         raise XlsxError(f"{package.book}: not a collabsheet workbook (it has no {ENGINE!r} sheet)")
-    extra = [n for n in names if n not in (SHEET, ENGINE, OPTIMIZER)]
+    extra = [n for n in names if n not in (SHEET, ENGINE, OPTIMIZER, ONEHOT, EMB)]  # the long sheets only show
     if extra or SHEET not in names:
         what = f"extra sheet {extra[0]!r}" if extra else f"no {SHEET!r} sheet"
         raise XlsxError(f"{package.book}: has {what}; a collabsheet workbook has just {SHEET!r} and {ENGINE!r} "

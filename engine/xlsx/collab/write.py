@@ -16,6 +16,7 @@ from collabsheet.engine.models import factorization
 from collabsheet.engine.sheet.snapshot import Snapshot
 from collabsheet.engine.xlsx.cells import Cells, look
 from collabsheet.engine.xlsx.save import check_target, save_workbook
+from collabsheet.engine.xlsx.collab import onehot
 from collabsheet.engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, OPTIMIZER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, STATE_BLOCKS,
     Layout, a1,
@@ -193,8 +194,8 @@ def _solver_names(ws, snap: Snapshot, lay: Layout) -> None:
         ws.defined_names[name] = DefinedName(name, attr_text=text, hidden=True)
 
 
-def _workbook(snap: Snapshot) -> openpyxl.Workbook:
-    """The two sheets, written; Solver's names on the first."""
+def _workbook(snap: Snapshot, long_sheets: bool = False) -> openpyxl.Workbook:
+    """The two sheets (and the course's two long ones when asked), written; Solver's names on the first."""
     lay = Layout(len(snap.user_ids), len(snap.item_ids), snap.k, snap.biases)
     wb = openpyxl.Workbook()
     sheet = wb.active
@@ -208,6 +209,8 @@ def _workbook(snap: Snapshot) -> openpyxl.Workbook:
     if averages:
         state = wb.create_sheet(OPTIMIZER)
         _write_optimizer(state, Cells(state, styles), snap, averages)
+    if long_sheets:
+        onehot.write_long_sheets(wb, styles, snap, lay)
     return wb
 
 
@@ -230,11 +233,15 @@ def _write_optimizer(ws, cells: Cells, snap: Snapshot, averages: dict) -> None:
     ws.freeze_panes = "C2"
 
 
-def export_xlsx(snapshot: Snapshot, path: str | Path, keep: Iterable[str | Path] = ()) -> None:
+def export_xlsx(snapshot: Snapshot, path: str | Path, keep: Iterable[str | Path] = (),
+                long_sheets: bool = False) -> None:
     """Write the sheet as an .xlsx workbook whose formulas and Solver settings reproduce the engine's model.
 
-    path must be a new or regular .xlsx file and none of the files in keep (such as the ratings it was made from).
+    path must be a new or regular .xlsx file and none of the files in keep (such as the ratings it was made from);
+    long_sheets adds the course's movielens_1hot and movielens_emb, live over the Sheet's factors.
     """
     Layout(len(snapshot.user_ids), len(snapshot.item_ids), snapshot.k, snapshot.biases).check_size()
+    if long_sheets:
+        onehot.check_size(snapshot)
     check_target(path, keep)  # before the work of building the workbook
-    save_workbook(_workbook(snapshot), path, keep)
+    save_workbook(_workbook(snapshot, long_sheets), path, keep)
