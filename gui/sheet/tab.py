@@ -36,6 +36,7 @@ from collabsheet.gui.sheet.newuser_panel import QNewUserPanel
 from collabsheet.gui.sheet.runner import SOLVE_AXIS
 from collabsheet.gui.sheet.overlay import precedent_ranges
 from collabsheet.gui.sheet.timeline_bar import QTimelineBar
+from collabsheet.gui.sheet.transitions import SheetTransitions
 from collabsheet.gui.sheet.view import QSheetView
 from collabsheet.gui.widgets.boxes import column, fill, set_body, splitter, titled
 from collabsheet.gui.widgets.legend import QLegend
@@ -121,6 +122,16 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
         self._pending_losses: list = []
         self._texts_at = self._plotted_at = 0.0
         self._select_me = False  # the new user's row was asked for: put the cursor in it when it shows
+        self.precedents: tuple = ()  # the selected cell's precedents as the engine named them (blocks, not places)
+        self.transitions = SheetTransitions({
+            "loss_plot": lambda frame, _: self._clear_losses(), "controls": lambda frame, _: self.controls.show_sheet(frame.snapshot),
+            "top": lambda frame, _: frame.top is not None and self.controls.set_top(frame.top, lift=True),
+            "edits": lambda frame, previous: self._forget_edits(frame.snapshot, previous),
+            "coach": lambda frame, _: frame.diagnosed or self._show_diagnosis(None),
+            "message": lambda frame, previous: previous is not None and self.status_message.emit("", 0),
+            "explain": lambda frame, _: frame.explained or self.explain.cell is None or self.select(self.explain.cell),
+        })
+        self.last_transitions: list[str] = []  # what the last transition cleared (for the record and tests)
         self._build_layout()
         self._wires = []
         self._wire()
@@ -186,7 +197,11 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
 
     # --- engine → tab ------------------------------------------------------------------------
     def render(self, frame: Frame) -> None:
-        """Repaint from the newest frame: curves, solve progress, then the sheet and the panel."""
+        """Repaint from the newest frame: what its transitions make stale first, then curves, solve progress, the
+        sheet and the panel."""
+        first = not self.controls.ready
+        if frame.snapshot is not None and frame.transitions:  # gui.sheet.transitions decides what each one clears
+            self.last_transitions = self.transitions.apply(frame, self.snapshot)
         self._show_losses(frame)
         if frame.solving is not None and self.state == SOLVING:  # a last report may arrive after the solve ended
             self.controls.show_solving(*frame.solving)
@@ -202,20 +217,13 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
             if frame.preview is not None and self.snapshot is None:
                 self._show_preview(frame.preview)
             return
-        previous, self.snapshot = self.snapshot, snap
-        first = not self.controls.ready
-        if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
-            self.controls.show_sheet(snap)
-            if frame.top is not None:  # what the sheet was built for: a small file's clamp must not outlive it
-                self.controls.set_top(frame.top, lift=True)
-            if not first:
-                self.status_message.emit("", 0)  # what was said of the old run no longer holds
-            self._forget_edits(snap, previous)
+        self.snapshot = snap
         self.controls.follow(snap)
         if frame.me_sent:
             self._show_me(frame.me, snap)
         self.model.set_extras(frame.blank_predictions, frame.recommendations)
         self.model.set_snapshot(frame.display if frame.display is not None else snap)
+        self._place_marks()
         if frame.timeline is not None:
             self.timeline = frame.timeline
             if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
@@ -255,10 +263,18 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
         self.notice.emit(text)
 
     def _show_explanation(self, explanation) -> None:
-        """The panel's text, and the precedents it names boxed on the sheet."""
+        """The panel's text; the precedents it names are boxed once the table has the frame's layout."""
         self.explain.render(explanation)
-        precedents = explanation.precedents if explanation is not None and self.explain.cell is not None else ()
-        self.view.set_marks(precedents=precedent_ranges(self.model.layout, precedents))
+        self.precedents = tuple(explanation.precedents) if explanation is not None else ()
+        self._place_marks()
+
+    def _place_marks(self) -> None:
+        """Box the precedents on the table's layout now: a box placed on the layout before (a column more with
+        biases, another dataset's rows) would land on the wrong cells."""
+        precedents = self.precedents if self.explain.cell is not None else ()
+        ranges = precedent_ranges(self.model.layout, precedents)
+        if ranges != self.view.precedents:
+            self.view.set_marks(precedents=ranges)
 
     def select(self, cell: Cell | None) -> None:
         """Explain `cell`: the engine sends its explanation with the next frames."""
@@ -297,14 +313,18 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
             self._plotted_at = self._texts_at
             self.loss_plot.refresh()
 
-    def _show_losses(self, frame: Frame) -> None:
+    def _clear_losses(self) -> None:
+        """A new run: the old run's curves, start dot and axis ranges go."""
         if self.loss_plot is None:
-            if frame.clear_curves:
-                self._pending_losses.clear()
+            self._pending_losses.clear()
+        else:
+            self.loss_plot.clear()
+
+    def _show_losses(self, frame: Frame) -> None:
+        """The frame's new points (a new run's plot was cleared by its transition, before them)."""
+        if self.loss_plot is None:
             self._pending_losses += frame.losses
             return
-        if frame.clear_curves:
-            self.loss_plot.clear()
         if frame.losses:
             self.loss_plot.add(frame.losses)
         if frame.timeline is not None:
