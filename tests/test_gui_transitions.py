@@ -42,7 +42,7 @@ def assert_views_agree(window) -> None:
     # spin boxes and boxes
     assert (c.k.value(), c.biases.isChecked(), c.squash.isChecked()) == (snap.k, snap.biases, snap.squash)
     assert c.optimizer.currentData() == s.name and c.lr.value() == pytest.approx(s.lr)
-    assert c.top.value() == n
+    assert c.top.value() == max(n, m)  # top-N users × top-N movies, each as many as there are
     # labels and the status bar
     assert f"{snap.dataset}" in window.status_labels["dataset"].text() and f"sheet {n}×{m}" in \
         window.status_labels["dataset"].text()
@@ -180,16 +180,28 @@ def test_switching_branch_shows_that_branchs_settings_everywhere(qtbot, window):
     assert_views_agree(window)
 
 
-def test_a_divergence_shows_its_segment_and_every_view_follows(qtbot, window):
-    """Item 12: the lr 100 segment was named in the legend and drawn nowhere (a line through one point)."""
+def test_a_divergence_leaves_every_view_on_the_last_good_step(qtbot, window):
+    """A refused step: the status bar says so, and every view shows the kept parameters."""
     tab = window.sheet
     run(qtbot, tab, 20)
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=100.0))
     tab.engine.step(5)
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Diverged"), timeout=WAIT_MS)
     idle(qtbot, tab)
-    tab.loss_plot.refresh()
-    trace = next(t for t in tab.loss_plot.traces.values() if (t.item.name() or "").startswith("SGD · lr 100"))
-    y = trace.item.getData()[1]
-    assert np.isfinite(y).sum() >= 2 or trace.item.opts["symbol"] is not None  # a line, or a dot where it is
+    assert tab.snapshot.settings.lr == 100.0 and "controls" in tab.last_transitions
     assert_views_agree(window)
+
+
+def test_a_segment_of_one_point_is_drawn_as_a_dot(qtbot):
+    """Item 12: the lr 100 segment (one point before it diverged) was named in the legend and drawn nowhere."""
+    from collabsheet.gui.runtime.series import LINE, Points
+    from collabsheet.gui.widgets.curve_plot import QCurvePlot
+
+    plot = QCurvePlot("RMSE", "step", log_y=True)
+    qtbot.addWidget(plot)
+    plot.add([Points(1, "SGD · lr 100", 20, np.array([3.5]), LINE)])
+    plot.refresh()
+    assert plot.traces[1].item.opts["symbol"] == "o"  # a dot where the line cannot be
+    plot.add([Points(1, "SGD · lr 100", 21, np.array([2.5]), LINE)])
+    plot.refresh()
+    assert plot.traces[1].item.opts["symbol"] is None  # a line once there are two points

@@ -83,10 +83,12 @@ class QControls(QWidget):
             button = action_button(actions[name])
             if name == "play":  # as wide as "Pause" too: Play→Pause must not move Solve, Stop and Reset
                 self.play_button = button
-                metrics = button.fontMetrics()
-                extra = max(metrics.horizontalAdvance(t) for t in ("Play", "Pause")) - metrics.horizontalAdvance(
-                    button.text())
-                button.setMinimumWidth(button.sizeHint().width() + max(extra, 0))
+                text, widths = actions[name].text(), []
+                for label in ("Play", "Pause"):
+                    actions[name].setText(label)
+                    widths.append(button.sizeHint().width())
+                actions[name].setText(text)
+                button.setFixedWidth(max(widths))
             run.addWidget(button)
         self.seed = QSpinBox()  # the first sheet's seed, then what Reset draws
         self.seed.setRange(0, 2**31 - 1)
