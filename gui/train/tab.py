@@ -65,6 +65,7 @@ class QTrainTab(Wires, QWidget):
         self.status_labels = status or {}  # the window's status bar fields: this tab's data while it is shown
         self._saved_status: dict[str, str] | None = None
         self._status: dict[str, str] = {}  # what this tab says there
+        self._error_title: str | None = None  # the command whose failure the status line shows in red
         self.state = TrainState.IDLE
         self.results: Results | None = None
         self.frames = 0  # frames rendered
@@ -204,6 +205,7 @@ class QTrainTab(Wires, QWidget):
         self._build_plots()
         self.frames += 1
         if frame.clear_run:
+            self._error_title = None  # a new run: a red line about the old model is stale
             self._clear()
         if frame.ratings is not None:
             r = frame.ratings
@@ -226,6 +228,9 @@ class QTrainTab(Wires, QWidget):
             self._show_results(frame.results)
         if frame.recommended is not None:
             self.recommendations.show_recommended(frame.recommended)
+            if self._error_title == "Recommendations":  # "user 99999 is not in the model" no longer holds
+                self._error_title = None
+                self.controls.say("")
         now = time.perf_counter()
         if self.state == TrainState.IDLE or frame.epochs or now - self._plotted_at >= PLOT_EVERY_S:
             self._plotted_at = now
@@ -303,6 +308,7 @@ class QTrainTab(Wires, QWidget):
     def show_message(self, title: str, text: str) -> None:
         """A problem from the worker: said in the tab's status line, and to the window."""
         self.controls.say(f"{title}: {text}", error=True)
+        self._error_title = title
         self.message.emit(title, text)
 
     def close_tab(self) -> None:
