@@ -234,3 +234,21 @@ def test_the_run_menu_and_keys_follow_the_current_tab(qtbot, window):
     assert window.actions["step"].shortcuts() == []  # S no longer reaches the hidden sheet
     window.tabs.setCurrentWidget(window.sheet)
     assert window.actions["step"].shortcut().toString() == "S"
+
+
+def test_a_rating_far_outside_the_range_without_the_sigmoid_asks_first(qtbot, window):
+    """Issue 20, item 19: 99 was taken silently without the sigmoid (and washed out the shading)."""
+    tab = window.sheet
+    assert not tab.snapshot.squash
+    i, j = map(int, np.argwhere(tab.snapshot.mask)[0])
+    before = float(tab.snapshot.ratings[i, j])
+    tab.model.setData(tab.model.index(*tab.model.layout.position(Cell("rating", (i, j)))), "99")
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    assert "99" in tab.question.text() and "sigmoid" not in tab.question.text()
+    tab.question.button(QMessageBox.Cancel).click()
+    qtbot.wait(300)
+    assert tab.snapshot.ratings[i, j] == before
+    tab.model.setData(tab.model.index(*tab.model.layout.position(Cell("rating", (i, j)))), "99")
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    tab.question.button(QMessageBox.Yes).click()
+    qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == 99.0, timeout=WAIT_MS)
