@@ -170,3 +170,19 @@ def test_the_training_tab_status_bar_speaks_of_its_own_data(qtbot, window, tmp_p
     assert "good.csv" not in label.text() and window.status_labels["rmse"].text() == ""
     window.tabs.setCurrentWidget(tab)
     assert window.status_labels["dataset"].text() == sheet_says
+
+
+def test_a_solve_that_leaves_huge_factors_suggests_weight_decay(qtbot, window):
+    """Item 17: a Solve ended "converged" with factors −113 and 64.9 beside 1–5 ratings, and nothing said why."""
+    from types import SimpleNamespace
+
+    tab = window.sheet
+    said: list[str] = []
+    tab.status_message.connect(lambda text, _ms: said.append(text))
+    result = SimpleNamespace(why="", ending="converged", rmse_before=1.0, rmse=0.3, iterations=26, seconds=0.1)
+    tab._solved(result)  # factors of the lesson's size: nothing more to say
+    assert "weight decay" not in said[-1]
+    tab.engine.edit("item_factors", (0, 0), -113.0)
+    qtbot.waitUntil(lambda: tab.snapshot.params["item_factors"][0, 0] == -113.0, timeout=WAIT_MS)
+    tab._solved(result)
+    assert "Factors reached 113" in said[-1] and "weight decay" in said[-1]

@@ -58,6 +58,7 @@ PLOT_EVERY_S = 0.1  # and the loss curve at most this often: pyqtgraph's axes an
 # The loss plot (importing pyqtgraph blocks the GUI thread for ~0.3 s) waits this long after the first sheet, so
 # the labels' repaints and the worker's queued "idle" (which enables the buttons) are on screen first.
 AFTER_FIRST_FRAME_MS = 100
+FACTOR_ALARM = 10  # a solve whose factors pass this many times the largest rating is told about weight decay
 SIDE_MIN_WIDTH = 280  # the explain panel and the loss curve stay readable in a small window
 STATUS = ("device", "dataset", "step", "rmse", "rate")  # the status bar's fields this tab fills
 
@@ -404,7 +405,22 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
     def _solved(self, result) -> None:
         why = f". {result.why[0].upper()}{result.why[1:]}" if result.why else ""
         self.status_message.emit(f"Solve {result.ending}: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} in "
-                                 f"{result.iterations} iterations ({result.seconds:.2f} s){why}", 15000)
+                                 f"{result.iterations} iterations ({result.seconds:.2f} s){why}{self._valley_hint()}",
+                                 15000)
+
+    def _valley_hint(self) -> str:
+        """A learner left with factors of −113 beside 1–5 ratings is told why, and what gives the loss a minimum."""
+        snap = self.snapshot
+        if snap is None or snap.settings.weight_decay > 0:
+            return ""
+        factors = [a for a in (snap.params.get("user_factors"), snap.params.get("item_factors")) if a is not None]
+        largest = max((float(abs(a).max()) for a in factors if a.size), default=0.0)
+        rated = snap.ratings[snap.mask]
+        scale = float(abs(rated).max()) if rated.size else 1.0
+        if largest <= FACTOR_ALARM * scale:
+            return ""
+        return (f". Factors reached {largest:.3g}, far past the ratings' scale ({scale:g}): the loss slopes on along "
+                "a valley here; weight decay (wd > 0) gives it a minimum with small factors")
 
     def show_message(self, title: str, text: str) -> None:
         """A problem: with no sheet yet the loading page says it too; the window shows and records it."""
