@@ -252,3 +252,18 @@ def test_a_rating_far_outside_the_range_without_the_sigmoid_asks_first(qtbot, wi
     qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
     tab.question.button(QMessageBox.Yes).click()
     qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == 99.0, timeout=WAIT_MS)
+
+
+def test_fit_enlarges_the_sheet_in_a_large_window(qtbot, window):
+    """Issue 20, item 14: at 1920×1080 Ctrl+0 left the sheet at zoom 1 and a third of the window empty."""
+    window.resize(1920, 1080)
+    view = window.sheet.view
+    qtbot.wait(200)
+    window.sheet.actions["zoom_fit"].trigger()
+    assert view.zoom > 1.1 and view.fitting
+    qtbot.waitUntil(lambda: view.horizontalScrollBar().maximum() == 0 and view.verticalScrollBar().maximum() == 0,
+                    timeout=WAIT_MS)
+    need_w = view.verticalHeader().width() + view.horizontalHeader().length()
+    need_h = view.horizontalHeader().height() + view.verticalHeader().length()
+    room = (view.viewport().width(), view.viewport().height())
+    assert need_w > 0.9 * room[0] or need_h > 0.9 * room[1]  # it fills the view in one direction
