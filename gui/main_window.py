@@ -145,7 +145,7 @@ class QMainSheetWindow(QMainWindow):
         from collabsheet.gui.train.runner import TrainRunner
         from collabsheet.gui.train.tab import QTrainTab
 
-        tab = QTrainTab(self.channel.add("train", TrainRunner(device=self._device), QTrainHandle))
+        tab = QTrainTab(self.channel.add("train", TrainRunner(device=self._device), QTrainHandle), self.status_labels)
         for signal, slot in ((tab.message, self.show_message), (tab.notice, self.show_notice)):
             signal.connect(slot)
         return tab

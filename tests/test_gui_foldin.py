@@ -169,3 +169,27 @@ def test_clear_messages_for_what_cannot_be_folded_in(movielens, tmp_path):
                 device="cpu")
     with pytest.raises(ValueError, match="not a dot product"):
         runner.newuser.use_model(str(save(net.model, tmp_path / "net.pt")))
+
+
+def test_a_fold_in_with_as_many_ratings_as_unknowns_warns_and_flags_predictions_past_the_range(qtbot):
+    """Issue 20, item 18: two ratings with k = 1 and a bias fitted exactly (RMSE 0.0000) and recommended
+    "Contact 5.00 (model 33.49)" with no word of warning."""
+    from collabsheet.gui.sheet.frames import NewUserRow
+    from collabsheet.gui.sheet.newuser_panel import QNewUserPanel
+    from PySide6.QtGui import QAction
+
+    actions = {name: QAction(name) for name in ("fold_in", "use_model")}
+    panel = QNewUserPanel(actions)
+    qtbot.addWidget(panel)
+    ratings = np.full(5, np.nan)
+    ratings[:2] = (5.0, 1.0)
+    row = NewUserRow(ratings, np.full(5, np.nan), np.array([3.0]), 0.5, (("Contact", 33.49), ("Heat", 4.1)), "", 10,
+                     0.0, 5)
+    panel.show_row(row, (1.0, 5.0))
+    text = panel.text()
+    assert "Too few ratings" in text and "fits 2 numbers" in text
+    assert "Contact 5.00 (model 33.49, outside the ratings)" in text and "outside the ratings' range" in text
+    ratings[:4] = (5.0, 1.0, 3.0, 4.0)
+    panel.show_row(NewUserRow(ratings, row.predictions, row.factors, 0.5, (("Heat", 4.1),), "", 10, 0.3, 5),
+                   (1.0, 5.0))
+    assert "Too few" not in panel.text() and "outside" not in panel.text()

@@ -153,6 +153,20 @@ def test_the_data_boxes_make_new_lesson_data(qtbot, window):
     np.testing.assert_array_equal(tab.model.rows["y"], lesson_data(12, 42, noise=3.0).y)
 
 
+def test_a_csv_of_four_rows_is_not_called_data_rows_29(qtbot, window, tmp_path):
+    """Issue 20, item 11: after a 4-row CSV the data boxes still read "data: rows 29"."""
+    tab = window.graddesc
+    assert tab.controls.data_label.text() == "data: rows" and tab.controls.rows.value() == 29
+    path = tmp_path / "four.csv"
+    path.write_text("x,y\n1,32\n2,34\n3,36\n4,38\n")
+    tab.engine.open_csv(str(path))
+    qtbot.waitUntil(lambda: tab.progress.rows == 4, timeout=WAIT_MS)
+    assert tab.controls.data_label.text() != "data: rows" and "four.csv (4 rows)" in tab.controls.data_name.text()
+    tab.controls.rows.setValue(12)  # the recipe again: its boxes speak of the data once more
+    qtbot.waitUntil(lambda: tab.progress.rows == 12, timeout=WAIT_MS)
+    assert tab.controls.data_label.text() == "data: rows"
+
+
 def test_a_bad_workbook_says_so_in_one_line_and_the_rows_stay(qtbot, window, tmp_path):
     tab = window.graddesc
     for n in (1, 2, 3):

@@ -129,3 +129,60 @@ def test_a_learning_rate_past_the_box_says_so_and_momentum_tells_its_effective_s
     message = window.statusBar().currentMessage()
     assert "lr 1000 is outside" in message and "100" in message, message
     assert "lr·(1−β)" in c.beta.toolTip()
+
+
+def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
+    """Item 16: Play→Pause shifted Solve, Stop and Reset by ~12 px; the coach bar pushed the sheet down ~45 px."""
+    from collabsheet.engine.config import OptimizerSettings
+
+    tab = window.sheet
+    qtbot.waitUntil(lambda: tab.controls.ready, timeout=WAIT_MS)
+    solve_button = tab.controls.play_button.parentWidget().findChildren(type(tab.controls.play_button))
+    where = {b.text(): b.mapTo(window, b.rect().topLeft()) for b in solve_button if b.text() in ("Solve", "Reset")}
+    sheet_at = tab.view.mapTo(window, tab.view.rect().topLeft())
+    tab.actions["play"].setChecked(True)
+    qtbot.waitUntil(lambda: tab.actions["play"].text() == "Pause", timeout=WAIT_MS)
+    qtbot.wait(50)  # the layout settles in the event loop
+    assert {b.text(): b.mapTo(window, b.rect().topLeft()) for b in solve_button if b.text() in where} == where
+    tab.actions["play"].setChecked(False)
+    idle(qtbot, window)
+    tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
+    tab.engine.step(600)
+    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.coach_bar.isVisible(), timeout=WAIT_MS)
+    qtbot.wait(50)
+    assert tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
+
+
+def test_the_training_tab_status_bar_speaks_of_its_own_data(qtbot, window, tmp_path):
+    """Item 10: the Training tab's status bar showed the Sheet's data ("good.csv (43 ratings)") while it trained on
+    MovieLens; it is given back when the Sheet shows again."""
+    tab = window.sheet
+    path = tmp_path / "good.csv"
+    path.write_text("user,item,rating\n" + "\n".join(f"{u},{m},{(u + m) % 5 + 1}" for u in range(6) for m in range(7)))
+    tab.open_ratings(str(path))
+    qtbot.waitUntil(lambda: tab.snapshot.dataset == "good.csv", timeout=WAIT_MS)
+    idle(qtbot, window)
+    sheet_says = window.status_labels["dataset"].text()
+    assert "good.csv" in sheet_says
+    window.tabs.setCurrentWidget(window.train)
+    label = window.status_labels["dataset"]
+    qtbot.waitUntil(lambda: "users ×" in label.text(), timeout=WAIT_MS)
+    assert "good.csv" not in label.text() and window.status_labels["rmse"].text() == ""
+    window.tabs.setCurrentWidget(tab)
+    assert window.status_labels["dataset"].text() == sheet_says
+
+
+def test_a_solve_that_leaves_huge_factors_suggests_weight_decay(qtbot, window):
+    """Item 17: a Solve ended "converged" with factors −113 and 64.9 beside 1–5 ratings, and nothing said why."""
+    from types import SimpleNamespace
+
+    tab = window.sheet
+    said: list[str] = []
+    tab.status_message.connect(lambda text, _ms: said.append(text))
+    result = SimpleNamespace(why="", ending="converged", rmse_before=1.0, rmse=0.3, iterations=26, seconds=0.1)
+    tab._solved(result)  # factors of the lesson's size: nothing more to say
+    assert "weight decay" not in said[-1]
+    tab.engine.edit("item_factors", (0, 0), -113.0)
+    qtbot.waitUntil(lambda: tab.snapshot.params["item_factors"][0, 0] == -113.0, timeout=WAIT_MS)
+    tab._solved(result)
+    assert "Factors reached 113" in said[-1] and "weight decay" in said[-1]

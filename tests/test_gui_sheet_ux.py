@@ -243,3 +243,36 @@ def test_the_sigmoid_box_says_which_range_it_squashes_into(window):
     lo, hi = y_range(0.5, 5.0)  # MovieLens' ratings
     assert (lo, hi) == (0.0, 5.5) and f"({hi:g} on MovieLens)" in tip
     assert "the data's (min, max)" in tip and "lesson" in tip  # where it differs from the lesson, and why
+
+
+def test_a_rating_far_outside_the_range_without_the_sigmoid_asks_first(qtbot, window):
+    """Issue 20, item 19: 99 was taken silently without the sigmoid (and washed out the shading)."""
+    tab = window.sheet
+    assert not tab.snapshot.squash
+    i, j = map(int, np.argwhere(tab.snapshot.mask)[0])
+    before = float(tab.snapshot.ratings[i, j])
+    tab.model.setData(tab.model.index(*tab.model.layout.position(Cell("rating", (i, j)))), "99")
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    assert "99" in tab.question.text() and "sigmoid" not in tab.question.text()
+    tab.question.button(QMessageBox.Cancel).click()
+    qtbot.wait(300)
+    assert tab.snapshot.ratings[i, j] == before
+    tab.model.setData(tab.model.index(*tab.model.layout.position(Cell("rating", (i, j)))), "99")
+    qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
+    tab.question.button(QMessageBox.Yes).click()
+    qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == 99.0, timeout=WAIT_MS)
+
+
+def test_fit_enlarges_the_sheet_in_a_large_window(qtbot, window):
+    """Issue 20, item 14: at 1920×1080 Ctrl+0 left the sheet at zoom 1 and a third of the window empty."""
+    window.resize(1920, 1080)
+    view = window.sheet.view
+    qtbot.wait(200)
+    window.sheet.actions["zoom_fit"].trigger()
+    assert view.zoom > 1.1 and view.fitting
+    qtbot.waitUntil(lambda: view.horizontalScrollBar().maximum() == 0 and view.verticalScrollBar().maximum() == 0,
+                    timeout=WAIT_MS)
+    need_w = view.verticalHeader().width() + view.horizontalHeader().length()
+    need_h = view.horizontalHeader().height() + view.verticalHeader().length()
+    room = (view.viewport().width(), view.viewport().height())
+    assert need_w > 0.9 * room[0] or need_h > 0.9 * room[1]  # it fills the view in one direction

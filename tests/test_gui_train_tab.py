@@ -163,6 +163,11 @@ def test_picking_a_user_lists_the_engines_recommendations(tab, trained, qtbot):
     qtbot.keyClick(recs.user.lineEdit(), Qt.Key_Return)
     qtbot.waitUntil(lambda: bool(tab.window().messages), timeout=WAIT_MS)
     assert tab.window().messages[-1] == ("Recommendations", "user 424242 is not in the model (it knows 943 users)")
+    assert "424242" in tab.controls.status.text()
+    recs.user.setCurrentIndex(recs.user.findText("7"))  # issue 20, item 6: the red line went on after a good pick
+    recs.user.activated.emit(recs.user.currentIndex())
+    qtbot.waitUntil(lambda: "user 7 rated" in recs.about.text(), timeout=WAIT_MS)
+    assert "424242" not in tab.controls.status.text()
 
 
 @pytest.mark.parametrize("fields, text", [

@@ -212,7 +212,8 @@ class QGradDescControls(QWidget):
         self.data_name = QLabel("")
         self.data_name.setStyleSheet("color:#555")
         self.data_name.setMinimumWidth(1)  # a long file name is clipped, never widens the window
-        for widget in (QLabel("data: rows"), self.rows, QLabel("seed"), self.seed, QLabel("noise"), self.noise,
+        self.data_label = QLabel("data: rows")
+        for widget in (self.data_label, self.rows, QLabel("seed"), self.seed, QLabel("noise"), self.noise,
                        action_button(actions["open_csv"]), self.data_name):
             data.addWidget(widget)
         data.setStretch(data.count() - 1, 1)
@@ -303,8 +304,11 @@ class QGradDescControls(QWidget):
         self.labels["beta2"].setText("β2" if both else "β")
 
     def show_data(self, name: str, rows: int) -> None:
-        """Name the data in use; the recipe's boxes follow when it is the lesson's."""
-        self.data_name.setText(name)
+        """Name the data in use; the recipe's boxes speak of the data only while it is the recipe's."""
+        # engine.graddesc.data.lesson_data names its data "<rows> rows, seed <seed>, y = …"; a file has its name
+        recipe = name.startswith(f"{rows} rows, seed ")
+        self.data_label.setText("data: rows" if recipe else "lesson's recipe: rows")
+        self.data_name.setText(name if recipe else f"in use: {name} ({rows:,} rows)")
         self.data_name.setToolTip(f"{name}: {rows:,} rows")
 
     def show_state(self, state: str) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from collabsheet.engine.config import OptimizerSettings
 from collabsheet.gui.race.session import CHUNK, MAX_STEPS, RaceSession
+from collabsheet.gui.sheet.transitions import TAKEN
 
 if TYPE_CHECKING:
     from collabsheet.gui.sheet.host import SheetHost
@@ -56,7 +57,7 @@ class RaceCommands:
         host.settings = host.sheet.settings
         host.curves.close(host.timeline.branch.id)  # the curve jumps to the racer's loss and goes on from there
         self._changed()  # the coach's evidence was the sheet's old optimizer's, not the racer's
-        host.publish()
+        host.publish(TAKEN)
         host.emit("notice", f"The sheet took {label} from the race")
 
     def tick(self) -> float | None:

@@ -64,6 +64,14 @@ class QCoachBar(QFrame):
         column.addLayout(top)
         column.addLayout(self._layout)
         self.setMinimumWidth(1)  # a long verdict wraps and long fixes clip: the sheet's width never follows them
+        # Its room is kept while it is hidden and its height never changes: a bar that came and went pushed the
+        # sheet down under the mouse (a typed rating landed on the row below). The full evidence is its tooltip.
+        probe = QFixButton("lr ÷ 10")
+        self.setFixedHeight(2 * self.title.sizeHint().height() + probe.sizeHint().height() + 3 + 3 + 2 * 2)
+        probe.deleteLater()
+        policy = self.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.setSizePolicy(policy)
         self.hide()
 
     def _key(self, d: Diagnosis) -> tuple:
@@ -81,6 +89,7 @@ class QCoachBar(QFrame):
         self.setStyleSheet(f"QCoachBar {{ background: {STYLES.get(d.kind, '#eee')}; border-bottom: 1px solid #bbb }}")
         self.title.setText(f"<b>{TITLES.get(d.kind, d.kind)}:</b>")
         self.evidence.setText(d.evidence)
+        self.evidence.setToolTip(d.evidence)
         for button in self.buttons:
             self._layout.removeWidget(button)
             button.deleteLater()

@@ -80,7 +80,16 @@ class QControls(QWidget):
         self.steps_n.setToolTip("N for Step ×N")
         run.addWidget(self.steps_n)
         for name in ("play", "solve", "stop", "reset"):
-            run.addWidget(action_button(actions[name]))
+            button = action_button(actions[name])
+            if name == "play":  # as wide as "Pause" too: Play→Pause must not move Solve, Stop and Reset
+                self.play_button = button
+                text, widths = actions[name].text(), []
+                for label in ("Play", "Pause"):
+                    actions[name].setText(label)
+                    widths.append(button.sizeHint().width())
+                actions[name].setText(text)
+                button.setFixedWidth(max(widths))
+            run.addWidget(button)
         self.seed = QSpinBox()  # the first sheet's seed, then what Reset draws
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("seed of the random factors that Reset draws")

@@ -14,19 +14,23 @@ class SheetEdits:
     """Typing into the sheet: undo and redo through the engine, a red corner on cells that differ from before."""
 
     def edit(self, block: str, index: tuple, value: float | None) -> None:
-        """A typed value: recorded for undo; under the sigmoid a rating outside the data's range asks first."""
+        """A typed value: recorded for undo; a rating outside the data's range asks first."""
         snap = self.snapshot
         if snap is None:
             return
         cell = Cell(block, tuple(index))
         old = self._value(cell)
         rated = snap.ratings[snap.mask]
-        if block == "rating" and snap.squash and value is not None and rated.size and not (
-                rated.min() <= value <= rated.max()):
-            box = QMessageBox(QMessageBox.Question, "Rating outside the range",
-                              f"The sigmoid squashes predictions into the ratings' range ({rated.min():g} to "
-                              f"{rated.max():g}). A rating of {value:g} widens that range, so every prediction "
-                              "on the sheet rescales. Type it anyway?", QMessageBox.Yes | QMessageBox.Cancel, self)
+        if block == "rating" and value is not None and rated.size and not rated.min() <= value <= rated.max():
+            # Either way the learner should know before: under the sigmoid every prediction rescales; without it
+            # one far-off rating pulls the factors towards it and takes the colour scale with it (99 on a 1–5 sheet)
+            why = (f"The sigmoid squashes predictions into the ratings' range ({rated.min():g} to {rated.max():g}). "
+                   f"A rating of {value:g} widens that range, so every prediction on the sheet rescales."
+                   if snap.squash else
+                   f"The ratings on this sheet go from {rated.min():g} to {rated.max():g}. A rating of {value:g} is "
+                   "outside them: the loss will pull the factors towards it, and the shading stretches to hold it.")
+            box = QMessageBox(QMessageBox.Question, "Rating outside the range", f"{why} Type it anyway?",
+                              QMessageBox.Yes | QMessageBox.Cancel, self)
             box.setDefaultButton(QMessageBox.Cancel)
             self.question = box
             box.finished.connect(lambda button: self._answered_range(button, cell, old, value))

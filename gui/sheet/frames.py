@@ -92,6 +92,7 @@ class Frame(BaseFrame):
     preview: Preview | None = None  # the first sheet's ratings, while the engine starts
     losses: list[Points] = field(default_factory=list)
     clear_curves: bool = False  # a new run began: drop the old loss curves
+    transitions: list[str] = field(default_factory=list)  # what happened since the last frame (gui.sheet.transitions)
     top: int | None = None  # the top-N the sheet was built for, with a new sheet (the top-N box shows it)
     solving: tuple[int, float] | None = None  # (iterations, RMSE) of a solve in progress
     explanation: Explanation | None = None  # the selected cell explained with the newest snapshot's numbers …
@@ -107,10 +108,13 @@ class Frame(BaseFrame):
     me: NewUserRow | None = None  # the new user's row …
     me_sent: bool = False  # … when this frame brings it (None then means: no such row)
 
-    def merge(self, events: tuple = (), clear: bool = False, losses: Points | None = None, **fields) -> None:
+    def merge(self, events: tuple = (), clear: bool = False, losses: Points | None = None,
+              transition: str | None = None, **fields) -> None:
         if clear:
             self.losses.clear()
             self.clear_curves = True
+        if transition is not None and transition not in self.transitions:
+            self.transitions.append(transition)  # every one since the GUI last looked: their effects add up
         if losses is not None and len(losses.values):
             self.losses.append(losses)
         for value, flag in (("diagnosis", "diagnosed"), ("me", "me_sent")):

@@ -11,6 +11,7 @@ import numpy as np
 
 from collabsheet.engine.config import OptimizerSettings
 from collabsheet.gui.sheet.frames import BranchInfo, TimelineInfo
+from collabsheet.gui.sheet.transitions import BRANCHED
 
 if TYPE_CHECKING:
     from collabsheet.engine.sheet.snapshot import Snapshot
@@ -33,9 +34,10 @@ class HistoryCommands:
         if self.host.sheet is None:
             return
         self.host.pause()
+        before = self.host.timeline.branch.id
         self.host.timeline.seek(int(step), branch)
         self.host.settings = self.host.sheet.settings
-        self.host.publish()
+        self.host.publish(BRANCHED if self.host.timeline.branch.id != before else None)
 
     def resume(self, branch: int) -> None:
         """Go to a branch's head, to go on from where it stopped."""
@@ -44,7 +46,7 @@ class HistoryCommands:
         self.host.pause()
         self.host.timeline.resume(branch)
         self.host.settings = self.host.sheet.settings
-        self.host.publish()
+        self.host.publish(BRANCHED)
 
     def rewind(self, step: int, settings: OptimizerSettings) -> None:
         """The coach's fix: back to `step`, going on with `settings` from there (a new branch when in the past)."""
@@ -53,7 +55,7 @@ class HistoryCommands:
         self.host.pause()
         self.host.timeline.rewind(int(step), settings)
         self.host.settings = settings
-        self.host.publish()
+        self.host.publish(BRANCHED)
         self.host.emit("notice", f"Back at step {step:,} with {settings.label}, lr {settings.lr:g}: press Step or Play to "
                             "go on from there")
 
@@ -68,7 +70,8 @@ class HistoryCommands:
             return v.id
 
         mine = root(views[tl.branch.id])
-        branches = tuple(BranchInfo(v.id, v.parent, v.fork, v.end, v.label) for v in views.values() if root(v) == mine)
+        branches = tuple(BranchInfo(v.id, v.parent, v.fork, v.end, branch_label(v)) for v in views.values()
+                         if root(v) == mine)
         return TimelineInfo(tl.branch.id, self.host.sheet.steps, views[mine].fork, tl.branch.end, branches,
                             dict(self.host.curves.series))
 
@@ -91,3 +94,13 @@ class HistoryCommands:
             return {"diagnosis": coach.diagnose_snapshot(np.zeros(0), snap, snap.step), "diagnosed": True}
         start = int(curve.steps[0])
         return {"diagnosis": coach.diagnose_snapshot(curve.losses, snap, start), "diagnosed": True}
+
+
+def branch_label(view) -> str:
+    """A branch as the picker names it: its first settings, and its settings now when they changed along it (a racer
+    taken, another lr), so a branch that took Momentum does not go on being called Adam."""
+    first, last = view.segments[0][1], view.segments[-1][1]
+    name = f"{first.label} · lr {first.lr:g}"
+    if len(view.segments) == 1:
+        return name
+    return f"{name} …" if last == first else f"{name} → {last.label} · lr {last.lr:g}"

@@ -32,8 +32,8 @@ class SheetHost(Protocol):
     clock: FrameClock
     playing: bool
 
-    def publish(self) -> None:
-        """Put the current snapshot and everything that goes with it in the mailbox."""
+    def publish(self, transition: str | None = None) -> None:
+        """Put the current snapshot and everything that goes with it in the mailbox (after `transition`, if any)."""
 
     def pause(self) -> None:
         """Stop Play or a Step ×N between chunks."""

@@ -26,13 +26,24 @@ def row_html(row: NewUserRow, lo: float, hi: float) -> str:
     else:
         lines.append(f"<p>Folded in at step {row.folded_at:,}: your row fits your own ratings to RMSE "
                      f"{row.rmse:.4f}.</p>")
+        unknowns = 0 if row.factors is None else len(row.factors) + (row.bias is not None)
+        if unknowns and rated <= unknowns:  # as many numbers to fit as ratings: any ratings fit exactly
+            lines.append(f"<p style='color:#b00'><b>Too few ratings to learn from:</b> fold-in fits {unknowns} "
+                         f"numbers (your factors{' and bias' if row.bias is not None else ''}) to your {rated} "
+                         f"ratings, so it can match them exactly whatever they are; rate more than {unknowns} "
+                         "movies before trusting these recommendations.</p>")
         if row.top:
-            items = []
+            items, clipped = [], False
             for title, p in row.top:
                 shown = min(max(p, lo), hi)
-                extra = "" if shown == p else f" <span style='color:#777'>(model {p:.2f})</span>"
+                clipped |= shown != p
+                extra = "" if shown == p else f" <span style='color:#b00'>(model {p:.2f}, outside the ratings)</span>"
                 items.append(f"<li>{html.escape(title)} <b>{shown:.2f}</b>{extra}</li>")
             lines.append(f"<p>Recommended for you, from {row.movies:,} movies:</p><ol>{''.join(items)}</ol>")
+            if clipped:
+                lines.append(f"<p style='color:#b00'>Some predictions fall outside the ratings' range ({lo:g} to "
+                             f"{hi:g}): they are shown clipped to it, the model's own number beside. A model that "
+                             "predicts past the scale has fitted too few ratings or too large factors.</p>")
     if row.note:
         lines.append(f"<p style='color:#955'>{html.escape(row.note)}.</p>")
     return "".join(lines)

@@ -35,6 +35,7 @@ from collabsheet.gui.sheet.frames import Frame
 from collabsheet.gui.sheet.history_commands import HistoryCommands
 from collabsheet.gui.sheet.load_commands import LoadCommands, new_timeline
 from collabsheet.gui.sheet.newuser_commands import NewUserCommands
+from collabsheet.gui.sheet.transitions import DIVERGED, NEW_SHEET, RESHAPED
 from collabsheet.gui.sheet.xlsx_commands import XlsxCommands
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
@@ -108,7 +109,7 @@ class SheetRunner(Runner):
         if self.sheet is None or self.playing:
             return None
         result = self._steps(n)
-        self.publish()
+        self.publish(DIVERGED if result.diverged else None)
         if result.diverged:
             self.emit("diverged")
         return result
@@ -173,6 +174,7 @@ class SheetRunner(Runner):
                 self.pause()
         if result.diverged:
             self.pause()
+            self.publish(DIVERGED)
             self.emit("diverged")
         if not self.playing:
             return None
@@ -275,7 +277,7 @@ class SheetRunner(Runner):
             self.curves.close(self.timeline.branch.id)  # the curve goes on, in a new series, from here
             self.history.fresh_evidence()
             self.newuser.reshaped()
-            self.publish()
+            self.publish(RESHAPED)
         else:
             sheet = self.loader.build(top_crosstab(self.loader.ratings, top), config)
             self.top, self.config = top, config
@@ -297,7 +299,7 @@ class SheetRunner(Runner):
         self.curves.clear()
         # One put brings the cleared curves and the new sheet together: a frame taken between the two would show
         # the old sheet's controls waiting for the engine.
-        self._publish(snap, clear=True, top=self.top)
+        self._publish(snap, clear=True, top=self.top, transition=NEW_SHEET)
         self.curves.mark(snap.step, snap.rmse, START_LABEL)
 
     def set_optimizer(self, settings: OptimizerSettings) -> None:
@@ -345,10 +347,10 @@ class SheetRunner(Runner):
             self.mailbox.put(explanation=self._explain(self._shown), explained=True)
 
     # --- frames ------------------------------------------------------------------------------
-    def publish(self) -> None:
-        """Put the current snapshot, explained, in the mailbox."""
+    def publish(self, transition: str | None = None) -> None:
+        """Put the current snapshot, explained, in the mailbox (with the transition it follows, if any)."""
         with self.clock.publishing():
-            self._publish(self.sheet.snapshot())
+            self._publish(self.sheet.snapshot(), transition=transition)
 
     def _publish(self, snap, **more) -> None:
         self._shown = snap

@@ -36,6 +36,7 @@ from collabsheet.gui.sheet.newuser_panel import QNewUserPanel
 from collabsheet.gui.sheet.runner import SOLVE_AXIS
 from collabsheet.gui.sheet.overlay import precedent_ranges
 from collabsheet.gui.sheet.timeline_bar import QTimelineBar
+from collabsheet.gui.sheet.transitions import SheetTransitions
 from collabsheet.gui.sheet.view import QSheetView
 from collabsheet.gui.widgets.boxes import column, fill, set_body, splitter, titled
 from collabsheet.gui.widgets.legend import QLegend
@@ -58,6 +59,7 @@ PLOT_EVERY_S = 0.1  # and the loss curve at most this often: pyqtgraph's axes an
 # The loss plot (importing pyqtgraph blocks the GUI thread for ~0.3 s) waits this long after the first sheet, so
 # the labels' repaints and the worker's queued "idle" (which enables the buttons) are on screen first.
 AFTER_FIRST_FRAME_MS = 100
+FACTOR_ALARM = 10  # a solve whose factors pass this many times the largest rating is told about weight decay
 SIDE_MIN_WIDTH = 280  # the explain panel and the loss curve stay readable in a small window
 STATUS = ("device", "dataset", "step", "rmse", "rate")  # the status bar's fields this tab fills
 
@@ -123,6 +125,16 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
         self._pending_losses: list = []
         self._texts_at = self._plotted_at = 0.0
         self._select_me = False  # the new user's row was asked for: put the cursor in it when it shows
+        self.precedents: tuple = ()  # the selected cell's precedents as the engine named them (blocks, not places)
+        self.transitions = SheetTransitions({
+            "loss_plot": lambda frame, _: self._clear_losses(), "controls": lambda frame, _: self.controls.show_sheet(frame.snapshot),
+            "top": lambda frame, _: frame.top is not None and self.controls.set_top(frame.top, lift=True),
+            "edits": lambda frame, previous: self._forget_edits(frame.snapshot, previous),
+            "coach": lambda frame, _: frame.diagnosed or self._show_diagnosis(None),
+            "message": lambda frame, previous: previous is not None and self.status_message.emit("", 0),
+            "explain": lambda frame, _: frame.explained or self.explain.cell is None or self.select(self.explain.cell),
+        })
+        self.last_transitions: list[str] = []  # what the last transition cleared (for the record and tests)
         self._build_layout()
         self._wires = []
         self._wire()
@@ -188,7 +200,11 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
 
     # --- engine → tab ------------------------------------------------------------------------
     def render(self, frame: Frame) -> None:
-        """Repaint from the newest frame: curves, solve progress, then the sheet and the panel."""
+        """Repaint from the newest frame: what its transitions make stale first, then curves, solve progress, the
+        sheet and the panel."""
+        first = not self.controls.ready
+        if frame.snapshot is not None and frame.transitions:  # gui.sheet.transitions decides what each one clears
+            self.last_transitions = self.transitions.apply(frame, self.snapshot)
         self._show_losses(frame)
         if frame.solving is not None and self.state == SOLVING:  # a last report may arrive after the solve ended
             self.controls.show_solving(*frame.solving)
@@ -204,20 +220,13 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
             if frame.preview is not None and self.snapshot is None:
                 self._show_preview(frame.preview)
             return
-        previous, self.snapshot = self.snapshot, snap
-        first = not self.controls.ready
-        if frame.clear_curves:  # a new sheet (opened, rebuilt, reset or imported): the controls follow it
-            self.controls.show_sheet(snap)
-            if frame.top is not None:  # what the sheet was built for: a small file's clamp must not outlive it
-                self.controls.set_top(frame.top, lift=True)
-            if not first:
-                self.status_message.emit("", 0)  # what was said of the old run no longer holds
-            self._forget_edits(snap, previous)
+        self.snapshot = snap
         self.controls.follow(snap)
         if frame.me_sent:
             self._show_me(frame.me, snap)
         self.model.set_extras(frame.blank_predictions, frame.recommendations)
         self.model.set_snapshot(frame.display if frame.display is not None else snap)
+        self._place_marks()
         if frame.timeline is not None:
             self.timeline = frame.timeline
             if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
@@ -259,10 +268,18 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
         self.notice.emit(text)
 
     def _show_explanation(self, explanation) -> None:
-        """The panel's text, and the precedents it names boxed on the sheet."""
+        """The panel's text; the precedents it names are boxed once the table has the frame's layout."""
         self.explain.render(explanation)
-        precedents = explanation.precedents if explanation is not None and self.explain.cell is not None else ()
-        self.view.set_marks(precedents=precedent_ranges(self.model.layout, precedents))
+        self.precedents = tuple(explanation.precedents) if explanation is not None else ()
+        self._place_marks()
+
+    def _place_marks(self) -> None:
+        """Box the precedents on the table's layout now: a box placed on the layout before (a column more with
+        biases, another dataset's rows) would land on the wrong cells."""
+        precedents = self.precedents if self.explain.cell is not None else ()
+        ranges = precedent_ranges(self.model.layout, precedents)
+        if ranges != self.view.precedents:
+            self.view.set_marks(precedents=ranges)
 
     def select(self, cell: Cell | None) -> None:
         """Explain `cell`: the engine sends its explanation with the next frames."""
@@ -316,14 +333,18 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
             self._plotted_at = self._texts_at
             self.loss_plot.refresh()
 
-    def _show_losses(self, frame: Frame) -> None:
+    def _clear_losses(self) -> None:
+        """A new run: the old run's curves, start dot and axis ranges go."""
         if self.loss_plot is None:
-            if frame.clear_curves:
-                self._pending_losses.clear()
+            self._pending_losses.clear()
+        else:
+            self.loss_plot.clear()
+
+    def _show_losses(self, frame: Frame) -> None:
+        """The frame's new points (a new run's plot was cleared by its transition, before them)."""
+        if self.loss_plot is None:
             self._pending_losses += frame.losses
             return
-        if frame.clear_curves:
-            self.loss_plot.clear()
         if frame.losses:
             self.loss_plot.add(frame.losses)
         if frame.timeline is not None:
@@ -403,7 +424,22 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
     def _solved(self, result) -> None:
         why = f". {result.why[0].upper()}{result.why[1:]}" if result.why else ""
         self.status_message.emit(f"Solve {result.ending}: RMSE {result.rmse_before:.4f} → {result.rmse:.4f} in "
-                                 f"{result.iterations} iterations ({result.seconds:.2f} s){why}", 15000)
+                                 f"{result.iterations} iterations ({result.seconds:.2f} s){why}{self._valley_hint()}",
+                                 15000)
+
+    def _valley_hint(self) -> str:
+        """A learner left with factors of −113 beside 1–5 ratings is told why, and what gives the loss a minimum."""
+        snap = self.snapshot
+        if snap is None or snap.settings.weight_decay > 0:
+            return ""
+        factors = [a for a in (snap.params.get("user_factors"), snap.params.get("item_factors")) if a is not None]
+        largest = max((float(abs(a).max()) for a in factors if a.size), default=0.0)
+        rated = snap.ratings[snap.mask]
+        scale = float(abs(rated).max()) if rated.size else 1.0
+        if largest <= FACTOR_ALARM * scale:
+            return ""
+        return (f". Factors reached {largest:.3g}, far past the ratings' scale ({scale:g}): the loss slopes on along "
+                "a valley here; weight decay (wd > 0) gives it a minimum with small factors")
 
     def show_message(self, title: str, text: str) -> None:
         """A problem: with no sheet yet the loading page says it too; the window shows and records it."""

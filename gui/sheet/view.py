@@ -13,6 +13,7 @@ from collabsheet.gui.sheet.painter import paint_sheet
 
 HEADER_HEIGHT = 118  # room for a rotated movie title of ~18 characters, at zoom 1
 MIN_POINTS, MAX_POINTS = 5.0, 28.0  # the cells' font size, zoomed
+FIT_SLACK = 1.04  # fitting stops once the sheet fills the view to within 4% in its tighter direction
 ZOOM_STEP = 1.15
 
 
@@ -150,7 +151,7 @@ class QSheetView(QTableView):
         self.set_zoom(self.zoom * ZOOM_STEP ** steps)
 
     def fit(self) -> None:
-        """The largest zoom (at most 1) at which the whole sheet fits the view without scrolling."""
+        """The largest zoom at which the whole sheet fits the view without scrolling (above 1 on a large screen)."""
         layout = self.sheet_model().layout
         if layout is None or self._in_fit:
             return
@@ -162,15 +163,23 @@ class QSheetView(QTableView):
 
     def _fit(self) -> None:
         room_w, room_h = self.width() - 2 * self.frameWidth(), self.height() - 2 * self.frameWidth()
-        zoom = 1.0
+        zoom, fits = 1.0, None  # fits: the largest zoom tried at which the sheet fitted
         for _ in range(12):  # widths are not exactly linear in the font size: home in on it
             self.set_zoom(zoom, fitting=True)
             need_w = self.verticalHeader().width() + self.horizontalHeader().length()
             need_h = self.horizontalHeader().height() + self.verticalHeader().length()
             scale = min(room_w / max(need_w, 1), room_h / max(need_h, 1))
-            if scale >= 1 or self.font().pointSizeF() <= MIN_POINTS:
+            points = self.font().pointSizeF()
+            if scale >= 1:
+                fits = max(fits or 0.0, self.zoom)
+                if scale < FIT_SLACK or points >= MAX_POINTS:  # snug, or as large as the text goes
+                    break
+            elif points <= MIN_POINTS:
                 break
-            zoom = self.zoom * max(scale, 0.5) * 0.99
+            # A large screen grows the sheet too (a third of a 1920×1080 window stayed empty), by steps of at most 2×
+            zoom = self.zoom * min(max(scale, 0.5), 2.0) * 0.99
+        if fits is not None and abs(fits - self.zoom) > 1e-9 and scale < 1:
+            self.set_zoom(fits, fitting=True)  # the last try overshot: back to the largest that fitted
         self.fitting = True
 
     def resizeEvent(self, event) -> None:

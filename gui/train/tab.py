@@ -59,9 +59,13 @@ class QTrainTab(Wires, QWidget):
     message = Signal(str, str)  # title, text: for the window's message box
     notice = Signal(str)  # a success, for the status bar
 
-    def __init__(self, engine: QTrainHandle, parent=None) -> None:
+    def __init__(self, engine: QTrainHandle, status: dict | None = None, parent=None) -> None:
         super().__init__(parent)
         self.engine = engine
+        self.status_labels = status or {}  # the window's status bar fields: this tab's data while it is shown
+        self._saved_status: dict[str, str] | None = None
+        self._status: dict[str, str] = {}  # what this tab says there
+        self._error_title: str | None = None  # the command whose failure the status line shows in red
         self.state = TrainState.IDLE
         self.results: Results | None = None
         self.frames = 0  # frames rendered
@@ -140,9 +144,27 @@ class QTrainTab(Wires, QWidget):
         """The first time the tab shows: its plots, and the default ratings read in the worker."""
         super().showEvent(event)
         self._build_plots()
+        # The status bar speaks of this tab's ratings while it shows, not of the Sheet's (it is given back on hide)
+        self._saved_status = {name: label.text() for name, label in self.status_labels.items()}
+        self._show_status()
         if not self.asked_ratings:
             self.asked_ratings = True
             self.engine.load_ratings(None)
+
+    def hideEvent(self, event) -> None:
+        super().hideEvent(event)
+        if self._saved_status is not None:  # give the status bar back as the other tab left it
+            for name, text in self._saved_status.items():
+                self.status_labels[name].setText(text)
+            self._saved_status = None
+
+    def _show_status(self) -> None:
+        """This tab's fields in the window's status bar, while it is shown (the others blank: they are the Sheet's)."""
+        if self._saved_status is None:
+            return
+        for name, label in self.status_labels.items():
+            if name != "device":
+                label.setText(self._status.get(name, ""))
 
     # --- commands ----------------------------------------------------------------------------
     def train(self, settings: Recipe | str | None = None, seed: int | None = None) -> bool:
@@ -183,9 +205,12 @@ class QTrainTab(Wires, QWidget):
         self._build_plots()
         self.frames += 1
         if frame.clear_run:
+            self._error_title = None  # a new run: a red line about the old model is stale
             self._clear()
         if frame.ratings is not None:
             r = frame.ratings
+            self._status = {"dataset": f"{r.name} ({r.ratings:,} ratings) · {r.users:,} users × {r.movies:,} movies"}
+            self._show_status()
             self.controls.ratings.setText(f"{r.name} · {r.ratings:,} ratings ({r.low:g}–{r.high:g}) · "
                                           f"{r.users:,} users × {r.movies:,} movies")
             self.controls.ratings.setToolTip(self.controls.ratings.text())
@@ -203,6 +228,9 @@ class QTrainTab(Wires, QWidget):
             self._show_results(frame.results)
         if frame.recommended is not None:
             self.recommendations.show_recommended(frame.recommended)
+            if self._error_title == "Recommendations":  # "user 99999 is not in the model" no longer holds
+                self._error_title = None
+                self.controls.say("")
         now = time.perf_counter()
         if self.state == TrainState.IDLE or frame.epochs or now - self._plotted_at >= PLOT_EVERY_S:
             self._plotted_at = now
@@ -280,6 +308,7 @@ class QTrainTab(Wires, QWidget):
     def show_message(self, title: str, text: str) -> None:
         """A problem from the worker: said in the tab's status line, and to the window."""
         self.controls.say(f"{title}: {text}", error=True)
+        self._error_title = title
         self.message.emit(title, text)
 
     def close_tab(self) -> None:

@@ -34,6 +34,7 @@ class _Trace:
         self.x = np.empty(1024)
         self.y = np.empty(1024)
         self.n = 0
+        self.dotted = False  # drawn with a dot on each point: a line through one point draws nothing
 
     def extend(self, x0: int, values: np.ndarray) -> None:
         need = self.n + len(values)
@@ -51,7 +52,19 @@ class _Trace:
 
     def show(self) -> None:
         y = self.y[:self.n]
-        self.item.setData(self.x[:self.n], np.where(np.isfinite(y) & (y > 0), y, np.nan))
+        shown = np.isfinite(y) & (y > 0)
+        self.item.setData(self.x[:self.n], np.where(shown, y, np.nan))
+        # A series with one point to draw (a segment whose first step diverged, lr 100) would be named in the legend
+        # and be nowhere on the plot: it gets a dot until it has a line.
+        lone = int(shown.sum()) == 1 and self.item.opts.get("pen") is not None
+        if lone != self.dotted:
+            self.dotted = lone
+            pen = self.item.opts["pen"]
+            self.item.setSymbol("o" if lone else None)
+            if lone:
+                self.item.setSymbolSize(7)
+                self.item.setSymbolBrush(pg.mkPen(pen).color())
+                self.item.setSymbolPen(None)
 
 
 class QCurvePlot(QWidget):
