@@ -56,10 +56,14 @@ def test_every_block_starts_aligned_and_padding_stays_zero() -> None:
         for name, block in blocks.items():
             for b in range(batch.B):
                 assert block[b].data_ptr() % ALIGN == 0, name
-            assert block.shape[-1] % ROW == 0 or block.shape[-1] == 5  # movies padded; k is not
+            assert block[0].numel() % ROW == 0, name  # every copy's block a whole number of ROWs
         assert not blocks["user_factors"][:, 15:].any() and not blocks["item_factors"][:, :, 15:].any()
         assert not blocks["user_bias"][:, 15:].any() and not blocks["item_bias"][:, 15:].any()
-    assert padded(15) == 16 and padded(16) == 16 and padded(17) == 32
+    assert padded(15, 15, 5, True) == (16, 16) and padded(200, 200, 50, False) == (200, 200)
+    assert padded(200, 200, 50, True) == (208, 208) and padded(17, 16, 4, False) == (20, 16)
+    for n, m, k, biases in [(7, 9, 2, False), (21, 34, 7, True), (943, 1682, 50, True), (1, 1, 1, False)]:
+        N, M = padded(n, m, k, biases)
+        assert N >= n and M >= m and all(s % ROW == 0 for s in (N * k, k * M, N * M) + ((N, M) if biases else ()))
 
 
 def _reference(grid: Crosstab, config: SheetConfig, settings: O, steps: int) -> np.ndarray:

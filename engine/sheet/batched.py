@@ -5,7 +5,8 @@ loss, gradient and update, on data laid out alike. So a racer, a restored checkp
 identical operations on identically aligned data, and agree to the last bit on any CPU (on one thread).
 
 Layout. Each block of θ is stored for all copies at once, block by block ((B, users, k), (B, k, movies),
-(B, users), (B, movies)), with users and movies padded with zeros to a multiple of ROW, from a 64-byte boundary.
+(B, users), (B, movies)), with users and movies padded with zeros (as few as needed) so that every block of a copy
+is a whole number of ROWs, from a 64-byte boundary.
 Hence two guarantees that a plain stack of copies lacks:
 - every copy's matrices (factors, predictions, errors, gradients) start 64-byte aligned, as a lone sheet's do:
   a BLAS kernel (MKL's DGEMM among them) may round a product differently when an operand moves by 8 bytes;
@@ -51,9 +52,15 @@ DOT_LOOP = 400  # ATen computes a batched product of fewer multiply-adds per cop
 TABLE = 2**15  # Adam's per-step coefficients worked out at once: small enough to stay in cache
 
 
-def padded(size: int) -> int:
-    """size rounded up to a multiple of ROW."""
-    return -(-size // ROW) * ROW
+def padded(users: int, movies: int, k: int, biases: bool) -> tuple[int, int]:
+    """The fewest users and movies, at least these, that make every block of a copy a whole number of ROWs:
+    the factors (users·k, k·movies), the biases (users, movies) and the predictions (users·movies)."""
+    def whole(n: int, m: int) -> bool:
+        sizes = (n * k, k * m, n * m) + ((n, m) if biases else ())
+        return all(size % ROW == 0 for size in sizes)
+
+    return min(((n, m) for n in range(users, users + ROW) for m in range(movies, movies + ROW) if whole(n, m)),
+               key=lambda nm: (nm[0] * nm[1] + (nm[0] + nm[1]) * k, nm))
 
 
 def aligned_zeros(size: int, device: torch.device) -> torch.Tensor:
@@ -134,7 +141,7 @@ class BatchedSheet:
         self.B = len(self.settings)
         n, k, items = model.n_users, model.config.k, model.n_items
         self._n, self._m = n, items
-        N, M = padded(n), padded(items)
+        N, M = padded(n, items, k, model.config.biases)
         shapes = {"user_factors": (N, k), "item_factors": (k, M)}
         if model.config.biases:
             shapes |= {"user_bias": (N,), "item_bias": (M,)}
