@@ -38,6 +38,12 @@ class Recipe:
     cycle_mult: int = 1  # SGDR: each cycle this many times the one before
     warmup: bool = False  # SGDR: the first 1/20 of the first cycle at lr/100, as the lesson's fastai 0.7
     bs: int = 64  # mini-batch size (the lesson's)
+    # an epoch has at most this many batches (0: no limit): on more ratings the batch grows instead, so each
+    # batch's fixed cost (a few hundred µs of Python and kernel launches) stays small beside its arithmetic
+    epoch_batches: int = 0
+    # updates touch only the rows a batch used (sparse embedding gradients, engine.optim.rowwise's lazy Adam,
+    # weight decay on the rows seen): a batch costs what it holds, not users + movies. Adam and AdamW only.
+    sparse: bool = False
     y_range: str = "data"  # dotbias: how the sigmoid squashes predictions, one of Y_RANGES
     nh: int = 10  # net: hidden units
     p1: float = 0.5  # net: dropout on the embeddings
@@ -51,6 +57,11 @@ class Recipe:
                 raise ValueError(f"unknown {field} {getattr(self, field)!r}; choose one of {', '.join(options)}")
         if not MIN_K <= self.factors <= MAX_K:
             raise ValueError(f"factors must be between {MIN_K} and {MAX_K}, got {self.factors}")
+        if self.epoch_batches < 0:
+            raise ValueError(f"batches per epoch must not be negative, got {self.epoch_batches}")
+        if self.sparse and self.optimizer not in ("adam", "adamw"):
+            raise ValueError(f"row-wise (sparse) updates need adam or adamw, not {self.optimizer}; "
+                             "turn sparse off for sgd and momentum")
         for field in ("epochs", "bs", "nh", "cycle_len", "cycle_mult"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{_label(field)} must be at least 1, got {getattr(self, field)}")
@@ -67,7 +78,15 @@ class Recipe:
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
+        if changes.get("optimizer") in ("sgd", "momentum") and "sparse" not in changes:
+            changes["sparse"] = False  # row-wise updates are Adam's; plain SGD updates every row as the lesson
         return replace(self, **{"name": f"{self.name} (changed)" if self.name != "custom" else "custom", **changes})
+
+    def batch_size(self, n_train: int) -> int:
+        """The batch size for n_train training ratings: bs, or larger where epoch_batches caps the batches."""
+        if not self.epoch_batches:
+            return self.bs
+        return max(self.bs, -(-n_train // self.epoch_batches))
 
     def summary(self) -> str:
         """One line: the model, its size and how it trains."""
@@ -82,7 +101,9 @@ class Recipe:
             sched = f"sgdr(cycle_len={self.cycle_len}, cycle_mult={self.cycle_mult}{warm})"
         opt = self.optimizer if self.optimizer != "momentum" else f"sgd momentum {self.momentum:g}"
         wd = f"wd={self.wd:g}" + (f" (y: {self.implicit_wd:g})" if self.model == "svdpp" else "")
-        parts += [f"{opt} lr={self.lr:g} {wd}", sched, f"{self.epochs} epochs", f"bs={self.bs}"]
+        bs = f"bs={self.bs}" + (f" (at most {self.epoch_batches} batches an epoch)" if self.epoch_batches else "")
+        rows = " (row-wise)" if self.sparse else ""
+        parts += [f"{opt}{rows} lr={self.lr:g} {wd}", sched, f"{self.epochs} epochs", bs]
         return " · ".join(parts)
 
 
