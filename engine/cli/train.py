@@ -9,19 +9,18 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from engine.cli.options import progress
 from engine.data.movielens import default_ratings
 from engine.data.ratings import load_ratings
 from engine.device import device_label, pick_device
 from engine.train.analysis import valid_predictions
+from engine.train.checkpoint import checkpoint_path, finish_checkpoint
 from engine.train.data import UnknownIdError, prepare
 from engine.train.fit import BatchEvent, EpochEvent, evaluate
 from engine.train.learn import learn
 from engine.train.model import recommend
 from engine.train.plot import jointplot, write_png
+from engine.train.progress import RunProgress
 from engine.train.recipes import MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
 from engine.train.store import load, save
 
@@ -49,7 +48,9 @@ def register(sub) -> None:
     p.add_argument("--valid", metavar="PATH", help="validation ratings file instead of a random 20%%")
     p.add_argument("--seed", type=int, default=42, help="seed of the split, the initial weights and the batch order")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
-    p.add_argument("--save", metavar="PATH", help="save the trained model here")
+    p.add_argument("--save", metavar="PATH", help="save the trained model here; each finished epoch is "
+                                                  "checkpointed beside it (PATH with .ckpt) until the run ends")
+    p.add_argument("--resume", action="store_true", help="go on from the checkpoint beside --save")
     p.add_argument("--plot", metavar="PATH.png",
                    help="write the lesson's jointplot (hexbin of validation predictions against ratings, both "
                         "marginal histograms) beside the loss curves, as a PNG without text labels")
@@ -71,21 +72,25 @@ def recipe_of(args: argparse.Namespace) -> Recipe:
 
 @contextmanager
 def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C sets `stop` (training ends after the current batch) instead of raising, while in the block."""
+    """Ctrl-C or SIGTERM sets `stop` (training ends after the current batch) instead of raising, in the block."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    before = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, before)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _train(args: argparse.Namespace) -> int:
     settings = recipe_of(args)
     if args.plot and not args.plot.lower().endswith(".png"):  # before the training, not after it
         raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
+    if args.resume and not args.save:
+        raise ValueError("--resume goes on from the checkpoint beside --save PATH; give --save")
+    ckpt = checkpoint_path(args.save) if args.save else None
     device = pick_device(args.device)
     ratings = default_ratings(args.ratings, progress=progress)
     valid = load_ratings(args.valid) if args.valid else None
@@ -99,7 +104,8 @@ def _train(args: argparse.Namespace) -> int:
     stop = threading.Event()
     losses: list[float] = []
     valid: list[tuple[int, float]] = []
-    with _Bars(settings.epochs) as bars, ctrl_c_stops(stop):
+    bs = settings.batch_size(len(data.train))
+    with RunProgress(settings.epochs, len(data.train), bs) as bars, ctrl_c_stops(stop):
         def on_batch(e: BatchEvent) -> None:
             losses.append(e.loss)  # kept for --plot's loss curve
             bars.batch(e)
@@ -108,7 +114,8 @@ def _train(args: argparse.Namespace) -> int:
             valid.append((len(losses), e.valid_mse))
             bars.epoch(e)
 
-        run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop)
+        run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop,
+                    checkpoint=ckpt, resume=args.resume)
     history = run.history
     if history.diverged:
         print(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
@@ -122,42 +129,14 @@ def _train(args: argparse.Namespace) -> int:
     if args.save:
         run.model.valid_rmse = math.sqrt(mse)
         print(f"saved the model to {save(run.model, args.save)}")
+        if note := finish_checkpoint(ckpt, done=not history.stopped):
+            print(note)
     if args.plot:
         predicted, actual = valid_predictions(run.model, data)
         image = jointplot(predicted, actual, np.array(losses), np.array(valid, dtype=np.float64).reshape(-1, 2))
         print(f"wrote {write_png(image, args.plot)}: predictions against ratings (hexbin, marginals) "
               "and the training loss per batch with the validation MSE per epoch")
     return 0
-
-
-class _Bars:
-    """A progress bar per epoch on stderr, and the epoch lines on stdout."""
-
-    def __init__(self, epochs: int):
-        self.epochs, self.task = epochs, None
-        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(),
-                                 MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-
-    def __enter__(self) -> _Bars:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
-
-    def batch(self, e: BatchEvent) -> None:
-        if self.task is None:
-            self.task = self.progress.add_task("", total=e.batches, epoch=e.epoch, loss=e.loss)
-        self.progress.update(self.task, completed=e.batch, loss=e.loss)
-        if e.batch == e.batches:
-            self.progress.remove_task(self.task)
-            self.progress.refresh()  # the finished bar goes before the epoch's line is printed
-            self.task = None
-
-    def epoch(self, e: EpochEvent) -> None:
-        print(f"epoch {e.epoch}/{self.epochs}  train loss {e.train_loss:.4f}  valid MSE {e.valid_mse:.4f}  "
-              f"valid RMSE {e.valid_rmse:.4f}  ({e.seconds:.1f} s)", flush=True)
 
 
 def _recommend(args: argparse.Namespace) -> int:

@@ -168,3 +168,17 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: not a collabsheet checkpoint, or damaged ({str(e).strip()[:120]})") from None
     except OSError as e:
         raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+def finish_checkpoint(path: Path, done: bool) -> str:
+    """After a run: a finished run's checkpoint is removed (its model is saved); a stopped run's is kept. Says which."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return "no epoch finished, so there is no checkpoint to resume from" if not done else ""
+    if not stat.S_ISREG(info.st_mode):
+        return f"{path}: not a regular file; left as it is"
+    if done:
+        path.unlink()
+        return f"removed the checkpoint {path} (the run finished)"
+    return f"kept the last finished epoch in {path}; add --resume to go on from it"
