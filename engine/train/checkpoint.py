@@ -151,6 +151,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: no checkpoint to resume from" if not path.exists()
                               else f"{path}: is not a file")
     try:
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(f"{path}: not a collabsheet checkpoint, or damaged (not a complete torch.save "
+                                  "archive)")
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise CheckpointError(f"{path}: not a collabsheet checkpoint")
