@@ -49,6 +49,8 @@ def synthetic_csv(path: Path, n: int, users: int, movies: int, seed: int = SEED)
     if len(keep) < n:
         raise ValueError(f"only {len(keep):,} distinct pairs drawn for {n:,} ratings")
     u, m = u[keep], m[keep]
+    order = np.lexsort((m, u))  # sorted by user, then movie, as MovieLens's ratings.csv
+    u, m = u[order], m[order]
     k = 8
     taste_u = rng.standard_normal((users, k), dtype=np.float32) / k**0.5
     taste_m = rng.standard_normal((movies, k), dtype=np.float32)

@@ -187,3 +187,26 @@ def test_bench_scale_writes_seeded_movielens_shaped_ratings(tmp_path) -> None:
     counts = frame["movieId"].value_counts().to_numpy()
     assert counts[0] > 5 * np.median(counts)  # a few popular movies, many rarely rated: Zipf-like
     assert os.path.getsize(tmp_path / "a.csv") > 0
+
+
+def test_loading_a_large_file_reports_the_bytes_read_and_reads_what_the_careful_path_reads(tmp_path, monkeypatch):
+    import engine.data.ratings as ratings_module
+    from engine.data.ratings import load_ratings
+    rng = np.random.default_rng(0)
+    n = 20_000
+    users, movies = np.sort(rng.integers(1, 500, n)), rng.integers(1, 300, n)
+    lines = "".join(f"{u},{m},{r}\n" for u, m, r in zip(users, movies, rng.integers(1, 11, n) / 2))
+    (tmp_path / "r.csv").write_text("userId,movieId,rating,timestamp\n".replace(",timestamp", "") + lines)
+    heard = []
+    monkeypatch.setattr(ratings_module, "PROGRESS_EVERY", 0.0)  # every read reports, so a small file shows it
+    read_fast, used = ratings_module._read_fast, []
+    monkeypatch.setattr(ratings_module, "_read_fast", lambda *a: used.append(read_fast(*a)) or used[-1])
+    fast = load_ratings(tmp_path / "r.csv", progress=lambda message, fraction: heard.append((message, fraction)))
+    assert heard and heard[-1][1] == 1.0 and heard[-1][0].startswith(f"Reading {tmp_path / 'r.csv'}: ")
+    assert [f for _, f in heard] == sorted(f for _, f in heard)
+    assert used and used[0] is not None  # pyarrow read it
+    monkeypatch.setattr(ratings_module, "_read_fast", lambda *a: None)  # the C engine's path, as before
+    careful = load_ratings(tmp_path / "r.csv")
+    pd_testing = __import__("pandas").testing
+    pd_testing.assert_frame_equal(fast.frame, careful.frame)
+    assert fast.notes == careful.notes and any("duplicate" in note for note in fast.notes)
