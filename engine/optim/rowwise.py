@@ -25,17 +25,23 @@ def coalesce_rows(grad: Tensor, n_rows: int) -> tuple[Tensor, Tensor, Tensor]:
     far cheaper than sorting a large batch's indices, which torch.unique and Tensor.coalesce do).
     """
     index, values = grad._indices()[0], grad._values()
+    rows, at, uses = _row_slots(index, n_rows, values.dtype)
+    summed = torch.zeros((len(rows), *values.shape[1:]), dtype=values.dtype, device=values.device)
+    summed.index_add_(0, at, values)
+    return rows, summed, uses
+
+
+def _row_slots(index: Tensor, n_rows: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    """The distinct rows of `index` (ascending), each entry's position among them, and each row's count."""
     seen = torch.zeros(n_rows, dtype=torch.bool, device=index.device)
     seen[index] = True
     rows = seen.nonzero().squeeze(1)
     slot = torch.empty(n_rows, dtype=torch.int64, device=index.device)
     slot[rows] = torch.arange(len(rows), device=index.device)
     at = slot.index_select(0, index)
-    summed = torch.zeros((len(rows), *values.shape[1:]), dtype=values.dtype, device=values.device)
-    summed.index_add_(0, at, values)
-    uses = torch.zeros(len(rows), dtype=values.dtype, device=values.device)
-    uses.index_add_(0, at, torch.ones_like(at, dtype=values.dtype))
-    return rows, summed, uses
+    uses = torch.zeros(len(rows), dtype=dtype, device=index.device)
+    uses.index_add_(0, at, torch.ones_like(at, dtype=dtype))
+    return rows, at, uses
 
 
 class RowAdam(torch.optim.Optimizer):
@@ -64,6 +70,7 @@ class RowAdam(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             values, grads, ms, vs, steps, back, sparse_decay = [], [], [], [], [], [], []
+            slots: list[tuple[Tensor, int, tuple]] = []  # a user's factors and bias share their rows: found once
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -76,7 +83,7 @@ class RowAdam(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 if p.grad.is_sparse:
-                    rows, grad, uses = coalesce_rows(p.grad, p.shape[0])
+                    rows, grad, uses = self._coalesce(p.grad, p.shape[0], slots)
                     if group["weight_decay"]:
                         decay = uses.mul_(group["weight_decay"] / len(p.grad._values())).unsqueeze(1)
                         if group["decoupled"]:
@@ -110,6 +117,21 @@ class RowAdam(torch.optim.Optimizer):
             for p, m, v, rows, value, m_rows, v_rows in back:
                 p.index_copy_(0, rows, value), m.index_copy_(0, rows, m_rows), v.index_copy_(0, rows, v_rows)
         return loss
+
+    @staticmethod
+    def _coalesce(grad: Tensor, n_rows: int, slots: list) -> tuple[Tensor, Tensor, Tensor]:
+        """coalesce_rows, reusing the rows found for an earlier gradient over the same lookups."""
+        index, values = grad._indices()[0], grad._values()
+        for other, n, found in slots:
+            if n == n_rows and other.shape == index.shape and torch.equal(other, index):
+                rows, at, uses = found
+                break
+        else:
+            rows, at, uses = _row_slots(index, n_rows, values.dtype)
+            slots.append((index, n_rows, (rows, at, uses)))
+        summed = torch.zeros((len(rows), *values.shape[1:]), dtype=values.dtype, device=values.device)
+        summed.index_add_(0, at, values)
+        return rows, summed, uses.clone()
 
     @staticmethod
     def _fused(group: dict, values: list, grads: list, ms: list, vs: list, steps: list, wd: float) -> None:

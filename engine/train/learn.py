@@ -44,10 +44,7 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     if resume and checkpoint is None:
         raise ValueError("resuming needs the checkpoint to resume from")
     gpus = [data.device] if data.device.type == "cuda" else []
-    # Row-wise updates are gathers and scatters, which a second CPU thread slowed 2–5× on the shared 2-core
-    # machine (hand-offs between OpenMP threads; bench/scale.py): they run on one thread.
-    work = 0 if recipe.sparse else bs * recipe.factors
-    with torch.random.fork_rng(devices=gpus), threads_for(data.device, work):
+    with torch.random.fork_rng(devices=gpus), threads_for(data.device, bs * recipe.factors):
         torch.manual_seed(seed)  # the weights and the dropout masks, without touching the caller's random state
         module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
                             (data.train.users, data.train.movies)).to(data.device)
