@@ -26,6 +26,7 @@ import numpy as np
 SIZES = {"1M": (1_000_000, 6_000, 4_000), "10M": (10_000_000, 70_000, 10_000), "25M": (25_000_000, 162_000, 59_000)}
 SEED = 42
 REFERENCE_EPOCHS = 1
+SURPRISE = {"n_factors": 50, "n_epochs": 10}  # scikit-surprise's SVD as issue 21 ran it (the bench extra)
 
 
 def zipf_ids(rng: np.random.Generator, n: int, size: int, a: float) -> np.ndarray:
@@ -70,7 +71,40 @@ def peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def one(path: Path, epochs: int | None) -> dict:
+def surprise_svd(data, out: dict) -> None:
+    """scikit-surprise's SVD (k=50, 10 epochs) on the same split, when installed: time and RMSE."""
+    try:
+        from surprise import SVD, Dataset, Reader
+    except ImportError:
+        return
+    import pandas as pd
+
+    tr, va = data.train, data.valid
+    frame = pd.DataFrame({"u": tr.users.numpy(), "i": tr.movies.numpy(), "r": tr.ratings.numpy()})
+    trainset = Dataset.load_from_df(frame, Reader(rating_scale=data.rating_range)).build_full_trainset()
+    del frame
+    algo = SVD(random_state=0, **SURPRISE)
+    t, c = time.perf_counter(), time.process_time()
+    algo.fit(trainset)
+    out["svd_s"], out["svd_cpu"] = time.perf_counter() - t, time.process_time() - c
+    out["svd_rate"] = SURPRISE["n_epochs"] * len(tr) / out["svd_s"]
+    # its model's own arithmetic, vectorised (algo.predict is a Python call per rating): inner ids are ours
+    u_inner = {trainset.to_raw_uid(i): i for i in range(trainset.n_users)}
+    m_inner = {trainset.to_raw_iid(i): i for i in range(trainset.n_items)}
+    vu, vm, vr = va.users.numpy(), va.movies.numpy(), va.ratings.numpy().astype(np.float64)
+    ui = np.array([u_inner.get(int(x), -1) for x in vu]), np.array([m_inner.get(int(x), -1) for x in vm])
+    pred = np.full(len(vr), trainset.global_mean)
+    known_u, known_m = ui[0] >= 0, ui[1] >= 0
+    pred[known_u] += algo.bu[ui[0][known_u]]
+    pred[known_m] += algo.bi[ui[1][known_m]]
+    both = known_u & known_m
+    pred[both] += (algo.pu[ui[0][both]] * algo.qi[ui[1][both]]).sum(1)
+    pred = np.clip(pred, *data.rating_range)
+    out["svd_rmse"] = float(np.sqrt(np.mean((pred - vr) ** 2)))
+    out["svd_peak_gib"] = peak_gib()
+
+
+def one(path: Path, epochs: int | None, threads: int | None) -> dict:
     """Load, train fast and the reference on one CSV; the figures as a dict."""
     import pandas as pd
     import torch
@@ -82,6 +116,8 @@ def one(path: Path, epochs: int | None) -> dict:
     from engine.train.learn import learn
     from engine.train.recipes import RECIPES
 
+    if threads:
+        torch.set_num_threads(threads)
     out: dict = {}
     t, c = time.perf_counter(), time.process_time()
     frame = pd.read_csv(path)
@@ -139,6 +175,8 @@ def one(path: Path, epochs: int | None) -> dict:
         out["ref_rmse"] = float(F.mse_loss(pred, va.ratings)) ** 0.5
     out["peak_gib"] = peak_gib()
     out["threads"] = torch.get_num_threads()
+    del emb, opt
+    surprise_svd(data, out)
     return out
 
 
@@ -147,10 +185,11 @@ def main() -> None:
     p.add_argument("--sizes", default="1M,10M", help="comma-separated of " + ", ".join(SIZES) + " (default 1M,10M)")
     p.add_argument("--epochs", type=int, default=None, help="fast's epochs (default: the recipe's)")
     p.add_argument("--keep", metavar="DIR", help="keep the CSVs here (and reuse them)")
+    p.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's choice)")
     p.add_argument("--one", metavar="CSV", help=argparse.SUPPRESS)  # the child process: one size, JSON out
     args = p.parse_args()
     if args.one:
-        print(json.dumps(one(Path(args.one), args.epochs)))
+        print(json.dumps(one(Path(args.one), args.epochs, args.threads)))
         return
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     for s in sizes:
@@ -172,7 +211,8 @@ def main() -> None:
             synthetic_csv(path, n, users, movies)
             print(f"# {s}: wrote {path} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.0f} s",
                   flush=True)
-        cmd = [sys.executable, __file__, "--one", str(path)] + (["--epochs", str(args.epochs)] if args.epochs else [])
+        cmd = [sys.executable, __file__, "--one", str(path)] + (["--epochs", str(args.epochs)] if args.epochs else []) \
+            + (["--threads", str(args.threads)] if args.threads else [])
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{s}: failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}", flush=True)
@@ -187,6 +227,9 @@ def main() -> None:
               f"per CPU s) · {r['fast_s']:.0f} s · RMSE {r['fast_rmse']:.4f} · peak {r['fast_peak_gib']:.2f} GiB\n"
               f"     plain torch sparse + SparseAdam ({REFERENCE_EPOCHS} epochs): {r['ref_rate'] / 1e6:.2f}M ratings/s "
               f"({r['ref_rate_cpu'] / 1e6:.2f}M per CPU s) · {r['ref_s']:.0f} s · RMSE {r['ref_rmse']:.4f}", flush=True)
+        if "svd_rmse" in r:
+            print(f"     scikit-surprise SVD (k=50, 10 epochs): {r['svd_rate'] / 1e6:.2f}M ratings/s · {r['svd_s']:.0f} s · "
+                  f"RMSE {r['svd_rmse']:.4f} · peak {r['svd_peak_gib']:.2f} GiB", flush=True)
     if len(rates) > 1:
         first, last = sizes[0], sizes[-1]
         if first in rates and last in rates:
