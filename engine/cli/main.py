@@ -11,12 +11,13 @@ import sys
 import threading
 from typing import Sequence
 
-from engine.cli import graddesc, race, sheet, train, xlsx
+from engine.cli import graddesc, race, runs, sheet, train, xlsx
 from engine.cli.options import Parser, Stopped, printable
 from engine.data.ratings import RatingsError
 
-GROUPS = (sheet, xlsx, graddesc, race, train)
-SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", "graddesc", "race", "train", "recommend")
+GROUPS = (sheet, xlsx, graddesc, race, train, runs)
+SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", "graddesc", "race", "train", "recommend",
+               "runs")
 # How the command line names what a RatingsError's role refers to (the GUI names its own fields).
 HINTS = {"user": "--user-col NAME or a 0-based position", "item": "--item-col NAME or a 0-based position",
          "rating": "--rating-col NAME or a 0-based position", "sep": "--sep", "top": "--top N"}

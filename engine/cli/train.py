@@ -15,7 +15,8 @@ from engine.data.ratings import load_ratings
 from engine.device import device_label, pick_device
 from engine.train.analysis import valid_predictions
 from engine.train.checkpoint import checkpoint_path, finish_checkpoint
-from engine.train.data import UnknownIdError, prepare
+from engine.train.data import UnknownIdError
+from engine.train.flags import add_options, changes, prepare_split, record_run
 from engine.train.fit import BatchEvent, EpochEvent, evaluate
 from engine.train.learn import learn
 from engine.train.model import recommend
@@ -51,6 +52,7 @@ def register(sub) -> None:
     p.add_argument("--save", metavar="PATH", help="save the trained model here; each finished epoch is "
                                                   "checkpointed beside it (PATH with .ckpt) until the run ends")
     p.add_argument("--resume", action="store_true", help="go on from the checkpoint beside --save")
+    add_options(p)
     p.add_argument("--plot", metavar="PATH.png",
                    help="write the lesson's jointplot (hexbin of validation predictions against ratings, both "
                         "marginal histograms) beside the loss curves, as a PNG without text labels")
@@ -67,7 +69,7 @@ def recipe_of(args: argparse.Namespace) -> Recipe:
     base = recipe(args.recipe) if args.recipe else recipe(BASE.get(args.model or "dotbias", "fast"))
     return base.with_(model=args.model, factors=args.factors, epochs=args.epochs, lr=args.lr, wd=args.wd,
                       optimizer=args.optimizer, schedule=args.schedule, cycle_len=args.cycle_len,
-                      cycle_mult=args.cycle_mult, bs=args.bs)
+                      cycle_mult=args.cycle_mult, bs=args.bs, **changes(args))
 
 
 @contextmanager
@@ -94,10 +96,11 @@ def _train(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     ratings = default_ratings(args.ratings, progress=progress)
     valid = load_ratings(args.valid) if args.valid else None
-    data = prepare(ratings, valid=valid, seed=args.seed, device=device)
+    data, split_label = prepare_split(ratings, valid, args.split, args.seed, device)
     for note in ratings.notes + data.notes:
         print(f"note: {note}")
-    split = f"validation from {args.valid}" if args.valid else f"a seeded 20% split, seed {args.seed}"
+    split = f"validation from {args.valid}" if args.valid else \
+        f"a seeded 20% split, seed {split_label[7:]}" if split_label.startswith("random:") else f"split {split_label}"
     print(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
           f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(device)}")
     print(f"{settings.name}: {settings.summary()}")
@@ -117,6 +120,8 @@ def _train(args: argparse.Namespace) -> int:
         run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop,
                     checkpoint=ckpt, resume=args.resume)
     history = run.history
+    if not args.no_record:
+        record_run(settings, data, split_label, args.seed, device_label(device), history)
     if history.diverged:
         print(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
               f"lower the learning rate (now {settings.lr:g})")

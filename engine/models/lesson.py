@@ -115,22 +115,31 @@ class EmbeddingNet(nn.Module):
     """User and movie vectors side by side → dropout → Linear(2k, nh) → ReLU → dropout → Linear(nh, 1) → σ.
 
     The output spans half a star beyond the ratings at each end, (min − 0.5, max + 0.5), as in the lesson.
+    The lesson's things to try: `layers` (hidden sizes, default (nh,)), `activation` (a torch.nn.functional
+    name), and user and movie embeddings of different sizes. The layers are lin1, lin2, …, so the lesson's
+    net keeps its lin1 and lin2.
     """
 
     def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange = (1.0, 5.0),
-                 nh: int = 10, p1: float = 0.5, p2: float = 0.5, sparse: bool = False):
+                 nh: int = 10, p1: float = 0.5, p2: float = 0.5, sparse: bool = False,
+                 layers: tuple[int, ...] | None = None, activation: str = "relu",
+                 user_factors: int | None = None, movie_factors: int | None = None):
         super().__init__()
-        self.u = embedding(n_users, n_factors, -0.01, 0.01, sparse)
-        self.m = embedding(n_movies, n_factors, -0.01, 0.01, sparse)
-        self.lin1 = nn.Linear(2 * n_factors, nh)
-        self.lin2 = nn.Linear(nh, 1)
+        users, movies = user_factors or n_factors, movie_factors or n_factors
+        self.u = embedding(n_users, users, -0.01, 0.01, sparse)
+        self.m = embedding(n_movies, movies, -0.01, 0.01, sparse)
+        sizes = [users + movies, *(layers or (nh,)), 1]
+        self.n_linear = len(sizes) - 1
+        for i in range(self.n_linear):
+            setattr(self, f"lin{i + 1}", nn.Linear(sizes[i], sizes[i + 1]))
         self.drop1 = nn.Dropout(p1)
         self.drop2 = nn.Dropout(p2)
+        self.activation = getattr(F, activation)
         self.y_range = (float(y_range[0]), float(y_range[1]))
 
     def forward(self, users: Tensor, movies: Tensor) -> Tensor:
         x = self.drop1(torch.cat([self.u(users), self.m(movies)], dim=1))
-        x = self.drop2(torch.relu(self.lin1(x)))
+        for i in range(1, self.n_linear):
+            x = self.drop2(self.activation(getattr(self, f"lin{i}")(x)))
         lo, hi = self.y_range
-        return sigmoid_range(self.lin2(x).squeeze(-1), lo - 0.5, hi + 0.5)
-
+        return sigmoid_range(getattr(self, f"lin{self.n_linear}")(x).squeeze(-1), lo - 0.5, hi + 0.5)

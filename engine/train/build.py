@@ -36,7 +36,8 @@ def make_model(recipe: Recipe, n_users: int, n_movies: int, ratings: tuple[float
     if recipe.model == "dotbias":
         return EmbeddingDotBias(n_users, n_movies, recipe.factors, squash_range(recipe, ratings), sparse=recipe.sparse)
     return EmbeddingNet(n_users, n_movies, recipe.factors, ratings, recipe.nh, recipe.p1, recipe.p2,
-                        sparse=recipe.sparse)
+                        sparse=recipe.sparse, layers=recipe.hidden, activation=recipe.activation,
+                        user_factors=recipe.user_factors or None, movie_factors=recipe.movie_factors or None)
 
 
 def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> torch.optim.Optimizer:

@@ -13,6 +13,7 @@ MODEL_LABELS = {"dot": "EmbeddingDot", "dotbias": "EmbeddingDotBias", "net": "Em
                 "svdpp": "EmbeddingDotBiasImplicit (SVD++)"}
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")  # momentum is torch's SGD(momentum=β), as the lesson uses it
 SCHEDULES = ("constant", "sgdr", "onecycle")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh")  # the net's, by torch.nn.functional's names
 Y_RANGES = ("none", "data", "wide")  # no sigmoid; the ratings' (min, max) as the lesson; (0, max + 10%) as fastai 1+
 
 
@@ -47,16 +48,32 @@ class Recipe:
     y_range: str = "data"  # dotbias: how the sigmoid squashes predictions, one of Y_RANGES
     nh: int = 10  # net: hidden units
     p1: float = 0.5  # net: dropout on the embeddings
-    p2: float = 0.5  # net: dropout on the hidden layer
+    p2: float = 0.5  # net: dropout after each hidden layer
+    # the lesson's "things to try" for the net: more or fewer hidden layers (empty: one of nh units), another
+    # activation, and users and movies with embeddings of their own sizes (0: factors)
+    layers: tuple[int, ...] = ()
+    activation: str = "relu"  # one of ACTIVATIONS
+    user_factors: int = 0
+    movie_factors: int = 0
     about: str = ""  # one line on where the settings come from
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(int(n) for n in self.layers))  # a saved model's list, a tuple
         for field, options in (("model", MODELS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                               ("y_range", Y_RANGES)):
+                               ("y_range", Y_RANGES), ("activation", ACTIVATIONS)):
             if getattr(self, field) not in options:
                 raise ValueError(f"unknown {field} {getattr(self, field)!r}; choose one of {', '.join(options)}")
         if not MIN_K <= self.factors <= MAX_K:
             raise ValueError(f"factors must be between {MIN_K} and {MAX_K}, got {self.factors}")
+        for field in ("user_factors", "movie_factors"):
+            value = getattr(self, field)
+            if value and not MIN_K <= value <= MAX_K:
+                raise ValueError(f"{_label(field)} must be between {MIN_K} and {MAX_K} (or 0: factors), got {value}")
+        if self.model != "net" and self.sizes != (self.factors, self.factors):
+            raise ValueError("separate user and movie embedding sizes need the net: a dot product multiplies a user's "
+                             "factors with a movie's one by one, so both have the same number")
+        if any(n < 1 for n in self.layers):
+            raise ValueError(f"hidden layers must have at least 1 unit each, got {','.join(map(str, self.layers))}")
         if self.epoch_batches < 0:
             raise ValueError(f"batches per epoch must not be negative, got {self.epoch_batches}")
         if self.sparse and self.optimizer not in ("adam", "adamw"):
@@ -82,6 +99,16 @@ class Recipe:
             changes["sparse"] = False  # row-wise updates are Adam's; plain SGD updates every row as the lesson
         return replace(self, **{"name": f"{self.name} (changed)" if self.name != "custom" else "custom", **changes})
 
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """The net's hidden layer sizes: layers, or the lesson's one layer of nh units."""
+        return self.layers or (self.nh,)
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """(user, movie) embedding sizes."""
+        return self.user_factors or self.factors, self.movie_factors or self.factors
+
     def batch_size(self, n_train: int) -> int:
         """The batch size for n_train training ratings: bs, or larger where epoch_batches caps the batches."""
         if not self.epoch_batches:
@@ -90,9 +117,13 @@ class Recipe:
 
     def summary(self) -> str:
         """One line: the model, its size and how it trains."""
-        parts = [MODEL_LABELS[self.model], f"k={self.factors}"]
+        users, movies = self.sizes
+        parts = [MODEL_LABELS[self.model], f"k={self.factors}" if users == movies else f"k={users} (users), "
+                                                                                        f"{movies} (movies)"]
         if self.model == "net":
-            parts.append(f"nh={self.nh} p1={self.p1:g} p2={self.p2:g}")
+            shape = f"nh={self.nh}" if not self.layers else f"layers={','.join(map(str, self.layers))}"
+            act = "" if self.activation == "relu" else f" {self.activation}"
+            parts.append(f"{shape}{act} p1={self.p1:g} p2={self.p2:g}")
         elif self.model in ("dotbias", "svdpp"):
             parts.append(f"y_range={self.y_range}")
         sched = self.schedule
@@ -109,7 +140,8 @@ class Recipe:
 
 def _label(field: str) -> str:
     return {"bs": "batch size", "nh": "hidden units", "cycle_len": "cycle length", "cycle_mult": "cycle multiplier",
-            "p1": "dropout p1", "p2": "dropout p2"}.get(field, field)
+            "p1": "dropout p1", "p2": "dropout p2", "user_factors": "user factors",
+            "movie_factors": "movie factors"}.get(field, field)
 
 
 EPOCH_BATCHES = 256  # fast's cap: bs 1,024 up to 262k training ratings, then larger batches (bench/scale.py)
