@@ -210,3 +210,16 @@ def test_loading_a_large_file_reports_the_bytes_read_and_reads_what_the_careful_
     pd_testing = __import__("pandas").testing
     pd_testing.assert_frame_equal(fast.frame, careful.frame)
     assert fast.notes == careful.notes and any("duplicate" in note for note in fast.notes)
+
+
+def test_past_the_first_chunk_a_nul_byte_or_a_comment_line_still_takes_the_careful_path(tmp_path) -> None:
+    from engine.data.ratings import RatingsError, load_ratings
+    rows = "".join(f"{u},{m},{(u + m) % 5 + 1}\n" for u in range(1, 400) for m in range(1, 300))  # ~1.3 MB
+    assert len(rows) > 1 << 20
+    (tmp_path / "nul.csv").write_text("user,item,rating\n" + rows + "7,7\x00,3\n")
+    with pytest.raises(RatingsError, match="contains NUL bytes"):
+        load_ratings(tmp_path / "nul.csv")
+    (tmp_path / "comment.csv").write_text("user,item,rating\n" + rows + "# a comment at the end\n")
+    (tmp_path / "plain.csv").write_text("user,item,rating\n" + rows)
+    commented, plain = load_ratings(tmp_path / "comment.csv"), load_ratings(tmp_path / "plain.csv")
+    assert commented.frame.equals(plain.frame) and len(plain.frame) == 399 * 299

@@ -5,6 +5,7 @@ import csv
 import io
 import os
 import re
+import stat
 import time
 import warnings
 from collections import Counter
@@ -80,8 +81,11 @@ def load_ratings(path: str | PathLike, *, user_col: Column = None, item_col: Col
     RatingsErrors. `progress(message, fraction)` hears the bytes read, about once a second, on long reads."""
     label = "standard input" if str(path) == STDIN else str(path)
     try:
-        source = open_source(path)
         wanted = dict(zip(_ROLES, (user_col, item_col, rating_col)))
+        if (quick := _quick(path, wanted, sep, progress)) is not None:
+            source, layout, raw = quick
+            return _load(source, wanted, sep, titles_path, name or source.name, progress, layout, raw)
+        source = open_source(path)
         return _load(source, wanted, sep, titles_path, name or source.name, progress)
     except RatingsError:
         raise
@@ -96,10 +100,33 @@ def detect_columns(path: str | PathLike) -> dict:
     return {"sep": lay.sep, "header": lay.header, **{f"{r}_col": c for r, c in zip(_ROLES, lay.cols)}}
 
 
-def _load(source: Source, wanted: dict[str, Column], sep: str | None, titles_path: str | PathLike | None,
-          name: str, progress: Progress = None) -> Ratings:
-    layout = _sniff(source.label, source.head, sep, wanted)
+def _quick(path: str | PathLike, wanted: dict[str, Column], sep: str | None,
+           progress: Progress) -> tuple[Source, _Layout, pd.DataFrame] | None:
+    """A regular file read by pyarrow straight after its first chunk is sniffed, or None for the careful path.
+
+    The careful path first scans the whole file for binary content and comment or blank lines; a file that
+    pyarrow parses into whole-number ids and numeric ratings in every row has none of those (a NUL byte, a
+    comment or a blank line would leave a field that is not a number, or missing), so that scan is skipped.
+    """
+    if str(path) == STDIN:
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None  # a pipe or device cannot be read twice
+        source = open_source(path, whole=False)
+        if source.data is not None:
+            return None
+        layout = _sniff(source.label, source.head, sep, wanted)
+    except (RatingsError, OSError, ValueError):
+        return None  # the careful path reads it again and says what is wrong, in its own order
     raw = _read_fast(source, layout, progress)
+    return None if raw is None else (source, layout, raw)
+
+
+def _load(source: Source, wanted: dict[str, Column], sep: str | None, titles_path: str | PathLike | None,
+          name: str, progress: Progress = None, layout: _Layout | None = None,
+          raw: pd.DataFrame | None = None) -> Ratings:
+    layout = layout or _sniff(source.label, source.head, sep, wanted)
     if raw is None:
         raw = _read_table(source, layout, progress)
     frame, notes = _average_duplicates(_clean(source.label, raw, layout), source.name)
@@ -264,7 +291,7 @@ def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame
     if any(c.null_count for c in columns) or not all(pa.types.is_integer(c.type) for c in columns[:2]) \
             or not (pa.types.is_integer(columns[2].type) or pa.types.is_floating(columns[2].type)):
         return None  # blank lines, missing fields, text ids or ratings: the careful path says where
-    return pd.DataFrame({role: c.to_numpy() for role, c in zip(_ROLES, columns)}, copy=False)
+    return pd.DataFrame({role: c.combine_chunks().to_numpy() for role, c in zip(_ROLES, columns)}, copy=False)
 
 
 def _read_table(source: Source, lay: _Layout, progress: Progress = None) -> pd.DataFrame:
@@ -356,11 +383,20 @@ def _pair_keys(frame: pd.DataFrame) -> np.ndarray:
     return codes[0].astype(np.int64) * (int(codes[1].max()) + 1) + codes[1]
 
 
+def _strictly_sorted(frame: pd.DataFrame) -> bool:
+    """Whether integer ids come sorted by user, then item, each pair once: MovieLens's own files (no duplicates)."""
+    users, items = frame["user"].to_numpy(), frame["item"].to_numpy()
+    if len(users) < 2 or users.dtype != np.int64 or items.dtype != np.int64:
+        return False
+    du, di = np.diff(users), np.diff(items)
+    return bool(((du > 0) | ((du == 0) & (di > 0))).all())
+
+
 def _average_duplicates(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    if _strictly_sorted(frame):  # a few vector passes (~0.2 s at 25M) instead of keys and a sort (~2 s)
+        return frame, ()
     key = _pair_keys(frame)
-    # MovieLens files come sorted by user, then movie: a check of the order (~30 ms at 25M) then replaces the
-    # sort (~2 s); sorting 25M int64 keys is still several times faster than hashing them
-    s = key if len(key) < 2 or bool((key[1:] >= key[:-1]).all()) else np.sort(key)
+    s = np.sort(key)  # sorting 25M int64 keys is several times faster than hashing them
     dup_keys = np.unique(s[1:][s[1:] == s[:-1]])
     if not len(dup_keys):
         return frame, ()

@@ -54,12 +54,12 @@ class RowAdam(torch.optim.Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False, per_use: bool = True):
         if not lr > 0 or not eps >= 0 or not weight_decay >= 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"invalid RowAdam settings: lr={lr}, betas={betas}, eps={eps}, "
                              f"weight_decay={weight_decay}")
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
-                                  "decoupled": decoupled})
+                                  "decoupled": decoupled, "per_use": per_use})
 
     @torch.no_grad()
     def step(self, closure=None):  # noqa: ANN001 - torch.optim's signature
@@ -84,7 +84,7 @@ class RowAdam(torch.optim.Optimizer):
                 m, v = state["exp_avg"], state["exp_avg_sq"]
                 if p.grad.is_sparse:
                     rows, grad, uses = self._coalesce(p.grad, p.shape[0], slots)
-                    if group["weight_decay"]:
+                    if group["weight_decay"] and group["per_use"]:
                         decay = uses.mul_(group["weight_decay"] / len(p.grad._values())).unsqueeze(1)
                         if group["decoupled"]:
                             decay = decay * group["lr"]
