@@ -55,8 +55,7 @@ def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> t
     if recipe.optimizer == "momentum":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.wd)
     if recipe.sparse:
-        import os
-        return RowAdam(params, lr=recipe.lr, weight_decay=recipe.wd, decoupled=recipe.optimizer == "adamw", per_use=os.environ.get("PERUSE", "1") == "1")
+        return RowAdam(params, lr=recipe.lr, weight_decay=recipe.wd, decoupled=recipe.optimizer == "adamw")
     cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=recipe.lr, weight_decay=recipe.wd, **fast)
 

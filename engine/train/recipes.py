@@ -159,7 +159,7 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            about="the lesson's EmbeddingNet: optim.Adam(lr=1e-3, weight_decay=1e-5), 3 epochs; dropout p1 = p2 = 0.5, "
                  "the defaults of the notes' EmbeddingNet(nh=10, p1=0.5, p2=0.5) (p1 on the embeddings, p2 on the "
                  "hidden layer)"),
-    Recipe("fast", "dotbias", 50, epochs=10, lr=1e-2, wd=0.3, optimizer="adam", schedule="onecycle", bs=1024,
+    Recipe("fast", "dotbias", 32, epochs=10, lr=1e-2, wd=0.25, optimizer="adam", schedule="onecycle", bs=1024,
            epoch_batches=EPOCH_BATCHES, sparse=True, y_range="wide",
            about="tuned here: dot + bias, one-cycle Adam with L2 weight decay on large batches, updating only the "
                  "rows each batch used (its cost grows with the ratings, not with users + movies)"),
