@@ -104,7 +104,7 @@ def surprise_svd(data, out: dict) -> None:
     out["svd_peak_gib"] = peak_gib()
 
 
-def one(path: Path, epochs: int | None, threads: int | None) -> dict:
+def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = True) -> dict:
     """Load, train fast and the reference on one CSV; the figures as a dict."""
     import pandas as pd
     import torch
@@ -176,7 +176,8 @@ def one(path: Path, epochs: int | None, threads: int | None) -> dict:
     out["peak_gib"] = peak_gib()
     out["threads"] = torch.get_num_threads()
     del emb, opt
-    surprise_svd(data, out)
+    if surprise:
+        surprise_svd(data, out)
     return out
 
 
@@ -186,10 +187,13 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="fast's epochs (default: the recipe's)")
     p.add_argument("--keep", metavar="DIR", help="keep the CSVs here (and reuse them)")
     p.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's choice)")
+    p.add_argument("--surprise-up-to", default="10M", metavar="SIZE",
+                   help="run scikit-surprise's SVD up to this size (default 10M: at 25M it needs ~12 GiB)")
+    p.add_argument("--no-surprise", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--one", metavar="CSV", help=argparse.SUPPRESS)  # the child process: one size, JSON out
     args = p.parse_args()
     if args.one:
-        print(json.dumps(one(Path(args.one), args.epochs, args.threads)))
+        print(json.dumps(one(Path(args.one), args.epochs, args.threads, not args.no_surprise)))
         return
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     for s in sizes:
@@ -212,7 +216,8 @@ def main() -> None:
             print(f"# {s}: wrote {path} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.0f} s",
                   flush=True)
         cmd = [sys.executable, __file__, "--one", str(path)] + (["--epochs", str(args.epochs)] if args.epochs else []) \
-            + (["--threads", str(args.threads)] if args.threads else [])
+            + (["--threads", str(args.threads)] if args.threads else []) \
+            + (["--no-surprise"] if SIZES[s][0] > SIZES.get(args.surprise_up_to, (0,))[0] else [])
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             print(f"{s}: failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}", flush=True)
