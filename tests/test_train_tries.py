@@ -105,3 +105,14 @@ def test_a_validation_file_that_repeats_training_ratings_is_named(capsys, tmp_pa
     code, _, err = _run(capsys, "train", "--ratings", str(tmp_path / "all.csv"), "--valid", str(tmp_path / "valid.csv"),
                         "--split", "u1")
     assert code == 2 and "either --split or --valid" in err
+
+
+def test_the_training_tabs_runs_are_recorded_too() -> None:
+    from gui.train.runner import TrainRunner
+
+    runner = TrainRunner(device="cpu")
+    runner.load_ratings(low_rank_ratings(n_users=30, n_movies=20))
+    runner.train(RECIPES["fast"].with_(epochs=2, bs=64), seed=7)
+    (kept,) = runs.runs()
+    assert kept.split == "random:7" and kept.epochs == 2 and kept.dataset == "low-rank test ratings"
+    assert kept.valid_rmse == pytest.approx(runner.learned.history.valid_rmse)
