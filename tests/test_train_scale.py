@@ -223,3 +223,9 @@ def test_past_the_first_chunk_a_nul_byte_or_a_comment_line_still_takes_the_caref
     (tmp_path / "plain.csv").write_text("user,item,rating\n" + rows)
     commented, plain = load_ratings(tmp_path / "comment.csv"), load_ratings(tmp_path / "plain.csv")
     assert commented.frame.equals(plain.frame) and len(plain.frame) == 399 * 299
+
+
+def test_row_wise_training_runs_on_one_cpu_thread_and_gives_the_threads_back(data) -> None:
+    before, seen = torch.get_num_threads(), set()
+    learn(data, RECIPES["fast"].with_(epochs=1, bs=256), seed=0, on_batch=lambda e: seen.add(torch.get_num_threads()))
+    assert seen == {1} and torch.get_num_threads() == before
