@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
+
 from engine.cli.options import progress
 from engine.data.movielens import default_ratings
 from engine.data.ratings import load_ratings
@@ -16,7 +17,7 @@ from engine.device import device_label, pick_device
 from engine.train.analysis import valid_predictions
 from engine.train.checkpoint import checkpoint_path, finish_checkpoint
 from engine.train.data import UnknownIdError
-from engine.train.flags import add_options, changes, prepare_split, record_run
+from engine.train.flags import add_options, changes, describe_split, prepare_split, record_run
 from engine.train.fit import BatchEvent, EpochEvent, evaluate
 from engine.train.learn import learn
 from engine.train.model import recommend
@@ -99,8 +100,7 @@ def _train(args: argparse.Namespace) -> int:
     data, split_label = prepare_split(ratings, valid, args.split, args.seed, device)
     for note in ratings.notes + data.notes:
         print(f"note: {note}")
-    split = f"validation from {args.valid}" if args.valid else \
-        f"a seeded 20% split, seed {split_label[7:]}" if split_label.startswith("random:") else f"split {split_label}"
+    split = f"validation from {args.valid}" if args.valid else describe_split(split_label)
     print(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
           f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(device)}")
     print(f"{settings.name}: {settings.summary()}")

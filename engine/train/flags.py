@@ -64,6 +64,13 @@ def prepare_split(ratings: Ratings, valid: Ratings | None, split: str | None, se
     return prepare(ratings, seed=spec.seed, device=device), spec.label
 
 
+def describe_split(label: str) -> str:
+    """How the command's first line names a split: a seeded 20% split, seed 42 · MovieLens 100k's u1 split."""
+    if label.startswith("random:"):
+        return f"a seeded 20% split, seed {label[len('random:'):]}"
+    return f"MovieLens 100k's {label} split" if label[:1] == "u" else label
+
+
 def record_run(recipe: Recipe, data: TrainData, split: str, seed: int, device: str, history: FitResult) -> int:
     """Keep the run in the runs database (engine.train.runs); its id."""
     status = "diverged" if history.diverged else "stopped" if history.stopped else "finished"
