@@ -170,7 +170,7 @@ def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = Tr
     out["ref_rate_cpu"] = REFERENCE_EPOCHS * len(tr) / out["ref_cpu"]
     with torch.no_grad():
         va = data.valid
-        pred = torch.cat([forward(va.users[a:a + 1 << 20], va.movies[a:a + 1 << 20]).clamp(0.5, 5)
+        pred = torch.cat([forward(va.users[a:a + (1 << 20)], va.movies[a:a + (1 << 20)]).clamp(0.5, 5)
                           for a in range(0, len(va), 1 << 20)])
         out["ref_rmse"] = float(F.mse_loss(pred, va.ratings)) ** 0.5
     out["peak_gib"] = peak_gib()
