@@ -229,3 +229,10 @@ def test_row_wise_training_runs_on_one_cpu_thread_and_gives_the_threads_back(dat
     before, seen = torch.get_num_threads(), set()
     learn(data, RECIPES["fast"].with_(epochs=1, bs=256), seed=0, on_batch=lambda e: seen.add(torch.get_num_threads()))
     assert seen == {1} and torch.get_num_threads() == before
+
+
+def test_a_parsed_file_with_an_infinite_rating_is_still_named_by_line(tmp_path) -> None:
+    from engine.data.ratings import RatingsError, load_ratings
+    (tmp_path / "inf.csv").write_text("user,item,rating\n1,1,4\n1,2,inf\n2,1,3\n")
+    with pytest.raises(RatingsError, match="line 3 has an infinite rating"):
+        load_ratings(tmp_path / "inf.csv")

@@ -128,8 +128,10 @@ def _load(source: Source, wanted: dict[str, Column], sep: str | None, titles_pat
           raw: pd.DataFrame | None = None) -> Ratings:
     layout = layout or _sniff(source.label, source.head, sep, wanted)
     if raw is None:
-        raw = _read_table(source, layout, progress)
-    frame, notes = _average_duplicates(_clean(source.label, raw, layout), source.name)
+        clean = _clean(source.label, _read_table(source, layout, progress), layout)
+    else:
+        clean = _clean_parsed(source.label, raw, layout)
+    frame, notes = _average_duplicates(clean, source.name)
     _check_enough(source.label, frame)
     if layout.decimal == ",":
         notes = (f"{source.name}: read ratings with a decimal comma (4,5 as 4.5)",) + notes
@@ -339,6 +341,16 @@ def _clean(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
     if raw.empty:
         raise _no_rows(label, lay)
     rating = _ratings(label, raw, raw.index.to_numpy() + lay.skip + (lay.header is not None) + 1)
+    return pd.DataFrame({"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}, copy=False)
+
+
+def _clean_parsed(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
+    """_clean for what pyarrow read: no blank lines nor missing fields (it checked), integer ids, numeric ratings;
+    only the ratings' range is left to check, and _clean names the line when one is out of it."""
+    rating = raw["rating"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        if not (np.isfinite(rating).all() and (np.abs(rating) <= MAX_RATING).all()):
+            return _clean(label, raw, lay)
     return pd.DataFrame({"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}, copy=False)
 
 
