@@ -14,12 +14,12 @@ import time
 
 import torch
 
-from engine.config import OptimizerSettings as O, SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.data.movielens import default_ratings
-from engine.device import device_label
-from engine.sheet.race import Race
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import OptimizerSettings as O, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.device import device_label
+from collabsheet.engine.sheet.race import Race
+from collabsheet.engine.sheet.sheet import Sheet
 
 RACES = {
     "B=1 adam": [O("adam", lr=1e-3)],

@@ -111,10 +111,10 @@ def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = Tr
     import torch.nn.functional as F
     from torch import nn
 
-    from engine.data.ratings import load_ratings
-    from engine.train.data import prepare
-    from engine.train.learn import learn
-    from engine.train.recipes import RECIPES
+    from collabsheet.engine.data.ratings import load_ratings
+    from collabsheet.engine.train.data import prepare
+    from collabsheet.engine.train.learn import learn
+    from collabsheet.engine.train.recipes import RECIPES
 
     if threads:
         torch.set_num_threads(threads)

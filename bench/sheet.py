@@ -13,12 +13,12 @@ import time
 
 import torch
 
-from engine.data.crosstab import top_crosstab
-from engine.device import device_label
-from engine.data.movielens import default_ratings
-from engine.config import OPTIMIZERS, OptimizerSettings
-from engine.config import SheetConfig
-from engine.sheet.sheet import Sheet, SolveResult
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.device import device_label
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.config import OPTIMIZERS, OptimizerSettings
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet, SolveResult
 
 # Solves beyond the step sheets': the app's default k on large sheets, and weight decay, which gives the
 # factorization's loss a minimum where, without it, a solve follows a valley (factors growing) until rounding.

@@ -28,7 +28,7 @@ def started():  # the process's start, as the kernel recorded it, on time.time()
     uptime = float(open("/proc/uptime").read().split()[0])
     return time.time() - uptime + since_boot
 t0 = started()
-from gui.app import open_window, parser
+from collabsheet.gui.app import open_window, parser
 app, w = open_window(parser().parse_args([]))  # what `collabsheet` runs, up to its event loop
 from PySide6.QtCore import QTimer
 marks = {}

@@ -15,12 +15,12 @@ import time
 import numpy as np
 import torch
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.data.movielens import default_ratings
-from engine.device import device_label
-from engine.sheet.sheet import Sheet
-from engine.sheet.timeline import EVERY, Timeline
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.device import device_label
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.sheet.timeline import EVERY, Timeline
 
 
 def rss_bytes() -> int:

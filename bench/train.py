@@ -14,13 +14,13 @@ import time
 import numpy as np
 import torch
 
-from engine.data.movielens import default_ratings
-from engine.device import device_label, pick_device
-from engine.train.data import TrainData, prepare, split_indices, synthetic
-from engine.train.fit import fit
-from engine.train.build import make_model, make_optimizer
-from engine.train.learn import learn
-from engine.train.recipes import RECIPES, Recipe
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.device import device_label, pick_device
+from collabsheet.engine.train.data import TrainData, prepare, split_indices, synthetic
+from collabsheet.engine.train.fit import fit
+from collabsheet.engine.train.build import make_model, make_optimizer
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.recipes import RECIPES, Recipe
 
 SEED = 42
 LESSON = {  # what the lesson itself reports for each run (on ml-latest-small, its own split)
@@ -56,7 +56,7 @@ def run_recipe(data: TrainData, recipe: Recipe) -> str:
 
 def multi_split(ratings, names: list[str], device: torch.device) -> None:
     """Each recipe on random splits 1, 2, 3 and ml-100k's u1: every RMSE, then mean ± sd (not one lucky split)."""
-    from engine.train.flags import prepare_split
+    from collabsheet.engine.train.flags import prepare_split
 
     splits = ["random:1", "random:2", "random:3"] + (["u1"] if ratings.name == "MovieLens 100k" else [])
     datas = {label: prepare_split(ratings, None, label, SEED, device)[0] for label in splits}

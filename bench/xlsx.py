@@ -17,10 +17,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.data.crosstab import Crosstab, top_crosstab  # noqa: E402
-from engine.config import SheetConfig  # noqa: E402
-from engine.sheet.sheet import Sheet
-from engine.xlsx import export_xlsx, import_xlsx  # noqa: E402
+from collabsheet.engine.data.crosstab import Crosstab, top_crosstab  # noqa: E402
+from collabsheet.engine.config import SheetConfig  # noqa: E402
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.xlsx import export_xlsx, import_xlsx  # noqa: E402
 
 TARGETS = {15: 0.3, 200: 5.0}  # seconds, each way
 
@@ -28,7 +28,7 @@ TARGETS = {15: 0.3, 200: 5.0}  # seconds, each way
 def grid(n: int) -> tuple[Crosstab, str]:
     """MovieLens' top n users × top n movies, or a synthetic grid of the same size without the data."""
     try:
-        from engine.data.movielens import default_ratings
+        from collabsheet.engine.data.movielens import default_ratings
         return top_crosstab(default_ratings(), n), "MovieLens 100k"
     except Exception as exc:  # no cache and no way to fetch it: the timing does not depend on the numbers
         print(f"(MovieLens unavailable: {exc}; using synthetic ratings)")

@@ -1,4 +1,4 @@
-"""`python -m gui`: open the collabsheet window."""
-from gui.app import main
+"""`python -m collabsheet.gui`: open the collabsheet window."""
+from collabsheet.gui.app import main
 
 raise SystemExit(main())

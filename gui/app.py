@@ -6,11 +6,11 @@ import os
 import sys
 from typing import Sequence
 
-from engine.config import DEFAULT_TOP, MAX_TOP, MIN_TOP
+from collabsheet.engine.config import DEFAULT_TOP, MAX_TOP, MIN_TOP
 
 
 def _cli_args(args: list[str]) -> list[str] | None:
-    """engine.cli.main's arguments when they start with a word (a subcommand, or an unknown one the CLI reports)."""
+    """collabsheet.engine.cli.main's arguments when they start with a word (a subcommand, or an unknown one the CLI reports)."""
     if args and not args[0].startswith("-"):
         return args
     if len(args) > 1 and args[0] in ("-h", "--help") and not args[1].startswith("-"):
@@ -20,7 +20,7 @@ def _cli_args(args: list[str]) -> list[str] | None:
 
 def _subcommands(args: list[str]) -> Sequence[str]:
     if any(a in ("-h", "--help") for a in args):
-        from engine.cli.main import SUBCOMMANDS
+        from collabsheet.engine.cli.main import SUBCOMMANDS
 
         return SUBCOMMANDS
     return ()
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     cli_args = _cli_args(args)
     if cli_args is not None:
-        from engine.cli import main as cli  # only here: engine.cli pulls in the Excel writer, which the window loads later
+        from collabsheet.engine.cli import main as cli  # only here: engine.cli pulls in the Excel writer, which the window loads later
 
         return cli.main(cli_args)
     try:
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(done.code or 0)
     try:
         if options.device is not None:  # engine.device imports torch: ~2 s the window need not wait for by default
-            from engine.device import pick_device
+            from collabsheet.engine.device import pick_device
 
             pick_device(options.device)
         if not MIN_TOP <= options.top <= MAX_TOP:
@@ -69,7 +69,7 @@ def open_window(options: argparse.Namespace):
     """The QApplication and the main window, shown (bench/startup.py times this from the process's start)."""
     from PySide6.QtWidgets import QApplication
 
-    from gui.main_window import QMainSheetWindow
+    from collabsheet.gui.main_window import QMainSheetWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "collabsheet"])
     app.setApplicationName("collabsheet")

@@ -13,18 +13,18 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
-from engine.config import DEFAULT_TOP
-from gui import recent
-from gui.help.about import about_action
-from gui.help.guide import guide_action
-from gui.runtime.channel import QChannel
-from gui.sheet.handle import QSheetHandle
-from gui.sheet.runner import SheetRunner
-from gui.sheet.tab import STATUS, QSheetTab
+from collabsheet.engine.config import DEFAULT_TOP
+from collabsheet.gui import recent
+from collabsheet.gui.help.about import about_action
+from collabsheet.gui.help.guide import guide_action
+from collabsheet.gui.runtime.channel import QChannel
+from collabsheet.gui.sheet.handle import QSheetHandle
+from collabsheet.gui.sheet.runner import SheetRunner
+from collabsheet.gui.sheet.tab import STATUS, QSheetTab
 
 if TYPE_CHECKING:
-    from gui.graddesc.tab import QGradDescTab
-    from gui.train.tab import QTrainTab
+    from collabsheet.gui.graddesc.tab import QGradDescTab
+    from collabsheet.gui.train.tab import QTrainTab
 
 SHEET_RUN = ("step", "step_n", "play", "solve", "stop", None, "race", None, "reset")
 GRADDESC_RUN = ("step_row", "run_epoch", "play", "reset", None, "compare", None, "open_workbook", "open_csv", "export")
@@ -128,9 +128,9 @@ class QMainSheetWindow(QMainWindow):
         return tab
 
     def _build_graddesc(self) -> QGradDescTab:
-        from gui.graddesc.handle import QGradDescHandle
-        from gui.graddesc.runner import GradDescRunner
-        from gui.graddesc.tab import QGradDescTab
+        from collabsheet.gui.graddesc.handle import QGradDescHandle
+        from collabsheet.gui.graddesc.runner import GradDescRunner
+        from collabsheet.gui.graddesc.tab import QGradDescTab
 
         tab = QGradDescTab(self.channel.add("graddesc", GradDescRunner(), QGradDescHandle), self.status_labels)
         for signal, slot in ((tab.message, self.show_message), (tab.notice, self.show_notice),
@@ -139,9 +139,9 @@ class QMainSheetWindow(QMainWindow):
         return tab
 
     def _build_train(self) -> QTrainTab:
-        from gui.train.handle import QTrainHandle
-        from gui.train.runner import TrainRunner
-        from gui.train.tab import QTrainTab
+        from collabsheet.gui.train.handle import QTrainHandle
+        from collabsheet.gui.train.runner import TrainRunner
+        from collabsheet.gui.train.tab import QTrainTab
 
         tab = QTrainTab(self.channel.add("train", TrainRunner(device=self._device), QTrainHandle))
         for signal, slot in ((tab.message, self.show_message), (tab.notice, self.show_notice)):

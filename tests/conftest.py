@@ -25,7 +25,7 @@ def _own_runs(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def movielens():
     """The default MovieLens ratings through the real loading path (make test prepares the cache)."""
-    from engine.data.movielens import default_ratings
+    from collabsheet.engine.data.movielens import default_ratings
 
     return default_ratings()
 
@@ -33,14 +33,14 @@ def movielens():
 @pytest.fixture(scope="session")
 def grid15(movielens):
     """The lesson's default 15 × 15 crosstab of the real data."""
-    from engine.data.crosstab import top_crosstab
+    from collabsheet.engine.data.crosstab import top_crosstab
 
     return top_crosstab(movielens, 15)
 
 
 def _shown(qtbot, size: tuple[int, int] | None = None, plot: bool = True):
     """The real main window (at `size`, or its own), once its first sheet (and, with `plot`, the loss curve) shows."""
-    from gui.main_window import QMainSheetWindow
+    from collabsheet.gui.main_window import QMainSheetWindow
 
     w = QMainSheetWindow()
     qtbot.addWidget(w)

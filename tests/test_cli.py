@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from engine.cli import main as cli
+from collabsheet.engine.cli import main as cli
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:

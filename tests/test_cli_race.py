@@ -3,10 +3,10 @@ import re
 
 import pytest
 
-from engine.cli import main as cli
-from engine.cli.race import checkpoints, parse_optimizers
-from engine.config import OptimizerSettings, SheetConfig
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.cli import main as cli
+from collabsheet.engine.cli.race import checkpoints, parse_optimizers
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

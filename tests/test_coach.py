@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from engine.config import OptimizerSettings as O
-from engine.sheet import coach
-from engine.sheet.sheet import Sheet
-from engine.sheet.timeline import Timeline
+from collabsheet.engine.config import OptimizerSettings as O
+from collabsheet.engine.sheet import coach
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.sheet.timeline import Timeline
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data.ratings import Ratings, RatingsError, detect_columns, load_ratings
+from collabsheet.engine.data.ratings import Ratings, RatingsError, detect_columns, load_ratings
 
 DATA = Path(__file__).parent / "data" / "ratings"
 GOOD, BAD = DATA / "good", DATA / "bad"

@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from engine.data import movielens as data
-from engine.data.cache import MAX_KEPT_TOP, keep_crosstab, kept_crosstab
-from engine.data.crosstab import top_crosstab
+from collabsheet.engine.data import movielens as data
+from collabsheet.engine.data.cache import MAX_KEPT_TOP, keep_crosstab, kept_crosstab
+from collabsheet.engine.data.crosstab import top_crosstab
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""engine.sheet.explain: each cell's explanation agrees with the sheet's own numbers and is written to be read."""
+"""collabsheet.engine.sheet.explain: each cell's explanation agrees with the sheet's own numbers and is written to be read."""
 from __future__ import annotations
 
 import math
@@ -7,12 +7,12 @@ import re
 import numpy as np
 import pytest
 
-from engine.sheet import explain
-from engine.sheet.explanation import ALL, MINUS, fmt, marks, operand, power
-from engine.data.crosstab import Crosstab
-from engine.config import OptimizerSettings
-from engine.config import SheetConfig
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.sheet import explain
+from collabsheet.engine.sheet.explanation import ALL, MINUS, fmt, marks, operand, power
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet
 
 HAT = "\u0302"  # the combining circumflex of m̂ and r̂
 OPTIMIZERS = ["sgd", "momentum", "rmsprop", "adam", "adamw"]

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from engine.config import SheetConfig
-from engine.models import factorization
-from engine.sheet import foldin
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.models import factorization
+from collabsheet.engine.sheet import foldin
+from collabsheet.engine.sheet.sheet import Sheet
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

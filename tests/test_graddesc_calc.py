@@ -8,9 +8,9 @@ import numpy as np
 import openpyxl
 import pytest
 
-from engine.cli.main import main
-from engine.graddesc import RULES, GradDesc, Settings, lesson_data
-from engine.xlsx.graddesc import SHEETS, Layout, export_graddesc, read_graddesc
+from collabsheet.engine.cli.main import main
+from collabsheet.engine.graddesc import RULES, GradDesc, Settings, lesson_data
+from collabsheet.engine.xlsx.graddesc import SHEETS, Layout, export_graddesc, read_graddesc
 from test_graddesc_read import as_xlsm, lesson_runs
 from test_xlsx_calc import recalculate, soffice  # the project's LibreOffice harness (fails under CI without it)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from engine.cli.main import main
-from engine.graddesc import RULES, GradDesc, Settings, lesson_data
-from engine.xlsx.graddesc import SHEETS, read_graddesc
+from collabsheet.engine.cli.main import main
+from collabsheet.engine.graddesc import RULES, GradDesc, Settings, lesson_data
+from collabsheet.engine.xlsx.graddesc import SHEETS, read_graddesc
 
 
 def epoch_lines(printed: str) -> list[list[str]]:

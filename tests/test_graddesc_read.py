@@ -9,10 +9,10 @@ import openpyxl
 import pytest
 from numpy.lib.recfunctions import structured_to_unstructured as table
 
-from engine.graddesc import AVERAGES, RULES, GradDesc, Settings, lesson_data
-from engine.xlsx.errors import XlsxError
-from engine.xlsx.graddesc import SHEETS, export_graddesc, read_graddesc, rule_of_sheet
-from engine.xlsx.package import check_package
+from collabsheet.engine.graddesc import AVERAGES, RULES, GradDesc, Settings, lesson_data
+from collabsheet.engine.xlsx.errors import XlsxError
+from collabsheet.engine.xlsx.graddesc import SHEETS, export_graddesc, read_graddesc, rule_of_sheet
+from collabsheet.engine.xlsx.package import check_package
 
 
 def lesson_runs(epochs: int = 3, rows: int = 29) -> list[GradDesc]:

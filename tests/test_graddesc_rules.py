@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from engine.graddesc import Carry, Data, GradDesc, Settings, lesson_data
-from engine.graddesc.rules import anneal
+from collabsheet.engine.graddesc import Carry, Data, GradDesc, Settings, lesson_data
+from collabsheet.engine.graddesc.rules import anneal
 
 TWO = Data([2.0, 3.0], [34.0, 36.0], "two rows")  # y = 30 + 2·x
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from numpy.lib.recfunctions import structured_to_unstructured as table
 
-from engine.graddesc import (FIELDS, RULES, Data, DataError, GradDesc, Settings, SettingsError, least_squares,
+from collabsheet.engine.graddesc import (FIELDS, RULES, Data, DataError, GradDesc, Settings, SettingsError, least_squares,
                              lesson_data, loss_surface, paths, read_csv)
-from engine.graddesc.macros import reset_macro
+from collabsheet.engine.graddesc.macros import reset_macro
 
 
 def test_lesson_data_is_the_recipe():
@@ -168,7 +168,7 @@ def test_paths_from_the_same_start():
 
 
 def test_table_columns_put_each_estimate_beside_its_derivative():
-    from engine.graddesc import HEADINGS, columns
+    from collabsheet.engine.graddesc import HEADINGS, columns
 
     assert columns("sgd")[5:10] == ("err2", "est_db", "de_db", "est_da", "de_da")
     assert columns("rmsprop")[-2:] == ("v_b", "v_a") and columns("adam")[-4:] == ("m_b", "m_a", "v_b", "v_a")

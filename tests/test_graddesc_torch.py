@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.graddesc import RULES, GradDesc, Settings, lesson_data
-from engine.graddesc.rules import gradient
+from collabsheet.engine.graddesc import RULES, GradDesc, Settings, lesson_data
+from collabsheet.engine.graddesc.rules import gradient
 
 EPOCHS = 8
 

@@ -1,4 +1,4 @@
-"""gui.sheet.colors and the legend: factor and bias cells show their sign; ratings and predictions their size."""
+"""collabsheet.gui.sheet.colors and the legend: factor and bias cells show their sign; ratings and predictions their size."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QImage, QPainter
 
-from gui.sheet import colors
-from gui.sheet import layout as L
-from gui.sheet import painter as sheet_painter
-from gui.widgets.legend import SIGN_ROWS, QLegend
+from collabsheet.gui.sheet import colors
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet import painter as sheet_painter
+from collabsheet.gui.widgets.legend import SIGN_ROWS, QLegend
 
 SIGNED = (L.USER_FACTORS, L.ITEM_FACTORS, L.USER_BIAS, L.ITEM_BIAS)
 

@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox
 
-import gui.sheet.open_dialog as open_dialog
-from engine.data.ratings import RatingsError, load_ratings
-from gui.sheet.open_dialog import AUTO, QOpenDialog, header_fields
+import collabsheet.gui.sheet.open_dialog as open_dialog
+from collabsheet.engine.data.ratings import RatingsError, load_ratings
+from collabsheet.gui.sheet.open_dialog import AUTO, QOpenDialog, header_fields
 
 WAIT_MS = 3000  # the longest a test waits for the debounced refresh
 
@@ -110,7 +110,7 @@ def test_positions_and_clashing_columns_are_said_in_the_dialogs_words(qtbot, tmp
 
 
 def test_the_role_the_loader_names_is_used_before_its_text():
-    from gui.sheet.open_dialog import dialog_message
+    from collabsheet.gui.sheet.open_dialog import dialog_message
 
     error = RatingsError("x.csv: some other wording of a missing column")
     error.role = "item"

@@ -7,18 +7,18 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from engine.config import SheetConfig
-from engine.sheet import foldin
-from engine.train import analysis
-from engine.train.learn import learn
-from engine.train.recipes import RECIPES
-from engine.train.store import save
-from gui.runtime.mailbox import Mailbox
-from gui.sheet import layout as L
-from gui.sheet.frames import ME, Frame, LoadRequest
-from gui.sheet.layout import Cell
-from gui.sheet.newuser import load_movies
-from gui.sheet.runner import SheetRunner
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.sheet import foldin
+from collabsheet.engine.train import analysis
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.recipes import RECIPES
+from collabsheet.engine.train.store import save
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.frames import ME, Frame, LoadRequest
+from collabsheet.gui.sheet.layout import Cell
+from collabsheet.gui.sheet.newuser import load_movies
+from collabsheet.gui.sheet.runner import SheetRunner
 from train_helpers import low_rank_ratings
 
 WAIT_MS = 30_000

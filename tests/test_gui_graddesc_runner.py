@@ -7,14 +7,14 @@ import numpy as np
 import openpyxl
 import pytest
 
-from engine.graddesc import ROW, GradDesc, Settings, lesson_data, paths, rmse
-from engine.graddesc.macros import reset_macro
-from engine.xlsx.errors import XlsxError
-from engine.xlsx.graddesc import SHEETS, export_graddesc, read_graddesc
-from gui.graddesc.frames import Frame
-from gui.graddesc.runner import GradDescRunner
-from gui.graddesc.xlsx_commands import optimizer_sheets
-from gui.runtime.mailbox import Mailbox
+from collabsheet.engine.graddesc import ROW, GradDesc, Settings, lesson_data, paths, rmse
+from collabsheet.engine.graddesc.macros import reset_macro
+from collabsheet.engine.xlsx.errors import XlsxError
+from collabsheet.engine.xlsx.graddesc import SHEETS, export_graddesc, read_graddesc
+from collabsheet.gui.graddesc.frames import Frame
+from collabsheet.gui.graddesc.runner import GradDescRunner
+from collabsheet.gui.graddesc.xlsx_commands import optimizer_sheets
+from collabsheet.gui.runtime.mailbox import Mailbox
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolButton
 
-from engine.graddesc import HEADINGS, GradDesc, Settings, columns, lesson_data, paths, rmse
-from gui.graddesc.table import GROUPS, cell_text
+from collabsheet.engine.graddesc import HEADINGS, GradDesc, Settings, columns, lesson_data, paths, rmse
+from collabsheet.gui.graddesc.table import GROUPS, cell_text
 
 WAIT_MS = 30_000  # generous: the machine running the tests may be busy
 
@@ -250,10 +250,10 @@ import os, sys
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QLabel
-from gui.graddesc.handle import QGradDescHandle
-from gui.graddesc.runner import GradDescRunner
-from gui.graddesc.tab import STATUS, QGradDescTab
-from gui.runtime.channel import QChannel
+from collabsheet.gui.graddesc.handle import QGradDescHandle
+from collabsheet.gui.graddesc.runner import GradDescRunner
+from collabsheet.gui.graddesc.tab import STATUS, QGradDescTab
+from collabsheet.gui.runtime.channel import QChannel
 app = QApplication([])
 channel = QChannel()
 tab = QGradDescTab(channel.add("graddesc", GradDescRunner(), QGradDescHandle), {{n: QLabel() for n in STATUS}})

@@ -14,12 +14,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMainWindow
 
-from engine.config import LABELS
-from engine.data.movielens import LICENCE
-from engine.data.ratings import Ratings
-from gui.help import about, guide
-from gui.sheet import colors
-from gui.sheet import layout as L
+from collabsheet.engine.config import LABELS
+from collabsheet.engine.data.movielens import LICENCE
+from collabsheet.engine.data.ratings import Ratings
+from collabsheet.gui.help import about, guide
+from collabsheet.gui.sheet import colors
+from collabsheet.gui.sheet import layout as L
 
 DEVICE = "cuda:0 · NVIDIA H200"
 
@@ -98,7 +98,7 @@ def test_the_guide_names_every_block_in_its_colour(page):
 
 
 def test_the_guide_gives_the_sheets_formulas(page):
-    from engine.models.factorization import sigmoid_range, y_range
+    from collabsheet.engine.models.factorization import sigmoid_range, y_range
 
     assert "dot product" in page and "u·m + user bias + movie bias" in page
     assert "lo + (hi − lo) · σ(x)" in page and "σ(x) = 1 / (1 + e−x)" in page
@@ -111,7 +111,7 @@ def test_the_guide_gives_the_sheets_formulas(page):
 
 
 def test_the_guide_states_each_optimizers_rule_as_the_engine_has_it(page):
-    from engine.optim import rules
+    from collabsheet.engine.optim import rules
 
     assert [name for name, _ in guide.OPTIMIZERS] == list(LABELS.values())
     for name, rule in rules.RULES.items():
@@ -123,7 +123,7 @@ def test_the_guide_states_each_optimizers_rule_as_the_engine_has_it(page):
 
 
 def test_the_guide_lists_every_shortcut_of_the_window(page):
-    from gui.sheet.actions import SHORTCUTS
+    from collabsheet.gui.sheet.actions import SHORTCUTS
 
     for keys in SHORTCUTS.values():
         assert any(k in page for k in ((keys,) if isinstance(keys, str) else keys)), keys
@@ -136,9 +136,9 @@ def test_the_help_windows_need_no_torch():
 import os, sys
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtWidgets import QApplication, QMainWindow
-from engine.data.movielens import default_ratings
-from gui.help.about import about_action
-from gui.help.guide import guide_action
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.gui.help.about import about_action
+from collabsheet.gui.help.guide import guide_action
 app = QApplication([])
 window = QMainWindow()
 ratings = default_ratings()
@@ -146,8 +146,8 @@ about_action(window, lambda: ratings, lambda: "cpu").trigger()
 guide_action(window).trigger()
 app.processEvents()
 assert len(window.findChildren(QMainWindow)) == 0
-from gui.help.about import QAboutDialog
-from gui.help.guide import QGuideWindow
+from collabsheet.gui.help.about import QAboutDialog
+from collabsheet.gui.help.guide import QGuideWindow
 assert window.findChildren(QAboutDialog)[0].isVisible() and window.findChildren(QGuideWindow)[0].isVisible()
 assert "torch" not in sys.modules, "the help windows imported torch"
 """

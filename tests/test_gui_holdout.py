@@ -5,17 +5,17 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.sheet import holdout
-from engine.sheet.sheet import Sheet
-from gui.runtime.mailbox import Mailbox
-from gui.runtime.series import DASHED
-from gui.sheet import layout as L
-from gui.sheet.cell_text import loss_text
-from gui.sheet.frames import HELD, Frame, LoadRequest
-from gui.sheet.layout import Cell
-from gui.sheet.runner import HOLDOUT_FRACTION, HOLDOUT_SEED, SheetRunner
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.sheet import holdout
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.runtime.series import DASHED
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.cell_text import loss_text
+from collabsheet.gui.sheet.frames import HELD, Frame, LoadRequest
+from collabsheet.gui.sheet.layout import Cell
+from collabsheet.gui.sheet.runner import HOLDOUT_FRACTION, HOLDOUT_SEED, SheetRunner
 
 WAIT_MS = 30_000
 

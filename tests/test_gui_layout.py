@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from gui.sheet import layout as L
-from gui.sheet.layout import Cell, SheetLayout
-from gui.sheet.cell_text import edit_text, number_text, parse_number, rating_text
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.layout import Cell, SheetLayout
+from collabsheet.gui.sheet.cell_text import edit_text, number_text, parse_number, rating_text
 
 
 @pytest.mark.parametrize("biases", [False, True])

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.config import OptimizerSettings as O
-from engine.config import SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.sheet.sheet import Sheet
-from gui.race.dialog import QRaceDialog
-from gui.runtime.mailbox import Mailbox
-from gui.sheet.frames import Frame, LoadRequest
-from gui.sheet.runner import SheetRunner
+from collabsheet.engine.config import OptimizerSettings as O
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.gui.race.dialog import QRaceDialog
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.sheet.frames import Frame, LoadRequest
+from collabsheet.gui.sheet.runner import SheetRunner
 
 WAIT_MS = 60_000
 RACERS = [O("sgd", lr=0.01), O("momentum", lr=0.01), O("adam", lr=0.05)]

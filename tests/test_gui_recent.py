@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMenu
 
-from gui import recent
+from collabsheet.gui import recent
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
-from gui.sheet import layout as L
-from gui.app import main
-from gui.main_window import QMainSheetWindow
-from gui.sheet.layout import Cell
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.app import main
+from collabsheet.gui.main_window import QMainSheetWindow
+from collabsheet.gui.sheet.layout import Cell
 from gui_thread_probe import assert_gui_thread_runs_no_torch
 
 WAIT_MS = 30_000
@@ -140,7 +140,7 @@ def audit(event, args):
 sys.addaudithook(audit)
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from gui.main_window import QMainSheetWindow
+from collabsheet.gui.main_window import QMainSheetWindow
 app = QApplication([])
 w = QMainSheetWindow()
 def watch(frame):  # connected after the window's own slot, so it runs once the window has rendered the frame
@@ -185,9 +185,9 @@ def test_the_gui_thread_runs_no_torch_code_in_a_whole_session():
     assert_gui_thread_runs_no_torch("""
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from gui.main_window import QMainSheetWindow
-from gui.sheet import layout as L
-from gui.sheet.layout import Cell
+from collabsheet.gui.main_window import QMainSheetWindow
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.layout import Cell
 app = QApplication([])
 w = QMainSheetWindow()
 tab, done = w.sheet, []
@@ -213,7 +213,7 @@ assert done and "next update" in done[0], done
 
 
 def test_a_crowded_log_axis_labels_1_2_3_5_of_each_decade(qapp):
-    from gui.widgets.curve_plot import LogAxis
+    from collabsheet.gui.widgets.curve_plot import LogAxis
 
     axis = LogAxis("left")
     axis.setLogMode(False, True)

@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from engine.data.ratings import RatingsError
-from engine.config import OptimizerSettings, RunState
-from engine.config import SheetConfig
-from gui.sheet import load_commands
-from gui.runtime.mailbox import Mailbox
-from gui.sheet.frames import Frame, LoadRequest, Preview
-from gui.sheet.runner import SOLVE_LABEL, SheetRunner
+from collabsheet.engine.data.ratings import RatingsError
+from collabsheet.engine.config import OptimizerSettings, RunState
+from collabsheet.engine.config import SheetConfig
+from collabsheet.gui.sheet import load_commands
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.sheet.frames import Frame, LoadRequest, Preview
+from collabsheet.gui.sheet.runner import SOLVE_LABEL, SheetRunner
 
 
 @pytest.fixture
@@ -113,8 +113,8 @@ def test_the_first_load_previews_the_ratings_before_it_needs_the_engine(movielen
 @pytest.fixture
 def kept(movielens, grid15, tmp_path, monkeypatch):
     """A prepared MovieLens copy with its default sheet kept beside it; the later read waits for `release`."""
-    from engine.data import movielens as data
-    from engine.data.cache import keep_crosstab
+    from collabsheet.engine.data import movielens as data
+    from collabsheet.engine.data.cache import keep_crosstab
 
     monkeypatch.setenv("COLLABSHEET_CACHE", str(tmp_path))
     monkeypatch.delenv("COLLABSHEET_RATINGS", raising=False)

@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from engine.config import OptimizerSettings
-from gui.sheet.cell_text import loss_text
-from gui.sheet.layout import Cell
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.gui.sheet.cell_text import loss_text
+from collabsheet.gui.sheet.layout import Cell
 
 WAIT_MS = 30_000
 
@@ -193,7 +193,7 @@ def test_file_menu_goes_back_to_movielens(qtbot, window, tmp_path):
 
 
 def test_blank_cells_show_their_predictions_and_users_their_recommendations(qtbot, window):
-    from engine.sheet import recommend
+    from collabsheet.engine.sheet import recommend
 
     tab = window.sheet
     model = tab.model
@@ -211,7 +211,7 @@ def test_blank_cells_show_their_predictions_and_users_their_recommendations(qtbo
 
 
 def test_help_and_recent_files_are_in_the_menus(qtbot, window, tmp_path):
-    from gui import recent
+    from collabsheet.gui import recent
 
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles[:2] == ["File", "Edit"] and "Help" in titles

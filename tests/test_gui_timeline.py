@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.sheet.sheet import Sheet
 from gui_thread_probe import assert_gui_thread_runs_no_torch
-from gui.runtime.mailbox import Mailbox
-from gui.sheet import layout as L
-from gui.sheet.frames import Frame, LoadRequest
-from gui.sheet.layout import Cell
-from gui.sheet.runner import SheetRunner
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.frames import Frame, LoadRequest
+from collabsheet.gui.sheet.layout import Cell
+from collabsheet.gui.sheet.runner import SheetRunner
 
 WAIT_MS = 30_000
 BLOCKS = ("user_factors", "item_factors")
@@ -241,8 +241,8 @@ def test_the_gui_thread_runs_no_torch_code_with_the_timeline_race_coach_and_new_
     assert_gui_thread_runs_no_torch("""
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-from engine.config import OptimizerSettings as O
-from gui.main_window import QMainSheetWindow
+from collabsheet.engine.config import OptimizerSettings as O
+from collabsheet.gui.main_window import QMainSheetWindow
 app = QApplication([])
 w = QMainSheetWindow()
 tab, done = w.sheet, []

@@ -8,17 +8,17 @@ import time
 import numpy as np
 import pytest
 
-from engine.data.ratings import RatingsError
-from engine.train.analysis import movie_biases, movie_map, valid_predictions
-from engine.train.data import UnknownIdError
-from engine.train.learn import learn
-from engine.train.model import recommend
-from engine.train.recipes import Recipe, UnknownRecipeError
-from engine.train.store import ModelFileError
-from gui.runtime.mailbox import Mailbox
-from gui.sheet.frames import LoadRequest
-from gui.train.frames import Frame, Joint, TrainState, rating_edges
-from gui.train.runner import FRAME_S, TRAINING_LABEL, VALID_LABEL, TrainRunner
+from collabsheet.engine.data.ratings import RatingsError
+from collabsheet.engine.train.analysis import movie_biases, movie_map, valid_predictions
+from collabsheet.engine.train.data import UnknownIdError
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.model import recommend
+from collabsheet.engine.train.recipes import Recipe, UnknownRecipeError
+from collabsheet.engine.train.store import ModelFileError
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.sheet.frames import LoadRequest
+from collabsheet.gui.train.frames import Frame, Joint, TrainState, rating_edges
+from collabsheet.gui.train.runner import FRAME_S, TRAINING_LABEL, VALID_LABEL, TrainRunner
 from train_helpers import low_rank_ratings
 
 SMALL = Recipe(model="dotbias", factors=4, epochs=3, lr=0.05, optimizer="adam", bs=32)

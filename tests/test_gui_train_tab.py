@@ -9,13 +9,13 @@ import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolButton
 
-from engine.train.analysis import movie_biases, movie_map, valid_predictions
-from engine.train.learn import learn
-from engine.train.model import recommend
-from engine.train.recipes import RECIPES
-from gui.main_window import QMainSheetWindow
-from gui.train.frames import Joint, TrainState
-from gui.train.runner import TRAINING_LABEL, VALID_LABEL
+from collabsheet.engine.train.analysis import movie_biases, movie_map, valid_predictions
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.model import recommend
+from collabsheet.engine.train.recipes import RECIPES
+from collabsheet.gui.main_window import QMainSheetWindow
+from collabsheet.gui.train.frames import Joint, TrainState
+from collabsheet.gui.train.runner import TRAINING_LABEL, VALID_LABEL
 from pytestqt.exceptions import TimeoutError as WaitTimedOut
 from pytestqt.qtbot import QtBot
 

@@ -8,16 +8,16 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QToolButton
 
-from engine.data.crosstab import top_crosstab
-from engine.data.ratings import RatingsError, load_ratings
-from engine.config import OptimizerSettings
-from engine.config import SheetConfig
-from engine.sheet.sheet import Sheet
-from gui.sheet import load_commands
-from gui.sheet import layout as L
-from gui.sheet.controls import RUN
-from gui.main_window import QMainSheetWindow
-from gui.sheet.layout import Cell
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.data.ratings import RatingsError, load_ratings
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.gui.sheet import load_commands
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.controls import RUN
+from collabsheet.gui.main_window import QMainSheetWindow
+from collabsheet.gui.sheet.layout import Cell
 
 WAIT_MS = 30_000  # generous: the machine running the tests may be busy
 
@@ -259,7 +259,7 @@ def test_importing_a_bad_workbook_shows_the_message(qtbot, window, tmp_path):
 
 def _first_start(monkeypatch, tmp_path, read) -> None:
     """A start with nothing prepared yet (an empty cache), where the default ratings are `read`."""
-    from engine.data import movielens as data
+    from collabsheet.engine.data import movielens as data
 
     monkeypatch.setenv("COLLABSHEET_CACHE", str(tmp_path))
     monkeypatch.setattr(data, "default_ratings", read)
@@ -402,8 +402,8 @@ def test_an_engine_that_fails_to_start_after_the_preview_says_so(qtbot, monkeypa
 
 
 def test_the_other_tabs_are_built_the_first_time_they_are_shown(qtbot, window):
-    from gui.graddesc.tab import QGradDescTab
-    from gui.train.tab import QTrainTab
+    from collabsheet.gui.graddesc.tab import QGradDescTab
+    from collabsheet.gui.train.tab import QTrainTab
 
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert titles == ["Sheet", "Gradient descent", "Training"]

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.sheet import holdout
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.sheet import holdout
+from collabsheet.engine.sheet.sheet import Sheet
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

@@ -26,16 +26,16 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from engine.cli import main as cli
-from engine.cli import sheet as cli_sheet
-from engine.config import SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.data.ratings import RatingsError, load_ratings
-from engine.sheet.sheet import Sheet
-from engine.xlsx import ENGINE, XlsxError, export_xlsx, import_xlsx
-from engine.xlsx.collab.layout import Layout
-from engine.xlsx.collab.read import MARGIN
-from engine.xlsx.package import MAX_PART_BYTES, MAX_PARTS, MAX_TEXT
+from collabsheet.engine.cli import main as cli
+from collabsheet.engine.cli import sheet as cli_sheet
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.data.ratings import RatingsError, load_ratings
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.xlsx import ENGINE, XlsxError, export_xlsx, import_xlsx
+from collabsheet.engine.xlsx.collab.layout import Layout
+from collabsheet.engine.xlsx.collab.read import MARGIN
+from collabsheet.engine.xlsx.package import MAX_PART_BYTES, MAX_PARTS, MAX_TEXT
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what a terminal acts on (newlines aside)
@@ -67,7 +67,7 @@ def run(*args: str, cwd: Path, stdin=subprocess.DEVNULL, until: str | None = Non
     out, err = cwd / ".out.txt", cwd / ".err.txt"
     start = time.monotonic()
     with out.open("w") as fo, err.open("w") as fe:
-        proc = subprocess.Popen([sys.executable, "-m", "engine", *args], cwd=cwd, env=env, stdin=stdin,
+        proc = subprocess.Popen([sys.executable, "-m", "collabsheet.engine", *args], cwd=cwd, env=env, stdin=stdin,
                                 stdout=fo, stderr=fe, preexec_fn=preexec)
     sent = send is None
     while True:
@@ -362,7 +362,7 @@ CRAFTED = {
 # status and the process's peak memory after it (one process, as starting one per workbook costs seconds).
 IMPORTS = """
 import json, resource, sys
-from engine.cli.main import main
+from collabsheet.engine.cli.main import main
 for name in sys.argv[1:]:
     code = main(["import", name, "--device", "cpu"])
     print(json.dumps([name, code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]), flush=True)

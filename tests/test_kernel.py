@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import OptimizerSettings as O, SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.optim import rules
-from engine.sheet.batched import ALIGN, ROW, BatchedSheet, padded
-from engine.sheet.model import SheetModel
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import OptimizerSettings as O, SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.optim import rules
+from collabsheet.engine.sheet.batched import ALIGN, ROW, BatchedSheet, padded
+from collabsheet.engine.sheet.model import SheetModel
+from collabsheet.engine.sheet.sheet import Sheet
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

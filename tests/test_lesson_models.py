@@ -1,8 +1,8 @@
 """The lesson's nn.Modules: its worked example, their initialisation, and that they compute the sheet's algebra."""
 import torch
 
-from engine.models import factorization
-from engine.models.lesson import DotProduct, EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet
+from collabsheet.engine.models import factorization
+from collabsheet.engine.models.lesson import DotProduct, EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet
 
 
 def test_dot_product_gives_the_lessons_numbers() -> None:
@@ -104,7 +104,7 @@ def test_embedding_dot_bias_starts_every_embedding_as_get_emb() -> None:
 
 
 def test_the_lesson_net_recipe_says_which_dropout_the_notes_use() -> None:
-    from engine.train.recipes import recipe
+    from collabsheet.engine.train.recipes import recipe
 
     net = recipe("lesson-net")
     assert (net.p1, net.p2) == (0.5, 0.5) and "p1 = p2 = 0.5" in net.about

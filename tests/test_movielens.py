@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.data.ratings import RatingsError
-from engine.data import movielens
-from engine.data.movielens import about, default_ratings, prepare
+from collabsheet.engine.data.ratings import RatingsError
+from collabsheet.engine.data import movielens
+from collabsheet.engine.data.movielens import about, default_ratings, prepare
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from engine.optim import rules as optim
-from engine.config import OPTIMIZERS, OptimizerSettings
+from collabsheet.engine.optim import rules as optim
+from collabsheet.engine.config import OPTIMIZERS, OptimizerSettings
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

@@ -1,4 +1,4 @@
-"""The first frame without torch: engine.sheet.quick against the Sheet, field by field, and its imports."""
+"""The first frame without torch: engine.sheet.first_frame against the Sheet, field by field, and its imports."""
 import dataclasses
 import subprocess
 import sys
@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.sheet.quick import quick_snapshot
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.sheet.first_frame import first_frame
+from collabsheet.engine.sheet.sheet import Sheet
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 
@@ -36,7 +36,7 @@ def _assert_same(quick, sheet, path: str = "") -> None:
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
 def test_the_quick_snapshot_is_the_sheets_first_snapshot(grid15, config: SheetConfig) -> None:
     settings = OptimizerSettings("momentum", lr=0.01, weight_decay=0.1)
-    quick = quick_snapshot(grid15, config, settings)
+    quick = first_frame(grid15, config, settings)
     sheet = Sheet(grid15, config, settings, device="cpu").snapshot()
     for field in dataclasses.fields(sheet):
         _assert_same(getattr(quick, field.name), getattr(sheet, field.name), field.name)
@@ -49,7 +49,7 @@ def test_the_quick_snapshot_copes_with_blank_rows_and_a_wide_grid(movielens) -> 
     ratings[2] = np.nan  # a user with no rating at all
     grid = dataclasses.replace(grid, ratings=ratings)
     for config in CONFIGS[:3]:
-        quick, sheet = quick_snapshot(grid, config), Sheet(grid, config, device="cpu").snapshot()
+        quick, sheet = first_frame(grid, config), Sheet(grid, config, device="cpu").snapshot()
         for field in dataclasses.fields(sheet):
             _assert_same(getattr(quick, field.name), getattr(sheet, field.name), field.name)
 
@@ -70,12 +70,12 @@ def audit(event, args):
     if event == "import" and args[0].split(".")[0] == "torch":
         imported.append(args[0])
 sys.addaudithook(audit)
-from engine.config import SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.data.movielens import default_ratings
-from engine.sheet.quick import quick_snapshot
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.sheet.first_frame import first_frame
 
-snap = quick_snapshot(top_crosstab(default_ratings(), 15), SheetConfig(biases=True, squash=True))
+snap = first_frame(top_crosstab(default_ratings(), 15), SheetConfig(biases=True, squash=True))
 assert snap.rmse > 0 and snap.predictions.shape == (15, 15)
 assert not imported, f"torch was imported: {imported[0]}"
 assert not [m for m in sys.modules if m.split(".")[0] == "torch"], "torch is in sys.modules"

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import OPTIMIZERS, OptimizerSettings as O, SheetConfig
-from engine.sheet.batched import BatchedSheet, Coefficients
-from engine.sheet.race import CONVERGED, DIVERGED, LIMIT, Race
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import OPTIMIZERS, OptimizerSettings as O, SheetConfig
+from collabsheet.engine.sheet.batched import BatchedSheet, Coefficients
+from collabsheet.engine.sheet.race import CONVERGED, DIVERGED, LIMIT, Race
+from collabsheet.engine.sheet.sheet import Sheet
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

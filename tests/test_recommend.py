@@ -1,13 +1,13 @@
-"""engine.sheet.recommend: predictions for the blank cells and each user's best unrated movies."""
+"""collabsheet.engine.sheet.recommend: predictions for the blank cells and each user's best unrated movies."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from engine.config import SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.sheet import explain, recommend
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.sheet import explain, recommend
+from collabsheet.engine.sheet.sheet import Sheet
 
 
 def _grid() -> Crosstab:

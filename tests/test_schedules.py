@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from engine.optim.schedules import SGDR, Constant, OneCycle, sgdr_epochs
+from collabsheet.engine.optim.schedules import SGDR, Constant, OneCycle, sgdr_epochs
 
 
 def _torch_lrs(make, steps: int, lr: float) -> list[float]:
@@ -80,8 +80,8 @@ def test_sgdr_with_the_lessons_warmup_as_fastai_07_cos_anneal() -> None:
 
 
 def test_the_lesson_learner_uses_it() -> None:
-    from engine.train.build import make_schedule
-    from engine.train.recipes import recipe
+    from collabsheet.engine.train.build import make_schedule
+    from collabsheet.engine.train.recipes import recipe
 
     schedule = make_schedule(recipe("lesson-learner"), 1000)
     assert schedule(0) == pytest.approx(1e-4) and schedule(49) == pytest.approx(1e-4) and schedule(50) > 9e-3

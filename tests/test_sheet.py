@@ -4,13 +4,13 @@ import pandas as pd
 import pytest
 import torch
 
-from engine.data.crosstab import top_crosstab
-from engine.data.ratings import Ratings
-from engine.config import OPTIMIZERS, OptimizerSettings
-from engine.config import SheetConfig
-from engine.models.factorization import y_range
-from engine.sheet.sheet import Sheet
-from engine.sheet.snapshot import Snapshot
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.data.ratings import Ratings
+from collabsheet.engine.config import OPTIMIZERS, OptimizerSettings
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.models.factorization import y_range
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.sheet.snapshot import Snapshot
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

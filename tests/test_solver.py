@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.sheet.solve import schur
-from engine.sheet.solve import solver
-from engine.data.crosstab import top_crosstab
-from engine.config import OptimizerSettings, SheetConfig
-from engine.sheet.sheet import Sheet
-from engine.sheet.solve.als import Als, Side
-from engine.sheet.solve.spectral import spectral_start
+from collabsheet.engine.sheet.solve import schur
+from collabsheet.engine.sheet.solve import solver
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.sheet.solve.als import Als, Side
+from collabsheet.engine.sheet.solve.spectral import spectral_start
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # pandas and pyarrow (~0.4 s): the first sheet comes from the copy kept beside the data; torch (~2 s): the worker
 # imports it once the first frame is up; the other tabs' modules: imported when a tab is first shown.
-NOT_AT_START = ("pandas", "pyarrow", "torch", "contourpy", "pyqtgraph", "gui.graddesc.tab", "gui.train.tab",
-                "gui.sheet.open_dialog", "engine.sheet.sheet")
+NOT_AT_START = ("pandas", "pyarrow", "torch", "contourpy", "pyqtgraph", "collabsheet.gui.graddesc.tab", "collabsheet.gui.train.tab",
+                "collabsheet.gui.sheet.open_dialog", "collabsheet.engine.sheet.sheet")
 
 
 def test_the_window_imports_only_what_its_first_frame_needs():

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.sheet.sheet import Sheet
-from engine.sheet.timeline import Series, Timeline
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.sheet.timeline import Series, Timeline
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 

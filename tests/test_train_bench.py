@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from engine.train.data import synthetic
+from collabsheet.engine.train.data import synthetic
 
 
 def _bench():

@@ -4,7 +4,7 @@ import re
 import pandas as pd
 import pytest
 
-from engine.cli import main as cli
+from collabsheet.engine.cli import main as cli
 from train_helpers import low_rank_ratings
 
 

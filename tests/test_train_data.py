@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from engine.data.ratings import Ratings
-from engine.train.data import IdMap, UnknownIdError, prepare, split_indices
+from collabsheet.engine.data.ratings import Ratings
+from collabsheet.engine.train.data import IdMap, UnknownIdError, prepare, split_indices
 from train_helpers import low_rank_ratings
 
 

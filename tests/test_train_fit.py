@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.models.lesson import EmbeddingDotBias
-from engine.optim.schedules import OneCycle
-from engine.train.data import prepare
-from engine.train.fit import Smoothed, evaluate, fit
-from engine.train.learn import learn
-from engine.train.recipes import RECIPES
+from collabsheet.engine.models.lesson import EmbeddingDotBias
+from collabsheet.engine.optim.schedules import OneCycle
+from collabsheet.engine.train.data import prepare
+from collabsheet.engine.train.fit import Smoothed, evaluate, fit
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.recipes import RECIPES
 from train_helpers import low_rank_ratings
 
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.train import analysis
-from engine.train.data import UnknownIdError
-from engine.train.learn import learn
-from engine.train.model import predict, recommend
-from engine.train.recipes import RECIPES
-from engine.train.store import ModelFileError, load, save
+from collabsheet.engine.train import analysis
+from collabsheet.engine.train.data import UnknownIdError
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.model import predict, recommend
+from collabsheet.engine.train.recipes import RECIPES
+from collabsheet.engine.train.store import ModelFileError, load, save
 from train_helpers import low_rank_ratings
 
 

@@ -9,14 +9,14 @@ import pytest
 import torch
 from torch import nn
 
-from engine.models.lesson import EmbeddingDotBiasImplicit
-from engine.optim.rowwise import RowAdam, coalesce_rows
-from engine.train.checkpoint import CheckpointError, checkpoint_path, finish_checkpoint, load_checkpoint, write_atomic
-from engine.train.data import prepare
-from engine.train.fit import BatchEvent, EpochEvent
-from engine.train.learn import learn
-from engine.train.progress import RunProgress, duration_text, rate_text
-from engine.train.recipes import RECIPES, Recipe
+from collabsheet.engine.models.lesson import EmbeddingDotBiasImplicit
+from collabsheet.engine.optim.rowwise import RowAdam, coalesce_rows
+from collabsheet.engine.train.checkpoint import CheckpointError, checkpoint_path, finish_checkpoint, load_checkpoint, write_atomic
+from collabsheet.engine.train.data import prepare
+from collabsheet.engine.train.fit import BatchEvent, EpochEvent
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.progress import RunProgress, duration_text, rate_text
+from collabsheet.engine.train.recipes import RECIPES, Recipe
 from train_helpers import low_rank_ratings
 
 
@@ -146,7 +146,7 @@ def test_checkpoint_files_are_never_written_through_links_and_foreign_files_are_
 
 
 def test_train_cli_resume_needs_save_and_an_existing_checkpoint(capsys, tmp_path) -> None:
-    from engine.cli import main as cli
+    from collabsheet.engine.cli import main as cli
     low_rank_ratings(n_users=30, n_movies=20).frame.to_csv(tmp_path / "r.csv", index=False)
     base = ["train", "--ratings", str(tmp_path / "r.csv"), "--device", "cpu", "--epochs", "2", "--bs", "64"]
     assert cli.main(base + ["--resume"]) != 0
@@ -190,8 +190,8 @@ def test_bench_scale_writes_seeded_movielens_shaped_ratings(tmp_path) -> None:
 
 
 def test_loading_a_large_file_reports_the_bytes_read_and_reads_what_the_careful_path_reads(tmp_path, monkeypatch):
-    import engine.data.ratings as ratings_module
-    from engine.data.ratings import load_ratings
+    import collabsheet.engine.data.ratings as ratings_module
+    from collabsheet.engine.data.ratings import load_ratings
     rng = np.random.default_rng(0)
     n = 20_000
     users, movies = np.sort(rng.integers(1, 500, n)), rng.integers(1, 300, n)
@@ -213,7 +213,7 @@ def test_loading_a_large_file_reports_the_bytes_read_and_reads_what_the_careful_
 
 
 def test_past_the_first_chunk_a_nul_byte_or_a_comment_line_still_takes_the_careful_path(tmp_path) -> None:
-    from engine.data.ratings import RatingsError, load_ratings
+    from collabsheet.engine.data.ratings import RatingsError, load_ratings
     rows = "".join(f"{u},{m},{(u + m) % 5 + 1}\n" for u in range(1, 400) for m in range(1, 300))  # ~1.3 MB
     assert len(rows) > 1 << 20
     (tmp_path / "nul.csv").write_text("user,item,rating\n" + rows + "7,7\x00,3\n")
@@ -232,7 +232,7 @@ def test_row_wise_training_runs_on_one_cpu_thread_and_gives_the_threads_back(dat
 
 
 def test_a_parsed_file_with_an_infinite_rating_is_still_named_by_line(tmp_path) -> None:
-    from engine.data.ratings import RatingsError, load_ratings
+    from collabsheet.engine.data.ratings import RatingsError, load_ratings
     (tmp_path / "inf.csv").write_text("user,item,rating\n1,1,4\n1,2,inf\n2,1,3\n")
     with pytest.raises(RatingsError, match="line 3 has an infinite rating"):
         load_ratings(tmp_path / "inf.csv")

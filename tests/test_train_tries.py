@@ -4,13 +4,13 @@ import re
 import pytest
 import torch
 
-from engine.cli import main as cli
-from engine.data.movielens import default_ratings
-from engine.models.lesson import EmbeddingNet
-from engine.train import runs
-from engine.train.recipes import RECIPES, Recipe
-from engine.train.splits import fold, overlap, parse_split
-from engine.train.store import load
+from collabsheet.engine.cli import main as cli
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.models.lesson import EmbeddingNet
+from collabsheet.engine.train import runs
+from collabsheet.engine.train.recipes import RECIPES, Recipe
+from collabsheet.engine.train.splits import fold, overlap, parse_split
+from collabsheet.engine.train.store import load
 from train_helpers import low_rank_ratings
 
 
@@ -108,7 +108,7 @@ def test_a_validation_file_that_repeats_training_ratings_is_named(capsys, tmp_pa
 
 
 def test_the_training_tabs_runs_are_recorded_too() -> None:
-    from gui.train.runner import TrainRunner
+    from collabsheet.gui.train.runner import TrainRunner
 
     runner = TrainRunner(device="cpu")
     runner.load_ratings(low_rank_ratings(n_users=30, n_movies=20))

@@ -12,11 +12,11 @@ import pytest
 import torch
 from openpyxl.utils import get_column_letter, range_boundaries
 
-from engine.data.crosstab import Crosstab
-from engine.config import OptimizerSettings
-from engine.config import SheetConfig
-from engine.sheet.sheet import Sheet
-from engine.xlsx import ENGINE, FILLS, SHEET, SOLVER_OPTIONS, Layout, XlsxError, export_xlsx, import_xlsx
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.xlsx import ENGINE, FILLS, SHEET, SOLVER_OPTIONS, Layout, XlsxError, export_xlsx, import_xlsx
 
 # Titles a spreadsheet could mistake for formulas, and some that are merely awkward.
 TRICKY = ('=HYPERLINK("http://example.com","click")', "+1 (2001)", "-minus (1999)", "@SUM(A1:A2)", "=1+1",
@@ -236,8 +236,8 @@ def test_round_trip_gives_back_the_same_sheet_exactly(tmp_path, config, ids):
 
 
 def test_round_trip_on_movielens(tmp_path):
-    movielens = pytest.importorskip("engine.data.movielens")
-    from engine.data.crosstab import top_crosstab
+    movielens = pytest.importorskip("collabsheet.engine.data.movielens")
+    from collabsheet.engine.data.crosstab import top_crosstab
 
     try:
         ratings = movielens.default_ratings()
@@ -379,7 +379,7 @@ def test_a_tampered_optimizer_sheet_names_the_cell(tmp_path, grid15):
 
 def test_a_workbook_holds_a_bounded_number_of_cells(tmp_path):
     """Export refuses a sheet import could not read back within its time bound; import refuses such a layout."""
-    from engine.xlsx.collab.layout import MAX_CELLS
+    from collabsheet.engine.xlsx.collab.layout import MAX_CELLS
 
     lay = Layout(600, 600, 5, False)
     assert lay.cells > MAX_CELLS

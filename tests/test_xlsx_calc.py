@@ -10,11 +10,11 @@ import numpy as np
 import openpyxl
 import pytest
 
-from engine.data.crosstab import Crosstab
-from engine.config import OptimizerSettings
-from engine.config import SheetConfig
-from engine.sheet.sheet import Sheet
-from engine.xlsx import ENGINE, SHEET, Layout, export_xlsx, import_xlsx
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.xlsx import ENGINE, SHEET, Layout, export_xlsx, import_xlsx
 
 INSTALL = "LibreOffice Calc is needed to recalculate the exported formulas: apt-get install libreoffice-calc-nogui"
 TOLERANCE = 1e-9

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.cli.main import main
-from engine.xlsx import import_xlsx
+from collabsheet.engine.cli.main import main
+from collabsheet.engine.xlsx import import_xlsx
 
 
 @pytest.fixture

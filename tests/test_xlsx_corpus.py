@@ -10,10 +10,10 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from engine.data.crosstab import Crosstab
-from engine.config import SheetConfig
-from engine.sheet.sheet import Sheet
-from engine.xlsx import ENGINE, SHEET, Layout, XlsxError, export_xlsx, import_xlsx
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.xlsx import ENGINE, SHEET, Layout, XlsxError, export_xlsx, import_xlsx
 
 N, M, K = 8, 6, 3
 LAYOUT = Layout(N, M, K, True)

@@ -20,12 +20,12 @@ from openpyxl.utils import get_column_letter as col
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.formula import ArrayFormula
 
-from engine.xlsx import XlsxError
-from engine.xlsx.lesson import import_lesson, list_collab_sheets
-from engine.xlsx.lesson.book import Book
-from engine.xlsx.lesson.formulas import Binary, Call, Num, Ref, Text, Unary, parse
-from engine.xlsx.lesson.refs import Area, Names, RefError, resolve
-from engine.xlsx.package import check_package
+from collabsheet.engine.xlsx import XlsxError
+from collabsheet.engine.xlsx.lesson import import_lesson, list_collab_sheets
+from collabsheet.engine.xlsx.lesson.book import Book
+from collabsheet.engine.xlsx.lesson.formulas import Binary, Call, Num, Ref, Text, Unary, parse
+from collabsheet.engine.xlsx.lesson.refs import Area, Names, RefError, resolve
+from collabsheet.engine.xlsx.package import check_package
 from test_xlsx_calc import recalculate, soffice
 
 TOLERANCE = 1e-9
@@ -615,8 +615,8 @@ def test_references_resolve_like_a_spreadsheets():
 
 
 def test_the_import_command_opens_the_lessons_workbook_and_prints_both_losses(course, capsys):
-    from engine.cli.main import main
-    from engine.xlsx.open import import_workbook, is_collabsheet_workbook
+    from collabsheet.engine.cli.main import main
+    from collabsheet.engine.xlsx.open import import_workbook, is_collabsheet_workbook
 
     _, path = course
     assert not is_collabsheet_workbook(path)
@@ -632,8 +632,8 @@ def test_the_import_command_opens_the_lessons_workbook_and_prints_both_losses(co
 
 
 def test_the_window_asks_which_collab_sheet_then_opens_it(course, movielens):
-    from gui.sheet.frames import LoadRequest
-    from gui.sheet.runner import SheetRunner
+    from collabsheet.gui.sheet.frames import LoadRequest
+    from collabsheet.gui.sheet.runner import SheetRunner
 
     _, path = course
     runner = SheetRunner(device="cpu")

@@ -16,8 +16,8 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter as col
 
-from engine.cli.main import main
-from engine.xlsx.lesson import import_lesson, list_collab_sheets
+from collabsheet.engine.cli.main import main
+from collabsheet.engine.xlsx.lesson import import_lesson, list_collab_sheets
 
 LOSS_CELL = "X26"
 

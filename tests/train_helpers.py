@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.data.ratings import Ratings
+from collabsheet.engine.data.ratings import Ratings
 
 
 def low_rank_ratings(n_users: int = 40, n_movies: int = 30, density: float = 0.6, seed: int = 0,

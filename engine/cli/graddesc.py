@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.graddesc import AVERAGES, RULES, VARIANTS, GradDesc, Settings, lesson_data, read_csv
-from engine.graddesc.settings import MAX_ROWS, RESET_LR
-from engine.xlsx.graddesc import export_graddesc, read_graddesc
+from collabsheet.engine.graddesc import AVERAGES, RULES, VARIANTS, GradDesc, Settings, lesson_data, read_csv
+from collabsheet.engine.graddesc.settings import MAX_ROWS, RESET_LR
+from collabsheet.engine.xlsx.graddesc import export_graddesc, read_graddesc
 
 CSV_HEADER = ("x", "y", "b", "a", "pred", "de_db", "de_da", "new_b", "new_a")
 MAX_EPOCHS = 1_000_000

@@ -11,9 +11,9 @@ import sys
 import threading
 from typing import Sequence
 
-from engine.cli import graddesc, race, runs, sheet, train, xlsx
-from engine.cli.options import Parser, Stopped, printable
-from engine.data.ratings import RatingsError
+from collabsheet.engine.cli import graddesc, race, runs, sheet, train, xlsx
+from collabsheet.engine.cli.options import Parser, Stopped, printable
+from collabsheet.engine.data.ratings import RatingsError
 
 GROUPS = (sheet, xlsx, graddesc, race, train, runs)
 SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", "graddesc", "race", "train", "recommend",

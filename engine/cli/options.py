@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
+from collabsheet.engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
 
 MAX_COUNT = 2**53 - 1  # steps and seeds are stored in the workbook as numbers (doubles): exact up to here
 # What a terminal would act on: C0 and C1 controls (ESC, BEL, CSI …) and the bidirectional overrides that
@@ -160,7 +160,7 @@ def model(p: argparse.ArgumentParser) -> None:
 
 
 def optimizer(p: argparse.ArgumentParser) -> None:
-    from engine.config import OPTIMIZERS
+    from collabsheet.engine.config import OPTIMIZERS
 
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     p.add_argument("--lr", type=number(0.0, False), default=0.05, help="learning rate (above 0)")

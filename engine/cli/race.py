@@ -5,10 +5,10 @@ import argparse
 import math
 import time
 
-from engine.cli.options import model
-from engine.cli.sheet import sheet_of
-from engine.config import OPTIMIZERS, OptimizerSettings
-from engine.sheet.race import CONVERGED, DIVERGED, Race
+from collabsheet.engine.cli.options import model
+from collabsheet.engine.cli.sheet import sheet_of
+from collabsheet.engine.config import OPTIMIZERS, OptimizerSettings
+from collabsheet.engine.sheet.race import CONVERGED, DIVERGED, Race
 
 DEFAULT = "sgd:0.01,momentum:0.01,adam:0.05"
 

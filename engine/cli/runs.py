@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.train import runs as db
-from engine.train.recipes import MODELS
+from collabsheet.engine.train import runs as db
+from collabsheet.engine.train.recipes import MODELS
 
 
 def register(sub) -> None:

@@ -8,13 +8,13 @@ from typing import Callable
 
 import numpy as np
 
-from engine.cli.options import MAX_COUNT, common, frame, model, optimizer, progress, say, source, stoppable, whole
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import top_crosstab
-from engine.data.movielens import about, default_ratings, prepare
-from engine.data.ratings import Ratings, load_ratings
-from engine.device import device_label
-from engine.sheet.sheet import Sheet
+from collabsheet.engine.cli.options import MAX_COUNT, common, frame, model, optimizer, progress, say, source, stoppable, whole
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.data.movielens import about, default_ratings, prepare
+from collabsheet.engine.data.ratings import Ratings, load_ratings
+from collabsheet.engine.device import device_label
+from collabsheet.engine.sheet.sheet import Sheet
 
 CHUNK = 1_000  # steps per Sheet.step call: it keeps a loss per step, so memory stays flat however many are run
 _COLUMNS = ("user_col", "item_col", "rating_col", "sep")

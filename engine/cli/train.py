@@ -10,21 +10,21 @@ from typing import Iterator
 
 import numpy as np
 
-from engine.cli.options import progress
-from engine.data.movielens import default_ratings
-from engine.data.ratings import load_ratings
-from engine.device import device_label, pick_device
-from engine.train.analysis import valid_predictions
-from engine.train.checkpoint import checkpoint_path, finish_checkpoint
-from engine.train.data import UnknownIdError
-from engine.train.flags import add_options, changes, describe_split, prepare_split, record_run
-from engine.train.fit import BatchEvent, EpochEvent, evaluate
-from engine.train.learn import learn
-from engine.train.model import recommend
-from engine.train.plot import jointplot, write_png
-from engine.train.progress import RunProgress
-from engine.train.recipes import MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
-from engine.train.store import load, save
+from collabsheet.engine.cli.options import progress
+from collabsheet.engine.data.movielens import default_ratings
+from collabsheet.engine.data.ratings import load_ratings
+from collabsheet.engine.device import device_label, pick_device
+from collabsheet.engine.train.analysis import valid_predictions
+from collabsheet.engine.train.checkpoint import checkpoint_path, finish_checkpoint
+from collabsheet.engine.train.data import UnknownIdError
+from collabsheet.engine.train.flags import add_options, changes, describe_split, prepare_split, record_run
+from collabsheet.engine.train.fit import BatchEvent, EpochEvent, evaluate
+from collabsheet.engine.train.learn import learn
+from collabsheet.engine.train.model import recommend
+from collabsheet.engine.train.plot import jointplot, write_png
+from collabsheet.engine.train.progress import RunProgress
+from collabsheet.engine.train.recipes import MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
+from collabsheet.engine.train.store import load, save
 
 # Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
 BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}

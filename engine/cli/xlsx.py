@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.cli.options import MAX_COUNT, device_option, model, optimizer, say, stoppable, whole, xlsx_path
-from engine.cli.sheet import advance, ratings_path, sheet_of, solve
-from engine.config import OptimizerSettings
-from engine.device import device_label
-from engine.xlsx import export_xlsx
-from engine.xlsx.open import import_workbook
-from engine.xlsx.save import check_target
+from collabsheet.engine.cli.options import MAX_COUNT, device_option, model, optimizer, say, stoppable, whole, xlsx_path
+from collabsheet.engine.cli.sheet import advance, ratings_path, sheet_of, solve
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.device import device_label
+from collabsheet.engine.xlsx import export_xlsx
+from collabsheet.engine.xlsx.open import import_workbook
+from collabsheet.engine.xlsx.save import check_target
 
 
 def register(sub) -> None:

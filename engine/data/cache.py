@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from engine.data.crosstab import Crosstab
+from collabsheet.engine.data.crosstab import Crosstab
 
 PREPARED_FILES = ("ratings.parquet", "titles.parquet", "dataset.json")
 RATINGS_ENV = "COLLABSHEET_RATINGS"  # a ratings file that replaces MovieLens as the default

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.config import DEFAULT_TOP, MAX_TOP, MIN_TOP
-from engine.data.errors import RatingsError
+from collabsheet.engine.config import DEFAULT_TOP, MAX_TOP, MIN_TOP
+from collabsheet.engine.data.errors import RatingsError
 
 if TYPE_CHECKING:  # Crosstab itself needs no pandas: the window's first frame is drawn before pandas is imported
     import pandas as pd
 
-    from engine.data.ratings import Ratings
+    from collabsheet.engine.data.ratings import Ratings
 
 
 @dataclass(frozen=True)

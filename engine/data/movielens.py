@@ -21,10 +21,10 @@ from typing import Callable, Optional
 
 import pandas as pd
 
-from engine.config import DEFAULT_TOP
-from engine.data.cache import PREPARED_FILES, RATINGS_ENV, cache_folder, keep_crosstab, kept_crosstab
-from engine.data.crosstab import top_crosstab
-from engine.data.ratings import Ratings, RatingsError, load_ratings
+from collabsheet.engine.config import DEFAULT_TOP
+from collabsheet.engine.data.cache import PREPARED_FILES, RATINGS_ENV, cache_folder, keep_crosstab, kept_crosstab
+from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.data.ratings import Ratings, RatingsError, load_ratings
 
 Progress = Optional[Callable[[str, Optional[float]], None]]
 

@@ -18,8 +18,8 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
-from engine.data.errors import RatingsError, ratings_error
-from engine.data.source import STDIN, Source, first_bad_utf8, not_utf8, open_source, read_bytes
+from collabsheet.engine.data.errors import RatingsError, ratings_error
+from collabsheet.engine.data.source import STDIN, Source, first_bad_utf8, not_utf8, open_source, read_bytes
 
 
 Progress = Optional[Callable[[str, Optional[float]], None]]  # (message, fraction done or None)

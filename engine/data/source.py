@@ -11,7 +11,7 @@ from os import PathLike
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.data.errors import RatingsError, ratings_error
+from collabsheet.engine.data.errors import RatingsError, ratings_error
 
 STDIN = "-"  # the path that means standard input
 _MAX_STREAM = 1 << 30  # bytes of a pipe or standard input held in memory

@@ -15,12 +15,12 @@ Excel (engine.xlsx.graddesc): export_graddesc([GradDesc…], path) writes one sh
 optimizer; read_graddesc(path, sheet) reads a sheet laid out like graddesc.xlsm, and .graddesc() on what it returns
 is a GradDesc whose next epoch is that sheet's rows (.difference() compares them with the cached values).
 """
-from engine.graddesc.data import Data, DataError, lesson_data, read_csv
-from engine.graddesc.rows import FIELDS, HEADINGS, ROW, columns, rmse
-from engine.graddesc.rules import Carry
-from engine.graddesc.run import EPOCH, GradDesc
-from engine.graddesc.settings import AVERAGES, LABELS, LESSON, RULES, USES, VARIANTS, Settings, SettingsError
-from engine.graddesc.surface import least_squares, loss_surface, paths
+from collabsheet.engine.graddesc.data import Data, DataError, lesson_data, read_csv
+from collabsheet.engine.graddesc.rows import FIELDS, HEADINGS, ROW, columns, rmse
+from collabsheet.engine.graddesc.rules import Carry
+from collabsheet.engine.graddesc.run import EPOCH, GradDesc
+from collabsheet.engine.graddesc.settings import AVERAGES, LABELS, LESSON, RULES, USES, VARIANTS, Settings, SettingsError
+from collabsheet.engine.graddesc.surface import least_squares, loss_surface, paths
 
 __all__ = [
     "AVERAGES", "EPOCH", "FIELDS", "HEADINGS", "LABELS", "LESSON", "ROW", "RULES", "USES", "VARIANTS", "Carry",

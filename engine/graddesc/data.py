@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.graddesc.settings import MAX_ROWS
+from collabsheet.engine.graddesc.settings import MAX_ROWS
 
 
 class DataError(ValueError):

@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 
-from engine.graddesc.data import Data
-from engine.graddesc.rows import step
-from engine.graddesc.rules import Carry
-from engine.graddesc.settings import Settings
+from collabsheet.engine.graddesc.data import Data
+from collabsheet.engine.graddesc.rows import step
+from collabsheet.engine.graddesc.rules import Carry
+from collabsheet.engine.graddesc.settings import Settings
 
 # How many times each sheet's reset macro copies the last row's averages into the top cells: momentum once,
 # rmsprop and the Adams twice (adamw and adam_l2 are ours, reset as adam), basic never (it carries none).

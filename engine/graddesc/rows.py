@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from engine.graddesc.rules import Carry, gradient, rule
-from engine.graddesc.settings import AVERAGES, Settings
+from collabsheet.engine.graddesc.rules import Carry, gradient, rule
+from collabsheet.engine.graddesc.settings import AVERAGES, Settings
 
 # Every row's fields; the averages a rule does not carry are NaN. err2 is the data's (y − pred)² only;
 # est_db/est_da estimate the derivatives of the row's loss (err², plus (wd/2)(a² + b²) for Adam + L2).

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine.graddesc.settings import RESET_SQUARED, Settings
+from collabsheet.engine.graddesc.settings import RESET_SQUARED, Settings
 
 
 @dataclass

@@ -5,11 +5,11 @@ from dataclasses import asdict
 
 import numpy as np
 
-from engine.graddesc.data import Data
-from engine.graddesc.rows import ROW, rmse, step
-from engine.graddesc.macros import onestep, reset_macro, somesteps_check
-from engine.graddesc.rules import Carry, anneal
-from engine.graddesc.settings import Settings
+from collabsheet.engine.graddesc.data import Data
+from collabsheet.engine.graddesc.rows import ROW, rmse, step
+from collabsheet.engine.graddesc.macros import onestep, reset_macro, somesteps_check
+from collabsheet.engine.graddesc.rules import Carry, anneal
+from collabsheet.engine.graddesc.settings import Settings
 
 FORMAT = 1  # of state_dict()
 EPOCH = np.dtype([("epoch", np.int64), ("a", np.float64), ("b", np.float64), ("rmse", np.float64),

@@ -5,9 +5,9 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.graddesc.data import Data
-from engine.graddesc.run import GradDesc
-from engine.graddesc.settings import Settings
+from collabsheet.engine.graddesc.data import Data
+from collabsheet.engine.graddesc.run import GradDesc
+from collabsheet.engine.graddesc.settings import Settings
 
 
 def least_squares(data: Data) -> tuple[float, float]:

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.factorization import pairs, sigmoid_range
+from collabsheet.engine.models.factorization import pairs, sigmoid_range
 
 Tensor = torch.Tensor
 YRange = tuple[float, float]

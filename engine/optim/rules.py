@@ -12,7 +12,7 @@ from typing import Callable
 
 import torch
 
-from engine.config import OptimizerSettings
+from collabsheet.engine.config import OptimizerSettings
 
 Tensor = torch.Tensor
 

@@ -41,9 +41,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from engine.config import OptimizerSettings
-from engine.models import factorization
-from engine.sheet.model import DTYPE, SheetModel
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.models import factorization
+from collabsheet.engine.sheet.model import DTYPE, SheetModel
 
 ROW = 16  # users and movies are padded to a multiple of this: two AVX-512 vectors of doubles, ATen's widest step
 ALIGN = 64  # bytes: where every buffer starts

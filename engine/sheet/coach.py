@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.config import OptimizerSettings
+from collabsheet.engine.config import OptimizerSettings
 
 if TYPE_CHECKING:
-    from engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.sheet.snapshot import Snapshot
 
 RISE = 10  # this many rising steps in a row (by RISE_BY in all) mean the run diverges
 RISE_BY = 0.01  # … relatively: momentum's ringing rises a little for a few steps and comes back

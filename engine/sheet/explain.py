@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.config import OptimizerSettings
-from engine.models import factorization
-from engine.optim import rules as optim
-from engine.sheet.explanation import ALL, Explanation, Precedent, fmt, operand, power
-from engine.sheet.snapshot import BLOCKS, Snapshot
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.models import factorization
+from collabsheet.engine.optim import rules as optim
+from collabsheet.engine.sheet.explanation import ALL, Explanation, Precedent, fmt, operand, power
+from collabsheet.engine.sheet.snapshot import BLOCKS, Snapshot
 
 MAX_TERMS = 8  # products written out in a prediction's formula before it is abbreviated with "…"
 PRODUCT_PLACES = 3  # decimals of the factors in a written-out dot product: "0.234·(−0.402)"

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from engine.models import factorization
+from collabsheet.engine.models import factorization
 
 if TYPE_CHECKING:
-    from engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.sheet.snapshot import Snapshot
 
 TOP = 5  # recommendations listed
 ITERATIONS = 100  # Gauss–Newton steps at most, with the sigmoid

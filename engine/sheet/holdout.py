@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.sheet.model import DTYPE
+from collabsheet.engine.sheet.model import DTYPE
 
 
 def pick(ratings: np.ndarray, fraction: float, seed: int) -> np.ndarray:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.config import SheetConfig
-from engine.models import factorization
-from engine.sheet import start
-from engine.sheet.solve.spectral import spectral_start
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.models import factorization
+from collabsheet.engine.sheet import start
+from collabsheet.engine.sheet.solve.spectral import spectral_start
 
 DTYPE = torch.float64  # the sheet's numbers must match what a spreadsheet computes
 

@@ -12,14 +12,14 @@ import math
 
 import numpy as np
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.models import factorization
-from engine.sheet import start
-from engine.sheet.snapshot import BLOCKS, Snapshot
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.models import factorization
+from collabsheet.engine.sheet import start
+from collabsheet.engine.sheet.snapshot import BLOCKS, Snapshot
 
 
-def quick_snapshot(grid: Crosstab, config: SheetConfig = SheetConfig(),
+def first_frame(grid: Crosstab, config: SheetConfig = SheetConfig(),
                    settings: OptimizerSettings = OptimizerSettings()) -> Snapshot:
     """Sheet(grid, config, settings, device="cpu").snapshot(), before any step, in numpy."""
     ratings = np.array(grid.ratings, dtype=np.float64)

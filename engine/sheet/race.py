@@ -15,11 +15,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from engine.config import OptimizerSettings
-from engine.device import threads_for
-from engine.sheet.batched import BatchedSheet, first_unhealthy
-from engine.sheet.sheet import Sheet, divergence_bound
-from engine.sheet.timeline import Series
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.device import threads_for
+from collabsheet.engine.sheet.batched import BatchedSheet, first_unhealthy
+from collabsheet.engine.sheet.sheet import Sheet, divergence_bound
+from collabsheet.engine.sheet.timeline import Series
 
 CHUNK = 200  # steps between checks for divergence and convergence
 WINDOW, TOL = 200, 1e-6  # converged: the RMSE moved by less than TOL·RMSE over the last WINDOW steps

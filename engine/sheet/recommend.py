@@ -12,9 +12,9 @@ from typing import Iterable
 
 import numpy as np
 
-from engine.models import factorization
-from engine.sheet.explanation import fmt
-from engine.sheet.snapshot import Snapshot
+from collabsheet.engine.models import factorization
+from collabsheet.engine.sheet.explanation import fmt
+from collabsheet.engine.sheet.snapshot import Snapshot
 
 TOP = 5  # recommendations per user unless asked otherwise
 

@@ -15,14 +15,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.device import pick_device, threads_for
-from engine.sheet import holdout
-from engine.sheet.batched import BatchedSheet, first_unhealthy
-from engine.sheet.model import DTYPE, SheetModel
-from engine.sheet.snapshot import Snapshot, take
-from engine.sheet.solve import solver
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.device import pick_device, threads_for
+from collabsheet.engine.sheet import holdout
+from collabsheet.engine.sheet.batched import BatchedSheet, first_unhealthy
+from collabsheet.engine.sheet.model import DTYPE, SheetModel
+from collabsheet.engine.sheet.snapshot import Snapshot, take
+from collabsheet.engine.sheet.solve import solver
 
 
 DIVERGED_FACTOR = 10.0  # a run has diverged once its RMSE passes this many times its anchor (see divergence_bound)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.config import OptimizerSettings
+from collabsheet.engine.config import OptimizerSettings
 
 if TYPE_CHECKING:
-    from engine.sheet.sheet import Sheet
+    from collabsheet.engine.sheet.sheet import Sheet
 
 BLOCKS = ("user_factors", "item_factors", "user_bias", "item_bias")
 

@@ -1,13 +1,13 @@
 """Where a sheet starts, in numpy alone (no torch): θ's blocks, their shapes and first values, the ratings' range.
 
-Shared by the sheet's model and by the first frame drawn before torch has loaded (engine.sheet.quick), so
+Shared by the sheet's model and by the first frame drawn before torch has loaded (engine.sheet.first_frame), so
 both start from the same numbers, on every device.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from engine.config import SheetConfig
+from collabsheet.engine.config import SheetConfig
 
 
 def shapes(n_users: int, n_items: int, config: SheetConfig) -> dict[str, tuple[int, ...]]:

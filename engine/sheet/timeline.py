@@ -24,8 +24,8 @@ from typing import Callable, TypeVar
 import numpy as np
 import torch
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.sheet.sheet import Sheet, StepResult
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.sheet.sheet import Sheet, StepResult
 
 EVERY = 200  # steps between checkpoints: restoring any step replays fewer than this many
 CHUNK = 4096  # losses per stored chunk

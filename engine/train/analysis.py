@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.train.data import TrainData
-from engine.train.fit import predict_split
-from engine.train.model import CollabModel
+from collabsheet.engine.train.data import TrainData
+from collabsheet.engine.train.fit import predict_split
+from collabsheet.engine.train.model import CollabModel
 
 
 def valid_predictions(model: CollabModel, data: TrainData) -> tuple[np.ndarray, np.ndarray]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.models.factorization import y_range as wide_range
-from engine.models.lesson import EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet
-from engine.optim.rowwise import RowAdam
-from engine.optim.schedules import SGDR, Constant, OneCycle, Schedule
-from engine.train.recipes import Recipe
+from collabsheet.engine.models.factorization import y_range as wide_range
+from collabsheet.engine.models.lesson import EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet
+from collabsheet.engine.optim.rowwise import RowAdam
+from collabsheet.engine.optim.schedules import SGDR, Constant, OneCycle, Schedule
+from collabsheet.engine.train.recipes import Recipe
 
 
 def squash_range(recipe: Recipe, ratings: tuple[float, float]) -> tuple[float, float] | None:

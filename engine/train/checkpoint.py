@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.train.data import TrainData
-from engine.train.fit import EpochEvent, FitState
-from engine.train.recipes import Recipe
+from collabsheet.engine.train.data import TrainData
+from collabsheet.engine.train.fit import EpochEvent, FitState
+from collabsheet.engine.train.recipes import Recipe
 
 FORMAT = "collabsheet-checkpoint"
 VERSION = 1

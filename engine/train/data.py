@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from engine.data.ratings import Ratings
-from engine.train.splits import overlap
+from collabsheet.engine.data.ratings import Ratings
+from collabsheet.engine.train.splits import overlap
 
 
 class UnknownIdError(ValueError):

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.optim.schedules import Schedule
-from engine.train.data import Split, TrainData
+from collabsheet.engine.optim.schedules import Schedule
+from collabsheet.engine.train.data import Split, TrainData
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 StopFlag = Union[Callable[[], bool], threading.Event, None]

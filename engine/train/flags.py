@@ -9,12 +9,12 @@ import argparse
 
 import torch
 
-from engine.data.ratings import Ratings
-from engine.train import runs
-from engine.train.data import TrainData, prepare
-from engine.train.fit import FitResult
-from engine.train.recipes import ACTIVATIONS, Recipe
-from engine.train.splits import fold, parse_split
+from collabsheet.engine.data.ratings import Ratings
+from collabsheet.engine.train import runs
+from collabsheet.engine.train.data import TrainData, prepare
+from collabsheet.engine.train.fit import FitResult
+from collabsheet.engine.train.recipes import ACTIVATIONS, Recipe
+from collabsheet.engine.train.splits import fold, parse_split
 
 
 def layer_sizes(text: str) -> tuple[int, ...]:

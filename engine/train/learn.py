@@ -8,14 +8,14 @@ from typing import Callable
 
 import torch
 
-from engine.data.ratings import Ratings
-from engine.device import pick_device, threads_for
-from engine.train.build import make_model, make_optimizer, make_schedule
-from engine.train.checkpoint import load_checkpoint, save_checkpoint
-from engine.train.data import TrainData, prepare
-from engine.train.fit import BatchEvent, EpochEvent, FitResult, StopFlag, check_settings, fit
-from engine.train.model import CollabModel
-from engine.train.recipes import Recipe
+from collabsheet.engine.data.ratings import Ratings
+from collabsheet.engine.device import pick_device, threads_for
+from collabsheet.engine.train.build import make_model, make_optimizer, make_schedule
+from collabsheet.engine.train.checkpoint import load_checkpoint, save_checkpoint
+from collabsheet.engine.train.data import TrainData, prepare
+from collabsheet.engine.train.fit import BatchEvent, EpochEvent, FitResult, StopFlag, check_settings, fit
+from collabsheet.engine.train.model import CollabModel
+from collabsheet.engine.train.recipes import Recipe
 
 
 @dataclass(eq=False)

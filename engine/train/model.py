@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.train.data import IdMap, TrainData
-from engine.train.fit import predict_split
-from engine.train.recipes import Recipe
+from collabsheet.engine.train.data import IdMap, TrainData
+from collabsheet.engine.train.fit import predict_split
+from collabsheet.engine.train.recipes import Recipe
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from engine.train.fit import BatchEvent, EpochEvent
+from collabsheet.engine.train.fit import BatchEvent, EpochEvent
 
 LOG_EVERY = 10.0  # seconds between progress lines without a terminal
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from engine.config import MAX_K, MIN_K
+from collabsheet.engine.config import MAX_K, MIN_K
 
 MODELS = ("dot", "dotbias", "net", "svdpp")
 MODEL_LABELS = {"dot": "EmbeddingDot", "dotbias": "EmbeddingDotBias", "net": "EmbeddingNet",

@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 
 import platformdirs
 
-from engine.train.recipes import Recipe
+from collabsheet.engine.train.recipes import Recipe
 
 ENV = "COLLABSHEET_DATA"  # another folder for the database (tests, several set-ups side by side)
 FILE = "runs.sqlite"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engine.data.ratings import Ratings
+from collabsheet.engine.data.ratings import Ratings
 
 ML100K = ("MovieLens 100k", 100_000)  # the dataset's name and size where u1…u5 apply
 FOLD = 20_000

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.device import pick_device
-from engine.train.build import make_model
-from engine.train.data import IdMap
-from engine.train.model import CollabModel
-from engine.train.recipes import Recipe
+from collabsheet.engine.device import pick_device
+from collabsheet.engine.train.build import make_model
+from collabsheet.engine.train.data import IdMap
+from collabsheet.engine.train.model import CollabModel
+from collabsheet.engine.train.recipes import Recipe
 
 FORMAT = "collabsheet-model"
 VERSION = 1

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import importlib
 
-from engine.xlsx.errors import XlsxError
+from collabsheet.engine.xlsx.errors import XlsxError
 
 _LAYOUT = ("ENGINE", "FIELDS_TOP", "FILLS", "FORMAT", "LABELS", "MARKER", "MAX_COLUMNS", "PREDICTIONS_LABEL", "SHEET",
            "SOLVER_OPTIONS", "TABLE_ROWS", "Layout")
-_HOMES = {**dict.fromkeys(_LAYOUT, "engine.xlsx.collab.layout"), "ImportedSheet": "engine.xlsx.collab.read",
-          "import_xlsx": "engine.xlsx.collab.read", "export_xlsx": "engine.xlsx.collab.write"}
+_HOMES = {**dict.fromkeys(_LAYOUT, "collabsheet.engine.xlsx.collab.layout"), "ImportedSheet": "collabsheet.engine.xlsx.collab.read",
+          "import_xlsx": "collabsheet.engine.xlsx.collab.read", "export_xlsx": "collabsheet.engine.xlsx.collab.write"}
 
 __all__ = [*_HOMES, "XlsxError"]
 
@@ -25,4 +25,4 @@ __all__ = [*_HOMES, "XlsxError"]
 def __getattr__(name: str):
     if name in _HOMES:
         return getattr(importlib.import_module(_HOMES[name]), name)
-    raise AttributeError(f"module 'engine.xlsx' has no attribute {name!r}")
+    raise AttributeError(f"module 'collabsheet.engine.xlsx' has no attribute {name!r}")

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.xlsx.collab.layout import ENGINE
-from engine.xlsx.collab.read import ImportedSheet, import_xlsx
-from engine.xlsx.lesson import import_lesson
-from engine.xlsx.package import Package
+from collabsheet.engine.xlsx.collab.layout import ENGINE
+from collabsheet.engine.xlsx.collab.read import ImportedSheet, import_xlsx
+from collabsheet.engine.xlsx.lesson import import_lesson
+from collabsheet.engine.xlsx.package import Package
 
 
 def is_collabsheet_workbook(path: str | Path) -> bool:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from openpyxl.utils.cell import column_index_from_string, range_boundaries
 
-from engine.xlsx.errors import XlsxError, a1
-from engine.xlsx.values import Values
+from collabsheet.engine.xlsx.errors import XlsxError, a1
+from collabsheet.engine.xlsx.values import Values
 
 MAX_PARTS = 1_000  # parts in the zip (an exported workbook has 10)
 MAX_PART_BYTES = 256 << 20  # uncompressed bytes of any one part (the largest export's sheet is about 120 MB)

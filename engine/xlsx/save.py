@@ -15,7 +15,7 @@ from typing import Iterable
 
 import openpyxl
 
-from engine.xlsx.errors import XlsxError
+from collabsheet.engine.xlsx.errors import XlsxError
 
 _KINDS = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
           stat.S_IFSOCK: "a socket", stat.S_IFLNK: "a symbolic link", stat.S_IFDIR: "a folder"}

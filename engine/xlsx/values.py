@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.data.ratings import MAX_RATING
-from engine.xlsx.errors import XlsxError, a1
+from collabsheet.engine.data.ratings import MAX_RATING
+from collabsheet.engine.xlsx.errors import XlsxError, a1
 
 MAX_NUMBER = MAX_RATING  # beyond this a number read back overflows float64 in the sheet's sums, as a rating would
 

@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from gui.graddesc.frames import Compared, Surface
+from collabsheet.gui.graddesc.frames import Compared, Surface
 
 COLOR_MAP = "viridis"
 LIVE = (230, 30, 30)  # the run's own path

@@ -12,8 +12,8 @@ from PySide6.QtGui import QAction, QKeySequence, QValidator
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QMenu, QSpinBox,
                                QToolButton, QWidget)
 
-from engine.graddesc import LABELS, RULES, USES, VARIANTS, Settings
-from gui.widgets.boxes import action_button
+from collabsheet.engine.graddesc import LABELS, RULES, USES, VARIANTS, Settings
+from collabsheet.gui.widgets.boxes import action_button
 
 ACTIONS = {"step_row": "Step row", "run_epoch": "Run epoch", "play": "Play", "reset": "Reset",
            "compare": "Compare", "open_workbook": "Open workbook…", "export": "Export…", "open_csv": "Open CSV…"}

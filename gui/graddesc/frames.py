@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.graddesc import Settings
-from gui.runtime.runner import Frame as BaseFrame
-from gui.runtime.series import Points
+from collabsheet.engine.graddesc import Settings
+from collabsheet.gui.runtime.runner import Frame as BaseFrame
+from collabsheet.gui.runtime.series import Points
 
 
 @dataclass(frozen=True, eq=False)

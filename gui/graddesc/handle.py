@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 
-from gui.runtime.channel import QRunnerHandle
+from collabsheet.gui.runtime.channel import QRunnerHandle
 
 
 class QGradDescHandle(QRunnerHandle):

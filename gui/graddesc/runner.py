@@ -16,15 +16,15 @@ from typing import Sequence
 import contourpy  # imported here, in the GUI thread that imports the runner: see surface_over
 import numpy as np
 
-from engine.config import RunState
-from engine.graddesc import (ROW, RULES, Data, GradDesc, Settings, least_squares, lesson_data, loss_surface,
+from collabsheet.engine.config import RunState
+from collabsheet.engine.graddesc import (ROW, RULES, Data, GradDesc, Settings, least_squares, lesson_data, loss_surface,
                              paths, read_csv, rmse)
-from gui.graddesc.frames import Compared, Frame, Progress, Surface
-from gui.graddesc.xlsx_commands import XlsxCommands
-from gui.runtime.clock import FrameClock
-from gui.runtime.mailbox import Mailbox
-from gui.runtime.runner import Runner
-from gui.runtime.series import LINE, MARKERS, Points
+from collabsheet.gui.graddesc.frames import Compared, Frame, Progress, Surface
+from collabsheet.gui.graddesc.xlsx_commands import XlsxCommands
+from collabsheet.gui.runtime.clock import FrameClock
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.runtime.runner import Runner
+from collabsheet.gui.runtime.series import LINE, MARKERS, Points
 
 FRAME_S = 1 / 30  # publish at most this often while running flat out
 CHUNK_S = 0.004  # a flat-out chunk of rows takes about this long, so Pause is answered within a few ms

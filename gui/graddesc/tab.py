@@ -14,14 +14,14 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QLabel, QWidget
 
-from engine.config import RunState
-from engine.graddesc import AVERAGES, HEADINGS, Settings
-from gui.graddesc.controls import QGradDescControls, make_actions
-from gui.graddesc.frames import Compared, Frame, Progress, Surface
-from gui.graddesc.handle import QGradDescHandle
-from gui.graddesc.table import QRowsLegend, QRowsModel, QRowsView
-from gui.widgets.boxes import column, fill, set_body, splitter, titled
-from gui.widgets.wires import Wires
+from collabsheet.engine.config import RunState
+from collabsheet.engine.graddesc import AVERAGES, HEADINGS, Settings
+from collabsheet.gui.graddesc.controls import QGradDescControls, make_actions
+from collabsheet.gui.graddesc.frames import Compared, Frame, Progress, Surface
+from collabsheet.gui.graddesc.handle import QGradDescHandle
+from collabsheet.gui.graddesc.table import QRowsLegend, QRowsModel, QRowsView
+from collabsheet.gui.widgets.boxes import column, fill, set_body, splitter, titled
+from collabsheet.gui.widgets.wires import Wires
 
 IDLE, PLAYING = RunState.IDLE, RunState.PLAYING
 PATH_EVERY_S = 1 / 20  # the path is redrawn at most this often while running (pyqtgraph's repaints are costly)
@@ -124,8 +124,8 @@ class QGradDescTab(Wires, QWidget):
 
     def _build_plots(self) -> None:
         """The contour and the rmse curve (importing pyqtgraph takes a moment), fed with what came meanwhile."""
-        from gui.graddesc.contour import QContourPlot
-        from gui.widgets.curve_plot import QCurvePlot
+        from collabsheet.gui.graddesc.contour import QContourPlot
+        from collabsheet.gui.widgets.curve_plot import QCurvePlot
 
         self.contour = QContourPlot()
         self.rmse_plot = QCurvePlot("rmse", "epoch", log_y=True)

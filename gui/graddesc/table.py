@@ -14,10 +14,10 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QTableView, QWidget
 
-from engine.graddesc import HEADINGS, ROW, Settings, columns
-from engine.graddesc.rules import LESSON as LESSON_RULES
-from engine.graddesc.rules import LIBRARY as LIBRARY_RULES
-from gui.widgets.boxes import swatch
+from collabsheet.engine.graddesc import HEADINGS, ROW, Settings, columns
+from collabsheet.engine.graddesc.rules import LESSON as LESSON_RULES
+from collabsheet.engine.graddesc.rules import LIBRARY as LIBRARY_RULES
+from collabsheet.gui.widgets.boxes import swatch
 
 # The workbook's fills, one per group of columns (engine.xlsx.graddesc's export uses the same hues).
 GROUPS = {

@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.graddesc import LABELS, RULES, GradDesc, Settings
+from collabsheet.engine.graddesc import LABELS, RULES, GradDesc, Settings
 
 if TYPE_CHECKING:
-    from gui.graddesc.runner import GradDescRunner
+    from collabsheet.gui.graddesc.runner import GradDescRunner
 
 
 def xlsx_graddesc():
-    """engine.xlsx.graddesc, imported on first use in the worker (openpyxl is slow to import)."""
-    from engine.xlsx import graddesc
+    """collabsheet.engine.xlsx.graddesc, imported on first use in the worker (openpyxl is slow to import)."""
+    from collabsheet.engine.xlsx import graddesc
 
     return graddesc
 
@@ -25,9 +25,9 @@ def optimizer_sheets(path: str | Path) -> list[str]:
     """The sheets of a workbook named for an optimizer (basic, momentum, adam …), in the workbook's order."""
     import openpyxl
 
-    from engine.xlsx.errors import XlsxError
-    from engine.xlsx.graddesc import rule_of_sheet
-    from engine.xlsx.package import check_package, reason
+    from collabsheet.engine.xlsx.errors import XlsxError
+    from collabsheet.engine.xlsx.graddesc import rule_of_sheet
+    from collabsheet.engine.xlsx.package import check_package, reason
 
     path = Path(path)
     check_package(path, macros=True)  # a .xlsm's macros are never read, let alone run

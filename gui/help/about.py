@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout
 
 if TYPE_CHECKING:
-    from engine.data.ratings import Ratings
+    from collabsheet.engine.data.ratings import Ratings
 
 
 TITLE = "About collabsheet"
@@ -43,7 +43,7 @@ def versions() -> list[tuple[str, str]]:
 
 def dataset_lines(ratings: Ratings | None) -> list[str]:
     """The dataset as `collabsheet about` describes it, and MovieLens's licence notice when it is not already there."""
-    from engine.data.movielens import LICENCE, about  # imports pandas: when the dialog opens, not at start-up
+    from collabsheet.engine.data.movielens import LICENCE, about  # imports pandas: when the dialog opens, not at start-up
 
     lines = about(ratings).splitlines() if ratings is not None else ["Dataset: still loading"]
     if ratings is None or not ratings.licence:

@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QTextBrowser, QVBoxLayout, QWidget
 
-from gui.sheet import colors
-from gui.sheet import layout as L
+from collabsheet.gui.sheet import colors
+from collabsheet.gui.sheet import layout as L
 
 TITLE = "How this sheet works"
 

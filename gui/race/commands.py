@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from engine.config import OptimizerSettings
-from gui.race.session import CHUNK, MAX_STEPS, RaceSession
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.gui.race.session import CHUNK, MAX_STEPS, RaceSession
 
 if TYPE_CHECKING:
-    from gui.sheet.runner import SheetRunner
+    from collabsheet.gui.sheet.runner import SheetRunner
 
 RACE_FRAME_S = 1 / 15  # a race's curves and heat maps are redrawn at most this often
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QGridLayout, QLabel, QSpinBox,
                                QVBoxLayout)
 
-from engine.config import LABELS, OPTIMIZERS, OptimizerSettings
-from gui.race.session import DEFAULTS, MAX_STEPS
+from collabsheet.engine.config import LABELS, OPTIMIZERS, OptimizerSettings
+from collabsheet.gui.race.session import DEFAULTS, MAX_STEPS
 
 OTHER_LR = {"rmsprop": 0.01, "adamw": 0.05}  # the learning rates offered for the optimizers not raced by default
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from engine.sheet.race import RacerView
+    from collabsheet.engine.sheet.race import RacerView
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from gui.sheet import colors
-from gui.sheet import layout as L
+from collabsheet.gui.sheet import colors
+from collabsheet.gui.sheet import layout as L
 
 HELD_BRUSH = QBrush(QColor(30, 30, 30, 140), Qt.BDiagPattern)
 

@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
-from gui.race.frames import RaceFrame
-from gui.race.heatmap import QHeatMap
-from gui.widgets.curve_plot import COLORS
+from collabsheet.gui.race.frames import RaceFrame
+from collabsheet.gui.race.heatmap import QHeatMap
+from collabsheet.gui.widgets.curve_plot import COLORS
 
 STATUS = {"running": "running", "converged": "converged", "diverged": "diverged", "limit": "step limit"}
 COLUMNS = 3  # cards side by side

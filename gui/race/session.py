@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from engine.config import OptimizerSettings
-from gui.race.frames import RaceFrame
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.gui.race.frames import RaceFrame
 
 if TYPE_CHECKING:
-    from engine.sheet.sheet import Sheet
+    from collabsheet.engine.sheet.sheet import Sheet
 
 CHUNK = 200  # steps of every racer per tick (the Race checks for convergence and divergence this often)
 MAX_STEPS = 10_000  # the default step limit
@@ -26,7 +26,7 @@ class RaceSession:
     """One race: the engine's Race from the sheet as it is now, and the frames that show it."""
 
     def __init__(self, sheet: Sheet, racers: Sequence[OptimizerSettings], max_steps: int, number: int) -> None:
-        from engine.sheet.race import Race
+        from collabsheet.engine.sheet.race import Race
 
         if not 1 <= len(racers) <= MAX_RACERS:
             raise ValueError(f"a race takes 1 to {MAX_RACERS} optimizers, got {len(racers)}")

@@ -11,9 +11,9 @@ import sys
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 
-from gui.runtime.clock import FrameClock
-from gui.runtime.runner import Runner
-from gui.runtime.worker import QWorker
+from collabsheet.gui.runtime.clock import FrameClock
+from collabsheet.gui.runtime.runner import Runner
+from collabsheet.gui.runtime.worker import QWorker
 
 REPAINT_MS = 16  # the GUI looks for a new frame this often: at most ~60 repaints a second
 GIL_SWITCH_S = 0.001  # a thread waiting for the GIL gets it within 1 ms rather than Python's default 5 ms

@@ -12,10 +12,10 @@ import os
 import threading
 from dataclasses import dataclass, field
 
-from engine.config import RunState
-from engine.data.errors import RatingsError
-from gui.runtime.clock import FrameClock
-from gui.runtime.mailbox import Mailbox
+from collabsheet.engine.config import RunState
+from collabsheet.engine.data.errors import RatingsError
+from collabsheet.gui.runtime.clock import FrameClock
+from collabsheet.gui.runtime.mailbox import Mailbox
 
 
 USER_ERRORS = (RatingsError, ValueError, OSError)  # the user's mistakes; engine.xlsx.XlsxError is a ValueError too

@@ -10,7 +10,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Slot
 
-from gui.runtime.runner import Runner, one_line
+from collabsheet.gui.runtime.runner import Runner, one_line
 
 
 class QWorker(QObject):

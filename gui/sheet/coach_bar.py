@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout
 
 if TYPE_CHECKING:
-    from engine.sheet.coach import Diagnosis
+    from collabsheet.engine.sheet.coach import Diagnosis
 
 STYLES = {"diverging": "#f8d7d5", "oscillating": "#fde9c8", "stalled": "#fdf6c3", "converged": "#dcefdc"}
 TITLES = {"diverging": "Diverging", "oscillating": "Oscillating", "stalled": "Stalled", "converged": "Converged"}

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from PySide6.QtGui import QBrush, QColor
 
-from gui.sheet import layout as L
+from collabsheet.gui.sheet import layout as L
 
 LEVELS = 12  # shades per block: enough to read magnitudes, few enough to cache every brush
 LIGHTEST, DARKEST = 0.2, 0.8  # how much of the block's hue a cell carries at the smallest/largest magnitude

@@ -10,9 +10,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QSpinBox, QWidget)
 
-from engine.config import (DEFAULT_TOP, LABELS, MAX_K, MAX_TOP, MIN_K, MIN_TOP, OPTIMIZERS, USES, OptimizerSettings,
+from collabsheet.engine.config import (DEFAULT_TOP, LABELS, MAX_K, MAX_TOP, MIN_K, MIN_TOP, OPTIMIZERS, USES, OptimizerSettings,
                            SheetConfig)
-from gui.widgets.boxes import action_button
+from collabsheet.gui.widgets.boxes import action_button
 
 PENDING = "…"  # what a setting shows until the engine has started
 RUN = ("step", "step_n", "play", "solve", "stop", "reset", "race", "holdout", "add_me", "fold_in",

@@ -12,8 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from gui.runtime.series import DASHED, LINE, MARKERS, Points
-from gui.sheet.frames import HELD
+from collabsheet.gui.runtime.series import DASHED, LINE, MARKERS, Points
+from collabsheet.gui.sheet.frames import HELD
 
 HELD_LABEL = "held-out cells (dashed)"
 

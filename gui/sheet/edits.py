@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import QMessageBox
 
-from gui.sheet.layout import Cell
+from collabsheet.gui.sheet.layout import Cell
 
 
 class SheetEdits:

@@ -5,8 +5,8 @@ import html
 
 from PySide6.QtWidgets import QFrame, QTextBrowser, QVBoxLayout, QWidget
 
-from engine.sheet.explanation import Explanation, fmt
-from gui.sheet.layout import Cell
+from collabsheet.engine.sheet.explanation import Explanation, fmt
+from collabsheet.gui.sheet.layout import Cell
 
 HINT = "Click a cell to see what it is: a prediction's formula, a factor's gradient and update, the loss."
 

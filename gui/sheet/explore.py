@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog
 
-from engine.config import OptimizerSettings, RunState
-from gui.race.dialog import QRaceDialog
-from gui.sheet.frames import NewUserRow
-from gui.sheet.layout import Cell
+from collabsheet.engine.config import OptimizerSettings, RunState
+from collabsheet.gui.race.dialog import QRaceDialog
+from collabsheet.gui.sheet.frames import NewUserRow
+from collabsheet.gui.sheet.layout import Cell
 
 if TYPE_CHECKING:
-    from engine.sheet.coach import Diagnosis
-    from engine.sheet.snapshot import Snapshot
-    from gui.race.frames import RaceFrame
+    from collabsheet.engine.sheet.coach import Diagnosis
+    from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.gui.race.frames import RaceFrame
 
 SOLVING, LOADING = RunState.SOLVING, RunState.LOADING
 
@@ -48,7 +48,7 @@ class SheetExplore:
 
     def _show_race(self, frame: RaceFrame) -> None:
         if self.race_panel is None:
-            from gui.race.panel import QRacePanel
+            from collabsheet.gui.race.panel import QRacePanel
 
             self.race_panel = QRacePanel()
             self.side_tabs.insertTab(1, self.race_panel, "Race")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-from gui.sheet.frames import LoadRequest
+from collabsheet.gui.sheet.frames import LoadRequest
 
 
 class SheetFiles:
@@ -19,7 +19,7 @@ class SheetFiles:
         self.engine.load(LoadRequest())
 
     def open_dialog(self) -> None:
-        from gui.sheet.open_dialog import QOpenDialog  # reads files with pandas: imported when first opened
+        from collabsheet.gui.sheet.open_dialog import QOpenDialog  # reads files with pandas: imported when first opened
 
         dialog = QOpenDialog(self)
         dialog.accepted.connect(lambda: self.open_request(dialog.request()))

@@ -6,17 +6,17 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.config import SheetConfig
-from engine.data.crosstab import Crosstab
-from gui.runtime.runner import Frame as BaseFrame
-from gui.runtime.series import Points
+from collabsheet.engine.config import SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.gui.runtime.runner import Frame as BaseFrame
+from collabsheet.gui.runtime.series import Points
 
 if TYPE_CHECKING:  # they import torch (only the worker thread does) or pandas (not needed to start)
-    from engine.data.ratings import Ratings
-    from engine.sheet.coach import Diagnosis
-    from engine.sheet.explain import Explanation
-    from engine.sheet.snapshot import Snapshot
-    from gui.race.frames import RaceFrame
+    from collabsheet.engine.data.ratings import Ratings
+    from collabsheet.engine.sheet.coach import Diagnosis
+    from collabsheet.engine.sheet.explain import Explanation
+    from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.gui.race.frames import RaceFrame
 
 HELD = 1_000_000  # a curve series' held-out companion (dashed) is series HELD + its number
 ME = "you"  # the user id of the new user's row (the person using the app), as its header shows it
@@ -133,8 +133,8 @@ class LoadRequest:
 
     def read(self, progress: Callable[[str, float | None], None] | None = None) -> Ratings:
         """The ratings asked for, read now (pandas is imported here, not when the window starts)."""
-        from engine.data.movielens import default_ratings
-        from engine.data.ratings import load_ratings
+        from collabsheet.engine.data.movielens import default_ratings
+        from collabsheet.engine.data.ratings import load_ratings
 
         if self.ratings is not None:
             return self.ratings

@@ -5,8 +5,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.sheet.explanation import Explanation
-    from engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.sheet.explanation import Explanation
+    from collabsheet.engine.sheet.snapshot import Snapshot
 
 HELD_NOTE = ("Held out: the loss, its gradient and Solve do not see this rating. Its error counts in the held-out "
              "RMSE instead, which says how well the factors predict ratings they were not fitted to.")
@@ -16,7 +16,7 @@ def with_held_out(e: Explanation | None, snap: Snapshot, kind: str, index: tuple
     """The explanation of a cell, with what holding out cells adds to it (unchanged when none are held out)."""
     if e is None or snap.holdout is None or not snap.holdout_count:
         return e
-    from engine.sheet.explanation import fmt
+    from collabsheet.engine.sheet.explanation import fmt
 
     if kind == "loss":
         terms = (("held-out cells", snap.holdout_count), ("held-out RMSE", snap.holdout_rmse))

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.config import OptimizerSettings
-from gui.sheet.frames import BranchInfo, TimelineInfo
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.gui.sheet.frames import BranchInfo, TimelineInfo
 
 if TYPE_CHECKING:
-    from engine.sheet.snapshot import Snapshot
-    from gui.sheet.runner import SheetRunner
+    from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.gui.sheet.runner import SheetRunner
 
 COACH_WINDOW = 1000  # the coach reads this many of the latest steps
 
@@ -70,7 +70,7 @@ class HistoryCommands:
         """The coach's verdict on the run up to this step, whenever the run stands still (a diverging run stops)."""
         if self.playing:  # a verdict that changed twice a second would move the sheet up and down while it runs
             return {}
-        from engine.sheet import coach
+        from collabsheet.engine.sheet import coach
 
         curve = self.timeline.curve(start=max(snap.step - COACH_WINDOW, 0), stop=snap.step, path=True)
         start = int(curve.steps[0]) if len(curve.steps) else snap.step

@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from engine.data.ratings import Ratings
+    from collabsheet.engine.data.ratings import Ratings
 
 
 class LaterRatings:

@@ -1,7 +1,7 @@
 """The Sheet runner's loading (Qt-free; worker thread): ratings in, a Sheet built from them, a new run.
 
 Importing the engine (torch) takes seconds, so this module imports it on first use: the first load publishes the
-sheet as numpy computes it (engine.sheet.quick, no torch) before it builds the Sheet. The default data's sheet
+sheet as numpy computes it (engine.sheet.first_frame, no torch) before it builds the Sheet. The default data's sheet
 comes from the copy kept beside it (engine.data.cache), and its full ratings are read beside the worker
 (gui.sheet.later), so neither pandas nor the read holds up the first Step.
 """
@@ -11,33 +11,33 @@ from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Callable
 
-from engine.config import RunState, SheetConfig
-from engine.data.cache import keep_crosstab, kept_crosstab
-from engine.data.crosstab import Crosstab, top_crosstab
-from engine.sheet.quick import quick_snapshot
-from gui.sheet.frames import LoadRequest
-from gui.runtime.runner import leave_a_core_for_the_gui, one_line
-from gui.sheet.later import LaterRatings
+from collabsheet.engine.config import RunState, SheetConfig
+from collabsheet.engine.data.cache import keep_crosstab, kept_crosstab
+from collabsheet.engine.data.crosstab import Crosstab, top_crosstab
+from collabsheet.engine.sheet.first_frame import first_frame
+from collabsheet.gui.sheet.frames import LoadRequest
+from collabsheet.gui.runtime.runner import leave_a_core_for_the_gui, one_line
+from collabsheet.gui.sheet.later import LaterRatings
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
-    from engine.data.ratings import Ratings
-    from engine.sheet.sheet import Sheet
-    from engine.sheet.timeline import Timeline
-    from gui.sheet.runner import SheetRunner
+    from collabsheet.engine.data.ratings import Ratings
+    from collabsheet.engine.sheet.sheet import Sheet
+    from collabsheet.engine.sheet.timeline import Timeline
+    from collabsheet.gui.sheet.runner import SheetRunner
 
 START_LABEL = ""  # the starting point of a run: on the curve, not in the legend
 Progress = Callable[[str, "float | None"], None]
 
 
 def engine_sheet():
-    """engine.sheet.sheet, imported on first use: it imports torch, ~2 s on a small machine."""
-    from engine.sheet import sheet
+    """collabsheet.engine.sheet.sheet, imported on first use: it imports torch, ~2 s on a small machine."""
+    from collabsheet.engine.sheet import sheet
 
     return sheet
 
 
 def new_timeline(sheet: Sheet) -> Timeline:
-    from engine.sheet.timeline import Timeline
+    from collabsheet.engine.sheet.timeline import Timeline
 
     return Timeline(sheet)
 
@@ -122,12 +122,12 @@ class LoadCommands:
     def _build(self: SheetRunner, grid: Crosstab, config: SheetConfig) -> Sheet:
         if self.sheet is None:  # the first sheet shows while the engine (torch) is imported: numpy computes it
             self.clock.gui_rendered.clear()
-            self.mailbox.put(preview=quick_snapshot(grid, config, self.settings))
+            self.mailbox.put(preview=first_frame(grid, config, self.settings))
             self.clock.gui_rendered.wait(self.preview_wait_s)
         engine = engine_sheet()
         sheet = engine.Sheet(grid, config, self.settings, device=self.device)
         if not self._device_label:
-            from engine.device import device_label
+            from collabsheet.engine.device import device_label
 
             self._device_label = device_label(sheet.device)
         return sheet

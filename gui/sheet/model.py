@@ -12,14 +12,14 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 
-from gui.sheet import colors
-from gui.sheet import layout as L
-from gui.sheet.frames import ME, Preview
-from gui.sheet.cell_text import edit_text, loss_text, number_text, parse_number
-from gui.sheet.layout import Cell, SheetLayout
+from collabsheet.gui.sheet import colors
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.frames import ME, Preview
+from collabsheet.gui.sheet.cell_text import edit_text, loss_text, number_text, parse_number
+from collabsheet.gui.sheet.layout import Cell, SheetLayout
 
 if TYPE_CHECKING:
-    from engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.sheet.snapshot import Snapshot
 
 EDITABLE = (L.RATING,) + L.PARAMS
 MAX_MEASURED = 20_000  # distinct texts whose width is kept; a sheet shows a few hundred at a time

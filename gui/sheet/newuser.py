@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gui.sheet.frames import ME, NewUserRow
+from collabsheet.gui.sheet.frames import ME, NewUserRow
 
 if TYPE_CHECKING:
-    from engine.sheet.explanation import Explanation
-    from engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.sheet.explanation import Explanation
+    from collabsheet.engine.sheet.snapshot import Snapshot
 
 TOP = 10  # recommendations listed
 USER_BLOCKS = ("user_factors", "user_bias")
@@ -51,7 +51,7 @@ def load_movies(path: str) -> ModelMovies:
     """The movies of a model saved by the Training tab; a model whose predictions are no dot product is refused."""
     import torch
 
-    from engine.train import analysis, store
+    from collabsheet.engine.train import analysis, store
 
     model = store.load(path)
     if model.recipe.model == "net":
@@ -110,7 +110,7 @@ class NewUser:
     # --- fold-in -------------------------------------------------------------------------------
     def fold_in(self, snap: Snapshot) -> None:
         """Fit their row: against the sheet's movies as they are now, or the trained model's."""
-        from engine.sheet import foldin
+        from collabsheet.engine.sheet import foldin
 
         if self.model is None:
             fold = foldin.from_snapshot(snap, self.ratings, top=TOP)
@@ -140,7 +140,7 @@ class NewUser:
             return np.array([self._model_fold.predictions[i] if i >= 0 else np.nan for i in at])
         if self.factors is None:
             return np.full(len(self.item_ids), np.nan)
-        from engine.models import factorization
+        from collabsheet.engine.models import factorization
 
         bias = (np.array([self.bias]), snap.params["item_bias"]) if snap.biases else (None, None)
         raw = factorization.grid(self.factors[None, :], snap.item_factors, *bias)
@@ -194,8 +194,8 @@ class NewUser:
     # --- explained -------------------------------------------------------------------------------
     def explain(self, display: Snapshot, kind: str, index: tuple) -> Explanation | None:
         """A cell of their row explained: the prediction's formula once folded in, what fold-in did for their factors."""
-        from engine.sheet import explain
-        from engine.sheet.explanation import Explanation, fmt
+        from collabsheet.engine.sheet import explain
+        from collabsheet.engine.sheet.explanation import Explanation, fmt
 
         i = display.ratings.shape[0] - 1
         fitted = self.factors is not None and len(self.factors) == display.k

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gui.sheet.newuser import USER_BLOCKS, NewUser, load_movies
+from collabsheet.gui.sheet.newuser import USER_BLOCKS, NewUser, load_movies
 
 if TYPE_CHECKING:
-    from engine.sheet.sheet import Sheet
-    from engine.sheet.snapshot import Snapshot
-    from gui.sheet.newuser import ModelMovies
-    from gui.sheet.runner import SheetRunner
+    from collabsheet.engine.sheet.sheet import Sheet
+    from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.gui.sheet.newuser import ModelMovies
+    from collabsheet.gui.sheet.runner import SheetRunner
 
 
 class NewUserCommands:

@@ -7,8 +7,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
-from gui.sheet.frames import NewUserRow
-from gui.widgets.boxes import action_button
+from collabsheet.gui.sheet.frames import NewUserRow
+from collabsheet.gui.widgets.boxes import action_button
 
 
 

@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPlainTextEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from engine.data.ratings import Ratings, RatingsError, detect_columns, load_ratings
-from gui.sheet.frames import LoadRequest
+from collabsheet.engine.data.ratings import Ratings, RatingsError, detect_columns, load_ratings
+from collabsheet.gui.sheet.frames import LoadRequest
 
 RAW_LINES = 12
 PREVIEW_ROWS = 12

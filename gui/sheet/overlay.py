@@ -7,8 +7,8 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QTableView
 
-from gui.sheet import layout as L
-from gui.sheet.layout import Cell, SheetLayout
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.layout import Cell, SheetLayout
 
 MARK = QColor(200, 30, 30)  # like a spreadsheet's comment corner
 MARK_SIZE = 6

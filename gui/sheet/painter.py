@@ -12,7 +12,7 @@ from PySide6.QtCore import QLine, QRect, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QStaticText
 from PySide6.QtWidgets import QTableView
 
-from gui.sheet.colors import DARK_TEXT, LIGHT_TEXT, light_text
+from collabsheet.gui.sheet.colors import DARK_TEXT, LIGHT_TEXT, light_text
 
 SELECTION = QColor(0, 0, 0, 55)  # see-through, so a selected cell keeps its block's colour
 FOCUS_PEN = QPen(QColor(20, 20, 20), 2)

@@ -20,24 +20,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
-from gui.runtime.clock import FrameClock
-from gui.runtime.mailbox import Mailbox
-from gui.runtime.runner import Runner
-from gui.sheet.xlsx_commands import XlsxCommands
-from gui.race.commands import RaceCommands
-from gui.runtime.series import DASHED, Points
-from gui.sheet.curves import BranchCurves
-from gui.sheet.frames import Frame
-from gui.sheet.history_commands import HistoryCommands
-from gui.sheet.load_commands import LoadCommands
-from gui.sheet.newuser_commands import NewUserCommands
+from collabsheet.engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
+from collabsheet.gui.runtime.clock import FrameClock
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.runtime.runner import Runner
+from collabsheet.gui.sheet.xlsx_commands import XlsxCommands
+from collabsheet.gui.race.commands import RaceCommands
+from collabsheet.gui.runtime.series import DASHED, Points
+from collabsheet.gui.sheet.curves import BranchCurves
+from collabsheet.gui.sheet.frames import Frame
+from collabsheet.gui.sheet.history_commands import HistoryCommands
+from collabsheet.gui.sheet.load_commands import LoadCommands
+from collabsheet.gui.sheet.newuser_commands import NewUserCommands
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only once they are needed
-    from engine.data.ratings import Ratings
-    from engine.sheet.sheet import Sheet, SolveResult, StepResult
-    from engine.sheet.timeline import Timeline
-    from gui.sheet.later import LaterRatings
+    from collabsheet.engine.data.ratings import Ratings
+    from collabsheet.engine.sheet.sheet import Sheet, SolveResult, StepResult
+    from collabsheet.engine.sheet.timeline import Timeline
+    from collabsheet.gui.sheet.later import LaterRatings
 
 FRAME_S = 1 / 60  # publish a snapshot at most this often while stepping
 SOLVE_FRAME_S = 1 / 30  # a solve lets the GUI draw at most this often
@@ -312,7 +312,7 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
     def _extras(self, snap) -> dict:
         """Predictions for the blank cells when they are shown, and each user's top unrated movies (for the
         row headers' tooltips; at most every RECOMMEND_EVERY_S while running, on sheets of MAX_RECOMMENDED users)."""
-        from engine.sheet import recommend
+        from collabsheet.engine.sheet import recommend
 
         out = {}
         if self.show_blanks:
@@ -333,8 +333,8 @@ class SheetRunner(LoadCommands, HistoryCommands, RaceCommands, NewUserCommands, 
     def _explain(self, snap):
         if self._selected is None:
             return None
-        from engine.sheet import explain
-        from gui.sheet.held_notes import with_held_out
+        from collabsheet.engine.sheet import explain
+        from collabsheet.gui.sheet.held_notes import with_held_out
 
         kind, index = self._selected
         try:

@@ -19,34 +19,34 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QUndoStack
 from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QTabWidget, QWidget
 
-from engine.config import DEFAULT_TOP, RunState
-from gui.sheet.coach_bar import QCoachBar
-from gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
-from gui.sheet.controls import QControls
-from gui.sheet.edits import SheetEdits
-from gui.sheet.explore import SheetExplore
-from gui.sheet.files import SheetFiles
-from gui.sheet.explain_panel import QExplainPanel
-from gui.sheet.frames import Frame, LoadRequest, NewUserRow, TimelineInfo
-from gui.sheet.handle import QSheetHandle
-from gui.sheet.layout import LOSS, RATING, Cell
-from gui.sheet.model import QSheetModel
-from gui.sheet.newuser_panel import QNewUserPanel
-from gui.sheet.runner import SOLVE_AXIS
-from gui.sheet.overlay import precedent_ranges
-from gui.sheet.timeline_bar import QTimelineBar
-from gui.sheet.view import QSheetView
-from gui.widgets.boxes import column, fill, set_body, splitter, titled
-from gui.widgets.legend import QLegend
-from gui.widgets.loading_page import QLoadingPage
-from gui.widgets.wires import Wires
+from collabsheet.engine.config import DEFAULT_TOP, RunState
+from collabsheet.gui.sheet.coach_bar import QCoachBar
+from collabsheet.gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
+from collabsheet.gui.sheet.controls import QControls
+from collabsheet.gui.sheet.edits import SheetEdits
+from collabsheet.gui.sheet.explore import SheetExplore
+from collabsheet.gui.sheet.files import SheetFiles
+from collabsheet.gui.sheet.explain_panel import QExplainPanel
+from collabsheet.gui.sheet.frames import Frame, LoadRequest, NewUserRow, TimelineInfo
+from collabsheet.gui.sheet.handle import QSheetHandle
+from collabsheet.gui.sheet.layout import LOSS, RATING, Cell
+from collabsheet.gui.sheet.model import QSheetModel
+from collabsheet.gui.sheet.newuser_panel import QNewUserPanel
+from collabsheet.gui.sheet.runner import SOLVE_AXIS
+from collabsheet.gui.sheet.overlay import precedent_ranges
+from collabsheet.gui.sheet.timeline_bar import QTimelineBar
+from collabsheet.gui.sheet.view import QSheetView
+from collabsheet.gui.widgets.boxes import column, fill, set_body, splitter, titled
+from collabsheet.gui.widgets.legend import QLegend
+from collabsheet.gui.widgets.loading_page import QLoadingPage
+from collabsheet.gui.widgets.wires import Wires
 
 if TYPE_CHECKING:
-    from engine.data.ratings import Ratings
-    from engine.sheet.coach import Diagnosis
-    from engine.sheet.snapshot import Snapshot
-    from gui.race.frames import RaceFrame
-    from gui.race.panel import QRacePanel
+    from collabsheet.engine.data.ratings import Ratings
+    from collabsheet.engine.sheet.coach import Diagnosis
+    from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.gui.race.frames import RaceFrame
+    from collabsheet.gui.race.panel import QRacePanel
 
 IDLE, LOADING, SOLVING = RunState.IDLE, RunState.LOADING, RunState.SOLVING
 RATE_WINDOW_S = 0.5  # steps/s is measured over at least this long
@@ -250,7 +250,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
         self.engine.select(None if cell is None else cell.kind, () if cell is None else tuple(cell.index))
 
     def _show_preview(self, preview) -> None:
-        """The first sheet while the engine starts, computed without torch (engine.sheet.quick): every number the
+        """The first sheet while the engine starts, computed without torch (engine.sheet.first_frame): every number the
         engine's first frame will have, nothing to edit or run yet."""
         self.model.set_snapshot(preview, editable=False)
         self.previews += 1
@@ -294,7 +294,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetExplore, QWidget):
 
     def _after_first_frame(self) -> None:
         """What the first sheet need not wait for: the loss plot and the Excel commands."""
-        from gui.sheet.timeline_plot import QTimelinePlot
+        from collabsheet.gui.sheet.timeline_plot import QTimelinePlot
 
         if not self._wires:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QWidget
 
-from gui.sheet.frames import BranchInfo, TimelineInfo
+from collabsheet.gui.sheet.frames import BranchInfo, TimelineInfo
 
 SEEK_EVERY_MS = 30  # a dragged slider asks the engine for a step at most this often
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
-from gui.runtime.series import LINE, Points
-from gui.sheet.frames import HELD, TimelineInfo
-from gui.widgets.curve_plot import COLORS, PLAIN_COLOR, QCurvePlot, _Trace
+from collabsheet.gui.runtime.series import LINE, Points
+from collabsheet.gui.sheet.frames import HELD, TimelineInfo
+from collabsheet.gui.widgets.curve_plot import COLORS, PLAIN_COLOR, QCurvePlot, _Trace
 
 BOLD, THIN = 3.0, 1.5  # pen widths of the followed branch's curves and the others'
 CURSOR_PEN = pg.mkPen((90, 90, 90), width=1, style=Qt.DashLine)

@@ -5,11 +5,11 @@ from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QStyle, QStyleOptionHeader, QTableView
 
-from gui.sheet import layout as L
-from gui.sheet.layout import SheetLayout
-from gui.sheet.model import QSheetModel
-from gui.sheet.overlay import paint_overlay
-from gui.sheet.painter import paint_sheet
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.sheet.layout import SheetLayout
+from collabsheet.gui.sheet.model import QSheetModel
+from collabsheet.gui.sheet.overlay import paint_overlay
+from collabsheet.gui.sheet.painter import paint_sheet
 
 HEADER_HEIGHT = 118  # room for a rotated movie title of ~18 characters, at zoom 1
 MIN_POINTS, MAX_POINTS = 5.0, 28.0  # the cells' font size, zoomed

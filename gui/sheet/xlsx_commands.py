@@ -6,9 +6,9 @@ from __future__ import annotations
 
 
 def xlsx_module():
-    """engine.xlsx, imported on first use in the worker (openpyxl is slow to import); None if unavailable."""
+    """collabsheet.engine.xlsx, imported on first use in the worker (openpyxl is slow to import); None if unavailable."""
     try:
-        import engine.xlsx as module
+        import collabsheet.engine.xlsx as module
     except ImportError:
         return None
     return module
@@ -33,8 +33,8 @@ class XlsxCommands:
         none named, a choose_sheet event asks the user which."""
         if xlsx_module() is None:
             raise ValueError("Excel import is not available in this build yet.")
-        from engine.xlsx.lesson import list_collab_sheets
-        from engine.xlsx.open import import_workbook, is_collabsheet_workbook
+        from collabsheet.engine.xlsx.lesson import list_collab_sheets
+        from collabsheet.engine.xlsx.open import import_workbook, is_collabsheet_workbook
 
         if sheet is None and not is_collabsheet_workbook(path):
             sheets = list_collab_sheets(path)

@@ -11,10 +11,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QSizePolicy,
                                QSpinBox, QVBoxLayout, QWidget)
 
-from engine.config import MAX_K
-from engine.train.recipes import MODEL_LABELS, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe
-from gui.train.frames import TrainProgress
-from gui.widgets.boxes import action_button
+from collabsheet.engine.config import MAX_K
+from collabsheet.engine.train.recipes import MODEL_LABELS, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe
+from collabsheet.gui.train.frames import TrainProgress
+from collabsheet.gui.widgets.boxes import action_button
 
 CUSTOM = "custom"  # the recipe picker's entry once a field differs from every recipe
 OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}

@@ -10,8 +10,8 @@ from enum import Enum
 
 import numpy as np
 
-from gui.runtime.runner import Frame as BaseFrame
-from gui.runtime.series import Points
+from collabsheet.gui.runtime.runner import Frame as BaseFrame
+from collabsheet.gui.runtime.series import Points
 
 MAX_RATING_BINS = 24  # actual ratings with at most this many distinct values get one histogram column each
 PREDICTION_BINS = 48  # rows of the predictions-vs-actual histogram

@@ -11,8 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui.train.frames import Joint
-from gui.train.tables import WAITING
+from collabsheet.gui.train.frames import Joint
+from collabsheet.gui.train.tables import WAITING
 
 COLOR_MAP = "CET-L17"  # perceptually uniform, white → yellow → red → purple: empty cells fade into the background
 MEAN_PEN = (31, 119, 180)

@@ -9,8 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui.train.frames import MovieMapData
-from gui.train.tables import WAITING
+from collabsheet.gui.train.frames import MovieMapData
+from collabsheet.gui.train.tables import WAITING
 
 POINT = (31, 119, 180, 90)  # translucent: thousands of movies overlap near the centre
 NAMED = (214, 39, 40, 230)

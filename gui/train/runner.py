@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from engine.train.recipes import Recipe, recipe as named_recipe
-from gui.runtime.clock import FrameClock
-from gui.runtime.mailbox import Mailbox
-from gui.runtime.runner import Runner, leave_a_core_for_the_gui
-from gui.runtime.series import LINE, MARKERS, Points
-from gui.sheet.frames import LoadRequest
-from gui.train.frames import (BiasRow, EpochRow, Frame, Joint, MovieMapData, RatingsInfo, Recommended, Results,
+from collabsheet.engine.train.recipes import Recipe, recipe as named_recipe
+from collabsheet.gui.runtime.clock import FrameClock
+from collabsheet.gui.runtime.mailbox import Mailbox
+from collabsheet.gui.runtime.runner import Runner, leave_a_core_for_the_gui
+from collabsheet.gui.runtime.series import LINE, MARKERS, Points
+from collabsheet.gui.sheet.frames import LoadRequest
+from collabsheet.gui.train.frames import (BiasRow, EpochRow, Frame, Joint, MovieMapData, RatingsInfo, Recommended, Results,
                               TrainProgress, TrainState)
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only in the worker, once training is asked for
-    from engine.data.ratings import Ratings
-    from engine.train.fit import BatchEvent, EpochEvent
-    from engine.train.learn import Learned
-    from engine.train.model import CollabModel
+    from collabsheet.engine.data.ratings import Ratings
+    from collabsheet.engine.train.fit import BatchEvent, EpochEvent
+    from collabsheet.engine.train.learn import Learned
+    from collabsheet.engine.train.model import CollabModel
 
 FRAME_S = 1 / 30  # training publishes curve points and progress at most this often
 LABELLED = 15  # the most-rated movies the map names
@@ -73,7 +73,7 @@ class TrainRunner(Runner):
         return ratings
 
     def _read(self, source: str | Path | LoadRequest | Ratings | None) -> Ratings:
-        from engine.data.ratings import Ratings
+        from collabsheet.engine.data.ratings import Ratings
 
         if isinstance(source, Ratings):
             return source
@@ -84,7 +84,7 @@ class TrainRunner(Runner):
     # --- training ----------------------------------------------------------------------------
     def train(self, settings: str | Recipe, seed: int = 42) -> Learned:
         """Train a recipe (by name or as settings) on the ratings; `stop` ends it between batches."""
-        from engine.train.learn import learn
+        from collabsheet.engine.train.learn import learn
 
         self.set_state(TrainState.TRAINING)
         try:
@@ -122,7 +122,7 @@ class TrainRunner(Runner):
         """Keep the run in the runs database, as `collabsheet train` does; a database that fails is a notice."""
         import sqlite3
 
-        from engine.train.flags import record_run
+        from collabsheet.engine.train.flags import record_run
 
         try:
             record_run(recipe, run.data, f"random:{seed}", seed, self._device(), run.history)
@@ -134,7 +134,7 @@ class TrainRunner(Runner):
 
     def _device(self) -> str:
         if not self._device_label:
-            from engine.device import device_label, pick_device
+            from collabsheet.engine.device import device_label, pick_device
 
             self._device_label = device_label(pick_device(self.device))
         return self._device_label
@@ -148,7 +148,7 @@ class TrainRunner(Runner):
     # --- the model ---------------------------------------------------------------------------
     def recommend(self, user, n: int = 10) -> Recommended:
         """A user's top-n unrated movies (the id as text or as the model's kind of id)."""
-        from engine.train.model import recommend
+        from collabsheet.engine.train.model import recommend
 
         if self.model is None:
             raise ValueError("train or load a model first")
@@ -163,7 +163,7 @@ class TrainRunner(Runner):
 
     def save(self, path: str) -> Path:
         """Write the trained model to `path`."""
-        from engine.train.store import save
+        from collabsheet.engine.train.store import save
 
         if self.model is None:
             raise ValueError("there is no trained model to save yet")
@@ -173,8 +173,8 @@ class TrainRunner(Runner):
 
     def load(self, path: str) -> CollabModel:
         """Read a saved model: its map, biases and recommendations show; its curves and validation set do not."""
-        from engine.device import pick_device
-        from engine.train.store import load
+        from collabsheet.engine.device import pick_device
+        from collabsheet.engine.train.store import load
 
         model = load(path, device=pick_device(self.device))
         self.model, self.learned = model, None
@@ -226,7 +226,7 @@ class _Listener:
 
 def _results(model: CollabModel, run: Learned | None, device: str) -> Results:
     """What the tab shows of a model, as numpy and text; `run` (None for a loaded model) adds its validation set."""
-    from engine.train.analysis import movie_biases, movie_map, valid_predictions
+    from collabsheet.engine.train.analysis import movie_biases, movie_map, valid_predictions
 
     joint, seconds, iterations, epochs, stopped = None, math.nan, 0, 0, False
     rmse, valid = model.valid_rmse, 0

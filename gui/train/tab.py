@@ -16,13 +16,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
 
-from engine.train.recipes import Recipe
-from gui.train.controls import QTrainControls
-from gui.train.frames import Frame, Results, TrainState
-from gui.train.handle import QTrainHandle
-from gui.train.tables import QBiasTable, QEpochTable, QRecommendations
-from gui.widgets.boxes import column, set_body, splitter, titled
-from gui.widgets.wires import Wires
+from collabsheet.engine.train.recipes import Recipe
+from collabsheet.gui.train.controls import QTrainControls
+from collabsheet.gui.train.frames import Frame, Results, TrainState
+from collabsheet.gui.train.handle import QTrainHandle
+from collabsheet.gui.train.tables import QBiasTable, QEpochTable, QRecommendations
+from collabsheet.gui.widgets.boxes import column, set_body, splitter, titled
+from collabsheet.gui.widgets.wires import Wires
 
 PLOT_EVERY_S = 0.1  # the curves redraw at most this often while training: pyqtgraph's axes are costly
 CONTROLS_WIDTH = 290
@@ -109,9 +109,9 @@ class QTrainTab(Wires, QWidget):
         """The curves, the histogram and the map (importing pyqtgraph blocks the GUI thread ~0.3 s the first time)."""
         if self.loss_plot is not None:
             return
-        from gui.train.joint_plot import QJointPlot
-        from gui.train.movie_map import QMovieMap
-        from gui.widgets.curve_plot import QCurvePlot
+        from collabsheet.gui.train.joint_plot import QJointPlot
+        from collabsheet.gui.train.movie_map import QMovieMap
+        from collabsheet.gui.widgets.curve_plot import QCurvePlot
 
         self.loss_plot = QCurvePlot("MSE", "batch", log_y=True)
         self.joint = QJointPlot()
@@ -159,7 +159,7 @@ class QTrainTab(Wires, QWidget):
         return True
 
     def ratings_dialog(self) -> None:
-        from gui.sheet.open_dialog import QOpenDialog
+        from collabsheet.gui.sheet.open_dialog import QOpenDialog
 
         dialog = QOpenDialog(self)
         dialog.accepted.connect(lambda: self.engine.load_ratings(dialog.request()))

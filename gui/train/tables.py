@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QCompleter, QHBoxLayout, QHeaderView, QLabel,
                                QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from gui.train.frames import BiasRow, EpochRow, Recommended
+from collabsheet.gui.train.frames import BiasRow, EpochRow, Recommended
 
 NUMBER = Qt.AlignRight | Qt.AlignVCenter
 WAITING = "appears when\ntraining ends"  # what a plot of a trained model says before there is one

@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from gui.runtime.series import DASHED, MARKERS, Points
+from collabsheet.gui.runtime.series import DASHED, MARKERS, Points
 
 MAX_POINTS = 20_000  # per trace; beyond this every other point is dropped, so setData stays cheap in a long Play
 COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75),

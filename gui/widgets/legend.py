@@ -5,9 +5,9 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from gui.sheet import colors
-from gui.sheet import layout as L
-from gui.widgets.boxes import swatch
+from collabsheet.gui.sheet import colors
+from collabsheet.gui.sheet import layout as L
+from collabsheet.gui.widgets.boxes import swatch
 
 SIGN_ROWS = ((L.ITEM_FACTORS, "movie factors"), (L.USER_FACTORS, "user factors"), (L.USER_BIAS, "biases"))
 BAR_STEP, BAR_HEIGHT = 5, 18  # pixels per shade level; the bar's height (one stripe per signed block)

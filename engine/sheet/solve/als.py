@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from engine.sheet.solve.grid import CONVERGENCE, RIDGE, TOL, WINDOW, Grid, GridRun, Problem, sum_of_squares
+from collabsheet.engine.sheet.solve.grid import CONVERGENCE, RIDGE, TOL, WINDOW, Grid, GridRun, Problem, sum_of_squares
 
 MEMORY = 6e7  # ALS while each side's normal equations, (blocks × s²) numbers, stay under this; else L-BFGS
 # Converged (besides by TOL over WINDOW sweeps) when the objective is this small next to the ratings' own sum of

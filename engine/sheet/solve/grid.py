@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from engine.models import factorization
-from engine.sheet.solve import schur
+from collabsheet.engine.models import factorization
+from collabsheet.engine.sheet.solve import schur
 
 if TYPE_CHECKING:
-    from engine.sheet.model import SheetModel
+    from collabsheet.engine.sheet.model import SheetModel
 
 RIDGE = 1e-9  # keeps a row's least squares solvable when it has fewer ratings than parameters
 TOL = 1e-7  # Marquardt, L-BFGS: converged when WINDOW iterations together improve the objective by less than this

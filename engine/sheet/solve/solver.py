@@ -22,11 +22,11 @@ from typing import Callable
 
 import torch
 
-from engine.config import OptimizerSettings
-from engine.sheet.batched import BatchedSheet
-from engine.sheet.solve import schur
-from engine.sheet.solve.als import Als, als_affordable
-from engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, GridRun, Problem, problem_of, sum_of_squares
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.sheet.batched import BatchedSheet
+from collabsheet.engine.sheet.solve import schur
+from collabsheet.engine.sheet.solve.als import Als, als_affordable
+from collabsheet.engine.sheet.solve.grid import RIDGE, TOL, WINDOW, Grid, GridRun, Problem, problem_of, sum_of_squares
 
 __all__ = ["Grid", "Problem", "problem_of", "affordable", "alternate", "multistart", "Outcome"]
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from openpyxl.utils import quote_sheetname
 
-from engine.xlsx.errors import XlsxError, a1  # noqa: F401 - the collab modules take them from here
+from collabsheet.engine.xlsx.errors import XlsxError, a1  # noqa: F401 - the collab modules take them from here
 
 SHEET, ENGINE = "Sheet", "Engine"
 OPTIMIZER = "Optimizer"  # the optimizer's running averages, one row per parameter, when it has any

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.config import MAX_K, MAX_TOP, OptimizerSettings, SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.models.factorization import y_range
-from engine.sheet.sheet import Sheet
-from engine.xlsx.package import Package
-from engine.xlsx.values import Values, show
-from engine.xlsx.collab.layout import (
+from collabsheet.engine.config import MAX_K, MAX_TOP, OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.models.factorization import y_range
+from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.xlsx.package import Package
+from collabsheet.engine.xlsx.values import Values, show
+from collabsheet.engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FORMAT, LABELS, MARKER, MAX_CELLS, MAX_COLUMNS, OPTIMIZER, PREDICTIONS_LABEL, SHEET, TABLE_ROWS, Layout,
     XlsxError,
     a1,

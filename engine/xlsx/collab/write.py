@@ -11,12 +11,12 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
-from engine.config import OptimizerSettings
-from engine.models import factorization
-from engine.sheet.snapshot import Snapshot
-from engine.xlsx.cells import Cells, look
-from engine.xlsx.save import check_target, save_workbook
-from engine.xlsx.collab.layout import (
+from collabsheet.engine.config import OptimizerSettings
+from collabsheet.engine.models import factorization
+from collabsheet.engine.sheet.snapshot import Snapshot
+from collabsheet.engine.xlsx.cells import Cells, look
+from collabsheet.engine.xlsx.save import check_target, save_workbook
+from collabsheet.engine.xlsx.collab.layout import (
     ENGINE, FIELDS_TOP, FILLS, FORMAT, LABELS, MARKER, OPTIMIZER, PREDICTIONS_LABEL, SHEET, SOLVER_OPTIONS, STATE_BLOCKS,
     Layout, a1,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.graddesc.settings import AVERAGES, RULES
+from collabsheet.engine.graddesc.settings import AVERAGES, RULES
 
 HEADER_ROW, FIRST = 3, 4  # the header row, and the first data row
 B_CELL, A_CELL = (1, 3), (2, 3)  # C1, C2: the starting intercept b and slope a

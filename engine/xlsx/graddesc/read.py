@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 
-from engine.graddesc.data import Data, DataError
-from engine.graddesc.rows import ROW
-from engine.graddesc.rules import Carry
-from engine.graddesc.run import GradDesc
-from engine.graddesc.settings import MAX_ROWS, RULES, Settings
-from engine.xlsx.errors import XlsxError, a1
-from engine.xlsx.graddesc.layout import A_CELL, B_CELL, FIRST, HEADER_ROW, Layout, rule_of_sheet
-from engine.xlsx.package import check_package, reason
-from engine.xlsx.values import Values, show
+from collabsheet.engine.graddesc.data import Data, DataError
+from collabsheet.engine.graddesc.rows import ROW
+from collabsheet.engine.graddesc.rules import Carry
+from collabsheet.engine.graddesc.run import GradDesc
+from collabsheet.engine.graddesc.settings import MAX_ROWS, RULES, Settings
+from collabsheet.engine.xlsx.errors import XlsxError, a1
+from collabsheet.engine.xlsx.graddesc.layout import A_CELL, B_CELL, FIRST, HEADER_ROW, Layout, rule_of_sheet
+from collabsheet.engine.xlsx.package import check_package, reason
+from collabsheet.engine.xlsx.values import Values, show
 
 
 @dataclass(frozen=True, eq=False)

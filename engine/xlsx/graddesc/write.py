@@ -8,11 +8,11 @@ import numpy as np
 import openpyxl
 from openpyxl.utils import get_column_letter as col
 
-from engine.graddesc.run import GradDesc
-from engine.xlsx.cells import Cells, look
-from engine.xlsx.errors import XlsxError, a1
-from engine.xlsx.graddesc.layout import A_CELL, B_CELL, DATA_SHEET, FIRST, HEADER_ROW, SHEETS, Layout
-from engine.xlsx.save import save_workbook
+from collabsheet.engine.graddesc.run import GradDesc
+from collabsheet.engine.xlsx.cells import Cells, look
+from collabsheet.engine.xlsx.errors import XlsxError, a1
+from collabsheet.engine.xlsx.graddesc.layout import A_CELL, B_CELL, DATA_SHEET, FIRST, HEADER_ROW, SHEETS, Layout
+from collabsheet.engine.xlsx.save import save_workbook
 
 FILLS = {"data": "DDEBF7", "param": "FCE4D6", "grad": "E2EFDA", "new": "E4DFEC", "average": "FFF2CC",
          "setting": "EDEDED"}

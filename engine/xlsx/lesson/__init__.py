@@ -6,6 +6,6 @@ names the factors (and, on the sheet with biases, + the movie's and the user's b
 the column left of the ratings, movie ids in the row above. The workbook's other sheets, pivot tables
 and macros are never read or run.
 """
-from engine.xlsx.lesson.read import import_lesson, list_collab_sheets
+from collabsheet.engine.xlsx.lesson.read import import_lesson, list_collab_sheets
 
 __all__ = ["import_lesson", "list_collab_sheets"]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.xlsx.errors import XlsxError, a1
-from engine.xlsx.lesson.book import Book
-from engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, Text, parse
-from engine.xlsx.lesson.refs import Area, RefError, resolve
+from collabsheet.engine.xlsx.errors import XlsxError, a1
+from collabsheet.engine.xlsx.lesson.book import Book
+from collabsheet.engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, Text, parse
+from collabsheet.engine.xlsx.lesson.refs import Area, RefError, resolve
 
 LOSS = "=SQRT(SUMXMY2(ratings, predictions)/COUNT(ratings))"
 BLANK = (Num(0.0), Text(""))  # what a prediction shows where the rating is blank

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import openpyxl
 
-from engine.xlsx.errors import XlsxError
-from engine.xlsx.lesson.refs import Names
-from engine.xlsx.package import reason
-from engine.xlsx.values import Values
+from collabsheet.engine.xlsx.errors import XlsxError
+from collabsheet.engine.xlsx.lesson.refs import Names
+from collabsheet.engine.xlsx.package import reason
+from collabsheet.engine.xlsx.values import Values
 
 PIVOT_PART = re.compile(r"xl/pivot(Tables|Cache)/", re.IGNORECASE)
 PIVOT_CACHES = re.compile(rb"<(\w+:)?pivotCaches\b[^>]*?(/>|>.*?</(\w+:)?pivotCaches>)", re.DOTALL)

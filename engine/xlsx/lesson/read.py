@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.config import OptimizerSettings, SheetConfig
-from engine.data.crosstab import Crosstab
-from engine.models.factorization import grid
-from engine.xlsx.collab.read import ImportedSheet
-from engine.xlsx.errors import XlsxError, a1
-from engine.xlsx.lesson.blocks import LOSS, Blocks, find_blocks, has_loss_formula
-from engine.xlsx.lesson.book import Book
-from engine.xlsx.lesson.refs import Area
-from engine.xlsx.package import check_package
-from engine.xlsx.values import Values, show
+from collabsheet.engine.config import OptimizerSettings, SheetConfig
+from collabsheet.engine.data.crosstab import Crosstab
+from collabsheet.engine.models.factorization import grid
+from collabsheet.engine.xlsx.collab.read import ImportedSheet
+from collabsheet.engine.xlsx.errors import XlsxError, a1
+from collabsheet.engine.xlsx.lesson.blocks import LOSS, Blocks, find_blocks, has_loss_formula
+from collabsheet.engine.xlsx.lesson.book import Book
+from collabsheet.engine.xlsx.lesson.refs import Area
+from collabsheet.engine.xlsx.package import check_package
+from collabsheet.engine.xlsx.values import Values, show
 
 TOLERANCE = 1e-9  # how far the workbook's cached loss may be from the engine's before the user hears of it
 

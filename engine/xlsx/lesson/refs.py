@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from openpyxl.utils import column_index_from_string
 
-from engine.xlsx.errors import a1
+from collabsheet.engine.xlsx.errors import a1
 
 ADDRESS = re.compile(r"\$?([A-Z]{1,3})\$?([0-9]{1,7})(?::\$?([A-Z]{1,3})\$?([0-9]{1,7}))?")
 MAX_ROW, MAX_COL = 1_048_576, 16_384  # a worksheet's size in Excel
