@@ -1,6 +1,6 @@
 """Training quality and speed on MovieLens 100k (seeded 80/20 split) side by side; GPU throughput at 25M scale.
 
-Run: .venv/bin/python bench/train.py [--device cpu|cuda] [--skip-lessons] [--skip-surprise]
+Run: .venv/bin/python bench/train.py [--device cpu|cuda] [--skip-lessons] [--skip-surprise] [--splits]
 Prints one line per model; the figures in README come from here. scikit-surprise's SVD runs when the
 optional `bench` extra is installed (pip install -e '.[bench]'); the throughput line runs only where CUDA is.
 """
@@ -54,6 +54,19 @@ def run_recipe(data: TrainData, recipe: Recipe) -> str:
     return line + (f"  [{LESSON[recipe.name]}]" if recipe.name in LESSON else "")
 
 
+def multi_split(ratings, names: list[str], device: torch.device) -> None:
+    """Each recipe on random splits 1, 2, 3 and ml-100k's u1: every RMSE, then mean ± sd (not one lucky split)."""
+    from collabsheet.engine.train.flags import prepare_split
+
+    splits = ["random:1", "random:2", "random:3"] + (["u1"] if ratings.name == "MovieLens 100k" else [])
+    datas = {label: prepare_split(ratings, None, label, SEED, device)[0] for label in splits}
+    print(f"# validation RMSE on {', '.join(splits)} (model seed {SEED}); mean ± sd over them")
+    for name in names:
+        rmses = [learn(d, RECIPES[name], seed=SEED).history.valid_rmse for d in datas.values()]
+        cells = "  ".join(f"{label} {r:.4f}" for label, r in zip(splits, rmses))
+        print(f"{name:>15}  {cells}  mean {np.mean(rmses):.4f} ± {np.std(rmses, ddof=1):.4f}", flush=True)
+
+
 def surprise_svd(ratings) -> str:
     """scikit-surprise's SVD with its defaults on the same 80/20 split."""
     try:
@@ -96,6 +109,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="device for the MovieLens 100k runs (default cpu)")
     p.add_argument("--skip-lessons", action="store_true", help="only fast, best and surprise")
     p.add_argument("--skip-surprise", action="store_true")
+    p.add_argument("--splits", action="store_true", help="also each recipe on random:1,2,3 and u1, mean ± sd")
     args = p.parse_args()
     device = pick_device(args.device)
     print(machine())
@@ -108,6 +122,8 @@ def main() -> None:
         print(run_recipe(data, RECIPES[name]), flush=True)
     if not args.skip_surprise:
         print(surprise_svd(ratings), flush=True)
+    if args.splits:
+        multi_split(ratings, names, device)
     if torch.cuda.is_available():
         cuda = torch.device("cuda")
         rate = throughput(cuda, *SCALE_25M, bs=262_144)

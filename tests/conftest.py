@@ -16,6 +16,12 @@ def _own_settings(tmp_path_factory):
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path_factory.mktemp("settings")))
 
 
+@pytest.fixture(autouse=True)
+def _own_runs(tmp_path, monkeypatch):
+    """Training runs recorded in the test's own database, never the user's (engine.train.runs)."""
+    monkeypatch.setenv("COLLABSHEET_DATA", str(tmp_path / "collabsheet-data"))
+
+
 @pytest.fixture(scope="session")
 def movielens():
     """The default MovieLens ratings through the real loading path (make test prepares the cache)."""

@@ -9,7 +9,7 @@ def test_each_family_runs_exactly_the_rules_the_table_names() -> None:
     assert tuple(sheet_rules.RULES) == optimizers.names(optimizers.SHEET) == config.OPTIMIZERS
     assert tuple(graddesc_rules.LESSON) == tuple(graddesc_rules.LIBRARY) == optimizers.names(optimizers.GRADDESC)
     assert graddesc_settings.RULES == optimizers.names(optimizers.GRADDESC)
-    assert set(recipes.OPTIMIZERS) <= set(optimizers.TRAINING)
+    assert recipes.OPTIMIZERS == optimizers.names(optimizers.TRAINING)
 
 
 def test_what_each_rule_reads_and_keeps_is_the_tables() -> None:

@@ -69,7 +69,9 @@ def test_a_validation_file_counts_and_reports_ids_training_lacks() -> None:
     data = prepare(train, valid=valid)
     assert len(data.train) == len(train) and len(data.valid) == 10
     assert data.notes == ("u1.test: left out 4 of 14 validation ratings whose user or movie low-rank test "
-                          "ratings lacks (2 unknown users, 1 unknown movie)",)
+                          "ratings lacks (2 unknown users, 1 unknown movie)",
+                          "u1.test: 10 of its 14 validation ratings are also in low-rank test ratings; a validation "
+                          "the model trained on flatters it")  # these 10 were sampled from the training ratings
 
 
 def test_a_validation_file_with_nothing_in_common_is_an_error() -> None:

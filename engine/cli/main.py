@@ -11,13 +11,14 @@ import sys
 import threading
 from typing import Sequence
 
-from collabsheet.engine.cli import graddesc, race, sheet, train, xlsx
+from collabsheet.engine.cli import graddesc, race, runs, sheet, train, xlsx
 from collabsheet.engine.cli.options import Parser, Stopped
 from collabsheet.engine.cli.terminal import StdoutError, complain, guard_standard_streams
 from collabsheet.engine.data.ratings import RatingsError
 
-GROUPS = (sheet, xlsx, graddesc, race, train)
-SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", "graddesc", "race", "train", "recommend")
+GROUPS = (sheet, xlsx, graddesc, race, train, runs)
+SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", "graddesc", "race", "train", "recommend",
+               "runs")
 # How the command line names what a RatingsError's role refers to (the GUI names its own fields).
 HINTS = {"user": "--user-col NAME or a 0-based position", "item": "--item-col NAME or a 0-based position",
          "rating": "--rating-col NAME or a 0-based position", "sep": "--sep", "top": "--top N"}

@@ -4,14 +4,11 @@ from __future__ import annotations
 import argparse
 import math
 import signal
-import sys
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from collabsheet.engine.cli.options import MAX_COUNT, Stopped, device, file_name, number, progress, say, whole
 from collabsheet.engine.cli.sheet import ratings_path
@@ -21,11 +18,14 @@ from collabsheet.engine.data.ratings import load_ratings
 from collabsheet.engine.device import device_label, pick_device
 from collabsheet.engine.safe_write import check_target
 from collabsheet.engine.train.analysis import valid_predictions
-from collabsheet.engine.train.data import UnknownIdError, prepare
+from collabsheet.engine.train.checkpoint import checkpoint_path, finish_checkpoint
+from collabsheet.engine.train.data import UnknownIdError
+from collabsheet.engine.train.flags import add_options, changes, describe_split, prepare_split, record_run
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent, evaluate
 from collabsheet.engine.train.learn import learn
 from collabsheet.engine.train.model import recommend
 from collabsheet.engine.train.plot import jointplot, write_png
+from collabsheet.engine.train.progress import RunProgress
 from collabsheet.engine.train.recipes import LIMITS, MAX_RATE, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
 from collabsheet.engine.train.store import ModelFileError, load, save
 
@@ -58,7 +58,11 @@ def register(sub) -> None:
     p.add_argument("--seed", type=whole(0), default=42,
                    help=f"seed of the split, the initial weights and the batch order (0-{MAX_COUNT:,})")
     p.add_argument("--device", type=device, default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
-    p.add_argument("--save", type=file_name, metavar="OUT.pt", help="write the trained model here")
+    p.add_argument("--save", type=file_name, metavar="OUT.pt",
+                   help="write the trained model here; each finished epoch is checkpointed beside it (OUT.pt with "
+                        ".ckpt) until the run ends")
+    p.add_argument("--resume", action="store_true", help="go on from the checkpoint beside --save")
+    add_options(p)
     p.add_argument("--plot", type=file_name, metavar="OUT.png",
                    help="write the lesson's jointplot (hexbin of validation predictions against ratings, both "
                         "marginal histograms) beside the loss curves, as a PNG without text labels")
@@ -76,20 +80,21 @@ def recipe_of(args: argparse.Namespace) -> Recipe:
     base = recipe(args.recipe) if args.recipe else recipe(BASE.get(args.model or "dotbias", "fast"))
     return base.with_(model=args.model, factors=args.factors, epochs=args.epochs, lr=args.lr, wd=args.wd,
                       optimizer=args.optimizer, schedule=args.schedule, cycle_len=args.cycle_len,
-                      cycle_mult=args.cycle_mult, bs=args.bs)
+                      cycle_mult=args.cycle_mult, bs=args.bs, **changes(args))
 
 
 @contextmanager
 def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C sets `stop` (training ends after the current batch) instead of raising, while in the block."""
+    """Ctrl-C or SIGTERM sets `stop` (training ends after the current batch) instead of raising, in the block."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    before = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, before)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _inputs(args: argparse.Namespace) -> dict[str, str]:
@@ -106,26 +111,30 @@ def _train(args: argparse.Namespace) -> int:
     settings = recipe_of(args)
     if args.plot and not args.plot.lower().endswith(".png"):  # before the training, not after it
         raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
+    if args.resume and not args.save:
+        raise ValueError("--resume goes on from the checkpoint beside --save PATH; give --save")
     for option, target, what in (("--save", args.save, "model"), ("--plot", args.plot, "plot")):
         if target:  # before the data is read and the model trained: a target that cannot be written, an input …
             try:
                 check_target(target, _inputs(args), what)
             except ValueError as e:
                 raise ModelFileError(f"{option} {e}") from None
+    ckpt = checkpoint_path(args.save) if args.save else None
     chosen = pick_device(args.device)
     ratings = default_ratings(ratings_path(args), progress=progress)
     valid = load_ratings(args.valid) if args.valid else None
-    data = prepare(ratings, valid=valid, seed=args.seed, device=chosen)
+    data, split_label = prepare_split(ratings, valid, args.split, args.seed, chosen)
     for note in ratings.notes + data.notes:
         say(f"note: {note}")
-    split = f"validation from {args.valid}" if args.valid else f"a seeded 20% split, seed {args.seed}"
+    split = f"validation from {args.valid}" if args.valid else describe_split(split_label)
     say(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
         f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(chosen)}")
     say(f"{settings.name}: {settings.summary()}")
     stop = threading.Event()
     losses: list[float] = []
     valid: list[tuple[int, float]] = []
-    with _Bars(settings.epochs) as bars, ctrl_c_stops(stop):
+    bs = settings.batch_size(len(data.train))
+    with RunProgress(settings.epochs, len(data.train), bs, say=say, note=progress) as bars, ctrl_c_stops(stop):
         def on_batch(e: BatchEvent) -> None:
             losses.append(e.loss)  # kept for --plot's loss curve
             bars.batch(e)
@@ -134,8 +143,11 @@ def _train(args: argparse.Namespace) -> int:
             valid.append((len(losses), e.valid_mse))
             bars.epoch(e)
 
-        run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop)
+        run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop,
+                    checkpoint=ckpt, resume=args.resume)
     history = run.history
+    if not args.no_record:
+        record_run(settings, data, split_label, args.seed, device_label(chosen), history)
     if history.diverged:
         say(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
             f"lower the learning rate (now {settings.lr:g})")
@@ -152,51 +164,14 @@ def _train(args: argparse.Namespace) -> int:
     if args.save:
         run.model.valid_rmse = math.sqrt(mse)
         say(f"saved the model to {save(run.model, args.save, _inputs(args))}")
+        if note := finish_checkpoint(ckpt, done=not history.stopped):
+            say(note)
     if args.plot:
         predicted, actual = valid_predictions(run.model, data)
         image = jointplot(predicted, actual, np.array(losses), np.array(valid, dtype=np.float64).reshape(-1, 2))
         say(f"wrote {write_png(image, args.plot, _inputs(args))}: predictions against ratings (hexbin, marginals) "
             "and the training loss per batch with the validation MSE per epoch")
     return 0
-
-
-class _Bars:
-    """A progress bar per epoch on stderr, and the epoch lines on stdout."""
-
-    def __init__(self, epochs: int):
-        self.epochs, self.task = epochs, None
-        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(),
-                                 MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-                                 disable=not _on_terminal(sys.stderr))
-
-    def __enter__(self) -> _Bars:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
-
-    def batch(self, e: BatchEvent) -> None:
-        if self.task is None:
-            self.task = self.progress.add_task("", total=e.batches, epoch=e.epoch, loss=e.loss)
-        self.progress.update(self.task, completed=e.batch, loss=e.loss)
-        if e.batch == e.batches:
-            self.progress.remove_task(self.task)
-            self.progress.refresh()  # the finished bar goes before the epoch's line is printed
-            self.task = None
-
-    def epoch(self, e: EpochEvent) -> None:
-        say(f"epoch {e.epoch}/{self.epochs}  train loss {e.train_loss:.4f}  valid MSE {e.valid_mse:.4f}  "
-            f"valid RMSE {e.valid_rmse:.4f}  ({e.seconds:.1f} s)")
-
-
-def _on_terminal(stream) -> bool:
-    """Whether a progress bar can be drawn there (a closed or redirected stream gets none)."""
-    try:
-        return stream is not None and stream.isatty()
-    except (OSError, ValueError):
-        return False
 
 
 def _recommend(args: argparse.Namespace) -> int:

@@ -245,7 +245,7 @@ def _load(path: str | os.PathLike | None, progress: Progress, cache_dir, use_env
     path = path or (os.environ.get(RATINGS_ENV) if use_env_path else None)
     if path:
         _report(progress, f"Reading {path}", None)
-        return load_ratings(path)  # the user named this file: its error is the answer
+        return load_ratings(path, progress=progress)  # the user named this file: its error is the answer
     folder = cache_folder(cache_dir)
     url = os.environ.get("COLLABSHEET_MOVIELENS_URL") or GROUPLENS_URL
     tried = []

@@ -16,9 +16,9 @@ Tensor = torch.Tensor
 YRange = tuple[float, float]
 
 
-def embedding(n: int, k: int, lo: float, hi: float) -> nn.Embedding:
-    """An n × k embedding initialised uniform in [lo, hi)."""
-    e = nn.Embedding(n, k)
+def embedding(n: int, k: int, lo: float, hi: float, sparse: bool = False) -> nn.Embedding:
+    """An n × k embedding initialised uniform in [lo, hi); sparse: its gradient names only the rows a batch used."""
+    e = nn.Embedding(n, k, sparse=sparse)
     nn.init.uniform_(e.weight, lo, hi)
     return e
 
@@ -33,10 +33,10 @@ class DotProduct(nn.Module):
 class EmbeddingDot(nn.Module):
     """A vector per user and per movie (uniform 0..0.05); the prediction is their dot product."""
 
-    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50):
+    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, sparse: bool = False):
         super().__init__()
-        self.u = embedding(n_users, n_factors, 0.0, 0.05)
-        self.m = embedding(n_movies, n_factors, 0.0, 0.05)
+        self.u = embedding(n_users, n_factors, 0.0, 0.05, sparse)
+        self.m = embedding(n_movies, n_factors, 0.0, 0.05, sparse)
 
     def forward(self, users: Tensor, movies: Tensor) -> Tensor:
         return pairs(self.u(users), self.m(movies))
@@ -47,15 +47,16 @@ class EmbeddingDotBias(nn.Module):
 
     Every embedding, factors and biases, starts uniform(−0.01, 0.01) as the lesson's get_emb makes them
     (EmbeddingDot's uniform(0, 0.05) is that model's own); factor_init lets SVD++ keep the start it was tuned with.
+    sparse=True gives sparse gradients (engine.optim.rowwise updates only those rows); the weights are the same.
     """
 
     def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange | None = None,
-                 factor_init: tuple[float, float] = (-0.01, 0.01)):
+                 factor_init: tuple[float, float] = (-0.01, 0.01), sparse: bool = False):
         super().__init__()
-        self.u = embedding(n_users, n_factors, *factor_init)
-        self.m = embedding(n_movies, n_factors, *factor_init)
-        self.ub = embedding(n_users, 1, -0.01, 0.01)
-        self.mb = embedding(n_movies, 1, -0.01, 0.01)
+        self.u = embedding(n_users, n_factors, *factor_init, sparse)
+        self.m = embedding(n_movies, n_factors, *factor_init, sparse)
+        self.ub = embedding(n_users, 1, -0.01, 0.01, sparse)
+        self.mb = embedding(n_movies, 1, -0.01, 0.01, sparse)
         self.y_range = None if y_range is None else (float(y_range[0]), float(y_range[1]))
 
     def forward(self, users: Tensor, movies: Tensor) -> Tensor:
@@ -68,26 +69,44 @@ class EmbeddingDotBiasImplicit(EmbeddingDotBias):
 
     user vector = u + |R(u)|^(−½) · Σ y_j over the movies j in R(u), the movies the user rated in the
     training data: what someone chose to watch says something about their taste, beside how they rated it.
+    A batch sums y over its own users' movies only (cost ∝ their ratings, not all the ratings), unless that
+    is more rows than summing for every user once.
     """
 
     def __init__(self, n_users: int, n_movies: int, n_factors: int, y_range: YRange | None,
-                 rated_users: Tensor, rated_movies: Tensor):
-        super().__init__(n_users, n_movies, n_factors, y_range, factor_init=(0.0, 0.05))  # as tuned (README)
-        self.y = embedding(n_movies, n_factors, -0.01, 0.01)
+                 rated_users: Tensor, rated_movies: Tensor, sparse: bool = False):
+        super().__init__(n_users, n_movies, n_factors, y_range, factor_init=(0.0, 0.05), sparse=sparse)
+        self.y = embedding(n_movies, n_factors, -0.01, 0.01, sparse)
         order = torch.argsort(rated_users, stable=True)
         self.register_buffer("rated_users", rated_users[order].long())
         self.register_buffer("rated_movies", rated_movies[order].long())
         counts = torch.bincount(self.rated_users, minlength=n_users)
+        self.register_buffer("_counts", counts, persistent=False)
         self.register_buffer("_offsets", torch.cumsum(counts, 0) - counts, persistent=False)
         self.register_buffer("_weights", counts.clamp(min=1).float()[self.rated_users] ** -0.5, persistent=False)
 
     def implicit(self) -> Tensor:
         """Every user's |R(u)|^(−½) · Σ y_j, users × factors."""
         return F.embedding_bag(self.rated_movies, self.y.weight, self._offsets, mode="sum",
-                               per_sample_weights=self._weights)
+                               per_sample_weights=self._weights, sparse=self.y.sparse)
+
+    def implicit_of(self, users: Tensor) -> Tensor:
+        """|R(u)|^(−½) · Σ y_j for each of `users` (one row per entry), summing only over their own movies."""
+        present, inverse = torch.unique(users, return_inverse=True)
+        counts = self._counts[present]
+        total = int(counts.sum())
+        if total >= len(self.rated_movies):  # as many rows as every user's: sum once for all
+            return self.implicit()[users]
+        # the rated (user, movie) rows of each present user: its offset, then 0, 1, … count − 1 within it
+        bag = torch.repeat_interleave(torch.arange(len(present), device=users.device), counts, output_size=total)
+        starts = torch.cumsum(counts, 0) - counts
+        rows = self._offsets[present][bag] + torch.arange(total, device=users.device) - starts[bag]
+        sums = F.embedding_bag(self.rated_movies[rows], self.y.weight, starts, mode="sum",
+                               per_sample_weights=self._weights[rows], sparse=self.y.sparse)
+        return sums[inverse]
 
     def forward(self, users: Tensor, movies: Tensor) -> Tensor:
-        u = self.u(users) + self.implicit()[users]
+        u = self.u(users) + self.implicit_of(users)
         raw = pairs(u, self.m(movies), self.ub(users).squeeze(-1), self.mb(movies).squeeze(-1))
         return raw if self.y_range is None else sigmoid_range(raw, *self.y_range)
 
@@ -96,22 +115,31 @@ class EmbeddingNet(nn.Module):
     """User and movie vectors side by side → dropout → Linear(2k, nh) → ReLU → dropout → Linear(nh, 1) → σ.
 
     The output spans half a star beyond the ratings at each end, (min − 0.5, max + 0.5), as in the lesson.
+    The lesson's things to try: `layers` (hidden sizes, default (nh,)), `activation` (a torch.nn.functional
+    name), and user and movie embeddings of different sizes. The layers are lin1, lin2, …, so the lesson's
+    net keeps its lin1 and lin2.
     """
 
     def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange = (1.0, 5.0),
-                 nh: int = 10, p1: float = 0.5, p2: float = 0.5):
+                 nh: int = 10, p1: float = 0.5, p2: float = 0.5, sparse: bool = False,
+                 layers: tuple[int, ...] | None = None, activation: str = "relu",
+                 user_factors: int | None = None, movie_factors: int | None = None):
         super().__init__()
-        self.u = embedding(n_users, n_factors, -0.01, 0.01)
-        self.m = embedding(n_movies, n_factors, -0.01, 0.01)
-        self.lin1 = nn.Linear(2 * n_factors, nh)
-        self.lin2 = nn.Linear(nh, 1)
+        users, movies = user_factors or n_factors, movie_factors or n_factors
+        self.u = embedding(n_users, users, -0.01, 0.01, sparse)
+        self.m = embedding(n_movies, movies, -0.01, 0.01, sparse)
+        sizes = [users + movies, *(layers or (nh,)), 1]
+        self.n_linear = len(sizes) - 1
+        for i in range(self.n_linear):
+            setattr(self, f"lin{i + 1}", nn.Linear(sizes[i], sizes[i + 1]))
         self.drop1 = nn.Dropout(p1)
         self.drop2 = nn.Dropout(p2)
+        self.activation = getattr(F, activation)
         self.y_range = (float(y_range[0]), float(y_range[1]))
 
     def forward(self, users: Tensor, movies: Tensor) -> Tensor:
         x = self.drop1(torch.cat([self.u(users), self.m(movies)], dim=1))
-        x = self.drop2(torch.relu(self.lin1(x)))
+        for i in range(1, self.n_linear):
+            x = self.drop2(self.activation(getattr(self, f"lin{i}")(x)))
         lo, hi = self.y_range
-        return sigmoid_range(self.lin2(x).squeeze(-1), lo - 0.5, hi + 0.5)
-
+        return sigmoid_range(getattr(self, f"lin{self.n_linear}")(x).squeeze(-1), lo - 0.5, hi + 0.5)

@@ -20,4 +20,10 @@ Importing this package imports nothing; import the modules. Entry points:
   (first two principal components of the movie factors, titles, rating counts, `most_rated(n)`),
   `movie_biases(model, n) -> (largest, smallest)` as `Bias(movie, title, bias, count)` rows.
 - store: `save(model, path)`, `load(path) -> CollabModel`, `ModelFileError`.
+- checkpoint: `checkpoint_path(save)`, `save_checkpoint`, `load_checkpoint -> Checkpoint`, `write_atomic`,
+  `finish_checkpoint`, `CheckpointError`; learn(checkpoint=, resume=) writes and reads them each epoch.
+- progress: `RunProgress(epochs, n_train, bs)`: a whole-run bar on a terminal, a line every 10 s elsewhere.
+- splits (no torch): `parse_split("random:SEED" | "u1"…"u5")`, `fold(ratings, spec)`, `overlap(ratings, valid)`.
+- runs (no torch): the SQLite database of runs: `record`, `runs`, `curves`, `delete`, `write_csv`.
+- flags: the train command's things-to-try options, `prepare_split`, `record_run`.
 """

@@ -6,6 +6,7 @@ from torch import nn
 
 from collabsheet.engine.models.factorization import y_range as wide_range
 from collabsheet.engine.models.lesson import EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet
+from collabsheet.engine.optim.rowwise import RowAdam
 from collabsheet.engine.optim.schedules import SGDR, Constant, OneCycle, Schedule
 from collabsheet.engine.train.recipes import Recipe
 
@@ -28,16 +29,22 @@ def make_model(recipe: Recipe, n_users: int, n_movies: int, ratings: tuple[float
     if recipe.model == "svdpp":
         if rated is None:
             raise ValueError("the svdpp model needs the training ratings' (user, movie) pairs")
-        return EmbeddingDotBiasImplicit(n_users, n_movies, recipe.factors, squash_range(recipe, ratings), *rated)
+        return EmbeddingDotBiasImplicit(n_users, n_movies, recipe.factors, squash_range(recipe, ratings), *rated,
+                                        sparse=recipe.sparse)
     if recipe.model == "dot":
-        return EmbeddingDot(n_users, n_movies, recipe.factors)
+        return EmbeddingDot(n_users, n_movies, recipe.factors, sparse=recipe.sparse)
     if recipe.model == "dotbias":
-        return EmbeddingDotBias(n_users, n_movies, recipe.factors, squash_range(recipe, ratings))
-    return EmbeddingNet(n_users, n_movies, recipe.factors, ratings, recipe.nh, recipe.p1, recipe.p2)
+        return EmbeddingDotBias(n_users, n_movies, recipe.factors, squash_range(recipe, ratings), sparse=recipe.sparse)
+    return EmbeddingNet(n_users, n_movies, recipe.factors, ratings, recipe.nh, recipe.p1, recipe.p2,
+                        sparse=recipe.sparse, layers=recipe.hidden, activation=recipe.activation,
+                        user_factors=recipe.user_factors or None, movie_factors=recipe.movie_factors or None)
 
 
 def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> torch.optim.Optimizer:
-    """torch.optim's SGD, SGD with momentum, Adam or AdamW over the module, with the recipe's lr and weight decay."""
+    """torch.optim's SGD, SGD with momentum, Adam or AdamW over the module, with the recipe's lr and weight decay.
+
+    A sparse recipe gets RowAdam (Adam's arithmetic on the rows each batch used, weight decay on those rows).
+    """
     fast = {"fused": True} if device.type == "cuda" else {}
     implicit = [p for name, p in module.named_parameters() if name == "y.weight"]
     params = [{"params": [p for name, p in module.named_parameters() if name != "y.weight"]}]
@@ -47,6 +54,8 @@ def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> t
         return torch.optim.SGD(params, lr=recipe.lr, weight_decay=recipe.wd)
     if recipe.optimizer == "momentum":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.wd)
+    if recipe.sparse:
+        return RowAdam(params, lr=recipe.lr, weight_decay=recipe.wd, decoupled=recipe.optimizer == "adamw")
     cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=recipe.lr, weight_decay=recipe.wd, **fast)
 

@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 
 from collabsheet.engine.data.ratings import Ratings
+from collabsheet.engine.train.splits import overlap
 
 
 class UnknownIdError(ValueError):
@@ -144,6 +145,9 @@ def prepare(ratings: Ratings, *, valid: Ratings | None = None, pct: float = 0.2,
         train, rest = (u, m, y), (vu[known], vm[known], vf["rating"].to_numpy()[known])
         if not known.all():
             notes = (_left_out(valid, vu, vm, known, ratings.name),)
+        if shared := overlap(ratings, valid):
+            notes += (f"{valid.name}: {shared:,} of its {len(vf):,} validation ratings are also in {ratings.name}; "
+                      "a validation the model trained on flatters it",)
         if not known.any():
             raise ValueError(f"{valid.source}: none of its {len(vf):,} ratings has a user and a movie that "
                              f"{ratings.name} has; is it the validation file for these ratings?")

@@ -64,6 +64,20 @@ class FitResult:
         return self.epochs[-1].valid_rmse if self.epochs else math.nan
 
 
+@dataclass(frozen=True)
+class FitState:
+    """Where a run stands after a finished epoch: enough, with the module's and optimizer's states, to go on."""
+
+    epoch: int  # epochs finished
+    iterations: int  # batches done
+    order_rng: torch.Tensor  # the batch-order generator's state
+    torch_rng: torch.Tensor  # torch's CPU random state (dropout masks on the CPU)
+    smooth_avg: float  # the smoothed training loss's running average and count
+    smooth_n: int
+    history: tuple[EpochEvent, ...]
+    seconds: float  # training time so far
+
+
 class Smoothed:
     """fastai's running loss: avg ← mom·avg + (1 − mom)·loss, reported as avg / (1 − momⁿ).
 
@@ -133,11 +147,14 @@ class _Losses:
 def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimizer, loss: Loss = F.mse_loss, *,
         bs: int = 64, schedule: Schedule | None = None, seed: int = 0,
         on_batch: Callable[[BatchEvent], None] | None = None,
-        on_epoch: Callable[[EpochEvent], None] | None = None, should_stop: StopFlag = None) -> FitResult:
+        on_epoch: Callable[[EpochEvent], None] | None = None, should_stop: StopFlag = None,
+        resume: FitState | None = None, on_state: Callable[[FitState], None] | None = None) -> FitResult:
     """Train `model` on data.train for `epochs` epochs of shuffled mini-batches; validate after each epoch.
 
     `schedule(iteration)` sets every parameter group's lr before each batch; `should_stop()` is checked
-    between batches and ends the run at once.
+    between batches and ends the run at once. `on_state` hears a FitState after each finished epoch (for a
+    checkpoint); `resume` (with the module and optimizer loaded from that checkpoint) goes on from there,
+    with the same batch order and schedule as a run that never stopped.
     """
     train = data.train
     check_settings(epochs, bs, len(train))
@@ -145,10 +162,15 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
     batches = math.ceil(len(train) / bs)
     generator = torch.Generator(device=train.ratings.device).manual_seed(seed)
     losses = _Losses(train.ratings.device, batches, on_batch)
-    done, history, stopped, diverged = 0, [], False, False
-    start = time.perf_counter()
+    done, history, stopped, diverged, first, before = 0, [], False, False, 1, 0.0
+    if resume is not None:
+        generator.set_state(resume.order_rng)
+        torch.set_rng_state(resume.torch_rng)
+        losses.smooth.avg, losses.smooth.n = resume.smooth_avg, resume.smooth_n
+        done, history, first, before = resume.iterations, list(resume.history), resume.epoch + 1, resume.seconds
+    start = time.perf_counter() - before
     model.train()
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first, epochs + 1):
         order = torch.randperm(len(train), generator=generator, device=train.ratings.device)
         for b in range(batches):
             if stopped := stop():
@@ -171,6 +193,9 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
         if stopped := math.isnan(mse) and stop():
             break
         history.append(EpochEvent(epoch, losses.smooth.value, mse, math.sqrt(mse), time.perf_counter() - start))
+        if on_state is not None:
+            on_state(FitState(epoch, done, generator.get_state(), torch.get_rng_state(), losses.smooth.avg,
+                              losses.smooth.n, tuple(history), history[-1].seconds))
         if on_epoch is not None:
             on_epoch(history[-1])
     return FitResult(tuple(history), done, time.perf_counter() - start, stopped, diverged)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -10,6 +11,7 @@ import torch
 from collabsheet.engine.data.ratings import Ratings
 from collabsheet.engine.device import pick_device, threads_for
 from collabsheet.engine.train.build import make_model, make_optimizer, make_schedule
+from collabsheet.engine.train.checkpoint import load_checkpoint, save_checkpoint
 from collabsheet.engine.train.data import TrainData, prepare
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent, FitResult, StopFlag, check_settings, fit
 from collabsheet.engine.train.model import CollabModel
@@ -27,22 +29,44 @@ class Learned:
 
 def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None = None, seed: int = 42,
           device: str | torch.device | None = None, on_batch: Callable[[BatchEvent], None] | None = None,
-          on_epoch: Callable[[EpochEvent], None] | None = None, should_stop: StopFlag = None) -> Learned:
+          on_epoch: Callable[[EpochEvent], None] | None = None, should_stop: StopFlag = None,
+          checkpoint: str | os.PathLike | None = None, resume: bool = False) -> Learned:
     """Train the recipe's model on `ratings` (a seeded 80/20 split, or `valid` as the validation set).
 
     `seed` picks the split, the initial weights and the batch order, so a run repeats exactly on the CPU.
-    Pass prepared TrainData to skip the split (e.g. several recipes on one split).
+    Pass prepared TrainData to skip the split (e.g. several recipes on one split). With `checkpoint`, each
+    finished epoch is written there (engine.train.checkpoint); `resume` first loads it and goes on from it.
     """
     device = pick_device(device)
     data = ratings if isinstance(ratings, TrainData) else prepare(ratings, valid=valid, seed=seed, device=device)
-    check_settings(recipe.epochs, recipe.bs, len(data.train))
+    bs = recipe.batch_size(len(data.train))
+    check_settings(recipe.epochs, bs, len(data.train))
+    if resume and checkpoint is None:
+        raise ValueError("resuming needs the checkpoint to resume from")
     gpus = [data.device] if data.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=gpus), threads_for(data.device, recipe.bs * recipe.factors):
+    # Row-wise updates run on one CPU thread: their many short gathers and scatters each wait for every
+    # OpenMP thread, and on a shared machine a descheduled thread makes each wait a time slice. At 10M a
+    # second thread gave 1.3–1.5M ratings/s against 0.8–0.9M on a quiet moment, but 0.01–0.2M under others'
+    # load (one thread: 0.5–0.8M); a steady pace is worth more than the best case (bench/scale.py --threads).
+    work = 0 if recipe.sparse else bs * recipe.factors
+    with torch.random.fork_rng(devices=gpus), threads_for(data.device, work):
         torch.manual_seed(seed)  # the weights and the dropout masks, without touching the caller's random state
         module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
                             (data.train.users, data.train.movies)).to(data.device)
         opt = make_optimizer(recipe, module, data.device)
-        schedule = make_schedule(recipe, math.ceil(len(data.train) / recipe.bs))
-        history = fit(module, data, recipe.epochs, opt, bs=recipe.bs, schedule=schedule, seed=seed,
-                      on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop)
+        state = None
+        if resume:
+            saved = load_checkpoint(checkpoint)
+            saved.check(recipe, data, seed)
+            module.load_state_dict(saved.module)
+            opt.load_state_dict(saved.optimizer)
+            state = saved.state
+        on_state = None
+        if checkpoint is not None:
+            def on_state(s) -> None:
+                save_checkpoint(checkpoint, module, opt, s, recipe, data, seed)
+        schedule = make_schedule(recipe, math.ceil(len(data.train) / bs))
+        history = fit(module, data, recipe.epochs, opt, bs=bs, schedule=schedule, seed=seed,
+                      on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop, resume=state,
+                      on_state=on_state)
     return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)

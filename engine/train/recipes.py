@@ -7,12 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from collabsheet.engine.config import MAX_K, MIN_K
+from collabsheet.engine.optimizers import TRAINING, names
 
 MODELS = ("dot", "dotbias", "net", "svdpp")
 MODEL_LABELS = {"dot": "EmbeddingDot", "dotbias": "EmbeddingDotBias", "net": "EmbeddingNet",
                 "svdpp": "EmbeddingDotBiasImplicit (SVD++)"}
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")  # momentum is torch's SGD(momentum=β), as the lesson uses it
+OPTIMIZERS = names(TRAINING)  # torch.optim's, as the lesson's notebook calls them (engine.optimizers: "momentum" is
+# torch's undampened SGD momentum here, not the sheet's)
 SCHEDULES = ("constant", "sgdr", "onecycle")
+ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh")  # the net's, by torch.nn.functional's names
 Y_RANGES = ("none", "data", "wide")  # no sigmoid; the ratings' (min, max) as the lesson; (0, max + 10%) as fastai 1+
 
 
@@ -44,19 +47,46 @@ class Recipe:
     cycle_mult: int = 1  # SGDR: each cycle this many times the one before
     warmup: bool = False  # SGDR: the first 1/20 of the first cycle at lr/100, as the lesson's fastai 0.7
     bs: int = 64  # mini-batch size (the lesson's)
+    # an epoch has at most this many batches (0: no limit): on more ratings the batch grows instead, so each
+    # batch's fixed cost (a few hundred µs of Python and kernel launches) stays small beside its arithmetic
+    epoch_batches: int = 0
+    # updates touch only the rows a batch used (sparse embedding gradients, engine.optim.rowwise's lazy Adam,
+    # weight decay on the rows seen): a batch costs what it holds, not users + movies. Adam and AdamW only.
+    sparse: bool = False
     y_range: str = "data"  # dotbias: how the sigmoid squashes predictions, one of Y_RANGES
     nh: int = 10  # net: hidden units
     p1: float = 0.5  # net: dropout on the embeddings
-    p2: float = 0.5  # net: dropout on the hidden layer
+    p2: float = 0.5  # net: dropout after each hidden layer
+    # the lesson's "things to try" for the net: more or fewer hidden layers (empty: one of nh units), another
+    # activation, and users and movies with embeddings of their own sizes (0: factors)
+    layers: tuple[int, ...] = ()
+    activation: str = "relu"  # one of ACTIVATIONS
+    user_factors: int = 0
+    movie_factors: int = 0
     about: str = ""  # one line on where the settings come from
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(int(n) for n in self.layers))  # a saved model's list, a tuple
         for field, options in (("model", MODELS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                               ("y_range", Y_RANGES)):
+                               ("y_range", Y_RANGES), ("activation", ACTIVATIONS)):
             if getattr(self, field) not in options:
                 raise ValueError(f"unknown {field} {getattr(self, field)!r}; choose one of {', '.join(options)}")
         if not MIN_K <= self.factors <= MAX_K:
             raise ValueError(f"factors must be between {MIN_K} and {MAX_K}, got {self.factors}")
+        for field in ("user_factors", "movie_factors"):
+            value = getattr(self, field)
+            if value and not MIN_K <= value <= MAX_K:
+                raise ValueError(f"{_label(field)} must be between {MIN_K} and {MAX_K} (or 0: factors), got {value}")
+        if self.model != "net" and self.sizes != (self.factors, self.factors):
+            raise ValueError("separate user and movie embedding sizes need the net: a dot product multiplies a user's "
+                             "factors with a movie's one by one, so both have the same number")
+        if any(n < 1 for n in self.layers):
+            raise ValueError(f"hidden layers must have at least 1 unit each, got {','.join(map(str, self.layers))}")
+        if self.epoch_batches < 0:
+            raise ValueError(f"batches per epoch must not be negative, got {self.epoch_batches}")
+        if self.sparse and self.optimizer not in ("adam", "adamw"):
+            raise ValueError(f"row-wise (sparse) updates need adam or adamw, not {self.optimizer}; "
+                             "turn sparse off for sgd and momentum")
         for field, most in LIMITS.items():
             if getattr(self, field) < 1:
                 raise ValueError(f"{_label(field)} must be at least 1, got {getattr(self, field)}")
@@ -77,13 +107,35 @@ class Recipe:
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
+        if changes.get("optimizer") in ("sgd", "momentum") and "sparse" not in changes:
+            changes["sparse"] = False  # row-wise updates are Adam's; plain SGD updates every row as the lesson
         return replace(self, **{"name": f"{self.name} (changed)" if self.name != "custom" else "custom", **changes})
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """The net's hidden layer sizes: layers, or the lesson's one layer of nh units."""
+        return self.layers or (self.nh,)
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """(user, movie) embedding sizes."""
+        return self.user_factors or self.factors, self.movie_factors or self.factors
+
+    def batch_size(self, n_train: int) -> int:
+        """The batch size for n_train training ratings: bs, or larger where epoch_batches caps the batches."""
+        if not self.epoch_batches:
+            return self.bs
+        return max(self.bs, -(-n_train // self.epoch_batches))
 
     def summary(self) -> str:
         """One line: the model, its size and how it trains."""
-        parts = [MODEL_LABELS[self.model], f"k={self.factors}"]
+        users, movies = self.sizes
+        parts = [MODEL_LABELS[self.model], f"k={self.factors}" if users == movies else f"k={users} (users), "
+                                                                                        f"{movies} (movies)"]
         if self.model == "net":
-            parts.append(f"nh={self.nh} p1={self.p1:g} p2={self.p2:g}")
+            shape = f"nh={self.nh}" if not self.layers else f"layers={','.join(map(str, self.layers))}"
+            act = "" if self.activation == "relu" else f" {self.activation}"
+            parts.append(f"{shape}{act} p1={self.p1:g} p2={self.p2:g}")
         elif self.model in ("dotbias", "svdpp"):
             parts.append(f"y_range={self.y_range}")
         sched = self.schedule
@@ -92,14 +144,19 @@ class Recipe:
             sched = f"sgdr(cycle_len={self.cycle_len}, cycle_mult={self.cycle_mult}{warm})"
         opt = self.optimizer if self.optimizer != "momentum" else f"sgd momentum {self.momentum:g}"
         wd = f"wd={self.wd:g}" + (f" (y: {self.implicit_wd:g})" if self.model == "svdpp" else "")
-        parts += [f"{opt} lr={self.lr:g} {wd}", sched, f"{self.epochs} epochs", f"bs={self.bs}"]
+        bs = f"bs={self.bs}" + (f" (at most {self.epoch_batches} batches an epoch)" if self.epoch_batches else "")
+        rows = " (row-wise)" if self.sparse else ""
+        parts += [f"{opt}{rows} lr={self.lr:g} {wd}", sched, f"{self.epochs} epochs", bs]
         return " · ".join(parts)
 
 
 def _label(field: str) -> str:
     return {"bs": "batch size", "nh": "hidden units", "cycle_len": "cycle length", "cycle_mult": "cycle multiplier",
-            "p1": "dropout p1", "p2": "dropout p2"}.get(field, field)
+            "p1": "dropout p1", "p2": "dropout p2", "user_factors": "user factors",
+            "movie_factors": "movie factors"}.get(field, field)
 
+
+EPOCH_BATCHES = 256  # fast's cap: bs 1,024 up to 262k training ratings, then larger batches (bench/scale.py)
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("lesson-learner", "dotbias", 50, epochs=3, lr=1e-2, wd=2e-4, optimizer="adam", schedule="sgdr",
@@ -114,8 +171,10 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            about="the lesson's EmbeddingNet: optim.Adam(lr=1e-3, weight_decay=1e-5), 3 epochs; dropout p1 = p2 = 0.5, "
                  "the defaults of the notes' EmbeddingNet(nh=10, p1=0.5, p2=0.5) (p1 on the embeddings, p2 on the "
                  "hidden layer)"),
-    Recipe("fast", "dotbias", 50, epochs=10, lr=1e-2, wd=2.5e-4, optimizer="adam", schedule="onecycle", bs=1024,
-           y_range="wide", about="tuned here: dot + bias, one-cycle Adam with L2 weight decay on large batches"),
+    Recipe("fast", "dotbias", 32, epochs=10, lr=1e-2, wd=0.25, optimizer="adam", schedule="onecycle", bs=1024,
+           epoch_batches=EPOCH_BATCHES, sparse=True, y_range="wide",
+           about="tuned here: dot + bias, one-cycle Adam with L2 weight decay on large batches, updating only the "
+                 "rows each batch used (its cost grows with the ratings, not with users + movies)"),
     Recipe("best", "svdpp", 50, epochs=10, lr=1e-2, wd=2.5e-4, implicit_wd=1e-3, optimizer="adam",
            schedule="onecycle", bs=1024, y_range="wide",
            about="tuned here: the fast recipe plus which movies each user rated (SVD++)"),

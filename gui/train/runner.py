@@ -107,6 +107,7 @@ class TrainRunner(Runner):
             for note in run.data.notes:
                 self.emit("notice", note)
             history = run.history
+            self._record(recipe, run, seed)
             if history.diverged:
                 raise ValueError(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
                                  f"lower the learning rate (now {recipe.lr:g})")
@@ -118,6 +119,17 @@ class TrainRunner(Runner):
             return run
         finally:
             self.set_state(TrainState.IDLE)
+
+    def _record(self, recipe: Recipe, run: Learned, seed: int) -> None:
+        """Keep the run in the runs database, as `collabsheet train` does; a database that fails is a notice."""
+        import sqlite3
+
+        from collabsheet.engine.train.flags import record_run
+
+        try:
+            record_run(recipe, run.data, f"random:{seed}", seed, self._device(), run.history)
+        except (sqlite3.Error, OSError) as e:
+            self.emit("notice", f"this run was not recorded in the runs database ({e})")
 
     def pause(self) -> None:
         """Nothing runs between commands: a run is ended through `stop`, which the GUI sets directly."""
