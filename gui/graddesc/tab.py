@@ -22,6 +22,7 @@ from collabsheet.gui.graddesc.handle import QGradDescHandle
 from collabsheet.gui.graddesc.table import QRowsLegend, QRowsModel, QRowsView
 from collabsheet.gui.widgets.boxes import column, fill, set_body, splitter, titled
 from collabsheet.gui.widgets.wires import Wires
+from collabsheet.gui.widgets.status_cover import StatusCover
 
 IDLE, PLAYING = RunState.IDLE, RunState.PLAYING
 PATH_EVERY_S = 1 / 20  # the path is redrawn at most this often while running (pyqtgraph's repaints are costly)
@@ -79,7 +80,7 @@ class QGradDescTab(Wires, QWidget):
         self._drawn_at = {"path": 0.0, "rmse": 0.0}
         self._rate_mark = (time.perf_counter(), 0)
         self.rows_per_s = 0.0
-        self._saved_status: dict[str, str] | None = None  # the window's status texts while this tab covers them
+        self.status_cover = StatusCover(self.status_labels, STATUS)  # the window's status texts while this tab shows
         self.sheet_dialog: QInputDialog | None = None
 
         self.actions = make_actions(self)
@@ -299,7 +300,7 @@ class QGradDescTab(Wires, QWidget):
             self._build_plots()
             width = self.split.width()
             self.split.setSizes([round(width * (1 - PLOTS_SHARE)), round(width * PLOTS_SHARE)])
-        self._saved_status = {name: self.status_labels[name].text() for name in STATUS}
+        self.status_cover.take()
         self._show_status()
         focus = QApplication.focusWidget()
         if focus is None or not self.isAncestorOf(focus):
@@ -307,10 +308,7 @@ class QGradDescTab(Wires, QWidget):
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
-        if self._saved_status is not None:  # give the status bar back as the other tab left it
-            for name, text in self._saved_status.items():
-                self.status_labels[name].setText(text)
-            self._saved_status = None
+        self.status_cover.give_back()  # the status bar as the other tab left it
 
     def close_tab(self) -> None:
         """Disconnect everything this tab connected."""

@@ -24,6 +24,7 @@ from collabsheet.gui.train.tables import QBiasTable, QEpochTable, QRecommendatio
 from collabsheet.gui.widgets.boxes import column, set_body, splitter, titled
 from collabsheet.gui.widgets.wires import Wires
 from collabsheet.gui.words import plural
+from collabsheet.gui.widgets.status_cover import StatusCover
 
 PLOT_EVERY_S = 0.1  # the curves redraw at most this often while training: pyqtgraph's axes are costly
 CONTROLS_WIDTH = 290
@@ -63,7 +64,7 @@ class QTrainTab(Wires, QWidget):
         super().__init__(parent)
         self.engine = engine
         self.status_labels = status or {}  # the window's status bar fields: this tab's data while it is shown
-        self._saved_status: dict[str, str] | None = None
+        self.status_cover = StatusCover(self.status_labels)
         self._status: dict[str, str] = {}  # what this tab says there
         self._error_title: str | None = None  # the command whose failure the status line shows in red
         self.state = TrainState.IDLE
@@ -145,7 +146,7 @@ class QTrainTab(Wires, QWidget):
         super().showEvent(event)
         self._build_plots()
         # The status bar speaks of this tab's ratings while it shows, not of the Sheet's (it is given back on hide)
-        self._saved_status = {name: label.text() for name, label in self.status_labels.items()}
+        self.status_cover.take()
         self._show_status()
         if not self.asked_ratings:
             self.asked_ratings = True
@@ -153,14 +154,11 @@ class QTrainTab(Wires, QWidget):
 
     def hideEvent(self, event) -> None:
         super().hideEvent(event)
-        if self._saved_status is not None:  # give the status bar back as the other tab left it
-            for name, text in self._saved_status.items():
-                self.status_labels[name].setText(text)
-            self._saved_status = None
+        self.status_cover.give_back()  # the status bar as the other tab left it
 
     def _show_status(self) -> None:
         """This tab's fields in the window's status bar, while it is shown (the others blank: they are the Sheet's)."""
-        if self._saved_status is None:
+        if not self.status_cover.held:
             return
         for name, label in self.status_labels.items():
             if name != "device":
