@@ -67,7 +67,7 @@ def main() -> int:
     runs = []
     try:
         # As `make run` does before the window: the prepared copy and the sheet kept beside it, and the bytecode.
-        subprocess.run([sys.executable, "-c", "import engine.data.movielens as m; m.prepare()"], env=env,
+        subprocess.run([sys.executable, "-c", "import collabsheet.engine.data.movielens as m; m.prepare()"], env=env,
                        check=True, capture_output=True)
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "engine"), str(ROOT / "gui")], check=True,
                        capture_output=True)
