@@ -21,12 +21,13 @@ DEFAULT_TOP = 15  # the lesson's sheet: 15 users × 15 movies
 
 
 class RunState(str, Enum):
-    """What the engine thread is doing; a str, so it prints and compares as its value."""
+    """What a tab's runner is doing (every tab's: one vocabulary); a str, so it prints and compares as its value."""
 
     IDLE = "idle"
-    PLAYING = "playing"
+    PLAYING = "playing"  # the sheet or the gradient-descent table stepping
     SOLVING = "solving"
     LOADING = "loading"
+    TRAINING = "training"
 
     def __str__(self) -> str:
         return self.value

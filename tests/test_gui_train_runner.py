@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from collabsheet.engine.config import RunState
 from collabsheet.engine.data.ratings import RatingsError
 from collabsheet.engine.train.analysis import movie_biases, movie_map, valid_predictions
 from collabsheet.engine.train.data import UnknownIdError
@@ -17,7 +18,7 @@ from collabsheet.engine.train.recipes import Recipe, UnknownRecipeError
 from collabsheet.engine.train.store import ModelFileError
 from collabsheet.gui.runtime.mailbox import Mailbox
 from collabsheet.gui.sheet.frames import LoadRequest
-from collabsheet.gui.train.frames import Frame, Joint, TrainState, rating_edges
+from collabsheet.gui.train.frames import Frame, Joint, rating_edges
 from collabsheet.gui.train.runner import FRAME_S, TRAINING_LABEL, VALID_LABEL, TrainRunner
 from train_helpers import low_rank_ratings
 
@@ -68,7 +69,7 @@ def test_a_run_publishes_the_lessons_curves_epochs_and_progress(runner, ratings)
     p = frame.progress
     assert (p.epoch, p.epochs, p.batch, p.batches, p.iteration) == (3, 3, batches, batches, history.iterations)
     assert p.fraction == 1.0
-    assert [s for (s,) in events(frame, "state_changed")] == [TrainState.TRAINING, TrainState.IDLE]
+    assert [s for (s,) in events(frame, "state_changed")] == [RunState.TRAINING, RunState.IDLE]
     # The same settings and seed give the same run in the engine directly (the CPU repeats exactly).
     again = learn(ratings, SMALL, seed=7, device="cpu")
     assert [e.valid_mse for e in again.history.epochs] == pytest.approx([e.valid_mse for e in history.epochs])
@@ -188,7 +189,7 @@ def test_bad_settings_are_one_line_errors_and_the_runner_goes_on(runner, setting
     runner.failed("train", str(error.value))  # what the worker does with it: a message event
     frame = runner.mailbox.take()
     assert events(frame, "message")[-1] == ("Training", str(error.value))
-    assert runner.state == TrainState.IDLE
+    assert runner.state == RunState.IDLE
     assert runner.train(SMALL, 1).history.epochs  # and the next run works
 
 

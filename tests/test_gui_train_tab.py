@@ -9,19 +9,20 @@ import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QToolButton
 
+from collabsheet.engine.config import RunState
 from collabsheet.engine.train.analysis import movie_biases, movie_map, valid_predictions
 from collabsheet.engine.train.learn import learn
 from collabsheet.engine.train.model import recommend
 from collabsheet.engine.train.recipes import RECIPES
 from collabsheet.gui.main_window import QMainSheetWindow
-from collabsheet.gui.train.frames import Joint, TrainState
+from collabsheet.gui.train.frames import Joint
 from collabsheet.gui.train.hexbin import hex_cells
 from collabsheet.gui.train.runner import TRAINING_LABEL, VALID_LABEL
 from pytestqt.exceptions import TimeoutError as WaitTimedOut
 from pytestqt.qtbot import QtBot
 
 WAIT_MS = 60_000  # generous: the machine running the tests may be busy
-IDLE, TRAINING = TrainState.IDLE, TrainState.TRAINING
+IDLE, TRAINING = RunState.IDLE, RunState.TRAINING
 
 
 @pytest.fixture(scope="module")

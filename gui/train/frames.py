@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 
@@ -17,17 +16,6 @@ from collabsheet.gui.words import plural
 
 MAX_RATING_BINS = 24  # actual ratings with at most this many distinct values get one histogram column each
 PREDICTION_BINS = 48  # rows of the predictions-vs-actual histogram
-
-
-class TrainState(str, Enum):
-    """What the training runner is doing; a str, so it compares with engine.config.RunState's values."""
-
-    IDLE = "idle"
-    LOADING = "loading"
-    TRAINING = "training"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ class QTrainHandle(QRunnerHandle):
 
     message = Signal(str, str)  # title, one-line text: something went wrong
     notice = Signal(str)  # something went right, for the status bar
-    state_changed = Signal(object)  # gui.train.frames.TrainState
+    state_changed = Signal(object)  # engine.config.RunState
     loading = Signal(str, object)  # reading the ratings: message, fraction or None
     started = Signal(str, str)  # a run began: the recipe's name and summary
     stopped = Signal(int, int)  # Stop ended a run: batches and whole epochs done (its results follow)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from collabsheet.engine.config import RunState
 from collabsheet.engine.train.recipes import Recipe, recipe as named_recipe
 from collabsheet.gui.runtime.clock import FrameClock
 from collabsheet.gui.runtime.mailbox import Mailbox
@@ -23,7 +24,7 @@ from collabsheet.gui.runtime.runner import Runner, leave_a_core_for_the_gui
 from collabsheet.gui.runtime.series import LINE, MARKERS, Points
 from collabsheet.gui.sheet.frames import LoadRequest
 from collabsheet.gui.train.frames import (BiasRow, EpochRow, Frame, Joint, MovieMapData, RatingsInfo, Recommended, Results,
-                              TrainProgress, TrainState)
+                              TrainProgress)
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only in the worker, once training is asked for
     from collabsheet.engine.data.ratings import Ratings
@@ -59,11 +60,11 @@ class TrainRunner(Runner):
     # --- data --------------------------------------------------------------------------------
     def load_ratings(self, source: str | Path | LoadRequest | Ratings | None = None) -> Ratings:
         """Read the ratings to train on: MovieLens (None), a file path, a LoadRequest, or Ratings already read."""
-        self.set_state(TrainState.LOADING)
+        self.set_state(RunState.LOADING)
         try:
             return self._load_ratings(source)
         finally:
-            self.set_state(TrainState.IDLE)
+            self.set_state(RunState.IDLE)
 
     def _load_ratings(self, source) -> Ratings:
         ratings = self._read(source)
@@ -88,7 +89,7 @@ class TrainRunner(Runner):
         """Train a recipe (by name or as settings) on the ratings; `stop` ends it between batches."""
         from collabsheet.engine.train.learn import learn
 
-        self.set_state(TrainState.TRAINING)
+        self.set_state(RunState.TRAINING)
         try:
             recipe = named_recipe(settings) if isinstance(settings, str) else settings
             if self.ratings is None:
@@ -118,7 +119,7 @@ class TrainRunner(Runner):
             self.emit("trained", self.results.headline)
             return run
         finally:
-            self.set_state(TrainState.IDLE)
+            self.set_state(RunState.IDLE)
 
     def _record(self, recipe: Recipe, run: Learned, seed: int) -> None:
         """Keep the run in the runs database, as `collabsheet train` does; a database that fails is a notice."""

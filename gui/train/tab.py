@@ -16,9 +16,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
 
+from collabsheet.engine.config import RunState
 from collabsheet.engine.train.recipes import Recipe
 from collabsheet.gui.train.controls import QTrainControls
-from collabsheet.gui.train.frames import Frame, Results, TrainState
+from collabsheet.gui.train.frames import Frame, Results
 from collabsheet.gui.train.handle import QTrainHandle
 from collabsheet.gui.train.tables import QBiasTable, QEpochTable, QRecommendations
 from collabsheet.gui.widgets.boxes import column, set_body, splitter, titled
@@ -67,7 +68,7 @@ class QTrainTab(Wires, QWidget):
         self.status_cover = StatusCover(self.status_labels)
         self._status: dict[str, str] = {}  # what this tab says there
         self._error_title: str | None = None  # the command whose failure the status line shows in red
-        self.state = TrainState.IDLE
+        self.state = RunState.IDLE
         self.results: Results | None = None
         self.frames = 0  # frames rendered
         self.has_model = False
@@ -83,7 +84,7 @@ class QTrainTab(Wires, QWidget):
         self._build_layout()
         self._wires: list = []
         self._wire()
-        self.show_state(TrainState.IDLE)
+        self.show_state(RunState.IDLE)
 
     # --- construction ------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -167,7 +168,7 @@ class QTrainTab(Wires, QWidget):
     # --- commands ----------------------------------------------------------------------------
     def train(self, settings: Recipe | str | None = None, seed: int | None = None) -> bool:
         """Train the settings in the form (or those given); a bad setting is said in one line and nothing runs."""
-        if self.state != TrainState.IDLE:
+        if self.state != RunState.IDLE:
             return False
         try:
             recipe = self.controls.settings() if settings is None else settings
@@ -176,7 +177,7 @@ class QTrainTab(Wires, QWidget):
             return False
         self.asked_ratings = True
         self.engine.train(recipe, self.controls.seed.value() if seed is None else seed)
-        self.show_state(TrainState.TRAINING)  # at once, so a second click cannot queue a second run
+        self.show_state(RunState.TRAINING)  # at once, so a second click cannot queue a second run
         return True
 
     def ratings_dialog(self) -> None:
@@ -230,7 +231,7 @@ class QTrainTab(Wires, QWidget):
                 self._error_title = None
                 self.controls.say("")
         now = time.perf_counter()
-        if self.state == TrainState.IDLE or frame.epochs or now - self._plotted_at >= PLOT_EVERY_S:
+        if self.state == RunState.IDLE or frame.epochs or now - self._plotted_at >= PLOT_EVERY_S:
             self._plotted_at = now
             self.loss_plot.refresh()
 
@@ -272,17 +273,17 @@ class QTrainTab(Wires, QWidget):
         self._enable()
 
     def show_state(self, state) -> None:
-        self.state = TrainState(str(state))
-        self.controls.set_busy(self.state != TrainState.IDLE)
+        self.state = RunState(str(state))
+        self.controls.set_busy(self.state != RunState.IDLE)
         self._enable()
-        if self.state == TrainState.IDLE and self.loss_plot is not None:
+        if self.state == RunState.IDLE and self.loss_plot is not None:
             self.loss_plot.refresh()
 
     def _enable(self) -> None:
-        idle = self.state == TrainState.IDLE
+        idle = self.state == RunState.IDLE
         a = self.actions
         a["train"].setEnabled(idle)
-        a["stop"].setEnabled(self.state == TrainState.TRAINING)
+        a["stop"].setEnabled(self.state == RunState.TRAINING)
         a["ratings"].setEnabled(idle)
         a["load"].setEnabled(idle)
         a["save"].setEnabled(idle and self.has_model)
