@@ -408,3 +408,13 @@ def test_ctrl_c_during_training_is_130_and_keeps_the_old_model(tmp_path, ratings
     assert stopped.message.startswith("collabsheet: interrupted after ")
     assert stopped.message.endswith("; nothing written (m.pt not saved)")
     assert (tmp_path / "m.pt").read_bytes() == b"the old model"
+
+
+def test_the_checkpoint_beside_save_is_never_an_input(capsys, tmp_path, ratings):
+    """train --save m.pt checkpoints each epoch to m.ckpt: a ratings file of that name is refused before any work."""
+    own = tmp_path / "m.ckpt"
+    own.write_bytes(ratings.read_bytes())
+    code, out, err = in_process(capsys, "train", "--ratings", str(own), "--epochs", "1", "--bs", "32", "--device",
+                                "cpu", "--save", str(tmp_path / "m.pt"))
+    assert code == 2 and out == "" and own.read_bytes() == ratings.read_bytes()
+    assert one_line(err).startswith("collabsheet: --save m.ckpt: is the ratings file this checkpoint is made from")

@@ -113,13 +113,14 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
     if args.resume and not args.save:
         raise ValueError("--resume goes on from the checkpoint beside --save PATH; give --save")
-    for option, target, what in (("--save", args.save, "model"), ("--plot", args.plot, "plot")):
+    ckpt = checkpoint_path(args.save) if args.save else None
+    for option, target, what in (("--save", args.save, "model"), ("--save", ckpt, "checkpoint"),
+                                 ("--plot", args.plot, "plot")):
         if target:  # before the data is read and the model trained: a target that cannot be written, an input …
             try:
                 check_target(target, _inputs(args), what)
             except ValueError as e:
                 raise ModelFileError(f"{option} {e}") from None
-    ckpt = checkpoint_path(args.save) if args.save else None
     chosen = pick_device(args.device)
     ratings = default_ratings(ratings_path(args), progress=progress)
     valid = load_ratings(args.valid) if args.valid else None
