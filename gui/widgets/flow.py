@@ -36,7 +36,8 @@ class QFlowLine(QWidget):
 
     def _needed(self, count: int) -> int:
         """The width the first `count` groups take on one line, margins included."""
-        return sum(g.sizeHint().width() for g in self.groups[:count]) + self.gap * max(count - 1, 0) + 12
+        shown = [g for g in self.groups[:count] if not g.isHidden()]
+        return sum(g.sizeHint().width() for g in shown) + self.gap * max(len(shown) - 1, 0) + 12
 
     def _arrange(self, first: int) -> None:
         """Put the first `first` groups on the first line and the rest, then the tail, on the second."""
