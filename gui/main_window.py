@@ -67,7 +67,8 @@ class QMainSheetWindow(QMainWindow):
         for signal, slot in ((self.sheet.message, self.show_message), (self.sheet.notice, self.show_notice),
                              (self.sheet.status_message, self.statusBar().showMessage),
                              (self.sheet.title_changed, self.setWindowTitle),
-                             (self.sheet.engine.loaded, lambda ratings: recent.remember(ratings.source))):
+                             (self.sheet.engine.loaded,
+                              lambda ratings: recent.remember(ratings.source, self.sheet.columns_read(ratings.source)))):
             signal.connect(slot)
         self._fit_to_screen()
         self.sheet.start(path)
@@ -84,7 +85,7 @@ class QMainSheetWindow(QMainWindow):
         file = self.menuBar().addMenu("&File")
         file.addAction(a["open"])
         self.recent_menu = file.addMenu("Open &recent")
-        recent.keep_filled(self.recent_menu, self.sheet.open_ratings)
+        recent.keep_filled(self.recent_menu, self.sheet.open_ratings, pick_columns=self.sheet.open_dialog)
         for name in ("movielens", None, "import", "export", None, "quit"):
             file.addSeparator() if name is None else file.addAction(a[name])
         file.insertAction(a["quit"], a["use_model"])

@@ -19,6 +19,9 @@ ORGANISATION = APPLICATION = "collabsheet"
 KEY = "recent/ratings"
 LIMIT = 8  # files listed
 OpenFile = Callable[..., None]  # called as open_file(path, **columns)
+PickColumns = Callable[[str, dict], None]  # called as pick_columns(path, columns): the open dialog, filled in
+ROLES = (("user_col", "user"), ("item_col", "movie"), ("rating_col", "rating"), ("sep", "separator"),
+         ("titles_path", "titles"))
 
 
 def settings() -> QSettings:
@@ -77,25 +80,42 @@ def _labels(paths: list[str]) -> list[str]:
     return [Path(p).name if names[Path(p).name] == 1 else f"{Path(p).name} ({Path(p).parent.name})" for p in paths]
 
 
-def fill_menu(menu: QMenu, open_file: OpenFile, store: QSettings | None = None) -> None:
-    """Replace menu's entries by one per recent file (text: its name, tooltip: its path) that calls
-    open_file(path, **columns), then "Clear recent files"; "No recent files" when there are none."""
+def described(path: str, columns: dict) -> str:
+    """A recent entry's tooltip: its path, and the columns it is read with when they were picked by hand."""
+    picked = [f"{name} {columns[key]!r}" for key, name in ROLES if columns.get(key) is not None]
+    return path + (f"\ncolumns: {', '.join(picked)}" if picked else "")
+
+
+def fill_menu(menu: QMenu, open_file: OpenFile, store: QSettings | None = None,
+              pick_columns: PickColumns | None = None) -> None:
+    """Replace menu's entries by one per recent file (text: its name, tooltip: its path and picked columns) that
+    calls open_file(path, **columns); with pick_columns, a submenu to open each in the dialog to pick its columns
+    again; then "Clear recent files". "No recent files" when there are none."""
     menu.clear()
     menu.setToolTipsVisible(True)
     files = recent(store)
-    for (path, columns), label in zip(files, _labels([p for p, _ in files])):
-        action = menu.addAction(label.replace("&", "&&"))  # a name's & is not a keyboard accelerator
-        action.setToolTip(path)
+    labels = [label.replace("&", "&&") for label in _labels([p for p, _ in files])]  # a name's & is no accelerator
+    for (path, columns), label in zip(files, labels):
+        action = menu.addAction(label)
+        action.setToolTip(described(path, columns))
         action.setStatusTip(path)
         action.triggered.connect(lambda _=False, p=path, c=columns: open_file(p, **c))
     if not files:
         menu.addAction("No recent files").setEnabled(False)
         return
     menu.addSeparator()
+    if pick_columns is not None:
+        again = menu.addMenu("Pick the &columns again")
+        again.setToolTipsVisible(True)
+        for (path, columns), label in zip(files, labels):
+            action = again.addAction(label + "…")
+            action.setToolTip(described(path, columns))
+            action.triggered.connect(lambda _=False, p=path, c=columns: pick_columns(p, c))
     menu.addAction("Clear recent files").triggered.connect(lambda: forget_all(store))
 
 
-def keep_filled(menu: QMenu, open_file: OpenFile, store: QSettings | None = None) -> None:
+def keep_filled(menu: QMenu, open_file: OpenFile, store: QSettings | None = None,
+                pick_columns: PickColumns | None = None) -> None:
     """Fill menu now and again each time it opens, so it lists what exists then."""
-    fill_menu(menu, open_file, store)
-    menu.aboutToShow.connect(lambda: fill_menu(menu, open_file, store))
+    fill_menu(menu, open_file, store, pick_columns)
+    menu.aboutToShow.connect(lambda: fill_menu(menu, open_file, store, pick_columns))

@@ -74,3 +74,11 @@ def shown_window(qtbot):
     w = _shown(qtbot, (1500, 900))
     yield w
     w.close()
+
+
+@pytest.fixture
+def small_window(qtbot):
+    """The real main window at 800 × 600, once its first sheet is on screen."""
+    w = _shown(qtbot, (800, 600), plot=False)
+    yield w
+    w.close()

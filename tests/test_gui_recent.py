@@ -84,7 +84,8 @@ def test_the_menu_opens_each_file_with_its_columns(qtbot, store, files, tmp_path
     actions = [a for a in menu.actions() if not a.isSeparator()]
     assert [a.text() for a in actions] == ["ratings0.csv (elsewhere)", "ratings1.csv", "ratings0.csv (data)",
                                            "Clear recent files"]
-    assert [a.toolTip() for a in actions[:3]] == [str(p.resolve()) for p in (twin, files[1], files[0])]
+    assert [a.toolTip().split("\n")[0] for a in actions[:3]] == [str(p.resolve()) for p in (twin, files[1], files[0])]
+    assert actions[1].toolTip().endswith("columns: rating 'stars'") and "\n" not in actions[0].toolTip()
     assert menu.toolTipsVisible()
     actions[1].trigger()
     assert opened == [(str(files[1].resolve()), {"rating_col": "stars"})]
@@ -120,3 +121,47 @@ def test_the_list_lives_in_the_users_collabsheet_settings(user_settings_in, file
     stored = user_settings_in / "collabsheet" / "collabsheet.ini"
     assert stored.is_file() and recent.settings().organizationName() == "collabsheet"
     assert [p for p, _ in recent.recent()] == [str(files[0].resolve())]
+
+
+HAND_PICKED = {"user_col": "rater", "item_col": "film", "rating_col": "grade"}
+
+
+@pytest.fixture
+def odd(tmp_path):
+    """Ratings whose columns the loader cannot name on its own."""
+    path = tmp_path / "odd.csv"
+    path.write_text("rater,film,grade\n" + "".join(f"{u},{i},{(u + i) % 5 + 1}\n" for u in range(4) for i in range(5)))
+    return path
+
+
+def test_a_hand_made_mapping_is_remembered_with_the_file(small_window, qtbot, odd):
+    """Issue 20, item 4: a file opened with picked columns is listed with them, so Open recent reads it again."""
+    from collabsheet.gui.sheet.frames import LoadRequest
+
+    w = small_window
+    w.sheet.open_request(LoadRequest(path=str(odd), columns=dict(HAND_PICKED, sep=None, titles_path=None)))
+    qtbot.waitUntil(lambda: any(p == str(odd.resolve()) for p, _ in recent.recent()), timeout=30_000)
+    assert dict(recent.recent())[str(odd.resolve())] == HAND_PICKED
+    w.recent_menu.aboutToShow.emit()
+    entry = next(a for a in w.recent_menu.actions() if a.text() == "odd.csv")
+    assert "rater" in entry.toolTip() and "grade" in entry.toolTip()
+
+
+def test_the_menu_offers_to_pick_the_columns_again(qtbot, store, files):
+    recent.remember(files[0], HAND_PICKED, store=store)
+    menu = QMenu()
+    picked = []
+    recent.fill_menu(menu, lambda path, **columns: None, store, pick_columns=lambda p, c: picked.append((p, c)))
+    again = next(a.menu() for a in menu.actions() if a.menu() is not None)
+    again.actions()[0].trigger()
+    assert picked == [(str(files[0].resolve()), HAND_PICKED)]
+
+
+def test_the_open_dialog_starts_from_a_remembered_mapping(qtbot, odd):
+    from collabsheet.gui.sheet.open_dialog import QOpenDialog
+
+    dialog = QOpenDialog(None, str(odd), dict(HAND_PICKED, sep=","))
+    qtbot.addWidget(dialog)
+    assert [dialog.columns[r].currentText() for r in ("user", "item", "rating")] == ["rater", "film", "grade"]
+    assert dialog.sep.currentText() == "comma ," and dialog.error is None and dialog.ratings is not None
+    assert dialog.request().columns["user_col"] == "rater"

@@ -18,6 +18,7 @@ from collabsheet.engine.graddesc import HEADINGS, ROW, Settings, columns
 from collabsheet.engine.graddesc.rules import LESSON as LESSON_RULES
 from collabsheet.engine.graddesc.rules import LIBRARY as LIBRARY_RULES
 from collabsheet.gui.widgets.boxes import swatch
+from collabsheet.gui.widgets.flow import QFlowLine, group
 
 # The workbook's fills, one per group of columns (engine.xlsx.graddesc's export uses the same hues).
 GROUPS = {
@@ -231,16 +232,9 @@ class QRowsView(QTableView):
             self.scrollTo(self.model().index(last, 0))
 
 
-class QRowsLegend(QWidget):
-    """The column groups' colours, named, and a line of context (epoch, the top cells)."""
+class QRowsLegend(QFlowLine):
+    """The column groups' colours, named; in a narrow window they flow onto a second line."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 2, 6, 2)
-        layout.setSpacing(4)
-        for name, (color, _) in GROUPS.items():
-            layout.addWidget(swatch(color))
-            layout.addWidget(QLabel(name))
-            layout.addSpacing(6)
-        layout.addStretch(1)
+        super().__init__([group(swatch(color), QLabel(name)) for name, (color, _) in GROUPS.items()], gap=6,
+                         parent=parent)

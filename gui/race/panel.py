@@ -5,13 +5,14 @@ Each card has the racer's prediction block as a small heat map (shaded as the sh
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy,
-                               QVBoxLayout, QWidget)
+                               QStyle, QVBoxLayout, QWidget)
 
 from collabsheet.gui.race.frames import RaceFrame
 from collabsheet.gui.race.heatmap import QHeatMap
@@ -80,10 +81,12 @@ class QRacePanel(QWidget):
         self.plot.setLabel("bottom", "racer's step")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setMinimumHeight(80)
-        self.legend = self.plot.addLegend(offset=(-5, 5), labelTextColor=(40, 40, 40), labelTextSize="8pt",
-                                          brush=(255, 255, 255, 200))
+        self.legend = QLabel()  # the racers' names in their curves' colours, above the plot: none covers a curve
+        self.legend.setWordWrap(True)
+        self.legend.setMinimumWidth(1)
         self.curves: list[pg.PlotDataItem] = []
         self.cards: list[QRacerCard] = []
+        self.columns = 0  # cards a row, as the panel's width allows
         box = QWidget()
         self._cards = QGridLayout(box)
         self._cards.setContentsMargins(0, 0, 0, 0)
@@ -97,6 +100,7 @@ class QRacePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addLayout(header)
+        layout.addWidget(self.legend)
         layout.addWidget(self.plot, 1)
         layout.addWidget(scroll)
         self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Expanding)
@@ -122,7 +126,6 @@ class QRacePanel(QWidget):
     def _rebuild(self, names: list[str]) -> None:
         for curve in self.curves:
             self.plot.removeItem(curve)
-        self.legend.clear()
         for card in self.cards:
             self._cards.removeWidget(card)
             card.deleteLater()
@@ -134,10 +137,33 @@ class QRacePanel(QWidget):
             curve.setDownsampling(auto=True, method="peak")
             self.curves.append(curve)
             card = QRacerCard(i, color)
+            card.title.setText(name)
             card.take.clicked.connect(lambda _=False, i=i: self.take_requested.emit(i))
-            self._cards.addWidget(card, i // COLUMNS, i % COLUMNS)
             self.cards.append(card)
+        self.legend.setText(" &nbsp; ".join(f"<span style='color: rgb{tuple(COLORS[i % len(COLORS)])}'>━ "
+                                            f"{html.escape(name)}</span>" for i, name in enumerate(names)))
+        self.columns = 0
+        self._place_cards()
         self.plot.enableAutoRange()
+
+    def _place_cards(self) -> None:
+        """As many cards side by side (up to COLUMNS) as the panel's width shows whole; the rest on further rows."""
+        widest = max((card.minimumSizeHint().width() for card in self.cards), default=1)
+        margins = self.layout().contentsMargins()
+        room = self.width() - margins.left() - margins.right() - self.style().pixelMetric(QStyle.PM_ScrollBarExtent)
+        columns = max(1, min(COLUMNS, (room + self._cards.spacing()) // (widest + self._cards.spacing())))
+        if columns == self.columns:
+            return
+        self.columns = columns
+        for card in self.cards:
+            self._cards.removeWidget(card)
+        for i, card in enumerate(self.cards):
+            self._cards.addWidget(card, i // columns, i % columns)
+
+    def resizeEvent(self, event) -> None:
+        """A narrow panel shows fewer cards a row, each whole, rather than clipping the last."""
+        super().resizeEvent(event)
+        self._place_cards()
 
     def labels(self) -> list[str]:
         """The racers' names as the plot's legend shows them."""

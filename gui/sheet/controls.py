@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
-                               QProgressBar, QSpinBox, QWidget)
+                               QProgressBar, QSizePolicy, QSpinBox, QWidget)
 
 from collabsheet.engine.config import (DEFAULT_TOP, LABELS, MAX_K, MAX_TOP, MIN_K, MIN_TOP, OPTIMIZERS, USES, OptimizerSettings,
                            SheetConfig)
@@ -106,9 +106,8 @@ class QControls(QWidget):
         self.progress.hide()
         run.addWidget(self.progress)
         self.solving = QLabel("")
-        self.solving.setMinimumWidth(120)
-        run.addWidget(self.solving)
-        run.addStretch(1)
+        self.solving.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)  # takes the spare width, asks for none
+        run.addWidget(self.solving, 1)  # so the strip fits an 800-pixel window
         self.errors = QCheckBox("show errors")
         self.errors.setToolTip("show prediction − rating in the prediction block")
         run.addWidget(self.errors)

@@ -18,10 +18,11 @@ class SheetFiles:
         """Back to MovieLens, the default data."""
         self.engine.load(LoadRequest())
 
-    def open_dialog(self) -> None:
+    def open_dialog(self, path: str = "", columns: dict | None = None) -> None:
+        """File → Open ratings; with a path (and the columns it was read with), to pick its columns again."""
         from collabsheet.gui.sheet.open_dialog import QOpenDialog  # reads files with pandas: imported when first opened
 
-        dialog = QOpenDialog(self)
+        dialog = QOpenDialog(self, path, columns)
         dialog.accepted.connect(lambda: self.open_request(dialog.request()))
         dialog.finished.connect(dialog.deleteLater)
         dialog.open()
@@ -29,7 +30,15 @@ class SheetFiles:
     def open_request(self, request: LoadRequest) -> None:
         """Open a ratings file in the worker; a bad file leaves the current sheet untouched."""
         if request.path or request.ratings is not None:
+            self.asked = request
             self.engine.load(request)
+
+    def columns_read(self, source: str) -> dict:
+        """The columns the last file asked for was read with, if `source` (a loaded file) is that file; else {}."""
+        asked: LoadRequest | None = getattr(self, "asked", None)
+        if asked is None or asked.path is None or not Path(source).is_file() or not Path(asked.path).is_file():
+            return {}
+        return dict(asked.columns) if Path(asked.path).resolve() == Path(source).resolve() else {}
 
     def open_ratings(self, path: str, **columns) -> None:
         """Open a ratings file with the given load_ratings column arguments."""

@@ -5,10 +5,11 @@ import html
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
 from collabsheet.gui.sheet.frames import NewUserRow
 from collabsheet.gui.widgets.boxes import action_button
+from collabsheet.gui.widgets.flow import QFlowLine
 
 
 
@@ -63,14 +64,12 @@ class QNewUserPanel(QWidget):
         self.sheet_movies = QPushButton("Use the sheet's movies")
         self.sheet_movies.setToolTip("fold in against the sheet's movies again, not the trained model's")
         self.sheet_movies.clicked.connect(self.sheet_movies_requested)
-        buttons = QHBoxLayout()
-        buttons.addWidget(action_button(actions["fold_in"]))
-        buttons.addWidget(action_button(actions["use_model"]))
-        buttons.addWidget(self.sheet_movies)
-        buttons.addStretch(1)
+        # a narrow side panel puts the buttons on two lines rather than cutting their names ("Use a tr…ed model")
+        self.buttons = QFlowLine([action_button(actions["fold_in"]), action_button(actions["use_model"]),
+                                  self.sheet_movies], gap=6)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(buttons)
+        layout.addWidget(self.buttons)
         layout.addWidget(self.browser, 1)
 
     def show_row(self, row: NewUserRow | None, rating_range: tuple[float, float]) -> None:

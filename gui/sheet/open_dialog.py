@@ -125,7 +125,7 @@ def dialog_message(error: Exception, picks: dict[str, str], columns: list[str], 
 class QOpenDialog(QDialog):
     """Choose a ratings file and how to read it; the engine's loader does the reading."""
 
-    def __init__(self, parent=None, path: str = "") -> None:
+    def __init__(self, parent=None, path: str = "", columns: dict | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Open ratings")
         self.resize(720, 620)
@@ -203,6 +203,8 @@ class QOpenDialog(QDialog):
             box.activated.connect(lambda: self.refresh())  # picked from the list: no need to wait
         self._path_dirty = True
         self.refresh()
+        if columns:
+            self.set_mapping(columns)
 
     # --- when to read the file -----------------------------------------------------------------
     def schedule(self, path: bool = False) -> None:
@@ -277,6 +279,19 @@ class QOpenDialog(QDialog):
             return detect_columns(path)
         except (RatingsError, OSError, ValueError):  # the preview says what is wrong
             return {}
+
+    def set_mapping(self, columns: dict) -> None:
+        """Show a mapping the file was opened with before (load_ratings' arguments), to be picked again."""
+        self.refresh()  # the path's own columns first: the mapping's picks are then chosen among them
+        seps = [sep for _, sep in SEPARATORS]
+        if columns.get("sep") in seps:
+            self.sep.setCurrentIndex(seps.index(columns["sep"]))
+        for role, box in self.columns.items():
+            if columns.get(f"{role}_col") is not None:
+                box.setCurrentText(str(columns[f"{role}_col"]))
+        if columns.get("titles_path"):
+            self.titles.setText(str(columns["titles_path"]))
+        self.refresh()
 
     # --- reading -------------------------------------------------------------------------------
     def mapping(self) -> dict:

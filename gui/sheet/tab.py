@@ -163,7 +163,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
             (e.state_changed, self.show_state),
             (e.loaded, self._loaded), (e.progress, self.loading.show_progress), (e.diverged, self._diverged),
             (e.solved, self._solved), (e.xlsx_checked, self._xlsx_checked), (e.choose_sheet, self.choose_sheet),
-            (a["open"].triggered, self.open_dialog), (a["import"].triggered, self.import_dialog),
+            (a["open"].triggered, lambda: self.open_dialog()), (a["import"].triggered, self.import_dialog),
             (a["export"].triggered, self.export_dialog),
             (a["step"].triggered, lambda: e.step(1)), (a["step_n"].triggered, lambda: e.step(c.steps_n.value())),
             (a["play"].toggled, e.play), (a["solve"].triggered, e.solve), (a["stop"].triggered, e.stop),

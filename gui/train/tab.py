@@ -14,7 +14,7 @@ import time
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QScrollArea, QWidget
 
 from collabsheet.engine.config import RunState
 from collabsheet.engine.train.recipes import Recipe
@@ -88,8 +88,12 @@ class QTrainTab(Wires, QWidget):
 
     # --- construction ------------------------------------------------------------------------
     def _build_layout(self) -> None:
-        left = column(self.controls, titled("Recommendations", self.recommendations))
-        left.setFixedWidth(CONTROLS_WIDTH)
+        self.left = QScrollArea()  # a short window scrolls the form rather than squeezing its fields together
+        self.left.setWidget(column(self.controls, titled("Recommendations", self.recommendations)))
+        self.left.setWidgetResizable(True)
+        self.left.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.left.setFrameShape(QFrame.NoFrame)
+        self.left.setFixedWidth(CONTROLS_WIDTH + self.left.verticalScrollBar().sizeHint().width())
 
         self.curve_box = titled("Loss (MSE)", QLabel())
         self.joint_box = titled("Predictions against ratings (validation set)", QLabel())
@@ -109,7 +113,7 @@ class QTrainTab(Wires, QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addWidget(left)
+        layout.addWidget(self.left)
         layout.addWidget(self.split, 1)
 
     def _build_plots(self) -> None:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from collabsheet.gui.sheet import colors
 from collabsheet.gui.sheet import layout as L
 from collabsheet.gui.widgets.boxes import swatch
+from collabsheet.gui.widgets.flow import QFlowLine, group
 
 SIGN_ROWS = ((L.ITEM_FACTORS, "movie factors"), (L.USER_FACTORS, "user factors"), (L.USER_BIAS, "biases"))
 BAR_STEP, BAR_HEIGHT = 5, 18  # pixels per shade level; the bar's height (one stripe per signed block)
@@ -53,28 +54,22 @@ class QSignBar(QWidget):
         painter.end()
 
 
-class QLegend(QWidget):
+class QLegend(QFlowLine):
     """Colour swatches with the block names, the factors' sign scale, plus a line of context (dataset, sheet size)."""
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(6, 2, 6, 2)
         self.names: dict[str, QLabel] = {}
+        groups = []  # a swatch and its name, the sign label and its bar: each stays on one line
         for name, kind in colors.LEGEND:
-            layout.addWidget(swatch(colors.tint(colors.BASE[kind], 0.6)))
             self.names[kind] = QLabel(name)
-            layout.addWidget(self.names[kind])
-            layout.addSpacing(10)
+            groups.append(group(swatch(colors.tint(colors.BASE[kind], 0.6)), self.names[kind]))
         sign = QLabel("factor sign")
         sign.setStyleSheet("color:#555")
-        layout.addWidget(sign)
         self.sign_bar = QSignBar()
-        layout.addWidget(self.sign_bar)
-        layout.addStretch(1)
+        groups.append(group(sign, self.sign_bar))
         self.context = QLabel("")
         self.context.setStyleSheet("color:#555")
-        layout.addWidget(self.context)
+        super().__init__(groups, self.context, parent=parent)
 
     def set_errors(self, on: bool) -> None:
         """Name the purple block for what it shows."""
