@@ -8,7 +8,6 @@ import pytest
 
 from collabsheet.engine.cli.main import main
 from collabsheet.engine.graddesc import RULES, Carry, Data, GradDesc, Settings, lesson_data
-from collabsheet.engine.graddesc.macros import reset_macro
 from collabsheet.engine.xlsx.graddesc import SHEETS, export_graddesc, read_graddesc
 
 TWO = Data([2.0, 3.0], [34.0, 36.0], "two rows")  # y = 30 + 2·x

@@ -11,12 +11,9 @@ import errno
 import os
 import signal
 import stat
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 

@@ -77,7 +77,7 @@ def test_export_writes_both_long_sheets_linked_to_the_factor_blocks(tmp_path, sn
     lay = Layout(15, 15, 5, True)
     hot, emb = wb[ONEHOT], wb[EMB]
     assert hot["B2"].value == f"=SQRT(AVERAGE(AW5:AW{4 + snap.count}))"  # after 5 + 15 + 15 + 5 + 5 + 2 + 1 columns
-    assert hot["D5"].value == f"=MATCH($A5,Sheet!$A$6:$A$20,0)"
+    assert hot["D5"].value == "=MATCH($A5,Sheet!$A$6:$A$20,0)"
     assert hot["F5"].value == "=IF($D5=F$4,1,0)" and hot["F4"].value == 1
     user_block = f"Sheet!$B${lay.prediction_row(0)}:$B${lay.prediction_row(14)}"
     assert hot.cell(5, 36).value == f"=MMULT($F5:$T5,{user_block})"

@@ -1,7 +1,6 @@
 """The fit loop's bookkeeping: the smoothed loss, batches and epochs, schedules, stopping, divergence, bad settings."""
 import math
 import threading
-import time
 
 import pytest
 import torch

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from collabsheet.engine.cli import main as cli
-from collabsheet.engine.data.movielens import default_ratings
 from collabsheet.engine.models.lesson import EmbeddingNet
 from collabsheet.engine.train import runs
 from collabsheet.engine.train.recipes import RECIPES, Recipe

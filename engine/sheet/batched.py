@@ -213,8 +213,9 @@ class BatchedSheet:
 
     def _put(self, flat: torch.Tensor, rows: torch.Tensor) -> None:
         """Write (B, P) or (P,) values in the sheet's layout into a buffer."""
+        real = self._real(flat)
         for name, value in self.model.split(rows).items():
-            self._real(flat)[name].copy_(value)
+            real[name].copy_(value)
 
     def rows(self, flat: torch.Tensor) -> torch.Tensor:
         """A buffer (θ, its gradient, m or r) as (B, P) in the sheet's layout: a copy."""

@@ -122,13 +122,13 @@ def _params(book: Book, blocks: Blocks) -> tuple[dict[str, np.ndarray], list[str
               "item_factors": _numbers(book, blocks.movies).reshape(m, blocks.k).T.copy()}
     notes = []
     if blocks.user_bias is not None or blocks.movie_bias is not None:
-        for name, cells, size, what in (("user_bias", blocks.user_bias, n, "user"),
-                                        ("item_bias", blocks.movie_bias, m, "movie")):
-            if cells is None:
+        for name, area, size, what in (("user_bias", blocks.user_bias, n, "user"),
+                                       ("item_bias", blocks.movie_bias, m, "movie")):
+            if area is None:
                 params[name] = np.zeros(size)
                 notes.append(f"the predictions add no {what} bias; the engine adds one, starting at 0")
             else:
-                params[name] = _numbers(book, cells).reshape(size)
+                params[name] = _numbers(book, area).reshape(size)
     return params, notes
 
 
