@@ -64,17 +64,38 @@ def recalculate(books: list[Path], out: Path, profile: Path) -> None:
     assert not missing, f"LibreOffice did not convert {missing}: {done.stdout} {done.stderr}"
 
 
+def export_cases(configs: dict[str, SheetConfig], src: Path, out: Path, **options) -> dict[str, tuple]:
+    """name -> (snapshot, exported path, where LibreOffice's recalculation of it will go), each exported with options."""
+    cases = {}
+    for name, config in configs.items():
+        snap = sheet_for(config).snapshot()
+        path = src / f"{name.replace('+', '_')}.xlsx"
+        export_xlsx(snap, path, **options)
+        cases[name] = (snap, path, out / path.name)
+    return cases
+
+
+def type_params(ws, params: dict[str, np.ndarray], lay: Layout) -> None:
+    """Other factors and biases typed into an exported sheet's cells, as Solver would write them."""
+    for i in range(lay.n):
+        for f in range(lay.k):
+            ws.cell(lay.prediction_row(i), lay.user_col(f)).value = float(params["user_factors"][i, f])
+    for j in range(lay.m):
+        for f in range(lay.k):
+            ws.cell(lay.factor_row(f), lay.movie_col(j)).value = float(params["item_factors"][f, j])
+    if "user_bias" in params:
+        for i in range(lay.n):
+            ws.cell(lay.prediction_row(i), lay.bias_col).value = float(params["user_bias"][i])
+        for j in range(lay.m):
+            ws.cell(lay.movie_bias_row, lay.movie_col(j)).value = float(params["item_bias"][j])
+
+
 @pytest.fixture(scope="module")
 def calculated(tmp_path_factory) -> dict[str, tuple]:
     """name -> (snapshot, exported path, LibreOffice-recalculated path); one LibreOffice run for all."""
     soffice()
     src, out = tmp_path_factory.mktemp("exported"), tmp_path_factory.mktemp("calculated")
-    cases = {}
-    for name, config in CASES.items():
-        snap = sheet_for(config).snapshot()
-        path = src / f"{name.replace('+', '_')}.xlsx"
-        export_xlsx(snap, path)
-        cases[name] = (snap, path, out / path.name)
+    cases = export_cases(CASES, src, out)
     # A workbook the user changed in the spreadsheet: other factors (as Solver would write) and a new rating.
     solved = sheet_for(SheetConfig(biases=True))
     solved.step(400)
@@ -82,13 +103,8 @@ def calculated(tmp_path_factory) -> dict[str, tuple]:
     export_xlsx(sheet_for(SheetConfig(biases=True)).snapshot(), changed)
     wb = openpyxl.load_workbook(changed)
     lay = Layout(15, 15, 5, True)
-    ws, p = wb[SHEET], solved.params()
-    for i in range(15):
-        for f in range(5):
-            ws.cell(lay.prediction_row(i), lay.user_col(f)).value = float(p["user_factors"][i, f])
-            ws.cell(lay.factor_row(f), lay.movie_col(i)).value = float(p["item_factors"][f, i])
-        ws.cell(lay.prediction_row(i), lay.bias_col).value = float(p["user_bias"][i])
-        ws.cell(lay.movie_bias_row, lay.movie_col(i)).value = float(p["item_bias"][i])
+    ws = wb[SHEET]
+    type_params(ws, solved.params(), lay)
     ws.cell(lay.rating_row(0), lay.movie_col(1)).value = 4.5
     wb.save(changed)
     cases["changed"] = (None, changed, out / changed.name)

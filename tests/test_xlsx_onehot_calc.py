@@ -9,7 +9,7 @@ from collabsheet.engine.config import SheetConfig
 from collabsheet.engine.sheet import onehot
 from collabsheet.engine.xlsx import SHEET, Layout, export_xlsx
 from collabsheet.engine.xlsx.collab.layout import EMB, ONEHOT
-from test_xlsx_calc import TOLERANCE, recalculate, sheet_for, soffice
+from test_xlsx_calc import TOLERANCE, export_cases, recalculate, sheet_for, soffice, type_params
 
 CASES = {"plain": SheetConfig(), "biases+squash": SheetConfig(biases=True, squash=True)}
 
@@ -19,24 +19,14 @@ def calculated(tmp_path_factory) -> dict[str, tuple]:
     """name -> (snapshot, recalculated path); one LibreOffice run, with a workbook whose factors were changed."""
     soffice()
     src, out = tmp_path_factory.mktemp("exported"), tmp_path_factory.mktemp("calculated")
-    cases = {}
-    for name, config in CASES.items():
-        snap = sheet_for(config).snapshot()
-        path = src / f"{name.replace('+', '_')}.xlsx"
-        export_xlsx(snap, path, long_sheets=True)
-        cases[name] = (snap, out / path.name)
+    cases = {name: (snap, recalculated) for name, (snap, _, recalculated)
+             in export_cases(CASES, src, out, long_sheets=True).items()}
     # New factors typed into the Sheet after export (as Solver writes them): the long sheets follow them.
     changed, moved = src / "changed.xlsx", sheet_for(SheetConfig(biases=True))
     export_xlsx(moved.snapshot(), changed, long_sheets=True)
     moved.step(200)
-    wb, lay = openpyxl.load_workbook(changed), Layout(15, 15, 5, True)
-    p = moved.params()
-    for i in range(15):
-        for f in range(5):
-            wb[SHEET].cell(lay.prediction_row(i), lay.user_col(f)).value = float(p["user_factors"][i, f])
-            wb[SHEET].cell(lay.factor_row(f), lay.movie_col(i)).value = float(p["item_factors"][f, i])
-        wb[SHEET].cell(lay.prediction_row(i), lay.bias_col).value = float(p["user_bias"][i])
-        wb[SHEET].cell(lay.movie_bias_row, lay.movie_col(i)).value = float(p["item_bias"][i])
+    wb = openpyxl.load_workbook(changed)
+    type_params(wb[SHEET], moved.params(), Layout(15, 15, 5, True))
     wb.save(changed)
     cases["changed"] = (moved.snapshot(), out / changed.name)
     recalculate([src / f"{n.replace('+', '_')}.xlsx" for n in cases], out, tmp_path_factory.mktemp("profile"))
