@@ -34,6 +34,8 @@ def precedent_ranges(layout: SheetLayout, precedents) -> tuple[Range, ...]:
             index = (0, index[0])
         rows = _span(index[0], r1 - r0)
         cols = _span(index[1], c1 - c0)
+        if rows[1] >= r1 - r0 or cols[1] >= c1 - c0:  # a cell this layout has not (an explanation of an earlier sheet)
+            continue
         out.append((r0 + rows[0], r0 + rows[1], c0 + cols[0], c0 + cols[1]))
     return tuple(out)
 
