@@ -10,7 +10,8 @@ L2, or decoupled as AdamW) and their values. Rows a batch did not use are left e
 """
 from __future__ import annotations
 
-from typing import Iterable
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 import torch
 from torch.optim.adam import adam as adam_step
@@ -25,23 +26,32 @@ def coalesce_rows(grad: Tensor, n_rows: int) -> tuple[Tensor, Tensor, Tensor]:
     far cheaper than sorting a large batch's indices, which torch.unique and Tensor.coalesce do).
     """
     index, values = grad._indices()[0], grad._values()
-    rows, at, uses = _row_slots(index, n_rows, values.dtype)
+    rows, at, uses = row_slots(index, n_rows, values.dtype)
     summed = torch.zeros((len(rows), *values.shape[1:]), dtype=values.dtype, device=values.device)
     summed.index_add_(0, at, values)
     return rows, summed, uses
 
 
-def _row_slots(index: Tensor, n_rows: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
-    """The distinct rows of `index` (ascending), each entry's position among them, and each row's count."""
+def row_slots(index: Tensor, n_rows: int, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+    """The distinct rows of `index` (ascending), each entry's position among them, and each row's uses (as dtype)."""
     seen = torch.zeros(n_rows, dtype=torch.bool, device=index.device)
     seen[index] = True
     rows = seen.nonzero().squeeze(1)
     slot = torch.empty(n_rows, dtype=torch.int64, device=index.device)
     slot[rows] = torch.arange(len(rows), device=index.device)
     at = slot.index_select(0, index)
-    uses = torch.zeros(len(rows), dtype=dtype, device=index.device)
-    uses.index_add_(0, at, torch.ones_like(at, dtype=dtype))
-    return rows, at, uses
+    return rows, at, torch.bincount(at, minlength=len(rows)).to(dtype)
+
+
+@dataclass(frozen=True)
+class RowGrad:
+    """The summed gradient of some rows of a parameter, from a batch of `lookups` lookups of its rows."""
+
+    param: Tensor
+    rows: Tensor  # distinct row indices (int64)
+    grad: Tensor  # the gradient of those rows, summed over the batch: (len(rows), *param.shape[1:])
+    uses: Tensor  # how many of the batch's lookups read each row (param's dtype)
+    lookups: int  # the batch's lookups in all: per-use weight decay is wd · uses / lookups
 
 
 class RowAdam(torch.optim.Optimizer):
@@ -51,6 +61,7 @@ class RowAdam(torch.optim.Optimizer):
     wd·c/B·w added to its gradient (AdamW: shrinks by lr·wd·c/B), as if wd/2·|w|² joined each rating's
     mean loss. Its weight beside the data's gradient (also a mean over the batch) is then the same at any
     batch size and data size; decay once per row and batch would grow with the batch size instead.
+    `step_rows` takes such row gradients ready-made (a hand-written backward pass), with the same arithmetic.
     """
 
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -69,54 +80,80 @@ class RowAdam(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            values, grads, ms, vs, steps, back, sparse_decay = [], [], [], [], [], [], []
+            row_grads, dense = [], []
             slots: list[tuple[Tensor, int, tuple]] = []  # a user's factors and bias share their rows: found once
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                state = self.state[p]
-                if not state:
-                    # a step count per tensor, shared by its rows (as SparseAdam): rows skipped by a batch
-                    # get no update, not a smaller one
-                    state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
                 if p.grad.is_sparse:
                     rows, grad, uses = self._coalesce(p.grad, p.shape[0], slots)
-                    if group["weight_decay"] and group["per_use"]:
-                        decay = uses.mul_(group["weight_decay"] / len(p.grad._values())).unsqueeze(1)
-                        if group["decoupled"]:
-                            decay = decay * group["lr"]
-                        sparse_decay.append((len(values), decay))
-                    # gathered copies of the rows, updated, then written back: the other rows are never read
-                    values.append(p.index_select(0, rows))
-                    ms.append(m.index_select(0, rows)), vs.append(v.index_select(0, rows))
-                    back.append((p, m, v, rows, values[-1], ms[-1], vs[-1]))
+                    row_grads.append(RowGrad(p, rows, grad, uses, len(p.grad._values())))
                 else:
-                    values.append(p), ms.append(m), vs.append(v)
-                grads.append(grad if p.grad.is_sparse else p.grad)
-                steps.append(state["step"])
-            if not values:
-                continue
-            dense_wd = group["weight_decay"]
-            for i, decay in sparse_decay:  # per-use decay of the gathered rows (the fused step's own is per tensor)
-                if group["decoupled"]:
-                    values[i].mul_(1 - decay)
-                else:
-                    grads[i] = grads[i].addcmul(values[i], decay)
-            if sparse_decay and dense_wd:  # dense tensors decay in the fused step: do them one by one
-                sparse_at = {i for i, _ in sparse_decay}
-                dense = [i for i in range(len(values)) if i not in sparse_at]
-                self._fused(group, *([values[i] for i in dense], [grads[i] for i in dense], [ms[i] for i in dense],
-                                     [vs[i] for i in dense], [steps[i] for i in dense]), dense_wd)
-                keep = sorted(sparse_at)
-                values, grads, ms, vs, steps = ([x[i] for i in keep] for x in (values, grads, ms, vs, steps))
-                dense_wd = 0.0
-            self._fused(group, values, grads, ms, vs, steps, 0.0 if sparse_decay else dense_wd)
-            for p, m, v, rows, value, m_rows, v_rows in back:
-                p.index_copy_(0, rows, value), m.index_copy_(0, rows, m_rows), v.index_copy_(0, rows, v_rows)
+                    dense.append(p)
+            self._update(group, row_grads, dense)
         return loss
+
+    @torch.no_grad()
+    def step_rows(self, grads: Sequence[RowGrad]) -> None:
+        """One update of the rows named in `grads` (each parameter's summed gradient of the rows a batch used)."""
+        group_of = {p: i for i, group in enumerate(self.param_groups) for p in group["params"]}
+        for i, group in enumerate(self.param_groups):
+            mine = [g for g in grads if group_of.get(g.param) == i]
+            if mine:
+                self._update(group, mine, [])
+        if missing := [g for g in grads if g.param not in group_of]:
+            raise ValueError(f"RowAdam.step_rows: a parameter of shape {tuple(missing[0].param.shape)} is not one "
+                             "of this optimizer's")
+
+    def _update(self, group: dict, row_grads: Sequence[RowGrad], dense: Sequence[Tensor]) -> None:
+        """Adam on the gathered rows of `row_grads` and on the whole of each dense parameter (its .grad)."""
+        values, grads, ms, vs, steps, back, sparse_decay = [], [], [], [], [], [], []
+        for g in row_grads:
+            m, v, step = self._state(g.param)
+            if group["weight_decay"] and group["per_use"]:
+                decay = (g.uses * (group["weight_decay"] / g.lookups)).unsqueeze(1)
+                if group["decoupled"]:
+                    decay = decay * group["lr"]
+                sparse_decay.append((len(values), decay))
+            # gathered copies of the rows, updated, then written back: the other rows are never read
+            values.append(take_rows(g.param, g.rows))
+            ms.append(take_rows(m, g.rows)), vs.append(take_rows(v, g.rows))
+            back.append((g.param, m, v, g.rows, values[-1], ms[-1], vs[-1]))
+            grads.append(g.grad)
+            steps.append(step)
+        for p in dense:
+            m, v, step = self._state(p)
+            values.append(p), ms.append(m), vs.append(v), grads.append(p.grad), steps.append(step)
+        if not values:
+            return
+        dense_wd = group["weight_decay"]
+        for i, decay in sparse_decay:  # per-use decay of the gathered rows (the fused step's own is per tensor)
+            if group["decoupled"]:
+                values[i].mul_(1 - decay)
+            else:
+                grads[i] = grads[i].addcmul(values[i], decay)
+        if sparse_decay and dense_wd:  # dense tensors decay in the fused step: do them one by one
+            sparse_at = {i for i, _ in sparse_decay}
+            rest = [i for i in range(len(values)) if i not in sparse_at]
+            self._fused(group, *([values[i] for i in rest], [grads[i] for i in rest], [ms[i] for i in rest],
+                                 [vs[i] for i in rest], [steps[i] for i in rest]), dense_wd)
+            keep = sorted(sparse_at)
+            values, grads, ms, vs, steps = ([x[i] for i in keep] for x in (values, grads, ms, vs, steps))
+            dense_wd = 0.0
+        self._fused(group, values, grads, ms, vs, steps, 0.0 if sparse_decay else dense_wd)
+        for p, m, v, rows, value, m_rows, v_rows in back:
+            put_rows(p, rows, value), put_rows(m, rows, m_rows), put_rows(v, rows, v_rows)
+
+    def _state(self, p: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """p's first and second moments and step count, made at its first update."""
+        state = self.state[p]
+        if not state:
+            # a step count per tensor, shared by its rows (as SparseAdam): rows skipped by a batch
+            # get no update, not a smaller one
+            state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        return state["exp_avg"], state["exp_avg_sq"], state["step"]
 
     @staticmethod
     def _coalesce(grad: Tensor, n_rows: int, slots: list) -> tuple[Tensor, Tensor, Tensor]:
@@ -127,11 +164,11 @@ class RowAdam(torch.optim.Optimizer):
                 rows, at, uses = found
                 break
         else:
-            rows, at, uses = _row_slots(index, n_rows, values.dtype)
+            rows, at, uses = row_slots(index, n_rows, values.dtype)
             slots.append((index, n_rows, (rows, at, uses)))
         summed = torch.zeros((len(rows), *values.shape[1:]), dtype=values.dtype, device=values.device)
         summed.index_add_(0, at, values)
-        return rows, summed, uses.clone()
+        return rows, summed, uses
 
     @staticmethod
     def _fused(group: dict, values: list, grads: list, ms: list, vs: list, steps: list, wd: float) -> None:
@@ -140,3 +177,33 @@ class RowAdam(torch.optim.Optimizer):
             adam_step(values, grads, ms, vs, [], steps, fused=True, amsgrad=False, beta1=group["betas"][0],
                       beta2=group["betas"][1], lr=group["lr"], weight_decay=wd, eps=group["eps"], maximize=False,
                       decoupled_weight_decay=group["decoupled"])
+
+
+_WIDE = (torch.complex128, torch.float64)  # 16- and 8-byte elements: whole rows of float32 copied in fewer, wider moves
+
+
+def take_rows(src: Tensor, rows: Tensor) -> Tensor:
+    """src[rows] as a new tensor; a column (n × 1, a bias) is read as the vector it is, one element per row."""
+    if src.dim() == 2 and src.shape[1] == 1:
+        return src.view(-1).index_select(0, rows).unsqueeze(1)
+    return src.index_select(0, rows)
+
+
+def put_rows(dst: Tensor, rows: Tensor, src: Tensor) -> None:
+    """dst[rows] = src for distinct rows: index_copy_, on wide views of the rows where their bytes allow.
+
+    index_copy_ moves one element at a time; a row of 32 float32s viewed as 8 complex128s is copied in a
+    quarter of the moves, bit for bit the same (about 2x faster for RowAdam's write-back on the CPU).
+    """
+    for wide in _WIDE:
+        size = dst.element_size()
+        if (dst.dim() == 2 and dst.is_contiguous() and src.is_contiguous() and dst.dtype == src.dtype
+                and not dst.is_complex() and size < wide.itemsize and (dst.shape[1] * size) % wide.itemsize == 0
+                and (dst.storage_offset() * size) % wide.itemsize == 0
+                and (src.storage_offset() * size) % wide.itemsize == 0):
+            dst.view(wide).index_copy_(0, rows, src.view(wide))
+            return
+    if dst.dim() == 2 and dst.shape[1] == 1 and dst.is_contiguous():  # a bias column: as a vector
+        dst.view(-1).index_copy_(0, rows, src.reshape(-1))
+        return
+    dst.index_copy_(0, rows, src)
