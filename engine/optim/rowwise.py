@@ -10,6 +10,7 @@ L2, or decoupled as AdamW) and their values. Rows a batch did not use are left e
 """
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -94,54 +95,70 @@ class RowAdam(torch.optim.Optimizer):
         return loss
 
     @torch.no_grad()
-    def step_rows(self, grads: Sequence[RowGrad]) -> None:
-        """One update of the rows named in `grads` (each parameter's summed gradient of the rows a batch used)."""
+    def step_rows(self, grads: Sequence[RowGrad], pool: Executor | None = None, parts: int = 1) -> None:
+        """One update of the rows named in `grads` (each parameter's summed gradient of the rows a batch used).
+
+        With a thread pool the rows are updated in `parts` disjoint parts at once (torch lets go of Python's
+        lock inside each operation); the arithmetic of each row is the same either way.
+        """
         group_of = {p: i for i, group in enumerate(self.param_groups) for p in group["params"]}
-        for i, group in enumerate(self.param_groups):
-            mine = [g for g in grads if group_of.get(g.param) == i]
-            if mine:
-                self._update(group, mine, [])
         if missing := [g for g in grads if g.param not in group_of]:
             raise ValueError(f"RowAdam.step_rows: a parameter of shape {tuple(missing[0].param.shape)} is not one "
                              "of this optimizer's")
+        for i, group in enumerate(self.param_groups):
+            mine = [g for g in grads if group_of[g.param] == i]
+            if mine:
+                self._update(group, mine, [], pool if parts > 1 else None, parts)
 
-    def _update(self, group: dict, row_grads: Sequence[RowGrad], dense: Sequence[Tensor]) -> None:
-        """Adam on the gathered rows of `row_grads` and on the whole of each dense parameter (its .grad)."""
-        values, grads, ms, vs, steps, back, sparse_decay = [], [], [], [], [], [], []
+    def _update(self, group: dict, row_grads: Sequence[RowGrad], dense: Sequence[Tensor],
+                pool: Executor | None = None, parts: int = 1) -> None:
+        """Adam on the rows of `row_grads` and on the whole of each dense parameter (its .grad)."""
+        if dense:
+            states = [self._state(p) for p in dense]
+            self._fused(group, list(dense), [p.grad for p in dense], *(list(x) for x in zip(*states)),
+                        group["weight_decay"])
+        if not row_grads:
+            return
+        items = []
         for g in row_grads:
             m, v, step = self._state(g.param)
-            if group["weight_decay"] and group["per_use"]:
-                decay = (g.uses * (group["weight_decay"] / g.lookups)).unsqueeze(1)
-                if group["decoupled"]:
-                    decay = decay * group["lr"]
-                sparse_decay.append((len(values), decay))
-            # gathered copies of the rows, updated, then written back: the other rows are never read
-            values.append(take_rows(g.param, g.rows))
-            ms.append(take_rows(m, g.rows)), vs.append(take_rows(v, g.rows))
-            back.append((g.param, m, v, g.rows, values[-1], ms[-1], vs[-1]))
-            grads.append(g.grad)
-            steps.append(step)
-        for p in dense:
-            m, v, step = self._state(p)
-            values.append(p), ms.append(m), vs.append(v), grads.append(p.grad), steps.append(step)
-        if not values:
+            step.add_(1)  # once per tensor, whatever the parts its rows are updated in
+            items.append((g, m, v, step))
+        if pool is None:
+            self._update_rows(group, [(*item, slice(None)) for item in items])
             return
-        dense_wd = group["weight_decay"]
-        for i, decay in sparse_decay:  # per-use decay of the gathered rows (the fused step's own is per tensor)
-            if group["decoupled"]:
-                values[i].mul_(1 - decay)
-            else:
-                grads[i] = grads[i].addcmul(values[i], decay)
-        if sparse_decay and dense_wd:  # dense tensors decay in the fused step: do them one by one
-            sparse_at = {i for i, _ in sparse_decay}
-            rest = [i for i in range(len(values)) if i not in sparse_at]
-            self._fused(group, *([values[i] for i in rest], [grads[i] for i in rest], [ms[i] for i in rest],
-                                 [vs[i] for i in rest], [steps[i] for i in rest]), dense_wd)
-            keep = sorted(sparse_at)
-            values, grads, ms, vs, steps = ([x[i] for i in keep] for x in (values, grads, ms, vs, steps))
-            dense_wd = 0.0
-        self._fused(group, values, grads, ms, vs, steps, 0.0 if sparse_decay else dense_wd)
-        for p, m, v, rows, value, m_rows, v_rows in back:
+        # cuts at multiples of 64 rows: each part but the last is whole vector lengths, and the last ends as the
+        # whole does, so every element meets the same (vector or scalar) code, and the same rounding, as in one part
+        cuts = [[len(item[0].rows) * k // parts // 64 * 64 for k in range(parts)] + [len(item[0].rows)]
+                for item in items]
+        shares = [[(*item, slice(cut[k], cut[k + 1])) for item, cut in zip(items, cuts)] for k in range(parts)]
+        for done in [pool.submit(self._update_rows, group, share) for share in shares]:
+            done.result()
+
+    @staticmethod
+    @torch.no_grad()  # grad mode is per thread: a pool's thread needs its own
+    def _update_rows(group: dict, items: Sequence[tuple[RowGrad, Tensor, Tensor, Tensor, slice]]) -> None:
+        """Adam on the rows `at` of each (row gradient, exp_avg, exp_avg_sq, step already counted, at)."""
+        wd, decoupled, lr = group["weight_decay"], group["decoupled"], group["lr"]
+        per_use = bool(wd) and group["per_use"]
+        values, grads, ms, vs, steps, back = [], [], [], [], [], []
+        for g, m, v, step, at in items:
+            rows = g.rows[at]
+            # gathered copies of the rows, updated, then written back: the other rows are never read
+            value, grad = take_rows(g.param, rows), g.grad[at]
+            if per_use:  # per-use decay of the gathered rows (the fused step's own is per tensor)
+                decay = (g.uses[at] * (wd / g.lookups)).unsqueeze(1)
+                if decoupled:
+                    value.mul_(1 - lr * decay)
+                else:
+                    grad = grad.addcmul(value, decay)
+            values.append(value), grads.append(grad), steps.append(step)
+            ms.append(take_rows(m, rows)), vs.append(take_rows(v, rows))
+            back.append((g.param, m, v, rows))
+        update = torch._fused_adamw_ if decoupled else torch._fused_adam_  # the kernel torch.optim.Adam(fused=True) runs
+        update(values, grads, ms, vs, [], steps, amsgrad=False, lr=lr, beta1=group["betas"][0],
+               beta2=group["betas"][1], weight_decay=0.0 if per_use else wd, eps=group["eps"], maximize=False)
+        for (p, m, v, rows), value, m_rows, v_rows in zip(back, values, ms, vs):
             put_rows(p, rows, value), put_rows(m, rows, m_rows), put_rows(v, rows, v_rows)
 
     def _state(self, p: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -9,6 +9,8 @@ order of float sums; any other model, optimizer or loss goes through autograd as
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Callable
 
 import torch
@@ -20,6 +22,20 @@ from collabsheet.engine.optim.rowwise import RowAdam, RowGrad, row_slots
 from collabsheet.engine.train.data import Split
 
 Tensor = torch.Tensor
+_POOL: list[ThreadPoolExecutor] = []  # one pool for every run, made at the first that wants it
+
+
+def cpu_workers() -> int:
+    """Threads a row-wise batch is split over on the CPU: 2 where there are 2 cores or more (bench/scale.py)."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def _pool(workers: int) -> Executor | None:
+    if workers <= 1:
+        return None
+    if not _POOL or _POOL[0]._max_workers < workers:  # noqa: SLF001 - the size it was made with
+        _POOL[:] = [ThreadPoolExecutor(workers, thread_name_prefix="collabsheet-rows")]
+    return _POOL[0]
 
 
 def row_step(model: nn.Module, opt: torch.optim.Optimizer, loss: Callable) -> DotBiasStep | None:
@@ -30,14 +46,21 @@ def row_step(model: nn.Module, opt: torch.optim.Optimizer, loss: Callable) -> Do
     owned = {p for group in opt.param_groups for p in group["params"]}
     if not all(t.sparse and t.weight in owned for t in tables) or len(owned) != len(tables):
         return None
-    return DotBiasStep(model, opt)
+    return DotBiasStep(model, opt, cpu_workers() if model.u.weight.device.type == "cpu" else 1)
 
 
 class DotBiasStep:
-    """EmbeddingDotBias's MSE, gradient and RowAdam update for one batch, in plain tensor operations."""
+    """EmbeddingDotBias's MSE, gradient and RowAdam update for one batch, in plain tensor operations.
 
-    def __init__(self, model: EmbeddingDotBias, opt: RowAdam):
-        self.model, self.opt = model, opt
+    On the CPU with `workers` > 1 the users' and the movies' sums run side by side, and so do the parts of
+    the rows' update: Python threads, each a long run of torch operations (which let go of Python's lock),
+    meeting twice a batch. torch's own threads would meet at every operation, and on a busy machine each
+    meeting waits for a descheduled thread; these results are the same whatever the number of workers.
+    """
+
+    def __init__(self, model: EmbeddingDotBias, opt: RowAdam, workers: int = 1):
+        self.model, self.opt, self.workers = model, opt, workers
+        self.pool = _pool(workers)
 
     def __call__(self, split: Split, idx: Tensor) -> Tensor:
         """Train on the ratings of `split` at `idx`; the batch's loss (the MSE before the update)."""
@@ -47,7 +70,7 @@ class DotBiasStep:
             idx = idx.sort().values
         users, movies, ratings = (x.index_select(0, idx) for x in (split.users, split.movies, split.ratings))
         loss, grads = self.gradients(users, movies, ratings)
-        self.opt.step_rows(grads)
+        self.opt.step_rows(grads, self.pool, self.workers)
         return loss
 
     @torch.no_grad()
@@ -70,10 +93,13 @@ class DotBiasStep:
         d_raw = err.mul_(2 / len(err))  # d MSE / d prediction
         if slope is not None:
             d_raw.mul_(slope)
-        return loss, [*_side(mod.u.weight, mod.ub.weight, users, m, d_raw),
-                      *_side(mod.m.weight, mod.mb.weight, movies, u, d_raw)]
+        movie_side = (mod.m.weight, mod.mb.weight, movies, u, d_raw)
+        later = self.pool.submit(_side, *movie_side) if self.pool is not None else None
+        user_grads = _side(mod.u.weight, mod.ub.weight, users, m, d_raw)
+        return loss, [*user_grads, *(later.result() if later is not None else _side(*movie_side))]
 
 
+@torch.no_grad()  # grad mode is per thread: a pool's thread needs its own
 def _side(factors: Tensor, bias: Tensor, index: Tensor, other: Tensor, d_raw: Tensor) -> tuple[RowGrad, RowGrad]:
     """Row gradients of one side's factors (d_raw · the other side's factors) and biases (d_raw), summed per row."""
     n = len(index)
