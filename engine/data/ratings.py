@@ -290,20 +290,23 @@ def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame
     except ImportError:
         return None
     names = [f"f{c}" for c in lay.cols]
+    # the types asked for, not inferred: no second look at each block, and a text id or rating fails the read
+    types = dict(zip(names, (pa.int64(), pa.int64(), pa.float64())))
     try:
         with _opened(source, progress) as f:
             table = pacsv.read_csv(
                 f, read_options=pacsv.ReadOptions(skip_rows=lay.first_row,
                                                   autogenerate_column_names=True),
                 parse_options=pacsv.ParseOptions(delimiter=lay.sep, ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(include_columns=names, strings_can_be_null=False))
+                convert_options=pacsv.ConvertOptions(include_columns=names, column_types=types,
+                                                     strings_can_be_null=False))
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError):
-        return None
+        return None  # text ids or ratings, ragged lines, bad bytes: the careful path says where
     columns = [table.column(n) for n in names]
-    if any(c.null_count for c in columns) or not all(pa.types.is_integer(c.type) for c in columns[:2]) \
-            or not (pa.types.is_integer(columns[2].type) or pa.types.is_floating(columns[2].type)):
-        return None  # blank lines, missing fields, text ids or ratings: the careful path says where
-    return pd.DataFrame({role: c.combine_chunks().to_numpy() for role, c in zip(_ROLES, columns)}, copy=False)
+    if any(c.null_count for c in columns):
+        return None  # blank lines or missing fields: the careful path names the line
+    # one copy of each column out of pyarrow's blocks, straight into the array pandas then holds
+    return pd.DataFrame({role: c.to_numpy() for role, c in zip(_ROLES, columns)}, copy=False)
 
 
 def _read_table(source: Source, lay: _Layout, progress: Progress = None) -> pd.DataFrame:
@@ -359,9 +362,9 @@ def _clean_parsed(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
     """_clean for what pyarrow read: no blank lines nor missing fields (it checked), integer ids, numeric ratings;
     only the ratings' range is left to check, and _clean names the line when one is out of it."""
     rating = raw["rating"].to_numpy(np.float64)
-    with np.errstate(invalid="ignore"):
-        if not (np.isfinite(rating).all() and (np.abs(rating) <= MAX_RATING).all()):
-            return _clean(label, raw, lay)
+    lo, hi = (float(rating.min()), float(rating.max())) if len(rating) else (0.0, 0.0)  # NaN if any is NaN
+    if not (np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) <= MAX_RATING):  # two passes, no temporaries
+        return _clean(label, raw, lay)
     return pd.DataFrame({"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}, copy=False)
 
 
@@ -406,13 +409,20 @@ def _pair_keys(frame: pd.DataFrame) -> np.ndarray:
     return codes[0].astype(np.int64) * (int(codes[1].max()) + 1) + codes[1]
 
 
+_BLOCK = 1 << 18  # rows checked at a time: the check's temporaries stay in the CPU's cache
+
+
 def _strictly_sorted(frame: pd.DataFrame) -> bool:
     """Whether integer ids come sorted by user, then item, each pair once: MovieLens's own files (no duplicates)."""
     users, items = frame["user"].to_numpy(), frame["item"].to_numpy()
     if len(users) < 2 or users.dtype != np.int64 or items.dtype != np.int64:
         return False
-    du, di = np.diff(users), np.diff(items)
-    return bool(((du > 0) | ((du == 0) & (di > 0))).all())
+    for at in range(0, len(users) - 1, _BLOCK):
+        s = slice(at, at + _BLOCK)  # one row past the block: each pair of neighbours is checked once
+        du, di = np.diff(users[s]), np.diff(items[s])
+        if not ((du > 0) | ((du == 0) & (di > 0))).all():
+            return False
+    return True
 
 
 def _average_duplicates(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
