@@ -17,6 +17,6 @@ fi
 export PYTHONPATH="$PWD:${PYTHONPATH:-}" COLLABSHEET_CACHE="$PWD/.data" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 python3 -m pytest -q -p no:cacheprovider tests/test_sheet.py tests/test_kernel.py tests/test_optim.py tests/test_race.py \
-  tests/test_train_fit.py 2>&1 | tee "$out/tests.txt" || true
+  tests/test_train_fit.py tests/test_train_rowstep.py tests/test_train_scale.py 2>&1 | tee "$out/tests.txt" || true
 python3 bench/sheet.py --device cuda 2>&1 | tee "$out/bench_cuda.txt"
 python3 bench/train.py --device cuda --skip-surprise 2>&1 | tee "$out/train_cuda.txt"  # ratings/s at 25M scale

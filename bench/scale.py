@@ -5,8 +5,10 @@ For each size it writes a CSV shaped like that MovieLens (Zipf-like users and mo
 halves, a rank-8 taste model plus noise), then in a fresh process (so peak memory is that size's own):
 loads it with collabsheet's loader and with pandas' default read_csv, trains `fast` on a seeded 80/20
 split, and trains a plain reference (torch nn.Embedding(sparse=True) + torch.optim.SparseAdam, dot +
-bias, same k and batch). Rates are ratings per second of wall-clock time and per CPU second
-(time.process_time): on a shared machine the second says more about the code, the first about the wait.
+bias, same k and batch). Then each loader once more, alone in a fresh process, taking turns: a first
+load pays for touching fresh memory. Rates are ratings per second of wall-clock time and per CPU second
+(time.process_time, every thread of the process): on a shared machine the second says more about the code,
+the first about the wait; the load average is printed beside each size.
 """
 from __future__ import annotations
 
@@ -104,7 +106,8 @@ def surprise_svd(data, out: dict) -> None:
     out["svd_peak_gib"] = peak_gib()
 
 
-def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = True) -> dict:
+def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = True,
+        workers: int | None = None) -> dict:
     """Load, train fast and the reference on one CSV; the figures as a dict."""
     import pandas as pd
     import torch
@@ -118,7 +121,10 @@ def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = Tr
 
     if threads:
         torch.set_num_threads(threads)
-    out: dict = {}
+    if workers:  # fast's Python threads per batch (engine.train.rowstep), instead of one per core up to 2
+        import collabsheet.engine.train.rowstep as rowstep
+        rowstep.cpu_workers = lambda: workers
+    out: dict = {"load_before": os.getloadavg()[0]}
     t, c = time.perf_counter(), time.process_time()
     frame = pd.read_csv(path)
     out["pandas_load_s"], out["pandas_load_cpu"] = time.perf_counter() - t, time.process_time() - c
@@ -139,6 +145,7 @@ def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = Tr
     out["fast_rate"] = recipe.epochs * len(data.train) / run.history.seconds
     out["fast_rate_cpu"] = recipe.epochs * len(data.train) / out["fast_cpu"]
     out["fast_peak_gib"] = peak_gib()
+    out["load_fast"] = os.getloadavg()[0]  # the last minute's load average as fast ends
     del run
 
     # the reference: what a torch user writes first for sparse embeddings
@@ -181,19 +188,52 @@ def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = Tr
     return out
 
 
+def fresh_load(path: Path, loader: str) -> dict:
+    """One load of the CSV in this (fresh) process: wall and CPU seconds, by collabsheet or by pandas' read_csv."""
+    import pandas as pd
+
+    from collabsheet.engine.data.ratings import load_ratings
+
+    t, c = time.perf_counter(), time.process_time()
+    if loader == "pandas":
+        pd.read_csv(path)
+    else:
+        load_ratings(path)
+    return {"s": time.perf_counter() - t, "cpu": time.process_time() - c}
+
+
+def fresh_loads(path: Path, rounds: int = 2) -> dict:
+    """Each loader's first load in a fresh process, taking turns (collabsheet, pandas, …): the runs' figures."""
+    runs: dict = {"collabsheet": [], "pandas": []}
+    for _ in range(rounds):
+        for loader in runs:
+            done = subprocess.run([sys.executable, __file__, "--load", str(path), "--loader", loader],
+                                  capture_output=True, text=True, check=True)
+            runs[loader].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return runs
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1M,10M", help="comma-separated of " + ", ".join(SIZES) + " (default 1M,10M)")
     p.add_argument("--epochs", type=int, default=None, help="fast's epochs (default: the recipe's)")
     p.add_argument("--keep", metavar="DIR", help="keep the CSVs here (and reuse them)")
     p.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's choice)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="fast's Python threads per batch on the CPU (default: 2 on 2 cores or more)")
     p.add_argument("--surprise-up-to", default="10M", metavar="SIZE",
                    help="run scikit-surprise's SVD up to this size (default 10M: at 25M it needs ~12 GiB)")
     p.add_argument("--no-surprise", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--no-fresh-loads", action="store_true", help="skip timing each loader alone in a fresh process")
     p.add_argument("--one", metavar="CSV", help=argparse.SUPPRESS)  # the child process: one size, JSON out
+    p.add_argument("--load", metavar="CSV", help=argparse.SUPPRESS)  # the child process: one load, JSON out
+    p.add_argument("--loader", default="collabsheet", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.load:
+        print(json.dumps(fresh_load(Path(args.load), args.loader)))
+        return
     if args.one:
-        print(json.dumps(one(Path(args.one), args.epochs, args.threads, not args.no_surprise)))
+        print(json.dumps(one(Path(args.one), args.epochs, args.threads, not args.no_surprise, args.workers)))
         return
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     for s in sizes:
@@ -217,6 +257,7 @@ def main() -> None:
                   flush=True)
         cmd = [sys.executable, __file__, "--one", str(path)] + (["--epochs", str(args.epochs)] if args.epochs else []) \
             + (["--threads", str(args.threads)] if args.threads else []) \
+            + (["--workers", str(args.workers)] if args.workers else []) \
             + (["--no-surprise"] if SIZES[s][0] > SIZES.get(args.surprise_up_to, (0,))[0] else [])
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
@@ -225,7 +266,8 @@ def main() -> None:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         rates[s] = r["fast_rate"], r["fast_rate_cpu"]
         print(f"{s:>4} ({r['train']:,} training ratings, {r['users']:,} users × {r['movies']:,} movies, batch "
-              f"{r['bs']:,}, {r['threads']} thread(s))\n"
+              f"{r['bs']:,}, {r['threads']} torch thread(s); load average {r['load_before']:.1f} at the start, "
+              f"{r['load_fast']:.1f} as fast ended)\n"
               f"     load CSV: collabsheet {r['load_s']:.1f} s ({r['load_cpu']:.1f} s CPU) · pandas read_csv "
               f"{r['pandas_load_s']:.1f} s ({r['pandas_load_cpu']:.1f} s CPU)\n"
               f"     fast ({r['epochs']} epochs): {r['fast_rate'] / 1e6:.2f}M ratings/s ({r['fast_rate_cpu'] / 1e6:.2f}M "
@@ -235,6 +277,12 @@ def main() -> None:
         if "svd_rmse" in r:
             print(f"     scikit-surprise SVD (k=50, 10 epochs): {r['svd_rate'] / 1e6:.2f}M ratings/s · {r['svd_s']:.0f} s · "
                   f"RMSE {r['svd_rmse']:.4f} · peak {r['svd_peak_gib']:.2f} GiB", flush=True)
+        if not args.no_fresh_loads:
+            before = os.getloadavg()[0]
+            loads = fresh_loads(path)
+            shown = " · ".join(f"{who} " + ", ".join(f"{x['s']:.1f} s ({x['cpu']:.1f} s CPU)" for x in runs)
+                               for who, runs in loads.items())
+            print(f"     first load in a fresh process, taking turns: {shown} (load average {before:.1f})", flush=True)
     if len(rates) > 1:
         first, last = sizes[0], sizes[-1]
         if first in rates and last in rates:

@@ -127,3 +127,18 @@ def test_rows_are_read_and_written_alike_on_wide_views_bias_columns_and_odd_widt
         new = -got - 1
         put_rows(table, rows, new)
         assert torch.equal(table[rows], new) and table[0, 0] == 0 and table[9, -1] == shape[0] * shape[1] - 1
+
+
+@pytest.mark.numeric
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here (bench/gpu_check.sh runs this on one)")
+def test_the_hand_written_step_on_cuda_is_the_cpus() -> None:
+    runs = []
+    for device in ("cpu", "cuda"):
+        model = _model((0.0, 5.5)).to(device)
+        step = row_step(model, RowAdam(model.parameters(), lr=0.05, weight_decay=0.3), F.mse_loss)
+        for seed in range(4):
+            batch = [x.to(device) for x in _batch(seed)]
+            step(Split(*batch), torch.arange(len(batch[0]), device=device))
+        runs.append([p.detach().cpu() for p in model.parameters()])
+    for a, b in zip(*runs):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)

@@ -156,7 +156,9 @@ def _label(field: str) -> str:
             "movie_factors": "movie factors"}.get(field, field)
 
 
-EPOCH_BATCHES = 256  # fast's cap: bs 1,024 up to 262k training ratings, then larger batches (bench/scale.py)
+EPOCH_BATCHES = 128  # fast's cap: bs 1,024 up to 131k training ratings (ml-100k's 80k), then larger batches:
+# 62,500 at 10M, where 256 batches were 1.14x slower (per CPU second) for 0.0006 less RMSE, and 64 were 1.24x faster
+# for 0.0055 more and moved ml-100k's batch (bench/scale.py)
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("lesson-learner", "dotbias", 50, epochs=3, lr=1e-2, wd=2e-4, optimizer="adam", schedule="sgdr",

@@ -52,10 +52,12 @@ def row_step(model: nn.Module, opt: torch.optim.Optimizer, loss: Callable) -> Do
 class DotBiasStep:
     """EmbeddingDotBias's MSE, gradient and RowAdam update for one batch, in plain tensor operations.
 
-    On the CPU with `workers` > 1 the users' and the movies' sums run side by side, and so do the parts of
-    the rows' update: Python threads, each a long run of torch operations (which let go of Python's lock),
-    meeting twice a batch. torch's own threads would meet at every operation, and on a busy machine each
-    meeting waits for a descheduled thread; these results are the same whatever the number of workers.
+    On the CPU with `workers` > 1 each phase of a batch runs in parts side by side (the prediction for each
+    half of the batch, then the users' and the movies' sums, then parts of the rows' update): Python threads,
+    each a long run of torch operations (which let go of Python's lock), meeting three times a batch. torch's
+    own threads would meet at every operation, and on a busy machine each meeting waits for a descheduled
+    thread. Parts are cut at multiples of 64 entries, so each element meets the same vector or scalar code
+    as in one part: the numbers are the same whatever the number of workers.
     """
 
     def __init__(self, model: EmbeddingDotBias, opt: RowAdam, workers: int = 1):
@@ -64,57 +66,74 @@ class DotBiasStep:
 
     def __call__(self, split: Split, idx: Tensor) -> Tensor:
         """Train on the ratings of `split` at `idx`; the batch's loss (the MSE before the update)."""
-        if idx.device.type == "cpu":
-            # in file order: MovieLens files list each user's ratings together, so the batch's users come
-            # grouped (summed by embedding_bag, no scatter), and the reads below walk memory forwards
-            idx = idx.sort().values
-        users, movies, ratings = (x.index_select(0, idx) for x in (split.users, split.movies, split.ratings))
-        loss, grads = self.gradients(users, movies, ratings)
+        loss, grads = self._gradients(split, idx)
         self.opt.step_rows(grads, self.pool, self.workers)
         return loss
 
-    @torch.no_grad()
     def gradients(self, users: Tensor, movies: Tensor, ratings: Tensor) -> tuple[Tensor, list[RowGrad]]:
         """The batch's MSE and its gradient, as summed row gradients of the four tables."""
-        mod = self.model
-        u, m = mod.u.weight.index_select(0, users), mod.m.weight.index_select(0, movies)
+        return self._gradients(Split(users, movies, ratings), torch.arange(len(users), device=users.device))
+
+    def _gradients(self, split: Split, idx: Tensor) -> tuple[Tensor, list[RowGrad]]:
+        mod, n = self.model, len(idx)
+        batch = _Batch(n, mod.u.weight, split.users)
+        cut = n // 2 // 64 * 64 if self.pool is not None else 0
+        later = self.pool.submit(self._predict, split, idx, batch, cut, n) if cut else None
+        self._predict(split, idx, batch, 0, cut or n)
+        if later is not None:
+            later.result()
+        loss = batch.squares.sum() / n
+        movie_side = (mod.m.weight, mod.mb.weight, batch.movies, batch.u, batch.d_raw)
+        later = self.pool.submit(_side, *movie_side) if self.pool is not None else None
+        user_grads = _side(mod.u.weight, mod.ub.weight, batch.users, batch.m, batch.d_raw)
+        return loss, [*user_grads, *(later.result() if later is not None else _side(*movie_side))]
+
+    @torch.no_grad()  # grad mode is per thread: a pool's thread needs its own
+    def _predict(self, split: Split, idx: Tensor, batch: _Batch, start: int, stop: int) -> None:
+        """The entries start:stop of the batch: their rows, predictions' errors and d MSE / d raw prediction."""
+        mod, at = self.model, slice(start, stop)
+        users, movies, u, m = batch.users[at], batch.movies[at], batch.u[at], batch.m[at]
+        torch.index_select(split.users, 0, idx[at], out=users)
+        torch.index_select(split.movies, 0, idx[at], out=movies)
+        target = split.ratings.index_select(0, idx[at]).to(u.dtype)
+        torch.index_select(mod.u.weight, 0, users, out=u)
+        torch.index_select(mod.m.weight, 0, movies, out=m)
         raw = (u * m).sum(1).add_(mod.ub.weight.view(-1).index_select(0, users))
         raw.add_(mod.mb.weight.view(-1).index_select(0, movies))
-        target = ratings.to(raw.dtype)
         if mod.y_range is None:
-            err = raw - target
+            err = raw.sub_(target)
             slope = None
         else:
             lo, hi = mod.y_range
             s = torch.sigmoid(raw)
             err = s * (hi - lo) + (lo - target)  # lo + (hi − lo)·σ(raw) − rating
             slope = s.mul_(s.neg().add_(1)).mul_(hi - lo)  # d prediction / d raw = (hi − lo)·σ·(1 − σ)
-        loss = err.square().mean()
-        d_raw = err.mul_(2 / len(err))  # d MSE / d prediction
+        batch.squares[0 if start == 0 else 1] = err.square().sum()
+        d_raw = torch.mul(err, 2 / batch.n, out=batch.d_raw[at])  # d MSE / d prediction
         if slope is not None:
             d_raw.mul_(slope)
-        movie_side = (mod.m.weight, mod.mb.weight, movies, u, d_raw)
-        later = self.pool.submit(_side, *movie_side) if self.pool is not None else None
-        user_grads = _side(mod.u.weight, mod.ub.weight, users, m, d_raw)
-        return loss, [*user_grads, *(later.result() if later is not None else _side(*movie_side))]
+
+
+class _Batch:
+    """A batch's entries as the parts of a step fill them in: rows, gathered factors, d MSE / d raw, squared errors."""
+
+    def __init__(self, n: int, factors: Tensor, index: Tensor):
+        self.n = n
+        self.users = torch.empty(n, dtype=index.dtype, device=index.device)
+        self.movies = torch.empty(n, dtype=index.dtype, device=index.device)
+        self.u = torch.empty((n, factors.shape[1]), dtype=factors.dtype, device=factors.device)
+        self.m = torch.empty((n, factors.shape[1]), dtype=factors.dtype, device=factors.device)
+        self.d_raw = torch.empty(n, dtype=factors.dtype, device=factors.device)
+        self.squares = torch.zeros(2, dtype=factors.dtype, device=factors.device)  # each part's sum of squared errors
 
 
 @torch.no_grad()  # grad mode is per thread: a pool's thread needs its own
 def _side(factors: Tensor, bias: Tensor, index: Tensor, other: Tensor, d_raw: Tensor) -> tuple[RowGrad, RowGrad]:
     """Row gradients of one side's factors (d_raw · the other side's factors) and biases (d_raw), summed per row."""
+    rows, at, uses = row_slots(index, factors.shape[0], factors.dtype)
+    grad = torch.zeros((len(rows), factors.shape[1]), dtype=factors.dtype, device=factors.device)
+    grad.index_add_(0, at, other.mul_(d_raw.unsqueeze(1)))  # `other` is this batch's own gathered copy
+    bias_grad = torch.zeros((len(rows), 1), dtype=bias.dtype, device=bias.device)
+    bias_grad.view(-1).index_add_(0, at, d_raw)
     n = len(index)
-    if index.device.type == "cpu" and n > 1 and bool((index[1:] >= index[:-1]).all()):
-        # grouped rows (users in file order): each row's sum is one bag of consecutive entries
-        rows, counts = torch.unique_consecutive(index, return_counts=True)
-        starts = counts.cumsum(0).sub_(counts)
-        grad = F.embedding_bag(torch.arange(n, device=index.device), other, starts, mode="sum",
-                               per_sample_weights=d_raw)
-        bias_grad = F.embedding_bag(torch.arange(n, device=index.device), d_raw.unsqueeze(1), starts, mode="sum")
-        uses = counts.to(factors.dtype)
-    else:
-        rows, at, uses = row_slots(index, factors.shape[0], factors.dtype)
-        grad = torch.zeros((len(rows), factors.shape[1]), dtype=factors.dtype, device=factors.device)
-        grad.index_add_(0, at, other.mul_(d_raw.unsqueeze(1)))  # `other` is this batch's own gathered copy
-        bias_grad = torch.zeros((len(rows), 1), dtype=bias.dtype, device=bias.device)
-        bias_grad.view(-1).index_add_(0, at, d_raw)
     return RowGrad(factors, rows, grad, uses, n), RowGrad(bias, rows, bias_grad, uses, n)
