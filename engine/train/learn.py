@@ -44,10 +44,10 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     if resume and checkpoint is None:
         raise ValueError("resuming needs the checkpoint to resume from")
     gpus = [data.device] if data.device.type == "cuda" else []
-    # Row-wise updates run on one CPU thread: their many short gathers and scatters each wait for every
-    # OpenMP thread, and on a shared machine a descheduled thread makes each wait a time slice. At 10M a
-    # second thread gave 1.3–1.5M ratings/s against 0.8–0.9M on a quiet moment, but 0.01–0.2M under others'
-    # load (one thread: 0.5–0.8M); a steady pace is worth more than the best case (bench/scale.py --threads).
+    # Row-wise updates run torch on one CPU thread: their many short gathers and scatters would each wait for
+    # every OpenMP thread, and on a shared machine a descheduled thread makes each wait a time slice (at 10M, two
+    # torch threads gave 0.16–0.19M ratings/s per CPU second under others' load, one 1.8–2.0M). fast's batches
+    # use a second core through engine.train.rowstep's own threads instead, which meet three times a batch.
     work = 0 if recipe.sparse else bs * recipe.factors
     with torch.random.fork_rng(devices=gpus), threads_for(data.device, work):
         torch.manual_seed(seed)  # the weights and the dropout masks, without touching the caller's random state

@@ -22,7 +22,7 @@ from collabsheet.engine.optim.rowwise import RowAdam, RowGrad, row_slots
 from collabsheet.engine.train.data import Split
 
 Tensor = torch.Tensor
-_POOL: list[ThreadPoolExecutor] = []  # one pool for every run, made at the first that wants it
+_POOLS: dict[int, ThreadPoolExecutor] = {}  # by size: one pool for every run, made at the first that wants it
 
 
 def cpu_workers() -> int:
@@ -33,9 +33,9 @@ def cpu_workers() -> int:
 def _pool(workers: int) -> Executor | None:
     if workers <= 1:
         return None
-    if not _POOL or _POOL[0]._max_workers < workers:  # noqa: SLF001 - the size it was made with
-        _POOL[:] = [ThreadPoolExecutor(workers, thread_name_prefix="collabsheet-rows")]
-    return _POOL[0]
+    if workers not in _POOLS:
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="collabsheet-rows")
+    return _POOLS[workers]
 
 
 def row_step(model: nn.Module, opt: torch.optim.Optimizer, loss: Callable) -> DotBiasStep | None:
