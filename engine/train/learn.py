@@ -45,7 +45,7 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
         raise ValueError("resuming needs the checkpoint to resume from")
     gpus = [data.device] if data.device.type == "cuda" else []
     # Row-wise updates run torch on one CPU thread: their many short gathers and scatters would each wait for
-    # every OpenMP thread, and on a shared machine a descheduled thread makes each wait a time slice (at 10M, two
+    # every OpenMP thread, and on a shared machine a descheduled thread makes each wait a time slice (fast at 10M: two
     # torch threads gave 0.16–0.19M ratings/s per CPU second under others' load, one 1.8–2.0M). fast's batches
     # use a second core through engine.train.rowstep's own threads instead, which meet three times a batch.
     work = 0 if recipe.sparse else bs * recipe.factors
