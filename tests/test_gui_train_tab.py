@@ -280,6 +280,27 @@ def test_switching_tabs_keeps_the_sheet_working(window, tab, qtbot):
     assert window.train.results is not None  # the Training tab kept what it showed
 
 
+def test_the_sheet_plays_while_the_training_tab_trains(window, tab, qtbot):
+    """Each tab's runner has its own worker thread: a long training run does not hold the sheet's Play back."""
+    pick(tab, "lesson-learner")  # bs 64 over all of MovieLens: many seconds unless stopped
+    qtbot.mouseClick(button(tab, "train"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: tab.state == TRAINING, timeout=WAIT_MS)
+    sheet = window.sheet
+    window.tabs.setCurrentWidget(sheet)
+    step = sheet.snapshot.step
+    window.actions["play"].setChecked(True)  # as the Play button does
+    try:
+        qtbot.waitUntil(lambda: sheet.snapshot.step >= step + 50, timeout=WAIT_MS)
+        assert tab.state == TRAINING  # the sheet stepped while the training ran, not after it
+        assert sheet.state == RunState.PLAYING and window.actions["stop"].isEnabled()
+    finally:
+        window.actions["stop"].trigger()
+        with qtbot.waitSignal(tab.engine.stopped, timeout=WAIT_MS):
+            tab.engine.stop()
+    qtbot.waitUntil(lambda: sheet.state == IDLE and tab.state == IDLE, timeout=WAIT_MS)
+    window.tabs.setCurrentWidget(tab)
+
+
 def test_the_gui_thread_runs_no_torch_code_while_training(tab, qtbot):
     """Training, its curves and its analyses come from the worker: the GUI thread never calls into torch."""
     ran = set()
