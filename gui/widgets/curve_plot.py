@@ -12,6 +12,7 @@ COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 1
           (227, 119, 194), (23, 190, 207))  # one per series, in turn, so two runs of one optimizer differ too
 PLAIN_COLOR = (30, 30, 30)  # dashed and marker-only series
 INSET_HEIGHT = 110  # pixels of a plot for another x axis (a solve's iterations)
+EMPTY_RANGE = (0.0, 1.0)  # x, and y (on a log axis: 1 to 10), of a plot with no curve
 CROWDED = 3  # a log axis labels only the 1-2-3-5 ticks of a level with more ticks than this (0.6 … 0.9 would overlap)
 
 
@@ -109,7 +110,10 @@ class QCurvePlot(QWidget):
             trace.item.getViewBox().removeItem(trace.item)
         for plot in (self.plot, *self.insets.values()):
             plot.getPlotItem().legend.clear()
-            plot.enableAutoRange()  # a new run starts with fresh ranges, not the old run's
+            # An empty plot keeps whatever range it last had (a diverged run's 1e-20 … 1e92 after Reset): it gets a
+            # plain one, and the next run's points choose their own.
+            plot.setRange(xRange=EMPTY_RANGE, yRange=EMPTY_RANGE, padding=0)
+            plot.enableAutoRange()
         for inset in self.insets.values():
             inset.hide()
         self.traces.clear()
