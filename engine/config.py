@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from collabsheet.engine.models.factorization import SQUASH_RANGES
 from collabsheet.engine.optimizers import SHEET, labels, names, readers
 
 OPTIMIZERS = names(SHEET)  # the sheet's rules (engine.optimizers says what each computes)
@@ -40,12 +41,15 @@ class SheetConfig:
     k: int = 5  # latent factors per user and per movie (the lesson uses 5)
     biases: bool = False  # add a bias per user and per movie
     squash: bool = False  # squash predictions into the rating range with a sigmoid (the lesson's y_range)
+    squash_range: str = "data"  # which range: the data's (min, max) as the lesson, or "headroom" (0 … max + 10%)
     seed: int = 42  # seed of the random initial factors
     init: float = 1.0  # factors start uniform in [0, init), like the workbook's =RAND()
 
     def __post_init__(self) -> None:
         if not MIN_K <= self.k <= MAX_K:
             raise ValueError(f"factors k must be between {MIN_K} and {MAX_K}, got {self.k}")
+        if self.squash_range not in SQUASH_RANGES:
+            raise ValueError(f"unknown sigmoid range {self.squash_range!r}; choose one of {', '.join(SQUASH_RANGES)}")
 
 
 @dataclass(frozen=True)

@@ -205,10 +205,14 @@ def test_reset_is_seeded_and_y_range_fits_the_scale(grid15) -> None:
     np.testing.assert_array_equal(a.theta.numpy(), b.theta.numpy())
     a.reset(6)
     assert not np.array_equal(a.theta.numpy(), b.theta.numpy()) and a.config.seed == 6
-    assert y_range(0.5, 5.0) == (0.0, 5.5)
-    assert y_range(1.0, 10.0) == (0.0, 11.0)
+    assert y_range(0.5, 5.0) == (0.5, 5.0) and y_range(1.0, 10.0, "data") == (1.0, 10.0)  # the lesson's (min, max)
+    assert y_range(0.5, 5.0, "headroom") == (0.0, 5.5)
+    assert y_range(1.0, 10.0, "headroom") == (0.0, 11.0)
+    assert Sheet(grid15, SheetConfig(squash=True), device="cpu").model.squash_range == (1.0, 5.0)  # MovieLens's 1–5
     with pytest.raises(ValueError, match="factors k"):
         SheetConfig(k=0)
+    with pytest.raises(ValueError, match="unknown sigmoid range 'wide'; choose one of data, headroom"):
+        SheetConfig(squash=True, squash_range="wide")
 
 
 def test_asking_for_cuda_without_one_is_a_clear_error(grid15) -> None:

@@ -63,7 +63,8 @@ def sheet_of(args: argparse.Namespace) -> Sheet:
     """The sheet the model options describe, over the command's ratings; prints what it is."""
     ratings = ratings_of(args)
     grid = top_crosstab(ratings, args.top)
-    config = SheetConfig(k=args.factors, biases=args.biases, squash=args.squash, seed=args.seed)
+    config = SheetConfig(k=args.factors, biases=args.biases, squash=args.squash, squash_range=args.squash_range,
+                         seed=args.seed)
     sheet = Sheet(grid, config, device=args.device)
     say(f"{ratings.name} · {sheet.n_users}×{sheet.n_items} sheet, k={sheet.config.k} · {device_label(sheet.device)}")
     return sheet

@@ -357,7 +357,7 @@ class Sheet:
             params={b: params.get(b) for b in BLOCKS}, grads={b: grads.get(b) for b in BLOCKS},
             optimizer_state=state, rmse=math.sqrt(mse), sse=mse * model.count, count=model.count,
             step=self.steps, settings=self.settings, k=config.k, biases=config.biases,
-            squash=config.squash, y_range=model.squash_range,
+            squash=config.squash, y_range=model.squash_range, squash_range=config.squash_range,
             seed=config.seed, diverged=self.diverged, device=str(self.device),
             user_ids=grid.user_ids, item_ids=grid.item_ids, titles=grid.titles, dataset=grid.name,
             holdout=self.holdout.copy(), holdout_ratings=np.where(self.holdout, self.ratings, np.nan),
