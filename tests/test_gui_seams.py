@@ -140,6 +140,9 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     solve_button = tab.controls.play_button.parentWidget().findChildren(type(tab.controls.play_button))
     where = {b.text(): b.mapTo(window, b.rect().topLeft()) for b in solve_button if b.text() in ("Solve", "Reset")}
     sheet_at = tab.view.mapTo(window, tab.view.rect().topLeft())
+    slot = tab.coach_bar.parentWidget()
+    assert tab.coach_bar.isHidden() and slot.quiet.isVisible()  # the kept room says what the coach watches
+    assert "speaks here when a run diverges, oscillates, stalls" in slot.quiet.text()
     tab.actions["play"].setChecked(True)
     qtbot.waitUntil(lambda: tab.actions["play"].text() == "Pause", timeout=WAIT_MS)
     qtbot.wait(50)  # the layout settles in the event loop
@@ -151,6 +154,9 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.coach_bar.isVisible(), timeout=WAIT_MS)
     qtbot.wait(50)
     assert tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
+    assert not slot.quiet.isVisible()  # the coach's verdict covers it
+    tab.coach_bar.dismiss()
+    assert slot.quiet.isVisible() and tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
 
 
 def test_the_training_tab_status_bar_speaks_of_its_own_data(qtbot, window, tmp_path):

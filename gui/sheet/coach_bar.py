@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
 
 if TYPE_CHECKING:
     from collabsheet.engine.sheet.coach import Diagnosis
 
 STYLES = {"diverging": "#f8d7d5", "oscillating": "#fde9c8", "stalled": "#fdf6c3", "converged": "#dcefdc"}
 TITLES = {"diverging": "Diverging", "oscillating": "Oscillating", "stalled": "Stalled", "converged": "Converged"}
+QUIET = ("The coach watches the loss and speaks here when a run diverges, oscillates, stalls or converges, "
+         "with fixes to try.")
 
 
 class QFixButton(QPushButton):
@@ -107,3 +110,29 @@ class QCoachBar(QFrame):
         if self.diagnosis is not None:
             self._dismissed = self._key(self.diagnosis)
         self.hide()
+
+
+class QCoachSlot(QWidget):
+    """The coach bar's fixed room above the sheet: the bar when the coach speaks, a quiet line on what it watches
+    otherwise (the room is kept so the sheet never moves under the mouse; left blank it looked like a gap)."""
+
+    def __init__(self, bar: QCoachBar, parent=None) -> None:
+        super().__init__(parent)
+        self.bar = bar
+        self.quiet = QLabel(QUIET)
+        self.quiet.setWordWrap(True)
+        self.quiet.setStyleSheet("color: #888; font-style: italic; padding-left: 8px")
+        self.quiet.setMinimumWidth(1)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.quiet, 0, 0)
+        grid.addWidget(bar, 0, 0)  # the same cell: the bar covers the quiet line while it is shown
+        self.setFixedHeight(bar.height())
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        bar.installEventFilter(self)
+        self.quiet.setVisible(bar.isHidden())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.bar and event.type() in (QEvent.Show, QEvent.Hide):
+            self.quiet.setVisible(event.type() == QEvent.Hide)
+        return False

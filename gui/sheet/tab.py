@@ -20,7 +20,7 @@ from PySide6.QtGui import QKeySequence, QUndoStack
 from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QTabWidget, QWidget
 
 from collabsheet.engine.config import DEFAULT_TOP, RunState
-from collabsheet.gui.sheet.coach_bar import QCoachBar
+from collabsheet.gui.sheet.coach_bar import QCoachBar, QCoachSlot
 from collabsheet.gui.sheet.cell_text import loss_text
 from collabsheet.gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
 from collabsheet.gui.sheet.controls import QControls
@@ -144,7 +144,7 @@ class QSheetTab(Wires, SheetEdits, SheetFiles, SheetBeyondLesson, QWidget):
     def _build_layout(self) -> None:
         self.stack = QStackedWidget()
         self.stack.addWidget(self.loading)
-        self.stack.addWidget(column(self.legend, self.coach_bar, self.view, self.timeline_bar, grow=2))
+        self.stack.addWidget(column(self.legend, QCoachSlot(self.coach_bar), self.view, self.timeline_bar, grow=2))
         placeholder = QLabel("the loss curve appears with the sheet")
         placeholder.setAlignment(Qt.AlignCenter)
         self._loss_box = titled("Loss", placeholder)
