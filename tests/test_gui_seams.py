@@ -1,6 +1,7 @@
 """The window at its seams (issue 20): after a new file, an edit, a seek, the views agree with the engine's frame."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -109,6 +110,9 @@ def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_shee
     branch_off(0.03)
     texts = [bar.itemText(i) for i in range(bar.count())]
     assert texts[0].startswith("branch 1:") and texts[1].startswith("branch 2:") and "from branch 1 " in texts[1]
+    tab.engine.step(2)  # the new branch's steps get their own line in the loss plot, named as the picker names it
+    qtbot.waitUntil(lambda: any(label.endswith("branch 2") for label in tab.losses.plot.labels()), timeout=WAIT_MS)
+    assert not any("branch 3" in label or "branch 4" in label for label in tab.losses.plot.labels())
     tab.engine.rewind(2, OptimizerSettings("sgd", lr=0.01))
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Back at step 2"), timeout=WAIT_MS)
     tab.engine.step(1)
@@ -192,3 +196,30 @@ def test_a_solve_that_leaves_huge_factors_suggests_weight_decay(qtbot, window):
     qtbot.waitUntil(lambda: tab.snapshot.params["item_factors"][0, 0] == -113.0, timeout=WAIT_MS)
     tab._solved(result)
     assert "Factors reached 113" in said[-1] and "weight decay" in said[-1]
+
+
+def test_a_few_steps_after_a_long_run_are_drawn(qtbot, window):
+    """Three steps at lr 100 under the sigmoid after 6,000 steps were in the legend and nowhere on the plot: pyqtgraph's
+    auto downsampling took its factor from the whole view's width and thinned the short series to no points."""
+    from collabsheet.engine.config import OptimizerSettings
+
+    tab = window.sheet
+    tab.controls.squash.setChecked(True)
+    qtbot.waitUntil(lambda: tab.snapshot.squash and tab.state == "idle", timeout=WAIT_MS)
+    start = tab.snapshot.step
+    tab.engine.set_optimizer(OptimizerSettings("momentum", lr=0.01))
+    tab.engine.step(6000)
+    qtbot.waitUntil(lambda: tab.snapshot.step == start + 6000 and tab.state == "idle", timeout=WAIT_MS)
+    tab.engine.set_optimizer(OptimizerSettings("adam", lr=100))
+    tab.engine.step(3)
+    qtbot.waitUntil(lambda: tab.snapshot.step == start + 6003 and tab.state == "idle", timeout=WAIT_MS)
+    plot = (tab.losses.plot if hasattr(tab, "losses") else tab.loss_plot)
+    trace = next(t for t in plot.traces.values() if t.item.name() == "Adam · lr 100")
+    top = np.log10(tab.snapshot.rmse)
+
+    def drawn() -> bool:
+        low_high = trace.item.dataBounds(1)
+        return low_high[1] is not None and abs(low_high[1] - top) < 1e-9
+    qtbot.waitUntil(drawn, timeout=WAIT_MS)
+    tab.controls.squash.setChecked(False)
+    qtbot.waitUntil(lambda: not tab.snapshot.squash and tab.state == "idle", timeout=WAIT_MS)

@@ -152,15 +152,15 @@ class QControls(QWidget):
         self.biases = QCheckBox("biases")
         self.biases.setToolTip("add a bias per user (a column left of the predictions) and per movie (a row under "
                                "the movie factors): prediction = u·m + user bias + movie bias")
-        self.squash = QCheckBox("squash to rating range")
-        self.squash.setToolTip("a sigmoid range: prediction = lo + (hi − lo)·σ(u·m …), lo and hi as the box beside "
+        self.squash = QCheckBox("sigmoid into")
+        self.squash.setToolTip("squash predictions into the rating range with a sigmoid: prediction = lo + (hi − lo)·σ(u·m …), lo and hi as the box beside "
                                "says: the data's (min, max) as the lesson's notebook (the default), or 0 to the top "
                                "rating + 10% (5.5 on MovieLens) as the later course")
         self.squash_range = QComboBox()
-        for text, kind, tip in (("min–max (lesson)", "data", "lo, hi = the lowest and highest rating, as the lesson's "
+        for text, kind, tip in (("min–max", "data", "lo, hi = the lowest and highest rating, as the lesson's "
                                  "notebook: the top and bottom ratings are reached only as the raw prediction grows "
                                  "without bound, so Solve and fold-in may stop with large factors and no minimum"),
-                                ("0 – max+10% (course)", "headroom", "lo = 0, hi = the top rating + 10% (5.5 on "
+                                ("0–max+10%", "headroom", "lo = 0, hi = the top rating + 10% (5.5 on "
                                  "MovieLens), as the later course: every rating is reached at finite factors")):
             self.squash_range.addItem(text, kind)
             self.squash_range.setItemData(self.squash_range.count() - 1, tip, Qt.ToolTipRole)

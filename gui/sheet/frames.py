@@ -50,6 +50,7 @@ class BranchInfo:
     fork: int  # the step it starts at
     end: int  # the step of its head
     label: str  # its first settings ("Adam · lr 0.05", "…" when they changed along it)
+    number: int = 0  # as shown: a run's branches count from 1 (the ids go on across Resets)
 
 
 @dataclass(frozen=True)

@@ -218,7 +218,8 @@ class SheetRunner(Runner):
     def run_label(self) -> str:
         """The legend's name for what the run does now: its settings, and its branch past the first."""
         branch = self.timeline.branch
-        return self.settings_label() + (f" · branch {branch.id}" if branch.parent is not None else "")
+        return self.settings_label() + (f" · branch {self.history.number(branch.id)}" if branch.parent is not None
+                                        else "")
 
     def solve(self) -> SolveResult | None:
         """The engine's solver, reporting progress; stops between chunks when `stop` is set."""

@@ -57,7 +57,6 @@ class QTimelinePlot(QCurvePlot):
         item = plot.plot([], [], pen=pg.mkPen(color, width=THIN, style=Qt.DashLine if held else Qt.SolidLine),
                          name=name)
         item.setClipToView(True)
-        item.setDownsampling(auto=True, method="peak")
         self.color_of[chunk.series], self.widths[chunk.series] = color, 0.0
         if not held:
             item.setCurveClickable(True, width=8)
