@@ -54,7 +54,7 @@ def test_edit_wording_names_the_overflow_and_the_cell(qtbot, window):
     assert tab.model.setData(index, "4")
     qtbot.waitUntil(lambda: tab.snapshot.ratings[0, 0] == 4.0, timeout=WAIT_MS)
     snap = tab.snapshot
-    assert tab.undo.undoText() == f"rating of user {snap.user_ids[0]} for {snap.titles[0]}"
+    assert tab.edits.undo.undoText() == f"rating of user {snap.user_ids[0]} for {snap.titles[0]}"
     assert tab.actions["undo"].text().endswith(snap.titles[0])
 
 
@@ -81,11 +81,11 @@ def test_the_coach_forgets_evidence_from_before_a_change(qtbot, window):
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
     tab.engine.step(600)
     qtbot.waitUntil(lambda: tab.snapshot.step == 600 and tab.state == "idle", timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.diagnosis.kind == "stalled", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.diagnosis.kind == "stalled", timeout=WAIT_MS)
     tab.controls.squash.setChecked(True)
     qtbot.waitUntil(lambda: tab.snapshot.squash, timeout=WAIT_MS)
     idle(qtbot, window)
-    assert tab.diagnosis is None and tab.coach_bar.isHidden()  # nothing yet measured under the sigmoid
+    assert tab.coach.diagnosis is None and tab.coach.bar.isHidden()  # nothing yet measured under the sigmoid
 
 
 def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_sheet_moves(qtbot, window):
@@ -148,7 +148,7 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     idle(qtbot, window)
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
     tab.engine.step(600)
-    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.coach_bar.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.bar.isVisible(), timeout=WAIT_MS)
     qtbot.wait(50)
     assert tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
 
