@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QKeySequence, QUndoCommand, QUndoStack
 
 from collabsheet.gui.sheet.layout import Cell
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QObject
+    from PySide6.QtGui import QAction
 
     from collabsheet.engine.sheet.snapshot import Snapshot
     from collabsheet.gui.sheet.handle import QSheetHandle
@@ -39,6 +40,15 @@ class CellEdits:
         self.host = host
         self.undo = QUndoStack(parent)  # cell edits, undone and redone through the engine
         self.originals: dict[Cell, float | None] = {}  # each edited cell's value before its first edit
+
+    def undo_actions(self, parent: QObject) -> dict[str, QAction]:
+        """Edit ▸ Undo and Redo, named after the edit they undo or redo, with the platform's keys."""
+        actions = {}
+        for name, action, keys in (("undo", self.undo.createUndoAction(parent, "&Undo"), QKeySequence.Undo),
+                                   ("redo", self.undo.createRedoAction(parent, "&Redo"), "Ctrl+Y")):
+            action.setShortcuts([QKeySequence(keys)] + ([QKeySequence("Ctrl+Shift+Z")] if name == "redo" else []))
+            actions[name] = action
+        return actions
 
     def edit(self, block: str, index: tuple, value: float | None) -> None:
         """A typed value: recorded for undo; a rating outside the data's range asks first."""

@@ -57,6 +57,10 @@ class SheetStatus:
                                     if hasattr(preview, "rmse") else "starting the engine…")
         self.context.setText(f"{preview.dataset} · top {n} users × {m} movies · starting the engine…")
 
+    def show_device(self, device: str) -> None:
+        """Where the engine computes."""
+        self.labels["device"].setText(device)
+
     def show_solving(self, rmse: float) -> None:
         """A solve's latest RMSE, while it runs."""
         self.labels["rmse"].setText(f"solving: RMSE {loss_text(rmse)}")

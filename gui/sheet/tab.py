@@ -16,11 +16,10 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QLabel, QMessageBox, QStackedWidget, QTabWidget, QWidget
 
 from collabsheet.engine.config import DEFAULT_TOP, RunState
-from collabsheet.gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions
+from collabsheet.gui.sheet.actions import ACTIONS, LOCAL_KEYS, SHORTCUTS, TIPS, make_actions, set_keys_active
 from collabsheet.gui.sheet.coach_part import CoachPart
 from collabsheet.gui.sheet.controls import QControls
 from collabsheet.gui.sheet.edits_part import CellEdits
@@ -59,8 +58,8 @@ __all__ = ["STATUS", "QSheetTab"]  # STATUS: the status bar's fields, for the wi
 
 
 class QSheetTab(QWidget):
-    """The live sheet over one SheetRunner's handle; its cell edits, files, coach, races and new user are parts it
-    owns, each seeing the tab through a small Protocol of its own."""
+    """The live sheet over one SheetRunner's handle. Its cell edits, files, coach, races, new user, loss curve and
+    status bar are parts it owns as fields, each seeing the tab through a small Protocol of its own."""
 
     message = Signal(str, str)  # title, text: for the window's message box
     notice = Signal(str)  # a success, for the status bar
@@ -82,11 +81,7 @@ class QSheetTab(QWidget):
         self.actions = make_actions(self, ACTIONS, SHORTCUTS)
         self._keys: dict[str, list] = {}  # shortcuts set aside while another tab is shown
         self.edits = CellEdits(self, self)
-        undo = self.edits.undo
-        for name, action, keys in (("undo", undo.createUndoAction(self, "&Undo"), QKeySequence.Undo),
-                                   ("redo", undo.createRedoAction(self, "&Redo"), "Ctrl+Y")):
-            action.setShortcuts([QKeySequence(keys)] + ([QKeySequence("Ctrl+Shift+Z")] if name == "redo" else []))
-            self.actions[name] = action
+        self.actions.update(self.edits.undo_actions(self))
         self.actions["play"].setCheckable(True)
         self.actions["stop"].setEnabled(False)
         for name, tip in TIPS.items():
@@ -168,14 +163,7 @@ class QSheetTab(QWidget):
 
     def set_keys_active(self, on: bool) -> None:
         """The sheet's own keys (run, edit, zoom) work only while this tab is shown; menus keep the actions."""
-        for name in LOCAL_KEYS:
-            action = self.actions[name]
-            if not on and name not in self._keys:
-                self._keys[name] = action.shortcuts()
-            if on and name in self._keys:
-                action.setShortcuts(self._keys.pop(name))
-            elif not on:
-                action.setShortcuts([])
+        set_keys_active(self.actions, LOCAL_KEYS, self._keys, on)
 
     def start(self, path: str | None = None) -> None:
         """Open the first ratings: a file, or MovieLens."""
@@ -210,7 +198,7 @@ class QSheetTab(QWidget):
             self.controls.show_solving(*frame.solving)
             self.status.show_solving(frame.solving[1])
         if frame.device:
-            self.status.labels["device"].setText(frame.device)
+            self.status.show_device(frame.device)
         if frame.explained:
             self._show_explanation(frame.explanation)
         if frame.race is not None:
@@ -240,7 +228,7 @@ class QSheetTab(QWidget):
         if self.onehot is not None and self.onehot.isVisible():
             self.onehot.follow(snap)
         self.frames += 1
-        self._repaint_sheet()
+        self.view.repaint_now()
         self.status.show(snap, self.ratings, self.timeline, running=self.state != IDLE)  # every frame
         if self.state == IDLE or time.perf_counter() - self._texts_at >= TEXT_EVERY_S:
             self._refresh_texts()
@@ -310,14 +298,6 @@ class QSheetTab(QWidget):
         self.status.show_preview(preview)
         self.stack.repaint()  # now: the worker imports torch once this frame is rendered, and then the GUI waits for the GIL
 
-    def _repaint_sheet(self) -> None:
-        """Paint now, while the engine waits (see FrameClock); only right of the ratings if they held."""
-        viewport = self.view.viewport()
-        x = 0 if self.model.ratings_changed else self.view.columnViewportPosition(self.model.layout.factor_col)
-        if x < viewport.width():
-            x = max(x, 0)
-            viewport.repaint(x, 0, viewport.width() - x, viewport.height())
-
     def _refresh_texts(self) -> None:
         """The loss curve: pyqtgraph's axes are costly, so not redrawn at 60 Hz."""
         self._texts_at = time.perf_counter()
@@ -351,8 +331,8 @@ class QSheetTab(QWidget):
             self.say(note, 8000)
 
     def _diverged(self) -> None:
-        self.say("Diverged: the learning rate is too high. Lower it, Reset, or take the coach's fix "
-                                 "above the sheet.", 8000)
+        self.say("Diverged: the learning rate is too high. Lower it, Reset, or take the coach's fix above the sheet.",
+                 8000)
 
     def _solved(self, result) -> None:
         self.say(solve_message(result, self.snapshot), 15000)
