@@ -55,7 +55,7 @@ def test_edit_wording_names_the_overflow_and_the_cell(qtbot, window):
     assert tab.model.setData(index, "4")
     qtbot.waitUntil(lambda: tab.snapshot.ratings[0, 0] == 4.0, timeout=WAIT_MS)
     snap = tab.snapshot
-    assert tab.undo.undoText() == f"rating of user {snap.user_ids[0]} for {snap.titles[0]}"
+    assert tab.edits.undo.undoText() == f"rating of user {snap.user_ids[0]} for {snap.titles[0]}"
     assert tab.actions["undo"].text().endswith(snap.titles[0])
 
 
@@ -82,11 +82,11 @@ def test_the_coach_forgets_evidence_from_before_a_change(qtbot, window):
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
     tab.engine.step(600)
     qtbot.waitUntil(lambda: tab.snapshot.step == 600 and tab.state == "idle", timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.diagnosis.kind == "stalled", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.diagnosis.kind == "stalled", timeout=WAIT_MS)
     tab.controls.squash.setChecked(True)
     qtbot.waitUntil(lambda: tab.snapshot.squash, timeout=WAIT_MS)
     idle(qtbot, window)
-    assert tab.diagnosis is None and tab.coach_bar.isHidden()  # nothing yet measured under the sigmoid
+    assert tab.coach.diagnosis is None and tab.coach.bar.isHidden()  # nothing yet measured under the sigmoid
 
 
 def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_sheet_moves(qtbot, window):
@@ -144,8 +144,8 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     solve_button = tab.controls.play_button.parentWidget().findChildren(type(tab.controls.play_button))
     where = {b.text(): b.mapTo(window, b.rect().topLeft()) for b in solve_button if b.text() in ("Solve", "Reset")}
     sheet_at = tab.view.mapTo(window, tab.view.rect().topLeft())
-    slot = tab.coach_bar.parentWidget()
-    assert tab.coach_bar.isHidden() and slot.quiet.isVisible()  # the kept room says what the coach watches
+    slot = tab.coach.bar.parentWidget()
+    assert tab.coach.bar.isHidden() and slot.quiet.isVisible()  # the kept room says what the coach watches
     assert "speaks here when a run diverges, oscillates, stalls" in slot.quiet.text()
     tab.actions["play"].setChecked(True)
     qtbot.waitUntil(lambda: tab.actions["play"].text() == "Pause", timeout=WAIT_MS)
@@ -155,11 +155,11 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     idle(qtbot, window)
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
     tab.engine.step(600)
-    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.coach_bar.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.bar.isVisible(), timeout=WAIT_MS)
     qtbot.wait(50)
     assert tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
     assert not slot.quiet.isVisible()  # the coach's verdict covers it
-    tab.coach_bar.dismiss()
+    tab.coach.bar.dismiss()
     assert slot.quiet.isVisible() and tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
 
 
@@ -213,7 +213,7 @@ def test_a_few_steps_after_a_long_run_are_drawn(qtbot, window):
     tab.engine.set_optimizer(OptimizerSettings("adam", lr=100))
     tab.engine.step(3)
     qtbot.waitUntil(lambda: tab.snapshot.step == start + 6003 and tab.state == "idle", timeout=WAIT_MS)
-    plot = (tab.losses.plot if hasattr(tab, "losses") else tab.loss_plot)
+    plot = tab.losses.plot
     trace = next(t for t in plot.traces.values() if t.item.name() == "Adam · lr 100")
     top = np.log10(tab.snapshot.rmse)
 

@@ -98,12 +98,12 @@ def test_the_curve_ends_at_the_sheets_step_and_a_reset_starts_it_afresh(qtbot, w
     tab.engine.step(3)
     qtbot.waitUntil(lambda: tab.snapshot.step == 3, timeout=WAIT_MS)
     idle(qtbot, window)
-    tab.loss_plot.refresh()
-    last = max(tab.loss_plot.traces.values(), key=lambda t: t.x[t.n - 1] if t.n else -1)
+    tab.losses.plot.refresh()
+    last = max(tab.losses.plot.traces.values(), key=lambda t: t.x[t.n - 1] if t.n else -1)
     assert last.x[last.n - 1] == 3 and last.y[last.n - 1] == pytest.approx(tab.snapshot.rmse, rel=1e-12)
     tab.actions["reset"].trigger()
     qtbot.waitUntil(lambda: tab.snapshot.step == 0, timeout=WAIT_MS)
-    assert all(t.n <= 1 for t in tab.loss_plot.traces.values())
+    assert all(t.n <= 1 for t in tab.losses.plot.traces.values())
 
 
 def test_a_solve_gets_its_own_axis(qtbot, window):
@@ -113,9 +113,9 @@ def test_a_solve_gets_its_own_axis(qtbot, window):
     with qtbot.waitSignal(tab.engine.solved, timeout=120_000):
         tab.actions["solve"].trigger()
     idle(qtbot, window)
-    inset = tab.loss_plot.insets["solve"]
+    inset = tab.losses.plot.insets["solve"]
     assert inset.isVisible()
-    solve_traces = [t for t in tab.loss_plot.traces.values() if t.item.getViewBox() is inset.getViewBox()]
+    solve_traces = [t for t in tab.losses.plot.traces.values() if t.item.getViewBox() is inset.getViewBox()]
     assert solve_traces and solve_traces[0].n > 2  # one point per solver iteration
 
 

@@ -87,9 +87,9 @@ def test_switching_optimizer_mid_run_keeps_the_factors(qtbot, window):
     for block in ("user_factors", "item_factors"):
         np.testing.assert_array_equal(window.sheet.snapshot.params[block], before[block])
     window.sheet.engine.step(1)
-    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 6 and window.sheet.loss_plot is not None, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: len(window.sheet.loss_plot.labels()) == 2, timeout=WAIT_MS)
-    assert [x.split(" · ")[0] for x in window.sheet.loss_plot.labels()] == ["Adam", "SGD"]
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 6 and window.sheet.losses.plot is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(window.sheet.losses.plot.labels()) == 2, timeout=WAIT_MS)
+    assert [x.split(" · ")[0] for x in window.sheet.losses.plot.labels()] == ["Adam", "SGD"]
 
 
 def test_editing_a_rating_or_a_factor_recomputes_predictions_and_loss(qtbot, window, movielens):
@@ -228,7 +228,7 @@ def test_keyboard_shortcuts(qtbot, window):
 
 
 def test_export_and_import_excel_in_the_worker(qtbot, window, tmp_path):
-    qtbot.waitUntil(lambda: window.sheet.xlsx_available and window.actions["export"].isEnabled(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.files.xlsx_available and window.actions["export"].isEnabled(), timeout=WAIT_MS)
     window.sheet.engine.step(7)
     qtbot.waitUntil(lambda: window.sheet.snapshot.step == 7 and window.sheet.state == "idle", timeout=WAIT_MS)
     exported = window.sheet.snapshot

@@ -298,12 +298,12 @@ class QControls(QWidget):
         branch, a fix of the coach, a racer taken), and whether cells are held out; nothing echoes back."""
         if (snap.settings, snap.k, snap.biases, snap.squash, snap.squash_range) != self.shown:
             self.show_sheet(snap)
-        held = bool(snap.holdout_count)
+        holdout_on = bool(snap.holdout_count)
         action = self.actions.get("holdout")
-        if action is not None and action.isChecked() != held:
+        if action is not None and action.isChecked() != holdout_on:
             for widget in (action, self.holdout):
                 widget.blockSignals(True)
-                widget.setChecked(held)
+                widget.setChecked(holdout_on)
                 widget.blockSignals(False)
 
     def show_state(self, state: str) -> None:

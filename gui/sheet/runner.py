@@ -51,7 +51,7 @@ SOLVE_AXIS = "solve"  # solver iterations are drawn on their own axis
 MAX_RECOMMENDED = 200  # users whose recommendations come with each frame (a bigger sheet skips them)
 RECOMMEND_EVERY_S = 0.5  # how often they are worked out again while Play runs
 HOLDOUT_FRACTION, HOLDOUT_SEED = 0.2, 0  # the held-out cells: a seeded fifth of the ratings
-ME_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
+NEW_USER_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
 
 
 class SheetRunner(Runner):
@@ -385,13 +385,13 @@ class SheetRunner(Runner):
         if self._selected is None:
             return None
         from collabsheet.engine.sheet import explain
-        from collabsheet.gui.sheet.held_notes import with_held_out
+        from collabsheet.gui.sheet.holdout_notes import with_holdout
 
         kind, index = self._selected
         try:
-            me = self.newuser.me
-            if me is not None and kind in ME_KINDS and index[0] == snap.ratings.shape[0]:
-                return me.explain(self.newuser.displayed(snap), kind, index)
-            return with_held_out(explain.explain(snap, kind, index), snap, kind, index)
+            new_user = self.newuser.new_user
+            if new_user is not None and kind in NEW_USER_KINDS and index[0] == snap.ratings.shape[0]:
+                return new_user.explain(self.newuser.displayed(snap), kind, index)
+            return with_holdout(explain.explain(snap, kind, index), snap, kind, index)
         except (ValueError, IndexError):  # the sheet changed shape under the selection
             return None

@@ -55,7 +55,7 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
     return actions
 
 
-class QTrainTab(Wires, QWidget):
+class QTrainTab(QWidget):
     """Training over one TrainRunner's handle."""
 
     message = Signal(str, str)  # title, text: for the window's message box
@@ -82,7 +82,7 @@ class QTrainTab(Wires, QWidget):
         self._epoch_lines: list = []
         self._plotted_at = 0.0
         self._build_layout()
-        self._wires: list = []
+        self.wires = Wires()  # disconnected by close_tab
         self._wire()
         self.show_state(RunState.IDLE)
 
@@ -144,7 +144,7 @@ class QTrainTab(Wires, QWidget):
             (a["load"].triggered, self.load_dialog),
             (self.recommendations.requested, e.recommend),
         ):
-            self._connect(signal, slot)
+            self.wires.connect(signal, slot)
 
     def showEvent(self, event) -> None:
         """The first time the tab shows: its plots, and the default ratings read in the worker."""
@@ -316,4 +316,4 @@ class QTrainTab(Wires, QWidget):
 
     def close_tab(self) -> None:
         """Disconnect everything this tab connected."""
-        self.disconnect_all()
+        self.wires.disconnect_all()
