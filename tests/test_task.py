@@ -243,3 +243,15 @@ def test_the_package_exports_the_task_and_its_calls_take_one(tmp_path) -> None:
         collabsheet.load_ratings(tmp_path / "r.csv", task=cancelled)
     run = collabsheet.train(ratings, "fast", epochs=1, bs=64, task=cancelled, device="cpu")
     assert run.history.stopped and run.history.iterations == 0
+
+
+@pytest.mark.slow
+def test_sigterm_during_training_ends_it_after_the_batch_and_keeps_the_checkpoint(tmp_path) -> None:
+    from small_data import write_ratings
+    from tests.test_hostile import run
+
+    ratings = write_ratings(tmp_path / "ratings.csv", 24, 19, seed=5, keep=0.7)
+    stopped = run("train", "--ratings", str(ratings), "--epochs", "100000", "--bs", "8", "--device", "cpu",
+                  "--save", "m.pt", "--no-record", cwd=tmp_path, until="epoch 1/", send=signal.SIGTERM, after=0.3)
+    assert stopped.code == 130 and stopped.message.startswith("collabsheet: interrupted after ")
+    assert (tmp_path / "m.ckpt").is_file() and not (tmp_path / "m.pt").exists()
