@@ -33,8 +33,8 @@ def test_the_listener_hears_the_message_fraction_figures_and_partial_result() ->
     task.report("Reading r.csv: 3 of 6 MiB", 0.5)
     task.report(iterations=12, rmse=0.75)
     task.report(fraction=1.0, result=("any", "object"))
-    assert heard == [Report("Reading r.csv: 3 of 6 MiB", 0.5, {}, None), Report(None, None, {"iterations": 12, "rmse": 0.75}),
-                     Report(None, 1.0, {}, ("any", "object"))]
+    assert heard == [Report("Reading r.csv: 3 of 6 MiB", 0.5, {}, None),
+                     Report(None, None, {"iterations": 12, "rmse": 0.75}), Report(None, 1.0, {}, ("any", "object"))]
 
 
 def test_tasks_sharing_an_event_are_cancelled_together_and_a_fresh_task_is_not() -> None:
@@ -188,7 +188,8 @@ def test_the_command_lines_progress_line_shows_messages_only(capsys) -> None:
     task.report("Downloading ml-latest-small.zip: 0.8 MB", 0.25)
     task.report(iterations=3, rmse=0.5)  # figures alone: nothing to read on a terminal
     task.report("Unpacking ratings.csv and movies.csv")
-    assert capsys.readouterr().err == "Downloading ml-latest-small.zip: 0.8 MB  25%\nUnpacking ratings.csv and movies.csv\n"
+    err = capsys.readouterr().err
+    assert err == "Downloading ml-latest-small.zip: 0.8 MB  25%\nUnpacking ratings.csv and movies.csv\n"
 
 
 def test_the_training_bar_hears_the_tasks_batch_and_epoch_events() -> None:

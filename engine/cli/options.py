@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from collabsheet.engine.cli.terminal import complain, printable, progress, progress_task, say  # noqa: F401 (the commands' one way to print)
+# the commands' one way to print
+from collabsheet.engine.cli.terminal import complain, printable, progress, progress_task, say  # noqa: F401
 from collabsheet.engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
 
 MAX_COUNT = 2**53 - 1  # steps and seeds are stored in the workbook as numbers (doubles): exact up to here

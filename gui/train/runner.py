@@ -1,9 +1,9 @@
 """The Training tab's engine side, without Qt: it owns the ratings and the trained model and answers commands.
 
 Only the worker thread calls TrainRunner. Training is one blocking command, as the sheet's solve is: the
-engine's learn() runs with a Task whose cancel flag is `stop` (read between batches), and its listener
-turns the per-batch and per-epoch events into curve points and progress in the Mailbox at most FRAME_S apart. When a run ends, what
-the lesson looks at (predictions against ratings, the movie map, the biases) is put there as numpy.
+engine's learn() runs with a Task whose cancel flag is `stop` (read between batches), and its listener turns
+the per-batch and per-epoch events into curve points and progress in the Mailbox at most FRAME_S apart. When a
+run ends, what the lesson looks at (predictions against ratings, the movie map, the biases) is put there as numpy.
 
 torch is imported on first use, in the worker: the window imports this module before the engine starts.
 """
