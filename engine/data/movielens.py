@@ -17,6 +17,7 @@ import urllib.request
 import zipfile
 from dataclasses import replace
 from pathlib import Path
+
 import pandas as pd
 
 from collabsheet.engine.config import DEFAULT_TOP

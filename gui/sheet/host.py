@@ -14,9 +14,9 @@ from collabsheet.gui.runtime.mailbox import Mailbox
 from collabsheet.gui.sheet.curves import BranchCurves
 
 if TYPE_CHECKING:  # these import torch: at run time only once they are needed
-    from collabsheet.engine.task import Task
     from collabsheet.engine.sheet.sheet import Sheet
     from collabsheet.engine.sheet.timeline import Timeline
+    from collabsheet.engine.task import Task
 
 
 class SheetHost(Protocol):
