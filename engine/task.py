@@ -37,8 +37,9 @@ Listener = Callable[[Report], None]
 class Task:
     """The progress and cancel flag of one long task: the task reports and reads `cancelled`, its caller listens.
 
-    `cancel` may be an existing threading.Event, so that a Stop button that outlives one task (a runner's) cancels
-    whichever task now runs; by default each Task has its own.
+    The listener runs in the task's thread, at every report (a training run reports every batch: a listener that
+    draws throttles itself). `cancel` may be an existing threading.Event, so that a Stop button that outlives one
+    task (a runner's) cancels whichever task now runs; by default each Task has its own.
     """
 
     def __init__(self, listener: Listener | None = None, *, cancel: threading.Event | None = None) -> None:
