@@ -268,8 +268,8 @@ def _first_start(monkeypatch, tmp_path, read) -> None:
 def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypatch, movielens, tmp_path):
     release = threading.Event()
 
-    def slow_download(path=None, *, progress=None):
-        progress("Downloading ml-latest-small.zip: 0.8 MB", 0.25)
+    def slow_download(path=None, *, task=None):
+        task.report("Downloading ml-latest-small.zip: 0.8 MB", 0.25)
         release.wait(WAIT_MS / 1000)
         return movielens
 
@@ -304,7 +304,7 @@ def _window_after_failure(qtbot, monkeypatch, name: str | None, failing) -> QMai
 
 
 def test_no_data_at_all_says_why_and_offers_to_open_a_file(qtbot, monkeypatch, tmp_path):
-    def offline(path=None, *, progress=None):
+    def offline(path=None, *, task=None):
         raise RatingsError("no ratings data; tried the prepared copy, GroupLens and PyPI")
 
     _first_start(monkeypatch, tmp_path, offline)

@@ -18,6 +18,7 @@ import pytest
 from collabsheet.engine.data.ratings import RatingsError
 from collabsheet.engine.data import movielens
 from collabsheet.engine.data.movielens import about, default_ratings, prepare
+from collabsheet.engine.task import Task
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +90,7 @@ def test_download_from_local_server(server, monkeypatch, tmp_path):
     monkeypatch.setenv("COLLABSHEET_MOVIELENS_URL", url)
     monkeypatch.setenv("COLLABSHEET_WIDEDEEP_WHEEL", str(tmp_path / "no-such.whl"))
     calls = []
-    ratings = default_ratings(progress=lambda msg, frac: calls.append((msg, frac)))
+    ratings = default_ratings(task=Task(lambda r: calls.append((r.message, r.fraction))))
     assert ratings.name == "MovieLens ml-latest-small"
     assert ratings.source == url
     assert len(ratings) == 20_000 and ratings.n_users == N_USERS
@@ -225,7 +226,7 @@ def test_wheel_gives_movielens_100k(widedeep_wheel, monkeypatch, tmp_path):
     monkeypatch.setenv("COLLABSHEET_MOVIELENS_URL", f"http://127.0.0.1:{_closed_port()}/x.zip")
     monkeypatch.setenv("COLLABSHEET_WIDEDEEP_WHEEL", str(widedeep_wheel))
     calls = []
-    ratings = prepare(progress=lambda msg, frac: calls.append((msg, frac)))
+    ratings = prepare(task=Task(lambda r: calls.append((r.message, r.fraction))))
     assert ratings.name == "MovieLens 100k"
     assert len(ratings) == 100_000 and ratings.n_users == 943 and ratings.n_items == 1682
     assert list(ratings.frame.columns) == ["user", "item", "rating"]

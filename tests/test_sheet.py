@@ -11,6 +11,7 @@ from collabsheet.engine.config import SheetConfig
 from collabsheet.engine.models.factorization import y_range
 from collabsheet.engine.sheet.sheet import Sheet
 from collabsheet.engine.sheet.snapshot import Snapshot
+from collabsheet.engine.task import Report, Task
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 
@@ -149,7 +150,13 @@ def test_solve_reaches_the_best_of_20_restarts(grid15) -> None:
 def test_solve_can_be_stopped(grid15) -> None:
     sheet = Sheet(grid15, device="cpu")
     calls = []
-    result = sheet.solve(progress=lambda it, rmse: calls.append((it, rmse)), should_stop=lambda: len(calls) >= 1)
+
+    def heard(r: Report) -> None:
+        calls.append((r.figures["iterations"], r.figures["rmse"]))
+        task.cancel()  # at the first report
+
+    task = Task(heard)
+    result = sheet.solve(task=task)
     # Asked to stop at the first report, it stops after the next iteration at the latest.
     assert result.stopped and len(calls) <= 2 and result.iterations == calls[-1][0] <= calls[0][0] + 1
     assert result.rmse < result.rmse_before

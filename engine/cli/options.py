@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from collabsheet.engine.cli.terminal import complain, printable, progress, say  # noqa: F401 (the commands' one way to print)
+# the commands' one way to print
+from collabsheet.engine.cli.terminal import complain, printable, progress, progress_task, say  # noqa: F401
 from collabsheet.engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
 from collabsheet.engine.models.factorization import SQUASH_RANGES
 

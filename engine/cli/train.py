@@ -10,13 +10,15 @@ from typing import Iterator
 
 import numpy as np
 
-from collabsheet.engine.cli.options import MAX_COUNT, Stopped, device, file_name, number, progress, say, whole
+from collabsheet.engine.cli.options import (MAX_COUNT, Stopped, device, file_name, number, progress, progress_task,
+                                            say, whole)
 from collabsheet.engine.cli.sheet import ratings_path
 from collabsheet.engine.config import MAX_K, MIN_K
 from collabsheet.engine.data.movielens import default_ratings
 from collabsheet.engine.data.ratings import load_ratings
 from collabsheet.engine.device import device_label, pick_device
 from collabsheet.engine.safe_write import check_target
+from collabsheet.engine.task import Report, Task
 from collabsheet.engine.train.analysis import valid_predictions
 from collabsheet.engine.train.checkpoint import checkpoint_path, finish_checkpoint
 from collabsheet.engine.train.data import UnknownIdError
@@ -84,12 +86,12 @@ def recipe_of(args: argparse.Namespace) -> Recipe:
 
 
 @contextmanager
-def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C or SIGTERM sets `stop` (training ends after the current batch) instead of raising, in the block."""
+def ctrl_c_stops(task: Task) -> Iterator[None]:
+    """Ctrl-C or SIGTERM cancels `task` (training ends after the current batch) instead of raising, in the block."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    before = {sig: signal.signal(sig, lambda *_: task.cancel()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -122,7 +124,7 @@ def _train(args: argparse.Namespace) -> int:
             except ValueError as e:
                 raise ModelFileError(f"{option} {e}") from None
     chosen = pick_device(args.device)
-    ratings = default_ratings(ratings_path(args), progress=progress)
+    ratings = default_ratings(ratings_path(args), task=progress_task())
     valid = load_ratings(args.valid) if args.valid else None
     data, split_label = prepare_split(ratings, valid, args.split, args.seed, chosen)
     for note in ratings.notes + data.notes:
@@ -131,21 +133,20 @@ def _train(args: argparse.Namespace) -> int:
     say(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
         f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(chosen)}")
     say(f"{settings.name}: {settings.summary()}")
-    stop = threading.Event()
     losses: list[float] = []
     valid: list[tuple[int, float]] = []
     bs = settings.batch_size(len(data.train))
-    with RunProgress(settings.epochs, len(data.train), bs, say=say, note=progress) as bars, ctrl_c_stops(stop):
-        def on_batch(e: BatchEvent) -> None:
-            losses.append(e.loss)  # kept for --plot's loss curve
-            bars.batch(e)
+    with RunProgress(settings.epochs, len(data.train), bs, say=say, note=progress) as bars:
+        def heard(report: Report) -> None:
+            if isinstance(report.result, BatchEvent):
+                losses.append(report.result.loss)  # kept for --plot's loss curve
+            elif isinstance(report.result, EpochEvent):
+                valid.append((len(losses), report.result.valid_mse))
+            bars.hear(report)
 
-        def on_epoch(e: EpochEvent) -> None:
-            valid.append((len(losses), e.valid_mse))
-            bars.epoch(e)
-
-        run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop,
-                    checkpoint=ckpt, resume=args.resume)
+        task = Task(heard)
+        with ctrl_c_stops(task):
+            run = learn(data, settings, seed=args.seed, task=task, checkpoint=ckpt, resume=args.resume)
     history = run.history
     if not args.no_record:
         record_run(settings, data, split_label, args.seed, device_label(chosen), history)

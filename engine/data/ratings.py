@@ -13,16 +13,14 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
 
 from collabsheet.engine.data.errors import RatingsError, ratings_error
 from collabsheet.engine.data.source import STDIN, Source, first_bad_utf8, not_utf8, open_source, read_bytes
+from collabsheet.engine.task import Task
 
-
-Progress = Optional[Callable[[str, Optional[float]], None]]  # (message, fraction done or None)
 PROGRESS_EVERY = 1.0  # seconds between reports of bytes read
 
 
@@ -82,17 +80,18 @@ class _Layout:
 
 def load_ratings(path: str | PathLike, *, user_col: Column = None, item_col: Column = None,
                  rating_col: Column = None, sep: str | None = None, titles_path: str | PathLike | None = None,
-                 name: str | None = None, progress: Progress = None) -> Ratings:
+                 name: str | None = None, task: Task | None = None) -> Ratings:
     """Read a ratings file (MovieLens or any CSV/TSV; "-" is standard input) into Ratings, raising one-line
-    RatingsErrors. `progress(message, fraction)` hears the bytes read, about once a second, on long reads."""
+    RatingsErrors. A task hears the bytes read (a message and the share read), about once a second, on long
+    reads of a file on disk, and ends the read with engine.task.Cancelled when cancelled."""
     label = "standard input" if str(path) == STDIN else str(path)
     try:
         wanted = dict(zip(_ROLES, (user_col, item_col, rating_col)))
-        if (quick := _quick(path, wanted, sep, progress)) is not None:
+        if (quick := _quick(path, wanted, sep, task)) is not None:
             source, layout, raw = quick
-            return _load(source, wanted, sep, titles_path, name or source.name, progress, layout, raw)
+            return _load(source, wanted, sep, titles_path, name or source.name, task, layout, raw)
         source = open_source(path)
-        return _load(source, wanted, sep, titles_path, name or source.name, progress)
+        return _load(source, wanted, sep, titles_path, name or source.name, task)
     except RatingsError:
         raise
     except (OSError, ValueError, csv.Error, MemoryError) as e:  # a safety net: callers only see RatingsError
@@ -107,7 +106,7 @@ def detect_columns(path: str | PathLike) -> dict:
 
 
 def _quick(path: str | PathLike, wanted: dict[str, Column], sep: str | None,
-           progress: Progress) -> tuple[Source, _Layout, pd.DataFrame] | None:
+           task: Task | None) -> tuple[Source, _Layout, pd.DataFrame] | None:
     """A regular file read by pyarrow straight after its first chunk is sniffed, or None for the careful path.
 
     The careful path first scans the whole file for binary content and comment or blank lines; a file that
@@ -125,16 +124,16 @@ def _quick(path: str | PathLike, wanted: dict[str, Column], sep: str | None,
         layout = _sniff(source.label, source.head, sep, wanted)
     except (RatingsError, OSError, ValueError):
         return None  # the careful path reads it again and says what is wrong, in its own order
-    raw = _read_fast(source, layout, progress)
+    raw = _read_fast(source, layout, task)
     return None if raw is None else (source, layout, raw)
 
 
 def _load(source: Source, wanted: dict[str, Column], sep: str | None, titles_path: str | PathLike | None,
-          name: str, progress: Progress = None, layout: _Layout | None = None,
+          name: str, task: Task | None = None, layout: _Layout | None = None,
           raw: pd.DataFrame | None = None) -> Ratings:
     layout = layout or _sniff(source.label, source.head, sep, wanted)
     if raw is None:
-        clean = _clean(source.label, _read_table(source, layout, progress), layout)
+        clean = _clean(source.label, _read_table(source, layout, task), layout)
     else:
         clean = _clean_parsed(source.label, raw, layout)
     frame, notes = _average_duplicates(clean, source.name)
@@ -245,20 +244,22 @@ def _resolve(label: str, role: str, want: Column, header: list[str] | None, n_fi
 
 
 class _Counted(io.FileIO):
-    """A file that reports the share of its bytes read so far, at most once every PROGRESS_EVERY seconds."""
+    """A file that reports the share of its bytes read so far, at most once every PROGRESS_EVERY seconds, and stops
+    at the read after its task was cancelled."""
 
-    def __init__(self, path: Path, label: str, progress: Callable[[str, Optional[float]], None]):
+    def __init__(self, path: Path, label: str, task: Task):
         super().__init__(path, "rb")
-        self.size, self.label, self.progress = max(1, os.fstat(self.fileno()).st_size), label, progress
+        self.size, self.label, self.task = max(1, os.fstat(self.fileno()).st_size), label, task
         self.done, self.last = 0, time.monotonic()
 
     def _count(self, n: int) -> None:
+        self.task.check()
         self.done += n
         now = time.monotonic()
         if now - self.last >= PROGRESS_EVERY:
             self.last = now
-            self.progress(f"Reading {self.label}: {self.done / 2**20:,.0f} of {self.size / 2**20:,.0f} MiB",
-                          min(1.0, self.done / self.size))
+            self.task.report(f"Reading {self.label}: {self.done / 2**20:,.0f} of {self.size / 2**20:,.0f} MiB",
+                             min(1.0, self.done / self.size))
 
     def read(self, size: int = -1) -> bytes:
         data = super().read(size)
@@ -271,14 +272,14 @@ class _Counted(io.FileIO):
         return n
 
 
-def _opened(source: Source, progress: Progress):  # noqa: ANN202 - a context giving a path, BytesIO or file
-    """What the parser reads: the file itself, or, when someone listens, a file that reports the bytes read."""
-    if progress is None or source.data is not None or source.path is None:
+def _opened(source: Source, task: Task | None):  # noqa: ANN202 - a context giving a path, BytesIO or file
+    """What the parser reads: the file itself, or, given a task, a file that reports the bytes read to it."""
+    if task is None or source.data is not None or source.path is None:
         return nullcontext(source.reader())
-    return _Counted(source.path, source.label, progress)
+    return _Counted(source.path, source.label, task)
 
 
-def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame | None:
+def _read_fast(source: Source, lay: _Layout, task: Task | None) -> pd.DataFrame | None:
     """The common large file, read by pyarrow's multi-threaded CSV reader: a file on disk, one-character
     separator, decimal point, whole-number ids and numeric ratings in every row. None for anything else (or
     anything odd), which the C engine then reads and explains line by line."""
@@ -291,7 +292,7 @@ def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame
         return None
     names = [f"f{c}" for c in lay.cols]
     try:
-        with _opened(source, progress) as f:
+        with _opened(source, task) as f:
             table = pacsv.read_csv(
                 f, read_options=pacsv.ReadOptions(skip_rows=lay.first_row,
                                                   autogenerate_column_names=True),
@@ -306,12 +307,12 @@ def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame
     return pd.DataFrame({role: c.combine_chunks().to_numpy() for role, c in zip(_ROLES, columns)}, copy=False)
 
 
-def _read_table(source: Source, lay: _Layout, progress: Progress = None) -> pd.DataFrame:
+def _read_table(source: Source, lay: _Layout, task: Task | None = None) -> pd.DataFrame:
     # "::" is read as ":" so the fast C engine can parse it; the fields then sit on even columns
     phys = [c * 2 for c in lay.cols] if lay.sep == "::" else list(lay.cols)
     label = source.label
     try:
-        with warnings.catch_warnings(), _opened(source, progress) as f:
+        with warnings.catch_warnings(), _opened(source, task) as f:
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             raw = pd.read_csv(f, sep=":" if lay.sep == "::" else lay.sep, header=None,
                               encoding="utf-8-sig", skiprows=lay.first_row,

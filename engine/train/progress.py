@@ -13,6 +13,7 @@ from typing import Callable, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from collabsheet.engine.task import Report
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent
 
 LOG_EVERY = 10.0  # seconds between progress lines without a terminal
@@ -38,7 +39,7 @@ def duration_text(seconds: float) -> str:
 
 
 class RunProgress:
-    """Progress of one run of `epochs` epochs over n_train ratings in batches of bs, fed fit's events."""
+    """Progress of one run of `epochs` epochs over n_train ratings in batches of bs, fed fit's events (`hear`)."""
 
     def __init__(self, epochs: int, n_train: int, bs: int, *, every: float = LOG_EVERY,
                  terminal: bool | None = None, out: TextIO | None = None, err: TextIO | None = None,
@@ -80,6 +81,13 @@ class RunProgress:
         rate = self.rate(e.iteration, now)
         remaining = (self.epochs * e.batches - e.iteration) * self.bs
         return remaining / rate if rate > 0 else float("nan")
+
+    def hear(self, report: Report) -> None:
+        """A training task's listener: its batch and epoch events move the bar and write the lines."""
+        if isinstance(report.result, BatchEvent):
+            self.batch(report.result)
+        elif isinstance(report.result, EpochEvent):
+            self.epoch(report.result)
 
     def batch(self, e: BatchEvent) -> None:
         """Hear one batch: move the bar, or write a line when `every` seconds passed since the last."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # they import torch (only the worker thread does) or pandas (
     from collabsheet.engine.sheet.coach import Diagnosis
     from collabsheet.engine.sheet.explain import Explanation
     from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.task import Task
     from collabsheet.gui.race.frames import RaceFrame
 
 HOLDOUT = 1_000_000  # a curve series' held-out companion (dashed) is series HOLDOUT + its number
@@ -137,13 +138,14 @@ class LoadRequest:
         """Whether this asks for the default data (MovieLens, or the file COLLABSHEET_RATINGS names)."""
         return self.path is None and self.ratings is None
 
-    def read(self, progress: Callable[[str, float | None], None] | None = None) -> Ratings:
-        """The ratings asked for, read now (pandas is imported here, not when the window starts)."""
+    def read(self, task: Task | None = None) -> Ratings:
+        """The ratings asked for, read now (pandas is imported here, not when the window starts); the default data's
+        read reports to the task."""
         from collabsheet.engine.data.movielens import default_ratings
         from collabsheet.engine.data.ratings import load_ratings
 
         if self.ratings is not None:
             return self.ratings
         if self.path is None:
-            return default_ratings(progress=progress)
+            return default_ratings(task=task)
         return load_ratings(self.path, **{k: v for k, v in self.columns.items() if v is not None})

@@ -24,6 +24,7 @@ import numpy as np
 
 from collabsheet.engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
 from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.task import Report
 from collabsheet.gui.race.commands import RaceCommands
 from collabsheet.gui.runtime.clock import FrameClock
 from collabsheet.gui.runtime.mailbox import Mailbox
@@ -222,7 +223,7 @@ class SheetRunner(Runner):
                                         else "")
 
     def solve(self) -> SolveResult | None:
-        """The engine's solver, reporting progress; stops between chunks when `stop` is set."""
+        """The engine's solver, reporting progress; Stop (`stop`) cancels its task between chunks."""
         if self.sheet is None:
             return None
         self.pause()
@@ -241,15 +242,16 @@ class SheetRunner(Runner):
         self.mailbox.put(losses=Points(series, label, 0, np.array([self.sheet.rmse()]), DASHED, SOLVE_AXIS))
         waited = [time.perf_counter()]
 
-        def progress(iterations: int, rmse: float) -> None:
+        def heard(report: Report) -> None:
             # Reports come every iteration; the GUI gets a chance to draw them once a frame, not each time.
             if time.perf_counter() - waited[0] > SOLVE_FRAME_S:
                 self.clock.wait_for_gui()
                 waited[0] = time.perf_counter()
+            iterations, rmse = report.figures["iterations"], report.figures["rmse"]
             self.mailbox.put(losses=Points(series, label, iterations, np.array([rmse]), DASHED, SOLVE_AXIS),
                              solving=(iterations, rmse))
 
-        result = self.timeline.solve(progress=progress, should_stop=self.stop.is_set)
+        result = self.timeline.solve(task=self.task(heard))
         self.curves.close(self.timeline.branch.id)  # the next steps go on from the solved factors, in a new series
         self.curves.mark(self.sheet.steps, result.rmse, SOLVE_LABEL)
         self.publish()

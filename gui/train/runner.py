@@ -1,22 +1,22 @@
 """The Training tab's engine side, without Qt: it owns the ratings and the trained model and answers commands.
 
 Only the worker thread calls TrainRunner. Training is one blocking command, as the sheet's solve is: the
-engine's learn() runs with `stop` as its stop flag (read between batches), and its per-batch and per-epoch
-callbacks leave curve points and progress in the Mailbox at most FRAME_S apart. When a run ends, what
-the lesson looks at (predictions against ratings, the movie map, the biases) is put there as numpy.
+engine's learn() runs with a Task whose cancel flag is `stop` (read between batches), and its listener turns
+the per-batch and per-epoch events into curve points and progress in the Mailbox at most FRAME_S apart. When a
+run ends, what the lesson looks at (predictions against ratings, the movie map, the biases) is put there as numpy.
 
 torch is imported on first use, in the worker: the window imports this module before the engine starts.
 """
 from __future__ import annotations
 
 import math
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from collabsheet.engine.config import RunState
+from collabsheet.engine.task import Report
 from collabsheet.engine.train.recipes import Recipe, recipe as named_recipe
 from collabsheet.gui.runtime.clock import FrameClock
 from collabsheet.gui.runtime.mailbox import Mailbox
@@ -82,11 +82,11 @@ class TrainRunner(Runner):
             return source
         if not isinstance(source, LoadRequest):
             source = LoadRequest(path=None if source is None else str(source))
-        return source.read(partial(self.report, "loading"))
+        return source.read(self.reading("loading"))
 
     # --- training ----------------------------------------------------------------------------
     def train(self, settings: str | Recipe, seed: int = 42) -> Learned:
-        """Train a recipe (by name or as settings) on the ratings; `stop` ends it between batches."""
+        """Train a recipe (by name or as settings) on the ratings; Stop (`stop`) cancels it between batches."""
         from collabsheet.engine.train.learn import learn
 
         self.set_state(RunState.TRAINING)
@@ -100,8 +100,7 @@ class TrainRunner(Runner):
             listener = _Listener(self.mailbox, self.clock, self._runs, recipe.epochs)
             self.mailbox.put(clear=True, device=self._device())
             self.emit("started", recipe.name, recipe.summary())
-            run = learn(self.ratings, recipe, seed=seed, device=self.device, on_batch=listener.batch,
-                        on_epoch=listener.epoch, should_stop=self.stop)
+            run = learn(self.ratings, recipe, seed=seed, device=self.device, task=self.task(listener.hear))
             listener.flush()
             if run.history.stopped:  # at once: the analyses below take a moment on big data
                 self.emit("stopped", run.history.iterations, len(run.history.epochs))
@@ -189,7 +188,7 @@ class TrainRunner(Runner):
 
 
 class _Listener:
-    """fit()'s callbacks: batch losses gathered into curve points, published when a frame is due."""
+    """The training task's listener: batch losses gathered into curve points, published when a frame is due."""
 
     def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int) -> None:
         self.mailbox, self.clock, self.epochs = mailbox, clock, epochs
@@ -197,6 +196,15 @@ class _Listener:
         self.x0, self.values = 1, []
         self.last: BatchEvent | None = None
         self.validated = False  # the validation line has its first point
+        from collabsheet.engine.train.fit import BatchEvent, EpochEvent  # torch: built in the worker, when training
+
+        self._handlers = {BatchEvent: self.batch, EpochEvent: self.epoch}
+
+    def hear(self, report: Report) -> None:
+        """fit's batch and epoch events, the task's partial results, each to its own handler."""
+        handler = self._handlers.get(type(report.result))
+        if handler is not None:
+            handler(report.result)
 
     def batch(self, event: BatchEvent) -> None:
         if not self.values:
