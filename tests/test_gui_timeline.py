@@ -78,8 +78,9 @@ def test_a_new_lr_at_a_past_step_starts_a_branch_and_the_old_one_stays(runner, m
     frame = runner.mailbox.take()
     info = frame.timeline
     assert [(b.id, b.parent, b.fork, b.end) for b in info.branches] == [(0, None, 0, 200), (1, 0, 80, 130)]
+    assert [b.number for b in info.branches] == [1, 2]  # as the picker and the legend show them
     new = [p for p in frame.losses if info.series.get(p.series) == 1]
-    assert new[0].x0 == 80 and new[0].label == "Adam · lr 0.01 · branch 1" and new[-1].x0 + len(new[-1].values) == 131
+    assert new[0].x0 == 80 and new[0].label == "Adam · lr 0.01 · branch 2" and new[-1].x0 + len(new[-1].values) == 131
     reference = engine_sheet(movielens, 80)
     reference.set_optimizer(OptimizerSettings("adam", lr=0.01))
     reference.step(50)
