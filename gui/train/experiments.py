@@ -7,6 +7,7 @@ first time the table shows.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from collabsheet.gui.widgets.boxes import action_button, column, set_body, split
 from collabsheet.gui.words import plural
 
 CSV_FILTER = "CSV (*.csv);;All files (*)"
+MAX_EPOCH_TICKS = 12  # labelled epochs on the plot's axis at most
 ACTIONS = {  # name → (text, shortcut, tooltip)
     "refresh": ("Refresh", "F5", "read the runs again (a run the command line recorded shows too)"),
     "delete": ("Delete…", QKeySequence.Delete, "delete the selected runs and their curves, after asking"),
@@ -112,7 +114,6 @@ class QExperiments(QWidget):
         from collabsheet.gui.widgets.curve_plot import QCurvePlot
 
         self.plot = QCurvePlot("validation RMSE", "epoch")
-        self.plot.plot.getViewBox().setLimits(xMin=1)
         set_body(self.curve_box, self.plot)
 
     def showEvent(self, event) -> None:
@@ -220,7 +221,15 @@ class QExperiments(QWidget):
                 continue
             final = "—" if r.valid_rmse is None else f"{r.valid_rmse:.4f}"
             self.plot.add([Points(i, f"run {i} · {r.recipe} · {final}", 1, rmse)])
+            item = self.plot.traces[i].item
+            item.setSymbol("o")  # a dot on each epoch: the figures are per epoch, the lines only join them
+            item.setSymbolSize(5)
+            item.setSymbolBrush(item.opts["pen"].color())
+            item.setSymbolPen(None)
         self.plot.refresh()
+        longest = max((len(v) for v in curves.rmse.values()), default=1)
+        step = max(1, math.ceil(longest / MAX_EPOCH_TICKS))
+        self.plot.plot.getAxis("bottom").setTickSpacing(step, step)  # whole epochs, never 1.5
         self.plotted = curves.ids
 
     def _selection_changed(self) -> None:
