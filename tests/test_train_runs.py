@@ -53,6 +53,9 @@ def test_differences_name_only_the_settings_that_differ() -> None:
     differ = runs.differences([found[a], found[b], found[c]])
     assert set(differ) == {"lr", "wd", "split"} and differ["split"] == ["u1", "u1", "random:1"]
     assert runs.differences([found[a], found[a]]) == {}
+    net = keep("lesson-net", split="u1")
+    other = runs.differences([found[a], next(r for r in runs.runs() if r.id == net)])
+    assert "model" in other and "about" not in other  # a recipe's story is no setting
 
 
 def test_export_writes_the_rows_given_through_safe_write(tmp_path) -> None:
@@ -83,7 +86,7 @@ def test_runs_filters_and_compares_on_the_command_line(capsys) -> None:
     assert code == 0 and "no runs match" in out
     code, out, _ = _run(capsys, "runs", str(a), str(b))
     assert code == 0
-    assert f"they differ in: lr {RECIPES['fast'].lr:g} | 0.003" in out
+    assert f"they differ in:\n  lr             {RECIPES['fast'].lr:g} | 0.003\nepoch" in out
     assert "    3      0.9300            " in out  # the third epoch: only run a has one
     assert f"best: run {a} (RMSE 0.9300)" in out
     code, out, _ = _run(capsys, "runs", "--filter", "net", "--csv")

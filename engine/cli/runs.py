@@ -77,8 +77,9 @@ def _compare(args: argparse.Namespace) -> int:
               f"in {r.seconds:.1f} s ({r.status})")
     if len(args.ids) > 1:
         differ = db.differences([found[i] for i in args.ids])
-        say("they differ in: " + ("; ".join(f"{name} " + " | ".join(_value(v) for v in values)
-                                            for name, values in differ.items()) or "nothing recorded"))
+        say("they differ in:" if differ else "they differ in no recorded setting")
+        for name, values in differ.items():
+            say(f"  {name:<14} " + " | ".join(_value(v) for v in values))
     longest = max((len(c) for c in curves.values()), default=0)
     say("epoch  " + "  ".join(f"{'run ' + str(i):>10}" for i in args.ids) + "   (validation RMSE)")
     for e in range(longest):

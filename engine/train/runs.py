@@ -179,7 +179,8 @@ def differences(rows: Sequence[Run]) -> dict[str, list]:
     described = []
     for r in rows:
         settings = json.loads(r.settings)
-        settings.pop("name", None)  # the recipe's name is shown anyway, and "(changed)" says nothing by itself
+        for prose in ("name", "about"):  # shown anyway, and "(changed)" or a recipe's story is no setting
+            settings.pop(prose, None)
         described.append({**settings, "dataset": r.dataset, "split": r.split, "seed": r.seed})
     names = list(dict.fromkeys(name for d in described for name in d))
     return {name: [d.get(name) for d in described] for name in names
