@@ -260,3 +260,16 @@ app.exec()
 assert done and len(done[0]) == 1, done
 assert connects and "MainThread" not in connects, connects
 """)
+
+
+def test_a_database_that_cannot_be_read_is_said_in_one_red_line(qtbot):
+    path = runs.database()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not SQLite at all, " * 20)
+    w = QExperiments()
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: "file is not a database" in w.count.text(), timeout=WAIT_MS)
+    assert w.count.text() == f"the runs database {path}: file is not a database"
+    assert "b00020" in w.count.styleSheet() and w.shown_ids() == []
+    w.close_reader()

@@ -94,3 +94,16 @@ def test_runs_filters_and_compares_on_the_command_line(capsys) -> None:
     assert code == 0 and len(rows) == 2 and rows[1][2] == "lesson-net"
     code, _, err = _run(capsys, "runs", "-n", "-1")
     assert code == 2 and "-n -1" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_file_that_is_no_database_is_named_in_one_line(capsys) -> None:
+    path = runs.database()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not SQLite at all, " * 20)
+    code, out, err = _run(capsys, "runs")
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [f"collabsheet: the runs database {path}: file is not a database"]
+    with pytest.raises(ValueError, match="runs.sqlite: file is not a database"):
+        runs.curves([1])
+    with pytest.raises(ValueError, match="runs.sqlite: file is not a database"):
+        runs.delete([1])

@@ -6,6 +6,7 @@ holds the training loss and validation MSE/RMSE. No torch here: the window can r
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import platformdirs
 
@@ -158,11 +159,12 @@ def runs(path: str | os.PathLike | None = None, *, sort: str = "id", model: str 
              "rmse": "valid_rmse IS NULL, valid_rmse, id"}[sort]
     sql = f"SELECT {', '.join(COLUMNS)} FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "") \
         + f" ORDER BY {order}"
-    con = connect(path)
-    try:
-        found = [Run(*row) for row in con.execute(sql, args)]
-    finally:
-        con.close()
+    with _named(path):
+        con = connect(path)
+        try:
+            found = [Run(*row) for row in con.execute(sql, args)]
+        finally:
+            con.close()
     if text:  # in Python, so the command line and the window's table filter by one rule
         found = [r for r in found if matches(r, text)]
     return found[:limit] if limit else found
@@ -191,29 +193,43 @@ def curves(ids: Sequence[int], path: str | os.PathLike | None = None) -> dict[in
     """Each run's (epoch, train loss, validation RMSE) per finished epoch; a missing id raises ValueError."""
     if not ids:
         return {}
-    con = connect(path)
-    try:
-        known = {r[0] for r in con.execute(f"SELECT id FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids)}
-        if missing := [i for i in ids if i not in known]:
-            raise ValueError(f"no run {missing[0]} in {database(path)}")
-        out: dict[int, list] = {i: [] for i in ids}
-        for run, epoch, loss, rmse in con.execute(
-                f"SELECT run, epoch, train_loss, valid_rmse FROM epochs WHERE run IN ({','.join('?' * len(ids))}) "
-                "ORDER BY run, epoch", ids):
-            out[run].append((epoch, loss, rmse))
-        return out
-    finally:
-        con.close()
+    with _named(path):
+        con = connect(path)
+        try:
+            known = {r[0] for r in con.execute(f"SELECT id FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            out: dict[int, list] = {i: [] for i in ids}
+            for run, epoch, loss, rmse in con.execute(
+                    f"SELECT run, epoch, train_loss, valid_rmse FROM epochs WHERE run IN ({','.join('?' * len(ids))}) "
+                    "ORDER BY run, epoch", ids):
+                out[run].append((epoch, loss, rmse))
+        finally:
+            con.close()
+    if missing := [i for i in ids if i not in known]:
+        raise ValueError(f"no run {missing[0]} in {database(path)}")
+    return out
 
 
 def delete(ids: Sequence[int], path: str | os.PathLike | None = None) -> int:
     """Forget runs (and their epochs); how many there were."""
     if not ids:
         return 0
-    with connect(path) as con:
-        n = con.execute(f"DELETE FROM runs WHERE id IN ({','.join('?' * len(ids))})", list(ids)).rowcount
-    con.close()
+    with _named(path):
+        con = connect(path)
+        try:
+            with con:  # one transaction
+                n = con.execute(f"DELETE FROM runs WHERE id IN ({','.join('?' * len(ids))})", list(ids)).rowcount
+        finally:
+            con.close()
     return n
+
+
+@contextlib.contextmanager
+def _named(path: str | os.PathLike | None) -> Iterator[None]:
+    """SQLite's own errors ("file is not a database") as one line that names the database."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise ValueError(f"the runs database {database(path)}: {error}") from None
 
 
 def write_csv(rows: Sequence[Run], out) -> None:  # noqa: ANN001 - a text file
