@@ -273,3 +273,24 @@ def test_a_database_that_cannot_be_read_is_said_in_one_red_line(qtbot):
     assert w.count.text() == f"the runs database {path}: file is not a database"
     assert "b00020" in w.count.styleSheet() and w.shown_ids() == []
     w.close_reader()
+
+
+def test_the_experiments_page_fits_an_800_by_600_window(small_window, qtbot):
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QApplication, QToolButton
+
+    keep("fast", [1.0, 0.9])
+    w = small_window
+    tab = w._tab("train")
+    w.tabs.setCurrentWidget(tab)
+    tab.pages.setCurrentWidget(tab.experiments)
+    e = tab.experiments
+    qtbot.waitUntil(lambda: e.listings >= 1 and e.plot is not None, timeout=WAIT_MS)
+    QApplication.processEvents()
+    assert w.width() == 800 and w.minimumSizeHint().width() <= 800
+    buttons = [b for b in e.findChildren(QToolButton) if b.defaultAction() in e.actions.values()]
+    assert len(buttons) == 3
+    for part in (e.filter, *buttons, e.view, e.plot):
+        place = QRect(part.mapTo(w, part.rect().topLeft()), part.size())
+        assert w.rect().contains(place) and part.width() >= part.minimumSizeHint().width(), part
+    assert e.view.height() >= 3 * e.view.verticalHeader().defaultSectionSize() and e.plot.height() >= 150

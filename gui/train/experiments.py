@@ -49,6 +49,7 @@ class QExperiments(QWidget):
         self._build()
         self._arrived.connect(self._take, Qt.QueuedConnection)
         self.reader = RunsReader(self._arrived.emit, db_path)
+        self.destroyed.connect(self.reader.close)  # nothing may reach a deleted widget from the reader's thread
 
     # --- construction ------------------------------------------------------------------------
     def _make_actions(self) -> dict[str, QAction]:
