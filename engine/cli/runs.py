@@ -64,8 +64,12 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _value(v: object) -> str:
-    return ",".join(map(str, v)) if isinstance(v, list) else "—" if v is None else f"{v:g}" \
-        if isinstance(v, float) else str(v)
+    """A setting as `collabsheet train` takes it: layers as 100,50, floats short, none as a dash."""
+    if isinstance(v, list):
+        return ",".join(map(str, v))
+    if v is None:
+        return "—"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _compare(args: argparse.Namespace) -> int:

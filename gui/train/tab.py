@@ -4,6 +4,7 @@ Left: the ratings, the recipe and its settings, Train / Stop and progress, and o
 Right: the loss curves (training EWMA per batch, validation per epoch) over the lesson's epoch lines and
 the predictions-against-ratings histogram; the movie map over the movies with the largest and smallest
 biases. Training runs in the worker (TrainRunner); everything here arrives in frames as numpy and text.
+A second page, Experiments (gui/train/experiments.py), lists every recorded run to sort, filter and compare.
 
 The plots import pyqtgraph, which the window must not wait for at start-up: they are built the first time
 the tab is shown or something arrives for it.
