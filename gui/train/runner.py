@@ -127,9 +127,11 @@ class TrainRunner(Runner):
         from collabsheet.engine.train.flags import record_run
 
         try:
-            record_run(recipe, run.data, f"random:{seed}", seed, self._device(), run.history)
+            kept = record_run(recipe, run.data, f"random:{seed}", seed, self._device(), run.history)
         except (sqlite3.Error, OSError) as e:
             self.emit("notice", f"this run was not recorded in the runs database ({e})")
+        else:
+            self.emit("recorded", kept)  # the experiments table reads the runs again
 
     def pause(self) -> None:
         """Nothing runs between commands: a run is ended through `stop`, which the GUI sets directly."""
