@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from collabsheet.engine.models.factorization import SQUASH_RANGES
 from collabsheet.engine.optimizers import SHEET, labels, names, readers
 
 OPTIMIZERS = names(SHEET)  # the sheet's rules (engine.optimizers says what each computes)
@@ -32,6 +31,12 @@ class RunState(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+SQUASH_RANGES = {  # how a sheet's sigmoid range follows from its ratings' (min, max): engine.models.factorization.y_range
+    "data": "the data's (min, max), as the lesson's notebook squashes",
+    "headroom": "0 to the top rating + 10% (5.5 on MovieLens), as the later course does",
+}
 
 
 @dataclass(frozen=True)

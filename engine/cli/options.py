@@ -10,8 +10,7 @@ import pandas as pd
 
 # the commands' one way to print
 from collabsheet.engine.cli.terminal import complain, printable, progress, progress_task, say  # noqa: F401
-from collabsheet.engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
-from collabsheet.engine.models.factorization import SQUASH_RANGES
+from collabsheet.engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP, SQUASH_RANGES
 
 MAX_COUNT = 2**53 - 1  # steps and seeds are stored in the workbook as numbers (doubles): exact up to here
 

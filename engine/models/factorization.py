@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-SQUASH_RANGES = {  # how a sheet's sigmoid range follows from its ratings' (min, max)
-    "data": "the data's (min, max), as the lesson's notebook squashes",
-    "headroom": "0 to the top rating + 10% (5.5 on MovieLens), as the later course does",
-}
+from collabsheet.engine.config import SQUASH_RANGES
 
 
 def y_range(lo: float, hi: float, kind: str = "data") -> tuple[float, float]:

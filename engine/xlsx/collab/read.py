@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from collabsheet.engine.config import MAX_K, MAX_TOP, OptimizerSettings, SheetConfig
+from collabsheet.engine.config import MAX_K, MAX_TOP, SQUASH_RANGES, OptimizerSettings, SheetConfig
 from collabsheet.engine.data.crosstab import Crosstab
-from collabsheet.engine.models.factorization import SQUASH_RANGES, y_range
+from collabsheet.engine.models.factorization import y_range
 from collabsheet.engine.sheet.sheet import Sheet
 from collabsheet.engine.xlsx.package import Package
 from collabsheet.engine.xlsx.values import Values, show
