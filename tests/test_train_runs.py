@@ -107,3 +107,21 @@ def test_a_file_that_is_no_database_is_named_in_one_line(capsys) -> None:
         runs.curves([1])
     with pytest.raises(ValueError, match="runs.sqlite: file is not a database"):
         runs.delete([1])
+
+
+def test_train_goes_on_and_says_so_when_the_runs_database_is_damaged(tmp_path, monkeypatch, capsys):
+    """A damaged runs database must not cost the user the run: one warning line, the model saved, exit 0."""
+    from collabsheet.engine.cli.main import main
+
+    monkeypatch.setenv("COLLABSHEET_DATA", str(tmp_path))
+    (tmp_path / "runs.sqlite").write_bytes(b"this is not a database" * 100)
+    ratings = tmp_path / "r.csv"
+    ratings.write_text("user,item,rating\n" + "\n".join(f"{u},{m},{(u + m) % 5 + 1}" for u in range(30)
+                                                         for m in range(20)) + "\n")
+    model = tmp_path / "m.pt"
+    code = main(["train", "--ratings", str(ratings), "--recipe", "fast", "--epochs", "1", "--bs", "64", "--save", str(model),
+                 "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0 and model.is_file()
+    lines = [line for line in err.splitlines() if "not recorded" in line]
+    assert len(lines) == 1 and "runs.sqlite" in lines[0] and "--no-record" in lines[0]

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
-from collabsheet.engine.cli.options import (MAX_COUNT, Stopped, device, file_name, number, progress, progress_task,
+from collabsheet.engine.cli.options import (MAX_COUNT, Stopped, complain, device, file_name, number, progress, progress_task,
                                             say, whole)
 from collabsheet.engine.cli.sheet import ratings_path
 from collabsheet.engine.config import MAX_K, MIN_K
@@ -149,7 +149,10 @@ def _train(args: argparse.Namespace) -> int:
             run = learn(data, settings, seed=args.seed, task=task, checkpoint=ckpt, resume=args.resume)
     history = run.history
     if not args.no_record:
-        record_run(settings, data, split_label, args.seed, device_label(chosen), history)
+        try:
+            record_run(settings, data, split_label, args.seed, device_label(chosen), history)
+        except ValueError as error:  # a damaged or locked database: the run itself is not lost for it
+            complain(f"warning: this run was not recorded: {error} (--no-record skips recording)")
     if history.diverged:
         say(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
             f"lower the learning rate (now {settings.lr:g})")

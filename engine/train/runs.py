@@ -127,7 +127,7 @@ def record(recipe: Recipe, *, dataset: str, split: str, seed: int, n_train: int,
     rows = [(e.epoch, _number(e.train_loss), _number(e.valid_mse), _number(e.valid_rmse), _number(e.seconds))
             for e in epochs]
     last = rows[-1] if rows else (0, None, None, None, None)
-    with connect(path) as con:
+    with _named(path), connect(path) as con:
         cur = con.execute(
             "INSERT INTO runs (started, recipe, model, summary, settings, dataset, split, seed, n_train, n_valid, "
             "device, version, status, epochs, valid_rmse, valid_mse, seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
