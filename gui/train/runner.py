@@ -122,13 +122,11 @@ class TrainRunner(Runner):
 
     def _record(self, recipe: Recipe, run: Learned, seed: int) -> None:
         """Keep the run in the runs database, as `collabsheet train` does; a database that fails is a notice."""
-        import sqlite3
-
         from collabsheet.engine.train.flags import record_run
 
         try:
             kept = record_run(recipe, run.data, f"random:{seed}", seed, self._device(), run.history)
-        except (sqlite3.Error, OSError) as e:
+        except (ValueError, OSError) as e:  # the runs module names the database in SQLite's errors
             self.emit("notice", f"this run was not recorded in the runs database ({e})")
         else:
             self.emit("recorded", kept)  # the experiments table reads the runs again
