@@ -328,3 +328,16 @@ def test_the_gui_thread_runs_no_torch_code_while_training(tab, qtbot):
         sys.setprofile(None)
     assert tab.epoch_table.rowCount() == 1 and recs.titles()
     assert not ran, sorted(ran)[:5]
+
+
+def test_the_progress_bar_tells_the_whole_runs_speed_and_time_left(tab, qtbot):
+    """Issue 21: the Training tab shows the whole run's estimate and ratings/s, as the command line does."""
+    import re
+
+    pick(tab, "lesson-learner")  # bs 64: many batches, each a few ms
+    qtbot.mouseClick(button(tab, "train"), Qt.LeftButton)
+    shown = re.compile(r"epoch 1/3 · [\d,]+/1,250 · [\d.]+k? ratings/s · (\d+ s|\d+ min \d+ s) left")
+    qtbot.waitUntil(lambda: shown.fullmatch(tab.controls.progress.format()) is not None, timeout=WAIT_MS)
+    with qtbot.waitSignal(tab.engine.stopped, timeout=WAIT_MS):
+        qtbot.mouseClick(button(tab, "stop"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: tab.state == IDLE, timeout=WAIT_MS)

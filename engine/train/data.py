@@ -107,7 +107,10 @@ class TrainData:
         return torch.bincount(self.train.movies, minlength=len(self.movies)).cpu().numpy()
 
 
-def split_indices(n: int, pct: float = 0.2, seed: int = 42) -> np.ndarray:
+VALID_SHARE = 0.2  # the validation rows of a seeded random split, as the lesson's get_cv_idxs
+
+
+def split_indices(n: int, pct: float = VALID_SHARE, seed: int = 42) -> np.ndarray:
     """A seeded random pct of the row numbers 0..n−1, as fastai's get_cv_idxs picks the validation rows."""
     if not 0 < pct < 1:
         raise ValueError(f"the validation share must be between 0 and 1, got {pct}")

@@ -220,7 +220,8 @@ class QTrainControls(QWidget):
         if self.progress.maximum() != total:
             self.progress.setRange(0, total)
         self.progress.setValue(p.iteration)
-        self.progress.setFormat(f"epoch {p.epoch}/{p.epochs} · {p.batch:,}/{p.batches:,}")
+        self.progress.setFormat(f"epoch {p.epoch}/{p.epochs} · {p.batch:,}/{p.batches:,}"
+                                + (f" · {p.pace}" if p.pace else ""))
 
     def say(self, text: str, error: bool = False) -> None:
         """The status line under the run buttons."""

@@ -97,7 +97,7 @@ class TrainRunner(Runner):
             self._runs += 1
             self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
             leave_a_core_for_the_gui()
-            listener = _Listener(self.mailbox, self.clock, self._runs, recipe.epochs)
+            listener = _Listener(self.mailbox, self.clock, self._runs, recipe.epochs, _batch_size(recipe, self.ratings))
             self.mailbox.put(clear=True, device=self._device())
             self.emit("started", recipe.name, recipe.summary())
             run = learn(self.ratings, recipe, seed=seed, device=self.device, task=self.task(listener.hear))
@@ -187,18 +187,29 @@ class TrainRunner(Runner):
         return model
 
 
+def _batch_size(recipe: Recipe, ratings: Ratings) -> int:
+    """The batch size learn() will take: the tab trains on a seeded 80/20 split (engine.train.data.split_indices)."""
+    from collabsheet.engine.train.data import VALID_SHARE  # torch: in the worker
+
+    n = len(ratings)
+    return recipe.batch_size(n - int(VALID_SHARE * n))
+
+
 class _Listener:
     """The training task's listener: batch losses gathered into curve points, published when a frame is due."""
 
-    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int) -> None:
+    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int, bs: int) -> None:
         self.mailbox, self.clock, self.epochs = mailbox, clock, epochs
         self.train_series, self.valid_series, self.marks = 3 * run, 3 * run + 1, 3 * run + 2
         self.x0, self.values = 1, []
         self.last: BatchEvent | None = None
         self.validated = False  # the validation line has its first point
         from collabsheet.engine.train.fit import BatchEvent, EpochEvent  # torch: built in the worker, when training
+        from collabsheet.engine.train.progress import Pace
 
         self._handlers = {BatchEvent: self.batch, EpochEvent: self.epoch}
+        self.pace = Pace(epochs, bs)
+        self.now = 0.0
 
     def hear(self, report: Report) -> None:
         """fit's batch and epoch events, the task's partial results, each to its own handler."""
@@ -207,6 +218,7 @@ class _Listener:
             handler(report.result)
 
     def batch(self, event: BatchEvent) -> None:
+        self.now = self.pace.see(event.iteration)
         if not self.values:
             self.x0 = event.iteration
         self.values.append(event.loss)
@@ -222,7 +234,8 @@ class _Listener:
             return
         with self.clock.publishing():
             self.mailbox.put(losses=Points(self.train_series, TRAINING_LABEL, self.x0, np.array(self.values), LINE),
-                             progress=TrainProgress(e.epoch, self.epochs, e.batch, e.batches, e.iteration, e.loss))
+                             progress=TrainProgress(e.epoch, self.epochs, e.batch, e.batches, e.iteration, e.loss,
+                                                    self.pace.text(e.iteration, e.batches, self.now)))
         self.values = []
 
     def epoch(self, event: EpochEvent) -> None:
