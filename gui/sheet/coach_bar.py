@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -39,6 +39,7 @@ class QCoachBar(QFrame):
     """Hidden while the run looks healthy; a dismissed verdict stays hidden until the coach says something else."""
 
     fix_chosen = Signal(int, object)  # the step to go back to, the OptimizerSettings to go on with
+    speaking = Signal(bool)  # shown (a verdict) or hidden
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -76,6 +77,10 @@ class QCoachBar(QFrame):
         policy.setRetainSizeWhenHidden(True)
         self.setSizePolicy(policy)
         self.hide()
+
+    def setVisible(self, visible: bool) -> None:  # show() and hide() come here too
+        super().setVisible(visible)
+        self.speaking.emit(visible)
 
     def _key(self, d: Diagnosis) -> tuple:
         return d.kind, d.step
@@ -129,10 +134,5 @@ class QCoachSlot(QWidget):
         grid.addWidget(bar, 0, 0)  # the same cell: the bar covers the quiet line while it is shown
         self.setFixedHeight(bar.height())
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
-        bar.installEventFilter(self)
+        bar.speaking.connect(lambda shown: self.quiet.setVisible(not shown))
         self.quiet.setVisible(bar.isHidden())
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.bar and event.type() in (QEvent.Show, QEvent.Hide):
-            self.quiet.setVisible(event.type() == QEvent.Hide)
-        return False
