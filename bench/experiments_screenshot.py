@@ -9,28 +9,12 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from screenshots import settle, wait  # bench/screenshots.py: run the event loop until, and for a moment
 
 OUT = Path(__file__).resolve().parent.parent / "resources" / "experiments.png"
 RUNS = (("fast", {"epochs": 4}), ("lesson-dotbias", {"epochs": 3}))  # recipe, fields changed in the form
-
-
-def wait(app, until, timeout: float = 120.0) -> None:
-    """Run the event loop until `until()` holds."""
-    end = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() > end:
-            raise TimeoutError("the window did not get there in time")
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def settle(app, seconds: float = 0.5) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def main(out: Path, size: tuple[int, int] = (1280, 800)) -> int:
@@ -49,7 +33,7 @@ def main(out: Path, size: tuple[int, int] = (1280, 800)) -> int:
         for name, value in fields.items():
             getattr(tab.controls, name).setValue(value)
         tab.train()
-        wait(app, lambda: tab.results is not None and tab.state == "idle")
+        wait(app, lambda: tab.results is not None and tab.state == "idle", timeout=120.0)
     table = tab.experiments
     tab.pages.setCurrentWidget(table)
     wait(app, lambda: len(table.shown_ids()) == len(RUNS))

@@ -19,7 +19,7 @@ import numpy as np
 from collabsheet.engine.data.crosstab import Crosstab
 from collabsheet.engine.xlsx.errors import XlsxError
 from collabsheet.engine.xlsx.lesson.book import Book
-from collabsheet.engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, parse
+from collabsheet.engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, parse, sqrt_of
 from collabsheet.engine.xlsx.lesson.refs import Area, RefError, resolve
 from collabsheet.engine.xlsx.values import show
 
@@ -395,13 +395,7 @@ class _Reader:
 
 def _errors_of(text: str) -> Ref | None:
     """The errors range of =SQRT(AVERAGE(e)) or =SQRT(SUM(e)/COUNT(e)), or None for another formula."""
-    try:
-        tree = parse(text)
-    except FormulaError:
-        return None
-    if not (isinstance(tree, Call) and tree.name == "SQRT" and len(tree.args) == 1):
-        return None
-    inner = tree.args[0]
+    inner = sqrt_of(text)
     if isinstance(inner, Call) and inner.name == "AVERAGE" and len(inner.args) == 1 and isinstance(inner.args[0], Ref):
         return inner.args[0]
     if isinstance(inner, Binary) and inner.op == "/":
