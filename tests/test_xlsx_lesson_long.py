@@ -47,6 +47,7 @@ def long_sheet(wb, title: str, d: Drawn, w: Where, style: str, seed: int, spoil:
     user_ids, movie_ids = block(rt, rl - 1, n, 1, dp), block(rt - 1, rl, 1, m, dp)
     ws.append(["userId", "movieId", "rating", "user idx", "movie idx"])
     hot = style.startswith("1hot")
+    by_id = style == "1hot-ids"  # the one-hot rows compare the ids with the ids over their columns
     uh, mh = 6, 6 + n  # first user / movie one-hot column
     ua = (6 + n + m) if hot else 6  # first user / movie activation column
     ma, pred = ua + k, ua + 2 * k
@@ -54,9 +55,18 @@ def long_sheet(wb, title: str, d: Drawn, w: Where, style: str, seed: int, spoil:
     own_u, own_m = err + 2, err + 3 + k  # where the copied matrices sit (the array style), rows TOP …
     if hot:
         for i in range(n):
-            ws.cell(TOP - 1, uh + i).value = i + 1
+            ws.cell(TOP - 1, uh + i).value = d.user_ids[i] if by_id else i + 1
         for j in range(m):
-            ws.cell(TOP - 1, mh + j).value = j + 1
+            ws.cell(TOP - 1, mh + j).value = d.movie_ids[j] if by_id else j + 1
+    if style == "vlookup":  # tables of their own: an id, then its factors
+        for i in range(n):
+            ws.cell(TOP + i, own_u).value = d.user_ids[i]
+            for f in range(k):
+                ws.cell(TOP + i, own_u + 1 + f).value = float(d.user_factors[i, f])
+        for j in range(m):
+            ws.cell(TOP + j, own_m).value = d.movie_ids[j]
+            for f in range(k):
+                ws.cell(TOP + j, own_m + 1 + f).value = float(d.item_factors[f, j])
     if style == "1hot-array":
         for i in range(n):
             for f in range(k):
@@ -78,14 +88,14 @@ def long_sheet(wb, title: str, d: Drawn, w: Where, style: str, seed: int, spoil:
             ws.cell(row, 5).value = f"=MATCH($B{row},{movie_ids},0)"
         if hot:
             for c in range(uh, mh + m):
-                index = "$D" if c < mh else "$E"
+                index = ("$A" if c < mh else "$B") if by_id else ("$D" if c < mh else "$E")
                 ws.cell(row, c).value = f"=IF({index}{row}={col(c)}${TOP - 1},1,0)"
             if spoil == "two-ones" and row == TOP + 2:
                 ws.cell(row, uh).value, ws.cell(row, uh + 1).value = 1, 1
             users_hot, movies_hot = block(row, uh, 1, n), block(row, mh, 1, m)
         for f in range(k):
             u, v = ws.cell(row, ua + f), ws.cell(row, ma + f)
-            if style == "1hot":
+            if style in ("1hot", "1hot-ids"):
                 u.value = f"=MMULT({users_hot},{block(ut, ul + f, n, 1, dp)})"
                 v.value = f"=SUMPRODUCT({movies_hot},{block(mt + f, ml, 1, m, dp)})"
             elif style == "offset":
@@ -94,6 +104,9 @@ def long_sheet(wb, title: str, d: Drawn, w: Where, style: str, seed: int, spoil:
             elif style == "index":
                 u.value = f"=INDEX({block(ut, ul, n, k, dp)},$D{row},{f + 1})"
                 v.value = f"=INDEX({block(mt, ml, k, m, dp)},{f + 1},$E{row})"
+            elif style == "vlookup":
+                u.value = f"=VLOOKUP($A{row},{block(TOP, own_u, n, k + 1)},{f + 2},FALSE)"
+                v.value = f"=VLOOKUP($B{row},{block(TOP, own_m, m, k + 1)},{f + 2},FALSE)"
         if style == "1hot-array":
             users, movies = block(TOP, own_u, n, k), block(TOP, own_m, m, k)
             first_u, first_m = ws.cell(row, ua).coordinate, ws.cell(row, ma).coordinate
@@ -115,7 +128,8 @@ def long_sheet(wb, title: str, d: Drawn, w: Where, style: str, seed: int, spoil:
                            else f"=SQRT(AVERAGE({errors}))")
 
 
-STYLES = {"movielens_1hot": "1hot", "movielens_emb": "offset", "emb_index": "index", "1hot_array": "1hot-array"}
+STYLES = {"movielens_1hot": "1hot", "movielens_emb": "offset", "emb_index": "index", "1hot_array": "1hot-array",
+          "1hot_ids": "1hot-ids", "emb_vlookup": "vlookup"}
 SPOILED = {"twice": "rates", "two-ones": "one-hot row", "not-squared": "should be an error"}
 
 

@@ -5,8 +5,10 @@ prediction =SUMPRODUCT(user activations, movie activations); each error is (rati
 =SQRT(AVERAGE(errors)). An activation is a one-hot row times the factor matrix — =MMULT(one-hot, a column of the
 matrix) or =SUMPRODUCT(one-hot, a row of it) per cell, or one {=MMULT(one-hot, matrix)} over the k cells — or
 the matrix's entry looked up by the index: =OFFSET(corner, idx, j), =OFFSET(corner, j, idx), =INDEX(matrix, idx, j)
-or =INDEX(matrix, j, idx). The factors are read where the formulas look them up (this sheet or the dot-product
-sheet), and each side's ids from the range the index's =MATCH(id, ids, 0) searches.
+or =INDEX(matrix, j, idx) — or by the id itself, =VLOOKUP(id, table, j, FALSE) (HLOOKUP across). The factors are read
+where the formulas look them up (this sheet or the dot-product sheet), and each side's ids from the range the
+index's =MATCH(id, ids, 0) searches, the ids over the one-hot columns (=IF($A5=F$4,1,0)), or the lookup table's
+first column.
 """
 from __future__ import annotations
 
@@ -19,14 +21,14 @@ import numpy as np
 from collabsheet.engine.data.crosstab import Crosstab
 from collabsheet.engine.xlsx.errors import XlsxError
 from collabsheet.engine.xlsx.lesson.book import Book
-from collabsheet.engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, parse, sqrt_of
+from collabsheet.engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, Text, parse, sqrt_of
 from collabsheet.engine.xlsx.lesson.refs import Area, RefError, resolve
 from collabsheet.engine.xlsx.values import show
 
 LONG_LOSS = "=SQRT(AVERAGE(errors)) with each error =(rating-prediction)^2"
 PREDICTION = "=SUMPRODUCT(user activations, movie activations)"
 ACTIVATION = ("=MMULT(one-hot row, factor column), =SUMPRODUCT(one-hot row, factor row), {=MMULT(one-hot row, "
-              "factor matrix)}, =OFFSET(corner, idx, j) or =INDEX(matrix, idx, j)")
+              "factor matrix)}, =OFFSET(corner, idx, j), =INDEX(matrix, idx, j) or =VLOOKUP(id, table, j, FALSE)")
 PREDICTION_TOLERANCE = 1e-9  # relative: a cached prediction further than this from its factors' product is stale
 
 Cell = tuple[str, int, int]  # (sheet, row, column)
@@ -286,7 +288,34 @@ class _Reader:
                                                                                      c.left + i + base)
                     return c.sheet, row, col
                 return Lookup(position, cell, count, ids)
+        if isinstance(tree, Call) and tree.name in ("VLOOKUP", "HLOOKUP") and len(tree.args) in (3, 4) \
+                and all(isinstance(a, Ref) for a in tree.args[:2]) and isinstance(tree.args[2], Num):
+            return self._table_lookup(tree, at)
         raise self.fail(at, f"should be an activation ({ACTIVATION}), found {self._text(at)}")
+
+    def _table_lookup(self, tree: Call, at: Area) -> Lookup:
+        """=VLOOKUP(id, table, j, FALSE): the row of the table whose first cell is the id, its j-th cell (HLOOKUP:
+        the column, across)."""
+        key, table = self.area(tree.args[0], at), self.area(tree.args[1], at)
+        j, down = int(tree.args[2].value), tree.name == "VLOOKUP"
+        # FALSE as Excel writes it, or as LibreOffice saves it (FALSE()), or 0
+        exact = len(tree.args) == 3 or tree.args[3] in (Num(0.0), Text("FALSE"), Call("FALSE", ()))
+        if not exact:
+            raise self.fail(at, f"looks up {key} by the nearest id ({tree.name}'s last argument TRUE); the factors "
+                                "of an id are found by an exact match: FALSE")
+        ids = Area(table.sheet, table.top, table.left, table.bottom if down else table.top,
+                   table.left if down else table.right)
+        width = table.cols if down else table.rows
+        if not 2 <= j <= width:
+            raise self.fail(at, f"looks up cell {j} of {table}'s {'rows' if down else 'columns'}, which have {width}")
+        wanted = self.value((key.sheet, key.top, key.left))
+        found = [i for i, (r, c) in enumerate(ids.cells(), 1) if self.value((ids.sheet, r, c)) == wanted]
+        if not found or wanted is None:
+            raise self.fail(key, f"holds {show(wanted)}, which {ids} does not list")
+
+        def cell(i: int, t=table, j=j, down=down) -> Cell:
+            return (t.sheet, t.top + i - 1, t.left + j - 1) if down else (t.sheet, t.top + j - 1, t.left + i - 1)
+        return Lookup(found[0], cell, ids.rows * ids.cols, ids)
 
     def _hot_index(self, hot: Area, at: Area) -> tuple[int, int, Area | None]:
         """(the position of the one 1 in a one-hot row, its width, the ids its index was MATCHed in)."""
@@ -299,13 +328,21 @@ class _Reader:
             raise self.fail(hot, f"should be a one-hot row (one 1, the rest 0) for {at}, found "
                                  f"{', '.join(show(v) for v in values[:20])}")
         ids = None
-        tree = self.formula(hot.at(0, 0))  # =IF($D5=F$4,1,0): the index it compares may come from a MATCH
+        # =IF($D5=F$4,1,0) compares this row's index (perhaps a MATCH) with a number over each column;
+        # =IF($A5=F$4,1,0) compares the id itself with the ids over the columns.
+        tree = self.formula(hot.at(0, 0))
         if isinstance(tree, Call) and tree.name == "IF" and tree.args and isinstance(tree.args[0], Binary):
             for side in (tree.args[0].left, tree.args[0].right):
-                if isinstance(side, Ref):
-                    cell = self.area(side, hot)
-                    if (cell.sheet, cell.top) == (hot.sheet, hot.top) and not (hot.left <= cell.left <= hot.right):
-                        ids = self._matched(cell)
+                if not isinstance(side, Ref):
+                    continue
+                cell = self.area(side, hot)
+                if (cell.sheet, cell.top) == (hot.sheet, hot.top) and not (hot.left <= cell.left <= hot.right):
+                    ids = ids or self._matched(cell)
+                elif (cell.sheet, cell.left, cell.rows, cell.cols) == (hot.sheet, hot.left, 1, 1):
+                    header = Area(hot.sheet, cell.top, hot.left, cell.top, hot.right)
+                    shown = [self.value((hot.sheet, cell.top, c)) for c in range(hot.left, hot.right + 1)]
+                    if shown != list(range(1, len(shown) + 1)):
+                        ids = ids or header
         return ones[0], len(values), ids
 
     def _index(self, cell: Area, at: Area) -> tuple[int, int | None, Area | None]:
