@@ -29,6 +29,7 @@ LONG_LOSS = "=SQRT(AVERAGE(errors)) with each error =(rating-prediction)^2"
 PREDICTION = "=SUMPRODUCT(user activations, movie activations)"
 ACTIVATION = ("=MMULT(one-hot row, factor column), =SUMPRODUCT(one-hot row, factor row), {=MMULT(one-hot row, "
               "factor matrix)}, =OFFSET(corner, idx, j), =INDEX(matrix, idx, j) or =VLOOKUP(id, table, j, FALSE)")
+MAX_ROWS = 20_000  # rating rows: the course's long sheets have a few hundred, each row is a dozen formulas to follow
 PREDICTION_TOLERANCE = 1e-9  # relative: a cached prediction further than this from its factors' product is stale
 
 Cell = tuple[str, int, int]  # (sheet, row, column)
@@ -159,6 +160,9 @@ class _Reader:
                 if errors.rows != 1 and errors.cols != 1:
                     raise self.fail(at, f"averages {errors} ({errors.shape}); a long sheet's errors are one column, "
                                         "a row per rating")
+                if errors.rows * errors.cols > MAX_ROWS:
+                    raise self.fail(at, f"averages {errors.rows * errors.cols:,} errors; a long sheet is read up to "
+                                        f"{MAX_ROWS:,} ratings (the lesson's has a few hundred)")
                 return at, errors
         raise XlsxError(f"{self.book.name}: sheet {self.sheet!r} has no loss cell (a formula {LONG_LOSS})")
 
