@@ -219,18 +219,14 @@ def test_a_long_sheet_that_does_not_fit_says_which_cell(books, spoil):
     assert abs(book.engine_loss - book.workbook_loss) <= TOLERANCE
 
 
-def test_a_long_sheet_of_too_many_ratings_is_one_line_at_once(tmp_path):
-    import time
-
+def test_a_long_sheet_of_too_many_ratings_is_one_line_before_any_row_is_read(tmp_path):
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "movielens_1hot"
     ws["B2"] = "=SQRT(AVERAGE(Z5:Z1000000))"
     path = tmp_path / "huge.xlsx"
     wb.save(path)
-    start = time.perf_counter()
     with pytest.raises(XlsxError) as caught:
         import_lesson(path, "movielens_1hot")
-    assert time.perf_counter() - start < 5
     assert str(caught.value) == ("huge.xlsx: movielens_1hot!B2 averages 999,996 errors; a long sheet is read up to "
                                  "20,000 ratings (the lesson's has a few hundred)")
