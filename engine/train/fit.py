@@ -179,7 +179,7 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
                 for group in opt.param_groups:
                     group["lr"] = schedule(done)
             idx = order[b * bs:(b + 1) * bs]
-            batch_loss = loss(model(train.users[idx], train.movies[idx]), train.ratings[idx])
+            batch_loss = loss(model(*train.inputs(idx, model)), train.ratings[idx])
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()
@@ -202,8 +202,11 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
 
 
 def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
-                  should_stop: StopFlag = None) -> torch.Tensor | None:
-    """The model's predictions for index tensors, in eval mode and chunks; None if stopped part way."""
+                  should_stop: StopFlag = None, times: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The model's predictions for index tensors, in eval mode and chunks; None if stopped part way.
+
+    `times` (the ratings' timestamps) reach a model that uses time; without them it predicts with no date.
+    """
     stop = stop_flag(should_stop)
     was_training = model.training
     model.eval()
@@ -213,7 +216,9 @@ def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
             for at in range(0, len(users), EVAL_CHUNK):
                 if stop():
                     return None
-                out.append(model(users[at:at + EVAL_CHUNK], movies[at:at + EVAL_CHUNK]).float())
+                rows = slice(at, at + EVAL_CHUNK)
+                extra = (times[rows],) if times is not None and getattr(model, "uses_time", False) else ()
+                out.append(model(users[rows], movies[rows], *extra).float())
         return torch.cat(out) if out else torch.empty(0, device=users.device)
     finally:
         model.train(was_training)
@@ -221,7 +226,7 @@ def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
 
 def evaluate(model: nn.Module, split: Split, loss: Loss = F.mse_loss, should_stop: StopFlag = None) -> float:
     """The loss (by default the MSE) over a whole split; NaN when the split is empty or a stop cut it short."""
-    predicted = predict_split(model, split.users, split.movies, should_stop)
+    predicted = predict_split(model, split.users, split.movies, should_stop, split.times)
     if predicted is None or not len(split):
         return math.nan
     return float(loss(predicted.double(), split.ratings.double()))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 
 from collabsheet.engine.data.ratings import Ratings
 from collabsheet.engine.device import pick_device, threads_for
@@ -16,6 +17,12 @@ from collabsheet.engine.train.data import TrainData, prepare
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent, FitResult, StopFlag, check_settings, fit
 from collabsheet.engine.train.model import CollabModel
 from collabsheet.engine.train.recipes import Recipe
+
+
+def members_mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean squared error of each ensemble member's predictions (members × batch), averaged; on the averaged
+    predictions (one per rating, when evaluating) it is their plain MSE."""
+    return (predicted - target).pow(2).mean()
 
 
 @dataclass(eq=False)
@@ -52,7 +59,7 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     with torch.random.fork_rng(devices=gpus), threads_for(data.device, work):
         torch.manual_seed(seed)  # the weights and the dropout masks, without touching the caller's random state
         module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
-                            (data.train.users, data.train.movies)).to(data.device)
+                            (data.train.users, data.train.movies), data.context()).to(data.device)
         opt = make_optimizer(recipe, module, data.device)
         state = None
         if resume:
@@ -66,7 +73,8 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
             def on_state(s) -> None:
                 save_checkpoint(checkpoint, module, opt, s, recipe, data, seed)
         schedule = make_schedule(recipe, math.ceil(len(data.train) / bs))
-        history = fit(module, data, recipe.epochs, opt, bs=bs, schedule=schedule, seed=seed,
+        loss = members_mse if recipe.ensemble > 1 else F.mse_loss
+        history = fit(module, data, recipe.epochs, opt, loss, bs=bs, schedule=schedule, seed=seed,
                       on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop, resume=state,
                       on_state=on_state)
     return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)
