@@ -20,14 +20,14 @@ from collabsheet.engine.safe_write import check_target
 from collabsheet.engine.train.analysis import valid_predictions
 from collabsheet.engine.train.checkpoint import checkpoint_path, finish_checkpoint
 from collabsheet.engine.train.data import UnknownIdError
-from collabsheet.engine.train.flags import add_options, changes, describe_split, prepare_split, record_run
+from collabsheet.engine.train.flags import add_options, changes, describe_split, prepare_split, reading, record_run
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent, evaluate
 from collabsheet.engine.train.learn import learn
 from collabsheet.engine.train.model import recommend
 from collabsheet.engine.train.plot import jointplot, write_png
 from collabsheet.engine.train.progress import RunProgress
 from collabsheet.engine.train.recipes import LIMITS, MAX_RATE, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
-from collabsheet.engine.train.store import ModelFileError, load, save
+from collabsheet.engine.train.store import ModelFileError, load, save, unsavable
 
 # Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
 BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}
@@ -97,6 +97,19 @@ def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _ratings(args: argparse.Namespace):
+    """The ratings to train on: MovieLens by default, or --ratings read with --time-col and the genres options."""
+    path, how = ratings_path(args), reading(args)
+    if how and path is None:
+        options = ", ".join("--" + {"genres_path": "genres-file"}.get(k, k).replace("_", "-") for k in how)
+        raise ValueError(f"{options} {'says' if len(how) == 1 else 'say'} how to read a ratings file; name it with "
+                         "--ratings PATH (MovieLens brings its own timestamps and genres)")
+    if not how:
+        return default_ratings(path, progress=progress)
+    progress(f"Reading {'standard input' if path == '-' else path}")
+    return load_ratings(path, progress=progress, **how)
+
+
 def _inputs(args: argparse.Namespace) -> dict[str, str]:
     """The files the model is made from, which --save must never replace."""
     inputs = {}
@@ -104,6 +117,8 @@ def _inputs(args: argparse.Namespace) -> dict[str, str]:
         inputs[path] = "the ratings file"
     if args.valid:
         inputs[args.valid] = "the validation ratings file"
+    if args.genres_file:
+        inputs[args.genres_file] = "the genres file"
     return inputs
 
 
@@ -113,6 +128,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
     if args.resume and not args.save:
         raise ValueError("--resume goes on from the checkpoint beside --save PATH; give --save")
+    if args.save and (why := unsavable(settings)):
+        raise ModelFileError(f"--save {args.save}: {why}")
     ckpt = checkpoint_path(args.save) if args.save else None
     for option, target, what in (("--save", args.save, "model"), ("--save", ckpt, "checkpoint"),
                                  ("--plot", args.plot, "plot")):
@@ -122,8 +139,9 @@ def _train(args: argparse.Namespace) -> int:
             except ValueError as e:
                 raise ModelFileError(f"{option} {e}") from None
     chosen = pick_device(args.device)
-    ratings = default_ratings(ratings_path(args), progress=progress)
-    valid = load_ratings(args.valid) if args.valid else None
+    ratings = _ratings(args)
+    valid = load_ratings(args.valid, **({"time_col": args.time_col} if args.time_col is not None else {})) \
+        if args.valid else None
     data, split_label = prepare_split(ratings, valid, args.split, args.seed, chosen)
     for note in ratings.notes + data.notes:
         say(f"note: {note}")

@@ -21,8 +21,14 @@ from collabsheet.engine.train.recipes import Recipe
 
 def members_mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The mean squared error of each ensemble member's predictions (members × batch), averaged; on the averaged
-    predictions (one per rating, when evaluating) it is their plain MSE."""
-    return (predicted - target).pow(2).mean()
+    predictions (one per rating, when evaluating) it is their plain MSE.
+
+    Its value is the members' mean MSE, but its gradient is their sum's: each member then learns exactly as it
+    would alone (a mean would shrink each member's gradient n-fold beside its weight decay, a stronger decay).
+    """
+    mse = (predicted - target).pow(2).mean()
+    n = predicted.shape[0] if predicted.dim() > 1 else 1
+    return mse + (n - 1) * (mse - mse.detach())
 
 
 @dataclass(eq=False)
