@@ -153,7 +153,7 @@ def _train(args: argparse.Namespace) -> int:
     losses: list[float] = []
     valid: list[tuple[int, float]] = []
     bs = settings.batch_size(len(data.train))
-    with RunProgress(settings.epochs, len(data.train), bs, say=say, note=progress) as bars, ctrl_c_stops(stop):
+    with RunProgress(settings.run_epochs, len(data.train), bs, say=say, note=progress) as bars, ctrl_c_stops(stop):
         def on_batch(e: BatchEvent) -> None:
             losses.append(e.loss)  # kept for --plot's loss curve
             bars.batch(e)
@@ -172,7 +172,7 @@ def _train(args: argparse.Namespace) -> int:
             f"lower the learning rate (now {settings.lr:g})")
         return 1
     if history.stopped:  # Ctrl-C: the run so far is reported, nothing is saved, and the exit says so (130)
-        where = f"after {history.iterations:,} batches ({len(history.epochs)} of {settings.epochs} epochs done)"
+        where = f"after {history.iterations:,} batches ({len(history.epochs)} of {settings.run_epochs} epochs done)"
         if history.epochs:
             say(f"stopped {where}; validation RMSE after epoch {len(history.epochs)}: "
                 f"{history.epochs[-1].valid_rmse:.4f}")

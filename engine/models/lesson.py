@@ -191,11 +191,7 @@ class EmbeddingNet(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """Several models of one recipe, each from its own random start, trained side by side on the same batches.
-
-    Training, it returns every member's predictions (members × batch), so each member learns on its own
-    (engine.train.learn's loss averages their squared errors); evaluating, it returns their mean.
-    """
+    """Several models of one recipe, each trained on its own (engine.train.ensemble); it predicts their mean."""
 
     def __init__(self, members: list[nn.Module]):
         super().__init__()
@@ -208,8 +204,7 @@ class Ensemble(nn.Module):
 
     def forward(self, users: Tensor, movies: Tensor, times: Tensor | None = None) -> Tensor:
         extra = (times,) if self.uses_time else ()
-        out = torch.stack([member(users, movies, *extra) for member in self.members])
-        return out if self.training else out.mean(0)
+        return torch.stack([member(users, movies, *extra) for member in self.members]).mean(0)
 
 
 def lead(module: nn.Module) -> nn.Module:

@@ -7,28 +7,16 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
 from collabsheet.engine.data.ratings import Ratings
 from collabsheet.engine.device import pick_device, threads_for
 from collabsheet.engine.train.build import make_model, make_optimizer, make_schedule
 from collabsheet.engine.train.checkpoint import load_checkpoint, save_checkpoint
 from collabsheet.engine.train.data import TrainData, prepare
+from collabsheet.engine.train.ensemble import fit_ensemble
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent, FitResult, StopFlag, check_settings, fit
 from collabsheet.engine.train.model import CollabModel
 from collabsheet.engine.train.recipes import Recipe
-
-
-def members_mse(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The mean squared error of each ensemble member's predictions (members × batch), averaged; on the averaged
-    predictions (one per rating, when evaluating) it is their plain MSE.
-
-    Its value is the members' mean MSE, but its gradient is their sum's: each member then learns exactly as it
-    would alone (a mean would shrink each member's gradient n-fold beside its weight decay, a stronger decay).
-    """
-    mse = (predicted - target).pow(2).mean()
-    n = predicted.shape[0] if predicted.dim() > 1 else 1
-    return mse + (n - 1) * (mse - mse.detach())
 
 
 @dataclass(eq=False)
@@ -56,6 +44,8 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     check_settings(recipe.epochs, bs, len(data.train))
     if resume and checkpoint is None:
         raise ValueError("resuming needs the checkpoint to resume from")
+    if recipe.ensemble > 1 and (checkpoint is not None or resume):
+        raise ValueError("an ensemble is not checkpointed (nor saved) yet; train it without --save")
     gpus = [data.device] if data.device.type == "cuda" else []
     # Row-wise updates run on one CPU thread: their many short gathers and scatters each wait for every
     # OpenMP thread, and on a shared machine a descheduled thread makes each wait a time slice. At 10M a
@@ -64,6 +54,9 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     work = 0 if recipe.sparse else bs * recipe.factors
     with torch.random.fork_rng(devices=gpus), threads_for(data.device, work):
         torch.manual_seed(seed)  # the weights and the dropout masks, without touching the caller's random state
+        if recipe.ensemble > 1:
+            module, history = fit_ensemble(recipe, data, seed, bs, on_batch, on_epoch, should_stop)
+            return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)
         module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
                             (data.train.users, data.train.movies), data.context()).to(data.device)
         opt = make_optimizer(recipe, module, data.device)
@@ -79,8 +72,7 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
             def on_state(s) -> None:
                 save_checkpoint(checkpoint, module, opt, s, recipe, data, seed)
         schedule = make_schedule(recipe, math.ceil(len(data.train) / bs))
-        loss = members_mse if recipe.ensemble > 1 else F.mse_loss
-        history = fit(module, data, recipe.epochs, opt, loss, bs=bs, schedule=schedule, seed=seed,
+        history = fit(module, data, recipe.epochs, opt, bs=bs, schedule=schedule, seed=seed,
                       on_batch=on_batch, on_epoch=on_epoch, should_stop=should_stop, resume=state,
                       on_state=on_state)
     return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)

@@ -134,6 +134,11 @@ class Recipe:
         return self.layers or (self.nh,)
 
     @property
+    def run_epochs(self) -> int:
+        """Epochs in the whole run: an ensemble trains its models one after another."""
+        return self.epochs * self.ensemble
+
+    @property
     def sizes(self) -> tuple[int, int]:
         """(user, movie) embedding sizes."""
         return self.user_factors or self.factors, self.movie_factors or self.factors
