@@ -253,9 +253,6 @@ def _time_column(label: str, want: Column, header: list[str] | None, n_fields: i
                  cols: dict[str, int]) -> int | None:
     """Where the timestamps are: the column asked for, a header's timestamp column, or MovieLens's fourth field."""
     if want is not None:
-        if isinstance(want, str) and header is None:
-            raise ratings_error(label, f"has no header row, so there is no column named {want!r}; give the "
-                                       "timestamp column's position (0-based) instead", TIME)
         col = _resolve(label, TIME, want, header, n_fields)
         if col in cols.values():
             role = next(r for r in cols if cols[r] == col)

@@ -126,6 +126,8 @@ class Recipe:
             return self
         if changes.get("optimizer") in ("sgd", "momentum") and "sparse" not in changes:
             changes["sparse"] = False  # row-wise updates are Adam's; plain SGD updates every row as the lesson
+        if (changes.get("genres", "off") != "off" or changes.get("time", "off") != "off") and "sparse" not in changes:
+            changes["sparse"] = False  # the genre and time inputs train with dense updates
         return replace(self, **{"name": f"{self.name} (changed)" if self.name != "custom" else "custom", **changes})
 
     @property
