@@ -212,8 +212,8 @@ def test_recipes_refuse_inputs_where_they_make_no_sense():
     with pytest.raises(ValueError, match="ensemble must be between 1 and 16"):
         Recipe(ensemble=0)
     r = RECIPES["tries"]
-    assert (r.genres, r.time, r.ensemble, r.run_epochs) == ("mean", "bias", 3, 30)
-    assert "genres=mean · time=bias" in r.summary() and "ensemble of 3" in r.summary()
+    assert (r.genres, r.time, r.ensemble, r.run_epochs) == ("mean", "bias", 5, 50)
+    assert "genres=mean · time=bias" in r.summary() and "ensemble of 5" in r.summary()
     with pytest.raises(ValueError, match="genres need a movie's genres"):
         learn(prepare(_drifting()), SMALL.with_(genres="mean", epochs=1))
 
@@ -282,7 +282,7 @@ def test_the_training_tabs_fields_reach_the_recipe(qtbot):
     c = QTrainControls(actions)
     qtbot.addWidget(c)
     c.recipe.setCurrentIndex(c.recipe.findData("tries"))
-    assert (c.genres.currentData(), c.time.currentData(), c.ensemble.value()) == ("mean", "bias", 3)
+    assert (c.genres.currentData(), c.time.currentData(), c.ensemble.value()) == ("mean", "bias", 5)
     assert c.settings() is RECIPES["tries"]
     c.genres.setCurrentIndex(c.genres.findData("sum"))
     c.ensemble.setValue(2)
