@@ -50,6 +50,10 @@ def test_a_csv_keeps_its_named_timestamp_column_and_genres_from_a_named_file_and
     assert by_position.frame.equals(r.frame) and by_position.genres == r.genres
     plain = load_ratings(ratings, user_col="who", item_col="what", rating_col="stars")
     assert not plain.has_times and plain.genres == {}  # nothing named, no header "timestamp": none kept
+    dated = tmp_path / "dated.csv"  # a column called timestamp that holds dates: found, not named, so left out
+    dated.write_text("user,item,rating,timestamp\n1,10,4,2024-01-02\n2,11,3,2024-01-03\n")
+    r = load_ratings(dated)
+    assert not r.has_times and "column 3 does not hold whole seconds" in r.notes[-1]
 
 
 @pytest.mark.parametrize("ratings_text, genres_text, options, fragments", [

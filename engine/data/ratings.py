@@ -62,7 +62,7 @@ class Ratings:
 _ROLES = ("user", "item", "rating")
 TIME = "timestamp"  # the optional fourth column: when each rating was made, in whole seconds
 _ALIASES = {
-    TIME: ("timestamp", "time", "ts", "unixtime"),
+    TIME: ("timestamp",),  # MovieLens's name; any other is named with time_col
     "user": ("userid", "user_id", "user", "uid"),
     "item": ("movieid", "movie_id", "itemid", "item_id", "item", "movie", "iid"),
     "rating": ("rating", "score", "stars"),
@@ -87,6 +87,7 @@ class _Layout:
     decimal: str = "."
     gap: int = 0  # blank (or comment) lines between the header and the first row
     time: int | None = None  # 0-based position of the timestamp column, if the ratings carry one
+    time_named: bool = False  # the caller named it (a bad value is an error), rather than it being found
 
     @property
     def first_row(self) -> int:
@@ -101,8 +102,9 @@ def load_ratings(path: str | PathLike, *, user_col: Column = None, item_col: Col
     """Read a ratings file (MovieLens or any CSV/TSV; "-" is standard input) into Ratings, raising one-line
     RatingsErrors. `progress(message, fraction)` hears the bytes read, about once a second, on long reads.
 
-    A timestamp column is kept when `time_col` names it, when the header has one (timestamp, time, ts), or in
-    MovieLens's own headerless files (u.data, ratings.dat). Genres come from `genres_path` (else the titles
+    A timestamp column is kept when `time_col` names it, when the header has a `timestamp` column, or in
+    MovieLens's own headerless files (u.data, ratings.dat); one that was found, not named, and holds something
+    other than whole seconds is left out with a note. Genres come from `genres_path` (else the titles
     file), in its `genres_col` column (else MovieLens's layouts: u.item's flags, movies.csv's genres).
     """
     label = "standard input" if str(path) == STDIN else str(path)
@@ -163,6 +165,9 @@ def _load(source: Source, wanted: dict[str, Column], sep: str | None, extra: tup
     _check_enough(source.label, frame)
     if layout.decimal == ",":
         notes = (f"{source.name}: read ratings with a decimal comma (4,5 as 4.5)",) + notes
+    if layout.time is not None and TIME not in frame.columns:
+        notes += (f"{source.name}: column {layout.time} does not hold whole seconds in every row; timestamps "
+                  "not kept (name the column with --time-col to hear which line)",)
     tp = _titles_path(source.path, titles_path)
     integer_ids = pd.api.types.is_integer_dtype(frame["item"])
     titles = _load_titles(tp, integer_ids) if tp else {}
@@ -246,7 +251,8 @@ def _sniff(label: str, text: str, sep: str | None, wanted: dict[str, Column], na
     if header is not None:  # blank lines right below the header: skipped, so pandas sees a row first
         while skip + 1 + gap < len(lines) and not lines[skip + 1 + gap].strip():
             gap += 1
-    return _Layout(sep, header, skip, tuple(cols[r] for r in _ROLES), "," if comma else ".", gap, time)
+    return _Layout(sep, header, skip, tuple(cols[r] for r in _ROLES), "," if comma else ".", gap, time,
+                   wanted.get(TIME) is not None)
 
 
 def _time_column(label: str, want: Column, header: list[str] | None, n_fields: int, name: str,
@@ -406,7 +412,11 @@ def _clean(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
     rating = _ratings(label, raw, lines)
     out = {"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}
     if TIME in raw.columns:
-        out[TIME] = _times(label, raw[TIME], lines)
+        try:
+            out[TIME] = _times(label, raw[TIME], lines)
+        except RatingsError:
+            if lay.time_named:
+                raise  # a column found by its name or place is only a guess: without it the ratings still load
     return pd.DataFrame(out, copy=False)
 
 
