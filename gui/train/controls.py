@@ -20,8 +20,8 @@ from collabsheet.gui.widgets.boxes import action_button
 CUSTOM = "custom"  # the recipe picker's entry once a field differs from every recipe
 OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULE_LABELS = {"constant": "constant", "sgdr": "SGDR (restarts)", "onecycle": "one-cycle"}
-GENRE_LABELS = {"off": "off", "sum": "sum of genres", "mean": "mean of genres"}
-TIME_LABELS = {"off": "off", "bias": "(user, day) bias", "conts": "continuous (net)"}
+GENRE_LABELS = {"off": "off", "sum": "sum", "mean": "mean"}  # short: two fields share a row
+TIME_LABELS = {"off": "off", "bias": "day bias", "conts": "conts (net)"}
 ERROR_STYLE = "color:#b00"
 NOTE_STYLE = "color:#555"
 
