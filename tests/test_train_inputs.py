@@ -15,6 +15,7 @@ from collabsheet.engine.data.ratings import Ratings, RatingsError, load_ratings
 from collabsheet.engine.models.inputs import DAY, GenreMix, TimeBias
 from collabsheet.engine.models.lesson import Ensemble
 from collabsheet.engine.train import runs
+from collabsheet.engine.train.build import make_model
 from collabsheet.engine.train.data import prepare
 from collabsheet.engine.train.fit import predict_split
 from collabsheet.engine.train.flags import prepare_split
@@ -205,6 +206,10 @@ def test_an_ensemble_is_the_mean_of_lone_runs_seeded_one_after_another():
     rmse = float(((mean.double() - v.ratings.double()) ** 2).mean().sqrt())
     assert both.history.valid_rmse == pytest.approx(rmse, rel=1e-6)
     assert [e.epoch for e in both.history.epochs] == [1, 2, 3, 4, 5, 6]
+    fresh = make_model(recipe.with_(ensemble=2), len(data.users), len(data.movies), data.rating_range,
+                       context=data.context())  # the recipe's model, untrained: two members of its kind
+    assert isinstance(fresh, Ensemble) and [type(m) for m in fresh.members] == [type(alone[0])] * 2
+    assert fresh.uses_time and fresh.members[0].genres is not None
 
 
 def test_recipes_refuse_inputs_where_they_make_no_sense():
