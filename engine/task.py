@@ -66,6 +66,15 @@ class Task:
         """Ask the task to stop at its next chunk; safe from any thread and from a signal handler."""
         self._cancel.set()
 
+    def part(self, translate: Callable[[Report], Report | None]) -> Task:
+        """A task for one part of this one (a member of an ensemble): the same cancel flag; each of its reports goes
+        through `translate` (which may keep what it needs, and renumber) to this task's listener (None: dropped)."""
+        def hear(report: Report) -> None:
+            out = translate(report)
+            if out is not None and self._listener is not None:
+                self._listener(out)
+        return Task(hear, cancel=self._cancel)
+
     def check(self) -> None:
         """Raise Cancelled if the task was asked to stop (for work with no partial result to return)."""
         if self._cancel.is_set():

@@ -22,14 +22,14 @@ from collabsheet.engine.task import Report, Task
 from collabsheet.engine.train.analysis import valid_predictions
 from collabsheet.engine.train.checkpoint import checkpoint_path, finish_checkpoint
 from collabsheet.engine.train.data import UnknownIdError
-from collabsheet.engine.train.flags import add_options, changes, describe_split, prepare_split, record_run
+from collabsheet.engine.train.flags import add_options, changes, describe_split, prepare_split, reading, record_run
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent, evaluate
 from collabsheet.engine.train.learn import learn
 from collabsheet.engine.train.model import recommend
 from collabsheet.engine.train.plot import jointplot, write_png
 from collabsheet.engine.train.progress import RunProgress
 from collabsheet.engine.train.recipes import LIMITS, MAX_RATE, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
-from collabsheet.engine.train.store import ModelFileError, load, save
+from collabsheet.engine.train.store import ModelFileError, load, save, unsavable
 
 # Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
 BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}
@@ -99,6 +99,19 @@ def ctrl_c_stops(task: Task) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _ratings(args: argparse.Namespace):
+    """The ratings to train on: MovieLens by default, or --ratings read with --time-col and the genres options."""
+    path, how = ratings_path(args), reading(args)
+    if how and path is None:
+        options = ", ".join("--" + {"genres_path": "genres-file"}.get(k, k).replace("_", "-") for k in how)
+        raise ValueError(f"{options} {'says' if len(how) == 1 else 'say'} how to read a ratings file; name it with "
+                         "--ratings PATH (MovieLens brings its own timestamps and genres)")
+    if not how:
+        return default_ratings(path, task=progress_task())
+    progress(f"Reading {'standard input' if path == '-' else path}")
+    return load_ratings(path, task=progress_task(), **how)
+
+
 def _inputs(args: argparse.Namespace) -> dict[str, str]:
     """The files the model is made from, which --save must never replace."""
     inputs = {}
@@ -106,6 +119,8 @@ def _inputs(args: argparse.Namespace) -> dict[str, str]:
         inputs[path] = "the ratings file"
     if args.valid:
         inputs[args.valid] = "the validation ratings file"
+    if args.genres_file:
+        inputs[args.genres_file] = "the genres file"
     return inputs
 
 
@@ -115,6 +130,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
     if args.resume and not args.save:
         raise ValueError("--resume goes on from the checkpoint beside --save PATH; give --save")
+    if args.save and (why := unsavable(settings)):
+        raise ModelFileError(f"--save {args.save}: {why}")
     ckpt = checkpoint_path(args.save) if args.save else None
     for option, target, what in (("--save", args.save, "model"), ("--save", ckpt, "checkpoint"),
                                  ("--plot", args.plot, "plot")):
@@ -124,8 +141,9 @@ def _train(args: argparse.Namespace) -> int:
             except ValueError as e:
                 raise ModelFileError(f"{option} {e}") from None
     chosen = pick_device(args.device)
-    ratings = default_ratings(ratings_path(args), task=progress_task())
-    valid = load_ratings(args.valid) if args.valid else None
+    ratings = _ratings(args)
+    valid = load_ratings(args.valid, **({"time_col": args.time_col} if args.time_col is not None else {})) \
+        if args.valid else None
     data, split_label = prepare_split(ratings, valid, args.split, args.seed, chosen)
     for note in ratings.notes + data.notes:
         say(f"note: {note}")
@@ -136,7 +154,7 @@ def _train(args: argparse.Namespace) -> int:
     losses: list[float] = []
     valid: list[tuple[int, float]] = []
     bs = settings.batch_size(len(data.train))
-    with RunProgress(settings.epochs, len(data.train), bs, say=say, note=progress) as bars:
+    with RunProgress(settings.run_epochs, len(data.train), bs, say=say, note=progress) as bars:
         def heard(report: Report) -> None:
             if isinstance(report.result, BatchEvent):
                 losses.append(report.result.loss)  # kept for --plot's loss curve
@@ -158,7 +176,7 @@ def _train(args: argparse.Namespace) -> int:
             f"lower the learning rate (now {settings.lr:g})")
         return 1
     if history.stopped:  # Ctrl-C: the run so far is reported, nothing is saved, and the exit says so (130)
-        where = f"after {history.iterations:,} batches ({len(history.epochs)} of {settings.epochs} epochs done)"
+        where = f"after {history.iterations:,} batches ({len(history.epochs)} of {settings.run_epochs} epochs done)"
         if history.epochs:
             say(f"stopped {where}; validation RMSE after epoch {len(history.epochs)}: "
                 f"{history.epochs[-1].valid_rmse:.4f}")

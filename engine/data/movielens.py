@@ -23,7 +23,8 @@ import pandas as pd
 from collabsheet.engine.config import DEFAULT_TOP
 from collabsheet.engine.data.cache import PREPARED_FILES, RATINGS_ENV, cache_folder, keep_crosstab, kept_crosstab
 from collabsheet.engine.data.crosstab import top_crosstab
-from collabsheet.engine.data.ratings import Ratings, RatingsError, load_ratings
+from collabsheet.engine.data.genres import ML100K_GENRES, split_genres
+from collabsheet.engine.data.ratings import TIME, Ratings, RatingsError, load_ratings
 from collabsheet.engine.safe_write import write_bytes, write_file
 from collabsheet.engine.task import Task
 
@@ -41,6 +42,9 @@ LICENCE = (
 CONNECT_TIMEOUT_S = 3.0  # DNS, connect and each read; offline gives up within a few seconds
 PIP_TIMEOUT_S = 300.0
 CHUNK = 64 * 1024
+# Beside the prepared copy, in files of their own so that a ratings.parquet of user, item and rating stays
+# readable by every version: each rating's timestamp (same rows, same order) and each movie's genres.
+EXTRAS = {"timestamps": "timestamps.parquet", "genres": "genres.parquet"}
 
 
 # ---------------------------------------------------------------- prepared cache
@@ -48,14 +52,24 @@ CHUNK = 64 * 1024
 def _write_cache(ratings: Ratings, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     titles = pd.DataFrame({"item": list(ratings.titles), "title": [str(t) for t in ratings.titles.values()]})
-    meta = {"name": ratings.name, "source": ratings.source, "licence": ratings.licence, "rows": len(ratings)}
+    extras = {}
+    if ratings.has_times:
+        extras["timestamps"] = ratings.frame[[TIME]]
+    if ratings.genres:
+        extras["genres"] = pd.DataFrame({"item": list(ratings.genres),
+                                         "genres": ["|".join(g) for g in ratings.genres.values()]})
+    meta = {"name": ratings.name, "source": ratings.source, "licence": ratings.licence, "rows": len(ratings),
+            "extras": sorted(extras)}
     # dataset.json marks the copy complete: it goes first and comes back last, each file written whole
     (folder / "dataset.json").unlink(missing_ok=True)
     for name in PREPARED_FILES:
         if name == "ratings.parquet":
-            write_file(folder / name, lambda fh: ratings.frame.to_parquet(fh, index=False), what="prepared copy")
+            plain = ratings.frame[["user", "item", "rating"]]
+            write_file(folder / name, lambda fh: plain.to_parquet(fh, index=False), what="prepared copy")
         elif name == "titles.parquet":
             write_file(folder / name, lambda fh: titles.to_parquet(fh, index=False), what="prepared copy")
+    for key, table in extras.items():
+        write_file(folder / EXTRAS[key], lambda fh, t=table: t.to_parquet(fh, index=False), what="prepared copy")
     write_bytes(folder / "dataset.json", json.dumps(meta, indent=1).encode("utf-8"), what="prepared copy")
 
 
@@ -71,9 +85,30 @@ def _read_cache(folder: Path) -> Ratings:
         raise RatingsError(f"prepared copy in {folder} is damaged ({type(exc).__name__})") from exc
     if list(frame.columns) != ["user", "item", "rating"] or len(frame) != meta.get("rows"):
         raise RatingsError(f"prepared copy in {folder} is incomplete")
+    frame, genres = _read_extras(folder, meta, frame)
     return Ratings(frame=frame, name=meta["name"], source=meta["source"],
                    titles=dict(zip(titles["item"].tolist(), titles["title"].tolist())),
-                   notes=(f"loaded the prepared copy in {folder}",), licence=meta.get("licence", ""))
+                   notes=(f"loaded the prepared copy in {folder}",), licence=meta.get("licence", ""), genres=genres)
+
+
+def _read_extras(folder: Path, meta: dict, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The timestamps and genres kept beside the copy, when its dataset.json says they belong to it."""
+    listed = meta.get("extras", [])  # a copy written before these were kept lists none: stale files are ignored
+    genres: dict = {}
+    try:
+        if "timestamps" in listed:
+            times = pd.read_parquet(folder / EXTRAS["timestamps"])
+            if list(times.columns) != [TIME] or len(times) != len(frame):
+                raise RatingsError(f"prepared copy in {folder} has timestamps for other ratings")
+            frame = frame.assign(**{TIME: times[TIME].to_numpy()})
+        if "genres" in listed:
+            table = pd.read_parquet(folder / EXTRAS["genres"])
+            genres = {item: split_genres(text) for item, text in zip(table["item"].tolist(), table["genres"].tolist())}
+    except RatingsError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any damage means "not usable"
+        raise RatingsError(f"prepared copy in {folder} is damaged ({type(exc).__name__})") from exc
+    return frame, genres
 
 
 def _save(ratings: Ratings, folder: Path, task: Task) -> Ratings:
@@ -212,10 +247,13 @@ def _read_wheel(wheel: Path) -> Ratings:
     except (KeyError, zipfile.BadZipFile) as exc:
         raise RatingsError(f"{wheel.name} does not hold MovieLens 100k ({exc})") from exc
     frame = pd.DataFrame({"user": data["user_id"].astype("int64"), "item": data["movie_id"].astype("int64"),
-                          "rating": data["rating"].astype("float64")})
-    titles = dict(zip(items["movie_id"].astype("int64").tolist(), items["movie_title"].astype(str).tolist()))
+                          "rating": data["rating"].astype("float64"), TIME: data["timestamp"].astype("int64")})
+    ids = items["movie_id"].astype("int64").tolist()
+    titles = dict(zip(ids, items["movie_title"].astype(str).tolist()))
+    flags = items[list(ML100K_GENRES)].to_numpy() == 1  # u.item's 19 genre flags, named as u.genre names them
+    genres = {movie: tuple(g for g, on in zip(ML100K_GENRES, row) if on) for movie, row in zip(ids, flags)}
     return Ratings(frame=frame, name="MovieLens 100k", source=f"PyPI wheel {WHEEL_SPEC} ({WHEEL_DATA})",
-                   titles=titles, licence=LICENCE)
+                   titles=titles, licence=LICENCE, genres=genres)
 
 
 def _from_wheel(task: Task) -> Ratings:
@@ -276,10 +314,27 @@ def default_ratings(path: str | os.PathLike | None = None, *, task: Task | None 
 def prepare(task: Task | None = None, *, cache_dir: str | os.PathLike | None = None) -> Ratings:
     """Make sure the prepared MovieLens copy exists in the cache, with the window's first sheet kept beside it
     (ignores COLLABSHEET_RATINGS); the task as default_ratings takes it."""
+    task = task or Task()
     ratings = _load(None, task, cache_dir, use_env_path=False)
+    if not ratings.has_times and ratings.notes[:1] == (f"loaded the prepared copy in {cache_folder(cache_dir)}",):
+        ratings = _refresh(ratings, task, cache_dir)
     if kept_crosstab(DEFAULT_TOP, cache_dir) is None:  # `make run` prepares before every launch: kept once
         keep_crosstab(top_crosstab(ratings, DEFAULT_TOP), DEFAULT_TOP, cache_dir)
     return ratings
+
+
+def _refresh(kept: Ratings, task: Task, cache_dir) -> Ratings:
+    """A prepared copy from before timestamps and genres were kept, made again from its source when that works."""
+    task.report("The prepared copy has no timestamps or genres; fetching MovieLens again for them")
+    folder = cache_folder(cache_dir)
+    url = os.environ.get("COLLABSHEET_MOVIELENS_URL") or GROUPLENS_URL
+    for load in (lambda: _from_grouplens(url, task), lambda: _from_wheel(task)):
+        try:
+            return _save(load(), folder, task)
+        except RatingsError as exc:
+            task.report(f"could not fetch it again: {exc}")
+    return replace(kept, notes=kept.notes + ("the prepared copy has no timestamps or genres, and fetching MovieLens "
+                                             "again failed; the things to try that need them are off",))
 
 
 def about(ratings: Ratings) -> str:
@@ -291,6 +346,11 @@ def about(ratings: Ratings) -> str:
              f"Rating range: {low:g} to {high:g}"]
     if ratings.titles:
         lines.append(f"Titles: {len(ratings.titles):,}")
+    if ratings.genres:
+        names = sorted({g for gs in ratings.genres.values() for g in gs})
+        lines.append(f"Genres: {len(names)} ({', '.join(names)})")
+    if ratings.has_times:
+        lines.append("Timestamps: kept for every rating")
     if ratings.licence:
         lines.append(f"Licence: {ratings.licence}")
     lines += [f"Note: {note}" for note in ratings.notes]

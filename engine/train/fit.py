@@ -170,7 +170,7 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
                 for group in opt.param_groups:
                     group["lr"] = schedule(done)
             idx = order[b * bs:(b + 1) * bs]
-            batch_loss = loss(model(train.users[idx], train.movies[idx]), train.ratings[idx])
+            batch_loss = loss(model(*train.inputs(idx, model)), train.ratings[idx])
             opt.zero_grad(set_to_none=True)
             batch_loss.backward()
             opt.step()
@@ -193,8 +193,11 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
 
 
 def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
-                  task: Task | None = None) -> torch.Tensor | None:
-    """The model's predictions for index tensors, in eval mode and chunks; None if the task was cancelled part way."""
+                  task: Task | None = None, times: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The model's predictions for index tensors, in eval mode and chunks; None if the task was cancelled part way.
+
+    `times` (the ratings' timestamps) reach a model that uses time; without them it predicts with no date.
+    """
     task = task or Task()
     was_training = model.training
     model.eval()
@@ -204,7 +207,9 @@ def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
             for at in range(0, len(users), EVAL_CHUNK):
                 if task.cancelled:
                     return None
-                out.append(model(users[at:at + EVAL_CHUNK], movies[at:at + EVAL_CHUNK]).float())
+                rows = slice(at, at + EVAL_CHUNK)
+                extra = (times[rows],) if times is not None and getattr(model, "uses_time", False) else ()
+                out.append(model(users[rows], movies[rows], *extra).float())
         return torch.cat(out) if out else torch.empty(0, device=users.device)
     finally:
         model.train(was_training)
@@ -212,7 +217,7 @@ def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
 
 def evaluate(model: nn.Module, split: Split, loss: Loss = F.mse_loss, task: Task | None = None) -> float:
     """The loss (by default the MSE) over a whole split; NaN when the split is empty or a cancel cut it short."""
-    predicted = predict_split(model, split.users, split.movies, task)
+    predicted = predict_split(model, split.users, split.movies, task, split.times)
     if predicted is None or not len(split):
         return math.nan
     return float(loss(predicted.double(), split.ratings.double()))

@@ -12,6 +12,7 @@ from collabsheet.engine.train.build import make_model, make_optimizer, make_sche
 from collabsheet.engine.train.checkpoint import load_checkpoint, save_checkpoint
 from collabsheet.engine.train.data import TrainData, prepare
 from collabsheet.engine.task import Task
+from collabsheet.engine.train.ensemble import fit_ensemble
 from collabsheet.engine.train.fit import FitResult, check_settings, fit
 from collabsheet.engine.train.model import CollabModel
 from collabsheet.engine.train.recipes import Recipe
@@ -42,6 +43,8 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     check_settings(recipe.epochs, bs, len(data.train))
     if resume and checkpoint is None:
         raise ValueError("resuming needs the checkpoint to resume from")
+    if recipe.ensemble > 1 and (checkpoint is not None or resume):
+        raise ValueError("an ensemble is not checkpointed (nor saved) yet; train it without --save")
     gpus = [data.device] if data.device.type == "cuda" else []
     # Row-wise updates run on one CPU thread: their many short gathers and scatters each wait for every
     # OpenMP thread, and on a shared machine a descheduled thread makes each wait a time slice. At 10M a
@@ -50,8 +53,11 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     work = 0 if recipe.sparse else bs * recipe.factors
     with torch.random.fork_rng(devices=gpus), threads_for(data.device, work):
         torch.manual_seed(seed)  # the weights and the dropout masks, without touching the caller's random state
+        if recipe.ensemble > 1:
+            module, history = fit_ensemble(recipe, data, seed, bs, task)
+            return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)
         module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
-                            (data.train.users, data.train.movies)).to(data.device)
+                            (data.train.users, data.train.movies), data.context()).to(data.device)
         opt = make_optimizer(recipe, module, data.device)
         state = None
         if resume:

@@ -97,7 +97,8 @@ class TrainRunner(Runner):
             self._runs += 1
             self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
             leave_a_core_for_the_gui()
-            listener = _Listener(self.mailbox, self.clock, self._runs, recipe.epochs, _batch_size(recipe, self.ratings))
+            listener = _Listener(self.mailbox, self.clock, self._runs, recipe.run_epochs,
+                                 _batch_size(recipe, self.ratings))
             self.mailbox.put(clear=True, device=self._device())
             self.emit("started", recipe.name, recipe.summary())
             run = learn(self.ratings, recipe, seed=seed, device=self.device, task=self.task(listener.hear))
