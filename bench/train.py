@@ -68,7 +68,6 @@ def run_recipe(data: TrainData, recipe: Recipe) -> str:
 
 def multi_split(ratings, names: list[str], device: torch.device) -> None:
     """Each recipe on random splits 1, 2, 3 and ml-100k's u1: every RMSE, then mean ± sd (not one lucky split)."""
-    from collabsheet.engine.train.flags import prepare_split
 
     datas = split_datas(ratings, device)
     print(f"# validation RMSE on {', '.join(datas)} (model seed {SEED}); mean ± sd over them")
