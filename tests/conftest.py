@@ -47,7 +47,7 @@ def _shown(qtbot, size: tuple[int, int] | None = None, plot: bool = True):
     if size:
         w.resize(*size)
     w.show()
-    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and (w.sheet.loss_plot is not None or not plot),
+    qtbot.waitUntil(lambda: w.sheet.snapshot is not None and (w.sheet.losses.plot is not None or not plot),
                     timeout=30_000)
     return w
 

@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 # What the GUI thread may run of the engine: the torch-free modules it imports (engine.config, the explanation,
-# the first frame, the snapshot type, the initial draw, the training recipes).
+# the first frame, the snapshot type, the initial draw, the training recipes, the runs table's filter rule, the
+# jointplot's numpy binning).
 PREAMBLE = """
 import os, sys
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -18,7 +19,8 @@ def profile(frame, event, arg):
     if event == "call" and ("/torch/" in name or "/engine/sheet/" in name and not name.endswith(("explanation.py",
                             "sheet/__init__.py", "first_frame.py", "snapshot.py", "initial.py")) or "/engine/optim/" in name
                             or name.endswith("/engine/device.py")
-                            or "/engine/train/" in name and not name.endswith(("recipes.py", "train/__init__.py"))):
+                            or "/engine/train/" in name and not name.endswith((
+                                "recipes.py", "train/runs.py", "train/plot.py", "train/__init__.py"))):
         ran.add((name, frame.f_code.co_name, frame.f_back.f_code.co_filename if frame.f_back else ""))
 sys.setprofile(profile)  # this (the GUI) thread only
 """

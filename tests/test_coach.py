@@ -127,3 +127,16 @@ def test_the_largest_gradient_is_named_by_its_block() -> None:
              "item_bias": np.array([0.0, np.nan, 1.0])}
     d = coach.diagnose(losses, O("adam"), grads=grads, titles=("A", "B", "C"))
     assert d.cell == ("item_bias", (1,)) and d.evidence.endswith("the bias of B")
+
+
+def test_a_jump_under_the_sigmoid_is_a_divergence_and_a_recovered_spike_is_not():
+    """Adam at lr 100 under the sigmoid: 0.18 → 2.30 in one step, then saturated near 2.3–2.4 (never refused, never
+    rising ten steps in a row); the coach said nothing. A spike the run has come back from is no verdict."""
+    settings = O("adam", lr=100)
+    losses = np.array([0.1770, 2.2999, 2.2999, 2.4420, 2.3900])
+    d = coach.diagnose(losses, settings, start=6200)
+    assert d is not None and d.kind == "diverging"
+    assert "jumped ×13 in one step after step 6200 (0.177 → 2.3)" in d.evidence and "2.39 now" in d.evidence
+    assert d.step == 6200 and d.fixes[0].settings.lr == 10
+    assert coach.diagnose(np.array([0.5, 0.49, 1.8, 0.6, 0.5]), settings) is None  # back within 1.5× of its best
+    assert coach.diagnose(np.array([0.5, 1.4, 1.3]), settings) is None  # a rise of less than 3×

@@ -16,9 +16,10 @@ DATA = Path(__file__).parent / "data" / "ratings"
 GOOD, BAD = DATA / "good", DATA / "bad"
 
 
-def expected(users: list, items: list, ratings: list[float]) -> pd.DataFrame:
+def expected(users: list, items: list, ratings: list[float], times: list[int] | None = None) -> pd.DataFrame:
     """The frame load_ratings should return for these rows, with the dtypes it promises."""
-    return pd.DataFrame({"user": users, "item": items, "rating": np.array(ratings, dtype=np.float64)})
+    frame = pd.DataFrame({"user": users, "item": items, "rating": np.array(ratings, dtype=np.float64)})
+    return frame if times is None else frame.assign(timestamp=np.array(times, dtype=np.int64))
 
 
 def load_error(path: Path | str, **kwargs) -> str:
@@ -37,8 +38,11 @@ def test_movielens_ratings_csv_reads_ids_ratings_and_sibling_movies_csv():
     path = DATA / "ml-latest-small" / "ratings.csv"
     r = load_ratings(path)
     pd.testing.assert_frame_equal(r.frame, expected(
-        [1, 1, 1, 2, 2, 3, 3], [1, 3, 50, 1, 6, 47, 50], [4.0, 4.0, 5.0, 3.5, 0.5, 2.5, 5.0]))
+        [1, 1, 1, 2, 2, 3, 3], [1, 3, 50, 1, 6, 47, 50], [4.0, 4.0, 5.0, 3.5, 0.5, 2.5, 5.0],
+        [964982703, 964981247, 964982931, 1445714835, 1445714994, 1306463578, 1306463684]))
     assert r.frame["user"].dtype == np.int64 and r.frame["item"].dtype == np.int64
+    assert r.genres[1] == ("Adventure", "Animation", "Children", "Comedy", "Fantasy")
+    assert r.genres[50] == ("Crime", "Mystery", "Thriller") and len(r.genres) == 5
     assert r.titles == {1: "Toy Story (1995)", 3: "Grumpier Old Men (1995)", 6: "Heat (1995)",
                         47: "Seven (a.k.a. Se7en) (1995)", 50: "Usual Suspects, The (1995)"}
     assert (r.name, r.source, r.notes) == ("ratings.csv", str(path), ())
@@ -48,14 +52,18 @@ def test_movielens_ratings_csv_reads_ids_ratings_and_sibling_movies_csv():
 def test_ml100k_u_data_is_tab_separated_without_header_and_u_item_is_latin1():
     r = load_ratings(DATA / "ml-100k" / "u.data")
     pd.testing.assert_frame_equal(r.frame, expected(
-        [196, 186, 22, 196, 186], [242, 302, 377, 377, 1123], [3, 3, 1, 5, 4]))
+        [196, 186, 22, 196, 186], [242, 302, 377, 377, 1123], [3, 3, 1, 5, 4],
+        [881250949, 891717742, 878887116, 886397596, 884182806]))
+    assert r.genres == {242: (), 302: (), 377: (), 1123: ()}  # these lines of u.item have every flag 0
     assert r.titles == {242: "Kolya (1996)", 302: "L.A. Confidential (1997)", 377: "Heavyweights (1994)",
                         1123: "Misérables, Les (1995)"}
 
 
 def test_ml1m_ratings_dat_splits_on_double_colon_and_keeps_colons_in_titles():
     r = load_ratings(DATA / "ml-1m" / "ratings.dat")
-    pd.testing.assert_frame_equal(r.frame, expected([1, 1, 2, 2], [1193, 260, 1193, 3408], [5, 4, 3, 2.5]))
+    pd.testing.assert_frame_equal(r.frame, expected([1, 1, 2, 2], [1193, 260, 1193, 3408], [5, 4, 3, 2.5],
+                                                    [978300760, 978302109, 978298413, 978299839]))
+    assert r.genres[260] == ("Action", "Adventure", "Fantasy", "Sci-Fi") and r.genres[3408] == ("Drama",)
     assert r.titles == {260: "Star Wars: Episode IV - A New Hope (1977)",
                         1193: "One Flew Over the Cuckoo's Nest (1975)", 3408: "Erin Brockovich (2000)"}
 

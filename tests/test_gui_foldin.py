@@ -15,7 +15,7 @@ from collabsheet.engine.train.recipes import RECIPES
 from collabsheet.engine.train.store import save
 from collabsheet.gui.runtime.mailbox import Mailbox
 from collabsheet.gui.sheet import layout as L
-from collabsheet.gui.sheet.frames import ME, Frame, LoadRequest
+from collabsheet.gui.sheet.frames import NEW_USER_ID, Frame, LoadRequest
 from collabsheet.gui.sheet.layout import Cell
 from collabsheet.gui.sheet.newuser import load_movies
 from collabsheet.gui.sheet.runner import SheetRunner
@@ -40,10 +40,11 @@ def window(laptop_window):
 def type_ratings(qtbot, tab, ratings: dict) -> None:
     """Type into the new row's blue cells, as a user does (the model's setData is what the cell editor calls)."""
     model = tab.model
-    row = model.me_row
+    row = model.new_user_row
     for j, r in ratings.items():
         assert model.setData(model.index(*model.layout.position(Cell(L.RATING, (row, j)))), f"{r:g}")
-    qtbot.waitUntil(lambda: tab.me is not None and int((tab.me.ratings == tab.me.ratings).sum()) == len(ratings),
+    part = tab.new_user
+    qtbot.waitUntil(lambda: part.row is not None and int((part.row.ratings == part.row.ratings).sum()) == len(ratings),
                     timeout=WAIT_MS)
 
 
@@ -57,21 +58,21 @@ def my_row(ratings: dict, m: int = 15) -> np.ndarray:
 def test_add_me_then_fold_in_fills_the_row_with_the_least_squares_fit(qtbot, window):
     tab = window.sheet
     tab.actions["add_me"].trigger()
-    qtbot.waitUntil(lambda: tab.model.me_row == 15, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.model.new_user_row == 15, timeout=WAIT_MS)
     model = tab.model
-    assert model.headerData(model.layout.position(Cell(L.RATING, (15, 0)))[0], Qt.Vertical) == ME
+    assert model.headerData(model.layout.position(Cell(L.RATING, (15, 0)))[0], Qt.Vertical) == NEW_USER_ID
     assert tab.view.currentIndex() == model.index(*model.layout.position(Cell(L.RATING, (15, 0))))  # ready to type
-    assert tab.snapshot.ratings.shape == (15, 15) and tab.side_tabs.currentWidget() is tab.me_panel
+    assert tab.snapshot.ratings.shape == (15, 15) and tab.side_tabs.currentWidget() is tab.new_user.panel
     type_ratings(qtbot, tab, MINE)
-    assert not tab.actions["fold_in"].isEnabled() or tab.me.folded_at is None
+    assert not tab.actions["fold_in"].isEnabled() or tab.new_user.row.folded_at is None
     tab.actions["fold_in"].trigger()
-    qtbot.waitUntil(lambda: tab.me.folded_at == 0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.new_user.row.folded_at == 0, timeout=WAIT_MS)
     snap = tab.snapshot
     rated = np.array(sorted(MINE))
     movies = snap.item_factors.T  # (movies, k): frozen
     x, *_ = np.linalg.lstsq(movies[rated], np.array([MINE[j] for j in rated]), rcond=None)
-    np.testing.assert_allclose(tab.me.factors, x, rtol=1e-10)
-    np.testing.assert_allclose(tab.me.predictions, movies @ x, rtol=1e-10)
+    np.testing.assert_allclose(tab.new_user.row.factors, x, rtol=1e-10)
+    np.testing.assert_allclose(tab.new_user.row.predictions, movies @ x, rtol=1e-10)
     for j in range(15):  # the purple cells of the row: rated ones as predictions, the others greyed
         text = model.data(model.index(*model.layout.position(Cell(L.PREDICTION, (15, j)))), Qt.DisplayRole)
         assert float(text) == pytest.approx(movies[j] @ x, abs=0.006)
@@ -79,22 +80,22 @@ def test_add_me_then_fold_in_fills_the_row_with_the_least_squares_fit(qtbot, win
     assert float(factor) == pytest.approx(x[2], rel=1e-12)
     unrated = [j for j in range(15) if j not in MINE]
     best = sorted(unrated, key=lambda j: -(movies[j] @ x))[:3]
-    assert [title for title, _ in tab.me.top[:3]] == [snap.titles[j] for j in best]
-    assert snap.titles[best[0]] in tab.me_panel.text() and "Recommended for you, from 15 movies" in tab.me_panel.text()
+    assert [title for title, _ in tab.new_user.row.top[:3]] == [snap.titles[j] for j in best]
+    assert snap.titles[best[0]] in tab.new_user.panel.text() and "Recommended for you, from 15 movies" in tab.new_user.panel.text()
     assert tab.snapshot.rmse == pytest.approx(snap.rmse)  # the loss never counts the new row
 
 
 def test_the_new_row_follows_the_sheet_and_goes_away(qtbot, window):
     tab = window.sheet
     tab.engine.add_me(True)
-    qtbot.waitUntil(lambda: tab.model.me_row == 15, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.model.new_user_row == 15, timeout=WAIT_MS)
     type_ratings(qtbot, tab, {2: 4.0})
     tab.engine.step(30)  # the movies move; the row is not trained
     qtbot.waitUntil(lambda: tab.snapshot.step == 30 and tab.state == "idle", timeout=WAIT_MS)
-    assert tab.me.folded_at is None and np.isnan(tab.me.predictions).all()
+    assert tab.new_user.row.folded_at is None and np.isnan(tab.new_user.row.predictions).all()
     tab.actions["add_me"].trigger()  # unchecked: the row goes
-    qtbot.waitUntil(lambda: tab.model.me_row is None and tab.me is None, timeout=WAIT_MS)
-    assert tab.model.rowCount() == tab.model.layout.top + 15 and tab.side_tabs.indexOf(tab.me_panel) < 0
+    qtbot.waitUntil(lambda: tab.model.new_user_row is None and tab.new_user.row is None, timeout=WAIT_MS)
+    assert tab.model.rowCount() == tab.model.layout.top + 15 and tab.side_tabs.indexOf(tab.new_user.panel) < 0
 
 
 def test_fold_in_with_biases_and_the_sigmoid_equals_the_engines_fit(movielens):
@@ -107,10 +108,10 @@ def test_fold_in_with_biases_and_the_sigmoid_equals_the_engines_fit(movielens):
     runner.newuser.fold_in()
     frame = runner.mailbox.take()
     expected = foldin.from_snapshot(frame.snapshot, my_row(MINE), top=10)
-    np.testing.assert_allclose(frame.me.predictions, expected.predictions, rtol=1e-10)
-    assert frame.me.bias == pytest.approx(expected.bias, rel=1e-12)
-    assert frame.display.params["user_bias"][15] == frame.me.bias and frame.display.user_ids[-1] == ME
-    assert [t for t, _ in frame.me.top] == [r.title for r in expected.top]
+    np.testing.assert_allclose(frame.new_user.predictions, expected.predictions, rtol=1e-10)
+    assert frame.new_user.bias == pytest.approx(expected.bias, rel=1e-12)
+    assert frame.display.params["user_bias"][15] == frame.new_user.bias and frame.display.user_ids[-1] == NEW_USER_ID
+    assert [t for t, _ in frame.new_user.top] == [r.title for r in expected.top]
     runner.select("prediction", (15, 4))  # the row's cells are explained too
     explained = runner.mailbox.take().explanation
     assert dict(explained.terms)["prediction p"] == pytest.approx(expected.predictions[4], rel=1e-10)
@@ -121,21 +122,21 @@ def test_fold_in_against_a_trained_model_recommends_from_all_its_movies(qtbot, w
     tab = window.sheet
     tab.engine.use_model(str(path))
     tab.engine.add_me(True)
-    qtbot.waitUntil(lambda: tab.me is not None and tab.me.source.startswith("dotbias.pt"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.new_user.row is not None and tab.new_user.row.source.startswith("dotbias.pt"), timeout=WAIT_MS)
     type_ratings(qtbot, tab, MINE)
     tab.engine.fold_in()
-    qtbot.waitUntil(lambda: tab.me.folded_at is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.new_user.row.folded_at is not None, timeout=WAIT_MS)
     ids = list(model.movies.ids)
     row = foldin.ratings_row({tab.snapshot.item_ids[j]: r for j, r in MINE.items()}, ids)
     expected = foldin.fold_in(row, analysis.movie_factors(model), analysis.movie_bias(model), model.module.y_range,
                               titles=[model.title(i) for i in range(len(ids))], top=10)
-    assert tab.me.movies == len(ids) == 1682 and [t for t, _ in tab.me.top] == [r.title for r in expected.top]
+    assert tab.new_user.row.movies == len(ids) == 1682 and [t for t, _ in tab.new_user.row.top] == [r.title for r in expected.top]
     at = [ids.index(item) for item in tab.snapshot.item_ids]
-    np.testing.assert_allclose(tab.me.predictions, expected.predictions[at], rtol=1e-10)
-    assert tab.me.factors is None and "from 1,682 movies" in tab.me_panel.text()
-    assert tab.me_panel.sheet_movies.isVisible()
-    qtbot.mouseClick(tab.me_panel.sheet_movies, Qt.LeftButton)
-    qtbot.waitUntil(lambda: tab.me.source == "" and tab.me.folded_at is None, timeout=WAIT_MS)
+    np.testing.assert_allclose(tab.new_user.row.predictions, expected.predictions[at], rtol=1e-10)
+    assert tab.new_user.row.factors is None and "from 1,682 movies" in tab.new_user.panel.text()
+    assert tab.new_user.panel.sheet_movies.isVisible()
+    qtbot.mouseClick(tab.new_user.panel.sheet_movies, Qt.LeftButton)
+    qtbot.waitUntil(lambda: tab.new_user.row.source == "" and tab.new_user.row.folded_at is None, timeout=WAIT_MS)
 
 
 def test_an_svdpp_models_offsets_give_its_own_predictions(tmp_path):

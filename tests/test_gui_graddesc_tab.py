@@ -83,6 +83,31 @@ def test_run_epoch_puts_the_engines_rmse_on_the_curve(qtbot, window):
     assert window.status_labels["rmse"].text() == f"rmse {rmse(ref.rows()):.6g}"
 
 
+def test_reset_leaves_the_rmse_plot_no_old_range(qtbot, window):
+    tab = window.graddesc
+    choose(qtbot, tab, "sgd")
+    tab.controls.lr.setValue(0.01)  # diverges: the rmse climbs past 1e20 within a few epochs
+    for epoch in (1, 2, 3):
+        qtbot.mouseClick(button(tab, "run_epoch"), Qt.LeftButton)
+        qtbot.waitUntil(lambda: tab.progress.epoch == epoch and idle(tab), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(t.n for t in tab.rmse_plot.traces.values()), timeout=WAIT_MS)
+    tab.rmse_plot.refresh()
+    assert tab.rmse_plot.plot.getViewBox().viewRange()[1][1] > 5  # log10: the diverged run's range
+    qtbot.mouseClick(button(tab, "reset"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: steps(tab) == 0 and not tab.rmse_plot.traces, timeout=WAIT_MS)
+    (x0, x1), (y0, y1) = tab.rmse_plot.plot.getViewBox().viewRange()
+    assert (x0, x1) == (0.0, 1.0) and (y0, y1) == (0.0, 1.0)  # a plain empty plot, not the diverged run's range
+    tab.controls.lr.setValue(0.0001)
+    qtbot.mouseClick(button(tab, "run_epoch"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: any(t.n for t in tab.rmse_plot.traces.values()), timeout=WAIT_MS)
+    line = next(t for t in tab.rmse_plot.traces.values() if t.n)
+
+    def around_the_new_point() -> bool:
+        y0, y1 = tab.rmse_plot.plot.getViewBox().viewRange()[1]
+        return y0 <= np.log10(line.y[0]) <= y1 and y1 - y0 < 3
+    qtbot.waitUntil(around_the_new_point, timeout=WAIT_MS)  # the new run's point, at its own scale
+
+
 def test_the_optimizer_shows_its_settings_and_columns(qtbot, window):
     tab, c = window.graddesc, window.graddesc.controls
     choose(qtbot, tab, "adamw")

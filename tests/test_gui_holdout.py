@@ -13,7 +13,7 @@ from collabsheet.gui.runtime.mailbox import Mailbox
 from collabsheet.gui.runtime.series import DASHED
 from collabsheet.gui.sheet import layout as L
 from collabsheet.gui.sheet.cell_text import loss_text
-from collabsheet.gui.sheet.frames import HELD, Frame, LoadRequest
+from collabsheet.gui.sheet.frames import HOLDOUT, Frame, LoadRequest
 from collabsheet.gui.sheet.layout import Cell
 from collabsheet.gui.sheet.runner import HOLDOUT_FRACTION, HOLDOUT_SEED, SheetRunner
 
@@ -43,7 +43,7 @@ def test_the_toggle_hatches_the_held_out_cells_and_the_loss_cell_shows_their_rms
     qtbot.waitUntil(lambda: tab.snapshot.holdout_count > 0, timeout=WAIT_MS)
     reference = held_sheet(movielens)
     picked = holdout.pick(reference.ratings, HOLDOUT_FRACTION, HOLDOUT_SEED)
-    np.testing.assert_array_equal(tab.model.held, picked)
+    np.testing.assert_array_equal(tab.model.holdout, picked)
     assert tab.snapshot.holdout_rmse == pytest.approx(reference.holdout_rmse(), rel=1e-12)
     assert tab.snapshot.rmse == pytest.approx(reference.rmse(), rel=1e-12) and tab.snapshot.count == reference.model.count
     model = tab.model
@@ -72,8 +72,8 @@ def test_the_curve_shows_the_held_out_rmse_dashed_and_the_explain_panel_its_erro
     assert tab.controls.holdout.isChecked()
     tab.engine.step(40)
     qtbot.waitUntil(lambda: tab.snapshot.step == 40 and tab.state == "idle", timeout=WAIT_MS)
-    tab.loss_plot.refresh()
-    dashed = [t for s, t in tab.loss_plot.traces.items() if s >= HELD]
+    tab.losses.plot.refresh()
+    dashed = [t for s, t in tab.losses.plot.traces.items() if s >= HOLDOUT]
     assert len(dashed) == 1 and dashed[0].n == 41
     reference = held_sheet(movielens)
     result = reference.step(40)
@@ -98,7 +98,7 @@ def test_seeking_before_the_toggle_shows_every_cell_again(qtbot, window):
     qtbot.waitUntil(lambda: tab.snapshot.step == 40, timeout=WAIT_MS)
     tab.engine.seek(10)
     qtbot.waitUntil(lambda: tab.snapshot.step == 10, timeout=WAIT_MS)
-    assert tab.snapshot.holdout_count == 0 and not tab.controls.holdout.isChecked() and tab.model.held is None
+    assert tab.snapshot.holdout_count == 0 and not tab.controls.holdout.isChecked() and tab.model.holdout is None
 
 
 def test_solve_and_the_curve_respect_the_held_out_cells(movielens):
@@ -113,5 +113,5 @@ def test_solve_and_the_curve_respect_the_held_out_cells(movielens):
     runner.mailbox.take()
     runner.step(2)
     losses = runner.mailbox.take().losses
-    assert [p.style for p in losses if p.series >= HELD] == [DASHED, DASHED]
+    assert [p.style for p in losses if p.series >= HOLDOUT] == [DASHED, DASHED]
     assert losses[-1].values[-1] == pytest.approx(runner.sheet.holdout_rmse(), rel=1e-12)

@@ -50,13 +50,13 @@ def test_a_race_of_three_shows_three_curves_and_heat_maps_whose_rmse_equal_separ
     tab = window.sheet
     tab.engine.step(50)
     qtbot.waitUntil(lambda: tab.snapshot.step == 50 and tab.state == "idle", timeout=WAIT_MS)
-    tab.start_race(RACERS, 1500)
-    qtbot.waitUntil(lambda: tab.race is not None and not tab.race.running, timeout=WAIT_MS)
-    panel = tab.race_panel
+    tab.race.start(RACERS, 1500)
+    qtbot.waitUntil(lambda: tab.race.frame is not None and not tab.race.frame.running, timeout=WAIT_MS)
+    panel = tab.race.panel
     assert tab.side_tabs.currentWidget() is panel
     assert panel.labels() == ["SGD 0.01", "Momentum 0.01", "Adam 0.05"]
     assert len(panel.cards) == 3 and all(card.heatmap._image is not None for card in panel.cards)
-    for view, curve, card in zip(tab.race.racers, panel.curves, panel.cards):
+    for view, curve, card in zip(tab.race.frame.racers, panel.curves, panel.cards):
         x, y = curve.xData, curve.yData  # the data as given (getData gives log10 y on the log axis)
         assert len(x) == view.steps + 1 and y[-1] == pytest.approx(view.rmse, rel=1e-12)
         reference = alone(movielens, 50, view.settings, view.steps)
@@ -69,10 +69,10 @@ def test_a_race_of_three_shows_three_curves_and_heat_maps_whose_rmse_equal_separ
 
 def test_taking_a_racer_puts_its_factors_in_the_sheet_at_the_current_step(qtbot, window, movielens):
     tab = window.sheet
-    tab.start_race(RACERS, 400)
-    qtbot.waitUntil(lambda: tab.race is not None and not tab.race.running, timeout=WAIT_MS)
-    adam = tab.race.racers[2]
-    qtbot.mouseClick(tab.race_panel.cards[2].take, Qt.LeftButton)
+    tab.race.start(RACERS, 400)
+    qtbot.waitUntil(lambda: tab.race.frame is not None and not tab.race.frame.running, timeout=WAIT_MS)
+    adam = tab.race.frame.racers[2]
+    qtbot.mouseClick(tab.race.panel.cards[2].take, Qt.LeftButton)
     qtbot.waitUntil(lambda: tab.snapshot.rmse == pytest.approx(adam.rmse, rel=1e-12), timeout=WAIT_MS)
     assert tab.snapshot.step == 0 and tab.snapshot.settings == adam.settings
     reference = alone(movielens, 0, adam.settings, adam.steps)

@@ -139,7 +139,7 @@ def test_a_hand_made_mapping_is_remembered_with_the_file(small_window, qtbot, od
     from collabsheet.gui.sheet.frames import LoadRequest
 
     w = small_window
-    w.sheet.open_request(LoadRequest(path=str(odd), columns=dict(HAND_PICKED, sep=None, titles_path=None)))
+    w.sheet.files.open_request(LoadRequest(path=str(odd), columns=dict(HAND_PICKED, sep=None, titles_path=None)))
     qtbot.waitUntil(lambda: any(p == str(odd.resolve()) for p, _ in recent.recent()), timeout=30_000)
     assert dict(recent.recent())[str(odd.resolve())] == HAND_PICKED
     w.recent_menu.aboutToShow.emit()

@@ -192,7 +192,7 @@ app = QApplication([])
 w = QMainSheetWindow()
 tab, done = w.sheet, []
 def drive():
-    if tab.snapshot is None or tab.loss_plot is None:
+    if tab.snapshot is None or tab.losses.plot is None:
         QTimer.singleShot(50, drive)
         return
     model = tab.model

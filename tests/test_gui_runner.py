@@ -123,11 +123,11 @@ def kept(movielens, grid15, tmp_path, monkeypatch):
     release, reads = threading.Event(), []
     real_read = LoadRequest.read
 
-    def read(request, progress=None):
+    def read(request, task=None):
         reads.append(request)
         if request.default:
             assert release.wait(30)
-        return real_read(request, progress)
+        return real_read(request, task)
 
     monkeypatch.setattr(LoadRequest, "read", read)
     return release, reads
@@ -175,7 +175,7 @@ def test_a_newer_load_drops_the_ratings_still_being_read(kept, movielens, tmp_pa
 def test_a_failed_read_of_the_ratings_behind_the_kept_sheet_is_a_message(kept, monkeypatch):
     release, _ = kept
 
-    def broken(request, progress=None):
+    def broken(request, task=None):
         raise RatingsError("ratings.parquet: damaged")
 
     runner = SheetRunner(Mailbox(Frame), device="cpu")

@@ -1,6 +1,7 @@
 """The window at its seams (issue 20): after a new file, an edit, a seek, the views agree with the engine's frame."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -54,7 +55,7 @@ def test_edit_wording_names_the_overflow_and_the_cell(qtbot, window):
     assert tab.model.setData(index, "4")
     qtbot.waitUntil(lambda: tab.snapshot.ratings[0, 0] == 4.0, timeout=WAIT_MS)
     snap = tab.snapshot
-    assert tab.undo.undoText() == f"rating of user {snap.user_ids[0]} for {snap.titles[0]}"
+    assert tab.edits.undo.undoText() == f"rating of user {snap.user_ids[0]} for {snap.titles[0]}"
     assert tab.actions["undo"].text().endswith(snap.titles[0])
 
 
@@ -81,11 +82,11 @@ def test_the_coach_forgets_evidence_from_before_a_change(qtbot, window):
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
     tab.engine.step(600)
     qtbot.waitUntil(lambda: tab.snapshot.step == 600 and tab.state == "idle", timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.diagnosis.kind == "stalled", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.diagnosis.kind == "stalled", timeout=WAIT_MS)
     tab.controls.squash.setChecked(True)
     qtbot.waitUntil(lambda: tab.snapshot.squash, timeout=WAIT_MS)
     idle(qtbot, window)
-    assert tab.diagnosis is None and tab.coach_bar.isHidden()  # nothing yet measured under the sigmoid
+    assert tab.coach.diagnosis is None and tab.coach.bar.isHidden()  # nothing yet measured under the sigmoid
 
 
 def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_sheet_moves(qtbot, window):
@@ -109,6 +110,9 @@ def test_branches_count_from_one_after_reset_and_back_at_step_goes_when_the_shee
     branch_off(0.03)
     texts = [bar.itemText(i) for i in range(bar.count())]
     assert texts[0].startswith("branch 1:") and texts[1].startswith("branch 2:") and "from branch 1 " in texts[1]
+    tab.engine.step(2)  # the new branch's steps get their own line in the loss plot, named as the picker names it
+    qtbot.waitUntil(lambda: any(label.endswith("branch 2") for label in tab.losses.plot.labels()), timeout=WAIT_MS)
+    assert not any("branch 3" in label or "branch 4" in label for label in tab.losses.plot.labels())
     tab.engine.rewind(2, OptimizerSettings("sgd", lr=0.01))
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Back at step 2"), timeout=WAIT_MS)
     tab.engine.step(1)
@@ -140,6 +144,9 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     solve_button = tab.controls.play_button.parentWidget().findChildren(type(tab.controls.play_button))
     where = {b.text(): b.mapTo(window, b.rect().topLeft()) for b in solve_button if b.text() in ("Solve", "Reset")}
     sheet_at = tab.view.mapTo(window, tab.view.rect().topLeft())
+    slot = tab.coach.bar.parentWidget()
+    assert tab.coach.bar.isHidden() and slot.quiet.isVisible()  # the kept room says what the coach watches
+    assert "speaks here when a run diverges, oscillates, stalls" in slot.quiet.text()
     tab.actions["play"].setChecked(True)
     qtbot.waitUntil(lambda: tab.actions["play"].text() == "Pause", timeout=WAIT_MS)
     qtbot.wait(50)  # the layout settles in the event loop
@@ -148,9 +155,12 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     idle(qtbot, window)
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
     tab.engine.step(600)
-    qtbot.waitUntil(lambda: tab.diagnosis is not None and tab.coach_bar.isVisible(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.bar.isVisible(), timeout=WAIT_MS)
     qtbot.wait(50)
     assert tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
+    assert not slot.quiet.isVisible()  # the coach's verdict covers it
+    tab.coach.bar.dismiss()
+    assert slot.quiet.isVisible() and tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
 
 
 def test_the_training_tab_status_bar_speaks_of_its_own_data(qtbot, window, tmp_path):
@@ -186,3 +196,30 @@ def test_a_solve_that_leaves_huge_factors_suggests_weight_decay(qtbot, window):
     qtbot.waitUntil(lambda: tab.snapshot.params["item_factors"][0, 0] == -113.0, timeout=WAIT_MS)
     tab._solved(result)
     assert "Factors reached 113" in said[-1] and "weight decay" in said[-1]
+
+
+def test_a_few_steps_after_a_long_run_are_drawn(qtbot, window):
+    """Three steps at lr 100 under the sigmoid after 6,000 steps were in the legend and nowhere on the plot: pyqtgraph's
+    auto downsampling took its factor from the whole view's width and thinned the short series to no points."""
+    from collabsheet.engine.config import OptimizerSettings
+
+    tab = window.sheet
+    tab.controls.squash.setChecked(True)
+    qtbot.waitUntil(lambda: tab.snapshot.squash and tab.state == "idle", timeout=WAIT_MS)
+    start = tab.snapshot.step
+    tab.engine.set_optimizer(OptimizerSettings("momentum", lr=0.01))
+    tab.engine.step(6000)
+    qtbot.waitUntil(lambda: tab.snapshot.step == start + 6000 and tab.state == "idle", timeout=WAIT_MS)
+    tab.engine.set_optimizer(OptimizerSettings("adam", lr=100))
+    tab.engine.step(3)
+    qtbot.waitUntil(lambda: tab.snapshot.step == start + 6003 and tab.state == "idle", timeout=WAIT_MS)
+    plot = tab.losses.plot
+    trace = next(t for t in plot.traces.values() if t.item.name() == "Adam · lr 100")
+    top = np.log10(tab.snapshot.rmse)
+
+    def drawn() -> bool:
+        low_high = trace.item.dataBounds(1)
+        return low_high[1] is not None and abs(low_high[1] - top) < 1e-9
+    qtbot.waitUntil(drawn, timeout=WAIT_MS)
+    tab.controls.squash.setChecked(False)
+    qtbot.waitUntil(lambda: not tab.snapshot.squash and tab.state == "idle", timeout=WAIT_MS)

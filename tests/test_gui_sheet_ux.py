@@ -98,12 +98,12 @@ def test_the_curve_ends_at_the_sheets_step_and_a_reset_starts_it_afresh(qtbot, w
     tab.engine.step(3)
     qtbot.waitUntil(lambda: tab.snapshot.step == 3, timeout=WAIT_MS)
     idle(qtbot, window)
-    tab.loss_plot.refresh()
-    last = max(tab.loss_plot.traces.values(), key=lambda t: t.x[t.n - 1] if t.n else -1)
+    tab.losses.plot.refresh()
+    last = max(tab.losses.plot.traces.values(), key=lambda t: t.x[t.n - 1] if t.n else -1)
     assert last.x[last.n - 1] == 3 and last.y[last.n - 1] == pytest.approx(tab.snapshot.rmse, rel=1e-12)
     tab.actions["reset"].trigger()
     qtbot.waitUntil(lambda: tab.snapshot.step == 0, timeout=WAIT_MS)
-    assert all(t.n <= 1 for t in tab.loss_plot.traces.values())
+    assert all(t.n <= 1 for t in tab.losses.plot.traces.values())
 
 
 def test_a_solve_gets_its_own_axis(qtbot, window):
@@ -113,9 +113,9 @@ def test_a_solve_gets_its_own_axis(qtbot, window):
     with qtbot.waitSignal(tab.engine.solved, timeout=120_000):
         tab.actions["solve"].trigger()
     idle(qtbot, window)
-    inset = tab.loss_plot.insets["solve"]
+    inset = tab.losses.plot.insets["solve"]
     assert inset.isVisible()
-    solve_traces = [t for t in tab.loss_plot.traces.values() if t.item.getViewBox() is inset.getViewBox()]
+    solve_traces = [t for t in tab.losses.plot.traces.values() if t.item.getViewBox() is inset.getViewBox()]
     assert solve_traces and solve_traces[0].n > 2  # one point per solver iteration
 
 
@@ -179,7 +179,7 @@ def test_a_rating_outside_the_range_under_the_sigmoid_asks_first(qtbot, window):
     tab.model.setData(tab.model.index(*tab.model.layout.position(Cell("rating", (i, j)))), "9")
     qtbot.waitUntil(lambda: tab.question is not None and tab.question.isVisible(), timeout=WAIT_MS)
     tab.question.button(QMessageBox.Yes).click()
-    qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == 9.0 and tab.snapshot.y_range[1] > 9, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.snapshot.ratings[i, j] == 9.0 and tab.snapshot.y_range[1] == 9, timeout=WAIT_MS)
 
 
 def test_file_menu_goes_back_to_movielens(qtbot, window, tmp_path):
@@ -236,13 +236,23 @@ def test_the_run_menu_and_keys_follow_the_current_tab(qtbot, window):
     assert window.actions["step"].shortcut().toString() == "S"
 
 
-def test_the_sigmoid_box_says_which_range_it_squashes_into(window):
-    from collabsheet.engine.models.factorization import y_range
-
-    tip = window.sheet.controls.squash.toolTip()
-    lo, hi = y_range(0.5, 5.0)  # MovieLens' ratings
-    assert (lo, hi) == (0.0, 5.5) and f"({hi:g} on MovieLens)" in tip
-    assert "the data's (min, max)" in tip and "lesson" in tip  # where it differs from the lesson, and why
+def test_the_sigmoid_squashes_into_the_datas_range_as_the_lesson_or_the_courses(qtbot, window):
+    """Issue 19: the lesson's notebook squashes into the data's (min, max); the later course's 0 … max + 10%."""
+    tab, c = window.sheet, window.sheet.controls
+    assert "the data's (min, max) as the lesson's notebook (the default)" in c.squash.toolTip()
+    assert not c.squash_range.isEnabled()  # only with the sigmoid on
+    c.squash.setChecked(True)
+    qtbot.waitUntil(lambda: tab.snapshot.squash, timeout=WAIT_MS)
+    rated = tab.snapshot.ratings[tab.snapshot.mask]
+    assert tab.snapshot.y_range == (rated.min(), rated.max()) and tab.snapshot.squash_range == "data"
+    assert c.squash_range.isEnabled() and c.squash_range.currentText() == "min–max"
+    c.squash_range.setCurrentIndex(c.squash_range.findData("headroom"))
+    qtbot.waitUntil(lambda: tab.snapshot.squash_range == "headroom", timeout=WAIT_MS)
+    assert tab.snapshot.y_range == (0.0, rated.max() * 1.1)
+    c.squash.setChecked(False)
+    qtbot.waitUntil(lambda: not tab.snapshot.squash, timeout=WAIT_MS)
+    assert not c.squash_range.isEnabled()
+    c.squash_range.setCurrentIndex(c.squash_range.findData("data"))
 
 
 def test_a_rating_far_outside_the_range_without_the_sigmoid_asks_first(qtbot, window):

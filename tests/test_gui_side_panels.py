@@ -18,13 +18,13 @@ def test_the_you_tabs_buttons_keep_their_names_in_a_wide_window(qtbot, started_w
     w = started_window
     w.resize(1600, 900)
     tab = w.sheet
-    tab.side_tabs.addTab(tab.me_panel, "You")
-    tab.side_tabs.setCurrentWidget(tab.me_panel)
-    qtbot.waitUntil(lambda: tab.me_panel.isVisible() and tab.me_panel.width() > 1)
+    tab.side_tabs.addTab(tab.new_user.panel, "You")
+    tab.side_tabs.setCurrentWidget(tab.new_user.panel)
+    qtbot.waitUntil(lambda: tab.new_user.panel.isVisible() and tab.new_user.panel.width() > 1)
     QApplication.processEvents()
-    for button in tab.me_panel.buttons.groups:
+    for button in tab.new_user.panel.buttons.groups:
         if not button.isHidden():
-            assert _whole(button, tab.me_panel), button.text()
+            assert _whole(button, tab.new_user.panel), button.text()
 
 
 def test_the_race_shows_every_card_whole_and_its_legend_off_the_curves(qtbot):

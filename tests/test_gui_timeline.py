@@ -78,8 +78,9 @@ def test_a_new_lr_at_a_past_step_starts_a_branch_and_the_old_one_stays(runner, m
     frame = runner.mailbox.take()
     info = frame.timeline
     assert [(b.id, b.parent, b.fork, b.end) for b in info.branches] == [(0, None, 0, 200), (1, 0, 80, 130)]
+    assert [b.number for b in info.branches] == [1, 2]  # as the picker and the legend show them
     new = [p for p in frame.losses if info.series.get(p.series) == 1]
-    assert new[0].x0 == 80 and new[0].label == "Adam · lr 0.01 · branch 1" and new[-1].x0 + len(new[-1].values) == 131
+    assert new[0].x0 == 80 and new[0].label == "Adam · lr 0.01 · branch 2" and new[-1].x0 + len(new[-1].values) == 131
     reference = engine_sheet(movielens, 80)
     reference.set_optimizer(OptimizerSettings("adam", lr=0.01))
     reference.step(50)
@@ -143,7 +144,7 @@ def test_scrubbing_the_timeline_shows_that_steps_numbers(qtbot, window, movielen
     qtbot.waitUntil(lambda: dict(tab.explain.explanation.terms)["prediction p"] == pytest.approx(expected, rel=1e-12),
                     timeout=WAIT_MS)
     assert window.status_labels["step"].text() == "step 120 of 300" and bar.position.text() == "step 120 of 300"
-    assert tab.loss_plot.cursor.value() == 120
+    assert tab.losses.plot.cursor.value() == 120
 
 
 def test_a_branch_with_another_lr_keeps_the_old_one_and_both_curves_show(qtbot, window, movielens):
@@ -156,15 +157,15 @@ def test_a_branch_with_another_lr_keeps_the_old_one_and_both_curves_show(qtbot, 
     run(qtbot, tab, 60)
     info = tab.timeline
     assert [(b.fork, b.end) for b in info.branches] == [(0, 200), (90, 150)] and info.branch == 1
-    tab.loss_plot.refresh()
+    tab.losses.plot.refresh()
     by_branch = {}
-    for series, trace in tab.loss_plot.traces.items():
+    for series, trace in tab.losses.plot.traces.items():
         if series in info.series:
             by_branch.setdefault(info.series[series], []).append(trace)
     old, new = by_branch[0][0], by_branch[1][0]
     assert (old.x[0], old.x[old.n - 1]) == (0, 200) and (new.x[0], new.x[new.n - 1]) == (90, 150)
     assert new.item.opts["pen"].widthF() > old.item.opts["pen"].widthF()  # the branch followed is bold
-    assert tab.loss_plot.color_of[series_of(info, 0)] != tab.loss_plot.color_of[series_of(info, 1)]
+    assert tab.losses.plot.color_of[series_of(info, 0)] != tab.losses.plot.color_of[series_of(info, 1)]
     assert tab.timeline_bar.branches.count() == 2
     reference = engine_sheet(movielens, 90)
     reference.set_optimizer(OptimizerSettings("adam", lr=0.01))
@@ -187,7 +188,7 @@ def test_resuming_a_branch_from_the_picker_and_from_its_curve(qtbot, window, mov
     picker.activated.emit(picker.findData(0))  # as a pick from the list
     qtbot.waitUntil(lambda: tab.timeline.branch == 0 and tab.snapshot.step == 100, timeout=WAIT_MS)
     same_params(tab.snapshot, engine_sheet(movielens, 100))
-    tab.loss_plot.curve_clicked.emit(1, 55)  # a click on branch 1's curve at step 55
+    tab.losses.plot.curve_clicked.emit(1, 55)  # a click on branch 1's curve at step 55
     qtbot.waitUntil(lambda: tab.timeline.branch == 1 and tab.snapshot.step == 55, timeout=WAIT_MS)
     assert tab.snapshot.settings == OptimizerSettings("momentum", lr=0.02)
     assert tab.controls.optimizer.currentData() == "momentum" and tab.controls.lr.value() == 0.02
@@ -203,9 +204,9 @@ def test_the_coach_bar_offers_a_fix_for_a_diverging_run_and_the_fix_holds(qtbot,
     tab = window.sheet
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=5.0))
     tab.engine.step(100)
-    bar = tab.coach_bar
+    bar = tab.coach.bar
     qtbot.waitUntil(lambda: bar.isVisible() and tab.state == "idle", timeout=WAIT_MS)
-    d = tab.diagnosis
+    d = tab.coach.diagnosis
     assert d.kind == "diverging" and bar.evidence.text() == d.evidence and "largest gradient" in d.evidence
     assert tab.view.coached == Cell(*d.cell)
     fix = bar.buttons[0]
@@ -215,7 +216,7 @@ def test_the_coach_bar_offers_a_fix_for_a_diverging_run_and_the_fix_holds(qtbot,
     assert not bar.isVisible()
     run(qtbot, tab, 300)
     assert not tab.snapshot.diverged and tab.snapshot.rmse < 1
-    assert tab.diagnosis is None or tab.diagnosis.kind != "diverging"
+    assert tab.coach.diagnosis is None or tab.coach.diagnosis.kind != "diverging"
 
 
 def test_a_fix_for_an_oscillating_run_starts_a_branch(qtbot, window):
@@ -224,16 +225,16 @@ def test_a_fix_for_an_oscillating_run_starts_a_branch(qtbot, window):
     # oscillates, on others it stalls)
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=2.5))
     run(qtbot, tab, 1000)
-    qtbot.waitUntil(lambda: tab.coach_bar.isVisible(), timeout=WAIT_MS)
-    d = tab.diagnosis
+    qtbot.waitUntil(lambda: tab.coach.bar.isVisible(), timeout=WAIT_MS)
+    d = tab.coach.diagnosis
     assert d.kind == "oscillating" and d.step < 1000
-    switch = tab.coach_bar.buttons[1]
+    switch = tab.coach.bar.buttons[1]
     assert "switch to Adam" in switch.label
     qtbot.mouseClick(switch, Qt.LeftButton)  # back to the best step, on with another optimizer
     qtbot.waitUntil(lambda: len(tab.timeline.branches) == 2 and tab.snapshot.step == d.step, timeout=WAIT_MS)
     assert tab.timeline.branches[1].fork == d.step and tab.timeline.branches[0].end == 1000
     run(qtbot, tab, 500)
-    assert tab.diagnosis is None or tab.diagnosis.kind not in ("oscillating", "diverging")
+    assert tab.coach.diagnosis is None or tab.coach.diagnosis.kind not in ("oscillating", "diverging")
 
 
 def test_the_gui_thread_runs_no_torch_code_with_the_timeline_race_coach_and_new_user():
@@ -249,14 +250,14 @@ tab, done = w.sheet, []
 def later(ms, f):
     QTimer.singleShot(ms, f)
 def drive():
-    if tab.snapshot is None or tab.loss_plot is None:
+    if tab.snapshot is None or tab.losses.plot is None:
         return later(50, drive)
     tab.actions["holdout"].trigger()
     tab.engine.send("step", 50)  # at once (Step ×N would run in chunks, after the commands below)
     tab.engine.seek(20)
     tab.engine.set_optimizer(O("sgd", lr=5.0))
     tab.engine.send("step", 30)
-    tab.start_race([O("sgd", lr=0.01), O("adam", lr=0.05)], 300)
+    tab.race.start([O("sgd", lr=0.01), O("adam", lr=0.05)], 300)
     tab.actions["add_me"].trigger()
     later(1500, fold)
 def fold():
@@ -265,8 +266,8 @@ def fold():
     tab.engine.fold_in()
     later(1500, finish)
 def finish():
-    done.append((tab.coach_bar.isVisible(), tab.race is not None and not tab.race.running,
-                 tab.me is not None and tab.me.folded_at is not None, len(tab.timeline.branches)))
+    done.append((tab.coach.bar.isVisible(), tab.race.frame is not None and not tab.race.frame.running,
+                 tab.new_user.row is not None and tab.new_user.row.folded_at is not None, len(tab.timeline.branches)))
     w.close()
     app.quit()
 w.show()

@@ -280,6 +280,27 @@ def test_switching_tabs_keeps_the_sheet_working(window, tab, qtbot):
     assert window.train.results is not None  # the Training tab kept what it showed
 
 
+def test_the_sheet_plays_while_the_training_tab_trains(window, tab, qtbot):
+    """Each tab's runner has its own worker thread: a long training run does not hold the sheet's Play back."""
+    pick(tab, "lesson-learner")  # bs 64 over all of MovieLens: many seconds unless stopped
+    qtbot.mouseClick(button(tab, "train"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: tab.state == TRAINING, timeout=WAIT_MS)
+    sheet = window.sheet
+    window.tabs.setCurrentWidget(sheet)
+    step = sheet.snapshot.step
+    window.actions["play"].setChecked(True)  # as the Play button does
+    try:
+        qtbot.waitUntil(lambda: sheet.snapshot.step >= step + 50, timeout=WAIT_MS)
+        assert tab.state == TRAINING  # the sheet stepped while the training ran, not after it
+        assert sheet.state == RunState.PLAYING and window.actions["stop"].isEnabled()
+    finally:
+        window.actions["stop"].trigger()
+        with qtbot.waitSignal(tab.engine.stopped, timeout=WAIT_MS):
+            tab.engine.stop()
+    qtbot.waitUntil(lambda: sheet.state == IDLE and tab.state == IDLE, timeout=WAIT_MS)
+    window.tabs.setCurrentWidget(tab)
+
+
 def test_the_gui_thread_runs_no_torch_code_while_training(tab, qtbot):
     """Training, its curves and its analyses come from the worker: the GUI thread never calls into torch."""
     ran = set()
@@ -307,3 +328,16 @@ def test_the_gui_thread_runs_no_torch_code_while_training(tab, qtbot):
         sys.setprofile(None)
     assert tab.epoch_table.rowCount() == 1 and recs.titles()
     assert not ran, sorted(ran)[:5]
+
+
+def test_the_progress_bar_tells_the_whole_runs_speed_and_time_left(tab, qtbot):
+    """Issue 21: the Training tab shows the whole run's estimate and ratings/s, as the command line does."""
+    import re
+
+    pick(tab, "lesson-learner")  # bs 64: many batches, each a few ms
+    qtbot.mouseClick(button(tab, "train"), Qt.LeftButton)
+    shown = re.compile(r"epoch 1/3 · [\d,]+/1,250 · [\d.]+k? ratings/s · (\d+ s|\d+ min \d+ s) left")
+    qtbot.waitUntil(lambda: shown.fullmatch(tab.controls.progress.format()) is not None, timeout=WAIT_MS)
+    with qtbot.waitSignal(tab.engine.stopped, timeout=WAIT_MS):
+        qtbot.mouseClick(button(tab, "stop"), Qt.LeftButton)
+    qtbot.waitUntil(lambda: tab.state == IDLE, timeout=WAIT_MS)

@@ -59,14 +59,14 @@ def assert_views_agree(window) -> None:
         r, col = layout.position(cell)
         assert 0 <= r < rows and 0 <= col < cols, cell
     # the coach: shown exactly when it has a verdict on this run, its box only then
-    if tab.diagnosis is None:
-        assert tab.coach_bar.isHidden() and tab.view.coached is None
+    if tab.coach.diagnosis is None:
+        assert tab.coach.bar.isHidden() and tab.view.coached is None
     # the branch picker names the branch followed by its settings now
     bar = tab.timeline_bar
     assert bar.branches.currentData() == tab.timeline.branch
     assert f"{s.label} · lr {s.lr:g}" in bar.branches.currentText() or snap.step < tab.timeline.end
     # the loss plot: only this run's curves, over this run's steps
-    plot = tab.loss_plot
+    plot = tab.losses.plot
     if plot is not None:
         start = tab.timeline.start
         for trace in plot.traces.values():
@@ -95,7 +95,7 @@ def test_reset_after_a_long_run_shows_the_short_new_one(qtbot, window):
     qtbot.waitUntil(lambda: tab.snapshot.step == 0, timeout=WAIT_MS)
     idle(qtbot, tab)
     run(qtbot, tab, 20)
-    plot = tab.loss_plot
+    plot = tab.losses.plot
     qtbot.waitUntil(lambda: plot.plot.getViewBox().viewRange()[0][1] < 1000, timeout=WAIT_MS)
     starts = [t for t in plot.traces.values() if t.item.name() is None and t.n == 1]
     assert len(starts) <= 1  # one start dot: the new run's
@@ -107,9 +107,9 @@ def test_a_new_file_clears_the_marks_on_the_you_row_and_every_view_follows(qtbot
     """Item 8: dashed boxes stayed on the "you" row after loading another dataset."""
     tab = window.sheet
     tab.actions["add_me"].trigger()
-    qtbot.waitUntil(lambda: tab.model.me_row is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.model.new_user_row is not None, timeout=WAIT_MS)
     idle(qtbot, tab)
-    tab.select(Cell("prediction", (tab.model.me_row, 2)))
+    tab.select(Cell("prediction", (tab.model.new_user_row, 2)))
     qtbot.waitUntil(lambda: len(tab.view.precedents) > 0, timeout=WAIT_MS)
     path = tmp_path / "small.csv"
     path.write_text("user,item,rating\n" + "\n".join(f"{u},{i},{(u * i) % 5 + 1}" for u in range(4) for i in range(6)))
@@ -118,7 +118,7 @@ def test_a_new_file_clears_the_marks_on_the_you_row_and_every_view_follows(qtbot
     idle(qtbot, tab)
     qtbot.waitUntil(lambda: tab.snapshot.ratings.shape == (4, 6), timeout=WAIT_MS)
     assert_views_agree(window)
-    assert tab.model.me_row is None or all(r0 < tab.model.rowCount() for r0, *_ in tab.view.precedents)
+    assert tab.model.new_user_row is None or all(r0 < tab.model.rowCount() for r0, *_ in tab.view.precedents)
 
 
 def test_toggling_biases_keeps_the_boxes_on_the_cells_the_formula_reads(qtbot, window):
@@ -152,13 +152,13 @@ def test_taking_momentum_renames_the_branch_and_every_view_follows(qtbot, window
     tab = window.sheet
     tab.engine.set_optimizer(OptimizerSettings("adam", lr=0.05))
     run(qtbot, tab, 30)
-    tab.start_race([OptimizerSettings("momentum", lr=0.01), OptimizerSettings("sgd", lr=0.01)], 100)
-    qtbot.waitUntil(lambda: tab.race is not None and not tab.race.running, timeout=WAIT_MS)
-    qtbot.mouseClick(tab.race_panel.cards[0].take, Qt.LeftButton)
+    tab.race.start([OptimizerSettings("momentum", lr=0.01), OptimizerSettings("sgd", lr=0.01)], 100)
+    qtbot.waitUntil(lambda: tab.race.frame is not None and not tab.race.frame.running, timeout=WAIT_MS)
+    qtbot.mouseClick(tab.race.panel.cards[0].take, Qt.LeftButton)
     qtbot.waitUntil(lambda: tab.snapshot.settings.name == "momentum", timeout=WAIT_MS)
     idle(qtbot, tab)
     assert "→ Momentum" in tab.timeline_bar.branches.currentText(), tab.timeline_bar.branches.currentText()
-    assert tab.diagnosis is None or tab.diagnosis.step >= 30  # no verdict measured under Adam
+    assert tab.coach.diagnosis is None or tab.coach.diagnosis.step >= 30  # no verdict measured under Adam
     assert_views_agree(window)
 
 

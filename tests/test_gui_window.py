@@ -87,9 +87,9 @@ def test_switching_optimizer_mid_run_keeps_the_factors(qtbot, window):
     for block in ("user_factors", "item_factors"):
         np.testing.assert_array_equal(window.sheet.snapshot.params[block], before[block])
     window.sheet.engine.step(1)
-    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 6 and window.sheet.loss_plot is not None, timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: len(window.sheet.loss_plot.labels()) == 2, timeout=WAIT_MS)
-    assert [x.split(" · ")[0] for x in window.sheet.loss_plot.labels()] == ["Adam", "SGD"]
+    qtbot.waitUntil(lambda: window.sheet.snapshot.step == 6 and window.sheet.losses.plot is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(window.sheet.losses.plot.labels()) == 2, timeout=WAIT_MS)
+    assert [x.split(" · ")[0] for x in window.sheet.losses.plot.labels()] == ["Adam", "SGD"]
 
 
 def test_editing_a_rating_or_a_factor_recomputes_predictions_and_loss(qtbot, window, movielens):
@@ -228,7 +228,7 @@ def test_keyboard_shortcuts(qtbot, window):
 
 
 def test_export_and_import_excel_in_the_worker(qtbot, window, tmp_path):
-    qtbot.waitUntil(lambda: window.sheet.xlsx_available and window.actions["export"].isEnabled(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.sheet.files.xlsx_available and window.actions["export"].isEnabled(), timeout=WAIT_MS)
     window.sheet.engine.step(7)
     qtbot.waitUntil(lambda: window.sheet.snapshot.step == 7 and window.sheet.state == "idle", timeout=WAIT_MS)
     exported = window.sheet.snapshot
@@ -268,8 +268,8 @@ def _first_start(monkeypatch, tmp_path, read) -> None:
 def test_first_start_shows_data_preparation_instead_of_freezing(qtbot, monkeypatch, movielens, tmp_path):
     release = threading.Event()
 
-    def slow_download(path=None, *, progress=None):
-        progress("Downloading ml-latest-small.zip: 0.8 MB", 0.25)
+    def slow_download(path=None, *, task=None):
+        task.report("Downloading ml-latest-small.zip: 0.8 MB", 0.25)
         release.wait(WAIT_MS / 1000)
         return movielens
 
@@ -304,7 +304,7 @@ def _window_after_failure(qtbot, monkeypatch, name: str | None, failing) -> QMai
 
 
 def test_no_data_at_all_says_why_and_offers_to_open_a_file(qtbot, monkeypatch, tmp_path):
-    def offline(path=None, *, progress=None):
+    def offline(path=None, *, task=None):
         raise RatingsError("no ratings data; tried the prepared copy, GroupLens and PyPI")
 
     _first_start(monkeypatch, tmp_path, offline)

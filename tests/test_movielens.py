@@ -18,6 +18,7 @@ import pytest
 from collabsheet.engine.data.ratings import RatingsError
 from collabsheet.engine.data import movielens
 from collabsheet.engine.data.movielens import about, default_ratings, prepare
+from collabsheet.engine.task import Task
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +90,7 @@ def test_download_from_local_server(server, monkeypatch, tmp_path):
     monkeypatch.setenv("COLLABSHEET_MOVIELENS_URL", url)
     monkeypatch.setenv("COLLABSHEET_WIDEDEEP_WHEEL", str(tmp_path / "no-such.whl"))
     calls = []
-    ratings = default_ratings(progress=lambda msg, frac: calls.append((msg, frac)))
+    ratings = default_ratings(task=Task(lambda r: calls.append((r.message, r.fraction))))
     assert ratings.name == "MovieLens ml-latest-small"
     assert ratings.source == url
     assert len(ratings) == 20_000 and ratings.n_users == N_USERS
@@ -225,10 +226,16 @@ def test_wheel_gives_movielens_100k(widedeep_wheel, monkeypatch, tmp_path):
     monkeypatch.setenv("COLLABSHEET_MOVIELENS_URL", f"http://127.0.0.1:{_closed_port()}/x.zip")
     monkeypatch.setenv("COLLABSHEET_WIDEDEEP_WHEEL", str(widedeep_wheel))
     calls = []
-    ratings = prepare(progress=lambda msg, frac: calls.append((msg, frac)))
+    ratings = prepare(task=Task(lambda r: calls.append((r.message, r.fraction))))
     assert ratings.name == "MovieLens 100k"
     assert len(ratings) == 100_000 and ratings.n_users == 943 and ratings.n_items == 1682
-    assert list(ratings.frame.columns) == ["user", "item", "rating"]
+    assert list(ratings.frame.columns) == ["user", "item", "rating", "timestamp"]
+    # u.data's own order (u1.test is its first 20,000 lines) and its timestamps; u.item's genre flags
+    assert ratings.frame.head(3).values.tolist() == [[196, 242, 3, 881250949], [186, 302, 3, 891717742],
+                                                     [22, 377, 1, 878887116]]
+    assert ratings.genres[1] == ("Animation", "Children's", "Comedy") and ratings.genres[50][:2] == ("Action",
+                                                                                                      "Adventure")
+    assert len(ratings.genres) == 1682 and sum(len(g) for g in ratings.genres.values()) == 2893
     assert ratings.frame["rating"].dtype == np.float64
     assert ratings.frame["rating"].between(1, 5).all()
     assert not ratings.frame.duplicated(["user", "item"]).any()
@@ -239,7 +246,7 @@ def test_wheel_gives_movielens_100k(widedeep_wheel, monkeypatch, tmp_path):
     monkeypatch.setenv("COLLABSHEET_WIDEDEEP_WHEEL", str(tmp_path / "gone.whl"))
     cached = default_ratings()
     pd.testing.assert_frame_equal(cached.frame, ratings.frame)
-    assert cached.titles == ratings.titles and cached.name == ratings.name
+    assert cached.titles == ratings.titles and cached.name == ratings.name and cached.genres == ratings.genres
     assert "Ratings: 100,000" in about(cached) and "Users: 943" in about(cached)
 
 

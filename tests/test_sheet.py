@@ -11,6 +11,7 @@ from collabsheet.engine.config import SheetConfig
 from collabsheet.engine.models.factorization import y_range
 from collabsheet.engine.sheet.sheet import Sheet
 from collabsheet.engine.sheet.snapshot import Snapshot
+from collabsheet.engine.task import Report, Task
 
 pytestmark = pytest.mark.numeric  # run again under a second kernel configuration (Makefile)
 
@@ -149,7 +150,13 @@ def test_solve_reaches_the_best_of_20_restarts(grid15) -> None:
 def test_solve_can_be_stopped(grid15) -> None:
     sheet = Sheet(grid15, device="cpu")
     calls = []
-    result = sheet.solve(progress=lambda it, rmse: calls.append((it, rmse)), should_stop=lambda: len(calls) >= 1)
+
+    def heard(r: Report) -> None:
+        calls.append((r.figures["iterations"], r.figures["rmse"]))
+        task.cancel()  # at the first report
+
+    task = Task(heard)
+    result = sheet.solve(task=task)
     # Asked to stop at the first report, it stops after the next iteration at the latest.
     assert result.stopped and len(calls) <= 2 and result.iterations == calls[-1][0] <= calls[0][0] + 1
     assert result.rmse < result.rmse_before
@@ -205,10 +212,14 @@ def test_reset_is_seeded_and_y_range_fits_the_scale(grid15) -> None:
     np.testing.assert_array_equal(a.theta.numpy(), b.theta.numpy())
     a.reset(6)
     assert not np.array_equal(a.theta.numpy(), b.theta.numpy()) and a.config.seed == 6
-    assert y_range(0.5, 5.0) == (0.0, 5.5)
-    assert y_range(1.0, 10.0) == (0.0, 11.0)
+    assert y_range(0.5, 5.0) == (0.5, 5.0) and y_range(1.0, 10.0, "data") == (1.0, 10.0)  # the lesson's (min, max)
+    assert y_range(0.5, 5.0, "headroom") == (0.0, 5.5)
+    assert y_range(1.0, 10.0, "headroom") == (0.0, 11.0)
+    assert Sheet(grid15, SheetConfig(squash=True), device="cpu").model.squash_range == (1.0, 5.0)  # MovieLens's 1–5
     with pytest.raises(ValueError, match="factors k"):
         SheetConfig(k=0)
+    with pytest.raises(ValueError, match="unknown sigmoid range 'wide'; choose one of data, headroom"):
+        SheetConfig(squash=True, squash_range="wide")
 
 
 def test_asking_for_cuda_without_one_is_a_clear_error(grid15) -> None:

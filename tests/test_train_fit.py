@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from collabsheet.engine.models.lesson import EmbeddingDotBias
 from collabsheet.engine.optim.schedules import OneCycle
 from collabsheet.engine.train.data import prepare
-from collabsheet.engine.train.fit import Smoothed, evaluate, fit
+from collabsheet.engine.task import Task
+from collabsheet.engine.train.fit import BatchEvent, EpochEvent, Smoothed, evaluate, fit
 from collabsheet.engine.train.learn import learn
 from collabsheet.engine.train.recipes import RECIPES
 from train_helpers import low_rank_ratings
@@ -23,6 +24,17 @@ def data():
 def _model(data, seed: int = 0) -> EmbeddingDotBias:
     torch.manual_seed(seed)
     return EmbeddingDotBias(len(data.users), len(data.movies), 5, (0.0, 5.5))
+
+
+def _kept(batches: list | None = None, epochs: list | None = None) -> Task:
+    """A task that keeps fit's batch and epoch events (its partial results) in these lists."""
+    def heard(report) -> None:
+        if isinstance(report.result, BatchEvent) and batches is not None:
+            batches.append(report.result)
+        elif isinstance(report.result, EpochEvent) and epochs is not None:
+            epochs.append(report.result)
+
+    return Task(heard)
 
 
 def test_smoothed_loss_is_fastais_debiased_moving_average() -> None:
@@ -45,7 +57,7 @@ def test_events_count_batches_and_epochs_and_smooth_the_batch_losses(data) -> No
 
     model = _model(data)
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    result = fit(model, data, 3, opt, recording_mse, bs=100, on_batch=batches.append, on_epoch=epochs.append)
+    result = fit(model, data, 3, opt, recording_mse, bs=100, task=_kept(batches, epochs))
     per_epoch = math.ceil(len(data.train) / 100)
     assert result.iterations == len(batches) == len(raw) == 3 * per_epoch
     assert [b.iteration for b in batches] == list(range(1, 3 * per_epoch + 1))
@@ -63,7 +75,9 @@ def test_the_schedule_sets_each_batchs_learning_rate(data) -> None:
     model, seen = _model(data), []
     opt = torch.optim.SGD(model.parameters(), lr=123.0)
     schedule = OneCycle(0.1, 2 * math.ceil(len(data.train) / 64))
-    fit(model, data, 2, opt, bs=64, schedule=schedule, on_batch=lambda b: seen.append(b.lr))
+    batches = []
+    fit(model, data, 2, opt, bs=64, schedule=schedule, task=_kept(batches))
+    seen = [b.lr for b in batches]
     assert seen == [schedule(it) for it in range(len(seen))]
 
 
@@ -85,11 +99,18 @@ def test_batches_are_tensors_in_a_seeded_shuffled_order(data) -> None:
     assert not torch.equal(torch.cat(orders[:half]), data.train.ratings)  # shuffled
 
 
-def test_should_stop_ends_the_run_before_the_next_batch(data) -> None:
+def test_a_cancelled_task_ends_the_run_before_the_next_batch(data) -> None:
     done = []
     model = _model(data)
-    result = fit(model, data, 5, torch.optim.Adam(model.parameters()), bs=32,
-                 on_batch=lambda b: done.append(b.iteration), should_stop=lambda: len(done) >= 7)
+
+    def heard(report) -> None:
+        if isinstance(report.result, BatchEvent):
+            done.append(report.result.iteration)
+            if len(done) >= 7:
+                task.cancel()
+
+    task = Task(heard)
+    result = fit(model, data, 5, torch.optim.Adam(model.parameters()), bs=32, task=task)
     assert result.stopped and result.iterations == 7 and done == list(range(1, 8)) and result.epochs == ()
     assert math.isnan(result.valid_rmse)
 
@@ -98,12 +119,14 @@ def test_a_threading_event_stops_a_run_in_another_thread_promptly(movielens) -> 
     data = prepare(movielens)
     stop, started, out, batches = threading.Event(), threading.Event(), {}, []
 
-    def on_batch(b) -> None:
-        batches.append(b)
-        started.set()
+    def heard(report) -> None:
+        if isinstance(report.result, BatchEvent):
+            batches.append(report.result)
+            started.set()
 
+    # cancelled through the Event the task shares, as a runner's Stop cancels the task it handed the engine
     worker = threading.Thread(target=lambda: out.setdefault("run", learn(
-        data, RECIPES["lesson-net"].with_(epochs=50), on_batch=on_batch, should_stop=stop)))
+        data, RECIPES["lesson-net"].with_(epochs=50), task=Task(heard, cancel=stop))))
     worker.start()
     assert started.wait(60)
     stop.set()

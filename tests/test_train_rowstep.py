@@ -142,3 +142,9 @@ def test_the_hand_written_step_on_cuda_is_the_cpus() -> None:
         runs.append([p.detach().cpu() for p in model.parameters()])
     for a, b in zip(*runs):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_fasts_wide_sigmoid_range_runs_from_zero_to_a_tenth_above_the_top_rating() -> None:
+    from collabsheet.engine.train.build import squash_range
+    assert squash_range(RECIPES["fast"], (0.5, 5.0)) == (0.0, 5.5)  # the range fast was tuned with on ml-100k
+    assert squash_range(RECIPES["fast"].with_(y_range="data"), (0.5, 5.0)) == (0.5, 5.0)

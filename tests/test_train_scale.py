@@ -11,6 +11,7 @@ from torch import nn
 
 from collabsheet.engine.models.lesson import EmbeddingDotBiasImplicit
 from collabsheet.engine.optim.rowwise import RowAdam, coalesce_rows
+from collabsheet.engine.task import Report, Task
 from collabsheet.engine.train.checkpoint import CheckpointError, checkpoint_path, finish_checkpoint, load_checkpoint, write_atomic
 from collabsheet.engine.train.data import prepare
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent
@@ -90,17 +91,26 @@ def test_svdpp_sums_only_the_batch_users_movies_and_matches_the_sum_over_everyon
     torch.testing.assert_close(model.implicit_of(everyone), model.implicit()[everyone])
 
 
-def _stop_after(epochs: int):
+def _stop_after(epochs: int) -> tuple[list, Task]:
+    """A task cancelled once `epochs` epochs were heard, and the epochs it heard."""
     seen = []
-    return seen, (lambda e: seen.append(e.epoch)), (lambda: len(seen) >= epochs)
+
+    def heard(r: Report) -> None:
+        if isinstance(r.result, EpochEvent):
+            seen.append(r.result.epoch)
+            if len(seen) >= epochs:
+                task.cancel()
+
+    task = Task(heard)
+    return seen, task
 
 
 def test_a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_exactly(data, tmp_path) -> None:
     recipe = RECIPES["fast"].with_(epochs=3, bs=256, factors=5)
     whole = learn(data, recipe, seed=3)
     ckpt = tmp_path / "m.ckpt"
-    seen, on_epoch, stop = _stop_after(1)
-    first = learn(data, recipe, seed=3, checkpoint=ckpt, on_epoch=on_epoch, should_stop=stop)
+    seen, task = _stop_after(1)
+    first = learn(data, recipe, seed=3, checkpoint=ckpt, task=task)
     assert first.history.stopped and len(first.history.epochs) == 1 and ckpt.is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # the temporary file was renamed
     rest = learn(data, recipe, seed=3, checkpoint=ckpt, resume=True)
@@ -202,7 +212,7 @@ def test_loading_a_large_file_reports_the_bytes_read_and_reads_what_the_careful_
     monkeypatch.setattr(ratings_module, "PROGRESS_EVERY", 0.0)  # every read reports, so a small file shows it
     read_fast, used = ratings_module._read_fast, []
     monkeypatch.setattr(ratings_module, "_read_fast", lambda *a: used.append(read_fast(*a)) or used[-1])
-    fast = load_ratings(tmp_path / "r.csv", progress=lambda message, fraction: heard.append((message, fraction)))
+    fast = load_ratings(tmp_path / "r.csv", task=Task(lambda r: heard.append((r.message, r.fraction))))
     assert heard and heard[-1][1] == 1.0 and heard[-1][0].startswith(f"Reading {tmp_path / 'r.csv'}: ")
     assert [f for _, f in heard] == sorted(f for _, f in heard)
     assert used and used[0] is not None  # pyarrow read it
@@ -228,7 +238,7 @@ def test_past_the_first_chunk_a_nul_byte_or_a_comment_line_still_takes_the_caref
 
 def test_row_wise_training_runs_on_one_cpu_thread_and_gives_the_threads_back(data) -> None:
     before, seen = torch.get_num_threads(), set()
-    learn(data, RECIPES["fast"].with_(epochs=1, bs=256), seed=0, on_batch=lambda e: seen.add(torch.get_num_threads()))
+    learn(data, RECIPES["fast"].with_(epochs=1, bs=256), seed=0, task=Task(lambda r: seen.add(torch.get_num_threads())))
     assert seen == {1} and torch.get_num_threads() == before
 
 

@@ -287,8 +287,19 @@ def test_import_takes_what_solver_and_the_user_changed(tmp_path):
     assert rebuilt.rmse() == expected.rmse()
 
 
+@pytest.mark.parametrize("kind", ["data", "headroom"])
+def test_each_sigmoid_range_comes_back_from_its_workbook(tmp_path, kind):
+    snap = trained(SheetConfig(squash=True, squash_range=kind)).snapshot()
+    path = tmp_path / "book.xlsx"
+    export_xlsx(snap, path)
+    book = import_xlsx(path)
+    assert book.config.squash_range == kind and book.notes == ()
+    assert book.to_sheet("cpu").model.squash_range == snap.y_range
+
+
 def test_squash_range_that_no_longer_fits_the_ratings_is_reported(tmp_path):
     snap = trained(SheetConfig(squash=True)).snapshot()
+    lo, hi = snap.y_range
     path = tmp_path / "book.xlsx"
     export_xlsx(snap, path)
     wb = openpyxl.load_workbook(path)
@@ -296,8 +307,9 @@ def test_squash_range_that_no_longer_fits_the_ratings_is_reported(tmp_path):
     wb[SHEET].cell(lay.rating_row(0), lay.movie_col(0), 10.0)  # a rating above the old top
     wb.save(path)
     book = import_xlsx(path)
-    assert len(book.notes) == 1 and "squashes into 0..5.5" in book.notes[0] and "0..11" in book.notes[0]
-    assert book.to_sheet("cpu").model.y_range == (0.0, 11.0)
+    assert len(book.notes) == 1 and f"squashes into {lo:g}..{hi:g}" in book.notes[0]
+    assert f"give {lo:g}..10 (their min and max)" in book.notes[0]
+    assert book.to_sheet("cpu").model.y_range == (lo, 10.0)
 
 
 def test_workbook_loss_is_read_from_the_spreadsheets_cached_value(tmp_path):

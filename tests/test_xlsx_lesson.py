@@ -552,7 +552,9 @@ def test_a_sheet_that_does_not_fit_says_which_part(tmp_path, name):
     assert message.startswith(f"{path.name}: {expected}"), message
     if name == "no loss cell":
         assert refused(path) == (f"{path.name}: no sheet has a loss cell (a formula =SQRT(SUMXMY2(ratings, "
-                                 "predictions)/COUNT(ratings))); is it laid out like the lesson's collab sheets?")
+                                 "predictions)/COUNT(ratings)), or =SQRT(AVERAGE(errors)) with each error "
+                                 "=(rating-prediction)^2 on a sheet with a row per rating); is it laid out like the "
+                                 "lesson's collab sheets?")
     else:
         assert refused(path) == message  # the same when the first sheet that could fit is picked
     assert list_collab_sheets(path) == []

@@ -21,7 +21,8 @@ SUBCOMMANDS = ("grid", "solve", "step", "about", "prepare", "export", "import", 
                "runs")
 # How the command line names what a RatingsError's role refers to (the GUI names its own fields).
 HINTS = {"user": "--user-col NAME or a 0-based position", "item": "--item-col NAME or a 0-based position",
-         "rating": "--rating-col NAME or a 0-based position", "sep": "--sep", "top": "--top N"}
+         "rating": "--rating-col NAME or a 0-based position", "sep": "--sep", "top": "--top N",
+         "timestamp": "--time-col NAME or a 0-based position", "genres": "--genres-file PATH, --genres-col NAME"}
 
 
 class Terminated(KeyboardInterrupt):

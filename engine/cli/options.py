@@ -8,8 +8,9 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from collabsheet.engine.cli.terminal import complain, printable, progress, say  # noqa: F401 (the commands' one way to print)
-from collabsheet.engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP
+# the commands' one way to print
+from collabsheet.engine.cli.terminal import complain, printable, progress, progress_task, say  # noqa: F401
+from collabsheet.engine.config import DEFAULT_TOP, MAX_K, MAX_TOP, MIN_K, MIN_TOP, SQUASH_RANGES
 
 MAX_COUNT = 2**53 - 1  # steps and seeds are stored in the workbook as numbers (doubles): exact up to here
 
@@ -145,6 +146,9 @@ def model(p: argparse.ArgumentParser) -> None:
                    help=f"latent factors ({MIN_K}-{MAX_K}, default 5)")
     p.add_argument("--biases", action="store_true", help="add a bias per user and per movie")
     p.add_argument("--squash", action="store_true", help="sigmoid into the rating range")
+    p.add_argument("--squash-range", choices=tuple(SQUASH_RANGES), default="data",
+                   help="with --squash: the ratings' (min, max) as the lesson (data, the default), or 0 to the top "
+                        "rating + 10%% as the later course (headroom: Solve then has a bounded minimum)")
     p.add_argument("--seed", type=whole(0), default=42, help=f"seed of the random initial factors (0-{MAX_COUNT:,})")
     device_option(p)
 

@@ -19,6 +19,9 @@ def register(sub) -> None:
     p.add_argument("--model", choices=MODELS)
     p.add_argument("--split", metavar="LABEL", help="only runs on this split: random:42, u1, …")
     p.add_argument("--dataset", metavar="TEXT", help="only runs whose dataset's name contains TEXT")
+    p.add_argument("--filter", metavar="TEXT", help="only runs with every word of TEXT in their recipe, model, "
+                                                     "dataset, split, settings, status or device (as the Training "
+                                                     "tab's experiments table filters)")
     p.add_argument("-n", type=int, default=20, help="how many to list (default 20; 0: all)")
     p.add_argument("--csv", action="store_true", help="the runs as CSV, on standard output")
     p.add_argument("--delete", action="store_true", help="delete the runs named by ID")
@@ -39,21 +42,34 @@ def _runs(args: argparse.Namespace) -> int:
         return 0
     if args.ids:
         return _compare(args)
+    if args.n < 0:
+        raise ValueError(f"-n {args.n}: give how many runs to list, 0 for all")
     rows = db.runs(args.db, sort=args.sort, model=args.model, split=args.split, dataset=args.dataset,
-                   limit=args.n or None)
+                   text=args.filter, limit=args.n or None)
     if args.csv:
         text = io.StringIO()
         db.write_csv(rows, text)
         say(text.getvalue().rstrip("\n"))  # through the one escaping writer, as every line printed
         return 0
     if not rows:
-        say(f"no runs recorded yet in {db.database(args.db)}; `collabsheet train` records each run")
+        chosen = args.model or args.split or args.dataset or args.filter
+        say(f"no runs match in {db.database(args.db)}" if chosen else
+            f"no runs recorded yet in {db.database(args.db)}; `collabsheet train` records each run")
         return 0
     say(f"{'id':>4}  {'RMSE':>6}  {'time':>7}  {'split':<10} {'recipe':<16} {'status':<8} settings")
     for r in rows:
         say(f"{r.id:>4}  {_rmse(r.valid_rmse):>6}  {r.seconds:6.1f}s  {r.split:<10} {r.recipe[:16]:<16} "
               f"{r.status:<8} {r.summary} · {r.dataset}")
     return 0
+
+
+def _value(v: object) -> str:
+    """A setting as `collabsheet train` takes it: layers as 100,50, floats short, none as a dash."""
+    if isinstance(v, list):
+        return ",".join(map(str, v))
+    if v is None:
+        return "—"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -63,6 +79,11 @@ def _compare(args: argparse.Namespace) -> int:
         r = found[i]
         say(f"run {i}: {r.recipe} · {r.summary} · {r.dataset} · {r.split} · RMSE {_rmse(r.valid_rmse)} "
               f"in {r.seconds:.1f} s ({r.status})")
+    if len(args.ids) > 1:
+        differ = db.differences([found[i] for i in args.ids])
+        say("they differ in:" if differ else "they differ in no recorded setting")
+        for name, values in differ.items():
+            say(f"  {name:<14} " + " | ".join(_value(v) for v in values))
     longest = max((len(c) for c in curves.values()), default=0)
     say("epoch  " + "  ".join(f"{'run ' + str(i):>10}" for i in args.ids) + "   (validation RMSE)")
     for e in range(longest):

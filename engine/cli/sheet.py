@@ -8,13 +8,15 @@ from typing import Callable
 
 import numpy as np
 
-from collabsheet.engine.cli.options import MAX_COUNT, common, frame, model, optimizer, progress, say, source, stoppable, whole
+from collabsheet.engine.cli.options import (MAX_COUNT, common, frame, model, optimizer, progress, progress_task, say,
+                                            source, stoppable, whole)
 from collabsheet.engine.config import OptimizerSettings, SheetConfig
 from collabsheet.engine.data.crosstab import top_crosstab
 from collabsheet.engine.data.movielens import about, default_ratings, prepare
 from collabsheet.engine.data.ratings import Ratings, load_ratings
 from collabsheet.engine.device import device_label
 from collabsheet.engine.sheet.sheet import Sheet
+from collabsheet.engine.task import Report, Task
 
 CHUNK = 1_000  # steps per Sheet.step call: it keeps a loss per step, so memory stays flat however many are run
 _COLUMNS = ("user_col", "item_col", "rating_col", "sep")
@@ -54,7 +56,7 @@ def ratings_of(args: argparse.Namespace) -> Ratings:
             options = ", ".join("--" + name.replace("_", "-") for name in columns)
             raise ValueError(f"{options} {'says' if len(columns) == 1 else 'say'} how to read a ratings file; "
                              "name the file with --ratings PATH")
-        return default_ratings(None, progress=progress)
+        return default_ratings(None, task=progress_task())
     progress(f"Reading {'standard input' if path == '-' else path}")
     return load_ratings(path, **columns)
 
@@ -63,7 +65,8 @@ def sheet_of(args: argparse.Namespace) -> Sheet:
     """The sheet the model options describe, over the command's ratings; prints what it is."""
     ratings = ratings_of(args)
     grid = top_crosstab(ratings, args.top)
-    config = SheetConfig(k=args.factors, biases=args.biases, squash=args.squash, seed=args.seed)
+    config = SheetConfig(k=args.factors, biases=args.biases, squash=args.squash, squash_range=args.squash_range,
+                         seed=args.seed)
     sheet = Sheet(grid, config, device=args.device)
     say(f"{ratings.name} · {sheet.n_users}×{sheet.n_items} sheet, k={sheet.config.k} · {device_label(sheet.device)}")
     return sheet
@@ -90,15 +93,15 @@ def solve(sheet: Sheet):
     """Solve the sheet; Ctrl-C stops it, saying at which iteration."""
     at = [0]
 
-    def note(iteration: int, rmse: float) -> None:
-        at[0] = iteration
+    def note(report: Report) -> None:
+        at[0] = report.figures["iterations"]
 
     with stoppable(lambda: f"at iteration {at[0]} of the solve"):
-        return sheet.solve(progress=note)
+        return sheet.solve(task=Task(note))
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    say(about(prepare(progress=progress)))
+    say(about(prepare(task=progress_task())))
     return 0
 
 

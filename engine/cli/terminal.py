@@ -11,6 +11,8 @@ import re
 import sys
 from typing import TextIO
 
+from collabsheet.engine.task import Report, Task
+
 PROGRAM = "collabsheet"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -38,6 +40,17 @@ def progress(message: object, fraction: float | None = None) -> None:
     """Report what is being done on stderr, so stdout stays the result."""
     suffix = f" {fraction:4.0%}" if fraction is not None else ""
     _write(sys.stderr, printable(f"{message}{suffix}") + "\n")
+
+
+def progress_line(report: Report) -> None:
+    """A task's report as a progress line on stderr; a report of figures alone (no message) shows nothing."""
+    if report.message is not None:
+        progress(report.message, report.fraction)
+
+
+def progress_task() -> Task:
+    """A Task for a long read or fetch whose messages become progress lines on stderr."""
+    return Task(progress_line)
 
 
 MAX_MESSAGE = 1_000  # characters of one error line: a crafted input's text must not fill the screen

@@ -10,24 +10,26 @@ from typing import Iterator
 
 import numpy as np
 
-from collabsheet.engine.cli.options import MAX_COUNT, Stopped, device, file_name, number, progress, say, whole
+from collabsheet.engine.cli.options import (MAX_COUNT, Stopped, complain, device, file_name, number, progress, progress_task,
+                                            say, whole)
 from collabsheet.engine.cli.sheet import ratings_path
 from collabsheet.engine.config import MAX_K, MIN_K
 from collabsheet.engine.data.movielens import default_ratings
 from collabsheet.engine.data.ratings import load_ratings
 from collabsheet.engine.device import device_label, pick_device
 from collabsheet.engine.safe_write import check_target
+from collabsheet.engine.task import Report, Task
 from collabsheet.engine.train.analysis import valid_predictions
 from collabsheet.engine.train.checkpoint import checkpoint_path, finish_checkpoint
 from collabsheet.engine.train.data import UnknownIdError
-from collabsheet.engine.train.flags import add_options, changes, describe_split, prepare_split, record_run
+from collabsheet.engine.train.flags import add_options, changes, describe_split, prepare_split, reading, record_run
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent, evaluate
 from collabsheet.engine.train.learn import learn
 from collabsheet.engine.train.model import recommend
 from collabsheet.engine.train.plot import jointplot, write_png
 from collabsheet.engine.train.progress import RunProgress
 from collabsheet.engine.train.recipes import LIMITS, MAX_RATE, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
-from collabsheet.engine.train.store import ModelFileError, load, save
+from collabsheet.engine.train.store import ModelFileError, load, save, unsavable
 
 # Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
 BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}
@@ -84,17 +86,30 @@ def recipe_of(args: argparse.Namespace) -> Recipe:
 
 
 @contextmanager
-def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C or SIGTERM sets `stop` (training ends after the current batch) instead of raising, in the block."""
+def ctrl_c_stops(task: Task) -> Iterator[None]:
+    """Ctrl-C or SIGTERM cancels `task` (training ends after the current batch) instead of raising, in the block."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    before = {sig: signal.signal(sig, lambda *_: task.cancel()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+
+
+def _ratings(args: argparse.Namespace):
+    """The ratings to train on: MovieLens by default, or --ratings read with --time-col and the genres options."""
+    path, how = ratings_path(args), reading(args)
+    if how and path is None:
+        options = ", ".join("--" + {"genres_path": "genres-file"}.get(k, k).replace("_", "-") for k in how)
+        raise ValueError(f"{options} {'says' if len(how) == 1 else 'say'} how to read a ratings file; name it with "
+                         "--ratings PATH (MovieLens brings its own timestamps and genres)")
+    if not how:
+        return default_ratings(path, task=progress_task())
+    progress(f"Reading {'standard input' if path == '-' else path}")
+    return load_ratings(path, task=progress_task(), **how)
 
 
 def _inputs(args: argparse.Namespace) -> dict[str, str]:
@@ -104,6 +119,8 @@ def _inputs(args: argparse.Namespace) -> dict[str, str]:
         inputs[path] = "the ratings file"
     if args.valid:
         inputs[args.valid] = "the validation ratings file"
+    if args.genres_file:
+        inputs[args.genres_file] = "the genres file"
     return inputs
 
 
@@ -113,6 +130,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
     if args.resume and not args.save:
         raise ValueError("--resume goes on from the checkpoint beside --save PATH; give --save")
+    if args.save and (why := unsavable(settings)):
+        raise ModelFileError(f"--save {args.save}: {why}")
     ckpt = checkpoint_path(args.save) if args.save else None
     for option, target, what in (("--save", args.save, "model"), ("--save", ckpt, "checkpoint"),
                                  ("--plot", args.plot, "plot")):
@@ -122,8 +141,9 @@ def _train(args: argparse.Namespace) -> int:
             except ValueError as e:
                 raise ModelFileError(f"{option} {e}") from None
     chosen = pick_device(args.device)
-    ratings = default_ratings(ratings_path(args), progress=progress)
-    valid = load_ratings(args.valid) if args.valid else None
+    ratings = _ratings(args)
+    valid = load_ratings(args.valid, **({"time_col": args.time_col} if args.time_col is not None else {})) \
+        if args.valid else None
     data, split_label = prepare_split(ratings, valid, args.split, args.seed, chosen)
     for note in ratings.notes + data.notes:
         say(f"note: {note}")
@@ -131,30 +151,32 @@ def _train(args: argparse.Namespace) -> int:
     say(f"{data.name} · {len(data.train):,} training and {len(data.valid):,} validation ratings ({split}) · "
         f"{len(data.users):,} users × {len(data.movies):,} movies · {device_label(chosen)}")
     say(f"{settings.name}: {settings.summary()}")
-    stop = threading.Event()
     losses: list[float] = []
     valid: list[tuple[int, float]] = []
     bs = settings.batch_size(len(data.train))
-    with RunProgress(settings.epochs, len(data.train), bs, say=say, note=progress) as bars, ctrl_c_stops(stop):
-        def on_batch(e: BatchEvent) -> None:
-            losses.append(e.loss)  # kept for --plot's loss curve
-            bars.batch(e)
+    with RunProgress(settings.run_epochs, len(data.train), bs, say=say, note=progress) as bars:
+        def heard(report: Report) -> None:
+            if isinstance(report.result, BatchEvent):
+                losses.append(report.result.loss)  # kept for --plot's loss curve
+            elif isinstance(report.result, EpochEvent):
+                valid.append((len(losses), report.result.valid_mse))
+            bars.hear(report)
 
-        def on_epoch(e: EpochEvent) -> None:
-            valid.append((len(losses), e.valid_mse))
-            bars.epoch(e)
-
-        run = learn(data, settings, seed=args.seed, on_batch=on_batch, on_epoch=on_epoch, should_stop=stop,
-                    checkpoint=ckpt, resume=args.resume)
+        task = Task(heard)
+        with ctrl_c_stops(task):
+            run = learn(data, settings, seed=args.seed, task=task, checkpoint=ckpt, resume=args.resume)
     history = run.history
     if not args.no_record:
-        record_run(settings, data, split_label, args.seed, device_label(chosen), history)
+        try:
+            record_run(settings, data, split_label, args.seed, device_label(chosen), history)
+        except ValueError as error:  # a damaged or locked database: the run itself is not lost for it
+            complain(f"warning: this run was not recorded: {error} (--no-record skips recording)")
     if history.diverged:
         say(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
             f"lower the learning rate (now {settings.lr:g})")
         return 1
     if history.stopped:  # Ctrl-C: the run so far is reported, nothing is saved, and the exit says so (130)
-        where = f"after {history.iterations:,} batches ({len(history.epochs)} of {settings.epochs} epochs done)"
+        where = f"after {history.iterations:,} batches ({len(history.epochs)} of {settings.run_epochs} epochs done)"
         if history.epochs:
             say(f"stopped {where}; validation RMSE after epoch {len(history.epochs)}: "
                 f"{history.epochs[-1].valid_rmse:.4f}")

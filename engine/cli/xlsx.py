@@ -31,8 +31,9 @@ def register(sub) -> None:
     imp = sub.add_parser("import", help="read a workbook back and compare its loss with the engine's")
     imp.add_argument("path", metavar="IN.xlsx")
     imp.add_argument("--sheet", metavar="NAME", default=None,
-                     help="in a workbook laid out as the lesson's (collab_filter.xlsx): the collab sheet to read "
-                          "(default: the first that fits)")
+                     help="in a workbook laid out as the lesson's (collab_filter.xlsx): the collab sheet to read: "
+                          "a crosstab sheet (dotprod, bias) or a long sheet with a row per rating (movielens_1hot, "
+                          "movielens_emb); default: the first that fits")
     imp.add_argument("--solve", action="store_true",
                      help="then solve the imported sheet and print its loss beside the workbook's and the engine's")
     device_option(imp)

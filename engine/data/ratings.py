@@ -13,16 +13,15 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
 
 from collabsheet.engine.data.errors import RatingsError, ratings_error
+from collabsheet.engine.data.genres import load_genres
 from collabsheet.engine.data.source import STDIN, Source, first_bad_utf8, not_utf8, open_source, read_bytes
+from collabsheet.engine.task import Task
 
-
-Progress = Optional[Callable[[str, Optional[float]], None]]  # (message, fraction done or None)
 PROGRESS_EVERY = 1.0  # seconds between reports of bytes read
 _PIECE = 1 << 24  # bytes read at a time from a large read, between reports
 ONE_BLOCK = 1 << 30  # files up to this size are parsed by pyarrow as one block: its columns then need no copy
@@ -30,14 +29,22 @@ ONE_BLOCK = 1 << 30  # files up to this size are parsed by pyarrow as one block:
 
 @dataclass(frozen=True)
 class Ratings:
-    """A ratings table: one row per (user, item) with a float rating, plus optional item titles."""
+    """A ratings table: one row per (user, item) with a float rating, plus optional titles, genres and times."""
 
-    frame: pd.DataFrame  # columns exactly: user, item, rating (float64); one row per (user, item)
+    # columns: user, item, rating (float64), and timestamp (int64 seconds) where the data has one; one row per
+    # (user, item), in the file's order
+    frame: pd.DataFrame
     name: str  # what to call it in the UI, e.g. "MovieLens 100k" or the file's name
     source: str  # where it came from: a path or a URL
     titles: dict = field(default_factory=dict)  # item id -> title; may be empty
     notes: tuple[str, ...] = ()  # things the loader did that a user should hear about
     licence: str = ""  # licence/citation notice to show with the data, if any
+    genres: dict = field(default_factory=dict)  # item id -> tuple of genre names; may be empty
+
+    @property
+    def has_times(self) -> bool:
+        """Whether each rating carries when it was made (a timestamp column)."""
+        return TIME in self.frame.columns
 
     @property
     def n_users(self) -> int:
@@ -53,12 +60,16 @@ class Ratings:
 
 
 _ROLES = ("user", "item", "rating")
+TIME = "timestamp"  # the optional fourth column: when each rating was made, in whole seconds
 _ALIASES = {
+    TIME: ("timestamp",),  # MovieLens's name; any other is named with time_col
     "user": ("userid", "user_id", "user", "uid"),
     "item": ("movieid", "movie_id", "itemid", "item_id", "item", "movie", "iid"),
     "rating": ("rating", "score", "stars"),
 }
 _SIBLINGS = {"ratings.csv": "movies.csv", "u.data": "u.item", "ratings.dat": "movies.dat"}
+# MovieLens's headerless files whose fourth field is the rating's timestamp
+_TIMED_NAMES = re.compile(r"(u\.data|u[1-5]\.(base|test)|u[ab]\.(base|test)|ratings\.dat)$", re.IGNORECASE)
 MAX_RATING = 1e50  # |rating| beyond this overflows float64 once squared, summed and multiplied in the solver
 _SAMPLE = 20  # lines sniffed for separator, header and ragged rows
 _is_num = re.compile(r"\s*[-+]?((\d+\.?\d*|\.\d+)(e[-+]?\d+)?|inf|infinity|nan)\s*$", re.IGNORECASE).match
@@ -75,6 +86,8 @@ class _Layout:
     cols: tuple[int, ...]  # 0-based positions of user, item, rating
     decimal: str = "."
     gap: int = 0  # blank (or comment) lines between the header and the first row
+    time: int | None = None  # 0-based position of the timestamp column, if the ratings carry one
+    time_named: bool = False  # the caller named it (a bad value is an error), rather than it being found
 
     @property
     def first_row(self) -> int:
@@ -84,17 +97,27 @@ class _Layout:
 
 def load_ratings(path: str | PathLike, *, user_col: Column = None, item_col: Column = None,
                  rating_col: Column = None, sep: str | None = None, titles_path: str | PathLike | None = None,
-                 name: str | None = None, progress: Progress = None) -> Ratings:
+                 name: str | None = None, task: Task | None = None, time_col: Column = None,
+                 genres_path: str | PathLike | None = None, genres_col: Column = None) -> Ratings:
     """Read a ratings file (MovieLens or any CSV/TSV; "-" is standard input) into Ratings, raising one-line
-    RatingsErrors. `progress(message, fraction)` hears the bytes read, about once a second, on long reads."""
+    RatingsErrors. A task hears the bytes read (a message and the share read), about once a second, on long
+    reads of a file on disk, and ends the read with engine.task.Cancelled when cancelled.
+
+    A timestamp column is kept when `time_col` names it, when the header has a `timestamp` column, or in
+    MovieLens's own headerless files (u.data, ratings.dat); one that was found, not named, and holds something
+    other than whole seconds is left out with a note. Genres come from `genres_path` (else the titles
+    file), in its `genres_col` column (else MovieLens's layouts: u.item's flags, movies.csv's genres).
+    """
     label = "standard input" if str(path) == STDIN else str(path)
     try:
         wanted = dict(zip(_ROLES, (user_col, item_col, rating_col)))
-        if (quick := _quick(path, wanted, sep, progress)) is not None:
+        wanted[TIME] = time_col
+        extra = (titles_path, genres_path, genres_col)
+        if (quick := _quick(path, wanted, sep, task)) is not None:
             source, layout, raw = quick
-            return _load(source, wanted, sep, titles_path, name or source.name, progress, layout, raw)
+            return _load(source, wanted, sep, extra, name or source.name, task, layout, raw)
         source = open_source(path)
-        return _load(source, wanted, sep, titles_path, name or source.name, progress)
+        return _load(source, wanted, sep, extra, name or source.name, task)
     except RatingsError:
         raise
     except (OSError, ValueError, csv.Error, MemoryError) as e:  # a safety net: callers only see RatingsError
@@ -104,12 +127,12 @@ def load_ratings(path: str | PathLike, *, user_col: Column = None, item_col: Col
 def detect_columns(path: str | PathLike) -> dict:
     """What load_ratings would detect: sep, header (None if none) and 0-based user/item/rating positions."""
     source = open_source(path, whole=False)
-    lay = _sniff(source.label, source.head, None, dict.fromkeys(_ROLES))
+    lay = _sniff(source.label, source.head, None, dict.fromkeys(_ROLES + (TIME,)), source.name)
     return {"sep": lay.sep, "header": lay.header, **{f"{r}_col": c for r, c in zip(_ROLES, lay.cols)}}
 
 
 def _quick(path: str | PathLike, wanted: dict[str, Column], sep: str | None,
-           progress: Progress) -> tuple[Source, _Layout, pd.DataFrame] | None:
+           task: Task | None) -> tuple[Source, _Layout, pd.DataFrame] | None:
     """A regular file read by pyarrow straight after its first chunk is sniffed, or None for the careful path.
 
     The careful path first scans the whole file for binary content and comment or blank lines; a file that
@@ -124,28 +147,38 @@ def _quick(path: str | PathLike, wanted: dict[str, Column], sep: str | None,
         source = open_source(path, whole=False)
         if source.data is not None:
             return None
-        layout = _sniff(source.label, source.head, sep, wanted)
+        layout = _sniff(source.label, source.head, sep, wanted, source.name)
     except (RatingsError, OSError, ValueError):
         return None  # the careful path reads it again and says what is wrong, in its own order
-    raw = _read_fast(source, layout, progress)
+    raw = _read_fast(source, layout, task)
     return None if raw is None else (source, layout, raw)
 
 
-def _load(source: Source, wanted: dict[str, Column], sep: str | None, titles_path: str | PathLike | None,
-          name: str, progress: Progress = None, layout: _Layout | None = None,
-          raw: pd.DataFrame | None = None) -> Ratings:
-    layout = layout or _sniff(source.label, source.head, sep, wanted)
+def _load(source: Source, wanted: dict[str, Column], sep: str | None, extra: tuple, name: str,
+          task: Task | None = None, layout: _Layout | None = None, raw: pd.DataFrame | None = None) -> Ratings:
+    titles_path, genres_path, genres_col = extra
+    layout = layout or _sniff(source.label, source.head, sep, wanted, source.name)
     if raw is None:
-        clean = _clean(source.label, _read_table(source, layout, progress), layout)
+        clean = _clean(source.label, _read_table(source, layout, task), layout)
     else:
         clean = _clean_parsed(source.label, raw, layout)
     frame, notes = _average_duplicates(clean, source.name)
     _check_enough(source.label, frame)
     if layout.decimal == ",":
         notes = (f"{source.name}: read ratings with a decimal comma (4,5 as 4.5)",) + notes
+    if layout.time is not None and TIME not in frame.columns:
+        notes += (f"{source.name}: column {layout.time} does not hold whole seconds in every row; timestamps "
+                  "not kept (name the column with --time-col to hear which line)",)
     tp = _titles_path(source.path, titles_path)
-    titles = _load_titles(tp, pd.api.types.is_integer_dtype(frame["item"])) if tp else {}
-    return Ratings(frame=frame, name=name, source=source.label, titles=titles, notes=notes)
+    integer_ids = pd.api.types.is_integer_dtype(frame["item"])
+    titles = _load_titles(tp, integer_ids) if tp else {}
+    gp = Path(genres_path) if genres_path is not None else tp
+    if gp is None and genres_col is not None:
+        raise ratings_error(source.label, f"genres column {genres_col!r} given but no titles or genres file; "
+                                          "name the file that holds the genres", "genres")
+    genres = load_genres(gp, integer_ids, genres_col, required=genres_path is not None or genres_col is not None) \
+        if gp else {}
+    return Ratings(frame=frame, name=name, source=source.label, titles=titles, notes=notes, genres=genres)
 
 
 def _show(value: object) -> str:
@@ -183,7 +216,7 @@ def _has_header(rows: list[list[str]], wanted: dict[str, Column]) -> bool:
     return any(not _is_num(a) and _is_num(b) for a, b in zip(rows[0], rows[1]))
 
 
-def _sniff(label: str, text: str, sep: str | None, wanted: dict[str, Column]) -> _Layout:
+def _sniff(label: str, text: str, sep: str | None, wanted: dict[str, Column], name: str = "") -> _Layout:
     lines = text.splitlines()
     skip = next((i for i, line in enumerate(lines) if line.strip()), None)
     if skip is None:
@@ -203,22 +236,42 @@ def _sniff(label: str, text: str, sep: str | None, wanted: dict[str, Column]) ->
     for (n, _), row in data:  # pandas only catches rows longer than the first one
         if len(row) > usual:
             raise _ragged(label, n, len(row), usual)
-    explicit_first = sorted(_ROLES, key=lambda r: wanted[r] is None)  # so errors name the user's own column
+    explicit_first = sorted(_ROLES, key=lambda r: wanted.get(r) is None)  # so errors name the user's own column
     cols: dict[str, int] = {}
     for role in explicit_first:
-        col = _resolve(label, role, wanted[role], header, len(rows[0]))
+        col = _resolve(label, role, wanted.get(role), header, len(rows[0]))
         if (other := next((r for r in cols if cols[r] == col), None)) is not None:
             raise ratings_error(label, f"user, item and rating must be 3 different columns, but the {other}s and the "
                               f"{role}s would both be read from column {col}",
-                       role if wanted[role] is not None else other)
+                       role if wanted.get(role) is not None else other)
         cols[role] = col
+    time = _time_column(label, wanted.get(TIME), header, len(rows[0]), name, cols)
     values = [r[cols["rating"]] for _, r in data if len(r) > cols["rating"]]
     comma = sep == ";" and any("," in v for v in values) and all(_is_num(v.replace(",", ".")) for v in values)
     gap = 0
     if header is not None:  # blank lines right below the header: skipped, so pandas sees a row first
         while skip + 1 + gap < len(lines) and not lines[skip + 1 + gap].strip():
             gap += 1
-    return _Layout(sep, header, skip, tuple(cols[r] for r in _ROLES), "," if comma else ".", gap)
+    return _Layout(sep, header, skip, tuple(cols[r] for r in _ROLES), "," if comma else ".", gap, time,
+                   wanted.get(TIME) is not None)
+
+
+def _time_column(label: str, want: Column, header: list[str] | None, n_fields: int, name: str,
+                 cols: dict[str, int]) -> int | None:
+    """Where the timestamps are: the column asked for, a header's timestamp column, or MovieLens's fourth field."""
+    if want is not None:
+        col = _resolve(label, TIME, want, header, n_fields)
+        if col in cols.values():
+            role = next(r for r in cols if cols[r] == col)
+            raise ratings_error(label, f"the timestamp column {want!r} is the {role} column", TIME)
+        return col
+    if header is not None:
+        lower = [h.lower() for h in header]
+        found = next((lower.index(a) for a in _ALIASES[TIME] if a in lower), None)
+        return found if found not in cols.values() else None
+    if _TIMED_NAMES.fullmatch(name or "") and n_fields >= 4 and sorted(cols.values()) == [0, 1, 2]:
+        return 3
+    return None
 
 
 def _ragged(label: str, line: int, saw: int, expected: int) -> RatingsError:
@@ -247,20 +300,22 @@ def _resolve(label: str, role: str, want: Column, header: list[str] | None, n_fi
 
 
 class _Counted(io.FileIO):
-    """A file that reports the share of its bytes read so far, at most once every PROGRESS_EVERY seconds."""
+    """A file that reports the share of its bytes read so far, at most once every PROGRESS_EVERY seconds, and stops
+    at the read after its task was cancelled."""
 
-    def __init__(self, path: Path, label: str, progress: Callable[[str, Optional[float]], None]):
+    def __init__(self, path: Path, label: str, task: Task):
         super().__init__(path, "rb")
-        self.size, self.label, self.progress = max(1, os.fstat(self.fileno()).st_size), label, progress
+        self.size, self.label, self.task = max(1, os.fstat(self.fileno()).st_size), label, task
         self.done, self.last = 0, time.monotonic()
 
     def _count(self, n: int) -> None:
+        self.task.check()
         self.done += n
         now = time.monotonic()
         if now - self.last >= PROGRESS_EVERY:
             self.last = now
-            self.progress(f"Reading {self.label}: {self.done / 2**20:,.0f} of {self.size / 2**20:,.0f} MiB",
-                          min(1.0, self.done / self.size))
+            self.task.report(f"Reading {self.label}: {self.done / 2**20:,.0f} of {self.size / 2**20:,.0f} MiB",
+                             min(1.0, self.done / self.size))
 
     def read(self, size: int = -1) -> bytes | bytearray:
         if size is None or size <= _PIECE:
@@ -283,14 +338,14 @@ class _Counted(io.FileIO):
         return n
 
 
-def _opened(source: Source, progress: Progress):  # noqa: ANN202 - a context giving a path, BytesIO or file
-    """What the parser reads: the file itself, or, when someone listens, a file that reports the bytes read."""
-    if progress is None or source.data is not None or source.path is None:
+def _opened(source: Source, task: Task | None):  # noqa: ANN202 - a context giving a path, BytesIO or file
+    """What the parser reads: the file itself, or, given a task, a file that reports the bytes read to it."""
+    if task is None or source.data is not None or source.path is None:
         return nullcontext(source.reader())
-    return _Counted(source.path, source.label, progress)
+    return _Counted(source.path, source.label, task)
 
 
-def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame | None:
+def _read_fast(source: Source, lay: _Layout, task: Task | None) -> pd.DataFrame | None:
     """The common large file, read by pyarrow's multi-threaded CSV reader: a file on disk, one-character
     separator, decimal point, whole-number ids and numeric ratings in every row. None for anything else (or
     anything odd), which the C engine then reads and explains line by line."""
@@ -301,9 +356,9 @@ def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame
         import pyarrow.csv as pacsv
     except ImportError:
         return None
-    names = [f"f{c}" for c in lay.cols]
-    # the types asked for, not inferred: no second look at each block, and a text id or rating fails the read
-    types = dict(zip(names, (pa.int64(), pa.int64(), pa.float64())))
+    names = [f"f{c}" for c in lay.cols + ((lay.time,) if lay.time is not None else ())]
+    # the types asked for, not inferred: no second look at each block, and a text id, rating or time fails the read
+    types = dict(zip(names, (pa.int64(), pa.int64(), pa.float64(), pa.int64())))
     # One block (files up to ONE_BLOCK): each column is then one array, handed to numpy without a copy; in
     # blocks, a copy joins them. Parsing in several blocks on several threads saved no time on 2 busy cores.
     # The system's allocator, not pyarrow's mimalloc: reading columns out of mimalloc's fresh memory took
@@ -311,7 +366,7 @@ def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame
     size = os.path.getsize(source.path)
     blocks = {"block_size": size + 1} if size < ONE_BLOCK else {}
     try:
-        with _opened(source, progress) as f:
+        with _opened(source, task) as f:
             table = pacsv.read_csv(
                 f, read_options=pacsv.ReadOptions(skip_rows=lay.first_row, autogenerate_column_names=True,
                                                   **blocks),
@@ -324,16 +379,18 @@ def _read_fast(source: Source, lay: _Layout, progress: Progress) -> pd.DataFrame
     columns = [table.column(n) for n in names]
     if any(c.null_count for c in columns):
         return None  # blank lines or missing fields: the careful path names the line
+    roles = _ROLES + ((TIME,) if lay.time is not None else ())
     arrays = [c.chunk(0).to_numpy() if c.num_chunks == 1 else c.to_numpy() for c in columns]
-    return pd.DataFrame(dict(zip(_ROLES, arrays)), copy=False)
+    return pd.DataFrame(dict(zip(roles, arrays)), copy=False)
 
 
-def _read_table(source: Source, lay: _Layout, progress: Progress = None) -> pd.DataFrame:
+def _read_table(source: Source, lay: _Layout, task: Task | None = None) -> pd.DataFrame:
     # "::" is read as ":" so the fast C engine can parse it; the fields then sit on even columns
-    phys = [c * 2 for c in lay.cols] if lay.sep == "::" else list(lay.cols)
+    logical = lay.cols + ((lay.time,) if lay.time is not None else ())
+    phys = [c * 2 for c in logical] if lay.sep == "::" else list(logical)
     label = source.label
     try:
-        with warnings.catch_warnings(), _opened(source, progress) as f:
+        with warnings.catch_warnings(), _opened(source, task) as f:
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             raw = pd.read_csv(f, sep=":" if lay.sep == "::" else lay.sep, header=None,
                               encoding="utf-8-sig", skiprows=lay.first_row,
@@ -347,7 +404,7 @@ def _read_table(source: Source, lay: _Layout, progress: Progress = None) -> pd.D
         raise not_utf8(label, *first_bad_utf8(source)) from None
     if max(phys) not in raw.columns:
         raise ratings_error(label, f"its lines have only {raw.shape[1]} fields, fewer than its header or first line")
-    return raw[phys].set_axis(list(_ROLES), axis=1)
+    return raw[phys].set_axis(list(_ROLES) + ([TIME] if lay.time is not None else []), axis=1)
 
 
 def _no_rows(label: str, lay: _Layout) -> RatingsError:
@@ -373,8 +430,29 @@ def _clean(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
         raw = raw[~blank]
     if raw.empty:
         raise _no_rows(label, lay)
-    rating = _ratings(label, raw, raw.index.to_numpy() + lay.first_row + 1)
-    return pd.DataFrame({"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}, copy=False)
+    lines = raw.index.to_numpy() + lay.first_row + 1
+    rating = _ratings(label, raw, lines)
+    out = {"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}
+    if TIME in raw.columns:
+        try:
+            out[TIME] = _times(label, raw[TIME], lines)
+        except RatingsError:
+            if lay.time_named:
+                raise  # a column found by its name or place is only a guess: without it the ratings still load
+    return pd.DataFrame(out, copy=False)
+
+
+def _times(label: str, column: pd.Series, lines: np.ndarray) -> np.ndarray:
+    """Timestamps as int64 seconds; the first missing or non-whole one is an error naming its line."""
+    num = pd.to_numeric(column, errors="coerce").to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(num) | (num != np.floor(num)) | (np.abs(num) >= 2**62)
+    if bad.any():
+        i = int(bad.argmax())
+        shown = "nothing" if column.isna().iloc[i] else _show(str(column.iloc[i]).strip())
+        raise ratings_error(label, f"line {lines[i]} has timestamp {shown}, which is not a whole number of seconds; "
+                                   "fix that line, or name another --time-col", TIME)
+    return num.astype(np.int64)
 
 
 def _clean_parsed(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
@@ -384,7 +462,10 @@ def _clean_parsed(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
     lo, hi = (float(rating.min()), float(rating.max())) if len(rating) else (0.0, 0.0)  # NaN if any is NaN
     if not (np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) <= MAX_RATING):  # two passes, no temporaries
         return _clean(label, raw, lay)
-    return pd.DataFrame({"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}, copy=False)
+    out = {"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}
+    if TIME in raw.columns:
+        out[TIME] = raw[TIME].to_numpy().astype(np.int64, copy=False)
+    return pd.DataFrame(out, copy=False)
 
 
 def _ratings(label: str, raw: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
@@ -458,6 +539,8 @@ def _average_duplicates(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, 
     keep = np.ones(len(frame), dtype=bool)
     keep[dups] = ~pd.Series(key[dups]).duplicated().to_numpy()
     out = {"user": frame["user"].array[keep], "item": frame["item"].array[keep], "rating": rating[keep]}
+    if TIME in frame.columns:  # an averaged pair keeps its first rating's time
+        out[TIME] = frame[TIME].to_numpy()[keep]
     n = len(dup_keys)
     return pd.DataFrame(out, copy=False), (f"{label}: averaged {n} duplicate (user, item) pair{'s' * (n != 1)}",)
 

@@ -10,6 +10,7 @@ from collabsheet.engine.graddesc.rows import ROW, rmse, step
 from collabsheet.engine.graddesc.macros import onestep, reset_macro, somesteps_check
 from collabsheet.engine.graddesc.rules import Carry, anneal
 from collabsheet.engine.graddesc.settings import Settings
+from collabsheet.engine.task import Task
 
 FORMAT = 1  # of state_dict()
 EPOCH = np.dtype([("epoch", np.int64), ("a", np.float64), ("b", np.float64), ("rmse", np.float64),
@@ -102,14 +103,20 @@ class GradDesc:
             if self._n == len(self.data):
                 return self._history[-1][3]
 
-    def run(self, epochs: int) -> list[float]:
-        """Run whole epochs; their "rmse"s (fewer if it diverged)."""
+    def run(self, epochs: int, task: Task | None = None) -> list[float]:
+        """Run whole epochs; their "rmse"s (fewer if it diverged or the task was cancelled, read between epochs).
+
+        The task hears the figures `epoch` and `rmse` and the share of the epochs done after each epoch."""
+        task = task or Task()
         out = []
-        for _ in range(epochs):
+        for done in range(1, epochs + 1):
+            if task.cancelled:
+                break
             value = self.run_epoch()
             if value is None:
                 break
             out.append(value)
+            task.report(fraction=done / epochs, epoch=self.epoch, rmse=value)
         return out
 
     def rows(self) -> np.ndarray:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from collabsheet.engine.models.factorization import pairs, sigmoid_range
+from collabsheet.engine.models.inputs import GenreMix, TimeBias, TimeConts
 
 Tensor = torch.Tensor
 YRange = tuple[float, float]
@@ -31,15 +32,23 @@ class DotProduct(nn.Module):
 
 
 class EmbeddingDot(nn.Module):
-    """A vector per user and per movie (uniform 0..0.05); the prediction is their dot product."""
+    """A vector per user and per movie (uniform 0..0.05); the prediction is their dot product.
 
-    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, sparse: bool = False):
+    With `genres` (engine.models.inputs.GenreMix) a movie's vector adds its genres' vectors.
+    """
+
+    uses_time = False  # forward takes no timestamps
+
+    def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, sparse: bool = False,
+                 genres: GenreMix | None = None):
         super().__init__()
         self.u = embedding(n_users, n_factors, 0.0, 0.05, sparse)
         self.m = embedding(n_movies, n_factors, 0.0, 0.05, sparse)
+        self.genres = genres
 
     def forward(self, users: Tensor, movies: Tensor) -> Tensor:
-        return pairs(self.u(users), self.m(movies))
+        m = self.m(movies) if self.genres is None else self.m(movies) + self.genres(movies)
+        return pairs(self.u(users), m)
 
 
 class EmbeddingDotBias(nn.Module):
@@ -48,20 +57,38 @@ class EmbeddingDotBias(nn.Module):
     Every embedding, factors and biases, starts uniform(−0.01, 0.01) as the lesson's get_emb makes them
     (EmbeddingDot's uniform(0, 0.05) is that model's own); factor_init lets SVD++ keep the start it was tuned with.
     sparse=True gives sparse gradients (engine.optim.rowwise updates only those rows); the weights are the same.
+    With `genres` a movie's vector and bias add its genres' (engine.models.inputs.GenreMix); with `time`
+    (engine.models.inputs.TimeBias) the sum before the sigmoid adds the rating's (user, day) bias and drift.
     """
 
     def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange | None = None,
-                 factor_init: tuple[float, float] = (-0.01, 0.01), sparse: bool = False):
+                 factor_init: tuple[float, float] = (-0.01, 0.01), sparse: bool = False,
+                 genres: GenreMix | None = None, time: TimeBias | None = None):
         super().__init__()
+        self.genres, self.time = genres, time
         self.u = embedding(n_users, n_factors, *factor_init, sparse)
         self.m = embedding(n_movies, n_factors, *factor_init, sparse)
         self.ub = embedding(n_users, 1, -0.01, 0.01, sparse)
         self.mb = embedding(n_movies, 1, -0.01, 0.01, sparse)
         self.y_range = None if y_range is None else (float(y_range[0]), float(y_range[1]))
 
-    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
-        raw = pairs(self.u(users), self.m(movies), self.ub(users).squeeze(-1), self.mb(movies).squeeze(-1))
+    @property
+    def uses_time(self) -> bool:
+        """Whether forward reads each rating's timestamp."""
+        return self.time is not None
+
+    def score(self, u: Tensor, users: Tensor, movies: Tensor, times: Tensor | None) -> Tensor:
+        """The prediction from a user vector u: dot product, biases (genres' and time's too), sigmoid."""
+        m, mb = self.m(movies), self.mb(movies).squeeze(-1)
+        if self.genres is not None:
+            m, mb = m + self.genres(movies), mb + self.genres.bias(movies)
+        raw = pairs(u, m, self.ub(users).squeeze(-1), mb)
+        if self.time is not None:
+            raw = raw + self.time(users, times)
         return raw if self.y_range is None else sigmoid_range(raw, *self.y_range)
+
+    def forward(self, users: Tensor, movies: Tensor, times: Tensor | None = None) -> Tensor:
+        return self.score(self.u(users), users, movies, times)
 
 
 class EmbeddingDotBiasImplicit(EmbeddingDotBias):
@@ -74,8 +101,10 @@ class EmbeddingDotBiasImplicit(EmbeddingDotBias):
     """
 
     def __init__(self, n_users: int, n_movies: int, n_factors: int, y_range: YRange | None,
-                 rated_users: Tensor, rated_movies: Tensor, sparse: bool = False):
-        super().__init__(n_users, n_movies, n_factors, y_range, factor_init=(0.0, 0.05), sparse=sparse)
+                 rated_users: Tensor, rated_movies: Tensor, sparse: bool = False,
+                 genres: GenreMix | None = None, time: TimeBias | None = None):
+        super().__init__(n_users, n_movies, n_factors, y_range, factor_init=(0.0, 0.05), sparse=sparse,
+                         genres=genres, time=time)
         self.y = embedding(n_movies, n_factors, -0.01, 0.01, sparse)
         order = torch.argsort(rated_users, stable=True)
         self.register_buffer("rated_users", rated_users[order].long())
@@ -105,10 +134,8 @@ class EmbeddingDotBiasImplicit(EmbeddingDotBias):
                                per_sample_weights=self._weights[rows], sparse=self.y.sparse)
         return sums[inverse]
 
-    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
-        u = self.u(users) + self.implicit_of(users)
-        raw = pairs(u, self.m(movies), self.ub(users).squeeze(-1), self.mb(movies).squeeze(-1))
-        return raw if self.y_range is None else sigmoid_range(raw, *self.y_range)
+    def forward(self, users: Tensor, movies: Tensor, times: Tensor | None = None) -> Tensor:
+        return self.score(self.u(users) + self.implicit_of(users), users, movies, times)
 
 
 class EmbeddingNet(nn.Module):
@@ -116,19 +143,24 @@ class EmbeddingNet(nn.Module):
 
     The output spans half a star beyond the ratings at each end, (min − 0.5, max + 0.5), as in the lesson.
     The lesson's things to try: `layers` (hidden sizes, default (nh,)), `activation` (a torch.nn.functional
-    name), and user and movie embeddings of different sizes. The layers are lin1, lin2, …, so the lesson's
-    net keeps its lin1 and lin2.
+    name), user and movie embeddings of different sizes, a genre vector beside the movie's (`genres`, as wide
+    as the movie's), and time as continuous inputs (`conts`: engine.models.inputs.TimeConts) or as a bias
+    added before the sigmoid (`time`: TimeBias). The layers are lin1, lin2, …, so the lesson's net keeps its
+    lin1 and lin2.
     """
 
     def __init__(self, n_users: int, n_movies: int, n_factors: int = 50, y_range: YRange = (1.0, 5.0),
                  nh: int = 10, p1: float = 0.5, p2: float = 0.5, sparse: bool = False,
                  layers: tuple[int, ...] | None = None, activation: str = "relu",
-                 user_factors: int | None = None, movie_factors: int | None = None):
+                 user_factors: int | None = None, movie_factors: int | None = None,
+                 genres: GenreMix | None = None, conts: TimeConts | None = None, time: TimeBias | None = None):
         super().__init__()
         users, movies = user_factors or n_factors, movie_factors or n_factors
         self.u = embedding(n_users, users, -0.01, 0.01, sparse)
         self.m = embedding(n_movies, movies, -0.01, 0.01, sparse)
-        sizes = [users + movies, *(layers or (nh,)), 1]
+        self.genres, self.conts, self.time = genres, conts, time
+        width = users + movies + (movies if genres is not None else 0) + (conts.width if conts is not None else 0)
+        sizes = [width, *(layers or (nh,)), 1]
         self.n_linear = len(sizes) - 1
         for i in range(self.n_linear):
             setattr(self, f"lin{i + 1}", nn.Linear(sizes[i], sizes[i + 1]))
@@ -137,9 +169,44 @@ class EmbeddingNet(nn.Module):
         self.activation = getattr(F, activation)
         self.y_range = (float(y_range[0]), float(y_range[1]))
 
-    def forward(self, users: Tensor, movies: Tensor) -> Tensor:
-        x = self.drop1(torch.cat([self.u(users), self.m(movies)], dim=1))
+    @property
+    def uses_time(self) -> bool:
+        """Whether forward reads each rating's timestamp."""
+        return self.conts is not None or self.time is not None
+
+    def forward(self, users: Tensor, movies: Tensor, times: Tensor | None = None) -> Tensor:
+        parts = [self.u(users), self.m(movies)]
+        if self.genres is not None:
+            parts.append(self.genres(movies))
+        x = self.drop1(torch.cat(parts, dim=1))
+        if self.conts is not None:  # measured facts, not learned vectors: no dropout on them
+            x = torch.cat([x, self.conts(users, times)], dim=1)
         for i in range(1, self.n_linear):
             x = self.drop2(self.activation(getattr(self, f"lin{i}")(x)))
+        raw = getattr(self, f"lin{self.n_linear}")(x).squeeze(-1)
+        if self.time is not None:
+            raw = raw + self.time(users, times)
         lo, hi = self.y_range
-        return sigmoid_range(getattr(self, f"lin{self.n_linear}")(x).squeeze(-1), lo - 0.5, hi + 0.5)
+        return sigmoid_range(raw, lo - 0.5, hi + 0.5)
+
+
+class Ensemble(nn.Module):
+    """Several models of one recipe, each trained on its own (engine.train.ensemble); it predicts their mean."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    @property
+    def uses_time(self) -> bool:
+        """Whether forward reads each rating's timestamp."""
+        return bool(getattr(self.members[0], "uses_time", False))
+
+    def forward(self, users: Tensor, movies: Tensor, times: Tensor | None = None) -> Tensor:
+        extra = (times,) if self.uses_time else ()
+        return torch.stack([member(users, movies, *extra) for member in self.members]).mean(0)
+
+
+def lead(module: nn.Module) -> nn.Module:
+    """The model whose embeddings stand for the whole: an ensemble's first member, or the model itself."""
+    return module.members[0] if isinstance(module, Ensemble) else module

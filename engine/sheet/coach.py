@@ -24,6 +24,8 @@ UPS = 0.3  # oscillating: at least this share of the window's steps went up …
 STALL = 500  # stalled: over this many steps …
 PROGRESS = 1e-3  # … the loss fell by less than this, relatively
 FLAT = 1e-6  # converged rather than stalled: no gradient entry larger than this
+JUMP = 3.0  # one step that multiplies the loss by more than this, not undone since, is a divergence too: under the
+# sigmoid a far too large lr cannot blow the loss up (it saturates near the ratings' spread) nor keep it rising
 CALM = 1.5  # a diverging run's fix goes back to the last step whose loss was within this factor of the best so far
 SWITCH = {"sgd": "adam", "momentum": "adam", "rmsprop": "adam", "adam": "momentum", "adamw": "momentum"}
 SWITCH_LR = 0.01  # the learning rate a switched-to optimizer starts with
@@ -69,6 +71,11 @@ def diagnose(losses: np.ndarray, settings: OptimizerSettings, start: int = 0, gr
         bad = int(np.argmax(~finite))
         return _verdict("diverging", f"the loss became {losses[bad]} at step {start + bad}{blame}",
                         start + _calm(losses[:bad]) if bad else start, settings, cell)
+    jump = _jump(losses)
+    if jump is not None:
+        text = (f"the loss jumped ×{losses[jump + 1] / losses[jump]:.3g} in one step after step {start + jump} "
+                f"({losses[jump]:.4g} → {losses[jump + 1]:.4g}) and has not come back ({losses[-1]:.4g} now){blame}")
+        return _verdict("diverging", text, start + _calm(losses[:jump + 1]), settings, cell)
     rise = _rising_run(losses)
     if rise >= RISE and losses[-1] > losses[-1 - rise] * (1 + RISE_BY):
         begin = len(losses) - 1 - rise
@@ -129,6 +136,19 @@ def _stalled(evidence: str, step: int, h: OptimizerSettings, cell) -> Diagnosis:
     fixes = (Fix(f"Go on from step {step} with lr × 10 ({h.lr * 10:g})", step, replace(h, lr=h.lr * 10)),
              Fix(f"Go on from step {step} with {other.label} (lr {other.lr:g})", step, other))
     return Diagnosis("stalled", evidence, step, fixes, cell)
+
+
+def _jump(losses: np.ndarray) -> int | None:
+    """The step before the first one-step rise by more than JUMP×, when the loss is still above CALM × its best
+    before that rise (a spike the run has recovered from is no verdict); None otherwise."""
+    if len(losses) < 2:
+        return None
+    before = losses[:-1]
+    jumps = np.flatnonzero(losses[1:] > JUMP * np.where(before > 0, before, np.inf))
+    if not len(jumps):
+        return None
+    j = int(jumps[0])
+    return j if losses[-1] > CALM * float(np.min(losses[:j + 1])) else None
 
 
 def _rising_run(losses: np.ndarray) -> int:

@@ -25,7 +25,7 @@ def first_frame(grid: Crosstab, config: SheetConfig = SheetConfig(),
     ratings = np.array(grid.ratings, dtype=np.float64)
     mask = ~np.isnan(ratings)
     count = max(int(mask.sum()), 1)
-    y_range = factorization.y_range(*initial.rating_range(ratings)) if config.squash else None
+    y_range = factorization.y_range(*initial.rating_range(ratings), config.squash_range) if config.squash else None
     p = initial.values(*ratings.shape, config, config.seed)
     raw = factorization.cells(p["user_factors"], p["item_factors"], p.get("user_bias"), p.get("item_bias"))
     pred, s = factorization.squash(raw, y_range)
@@ -44,4 +44,5 @@ def first_frame(grid: Crosstab, config: SheetConfig = SheetConfig(),
         k=config.k, biases=config.biases, squash=config.squash, y_range=y_range, seed=config.seed,
         diverged=False, device="cpu", user_ids=grid.user_ids, item_ids=grid.item_ids, titles=grid.titles,
         dataset=grid.name, holdout=np.zeros_like(mask), holdout_ratings=np.full(ratings.shape, np.nan),
+        squash_range=config.squash_range,
     )

@@ -30,7 +30,7 @@ class SheetModel:
         self.count = max(int(mask.sum()), 1)
         lo, hi = initial.rating_range(self.ratings)
         self.spread = hi - lo  # the ratings' range
-        self.y_range = factorization.y_range(lo, hi)
+        self.y_range = factorization.y_range(lo, hi, config.squash_range)
 
     @property
     def n_users(self) -> int:

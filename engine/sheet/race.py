@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -21,6 +21,7 @@ from collabsheet.engine.sheet.batched import BatchedSheet, first_unhealthy
 from collabsheet.engine.sheet.sheet import Sheet, divergence_bound
 from collabsheet.engine.sheet.timeline import Series
 from collabsheet.engine.stopping import SETTLED_TOL, SETTLED_WINDOW, settled
+from collabsheet.engine.task import Task
 
 CHUNK = 200  # steps between checks for divergence and convergence
 WINDOW, TOL = SETTLED_WINDOW, SETTLED_TOL  # converged: the RMSE moved by at most TOL·RMSE over the last WINDOW steps
@@ -94,10 +95,14 @@ class Race:
                 done += k
         return done
 
-    def run(self, should_stop: Callable[[], bool] | None = None) -> None:
-        """Step until every racer has stopped (or should_stop says so, checked between chunks)."""
-        while not self.done and not (should_stop and should_stop()):
+    def run(self, task: Task | None = None) -> None:
+        """Step until every racer has stopped or the task is cancelled (read between chunks).
+
+        The task hears the figures `steps` and `racing` (racers still running) and the share of max_steps done."""
+        task = task or Task()
+        while not self.done and not task.cancelled:
             self.step(CHUNK)
+            task.report(fraction=self.steps / self.max_steps, steps=self.steps, racing=len(self.live))
 
     def _chunk(self, n: int) -> None:
         """n steps of every live racer, then judge each: diverged, converged, at the limit or running."""

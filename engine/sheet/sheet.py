@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import torch
@@ -23,6 +22,7 @@ from collabsheet.engine.sheet.batched import BatchedSheet, first_unhealthy
 from collabsheet.engine.sheet.model import DTYPE, SheetModel
 from collabsheet.engine.sheet.snapshot import BLOCKS, Snapshot
 from collabsheet.engine.sheet.solve import solver
+from collabsheet.engine.task import Task
 
 
 DIVERGED_FACTOR = 10.0  # a run has diverged once its RMSE passes this many times its anchor (see divergence_bound)
@@ -198,14 +198,13 @@ class Sheet:
         return StepResult(kept, np.sqrt(mse[:kept, 0]), diverged=self.diverged,
                           holdout_losses=None if held is None else np.sqrt(held[:kept, 0]))
 
-    def solve(self, restarts: int = 14, max_iter: int = 2000,
-              progress: Callable[[int, float], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> SolveResult:
+    def solve(self, restarts: int = 14, max_iter: int = 2000, task: Task | None = None) -> SolveResult:
         """Minimise the loss to convergence like Excel's Solver (GRG Nonlinear, with multistart).
 
         With weight decay wd the objective is the one the steps descend, MSE + (wd/2)·‖θ‖² (their rules add
         wd·θ to the gradient); AdamW's decoupled decay is not the gradient of any loss, so under AdamW
-        Solve minimises this same objective. progress gets (iterations, RMSE) as the solve goes.
+        Solve minimises this same objective. The task hears the figures `iterations` and `rmse` as the solve goes;
+        cancelling it stops the solve with the best values so far.
         """
         start, before = time.perf_counter(), self.rmse()
         wd = self.settings.weight_decay
@@ -215,8 +214,7 @@ class Sheet:
             seeds = [self.config.seed * 1000 + 1 + i for i in range(restarts)]
             starts += [self.model.spectral_theta(problem.rho)] + [self.model.initial_theta(seed) for seed in seeds]
         with threads_for(self.device, self.model.work):
-            found = solver.multistart(problem, torch.stack(starts), max_iter=max_iter, progress=progress,
-                                      should_stop=should_stop)
+            found = solver.multistart(problem, torch.stack(starts), max_iter=max_iter, task=task)
         if bool(torch.isfinite(found.theta).all()):
             self.theta.copy_(found.theta)
         self._rebind(keep_state=False)
@@ -357,7 +355,7 @@ class Sheet:
             params={b: params.get(b) for b in BLOCKS}, grads={b: grads.get(b) for b in BLOCKS},
             optimizer_state=state, rmse=math.sqrt(mse), sse=mse * model.count, count=model.count,
             step=self.steps, settings=self.settings, k=config.k, biases=config.biases,
-            squash=config.squash, y_range=model.squash_range,
+            squash=config.squash, y_range=model.squash_range, squash_range=config.squash_range,
             seed=config.seed, diverged=self.diverged, device=str(self.device),
             user_ids=grid.user_ids, item_ids=grid.item_ids, titles=grid.titles, dataset=grid.name,
             holdout=self.holdout.copy(), holdout_ratings=np.where(self.holdout, self.ratings, np.nan),

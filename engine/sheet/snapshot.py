@@ -37,6 +37,7 @@ class Snapshot:
     item_ids: tuple
     titles: tuple[str, ...]
     dataset: str = ""
+    squash_range: str = "data"  # which sigmoid range (engine.models.factorization.SQUASH_RANGES), when squashed
     extra: dict = field(default_factory=dict)
     holdout: np.ndarray | None = None  # (users, items) bool, True where a rating is held out of the loss
     holdout_ratings: np.ndarray | None = None  # (users, items) the held-out ratings, NaN elsewhere

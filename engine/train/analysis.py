@@ -6,13 +6,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from collabsheet.engine.train.data import TrainData
+from collabsheet.engine.models.lesson import lead
 from collabsheet.engine.train.fit import predict_split
 from collabsheet.engine.train.model import CollabModel
 
 
 def valid_predictions(model: CollabModel, data: TrainData) -> tuple[np.ndarray, np.ndarray]:
     """(predicted, actual) for every validation rating: the lesson's jointplot of predictions against ratings."""
-    predicted = predict_split(model.module, data.valid.users, data.valid.movies)
+    predicted = predict_split(model.module, data.valid.users, data.valid.movies, times=data.valid.times)
     return predicted.cpu().numpy(), data.valid.ratings.cpu().numpy()
 
 
@@ -33,14 +34,15 @@ class MovieMap:
 
 def movie_factors(model: CollabModel) -> np.ndarray:
     """The movie embedding matrix, movies × factors."""
-    return model.module.m.weight.detach().cpu().double().numpy()
+    return lead(model.module).m.weight.detach().cpu().double().numpy()
 
 
 def movie_bias(model: CollabModel) -> np.ndarray:
     """Each movie's learned bias; only the dotbias and svdpp models have them."""
-    if not hasattr(model.module, "mb"):
+    module = lead(model.module)  # an ensemble's first member
+    if not hasattr(module, "mb"):
         raise ValueError(f"the {model.recipe.model} model has no biases; train dotbias or svdpp for them")
-    return model.module.mb.weight.detach().cpu().double().numpy()[:, 0]
+    return module.mb.weight.detach().cpu().double().numpy()[:, 0]
 
 
 def movie_map(model: CollabModel) -> MovieMap:

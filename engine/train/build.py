@@ -5,7 +5,9 @@ import torch
 from torch import nn
 
 from collabsheet.engine.models.factorization import y_range as wide_range
-from collabsheet.engine.models.lesson import EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet
+from collabsheet.engine.models.inputs import Context, GenreMix, TimeBias, TimeConts
+from collabsheet.engine.models.lesson import (EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet,
+                                              Ensemble)
 from collabsheet.engine.optim.rowwise import RowAdam
 from collabsheet.engine.optim.schedules import SGDR, Constant, OneCycle, Schedule
 from collabsheet.engine.train.recipes import Recipe
@@ -13,31 +15,55 @@ from collabsheet.engine.train.recipes import Recipe
 
 def squash_range(recipe: Recipe, ratings: tuple[float, float]) -> tuple[float, float] | None:
     """The sigmoid's output range for the recipe's y_range setting and the ratings' (min, max)."""
-    return {"none": None, "data": ratings, "wide": wide_range(*ratings)}[recipe.y_range]
+    return {"none": None, "data": ratings, "wide": wide_range(*ratings, "headroom")}[recipe.y_range]
 
 
 Pairs = tuple[torch.Tensor, torch.Tensor]
 
 
 def make_model(recipe: Recipe, n_users: int, n_movies: int, ratings: tuple[float, float],
-               rated: Pairs | None = None) -> nn.Module:
+               rated: Pairs | None = None, context: Context | None = None) -> nn.Module:
     """The recipe's model for n_users × n_movies, with ratings (min, max) setting its output range.
 
     `rated`, the (user index, movie index) pairs of the training ratings, is what svdpp learns from
-    besides the ratings themselves.
+    besides the ratings themselves; `context` (the movies' genres, the training ratings' times) is what the
+    genre and time inputs are built from. An ensemble is that many such models from their own random starts.
     """
+    if recipe.ensemble > 1:
+        one = recipe.with_(ensemble=1, name=recipe.name)
+        return Ensemble([make_model(one, n_users, n_movies, ratings, rated, context) for _ in range(recipe.ensemble)])
+    context = context or Context()
+    inputs = _inputs(recipe, n_users, context)
     if recipe.model == "svdpp":
         if rated is None:
             raise ValueError("the svdpp model needs the training ratings' (user, movie) pairs")
         return EmbeddingDotBiasImplicit(n_users, n_movies, recipe.factors, squash_range(recipe, ratings), *rated,
-                                        sparse=recipe.sparse)
+                                        sparse=recipe.sparse, **inputs)
     if recipe.model == "dot":
-        return EmbeddingDot(n_users, n_movies, recipe.factors, sparse=recipe.sparse)
+        return EmbeddingDot(n_users, n_movies, recipe.factors, sparse=recipe.sparse, **inputs)
     if recipe.model == "dotbias":
-        return EmbeddingDotBias(n_users, n_movies, recipe.factors, squash_range(recipe, ratings), sparse=recipe.sparse)
+        return EmbeddingDotBias(n_users, n_movies, recipe.factors, squash_range(recipe, ratings), sparse=recipe.sparse,
+                                **inputs)
     return EmbeddingNet(n_users, n_movies, recipe.factors, ratings, recipe.nh, recipe.p1, recipe.p2,
                         sparse=recipe.sparse, layers=recipe.hidden, activation=recipe.activation,
-                        user_factors=recipe.user_factors or None, movie_factors=recipe.movie_factors or None)
+                        user_factors=recipe.user_factors or None, movie_factors=recipe.movie_factors or None, **inputs)
+
+
+def _inputs(recipe: Recipe, n_users: int, context: Context) -> dict[str, nn.Module]:
+    """The genre and time modules the recipe asks for, as keyword arguments of its model."""
+    inputs: dict[str, nn.Module] = {}
+    if recipe.genres != "off":
+        if context.genres is None:
+            raise ValueError("genres need a movie's genres, and these ratings have none (MovieLens has them; for "
+                             "another file name a genres file or column)")
+        inputs["genres"] = GenreMix(context.genres, recipe.sizes[1], recipe.genres)
+    if recipe.time != "off":
+        if context.times is None or context.users is None:
+            raise ValueError("time needs each rating's timestamp, and these ratings have none (MovieLens has them; "
+                             "for another file name its timestamp column)")
+        kind = TimeConts if recipe.time == "conts" else TimeBias
+        inputs["conts" if recipe.time == "conts" else "time"] = kind(context.users, context.times, n_users)
+    return inputs
 
 
 def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> torch.optim.Optimizer:
@@ -46,8 +72,9 @@ def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> t
     A sparse recipe gets RowAdam (Adam's arithmetic on the rows each batch used, weight decay on those rows).
     """
     fast = {"fused": True} if device.type == "cuda" else {}
-    implicit = [p for name, p in module.named_parameters() if name == "y.weight"]
-    params = [{"params": [p for name, p in module.named_parameters() if name != "y.weight"]}]
+    is_y = lambda name: name.split(".")[-2:] == ["y", "weight"]  # noqa: E731 - svdpp's y, in an ensemble too
+    implicit = [p for name, p in module.named_parameters() if is_y(name)]
+    params = [{"params": [p for name, p in module.named_parameters() if not is_y(name)]}]
     if implicit:  # svdpp's implicit factors decay at their own rate
         params.append({"params": implicit, "weight_decay": recipe.implicit_wd})
     if recipe.optimizer == "sgd":

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from collabsheet.engine.data.ratings import Ratings
+from collabsheet.engine.data.ratings import TIME, Ratings
+from collabsheet.engine.models.inputs import Context
 from collabsheet.engine.train.splits import overlap
 
 
@@ -75,9 +76,18 @@ class Split:
     users: torch.Tensor  # int64 indices
     movies: torch.Tensor  # int64 indices
     ratings: torch.Tensor  # float32
+    times: torch.Tensor | None = None  # int64 seconds, where the ratings carry timestamps
 
     def __len__(self) -> int:
         return len(self.ratings)
+
+    def inputs(self, rows: torch.Tensor | slice, model: torch.nn.Module) -> tuple[torch.Tensor, ...]:
+        """What `model` reads for these rows: user and movie indices, and their timestamps if it uses time."""
+        if getattr(model, "uses_time", False):
+            if self.times is None:
+                raise ValueError("this model uses each rating's time, and these ratings have no timestamps")
+            return self.users[rows], self.movies[rows], self.times[rows]
+        return self.users[rows], self.movies[rows]
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,12 @@ class TrainData:
     titles: dict  # movie id -> title (may be empty)
     name: str  # the dataset's name, to print
     notes: tuple[str, ...] = ()  # what a person should hear: e.g. validation ratings left out
+    genres: torch.Tensor | None = None  # movies × genres, 1 where the movie has the genre (None: no genres)
+    genre_names: tuple[str, ...] = ()  # the columns of genres
+
+    def context(self) -> Context:
+        """The facts the genre and time inputs are built from (engine.models.inputs)."""
+        return Context(self.genres, self.train.users if self.train.times is not None else None, self.train.times)
 
     @property
     def device(self) -> torch.device:
@@ -107,17 +123,35 @@ class TrainData:
         return torch.bincount(self.train.movies, minlength=len(self.movies)).cpu().numpy()
 
 
-def split_indices(n: int, pct: float = 0.2, seed: int = 42) -> np.ndarray:
+VALID_SHARE = 0.2  # the validation rows of a seeded random split, as the lesson's get_cv_idxs
+
+
+def split_indices(n: int, pct: float = VALID_SHARE, seed: int = 42) -> np.ndarray:
     """A seeded random pct of the row numbers 0..n−1, as fastai's get_cv_idxs picks the validation rows."""
     if not 0 < pct < 1:
         raise ValueError(f"the validation share must be between 0 and 1, got {pct}")
     return np.random.default_rng(seed).permutation(n)[: int(pct * n)]
 
 
-def _split(users: np.ndarray, movies: np.ndarray, ratings: np.ndarray, device: torch.device) -> Split:
+def _split(users: np.ndarray, movies: np.ndarray, ratings: np.ndarray, device: torch.device,
+           times: np.ndarray | None = None) -> Split:
     as_long = {"dtype": torch.int64, "device": device}  # torch.tensor copies, so pandas' read-only arrays are fine
     return Split(torch.tensor(users, **as_long), torch.tensor(movies, **as_long),
-                 torch.tensor(ratings, dtype=torch.float32, device=device))
+                 torch.tensor(ratings, dtype=torch.float32, device=device),
+                 None if times is None else torch.tensor(times, **as_long))
+
+
+def genre_flags(ratings: Ratings, movies: IdMap, device: torch.device) -> tuple[torch.Tensor | None, tuple[str, ...]]:
+    """Movies × genres (1 where a movie has a genre), by movie index, and the genres' names; None without genres."""
+    names = tuple(sorted({g for gs in ratings.genres.values() for g in gs}))
+    if not names:
+        return None, ()
+    column = {g: j for j, g in enumerate(names)}
+    flags = np.zeros((len(movies), len(names)), dtype=np.float32)
+    for i, movie in enumerate(movies.ids.tolist()):
+        for g in ratings.genres.get(movie, ()):
+            flags[i, column[g]] = 1.0
+    return torch.tensor(flags, device=device), names
 
 
 def prepare(ratings: Ratings, *, valid: Ratings | None = None, pct: float = 0.2, seed: int = 42,
@@ -133,16 +167,21 @@ def prepare(ratings: Ratings, *, valid: Ratings | None = None, pct: float = 0.2,
     users, movies = IdMap.of(frame["user"].to_numpy(), "user"), IdMap.of(frame["item"].to_numpy(), "movie")
     u, m = users.lookup(frame["user"].to_numpy()), movies.lookup(frame["item"].to_numpy())
     y = frame["rating"].to_numpy()
+    timed = ratings.has_times and (valid is None or valid.has_times)  # time models need both sides' timestamps
+    t = frame[TIME].to_numpy() if timed else None
     notes: tuple[str, ...] = ()
     if valid is None:
         held = np.zeros(len(frame), dtype=bool)
         held[split_indices(len(frame), pct, seed)] = True
-        train, rest = (u[~held], m[~held], y[~held]), (u[held], m[held], y[held])
+        train = (u[~held], m[~held], y[~held], device, None if t is None else t[~held])
+        rest = (u[held], m[held], y[held], device, None if t is None else t[held])
     else:
         vf = valid.frame
         vu, vm = users.lookup(vf["user"].to_numpy()), movies.lookup(vf["item"].to_numpy())
         known = (vu >= 0) & (vm >= 0)
-        train, rest = (u, m, y), (vu[known], vm[known], vf["rating"].to_numpy()[known])
+        train = (u, m, y, device, t)
+        rest = (vu[known], vm[known], vf["rating"].to_numpy()[known], device,
+                vf[TIME].to_numpy()[known] if timed else None)
         if not known.all():
             notes = (_left_out(valid, vu, vm, known, ratings.name),)
         if shared := overlap(ratings, valid):
@@ -152,8 +191,9 @@ def prepare(ratings: Ratings, *, valid: Ratings | None = None, pct: float = 0.2,
             raise ValueError(f"{valid.source}: none of its {len(vf):,} ratings has a user and a movie that "
                              f"{ratings.name} has; is it the validation file for these ratings?")
     rating_range = (float(train[2].min()), float(train[2].max()))
-    return TrainData(users, movies, _split(*train, device), _split(*rest, device), rating_range,
-                     dict(ratings.titles), ratings.name, notes)
+    flags, names = genre_flags(ratings, movies, device)
+    return TrainData(users, movies, _split(*train), _split(*rest), rating_range, dict(ratings.titles), ratings.name,
+                     notes, flags, names)
 
 
 def _left_out(valid: Ratings, vu: np.ndarray, vm: np.ndarray, known: np.ndarray, train_name: str) -> str:

@@ -1,26 +1,26 @@
 """The fit loop, as the lesson's fit(model, data, epochs, opt, loss): shuffled mini-batches, one line per epoch.
 
-The loop does the arithmetic and emits events; whatever listens (a progress bar, the Training tab's
-curves, a log) is a callback, and a stop flag is read between batches.
+The loop does the arithmetic and reports through its Task (engine.task): each batch's and each epoch's event
+as a partial result, with the share of the run done; whatever listens (a progress bar, the Training tab's
+curves, a log) is the task's listener, and the task's cancel flag is read between batches.
 """
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from collabsheet.engine.optim.schedules import Schedule
+from collabsheet.engine.task import Task
 from collabsheet.engine.train.data import Split, TrainData
 from collabsheet.engine.train.rowstep import row_step
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-StopFlag = Union[Callable[[], bool], threading.Event, None]
 AVG_MOM = 0.98  # the lesson's smoothing of the training loss
 EVAL_CHUNK = 1 << 20  # rows predicted at once when evaluating: bounded memory on 25M ratings
 CUDA_SYNC_EVERY = 64  # on a GPU, batch losses are read back in groups, so the GPU never waits on Python
@@ -56,7 +56,7 @@ class FitResult:
     epochs: tuple[EpochEvent, ...]  # one per completed epoch
     iterations: int  # batches done
     seconds: float  # wall-clock time of the whole fit, validation included
-    stopped: bool  # the stop flag ended it early
+    stopped: bool  # cancelling the task ended it early
     diverged: bool  # the loss became inf or NaN, which ended it
 
     @property
@@ -98,15 +98,6 @@ class Smoothed:
         return self.avg / (1 - self.mom**self.n) if self.n else math.nan
 
 
-def stop_flag(should_stop: StopFlag) -> Callable[[], bool]:
-    """A callable from a stop flag: a function, a threading.Event, or None (never stop)."""
-    if should_stop is None:
-        return lambda: False
-    if isinstance(should_stop, threading.Event):
-        return should_stop.is_set
-    return should_stop
-
-
 def check_settings(epochs: int, bs: int, n_train: int) -> None:
     """One-line errors for settings fit cannot run with."""
     if epochs < 1:
@@ -120,11 +111,11 @@ def check_settings(epochs: int, bs: int, n_train: int) -> None:
 class _Losses:
     """Batch losses kept on the device and read back in groups (each batch on the CPU), then smoothed and reported."""
 
-    def __init__(self, device: torch.device, batches: int, on_batch: Callable[[BatchEvent], None] | None):
+    def __init__(self, device: torch.device, batches: int, epochs: int, task: Task):
         self.group = CUDA_SYNC_EVERY if device.type == "cuda" else 1
         self.pending = torch.empty(self.group, device=device)
         self.waiting: list[tuple[int, int, int, float]] = []  # (iteration, epoch, batch, lr) of each held loss
-        self.smooth, self.batches, self.on_batch = Smoothed(), batches, on_batch
+        self.smooth, self.batches, self.total, self.task = Smoothed(), batches, batches * epochs, task
 
     def add(self, loss: torch.Tensor, iteration: int, epoch: int, batch: int, lr: float) -> bool:
         """Hold one batch's loss; False when a loss read back is inf or NaN."""
@@ -140,29 +131,29 @@ class _Losses:
             if not math.isfinite(value):
                 return False
             smoothed = self.smooth.add(value)
-            if self.on_batch is not None:
-                self.on_batch(BatchEvent(iteration, epoch, batch, self.batches, smoothed, lr))
+            if self.task.listened:
+                self.task.report(fraction=iteration / self.total, iteration=iteration, loss=smoothed,
+                                 result=BatchEvent(iteration, epoch, batch, self.batches, smoothed, lr))
         return True
 
 
 def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimizer, loss: Loss = F.mse_loss, *,
-        bs: int = 64, schedule: Schedule | None = None, seed: int = 0,
-        on_batch: Callable[[BatchEvent], None] | None = None,
-        on_epoch: Callable[[EpochEvent], None] | None = None, should_stop: StopFlag = None,
+        bs: int = 64, schedule: Schedule | None = None, seed: int = 0, task: Task | None = None,
         resume: FitState | None = None, on_state: Callable[[FitState], None] | None = None) -> FitResult:
     """Train `model` on data.train for `epochs` epochs of shuffled mini-batches; validate after each epoch.
 
-    `schedule(iteration)` sets every parameter group's lr before each batch; `should_stop()` is checked
-    between batches and ends the run at once. `on_state` hears a FitState after each finished epoch (for a
-    checkpoint); `resume` (with the module and optimizer loaded from that checkpoint) goes on from there,
-    with the same batch order and schedule as a run that never stopped.
+    `schedule(iteration)` sets every parameter group's lr before each batch. The task hears each batch's
+    BatchEvent and each epoch's EpochEvent as its partial results (with the share of the run done); its
+    cancel flag is read between batches and ends the run at once. `on_state` hears a FitState after each
+    finished epoch (for a checkpoint); `resume` (with the module and optimizer loaded from that checkpoint)
+    goes on from there, with the same batch order and schedule as a run that never stopped.
     """
+    task = task or Task()
     train = data.train
     check_settings(epochs, bs, len(train))
-    stop = stop_flag(should_stop)
     batches = math.ceil(len(train) / bs)
     generator = torch.Generator(device=train.ratings.device).manual_seed(seed)
-    losses = _Losses(train.ratings.device, batches, on_batch)
+    losses = _Losses(train.ratings.device, batches, epochs, task)
     done, history, stopped, diverged, first, before = 0, [], False, False, 1, 0.0
     if resume is not None:
         generator.set_state(resume.order_rng)
@@ -175,7 +166,7 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
     for epoch in range(first, epochs + 1):
         order = torch.randperm(len(train), generator=generator, device=train.ratings.device)
         for b in range(batches):
-            if stopped := stop():
+            if stopped := task.cancelled:
                 break
             if schedule is not None:
                 for group in opt.param_groups:
@@ -184,9 +175,7 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
             if by_hand is not None:
                 batch_loss = by_hand(train, idx)
             else:
-                # index_select: several times faster than x[idx] for a large batch on the CPU
-                users, movies, ratings = (x.index_select(0, idx) for x in (train.users, train.movies, train.ratings))
-                batch_loss = loss(model(users, movies), ratings)
+                batch_loss = loss(model(*train.inputs(idx, model)), train.ratings[idx])
                 opt.zero_grad(set_to_none=True)
                 batch_loss.backward()
                 opt.step()
@@ -196,39 +185,44 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
         diverged = diverged or not losses.flush()
         if stopped or diverged:
             break
-        mse = evaluate(model, data.valid, loss, should_stop=stop)
-        if stopped := math.isnan(mse) and stop():
+        mse = evaluate(model, data.valid, loss, task=task)
+        if stopped := math.isnan(mse) and task.cancelled:
             break
         history.append(EpochEvent(epoch, losses.smooth.value, mse, math.sqrt(mse), time.perf_counter() - start))
         if on_state is not None:
             on_state(FitState(epoch, done, generator.get_state(), torch.get_rng_state(), losses.smooth.avg,
                               losses.smooth.n, tuple(history), history[-1].seconds))
-        if on_epoch is not None:
-            on_epoch(history[-1])
+        e = history[-1]
+        task.report(fraction=done / (batches * epochs), epoch=epoch, valid_rmse=e.valid_rmse, result=e)
     return FitResult(tuple(history), done, time.perf_counter() - start, stopped, diverged)
 
 
 def predict_split(model: nn.Module, users: torch.Tensor, movies: torch.Tensor,
-                  should_stop: StopFlag = None) -> torch.Tensor | None:
-    """The model's predictions for index tensors, in eval mode and chunks; None if stopped part way."""
-    stop = stop_flag(should_stop)
+                  task: Task | None = None, times: torch.Tensor | None = None) -> torch.Tensor | None:
+    """The model's predictions for index tensors, in eval mode and chunks; None if the task was cancelled part way.
+
+    `times` (the ratings' timestamps) reach a model that uses time; without them it predicts with no date.
+    """
+    task = task or Task()
     was_training = model.training
     model.eval()
     try:
         out = []
         with torch.inference_mode():
             for at in range(0, len(users), EVAL_CHUNK):
-                if stop():
+                if task.cancelled:
                     return None
-                out.append(model(users[at:at + EVAL_CHUNK], movies[at:at + EVAL_CHUNK]).float())
+                rows = slice(at, at + EVAL_CHUNK)
+                extra = (times[rows],) if times is not None and getattr(model, "uses_time", False) else ()
+                out.append(model(users[rows], movies[rows], *extra).float())
         return torch.cat(out) if out else torch.empty(0, device=users.device)
     finally:
         model.train(was_training)
 
 
-def evaluate(model: nn.Module, split: Split, loss: Loss = F.mse_loss, should_stop: StopFlag = None) -> float:
-    """The loss (by default the MSE) over a whole split; NaN when the split is empty or a stop cut it short."""
-    predicted = predict_split(model, split.users, split.movies, should_stop)
+def evaluate(model: nn.Module, split: Split, loss: Loss = F.mse_loss, task: Task | None = None) -> float:
+    """The loss (by default the MSE) over a whole split; NaN when the split is empty or a cancel cut it short."""
+    predicted = predict_split(model, split.users, split.movies, task, split.times)
     if predicted is None or not len(split):
         return math.nan
     return float(loss(predicted.double(), split.ratings.double()))

@@ -13,7 +13,7 @@ from collabsheet.engine.data.ratings import Ratings
 from collabsheet.engine.train import runs
 from collabsheet.engine.train.data import TrainData, prepare
 from collabsheet.engine.train.fit import FitResult
-from collabsheet.engine.train.recipes import ACTIVATIONS, Recipe
+from collabsheet.engine.train.recipes import ACTIVATIONS, GENRES, MAX_ENSEMBLE, TIMES, Recipe
 from collabsheet.engine.train.splits import fold, parse_split
 
 
@@ -38,6 +38,20 @@ def add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--activation", metavar="{" + ",".join(ACTIVATIONS) + "}", help="net: activation (relu)")
     g.add_argument("--p1", type=float, metavar="P", help="net: dropout on the embeddings")
     g.add_argument("--p2", type=float, metavar="P", help="net: dropout after each hidden layer")
+    t = p.add_argument_group("the lesson's things to try (inputs beyond the ids, ensembles)")
+    t.add_argument("--genres", metavar="{" + ",".join(GENRES) + "}",
+                   help="a genre vector (and bias) per movie: the sum or the mean of its genres' (default off)")
+    t.add_argument("--time", metavar="{" + ",".join(TIMES) + "}",
+                   help="each rating's time: bias (a (user, day) bias and each user's drift; dotbias, svdpp, net) "
+                        "or conts (the net's continuous inputs); default off")
+    t.add_argument("--ensemble", type=ensemble_size, metavar="N",
+                   help=f"train N models from different starts and average them (1-{MAX_ENSEMBLE})")
+    t.add_argument("--time-col", type=_column, metavar="NAME",
+                   help="the --ratings file's timestamp column (a name or 0-based position; default: detected)")
+    t.add_argument("--genres-file", type=_file, metavar="PATH",
+                   help="movie genres: item id and genres (A|B) per line (default: the titles file beside --ratings)")
+    t.add_argument("--genres-col", type=_column, metavar="NAME",
+                   help="the genres file's genres column (a name or 0-based position; default: detected)")
     p.add_argument("--split", metavar="random:SEED|u1..u5",
                    help="validation: a seeded random 20%% (random:SEED; default random:--seed) or MovieLens 100k's "
                         "own u1 … u5 (u1.test is u.data's first 20,000 lines)")
@@ -47,7 +61,37 @@ def add_options(p: argparse.ArgumentParser) -> None:
 def changes(args: argparse.Namespace) -> dict:
     """The Recipe fields these options set (None where not given)."""
     return {"user_factors": args.user_factors, "movie_factors": args.movie_factors, "layers": args.layers,
-            "nh": args.nh, "activation": args.activation, "p1": args.p1, "p2": args.p2}
+            "nh": args.nh, "activation": args.activation, "p1": args.p1, "p2": args.p2, "genres": args.genres,
+            "time": args.time, "ensemble": args.ensemble}
+
+
+def reading(args: argparse.Namespace) -> dict:
+    """load_ratings' keyword arguments for --time-col, --genres-file and --genres-col (only those given)."""
+    given = {"time_col": args.time_col, "genres_path": args.genres_file, "genres_col": args.genres_col}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def ensemble_size(text: str) -> int:
+    """A whole number of models, 1 … MAX_ENSEMBLE."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of models, got {text!r}") from None
+    if not 1 <= n <= MAX_ENSEMBLE:
+        raise argparse.ArgumentTypeError(f"an ensemble has 1 to {MAX_ENSEMBLE} models, got {n}")
+    return n
+
+
+def _column(text: str) -> str | int:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a column name or a 0-based position, got nothing")
+    return int(text) if text.isdigit() else text
+
+
+def _file(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, got an empty one")
+    return text
 
 
 def prepare_split(ratings: Ratings, valid: Ratings | None, split: str | None, seed: int,

@@ -13,6 +13,7 @@ from typing import Callable, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from collabsheet.engine.task import Report
 from collabsheet.engine.train.fit import BatchEvent, EpochEvent
 
 LOG_EVERY = 10.0  # seconds between progress lines without a terminal
@@ -37,8 +38,39 @@ def duration_text(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+class Pace:
+    """Training ratings per second since the first batch seen (a resumed run counts from there), and the time the
+    whole run has left at that pace: one reckoning for the terminal's bar and the Training tab."""
+
+    def __init__(self, epochs: int, bs: int, clock=time.monotonic) -> None:  # noqa: ANN001 (seconds)
+        self.epochs, self.bs, self.clock = epochs, bs, clock
+        self.first: tuple[int, float] | None = None  # (iteration, time) of the first batch seen
+
+    def see(self, iteration: int) -> float:
+        """Note a batch; the time now."""
+        now = self.clock()
+        if self.first is None:
+            self.first = (iteration - 1, now)
+        return now
+
+    def rate(self, iteration: int, now: float) -> float:
+        if self.first is None or now <= self.first[1]:
+            return 0.0
+        return (iteration - self.first[0]) * self.bs / (now - self.first[1])
+
+    def left(self, iteration: int, batches: int, now: float) -> float:
+        """Seconds left for the whole run (training only; validation adds a little); NaN before any speed is known."""
+        rate = self.rate(iteration, now)
+        return (self.epochs * batches - iteration) * self.bs / rate if rate > 0 else float("nan")
+
+    def text(self, iteration: int, batches: int, now: float) -> str:
+        """'12.3k ratings/s · 25 s left', or '' before the speed is known."""
+        rate, left = self.rate(iteration, now), self.left(iteration, batches, now)
+        return f"{rate_text(rate)} ratings/s · {duration_text(left)} left" if rate > 0 and left == left else ""
+
+
 class RunProgress:
-    """Progress of one run of `epochs` epochs over n_train ratings in batches of bs, fed fit's events."""
+    """Progress of one run of `epochs` epochs over n_train ratings in batches of bs, fed fit's events (`hear`)."""
 
     def __init__(self, epochs: int, n_train: int, bs: int, *, every: float = LOG_EVERY,
                  terminal: bool | None = None, out: TextIO | None = None, err: TextIO | None = None,
@@ -57,7 +89,7 @@ class RunProgress:
         self._say = say or (lambda text: _line(self.out, text))
         self._note = note or (lambda text: _line(self.console.file, text))
         self.task = None
-        self.first: tuple[int, float] | None = None  # (iteration, time) of the first batch this process saw
+        self.pace = Pace(epochs, bs, clock)
         self.last_line = 0.0
 
     def __enter__(self) -> RunProgress:
@@ -71,21 +103,25 @@ class RunProgress:
 
     def rate(self, iteration: int, now: float) -> float:
         """Training ratings per second since the first batch this process saw (a resumed run counts from there)."""
-        if self.first is None or now <= self.first[1]:
-            return 0.0
-        return (iteration - self.first[0]) * self.bs / (now - self.first[1])
+        return self.pace.rate(iteration, now)
 
     def left(self, e: BatchEvent, now: float) -> float:
         """Seconds left for the whole run at the speed so far (training only; validation adds a little)."""
-        rate = self.rate(e.iteration, now)
-        remaining = (self.epochs * e.batches - e.iteration) * self.bs
-        return remaining / rate if rate > 0 else float("nan")
+        return self.pace.left(e.iteration, e.batches, now)
+
+    def hear(self, report: Report) -> None:
+        """A training task's listener: its batch and epoch events move the bar and write the lines."""
+        if isinstance(report.result, BatchEvent):
+            self.batch(report.result)
+        elif isinstance(report.result, EpochEvent):
+            self.epoch(report.result)
 
     def batch(self, e: BatchEvent) -> None:
         """Hear one batch: move the bar, or write a line when `every` seconds passed since the last."""
-        now = self.clock()
-        if self.first is None:
-            self.first, self.last_line = (e.iteration - 1, now), now
+        fresh = self.pace.first is None
+        now = self.pace.see(e.iteration)
+        if fresh:
+            self.last_line = now
         rate = rate_text(self.rate(e.iteration, now))
         if self.bar is not None:
             if self.task is None:

@@ -16,6 +16,9 @@ OPTIMIZERS = names(TRAINING)  # torch.optim's, as the lesson's notebook calls th
 # torch's undampened SGD momentum here, not the sheet's)
 SCHEDULES = ("constant", "sgdr", "onecycle")
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh")  # the net's, by torch.nn.functional's names
+GENRES = ("off", "sum", "mean")  # a movie's genre vector: none, the sum or the mean of its genres' vectors
+TIMES = ("off", "bias", "conts")  # a (user, day) bias and drift; or, for the net, continuous inputs (the lesson's conts)
+MAX_ENSEMBLE = 16
 Y_RANGES = ("none", "data", "wide")  # no sigmoid; the ratings' (min, max) as the lesson; (0, max + 10%) as fastai 1+
 
 
@@ -63,12 +66,17 @@ class Recipe:
     activation: str = "relu"  # one of ACTIVATIONS
     user_factors: int = 0
     movie_factors: int = 0
+    # inputs beyond the ids (engine.models.inputs): genres, one of GENRES; time, one of TIMES (needs timestamps)
+    genres: str = "off"
+    time: str = "off"
+    ensemble: int = 1  # models trained side by side from different starts, their predictions averaged
     about: str = ""  # one line on where the settings come from
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(int(n) for n in self.layers))  # a saved model's list, a tuple
         for field, options in (("model", MODELS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
-                               ("y_range", Y_RANGES), ("activation", ACTIVATIONS)):
+                               ("y_range", Y_RANGES), ("activation", ACTIVATIONS), ("genres", GENRES),
+                               ("time", TIMES)):
             if getattr(self, field) not in options:
                 raise ValueError(f"unknown {field} {getattr(self, field)!r}; choose one of {', '.join(options)}")
         if not MIN_K <= self.factors <= MAX_K:
@@ -80,6 +88,15 @@ class Recipe:
         if self.model != "net" and self.sizes != (self.factors, self.factors):
             raise ValueError("separate user and movie embedding sizes need the net: a dot product multiplies a user's "
                              "factors with a movie's one by one, so both have the same number")
+        if self.time == "bias" and self.model == "dot":
+            raise ValueError("time as a bias needs a model with biases (dotbias, svdpp or net); the dot model has none")
+        if self.time == "conts" and self.model != "net":
+            raise ValueError("time as continuous inputs (conts) needs the net, which takes inputs beside the "
+                             "embeddings; the dot-product models take time as a bias (--time bias)")
+        if self.sparse and (self.genres != "off" or self.time != "off"):
+            raise ValueError("genres and time train with dense updates; turn sparse (row-wise) off for them")
+        if not 1 <= self.ensemble <= MAX_ENSEMBLE:
+            raise ValueError(f"ensemble must be between 1 and {MAX_ENSEMBLE} models, got {self.ensemble}")
         if any(n < 1 for n in self.layers):
             raise ValueError(f"hidden layers must have at least 1 unit each, got {','.join(map(str, self.layers))}")
         if self.epoch_batches < 0:
@@ -109,12 +126,19 @@ class Recipe:
             return self
         if changes.get("optimizer") in ("sgd", "momentum") and "sparse" not in changes:
             changes["sparse"] = False  # row-wise updates are Adam's; plain SGD updates every row as the lesson
+        if (changes.get("genres", "off") != "off" or changes.get("time", "off") != "off") and "sparse" not in changes:
+            changes["sparse"] = False  # the genre and time inputs train with dense updates
         return replace(self, **{"name": f"{self.name} (changed)" if self.name != "custom" else "custom", **changes})
 
     @property
     def hidden(self) -> tuple[int, ...]:
         """The net's hidden layer sizes: layers, or the lesson's one layer of nh units."""
         return self.layers or (self.nh,)
+
+    @property
+    def run_epochs(self) -> int:
+        """Epochs in the whole run: an ensemble trains its models one after another."""
+        return self.epochs * self.ensemble
 
     @property
     def sizes(self) -> tuple[int, int]:
@@ -138,6 +162,10 @@ class Recipe:
             parts.append(f"{shape}{act} p1={self.p1:g} p2={self.p2:g}")
         elif self.model in ("dotbias", "svdpp"):
             parts.append(f"y_range={self.y_range}")
+        if self.genres != "off":
+            parts.append(f"genres={self.genres}")
+        if self.time != "off":
+            parts.append(f"time={self.time}")
         sched = self.schedule
         if sched == "sgdr":
             warm = ", warm-up lr/100" if self.warmup else ""
@@ -147,6 +175,8 @@ class Recipe:
         bs = f"bs={self.bs}" + (f" (at most {self.epoch_batches} batches an epoch)" if self.epoch_batches else "")
         rows = " (row-wise)" if self.sparse else ""
         parts += [f"{opt}{rows} lr={self.lr:g} {wd}", sched, f"{self.epochs} epochs", bs]
+        if self.ensemble > 1:
+            parts.append(f"ensemble of {self.ensemble}")
         return " · ".join(parts)
 
 
@@ -180,6 +210,10 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("best", "svdpp", 50, epochs=10, lr=1e-2, wd=2.5e-4, implicit_wd=1e-3, optimizer="adam",
            schedule="onecycle", bs=1024, y_range="wide",
            about="tuned here: the fast recipe plus which movies each user rated (SVD++)"),
+    Recipe("tries", "svdpp", 50, epochs=10, lr=1e-2, wd=2.5e-4, implicit_wd=1e-3, optimizer="adam",
+           schedule="onecycle", bs=1024, y_range="wide", genres="mean", time="bias", ensemble=5,
+           about="the lesson's things to try on best: the mean of a movie's genres, a (user, day) bias with drift, "
+                 "and an ensemble of 5, as bench/tune.py chose them on inner splits of u1.base"),
 )}
 
 

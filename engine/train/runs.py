@@ -6,8 +6,10 @@ holds the training loss and validation MSE/RMSE. No torch here: the window can r
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -16,10 +18,11 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import platformdirs
 
+from collabsheet.engine.safe_write import write_bytes
 from collabsheet.engine.train.recipes import Recipe
 
 ENV = "COLLABSHEET_DATA"  # another folder for the database (tests, several set-ups side by side)
@@ -58,6 +61,8 @@ CREATE TABLE IF NOT EXISTS epochs (
 COLUMNS = ("id", "started", "recipe", "model", "summary", "settings", "dataset", "split", "seed", "n_train",
            "n_valid", "device", "version", "status", "epochs", "valid_rmse", "valid_mse", "seconds")
 SORTS = ("id", "rmse", "seconds", "started")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a CSV cell starting so is a formula to Excel and Calc
+SEARCHED = ("recipe", "model", "dataset", "split", "summary", "status", "device")  # what a text filter looks in
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,7 @@ def record(recipe: Recipe, *, dataset: str, split: str, seed: int, n_train: int,
     rows = [(e.epoch, _number(e.train_loss), _number(e.valid_mse), _number(e.valid_rmse), _number(e.seconds))
             for e in epochs]
     last = rows[-1] if rows else (0, None, None, None, None)
-    with connect(path) as con:
+    with _named(path), connect(path) as con:
         cur = con.execute(
             "INSERT INTO runs (started, recipe, model, summary, settings, dataset, split, seed, n_train, n_valid, "
             "device, version, status, epochs, valid_rmse, valid_mse, seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -136,8 +141,10 @@ def record(recipe: Recipe, *, dataset: str, split: str, seed: int, n_train: int,
 
 
 def runs(path: str | os.PathLike | None = None, *, sort: str = "id", model: str | None = None,
-         split: str | None = None, dataset: str | None = None, limit: int | None = None) -> list[Run]:
-    """Recorded runs, filtered by model, split and dataset (substring), sorted (rmse: best first; else newest)."""
+         split: str | None = None, dataset: str | None = None, text: str | None = None,
+         limit: int | None = None) -> list[Run]:
+    """Recorded runs, filtered by model, split, dataset (substring) and text (see `matches`), sorted (rmse: best
+    first; seconds: quickest first; else newest)."""
     if sort not in SORTS:
         raise ValueError(f"sort by one of {', '.join(SORTS)}, not {sort!r}")
     where, args = [], []
@@ -151,42 +158,95 @@ def runs(path: str | os.PathLike | None = None, *, sort: str = "id", model: str 
     order = {"id": "id DESC", "started": "started DESC, id DESC", "seconds": "seconds, id",
              "rmse": "valid_rmse IS NULL, valid_rmse, id"}[sort]
     sql = f"SELECT {', '.join(COLUMNS)} FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "") \
-        + f" ORDER BY {order}" + (" LIMIT ?" if limit else "")
-    con = connect(path)
-    try:
-        return [Run(*row) for row in con.execute(sql, args + ([limit] if limit else []))]
-    finally:
-        con.close()
+        + f" ORDER BY {order}"
+    with _named(path):
+        con = connect(path)
+        try:
+            found = [Run(*row) for row in con.execute(sql, args)]
+        finally:
+            con.close()
+    if text:  # in Python, so the command line and the window's table filter by one rule
+        found = [r for r in found if matches(r, text)]
+    return found[:limit] if limit else found
+
+
+def matches(run: Run, text: str) -> bool:
+    """Whether every word of `text` is in one of the run's SEARCHED fields, ignoring case ("net u1" finds nets on u1)."""
+    fields = [str(getattr(run, name)).casefold() for name in SEARCHED]
+    return all(any(word in f for f in fields) for word in text.casefold().split())
+
+
+def differences(rows: Sequence[Run]) -> dict[str, list]:
+    """The settings (and data, split, seed) on which the runs differ: name → each run's value, in `rows`' order."""
+    described = []
+    for r in rows:
+        settings = json.loads(r.settings)
+        for prose in ("name", "about"):  # shown anyway, and "(changed)" or a recipe's story is no setting
+            settings.pop(prose, None)
+        described.append({**settings, "dataset": r.dataset, "split": r.split, "seed": r.seed})
+    names = list(dict.fromkeys(name for d in described for name in d))
+    return {name: [d.get(name) for d in described] for name in names
+            if len({json.dumps(d.get(name), sort_keys=True) for d in described}) > 1}
 
 
 def curves(ids: Sequence[int], path: str | os.PathLike | None = None) -> dict[int, list[tuple[int, float, float]]]:
     """Each run's (epoch, train loss, validation RMSE) per finished epoch; a missing id raises ValueError."""
-    con = connect(path)
-    try:
-        known = {r[0] for r in con.execute(f"SELECT id FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids)}
-        if missing := [i for i in ids if i not in known]:
-            raise ValueError(f"no run {missing[0]} in {database(path)}")
-        out: dict[int, list] = {i: [] for i in ids}
-        for run, epoch, loss, rmse in con.execute(
-                f"SELECT run, epoch, train_loss, valid_rmse FROM epochs WHERE run IN ({','.join('?' * len(ids))}) "
-                "ORDER BY run, epoch", ids):
-            out[run].append((epoch, loss, rmse))
-        return out
-    finally:
-        con.close()
+    if not ids:
+        return {}
+    with _named(path):
+        con = connect(path)
+        try:
+            known = {r[0] for r in con.execute(f"SELECT id FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            out: dict[int, list] = {i: [] for i in ids}
+            for run, epoch, loss, rmse in con.execute(
+                    f"SELECT run, epoch, train_loss, valid_rmse FROM epochs WHERE run IN ({','.join('?' * len(ids))}) "
+                    "ORDER BY run, epoch", ids):
+                out[run].append((epoch, loss, rmse))
+        finally:
+            con.close()
+    if missing := [i for i in ids if i not in known]:
+        raise ValueError(f"no run {missing[0]} in {database(path)}")
+    return out
 
 
 def delete(ids: Sequence[int], path: str | os.PathLike | None = None) -> int:
     """Forget runs (and their epochs); how many there were."""
-    with connect(path) as con:
-        n = con.execute(f"DELETE FROM runs WHERE id IN ({','.join('?' * len(ids))})", list(ids)).rowcount
-    con.close()
+    if not ids:
+        return 0
+    with _named(path):
+        con = connect(path)
+        try:
+            with con:  # one transaction
+                n = con.execute(f"DELETE FROM runs WHERE id IN ({','.join('?' * len(ids))})", list(ids)).rowcount
+        finally:
+            con.close()
     return n
 
 
+@contextlib.contextmanager
+def _named(path: str | os.PathLike | None) -> Iterator[None]:
+    """SQLite's own errors ("file is not a database") as one line that names the database."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise ValueError(f"the runs database {database(path)}: {error}") from None
+
+
 def write_csv(rows: Sequence[Run], out) -> None:  # noqa: ANN001 - a text file
-    """The runs as CSV with a header, every column."""
+    """The runs as CSV with a header, every column; text that a spreadsheet would take for a formula gets a quote."""
     w = csv.writer(out)
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow(dataclasses.astuple(r))
+        w.writerow([_inert(v) for v in dataclasses.astuple(r)])
+
+
+def _inert(value):  # noqa: ANN001, ANN202 - any cell
+    # A dataset named after a file called "=HYPERLINK(…)" must stay text when the CSV is opened in a spreadsheet.
+    return f"'{value}" if isinstance(value, str) and value[:1] in FORMULA_STARTS else value
+
+
+def export_csv(rows: Sequence[Run], out: str | os.PathLike, path: str | os.PathLike | None = None) -> Path:
+    """Write the runs as CSV to `out` through engine.safe_write (never over the database at `path`); the file."""
+    text = io.StringIO(newline="")
+    write_csv(rows, text)
+    return write_bytes(out, text.getvalue().encode("utf-8"), {database(path): "the runs database"}, what="CSV file")

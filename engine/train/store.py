@@ -45,6 +45,8 @@ def save(model: CollabModel, path: str | os.PathLike, inputs: Inputs | None = No
     """Write the model, its id maps, titles, who rated what and its recipe to `path` through engine.safe_write
     (never over one of `inputs`, the files it was made from, nor through a symlink; complete or not at all)."""
     path = Path(path)
+    if why := unsavable(model.recipe):
+        raise ModelFileError(f"{path.name}: {why}")
     titles = [(k.item() if isinstance(k, np.generic) else k, str(v)) for k, v in model.titles.items()]
     payload = {
         "format": FORMAT, "version": VERSION,
@@ -64,6 +66,14 @@ def save(model: CollabModel, path: str | os.PathLike, inputs: Inputs | None = No
         raise ModelFileError(str(e)) from None
     except RuntimeError as e:  # torch's writer reports a failed write (a full disk) as a RuntimeError
         raise ModelFileError(f"{path.name}: cannot be written ({_first_line(e)})") from None
+
+
+def unsavable(recipe: Recipe) -> str | None:
+    """Why a model of this recipe cannot be saved, or None: load() rebuilds a model from its recipe and ids alone."""
+    if recipe.genres != "off" or recipe.time != "off" or recipe.ensemble > 1:
+        return ("models with genres, time or an ensemble cannot be saved yet (their genre and time tables are not "
+                "in the model file); train without them to save")
+    return None
 
 
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> CollabModel:

@@ -55,7 +55,7 @@ class PathBuffer:
         return self._data[: self.n]
 
 
-class QGradDescTab(Wires, QWidget):
+class QGradDescTab(QWidget):
     """The gradient-descent workbook over one GradDescRunner's handle."""
 
     message = Signal(str, str)  # title, text: for the window's message box
@@ -96,7 +96,7 @@ class QGradDescTab(Wires, QWidget):
         self.top_cells.setStyleSheet("color:#555")
         self.top_cells.setMinimumWidth(1)
         self._build_layout()
-        self._wires = []
+        self.wires = Wires()  # disconnected by close_tab
         self._wire()
         self.engine.start()
 
@@ -121,7 +121,7 @@ class QGradDescTab(Wires, QWidget):
             (c.settings_edited, self.configure), (c.data_edited, e.set_data), (c.rate_changed, e.set_rate),
             (c.compare_changed, self.compare),
         ):
-            self._connect(signal, slot)
+            self.wires.connect(signal, slot)
 
     def _build_plots(self) -> None:
         """The contour and the rmse curve (importing pyqtgraph takes a moment), fed with what came meanwhile."""
@@ -312,5 +312,5 @@ class QGradDescTab(Wires, QWidget):
 
     def close_tab(self) -> None:
         """Disconnect everything this tab connected."""
-        self.disconnect_all()
+        self.wires.disconnect_all()
 

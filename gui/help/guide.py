@@ -34,11 +34,13 @@ PREDICTION = (
     "<p><code>prediction = u₁·m₁ + u₂·m₂ + … + uₖ·mₖ</code></p>"
     "<p>With <b>biases</b> ticked, the user's and the movie's bias are added:</p>"
     "<p><code>prediction = u·m + user bias + movie bias</code></p>"
-    "<p>With <b>squash to rating range</b> ticked, that sum x goes through a sigmoid so every prediction lands "
+    "<p>With <b>sigmoid into</b> ticked, that sum x goes through a sigmoid so every prediction lands "
     "inside the ratings' range, like fastai's <code>y_range</code>:</p>"
     "<p><code>prediction = lo + (hi − lo) · σ(x),&nbsp;&nbsp; σ(x) = 1 / (1 + e<sup>−x</sup>)</code></p>"
-    "<p>where lo is 0 (or the lowest rating, if that is below 0) and hi is the highest rating plus a tenth of the "
-    "range: ratings from 1 to 5 give (0, 5.5), the lesson's range.</p>"
+    "<p>where lo and hi are the lowest and the highest rating, as in the lesson's notebook: ratings from 1 to 5 give "
+    "(1, 5). The box beside it offers the later course's range instead: lo is 0 (or the lowest rating, if that is "
+    "below 0) and hi the highest rating plus a tenth of the range, so ratings from 1 to 5 give (0, 5.5) and the top "
+    "and bottom ratings are reached at finite factors.</p>"
 )
 
 LOSS = (

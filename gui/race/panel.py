@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBu
 
 from collabsheet.gui.race.frames import RaceFrame
 from collabsheet.gui.race.heatmap import QHeatMap
-from collabsheet.gui.widgets.curve_plot import COLORS
+from collabsheet.gui.widgets.curve_plot import COLORS, LogAxis
 
 STATUS = {"running": "running", "converged": "converged", "diverged": "diverged", "limit": "step limit"}
 COLUMNS = 3  # cards side by side
@@ -74,7 +74,7 @@ class QRacePanel(QWidget):
         header = QHBoxLayout()
         header.addWidget(self.status, 1)
         header.addWidget(self.stop)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background="w", axisItems={"left": LogAxis("left")})  # uncrowded decade labels
         self.plot.setLogMode(y=True)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("left", "RMSE")

@@ -1,13 +1,17 @@
 """The GUI thread's side of the worker thread: one command channel, and the frames coming back.
 
-Commands travel as one queued signal (runner, command, args) to the QWorker in its QThread. Frames come
-back through each runner's Mailbox, which a GUI timer polls at ~60 Hz; each runner's handle renders
-them and turns their events into its Qt signals. While the views render a frame the engine waits (the
-FrameClock), so the two threads do not fight over the GIL. Only the worker thread imports torch.
+Each runner has its own worker thread (a QWorker in a QThread), so one tab's long blocking command (training
+for minutes, a large solve) never holds another tab's Play or Step back: the tabs run side by side, and the
+operating system shares the cores between them. Commands travel as one queued signal (runner, command, args);
+each runner's worker answers only its own. Frames come back through each runner's Mailbox, which a GUI timer
+polls at ~60 Hz; each runner's handle renders them and turns their events into its Qt signals. While the views
+render a frame the engines wait (the FrameClock), so the threads do not fight over the GIL. Only worker threads
+import torch.
 """
 from __future__ import annotations
 
 import sys
+import time
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 
@@ -67,7 +71,7 @@ class QRunnerHandle(QObject):
 
 
 class QChannel(QObject):
-    """Owns the worker thread and its runners; polls their mailboxes and hands frames to their handles."""
+    """Owns a worker thread per runner; polls the runners' mailboxes and hands frames to their handles."""
 
     command = Signal(str, str, tuple)
 
@@ -76,22 +80,22 @@ class QChannel(QObject):
         share_the_machine_with_the_gui()
         self.clock = FrameClock()
         self.handles: dict[str, QRunnerHandle] = {}
-        self.worker = QWorker({})
-        self.thread = QThread()
-        self.thread.setObjectName("collabsheet-engine")
-        self.worker.moveToThread(self.thread)
-        self.thread.finished.connect(self.worker.halt, Qt.DirectConnection)
-        self.command.connect(self.worker.command)
+        self.lanes: dict[str, tuple[QWorker, QThread]] = {}  # runner name -> its worker and thread
         self.timer = QTimer(self)
         self.timer.setInterval(REPAINT_MS)
         self.timer.timeout.connect(self.poll)
-        self.thread.start()
         self.timer.start()
 
     def add(self, name: str, runner: Runner, handle_type: type[QRunnerHandle] = QRunnerHandle) -> QRunnerHandle:
-        """Run `runner` in the worker thread under `name`; returns its handle."""
+        """Run `runner` in a worker thread of its own under `name`; returns its handle."""
         runner.clock = self.clock
-        self.worker.runners[name] = runner  # read only in the worker thread, and only after this command
+        worker, thread = QWorker(name, runner), QThread()
+        thread.setObjectName(f"collabsheet-{name}")
+        worker.moveToThread(thread)
+        thread.finished.connect(worker.halt, Qt.DirectConnection)
+        self.command.connect(worker.command)
+        thread.start()
+        self.lanes[name] = (worker, thread)
         handle = self.handles[name] = handle_type(self, name, runner)
         return handle
 
@@ -110,7 +114,11 @@ class QChannel(QObject):
             handle.runner.stop.set()
             handle.send("pause")
         self.clock.release()
-        self.command.disconnect(self.worker.command)
-        self.thread.quit()
-        if not self.thread.wait(wait_ms):  # a solve step that will not end: never destroy a running QThread
-            _STILL_RUNNING.append((self.thread, self.worker))
+        for worker, thread in self.lanes.values():
+            self.command.disconnect(worker.command)
+            thread.quit()
+        deadline = time.monotonic() + wait_ms / 1000
+        for worker, thread in self.lanes.values():
+            left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            if not thread.wait(left_ms):  # a solve step that will not end: never destroy a running QThread
+                _STILL_RUNNING.append((thread, worker))

@@ -3,9 +3,11 @@
 A runner owns its engine objects and is only ever called in the worker thread. Commands in: the
 entries of its `commands` table (name → the method that answers it), called by name through the channel.
 Frames out: what it puts in its Mailbox, including events (name, args) the GUI side turns into signals.
-Long work: `tick()` runs one short chunk and says when it wants the next; `stop` (a threading.Event, set
-from the GUI thread) ends a blocking command such as a solve between its chunks. Adding a command adds a
-method and an entry in `commands`, never threading code.
+Long work: `tick()` runs one short chunk and says when it wants the next. A blocking command (a solve, a
+training run) hands the engine a Task (engine.task) from `task()`, whose cancel flag is `stop` (a
+threading.Event the GUI thread sets), so Stop ends it between its chunks; a long read hands it one from
+`reading()`, whose messages become progress events. Adding a command adds a method and an entry in
+`commands`, never threading code.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Callable
 
 from collabsheet.engine.config import RunState
 from collabsheet.engine.data.errors import RatingsError
+from collabsheet.engine.task import Listener, Report, Task
 from collabsheet.gui.runtime.clock import FrameClock
 from collabsheet.gui.runtime.mailbox import Mailbox
 
@@ -74,12 +77,22 @@ class Runner:
         self.state = state
         self.emit("state_changed", state)
 
-    def report(self, event: str, message: str, fraction: float | None) -> None:
-        """A long read's progress as an `event` (message, fraction), sent only when what it shows changes."""
-        shown = (message, None if fraction is None else round(fraction, 2))
-        if shown != self._last_progress:
-            self._last_progress = shown
-            self.emit(event, message, fraction)
+    def task(self, listener: Listener) -> Task:
+        """The Task a blocking command hands the engine: it reports to `listener`, and Stop (`stop`) cancels it."""
+        return Task(listener, cancel=self.stop)
+
+    def reading(self, event: str) -> Task:
+        """The Task a long read hands the engine: its messages go out as `event` (message, fraction), each only
+        when what it shows changes. Stop does not cancel a read: the sheet or ratings being read stay wanted."""
+        def heard(report: Report) -> None:
+            if report.message is None:
+                return
+            shown = (report.message, None if report.fraction is None else round(report.fraction, 2))
+            if shown != self._last_progress:
+                self._last_progress = shown
+                self.emit(event, report.message, report.fraction)
+
+        return Task(heard)
 
     def title(self, command: str) -> str:
         return self.titles.get(command) or command.replace("_", " ").capitalize()

@@ -33,3 +33,15 @@ def make_actions(parent, texts: dict[str, str], shortcuts: dict) -> dict[str, QA
             action.setToolTip(f"{text.replace('&', '').rstrip('…')} ({QKeySequence(action.shortcut()).toString()})")
         actions[name] = action
     return actions
+
+
+def set_keys_active(actions: dict[str, QAction], names: tuple, set_aside: dict[str, list], on: bool) -> None:
+    """Give the named actions their shortcuts back (on), or set them aside in `set_aside` while another tab shows."""
+    for name in names:
+        action = actions[name]
+        if not on and name not in set_aside:
+            set_aside[name] = action.shortcuts()
+        if on and name in set_aside:
+            action.setShortcuts(set_aside.pop(name))
+        elif not on:
+            action.setShortcuts([])

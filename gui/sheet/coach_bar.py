@@ -4,13 +4,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton, QVBoxLayout
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
 
 if TYPE_CHECKING:
     from collabsheet.engine.sheet.coach import Diagnosis
 
 STYLES = {"diverging": "#f8d7d5", "oscillating": "#fde9c8", "stalled": "#fdf6c3", "converged": "#dcefdc"}
 TITLES = {"diverging": "Diverging", "oscillating": "Oscillating", "stalled": "Stalled", "converged": "Converged"}
+QUIET = ("The coach watches the loss and speaks here when a run diverges, oscillates, stalls or converges, "
+         "with fixes to try.")
 
 
 class QFixButton(QPushButton):
@@ -36,6 +39,7 @@ class QCoachBar(QFrame):
     """Hidden while the run looks healthy; a dismissed verdict stays hidden until the coach says something else."""
 
     fix_chosen = Signal(int, object)  # the step to go back to, the OptimizerSettings to go on with
+    speaking = Signal(bool)  # shown (a verdict) or hidden
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -74,6 +78,10 @@ class QCoachBar(QFrame):
         self.setSizePolicy(policy)
         self.hide()
 
+    def setVisible(self, visible: bool) -> None:  # show() and hide() come here too
+        super().setVisible(visible)
+        self.speaking.emit(visible)
+
     def _key(self, d: Diagnosis) -> tuple:
         return d.kind, d.step
 
@@ -107,3 +115,24 @@ class QCoachBar(QFrame):
         if self.diagnosis is not None:
             self._dismissed = self._key(self.diagnosis)
         self.hide()
+
+
+class QCoachSlot(QWidget):
+    """The coach bar's fixed room above the sheet: the bar when the coach speaks, a quiet line on what it watches
+    otherwise (the room is kept so the sheet never moves under the mouse; left blank it looked like a gap)."""
+
+    def __init__(self, bar: QCoachBar, parent=None) -> None:
+        super().__init__(parent)
+        self.bar = bar
+        self.quiet = QLabel(QUIET)
+        self.quiet.setWordWrap(True)
+        self.quiet.setStyleSheet("color: #888; font-style: italic; padding-left: 8px")
+        self.quiet.setMinimumWidth(1)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.quiet, 0, 0)
+        grid.addWidget(bar, 0, 0)  # the same cell: the bar covers the quiet line while it is shown
+        self.setFixedHeight(bar.height())
+        self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
+        bar.speaking.connect(lambda shown: self.quiet.setVisible(not shown))
+        self.quiet.setVisible(bar.isHidden())

@@ -5,7 +5,7 @@ imports while the window starts): until the first sheet arrives they show "…" 
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QValidator
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
                                QProgressBar, QSizePolicy, QSpinBox, QWidget)
@@ -152,16 +152,24 @@ class QControls(QWidget):
         self.biases = QCheckBox("biases")
         self.biases.setToolTip("add a bias per user (a column left of the predictions) and per movie (a row under "
                                "the movie factors): prediction = u·m + user bias + movie bias")
-        self.squash = QCheckBox("squash to rating range")
-        self.squash.setToolTip("a sigmoid range: prediction = lo + (hi − lo)·σ(u·m …) with lo = 0 and hi = the top "
-                               "rating + 10% (5.5 on MovieLens), the later course's range. The lesson's notebook "
-                               "squashed into the data's (min, max); there the top and bottom ratings are reached only "
-                               "as factors grow without bound, so Solve and fold-in would stop short of a minimum")
+        self.squash = QCheckBox("sigmoid into")
+        self.squash.setToolTip("squash predictions into the rating range with a sigmoid: prediction = lo + (hi − lo)·σ(u·m …), lo and hi as the box beside "
+                               "says: the data's (min, max) as the lesson's notebook (the default), or 0 to the top "
+                               "rating + 10% (5.5 on MovieLens) as the later course")
+        self.squash_range = QComboBox()
+        for text, kind, tip in (("min–max", "data", "lo, hi = the lowest and highest rating, as the lesson's "
+                                 "notebook: the top and bottom ratings are reached only as the raw prediction grows "
+                                 "without bound, so Solve and fold-in may stop with large factors and no minimum"),
+                                ("0–max+10%", "headroom", "lo = 0, hi = the top rating + 10% (5.5 on "
+                                 "MovieLens), as the later course: every rating is reached at finite factors")):
+            self.squash_range.addItem(text, kind)
+            self.squash_range.setItemData(self.squash_range.count() - 1, tip, Qt.ToolTipRole)
+        self.squash_range.setToolTip("the sigmoid's range (lo, hi)")
         self.optimizer.setToolTip("the update rule: SGD p ← p − lr·g; momentum averages g (a new gradient moves p "
                                   "by lr·(1−β)); RMSProp divides by √(average g²); Adam does both; AdamW also "
                                   "shrinks p by lr·wd")
         for widget in (QLabel("factors k"), self.k, QLabel("top-N"), self.top, self.biases, self.squash,
-                       QLabel("seed"), self.seed):
+                       self.squash_range, QLabel("seed"), self.seed):
             shape.addWidget(widget)
         for box in (self.k, self.top):
             box.setKeyboardTracking(False)
@@ -192,6 +200,8 @@ class QControls(QWidget):
             box.valueChanged.connect(self._sheet_edited)
         for box in (self.biases, self.squash):
             box.toggled.connect(self._sheet_edited)
+        self.squash.toggled.connect(lambda on: self.squash_range.setEnabled(on and self.ready))
+        self.squash_range.currentIndexChanged.connect(self._sheet_edited)
         self.rate.currentIndexChanged.connect(lambda i: self.rate_changed.emit(RATES[i][1]))
         self.errors.toggled.connect(self.errors_toggled)
         self.blanks.toggled.connect(self.blanks_toggled)
@@ -199,7 +209,7 @@ class QControls(QWidget):
         self.shown: tuple = ()  # the settings, k, biases and squashing the boxes last showed from a snapshot
         self._numbers = (self.seed, self.lr, self.beta, self.beta1, self.beta2, self.wd, self.k)
         self._inputs = (self.steps_n, self.rate, self.errors, self.blanks, self.optimizer, self.top, self.biases, self.squash,
-                        *self._numbers)
+                        self.squash_range, *self._numbers)
         for box in self._numbers:
             _pending(box)
         for widget in self._inputs:
@@ -213,7 +223,7 @@ class QControls(QWidget):
 
     def sheet_config(self) -> SheetConfig:
         return SheetConfig(k=self.k.value(), biases=self.biases.isChecked(), squash=self.squash.isChecked(),
-                           seed=self.seed.value())
+                           squash_range=self.squash_range.currentData(), seed=self.seed.value())
 
     def _get_ready(self) -> None:
         """The engine is running (so engine.optim is imported): list its optimizers and enable the settings."""
@@ -268,7 +278,8 @@ class QControls(QWidget):
         s = snap.settings
         values = ((self.optimizer, self.optimizer.findData(s.name)), (self.lr, s.lr), (self.beta, s.beta),
                   (self.beta1, s.beta1), (self.beta2, s.beta2), (self.wd, s.weight_decay), (self.k, snap.k),
-                  (self.biases, snap.biases), (self.squash, snap.squash), (self.seed, snap.seed))
+                  (self.biases, snap.biases), (self.squash, snap.squash), (self.seed, snap.seed),
+                  (self.squash_range, self.squash_range.findData(snap.squash_range)))
         for widget, value in values:
             widget.blockSignals(True)
             if isinstance(widget, QComboBox):
@@ -279,19 +290,20 @@ class QControls(QWidget):
                 widget.setValue(value)
             widget.blockSignals(False)
         self._show_settings()
-        self.shown = (s, snap.k, snap.biases, snap.squash)
+        self.squash_range.setEnabled(self.ready and snap.squash)
+        self.shown = (s, snap.k, snap.biases, snap.squash, snap.squash_range)
 
     def follow(self, snap) -> None:
         """Show the settings of the step on screen when they differ from the last shown (a seek to another
         branch, a fix of the coach, a racer taken), and whether cells are held out; nothing echoes back."""
-        if (snap.settings, snap.k, snap.biases, snap.squash) != self.shown:
+        if (snap.settings, snap.k, snap.biases, snap.squash, snap.squash_range) != self.shown:
             self.show_sheet(snap)
-        held = bool(snap.holdout_count)
+        holdout_on = bool(snap.holdout_count)
         action = self.actions.get("holdout")
-        if action is not None and action.isChecked() != held:
+        if action is not None and action.isChecked() != holdout_on:
             for widget in (action, self.holdout):
                 widget.blockSignals(True)
-                widget.setChecked(held)
+                widget.setChecked(holdout_on)
                 widget.blockSignals(False)
 
     def show_state(self, state: str) -> None:

@@ -4,7 +4,7 @@ Each branch of the timeline draws its recorded steps as its own series, in its o
 fork; a new series starts too when the run's label changes along a branch (another optimizer or lr, cells
 held out), so the legend names what each stretch ran with. Steps replayed along a recorded branch draw
 nothing: that stretch is on the plot already. When cells are held out, each series has a dashed companion,
-HELD + its number, with the held-out RMSE at the same steps.
+HOLDOUT + its number, with the held-out RMSE at the same steps.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Callable
 import numpy as np
 
 from collabsheet.gui.runtime.series import DASHED, LINE, MARKERS, Points
-from collabsheet.gui.sheet.frames import HELD
+from collabsheet.gui.sheet.frames import HOLDOUT
 
-HELD_LABEL = "held-out cells (dashed)"
+HOLDOUT_LABEL = "held-out cells (dashed)"
 
 
 class BranchCurves:
@@ -44,10 +44,10 @@ class BranchCurves:
         """The branch's next recorded steps start a new series (its factors jumped: a solve, a new k, a racer)."""
         self._open.pop(branch, None)
 
-    def extend(self, branch: int, label: str, x: int, states: np.ndarray, held: np.ndarray | None = None) -> None:
+    def extend(self, branch: int, label: str, x: int, states: np.ndarray, holdout: np.ndarray | None = None) -> None:
         """RMSE at steps x, x+1, …: states[0] is where the branch's curve stands, the rest are new points.
 
-        held, when cells are held out, is the held-out RMSE at the same steps."""
+        holdout, when cells are held out, is the held-out RMSE at the same steps."""
         if len(states) < 2:
             return
         series, open_label = self._open.get(branch, (None, None))
@@ -55,8 +55,8 @@ class BranchCurves:
             series = self.new_series()
             self._open[branch], self.series[series] = (series, label), branch
             self._put(Points(series, label, x, np.array([states[0]]), LINE))
-            if held is not None:
-                self._put(Points(HELD + series, HELD_LABEL, x, np.array([held[0]]), DASHED))
+            if holdout is not None:
+                self._put(Points(HOLDOUT + series, HOLDOUT_LABEL, x, np.array([holdout[0]]), DASHED))
         self._put(Points(series, label, x + 1, np.asarray(states[1:], dtype=float), LINE))
-        if held is not None:
-            self._put(Points(HELD + series, HELD_LABEL, x + 1, np.asarray(held[1:], dtype=float), DASHED))
+        if holdout is not None:
+            self._put(Points(HOLDOUT + series, HOLDOUT_LABEL, x + 1, np.asarray(holdout[1:], dtype=float), DASHED))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,10 +16,11 @@ if TYPE_CHECKING:  # they import torch (only the worker thread does) or pandas (
     from collabsheet.engine.sheet.coach import Diagnosis
     from collabsheet.engine.sheet.explain import Explanation
     from collabsheet.engine.sheet.snapshot import Snapshot
+    from collabsheet.engine.task import Task
     from collabsheet.gui.race.frames import RaceFrame
 
-HELD = 1_000_000  # a curve series' held-out companion (dashed) is series HELD + its number
-ME = "you"  # the user id of the new user's row (the person using the app), as its header shows it
+HOLDOUT = 1_000_000  # a curve series' held-out companion (dashed) is series HOLDOUT + its number
+NEW_USER_ID = "you"  # the user id of the new user's row (the person using the app), as its header shows it
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class BranchInfo:
     fork: int  # the step it starts at
     end: int  # the step of its head
     label: str  # its first settings ("Adam · lr 0.05", "…" when they changed along it)
+    number: int = 0  # as shown: a run's branches count from 1 (the ids go on across Resets)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class TimelineInfo:
     start: int  # the first step of the path to that branch (its root's start)
     end: int  # the head of that branch: the newest step recorded on it
     branches: tuple[BranchInfo, ...]  # the branches of this run, oldest first
-    series: dict  # loss-curve series → the branch it belongs to (held-out companions: HELD + series)
+    series: dict  # loss-curve series → the branch it belongs to (held-out companions: HOLDOUT + series)
 
     @property
     def at_head(self) -> bool:
@@ -105,8 +107,8 @@ class Frame(BaseFrame):
     diagnosis: Diagnosis | None = None  # the coach's verdict on the run up to this step …
     diagnosed: bool = False  # … when this frame brings one (None then means: nothing to say)
     race: RaceFrame | None = None  # the latest state of a race
-    me: NewUserRow | None = None  # the new user's row …
-    me_sent: bool = False  # … when this frame brings it (None then means: no such row)
+    new_user: NewUserRow | None = None  # the new user's row …
+    new_user_sent: bool = False  # … when this frame brings it (None then means: no such row)
 
     def merge(self, events: tuple = (), clear: bool = False, losses: Points | None = None,
               transition: str | None = None, **fields) -> None:
@@ -117,7 +119,7 @@ class Frame(BaseFrame):
             self.transitions.append(transition)  # every one since the GUI last looked: their effects add up
         if losses is not None and len(losses.values):
             self.losses.append(losses)
-        for value, flag in (("diagnosis", "diagnosed"), ("me", "me_sent")):
+        for value, flag in (("diagnosis", "diagnosed"), ("new_user", "new_user_sent")):
             if fields.get(flag):  # None is news here: it replaces what an earlier update said
                 setattr(self, value, fields.pop(value, None))
         super().merge(events, **{k: v for k, v in fields.items() if v is not None})
@@ -136,13 +138,14 @@ class LoadRequest:
         """Whether this asks for the default data (MovieLens, or the file COLLABSHEET_RATINGS names)."""
         return self.path is None and self.ratings is None
 
-    def read(self, progress: Callable[[str, float | None], None] | None = None) -> Ratings:
-        """The ratings asked for, read now (pandas is imported here, not when the window starts)."""
+    def read(self, task: Task | None = None) -> Ratings:
+        """The ratings asked for, read now (pandas is imported here, not when the window starts); the default data's
+        read reports to the task."""
         from collabsheet.engine.data.movielens import default_ratings
         from collabsheet.engine.data.ratings import load_ratings
 
         if self.ratings is not None:
             return self.ratings
         if self.path is None:
-            return default_ratings(progress=progress)
+            return default_ratings(task=task)
         return load_ratings(self.path, **{k: v for k, v in self.columns.items() if v is not None})

@@ -59,20 +59,32 @@ class HistoryCommands:
         self.host.emit("notice", f"Back at step {step:,} with {settings.label}, lr {settings.lr:g}: press Step or Play to "
                             "go on from there")
 
-    def info(self) -> TimelineInfo:
-        """Where the sheet is in its history, with the branches of this run (a Reset starts another tree)."""
-        tl = self.host.timeline
-        views = {v.id: v for v in tl.view()}
+    def _run(self) -> tuple[int, list]:
+        """(the root of the run the sheet is on, that run's branches): a Reset starts another tree."""
+        views = {v.id: v for v in self.host.timeline.view()}
 
         def root(v) -> int:
             while v.parent is not None:
                 v = views[v.parent]
             return v.id
 
-        mine = root(views[tl.branch.id])
-        branches = tuple(BranchInfo(v.id, v.parent, v.fork, v.end, branch_label(v)) for v in views.values()
-                         if root(v) == mine)
-        return TimelineInfo(tl.branch.id, self.host.sheet.steps, views[mine].fork, tl.branch.end, branches,
+        mine = root(views[self.host.timeline.branch.id])
+        return mine, [v for v in views.values() if root(v) == mine]
+
+    def number(self, branch: int) -> int:
+        """The number a branch is shown with: the timeline's ids go on across Resets, a run's branches count from 1.
+        One numbering for the picker and the loss plot's legend."""
+        _, branches = self._run()
+        return 1 + sorted(v.id for v in branches).index(branch)
+
+    def info(self) -> TimelineInfo:
+        """Where the sheet is in its history, with the branches of this run (a Reset starts another tree)."""
+        tl = self.host.timeline
+        mine, run = self._run()
+        ids = sorted(v.id for v in run)
+        branches = tuple(BranchInfo(v.id, v.parent, v.fork, v.end, branch_label(v), 1 + ids.index(v.id)) for v in run)
+        fork = next(v.fork for v in run if v.id == mine)
+        return TimelineInfo(tl.branch.id, self.host.sheet.steps, fork, tl.branch.end, branches,
                             dict(self.host.curves.series))
 
     def fresh_evidence(self) -> None:

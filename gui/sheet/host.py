@@ -16,6 +16,7 @@ from collabsheet.gui.sheet.curves import BranchCurves
 if TYPE_CHECKING:  # these import torch: at run time only once they are needed
     from collabsheet.engine.sheet.sheet import Sheet
     from collabsheet.engine.sheet.timeline import Timeline
+    from collabsheet.engine.task import Task
 
 
 class SheetHost(Protocol):
@@ -44,8 +45,8 @@ class SheetHost(Protocol):
     def set_state(self, state: RunState) -> None:
         """What the runner is doing now, as a state_changed event."""
 
-    def report(self, event: str, message: str, fraction: float | None) -> None:
-        """A long read's progress as an event."""
+    def reading(self, event: str) -> Task:
+        """The Task a long read reports to: its messages go to the GUI as `event`."""
 
     def title(self, command: str) -> str:
         """How an error in a command is titled."""

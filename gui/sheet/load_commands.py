@@ -7,8 +7,7 @@ comes from the copy kept beside it (engine.data.cache), and its full ratings are
 """
 from __future__ import annotations
 
-from functools import partial
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from collabsheet.engine.config import RunState, SheetConfig
 from collabsheet.engine.data.cache import keep_crosstab, kept_crosstab
@@ -22,9 +21,8 @@ if TYPE_CHECKING:  # these import torch or pandas: at run time only once they ar
     from collabsheet.engine.data.ratings import Ratings
     from collabsheet.engine.sheet.sheet import Sheet
     from collabsheet.engine.sheet.timeline import Timeline
+    from collabsheet.engine.task import Task
     from collabsheet.gui.sheet.host import SheetHost
-
-Progress = Callable[[str, "float | None"], None]
 
 
 def engine_sheet():
@@ -61,11 +59,12 @@ class LoadCommands:
             self._ratings, self._later = self._later.result(), None
         return self._ratings
 
-    def load(self, request: LoadRequest, progress: Progress | None = None) -> None:
+    def load(self, request: LoadRequest, task: Task | None = None) -> None:
         """Load ratings and build a sheet from them; on any error the current sheet stays as it was.
 
         The default data's sheet comes from the copy kept beside it when there is one (no pandas, a few ms);
-        its full ratings are then read beside the worker, and `loaded` comes when they are there."""
+        its full ratings are then read beside the worker, and `loaded` comes when they are there. The read
+        reports to `task`, by default as the host's `progress` events."""
         host = self.host
         host.pause()
         host.set_state(RunState.LOADING)
@@ -73,7 +72,7 @@ class LoadCommands:
         ratings = None
         try:
             if kept is None:
-                ratings = request.read(progress or partial(host.report, "progress"))
+                ratings = request.read(task or host.reading("progress"))
             grid = kept or top_crosstab(ratings, host.top)
             try:
                 sheet = self.build(grid, host.config)

@@ -14,7 +14,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 
 from collabsheet.gui.sheet import colors
 from collabsheet.gui.sheet import layout as L
-from collabsheet.gui.sheet.frames import ME, Preview
+from collabsheet.gui.sheet.frames import NEW_USER_ID, Preview
 from collabsheet.gui.sheet.cell_text import Overflowed, edit_text, loss_text, number_text, parse_number
 from collabsheet.gui.sheet.layout import Cell, SheetLayout
 
@@ -60,9 +60,9 @@ class QSheetModel(QAbstractTableModel):
         self.show_blanks = False  # predictions for the blank cells, greyed (the lesson's test data)
         self.blank_predictions: np.ndarray | None = None
         self.recommendations: dict = {}
-        self.held: np.ndarray | None = None  # held-out cells (hatched), None when none are held out
-        self.me_row: int | None = None  # the new user's row, when the sheet shows one
-        self.me_predictions: np.ndarray | None = None  # their predictions for every movie, NaN before fold-in
+        self.holdout: np.ndarray | None = None  # held-out cells (hatched), None when none are held out
+        self.new_user_row: int | None = None  # the new user's row, when the sheet shows one
+        self.new_user_predictions: np.ndarray | None = None  # their predictions for every movie, NaN before fold-in
         self._ratings = np.empty((0, 0))  # every rating shown, held-out ones too
         self._present = np.empty((0, 0), dtype=bool)  # the cells that show a rating (rated or held out)
         self._guess: np.ndarray | None = None  # greyed predictions for cells without a rating, NaN elsewhere
@@ -121,13 +121,13 @@ class QSheetModel(QAbstractTableModel):
         if reshaped:
             self.beginResetModel()
         self.snapshot, self.layout, self._header_keys = snap, layout, keys
-        held = getattr(snap, "holdout", None)  # a Preview holds nothing out
-        if held is not None and held.any():
-            self.held, self._ratings = held, np.where(held, snap.holdout_ratings, snap.ratings)
-            self._present = snap.mask | held
+        holdout = getattr(snap, "holdout", None)  # a Preview holds nothing out
+        if holdout is not None and holdout.any():
+            self.holdout, self._ratings = holdout, np.where(holdout, snap.holdout_ratings, snap.ratings)
+            self._present = snap.mask | holdout
         else:
-            self.held, self._ratings, self._present = None, snap.ratings, snap.mask
-        self.me_row = len(snap.user_ids) - 1 if snap.user_ids and snap.user_ids[-1] == ME else None
+            self.holdout, self._ratings, self._present = None, snap.ratings, snap.mask
+        self.new_user_row = len(snap.user_ids) - 1 if snap.user_ids and snap.user_ids[-1] == NEW_USER_ID else None
         self._update_guesses()
         self.pending = isinstance(snap, Preview)
         self.editable = editable and not self.pending
@@ -184,9 +184,9 @@ class QSheetModel(QAbstractTableModel):
             self.recommendations = recommendations
         self._update_guesses()
 
-    def set_me(self, predictions: np.ndarray | None) -> None:
+    def set_new_user(self, predictions: np.ndarray | None) -> None:
         """The new user's predictions for every movie (None: no such row), greyed where they have not rated."""
-        self.me_predictions = predictions
+        self.new_user_predictions = predictions
         self._update_guesses()
 
     def _update_guesses(self) -> None:
@@ -198,9 +198,9 @@ class QSheetModel(QAbstractTableModel):
         blanks = self.blank_predictions
         if self.show_blanks and blanks is not None and blanks.shape == snap.ratings.shape:
             guess = blanks
-        if self.me_row is not None and self.me_predictions is not None and len(self.me_predictions) == snap.ratings.shape[1]:
+        if self.new_user_row is not None and self.new_user_predictions is not None and len(self.new_user_predictions) == snap.ratings.shape[1]:
             guess = np.full(snap.ratings.shape, np.nan) if guess is None else guess.copy()
-            guess[self.me_row] = np.where(self._present[self.me_row], np.nan, self.me_predictions)
+            guess[self.new_user_row] = np.where(self._present[self.new_user_row], np.nan, self.new_user_predictions)
         self._guess = guess
 
     def set_show_blanks(self, on: bool) -> None:
@@ -410,9 +410,9 @@ class QSheetModel(QAbstractTableModel):
         if role == ALIGN:
             return CENTER
         if role == TOOLTIP:
-            held = (f"\nheld out: RMSE {loss_text(snap.holdout_rmse)} over the {snap.holdout_count} hatched cells, which "
+            holdout = (f"\nheld out: RMSE {loss_text(snap.holdout_rmse)} over the {snap.holdout_count} hatched cells, which "
                     "the loss leaves out") if snap.holdout_count else ""
-            return f"loss: √(SSE / count) = √({loss_text(snap.sse)} / {snap.count}) over the rated cells{held}"
+            return f"loss: √(SSE / count) = √({loss_text(snap.sse)} / {snap.count}) over the rated cells{holdout}"
         return None
 
     def cell_name(self, cell) -> str:
@@ -443,8 +443,8 @@ class QSheetModel(QAbstractTableModel):
         if kind in (L.RATING, L.PREDICTION):
             i, j = at
             what = "error" if kind == L.PREDICTION and self.show_errors else kind
-            held = " (held out of the loss)" if self.held is not None and self.held[i, j] else ""
-            return f"user {snap.user_ids[i]} · {snap.titles[j]} (id {snap.item_ids[j]})\n{what}: {shown}{held}"
+            holdout = " (held out of the loss)" if self.holdout is not None and self.holdout[i, j] else ""
+            return f"user {snap.user_ids[i]} · {snap.titles[j]} (id {snap.item_ids[j]})\n{what}: {shown}{holdout}"
         return f"{NAMES[kind]} {'·'.join(str(x + 1) for x in at)}: {shown}"
 
     def headerData(self, section, orientation, role=DISPLAY):

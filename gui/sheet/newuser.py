@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from collabsheet.gui.sheet.frames import ME, NewUserRow
+from collabsheet.gui.sheet.frames import NEW_USER_ID, NewUserRow
 
 if TYPE_CHECKING:
     from collabsheet.engine.sheet.explanation import Explanation
@@ -182,14 +182,14 @@ class NewUser:
             params["user_bias"] = np.append(snap.params["user_bias"], bias)
             grads["user_bias"] = np.append(snap.grads["user_bias"], 0.0)
         none = np.zeros((1, len(self.item_ids)), dtype=bool)
-        holdout = snap.holdout if snap.holdout is not None else np.zeros(snap.ratings.shape, dtype=bool)
-        held = snap.holdout_ratings if snap.holdout_ratings is not None else np.full(snap.ratings.shape, np.nan)
+        holdout_mask = snap.holdout if snap.holdout is not None else np.zeros(snap.ratings.shape, dtype=bool)
+        holdout_ratings = snap.holdout_ratings if snap.holdout_ratings is not None else np.full(snap.ratings.shape, np.nan)
         return replace(snap, ratings=np.vstack([snap.ratings, self.ratings[None, :]]),
                        mask=np.vstack([snap.mask, rated[None, :]]),
                        predictions=np.vstack([snap.predictions, np.where(rated, predictions, 0.0)[None, :]]),
-                       params=params, grads=grads, user_ids=snap.user_ids + (ME,),
-                       holdout=np.vstack([holdout, none]),
-                       holdout_ratings=np.vstack([held, np.full((1, len(self.item_ids)), np.nan)]))
+                       params=params, grads=grads, user_ids=snap.user_ids + (NEW_USER_ID,),
+                       holdout=np.vstack([holdout_mask, none]),
+                       holdout_ratings=np.vstack([holdout_ratings, np.full((1, len(self.item_ids)), np.nan)]))
 
     # --- explained -------------------------------------------------------------------------------
     def explain(self, display: Snapshot, kind: str, index: tuple) -> Explanation | None:

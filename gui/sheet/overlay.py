@@ -13,7 +13,7 @@ from collabsheet.gui.sheet.layout import Cell, SheetLayout
 MARK = QColor(200, 30, 30)  # like a spreadsheet's comment corner
 MARK_SIZE = 6
 PRECEDENT_PEN = QPen(QColor(20, 90, 200), 2, Qt.DashLine)  # "trace precedents": the ranges a formula reads
-HELD_BRUSH = QBrush(QColor(30, 30, 30, 150), Qt.BDiagPattern)  # diagonal lines over a held-out cell
+HOLDOUT_BRUSH = QBrush(QColor(30, 30, 30, 150), Qt.BDiagPattern)  # diagonal lines over a held-out cell
 COACH_PEN = QPen(QColor(230, 90, 0), 3)  # the parameter with the largest gradient, when the coach speaks
 ME_PEN = QPen(QColor(40, 40, 40), 2)  # the new user's row starts here
 Range = tuple[int, int, int, int]  # table rows first..last, columns first..last
@@ -54,9 +54,9 @@ def paint_overlay(view: QTableView, painter: QPainter, edited: set[Cell], preced
     and their predictions diagonal lines; the coach's cell a thick orange box."""
     model = view.model()
     painter.save()
-    _held(view, painter)
-    if model.me_row is not None:
-        row = model.layout.top + model.me_row
+    _holdout(view, painter)
+    if model.new_user_row is not None:
+        row = model.layout.top + model.new_user_row
         y = view.rowViewportPosition(row)
         painter.setPen(ME_PEN)
         painter.drawLine(0, y, view.viewport().width(), y)
@@ -82,19 +82,19 @@ def paint_overlay(view: QTableView, painter: QPainter, edited: set[Cell], preced
     painter.restore()
 
 
-def _held(view: QTableView, painter: QPainter) -> None:
+def _holdout(view: QTableView, painter: QPainter) -> None:
     """Diagonal lines over each held-out rating and its prediction (only the rows and columns on screen)."""
     model = view.model()
-    held = model.held
-    if held is None:
+    holdout = model.holdout
+    if holdout is None:
         return
     lay, area = model.layout, view.viewport().rect()
     first, last = max(view.rowAt(area.top()), 0), view.rowAt(area.bottom())
     last = lay.rows - 1 if last < 0 else last
     rows = slice(max(first - lay.top, 0), max(last - lay.top + 1, 0))
-    for i, j in np.argwhere(held[rows]):
+    for i, j in np.argwhere(holdout[rows]):
         i += rows.start
         for kind in (L.RATING, L.PREDICTION):
             rect = view.visualRect(model.index(*lay.position(Cell(kind, (int(i), int(j))))))
             if rect.isValid() and rect.intersects(area):
-                painter.fillRect(rect, HELD_BRUSH)
+                painter.fillRect(rect, HOLDOUT_BRUSH)

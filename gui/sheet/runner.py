@@ -24,6 +24,7 @@ import numpy as np
 
 from collabsheet.engine.config import DEFAULT_TOP, OptimizerSettings, RunState, SheetConfig
 from collabsheet.engine.data.crosstab import top_crosstab
+from collabsheet.engine.task import Report
 from collabsheet.gui.race.commands import RaceCommands
 from collabsheet.gui.runtime.clock import FrameClock
 from collabsheet.gui.runtime.mailbox import Mailbox
@@ -51,7 +52,7 @@ SOLVE_AXIS = "solve"  # solver iterations are drawn on their own axis
 MAX_RECOMMENDED = 200  # users whose recommendations come with each frame (a bigger sheet skips them)
 RECOMMEND_EVERY_S = 0.5  # how often they are worked out again while Play runs
 HOLDOUT_FRACTION, HOLDOUT_SEED = 0.2, 0  # the held-out cells: a seeded fifth of the ratings
-ME_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
+NEW_USER_KINDS = ("rating", "prediction", "user_factors", "user_bias")  # the blocks a user's row has cells in
 
 
 class SheetRunner(Runner):
@@ -218,10 +219,11 @@ class SheetRunner(Runner):
     def run_label(self) -> str:
         """The legend's name for what the run does now: its settings, and its branch past the first."""
         branch = self.timeline.branch
-        return self.settings_label() + (f" · branch {branch.id}" if branch.parent is not None else "")
+        return self.settings_label() + (f" · branch {self.history.number(branch.id)}" if branch.parent is not None
+                                        else "")
 
     def solve(self) -> SolveResult | None:
-        """The engine's solver, reporting progress; stops between chunks when `stop` is set."""
+        """The engine's solver, reporting progress; Stop (`stop`) cancels its task between chunks."""
         if self.sheet is None:
             return None
         self.pause()
@@ -240,15 +242,16 @@ class SheetRunner(Runner):
         self.mailbox.put(losses=Points(series, label, 0, np.array([self.sheet.rmse()]), DASHED, SOLVE_AXIS))
         waited = [time.perf_counter()]
 
-        def progress(iterations: int, rmse: float) -> None:
+        def heard(report: Report) -> None:
             # Reports come every iteration; the GUI gets a chance to draw them once a frame, not each time.
             if time.perf_counter() - waited[0] > SOLVE_FRAME_S:
                 self.clock.wait_for_gui()
                 waited[0] = time.perf_counter()
+            iterations, rmse = report.figures["iterations"], report.figures["rmse"]
             self.mailbox.put(losses=Points(series, label, iterations, np.array([rmse]), DASHED, SOLVE_AXIS),
                              solving=(iterations, rmse))
 
-        result = self.timeline.solve(progress=progress, should_stop=self.stop.is_set)
+        result = self.timeline.solve(task=self.task(heard))
         self.curves.close(self.timeline.branch.id)  # the next steps go on from the solved factors, in a new series
         self.curves.mark(self.sheet.steps, result.rmse, SOLVE_LABEL)
         self.publish()
@@ -384,13 +387,13 @@ class SheetRunner(Runner):
         if self._selected is None:
             return None
         from collabsheet.engine.sheet import explain
-        from collabsheet.gui.sheet.held_notes import with_held_out
+        from collabsheet.gui.sheet.holdout_notes import with_holdout
 
         kind, index = self._selected
         try:
-            me = self.newuser.me
-            if me is not None and kind in ME_KINDS and index[0] == snap.ratings.shape[0]:
-                return me.explain(self.newuser.displayed(snap), kind, index)
-            return with_held_out(explain.explain(snap, kind, index), snap, kind, index)
+            new_user = self.newuser.new_user
+            if new_user is not None and kind in NEW_USER_KINDS and index[0] == snap.ratings.shape[0]:
+                return new_user.explain(self.newuser.displayed(snap), kind, index)
+            return with_holdout(explain.explain(snap, kind, index), snap, kind, index)
         except (ValueError, IndexError):  # the sheet changed shape under the selection
             return None

@@ -78,8 +78,7 @@ class QTimelineBar(QWidget):
         text = f"step {info.step:,}" + ("" if info.at_head else f" of {info.end:,}")
         if text != self.position.text():
             self.position.setText(text)
-        # The timeline's ids go on across Resets (the old trees stay); a run's own branches are numbered from 1.
-        number = {b.id: n + 1 for n, b in enumerate(sorted(info.branches, key=lambda b: b.id))}
+        number = {b.id: b.number for b in info.branches}  # the runner's numbering, as the loss plot's legend has it
         items = tuple((b.id, branch_text(b, number)) for b in info.branches)
         self.branches.blockSignals(True)
         if tuple(i for i, _ in items) != tuple(i for i, _ in self._items):

@@ -1,7 +1,7 @@
 """The loss plot of a recorded run: its branches as a tree of curves, the one followed in bold, a cursor at the step shown.
 
 Each series comes from the runner's BranchCurves: a branch's curve starts at its fork, in its own colour (one per
-label: a branch, and each of its settings), named once in the legend; its held-out companion (series HELD + n)
+label: a branch, and each of its settings), named once in the legend; its held-out companion (series HOLDOUT + n)
 is dashed in the same colour. Clicking a curve goes to that step of its branch.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
 from collabsheet.gui.runtime.series import LINE, Points
-from collabsheet.gui.sheet.frames import HELD, TimelineInfo
+from collabsheet.gui.sheet.frames import HOLDOUT, TimelineInfo
 from collabsheet.gui.widgets.curve_plot import COLORS, PLAIN_COLOR, QCurvePlot, _Trace
 
 BOLD, THIN = 3.0, 1.5  # pen widths of the followed branch's curves and the others'
@@ -33,33 +33,32 @@ class QTimelinePlot(QCurvePlot):
         self.cursor = pg.InfiniteLine(angle=90, pen=CURSOR_PEN)
         self.cursor.setZValue(-10)
         self.plot.addItem(self.cursor)
-        self._named_held = False
+        self._named_holdout = False
 
     def clear(self) -> None:
         super().clear()
         self.color_of.clear()
         self.label_colors.clear()
         self.widths.clear()
-        self._named_held = False
+        self._named_holdout = False
 
     def _trace(self, plot: pg.PlotWidget, chunk: Points) -> _Trace:
         """A new series in its branch's look (a held-out companion in its series' colour, dashed)."""
-        held = chunk.series >= HELD
-        if not held and (chunk.style != LINE or chunk.axis):  # markers, and a solve's iterations in their inset
+        is_holdout = chunk.series >= HOLDOUT
+        if not is_holdout and (chunk.style != LINE or chunk.axis):  # markers, and a solve's iterations in their inset
             self.color_of[chunk.series] = PLAIN_COLOR
             return self._new_trace(plot, chunk.label, chunk.style)
-        if held:  # dashed, in its series' colour, named once
-            color, name = self.color_of.get(chunk.series - HELD, PLAIN_COLOR), None if self._named_held else chunk.label
-            self._named_held = True
+        if is_holdout:  # dashed, in its series' colour, named once
+            color, name = self.color_of.get(chunk.series - HOLDOUT, PLAIN_COLOR), None if self._named_holdout else chunk.label
+            self._named_holdout = True
         else:
             name = None if chunk.label in self.label_colors else chunk.label or None
             color = self.label_colors.setdefault(chunk.label, COLORS[len(self.label_colors) % len(COLORS)])
-        item = plot.plot([], [], pen=pg.mkPen(color, width=THIN, style=Qt.DashLine if held else Qt.SolidLine),
+        item = plot.plot([], [], pen=pg.mkPen(color, width=THIN, style=Qt.DashLine if is_holdout else Qt.SolidLine),
                          name=name)
         item.setClipToView(True)
-        item.setDownsampling(auto=True, method="peak")
         self.color_of[chunk.series], self.widths[chunk.series] = color, 0.0
-        if not held:
+        if not is_holdout:
             item.setCurveClickable(True, width=8)
             item.sigClicked.connect(lambda _item, event, s=chunk.series: self._clicked(s, event))
         trace = self.traces[chunk.series] = _Trace(item)
@@ -85,10 +84,10 @@ class QTimelinePlot(QCurvePlot):
     def _restyle(self, series: int) -> None:
         if self.info is None or series not in self.traces:
             return
-        main = series - HELD if series >= HELD else series
+        main = series - HOLDOUT if series >= HOLDOUT else series
         followed = self.info.series.get(main) == self.info.branch
-        width = (BOLD if followed else THIN) * (0.75 if series >= HELD else 1.0)
+        width = (BOLD if followed else THIN) * (0.75 if series >= HOLDOUT else 1.0)
         if width != self.widths.get(series):
             self.widths[series] = width
-            style = Qt.DashLine if series >= HELD else Qt.SolidLine
+            style = Qt.DashLine if series >= HOLDOUT else Qt.SolidLine
             self.traces[series].item.setPen(pg.mkPen(self.color_of[series], width=width, style=style))

@@ -105,6 +105,14 @@ class QSheetView(QTableView):
     def sheet_model(self) -> QSheetModel:
         return self.model()
 
+    def repaint_now(self) -> None:
+        """Paint now, while the engine waits (see FrameClock); only right of the ratings if they held."""
+        model, viewport = self.sheet_model(), self.viewport()
+        x = 0 if model.ratings_changed else self.columnViewportPosition(model.layout.factor_col)
+        if x < viewport.width():
+            x = max(x, 0)
+            viewport.repaint(x, 0, viewport.width() - x, viewport.height())
+
     def _text_room(self, col: int) -> int:
         """Pixels a number may take in column `col`: the painter right-aligns it PAD from the right edge, so it
         may reach into the left neighbour's empty right padding but never onto that neighbour's number."""

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QSizePolicy,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+                               QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from collabsheet.engine.config import MAX_K
-from collabsheet.engine.train.recipes import MODEL_LABELS, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe
+from collabsheet.engine.train.recipes import (ACTIVATIONS, GENRES, MAX_ENSEMBLE, MODEL_LABELS, MODELS, OPTIMIZERS,
+                                              RECIPES, SCHEDULES, TIMES, Recipe)
 from collabsheet.gui.train.frames import TrainProgress
 from collabsheet.gui.widgets.boxes import action_button
 
 CUSTOM = "custom"  # the recipe picker's entry once a field differs from every recipe
 OPTIMIZER_LABELS = {"sgd": "SGD", "momentum": "SGD with momentum", "adam": "Adam", "adamw": "AdamW"}
 SCHEDULE_LABELS = {"constant": "constant", "sgdr": "SGDR (restarts)", "onecycle": "one-cycle"}
+GENRE_LABELS = {"off": "off", "sum": "sum", "mean": "mean"}  # short: two fields share a row
+TIME_LABELS = {"off": "off", "bias": "day bias", "conts": "conts (net)"}
 ERROR_STYLE = "color:#b00"
 NOTE_STYLE = "color:#555"
 
@@ -46,6 +49,14 @@ def _number(text: str, name: str) -> float:
         return float(text.strip())
     except ValueError:
         raise ValueError(f"{name}: {text.strip()!r} is not a number") from None
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """`100,50` → (100, 50); empty → () (the lesson's one layer of nh units)."""
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"hidden layers: {text.strip()!r} is not a list of sizes like 100,50") from None
 
 
 class QTrainControls(QWidget):
@@ -78,6 +89,23 @@ class QTrainControls(QWidget):
         self.seed.setValue(42)
         for box in (self.lr, self.wd):
             box.setMaximumWidth(90)
+        # the lesson's things to try
+        self.genres = _choice(GENRES, GENRE_LABELS, "a vector and bias per genre, summed or averaged over a movie's "
+                                                    "genres and added to its own (needs genres in the data)")
+        self.time = _choice(TIMES, TIME_LABELS, "each rating's time: a bias per (user, day) and each user's drift, "
+                                                "or, for the net, continuous inputs (needs timestamps)")
+        self.ensemble = _spin(1, MAX_ENSEMBLE, "models trained side by side from different starts, averaged")
+        self.layers = QLineEdit()
+        self.layers.setToolTip("net: hidden layer sizes, e.g. 100,50 (empty: one layer of 10 units, the lesson's)")
+        self.layers.setPlaceholderText("10")
+        self.activation = _choice(ACTIVATIONS, {}, "net: the activation after each hidden layer")
+        self.p1, self.p2 = QLineEdit(), QLineEdit()
+        self.p1.setToolTip("net: dropout on the embeddings (0 to <1)")
+        self.p2.setToolTip("net: dropout after each hidden layer (0 to <1)")
+        self.user_factors = _spin(0, MAX_K, "net: the users' embedding size (0: Factors)")
+        self.movie_factors = _spin(0, MAX_K, "net: the movies' embedding size (0: Factors)")
+        for box in (self.layers, self.p1, self.p2):
+            box.setMaximumWidth(90)
 
         form = QFormLayout()
         form.setContentsMargins(0, 0, 0, 0)
@@ -88,6 +116,20 @@ class QTrainControls(QWidget):
                            ("Optimizer", self.optimizer), ("Schedule", self.schedule), ("Batch size", self.bs),
                            ("Seed", self.seed)):
             form.addRow(label, box)
+        tries = QGridLayout()  # two fields a row, so the form stays short
+        tries.setContentsMargins(0, 0, 0, 0)
+        tries.setVerticalSpacing(3)
+        for i, (label, box) in enumerate((("Genres", self.genres), ("Time", self.time), ("Ensemble", self.ensemble),
+                                          ("Activation", self.activation), ("Layers", self.layers),
+                                          ("Dropout p1", self.p1), ("User factors", self.user_factors),
+                                          ("Dropout p2", self.p2), ("Movie factors", self.movie_factors))):
+            row, col = divmod(i, 2)
+            tries.addWidget(QLabel(label), row, 2 * col)
+            tries.addWidget(box, row, 2 * col + 1)
+        tries.setColumnStretch(1, 1)
+        tries.setColumnStretch(3, 1)
+        self.tries_title = QLabel("Things to try")
+        self.tries_title.setStyleSheet(NOTE_STYLE)
         self.summary = QLabel()  # the settings in one line, or what is wrong with them
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -123,17 +165,19 @@ class QTrainControls(QWidget):
         layout.addWidget(self.ratings)
         layout.addLayout(files)
         layout.addLayout(form)
+        layout.addWidget(self.tries_title)
+        layout.addLayout(tries)
         layout.addWidget(self.summary)
         layout.addLayout(run)
         layout.addWidget(self.status)
 
         self.fill(self.base)
         self.recipe.currentIndexChanged.connect(self._recipe_picked)
-        for box in (self.model, self.optimizer, self.schedule):
+        for box in (self.model, self.optimizer, self.schedule, self.genres, self.time, self.activation):
             box.currentIndexChanged.connect(self._edited)
-        for box in (self.factors, self.epochs, self.bs):
+        for box in (self.factors, self.epochs, self.bs, self.ensemble, self.user_factors, self.movie_factors):
             box.valueChanged.connect(self._edited)
-        for box in (self.lr, self.wd):
+        for box in (self.lr, self.wd, self.layers, self.p1, self.p2):
             box.textChanged.connect(self._edited)
 
     # --- recipe ↔ fields ---------------------------------------------------------------------
@@ -154,6 +198,15 @@ class QTrainControls(QWidget):
             self.optimizer.setCurrentIndex(self.optimizer.findData(recipe.optimizer))
             self.schedule.setCurrentIndex(self.schedule.findData(recipe.schedule))
             self.bs.setValue(recipe.bs)
+            self.genres.setCurrentIndex(self.genres.findData(recipe.genres))
+            self.time.setCurrentIndex(self.time.findData(recipe.time))
+            self.ensemble.setValue(recipe.ensemble)
+            self.layers.setText(",".join(map(str, recipe.layers)))
+            self.activation.setCurrentIndex(self.activation.findData(recipe.activation))
+            self.p1.setText(f"{recipe.p1:g}")
+            self.p2.setText(f"{recipe.p2:g}")
+            self.user_factors.setValue(recipe.user_factors)
+            self.movie_factors.setValue(recipe.movie_factors)
         finally:
             self._filling = False
         self._edited()
@@ -198,7 +251,11 @@ class QTrainControls(QWidget):
         """The Recipe the fields describe: the base recipe with the fields' values; ValueError (one line) if bad."""
         fields = dict(model=self.model.currentData(), factors=self.factors.value(), epochs=self.epochs.value(),
                       lr=_number(self.lr.text(), "learning rate"), wd=_number(self.wd.text(), "weight decay"),
-                      optimizer=self.optimizer.currentData(), schedule=self.schedule.currentData(), bs=self.bs.value())
+                      optimizer=self.optimizer.currentData(), schedule=self.schedule.currentData(), bs=self.bs.value(),
+                      genres=self.genres.currentData(), time=self.time.currentData(), ensemble=self.ensemble.value(),
+                      layers=_sizes(self.layers.text()), activation=self.activation.currentData(),
+                      p1=_number(self.p1.text(), "dropout p1"), p2=_number(self.p2.text(), "dropout p2"),
+                      user_factors=self.user_factors.value(), movie_factors=self.movie_factors.value())
         same = all(getattr(self.base, k) == v for k, v in fields.items())
         return self.base if same else self.base.with_(**fields)
 
@@ -206,7 +263,8 @@ class QTrainControls(QWidget):
     def set_busy(self, busy: bool) -> None:
         """While training or loading: the settings and files wait; Stop works."""
         for box in (self.recipe, self.model, self.factors, self.epochs, self.lr, self.wd, self.optimizer,
-                    self.schedule, self.bs, self.seed):
+                    self.schedule, self.bs, self.seed, self.genres, self.time, self.ensemble, self.layers,
+                    self.activation, self.p1, self.p2, self.user_factors, self.movie_factors):
             box.setEnabled(not busy)
 
     def show_progress(self, p: TrainProgress | None, note: str = "") -> None:
@@ -220,7 +278,8 @@ class QTrainControls(QWidget):
         if self.progress.maximum() != total:
             self.progress.setRange(0, total)
         self.progress.setValue(p.iteration)
-        self.progress.setFormat(f"epoch {p.epoch}/{p.epochs} · {p.batch:,}/{p.batches:,}")
+        self.progress.setFormat(f"epoch {p.epoch}/{p.epochs} · {p.batch:,}/{p.batches:,}"
+                                + (f" · {p.pace}" if p.pace else ""))
 
     def say(self, text: str, error: bool = False) -> None:
         """The status line under the run buttons."""

@@ -41,6 +41,7 @@ class TrainProgress:
     batches: int  # batches in an epoch
     iteration: int  # batches done in the whole run
     loss: float  # the smoothed training loss (EWMA), as the lesson shows it
+    pace: str = ""  # "12.3k ratings/s · 25 s left" for the whole run, once known (engine.train.progress.Pace)
 
     @property
     def fraction(self) -> float:

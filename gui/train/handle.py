@@ -16,6 +16,7 @@ class QTrainHandle(QRunnerHandle):
     started = Signal(str, str)  # a run began: the recipe's name and summary
     stopped = Signal(int, int)  # Stop ended a run: batches and whole epochs done (its results follow)
     trained = Signal(str)  # a run ended: its headline (validation RMSE, ratings, seconds)
+    recorded = Signal(int)  # a run was kept in the runs database: its id
 
     def train(self, settings, seed: int = 42) -> None:
         self.runner.stop.clear()  # cleared here, not in the worker, so a quick Stop is never lost

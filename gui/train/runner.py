@@ -1,22 +1,22 @@
 """The Training tab's engine side, without Qt: it owns the ratings and the trained model and answers commands.
 
 Only the worker thread calls TrainRunner. Training is one blocking command, as the sheet's solve is: the
-engine's learn() runs with `stop` as its stop flag (read between batches), and its per-batch and per-epoch
-callbacks leave curve points and progress in the Mailbox at most FRAME_S apart. When a run ends, what
-the lesson looks at (predictions against ratings, the movie map, the biases) is put there as numpy.
+engine's learn() runs with a Task whose cancel flag is `stop` (read between batches), and its listener turns
+the per-batch and per-epoch events into curve points and progress in the Mailbox at most FRAME_S apart. When a
+run ends, what the lesson looks at (predictions against ratings, the movie map, the biases) is put there as numpy.
 
 torch is imported on first use, in the worker: the window imports this module before the engine starts.
 """
 from __future__ import annotations
 
 import math
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from collabsheet.engine.config import RunState
+from collabsheet.engine.task import Report
 from collabsheet.engine.train.recipes import Recipe, recipe as named_recipe
 from collabsheet.gui.runtime.clock import FrameClock
 from collabsheet.gui.runtime.mailbox import Mailbox
@@ -82,11 +82,11 @@ class TrainRunner(Runner):
             return source
         if not isinstance(source, LoadRequest):
             source = LoadRequest(path=None if source is None else str(source))
-        return source.read(partial(self.report, "loading"))
+        return source.read(self.reading("loading"))
 
     # --- training ----------------------------------------------------------------------------
     def train(self, settings: str | Recipe, seed: int = 42) -> Learned:
-        """Train a recipe (by name or as settings) on the ratings; `stop` ends it between batches."""
+        """Train a recipe (by name or as settings) on the ratings; Stop (`stop`) cancels it between batches."""
         from collabsheet.engine.train.learn import learn
 
         self.set_state(RunState.TRAINING)
@@ -97,11 +97,11 @@ class TrainRunner(Runner):
             self._runs += 1
             self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
             leave_a_core_for_the_gui()
-            listener = _Listener(self.mailbox, self.clock, self._runs, recipe.epochs)
+            listener = _Listener(self.mailbox, self.clock, self._runs, recipe.run_epochs,
+                                 _batch_size(recipe, self.ratings))
             self.mailbox.put(clear=True, device=self._device())
             self.emit("started", recipe.name, recipe.summary())
-            run = learn(self.ratings, recipe, seed=seed, device=self.device, on_batch=listener.batch,
-                        on_epoch=listener.epoch, should_stop=self.stop)
+            run = learn(self.ratings, recipe, seed=seed, device=self.device, task=self.task(listener.hear))
             listener.flush()
             if run.history.stopped:  # at once: the analyses below take a moment on big data
                 self.emit("stopped", run.history.iterations, len(run.history.epochs))
@@ -123,14 +123,14 @@ class TrainRunner(Runner):
 
     def _record(self, recipe: Recipe, run: Learned, seed: int) -> None:
         """Keep the run in the runs database, as `collabsheet train` does; a database that fails is a notice."""
-        import sqlite3
-
         from collabsheet.engine.train.flags import record_run
 
         try:
-            record_run(recipe, run.data, f"random:{seed}", seed, self._device(), run.history)
-        except (sqlite3.Error, OSError) as e:
+            kept = record_run(recipe, run.data, f"random:{seed}", seed, self._device(), run.history)
+        except (ValueError, OSError) as e:  # the runs module names the database in SQLite's errors
             self.emit("notice", f"this run was not recorded in the runs database ({e})")
+        else:
+            self.emit("recorded", kept)  # the experiments table reads the runs again
 
     def pause(self) -> None:
         """Nothing runs between commands: a run is ended through `stop`, which the GUI sets directly."""
@@ -188,17 +188,38 @@ class TrainRunner(Runner):
         return model
 
 
-class _Listener:
-    """fit()'s callbacks: batch losses gathered into curve points, published when a frame is due."""
+def _batch_size(recipe: Recipe, ratings: Ratings) -> int:
+    """The batch size learn() will take: the tab trains on a seeded 80/20 split (engine.train.data.split_indices)."""
+    from collabsheet.engine.train.data import VALID_SHARE  # torch: in the worker
 
-    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int) -> None:
+    n = len(ratings)
+    return recipe.batch_size(n - int(VALID_SHARE * n))
+
+
+class _Listener:
+    """The training task's listener: batch losses gathered into curve points, published when a frame is due."""
+
+    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int, bs: int) -> None:
         self.mailbox, self.clock, self.epochs = mailbox, clock, epochs
         self.train_series, self.valid_series, self.marks = 3 * run, 3 * run + 1, 3 * run + 2
         self.x0, self.values = 1, []
         self.last: BatchEvent | None = None
         self.validated = False  # the validation line has its first point
+        from collabsheet.engine.train.fit import BatchEvent, EpochEvent  # torch: built in the worker, when training
+        from collabsheet.engine.train.progress import Pace
+
+        self._handlers = {BatchEvent: self.batch, EpochEvent: self.epoch}
+        self.pace = Pace(epochs, bs)
+        self.now = 0.0
+
+    def hear(self, report: Report) -> None:
+        """fit's batch and epoch events, the task's partial results, each to its own handler."""
+        handler = self._handlers.get(type(report.result))
+        if handler is not None:
+            handler(report.result)
 
     def batch(self, event: BatchEvent) -> None:
+        self.now = self.pace.see(event.iteration)
         if not self.values:
             self.x0 = event.iteration
         self.values.append(event.loss)
@@ -214,7 +235,8 @@ class _Listener:
             return
         with self.clock.publishing():
             self.mailbox.put(losses=Points(self.train_series, TRAINING_LABEL, self.x0, np.array(self.values), LINE),
-                             progress=TrainProgress(e.epoch, self.epochs, e.batch, e.batches, e.iteration, e.loss))
+                             progress=TrainProgress(e.epoch, self.epochs, e.batch, e.batches, e.iteration, e.loss,
+                                                    self.pace.text(e.iteration, e.batches, self.now)))
         self.values = []
 
     def epoch(self, event: EpochEvent) -> None:

@@ -4,6 +4,7 @@ Left: the ratings, the recipe and its settings, Train / Stop and progress, and o
 Right: the loss curves (training EWMA per batch, validation per epoch) over the lesson's epoch lines and
 the predictions-against-ratings histogram; the movie map over the movies with the largest and smallest
 biases. Training runs in the worker (TrainRunner); everything here arrives in frames as numpy and text.
+A second page, Experiments (gui/train/experiments.py), lists every recorded run to sort, filter and compare.
 
 The plots import pyqtgraph, which the window must not wait for at start-up: they are built the first time
 the tab is shown or something arrives for it.
@@ -14,11 +15,12 @@ import time
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QScrollArea, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QScrollArea, QTabWidget, QWidget
 
 from collabsheet.engine.config import RunState
 from collabsheet.engine.train.recipes import Recipe
 from collabsheet.gui.train.controls import QTrainControls
+from collabsheet.gui.train.experiments import QExperiments
 from collabsheet.gui.train.frames import Frame, Results
 from collabsheet.gui.train.handle import QTrainHandle
 from collabsheet.gui.train.tables import QBiasTable, QEpochTable, QRecommendations
@@ -55,7 +57,7 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
     return actions
 
 
-class QTrainTab(Wires, QWidget):
+class QTrainTab(QWidget):
     """Training over one TrainRunner's handle."""
 
     message = Signal(str, str)  # title, text: for the window's message box
@@ -78,11 +80,12 @@ class QTrainTab(Wires, QWidget):
         self.recommendations = QRecommendations()
         self.epoch_table = QEpochTable()
         self.largest, self.smallest = QBiasTable(), QBiasTable()
+        self.experiments = QExperiments()
         self.loss_plot = self.joint = self.movie_map = None  # pyqtgraph: built on first show (see _build_plots)
         self._epoch_lines: list = []
         self._plotted_at = 0.0
         self._build_layout()
-        self._wires: list = []
+        self.wires = Wires()  # disconnected by close_tab
         self._wire()
         self.show_state(RunState.IDLE)
 
@@ -109,12 +112,16 @@ class QTrainTab(Wires, QWidget):
                                        sizes=(300, 110, 300))
         self.model_split = splitter(Qt.Vertical, self.map_box, biases, sizes=(460, 250))
         self.split = splitter(Qt.Horizontal, self.training_split, self.model_split, sizes=(500, 500))
+        self.pages = QTabWidget()  # this run's views, or every recorded run to compare
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.split, "This run")
+        self.pages.addTab(self.experiments, "Experiments")
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addWidget(self.left)
-        layout.addWidget(self.split, 1)
+        layout.addWidget(self.pages, 1)
 
     def _build_plots(self) -> None:
         """The curves, the histogram and the map (importing pyqtgraph blocks the GUI thread ~0.3 s the first time)."""
@@ -138,13 +145,14 @@ class QTrainTab(Wires, QWidget):
         for signal, slot in (
             (e.frame, self.render), (e.message, self.show_message), (e.notice, self.notice),
             (e.state_changed, self.show_state), (e.loading, self._loading), (e.started, self._started),
-            (e.stopped, self._stopped), (e.trained, self._trained),
+            (e.stopped, self._stopped), (e.trained, self._trained), (e.recorded, self._recorded),
+            (self.experiments.notice, self.notice),
             (a["train"].triggered, lambda: self.train()), (a["stop"].triggered, e.stop),
             (a["ratings"].triggered, self.ratings_dialog), (a["save"].triggered, self.save_dialog),
             (a["load"].triggered, self.load_dialog),
             (self.recommendations.requested, e.recommend),
         ):
-            self._connect(signal, slot)
+            self.wires.connect(signal, slot)
 
     def showEvent(self, event) -> None:
         """The first time the tab shows: its plots, and the default ratings read in the worker."""
@@ -308,6 +316,11 @@ class QTrainTab(Wires, QWidget):
     def _trained(self, headline: str) -> None:
         self.notice.emit(headline)
 
+    def _recorded(self, run: int) -> None:
+        """A run was kept: the experiments table lists it (read now if it shows, else when it next shows)."""
+        if self.experiments.isVisible():
+            self.experiments.refresh()
+
     def show_message(self, title: str, text: str) -> None:
         """A problem from the worker: said in the tab's status line, and to the window."""
         self.controls.say(f"{title}: {text}", error=True)
@@ -315,5 +328,6 @@ class QTrainTab(Wires, QWidget):
         self.message.emit(title, text)
 
     def close_tab(self) -> None:
-        """Disconnect everything this tab connected."""
-        self.disconnect_all()
+        """Disconnect everything this tab connected, and stop reading the runs database."""
+        self.wires.disconnect_all()
+        self.experiments.close_reader()

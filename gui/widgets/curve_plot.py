@@ -11,7 +11,12 @@ MAX_POINTS = 20_000  # per trace; beyond this every other point is dropped, so s
 COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75),
           (227, 119, 194), (23, 190, 207))  # one per series, in turn, so two runs of one optimizer differ too
 PLAIN_COLOR = (30, 30, 30)  # dashed and marker-only series
+# pyqtgraph's auto downsampling picks its factor from the whole view's width: a short series (a few steps at lr 100
+# at the end of a 9,000-step run) would be cut to len // factor = 0 points and drawn as nothing. Series this short
+# are drawn point for point.
+DOWNSAMPLE_FROM = 2_000
 INSET_HEIGHT = 110  # pixels of a plot for another x axis (a solve's iterations)
+EMPTY_RANGE = (0.0, 1.0)  # x, and y (on a log axis: 1 to 10), of a plot with no curve
 CROWDED = 3  # a log axis labels only the 1-2-3-5 ticks of a level with more ticks than this (0.6 … 0.9 would overlap)
 
 
@@ -35,6 +40,7 @@ class _Trace:
         self.y = np.empty(1024)
         self.n = 0
         self.dotted = False  # drawn with a dot on each point: a line through one point draws nothing
+        self.downsampled = False  # pyqtgraph thins it to the screen's pixels (only once it is long)
 
     def extend(self, x0: int, values: np.ndarray) -> None:
         need = self.n + len(values)
@@ -51,6 +57,9 @@ class _Trace:
             self.x[:self.n], self.y[:self.n] = self.x[keep], self.y[keep]
 
     def show(self) -> None:
+        if (self.n >= DOWNSAMPLE_FROM) != self.downsampled:
+            self.downsampled = not self.downsampled
+            self.item.setDownsampling(auto=self.downsampled, method="peak")
         y = self.y[:self.n]
         shown = np.isfinite(y) & (y > 0)
         self.item.setData(self.x[:self.n], np.where(shown, y, np.nan))
@@ -109,7 +118,10 @@ class QCurvePlot(QWidget):
             trace.item.getViewBox().removeItem(trace.item)
         for plot in (self.plot, *self.insets.values()):
             plot.getPlotItem().legend.clear()
-            plot.enableAutoRange()  # a new run starts with fresh ranges, not the old run's
+            # An empty plot keeps whatever range it last had (a diverged run's 1e-20 … 1e92 after Reset): it gets a
+            # plain one, and the next run's points choose their own.
+            plot.setRange(xRange=EMPTY_RANGE, yRange=EMPTY_RANGE, padding=0)
+            plot.enableAutoRange()
         for inset in self.insets.values():
             inset.hide()
         self.traces.clear()
@@ -153,7 +165,6 @@ class QCurvePlot(QWidget):
         else:
             item = plot.plot([], [], pen=pg.mkPen(color, **pen), name=label or None)
         item.setClipToView(True)
-        item.setDownsampling(auto=True, method="peak")
         return _Trace(item)
 
     def labels(self) -> list[str]:

@@ -18,7 +18,6 @@ The L2 term gives the loss a minimum where, without it, the valleys have none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -28,6 +27,7 @@ from collabsheet.engine.sheet.batched import BatchedSheet
 from collabsheet.engine.sheet.solve import schur
 from collabsheet.engine.sheet.solve.als import Als, als_affordable
 from collabsheet.engine.sheet.solve.residuals import RIDGE, TOL, WINDOW, Residuals, ResidualsRun, Problem, problem_of, sum_of_squares
+from collabsheet.engine.task import Task
 
 __all__ = ["Residuals", "Problem", "problem_of", "affordable", "alternate", "multistart", "Outcome"]
 
@@ -179,25 +179,24 @@ class Lbfgs:
         self.converged = torch.tensor([stalled or flat])
 
 
-def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000,
-               progress: Callable[[int, float], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> Outcome:
+def multistart(problem: Problem, starts: torch.Tensor, max_iter: int = 2000, task: Task | None = None) -> Outcome:
     """The best minimum of MSE + (wd/2)·‖θ‖² found from the starts (a batch, the current values first).
 
     Marquardt races all starts by successive halving while its dense algebra is affordable; beyond that
-    one start, the current values, is solved by alternating least squares (no sigmoid) or L-BFGS.
+    one start, the current values, is solved by alternating least squares (no sigmoid) or L-BFGS. The task
+    hears the figures `iterations` and `rmse` after each chunk; cancelling it ends the solve there.
     """
+    task = task or Task()
     dense = affordable(problem, len(starts))
     kind = Marquardt if dense else Als if problem.y_range is None and als_affordable(problem) else Lbfgs
     # Marquardt's and ALS's many tensor operations never need autograd: inference mode skips its bookkeeping.
     with torch.inference_mode(kind is not Lbfgs):
-        found = _race(problem, starts, kind, max_iter, progress, should_stop)
+        found = _race(problem, starts, kind, max_iter, task)
     # A copy made outside inference mode is an ordinary tensor again, free to be used anywhere.
     return Outcome(found.theta.detach().clone(), found.iterations, found.converged, found.stopped, found.reason)
 
 
-def _race(problem: Problem, starts: torch.Tensor, kind: type, max_iter: int,
-          progress: Callable[[int, float], None] | None, should_stop: Callable[[], bool] | None) -> Outcome:
+def _race(problem: Problem, starts: torch.Tensor, kind: type, max_iter: int, task: Task) -> Outcome:
     """Successive halving: the best quarter of the starts go on after each round, until one is left."""
     projected = kind is Marquardt and problem.y_range is None
     sweeps = min(SWEEPS, max_iter) if projected and len(starts) > 1 else 0
@@ -206,7 +205,7 @@ def _race(problem: Problem, starts: torch.Tensor, kind: type, max_iter: int,
     per_call = getattr(run, "per_call", 1)
     if sweeps:  # the sweeps were the first round
         run.keep(run.objective.argsort()[: max(1, len(starts) // 4)])
-        _report(run, total, progress)
+        _report(run, total, task)
     while True:
         alive = len(run.objective)
         budget = max_iter - total if alive == 1 else round_
@@ -216,18 +215,18 @@ def _race(problem: Problem, starts: torch.Tensor, kind: type, max_iter: int,
             before = run.iterations
             run.iterate()
             total += run.iterations - before
-            _report(run, total, progress)
-            if should_stop and should_stop():
+            _report(run, total, task)
+            if task.cancelled:
                 return _best(run, total, stopped=True)
         if alive == 1 or total >= max_iter:
             return _best(run, total, stopped=False)
         run.keep(run.objective.argsort()[: max(1, alive // 4)])
 
 
-def _report(run, total: int, progress: Callable[[int, float], None] | None) -> None:
+def _report(run, total: int, task: Task) -> None:
     """The iterations so far and the RMSE of the start now best by the objective."""
-    if progress:
-        progress(total, float(run.rmse[int(run.objective.argmin())]))
+    if task.listened:  # reading the RMSE back costs a device sync: only for a listener
+        task.report(iterations=total, rmse=float(run.rmse[int(run.objective.argmin())]))
 
 
 def _best(run, total: int, stopped: bool) -> Outcome:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from collabsheet.engine.config import MAX_K, MAX_TOP, OptimizerSettings, SheetConfig
+from collabsheet.engine.config import MAX_K, MAX_TOP, SQUASH_RANGES, OptimizerSettings, SheetConfig
 from collabsheet.engine.data.crosstab import Crosstab
 from collabsheet.engine.models.factorization import y_range
 from collabsheet.engine.sheet.sheet import Sheet
@@ -208,19 +208,27 @@ def _optimizer_state(values: Values | None, f: _Fields, params: dict[str, np.nda
     return state
 
 
-def _notes(sheet: Values, lay: Layout, ratings: np.ndarray, squash: bool) -> tuple[str, ...]:
+def _squash_range(sheet: Values, lay: Layout, ratings: np.ndarray) -> tuple[str, str | None]:
+    """Which sigmoid range the workbook's y range cells are for these ratings, and a note when they are neither."""
+    cells = (sheet.number(lay.loss_row, lay.low_col), sheet.number(lay.loss_row, lay.high_col))
+    rated = ratings[~np.isnan(ratings)]
+    lo, hi = float(rated.min()), float(rated.max())
+    for kind in SQUASH_RANGES:
+        if np.allclose(cells, y_range(lo, hi, kind), rtol=0, atol=1e-12):
+            return kind, None
+    ours = y_range(lo, hi)
+    return "data", (f"the workbook squashes into {cells[0]:g}..{cells[1]:g} but these ratings give "
+                    f"{ours[0]:g}..{ours[1]:g} (their min and max); the engine uses {ours[0]:g}..{ours[1]:g}")
+
+
+def _notes(sheet: Values, lay: Layout, range_note: str | None) -> tuple[str, ...]:
     """What the user should hear: a loss cell showing an error, a squashing range the ratings outgrew."""
     notes = []
     loss = sheet.get(lay.loss_row, lay.loss_col)
     if isinstance(loss, str):
         notes.append(f"the workbook's loss cell {SHEET}!{a1(lay.loss_row, lay.loss_col)} shows {loss}")
-    if squash:
-        cells = (sheet.number(lay.loss_row, lay.low_col), sheet.number(lay.loss_row, lay.high_col))
-        rated = ratings[~np.isnan(ratings)]
-        ours = y_range(float(rated.min()), float(rated.max()))
-        if not np.allclose(cells, ours, rtol=0, atol=1e-12):
-            notes.append(f"the workbook squashes into {cells[0]:g}..{cells[1]:g} but these ratings give "
-                         f"{ours[0]:g}..{ours[1]:g}; the engine uses {ours[0]:g}..{ours[1]:g}")
+    if range_note:
+        notes.append(range_note)
     return tuple(notes)
 
 
@@ -243,8 +251,9 @@ def import_xlsx(path: str | Path) -> ImportedSheet:
         state = package.values(OPTIMIZER, size + 2, 5, OPTIMIZER_MOST) if OPTIMIZER in package.sheets else None
     _check_labels(sheet, lay)
     grid, params, squash = _grid(f, sheet, lay), _params(sheet, lay), f.flag("Squash")
+    kind, range_note = _squash_range(sheet, lay, grid.ratings) if squash else ("data", None)
     try:
-        config = SheetConfig(k=lay.k, biases=lay.biases, squash=squash, seed=f.whole("Seed"))
+        config = SheetConfig(k=lay.k, biases=lay.biases, squash=squash, squash_range=kind, seed=f.whole("Seed"))
     except ValueError as exc:
         raise XlsxError(f"{path.name}: {exc}") from exc
     loss = sheet.get(lay.loss_row, lay.loss_col)
@@ -253,5 +262,5 @@ def import_xlsx(path: str | Path) -> ImportedSheet:
         optimizer_state=_optimizer_state(state, f, params),
         workbook_loss=float(loss) if isinstance(loss, (int, float)) and not isinstance(loss, bool) else None,
         engine_loss=f.number("Engine loss (RMSE)"), exported=f.text("Exported"), device=f.text("Device"),
-        notes=_notes(sheet, lay, grid.ratings, squash),
+        notes=_notes(sheet, lay, range_note),
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from collabsheet.engine.xlsx.errors import XlsxError, a1
 from collabsheet.engine.xlsx.lesson.book import Book
-from collabsheet.engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, Text, parse
+from collabsheet.engine.xlsx.lesson.formulas import Binary, Call, FormulaError, Num, Ref, Text, parse, sqrt_of
 from collabsheet.engine.xlsx.lesson.refs import Area, RefError, resolve
 
 LOSS = "=SQRT(SUMXMY2(ratings, predictions)/COUNT(ratings))"
@@ -122,13 +122,7 @@ def _loss(book: Book, sheet: str) -> tuple[Area, Area, Area]:
 
 def _loss_parts(text: str) -> tuple[Ref, Ref, Ref] | None:
     """The three references of SQRT(SUMXMY2(x, y)/COUNT(z)), or None when the formula is something else."""
-    try:
-        tree = parse(text)
-    except FormulaError:
-        return None
-    if not (isinstance(tree, Call) and tree.name == "SQRT" and len(tree.args) == 1):
-        return None
-    ratio = tree.args[0]
+    ratio = sqrt_of(text)
     if not (isinstance(ratio, Binary) and ratio.op == "/"):
         return None
     sums, count = ratio.left, ratio.right

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+from openpyxl.worksheet.formula import ArrayFormula
 
 from collabsheet.engine.xlsx.bounds import check_cells
 from collabsheet.engine.xlsx.errors import XlsxError
@@ -38,6 +39,7 @@ class Book:
              for ws in self._formulas},
         )
         self._cache: dict[tuple[str, bool], Values] = {}
+        self._arrays: dict[str, dict[tuple[int, int], str]] = {}  # per sheet: an array formula's corner → its range
 
     def formulas(self, sheet: str) -> Values:
         """The sheet's formulas as '=…' text; None in every cell that holds no formula."""
@@ -46,6 +48,11 @@ class Book:
     def values(self, sheet: str) -> Values:
         """The sheet's cells as the spreadsheet last calculated them (None where a formula was never calculated)."""
         return self._rows(sheet, formulas=False)
+
+    def array_range(self, sheet: str, row: int, col: int) -> str | None:
+        """The range an array formula entered at (row, col) fills ('AJ5:AN5'), or None for any other cell."""
+        self.formulas(sheet)
+        return self._arrays.get(sheet, {}).get((row, col))
 
     def is_worksheet(self, sheet: str) -> bool:
         return hasattr(self._formulas[sheet], "reset_dimensions")  # a chart sheet has no cells
@@ -72,8 +79,13 @@ class Book:
                 raise XlsxError(f"{self.name}: {sheet!r} is a chart sheet, not a worksheet")
             ws.reset_dimensions()  # trust the cells, not the dimension a writer recorded
             try:
-                rows = ([tuple(map(_formula, row)) for row in ws.iter_rows()] if formulas
-                        else list(ws.iter_rows(values_only=True)))
+                if formulas:
+                    cells = list(ws.iter_rows())
+                    rows = [tuple(map(_formula, row)) for row in cells]
+                    self._arrays[sheet] = {(r, c): cell.value.ref for r, row in enumerate(cells, 1)
+                                           for c, cell in enumerate(row, 1) if isinstance(cell.value, ArrayFormula)}
+                else:
+                    rows = list(ws.iter_rows(values_only=True))
             except Exception as exc:  # openpyxl and its XML parser raise many kinds on damaged parts
                 raise XlsxError(f"{self.name}: sheet {sheet!r} is damaged ({reason(exc)})") from exc
             self._cache[key] = Values(self.name, sheet, rows)

@@ -67,6 +67,18 @@ def parse(formula: str):
     return tree
 
 
+def sqrt_of(text: str):
+    """The argument's tree of a formula =SQRT(x) (a loss cell), or None for any other formula or one that does not
+    parse."""
+    try:
+        tree = parse(text)
+    except FormulaError:
+        return None
+    if isinstance(tree, Call) and tree.name == "SQRT" and len(tree.args) == 1:
+        return tree.args[0]
+    return None
+
+
 def depth(tree) -> int:
     """How many nodes deep the tree is, counted without recursion (a crafted tree may be thousands deep)."""
     deepest, stack = 0, [(tree, 1)]

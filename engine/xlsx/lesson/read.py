@@ -13,6 +13,7 @@ from collabsheet.engine.xlsx.collab.read import ImportedSheet
 from collabsheet.engine.xlsx.errors import XlsxError, a1
 from collabsheet.engine.xlsx.lesson.blocks import LOSS, Blocks, find_blocks, has_loss_formula
 from collabsheet.engine.xlsx.lesson.book import Book
+from collabsheet.engine.xlsx.lesson.long import LONG_LOSS, has_long_loss, read_long
 from collabsheet.engine.xlsx.lesson.refs import Area
 from collabsheet.engine.xlsx.package import check_package
 from collabsheet.engine.xlsx.values import Values, show
@@ -34,14 +35,14 @@ def import_lesson(path: str | Path, sheet: str | None = None) -> ImportedSheet:
         first_misfit = None
         for name in book.sheets:
             try:
-                if has_loss_formula(book, name):
+                if _has_loss(book, name):
                     return _import(book, name)
             except XlsxError as exc:
                 first_misfit = first_misfit or exc
         if first_misfit is not None:
             raise first_misfit
-        raise XlsxError(f"{path.name}: no sheet has a loss cell (a formula {LOSS}); "
-                        "is it laid out like the lesson's collab sheets?")
+        raise XlsxError(f"{path.name}: no sheet has a loss cell (a formula {LOSS}, or {LONG_LOSS} on a "
+                        "sheet with a row per rating); is it laid out like the lesson's collab sheets?")
 
 
 def list_collab_sheets(path: str | Path) -> list[str]:
@@ -52,7 +53,7 @@ def list_collab_sheets(path: str | Path) -> list[str]:
     with Book(path) as book:
         for name in book.sheets:
             try:
-                if has_loss_formula(book, name):
+                if _has_loss(book, name):
                     _import(book, name)
                     fits.append(name)
             except XlsxError:
@@ -60,8 +61,15 @@ def list_collab_sheets(path: str | Path) -> list[str]:
     return fits
 
 
+def _has_loss(book: Book, sheet: str) -> bool:
+    """Whether the sheet has a loss cell: the crosstab sheets' SUMXMY2 or the long sheets' SQRT(AVERAGE(…))."""
+    return has_loss_formula(book, sheet) or has_long_loss(book, sheet)
+
+
 def _import(book: Book, sheet: str) -> ImportedSheet:
     """One sheet's blocks, read from the values the spreadsheet last calculated."""
+    if not has_loss_formula(book, sheet) and has_long_loss(book, sheet):
+        return _import_long(book, sheet)
     blocks = find_blocks(book, sheet)
     crosstab = _crosstab(book, blocks, sheet)
     params, notes = _params(book, blocks)
@@ -75,6 +83,23 @@ def _import(book: Book, sheet: str) -> ImportedSheet:
         path=str(book.path), grid=crosstab, config=config, settings=OptimizerSettings(), params=params,
         optimizer_state={}, step=0, workbook_loss=workbook, engine_loss=engine, exported="", device="",
         notes=tuple(notes + loss_notes),
+    )
+
+
+def _import_long(book: Book, sheet: str) -> ImportedSheet:
+    """A long sheet (one row per rating) as the engine's sheet: its ratings crosstabbed, the factors it looks up."""
+    long = read_long(book, sheet)
+    params = {"user_factors": long.user_factors, "item_factors": long.item_factors}
+    try:
+        config = SheetConfig(k=long.user_factors.shape[1], biases=False)
+    except ValueError as exc:
+        raise XlsxError(f"{book.name}: sheet {sheet!r}: {exc}") from exc
+    engine = _rmse(long.grid.ratings, params)
+    workbook, loss_notes = _workbook_loss(book, long.loss, engine)
+    return ImportedSheet(
+        path=str(book.path), grid=long.grid, config=config, settings=OptimizerSettings(), params=params,
+        optimizer_state={}, step=0, workbook_loss=workbook, engine_loss=engine, exported="", device="",
+        notes=tuple(list(long.notes) + loss_notes),
     )
 
 

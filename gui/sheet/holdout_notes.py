@@ -8,11 +8,11 @@ if TYPE_CHECKING:
     from collabsheet.engine.sheet.explanation import Explanation
     from collabsheet.engine.sheet.snapshot import Snapshot
 
-HELD_NOTE = ("Held out: the loss, its gradient and Solve do not see this rating. Its error counts in the held-out "
+HOLDOUT_NOTE = ("Held out: the loss, its gradient and Solve do not see this rating. Its error counts in the held-out "
              "RMSE instead, which says how well the factors predict ratings they were not fitted to.")
 
 
-def with_held_out(e: Explanation | None, snap: Snapshot, kind: str, index: tuple) -> Explanation | None:
+def with_holdout(e: Explanation | None, snap: Snapshot, kind: str, index: tuple) -> Explanation | None:
     """The explanation of a cell, with what holding out cells adds to it (unchanged when none are held out)."""
     if e is None or snap.holdout is None or not snap.holdout_count:
         return e
@@ -31,6 +31,6 @@ def with_held_out(e: Explanation | None, snap: Snapshot, kind: str, index: tuple
     terms = (("held-out rating r", r), ("error p − r", p - r), ("squared error", (p - r) ** 2))
     if kind == "rating":
         return replace(e, formula=f"r = {fmt(r, trim=True)} (held out)", terms=(("prediction p", p),) + terms,
-                       notes=(HELD_NOTE,))
+                       notes=(HOLDOUT_NOTE,))
     kept = tuple(n for n in e.notes if not n.startswith("No rating here"))
-    return replace(e, terms=e.terms + terms, notes=kept + (HELD_NOTE,))
+    return replace(e, terms=e.terms + terms, notes=kept + (HOLDOUT_NOTE,))
