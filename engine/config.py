@@ -35,7 +35,7 @@ class RunState(str, Enum):
 
 SQUASH_RANGES = {  # how a sheet's sigmoid range follows from its ratings' (min, max): engine.models.factorization.y_range
     "data": "the data's (min, max), as the lesson's notebook squashes",
-    "headroom": "0 to the top rating + 10% (5.5 on MovieLens), as the later course does",
+    "wide": "0 to the top rating + 10% (5.5 on MovieLens), as the later course does",
 }
 
 
@@ -46,7 +46,7 @@ class SheetConfig:
     k: int = 5  # latent factors per user and per movie (the lesson uses 5)
     biases: bool = False  # add a bias per user and per movie
     squash: bool = False  # squash predictions into the rating range with a sigmoid (the lesson's y_range)
-    squash_range: str = "data"  # which range: the data's (min, max) as the lesson, or "headroom" (0 … max + 10%)
+    squash_range: str = "data"  # which range: the data's (min, max) as the lesson, or "wide" (0 … max + 10%)
     seed: int = 42  # seed of the random initial factors
     init: float = 1.0  # factors start uniform in [0, init), like the workbook's =RAND()
 

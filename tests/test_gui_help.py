@@ -104,7 +104,7 @@ def test_the_guide_gives_the_sheets_formulas(page):
     assert "lo + (hi − lo) · σ(x)" in page and "σ(x) = 1 / (1 + e−x)" in page
     lo, hi = y_range(1, 5)
     assert f"as in the lesson's notebook: ratings from 1 to 5 give ({lo:g}, {hi:g})" in page
-    lo, hi = y_range(1, 5, "headroom")
+    lo, hi = y_range(1, 5, "wide")
     assert f"ratings from 1 to 5 give ({lo:g}, {hi:g}) and the top" in page
     assert sigmoid_range(0.0, lo, hi) == pytest.approx((lo + hi) / 2)  # the formula as the guide states it
     assert "RMSE = √( Σ (prediction − rating)² / number of ratings )" in page and "rated cells only" in page

@@ -246,8 +246,8 @@ def test_the_sigmoid_squashes_into_the_datas_range_as_the_lesson_or_the_courses(
     rated = tab.snapshot.ratings[tab.snapshot.mask]
     assert tab.snapshot.y_range == (rated.min(), rated.max()) and tab.snapshot.squash_range == "data"
     assert c.squash_range.isEnabled() and c.squash_range.currentText() == "min–max"
-    c.squash_range.setCurrentIndex(c.squash_range.findData("headroom"))
-    qtbot.waitUntil(lambda: tab.snapshot.squash_range == "headroom", timeout=WAIT_MS)
+    c.squash_range.setCurrentIndex(c.squash_range.findData("wide"))
+    qtbot.waitUntil(lambda: tab.snapshot.squash_range == "wide", timeout=WAIT_MS)
     assert tab.snapshot.y_range == (0.0, rated.max() * 1.1)
     c.squash.setChecked(False)
     qtbot.waitUntil(lambda: not tab.snapshot.squash, timeout=WAIT_MS)

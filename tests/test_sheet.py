@@ -213,13 +213,13 @@ def test_reset_is_seeded_and_y_range_fits_the_scale(grid15) -> None:
     a.reset(6)
     assert not np.array_equal(a.theta.numpy(), b.theta.numpy()) and a.config.seed == 6
     assert y_range(0.5, 5.0) == (0.5, 5.0) and y_range(1.0, 10.0, "data") == (1.0, 10.0)  # the lesson's (min, max)
-    assert y_range(0.5, 5.0, "headroom") == (0.0, 5.5)
-    assert y_range(1.0, 10.0, "headroom") == (0.0, 11.0)
+    assert y_range(0.5, 5.0, "wide") == (0.0, 5.5)
+    assert y_range(1.0, 10.0, "wide") == (0.0, 11.0)
     assert Sheet(grid15, SheetConfig(squash=True), device="cpu").model.squash_range == (1.0, 5.0)  # MovieLens's 1–5
     with pytest.raises(ValueError, match="factors k"):
         SheetConfig(k=0)
-    with pytest.raises(ValueError, match="unknown sigmoid range 'wide'; choose one of data, headroom"):
-        SheetConfig(squash=True, squash_range="wide")
+    with pytest.raises(ValueError, match="unknown sigmoid range 'wider'; choose one of data, wide"):
+        SheetConfig(squash=True, squash_range="wider")
 
 
 def test_asking_for_cuda_without_one_is_a_clear_error(grid15) -> None:

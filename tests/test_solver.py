@@ -18,7 +18,7 @@ pytestmark = pytest.mark.numeric  # run again under a second kernel configuratio
 
 # The squashed case takes the later course's range: with the lesson's (min, max) a sheet whose ratings include the
 # top or bottom one has no bounded minimum (those ratings are reached only as factors grow without end).
-CONFIGS = [SheetConfig(), SheetConfig(biases=True), SheetConfig(biases=True, squash=True, squash_range="headroom")]
+CONFIGS = [SheetConfig(), SheetConfig(biases=True), SheetConfig(biases=True, squash=True, squash_range="wide")]
 IDS = ["plain", "biases", "biases+squash"]
 
 

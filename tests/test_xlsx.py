@@ -287,7 +287,7 @@ def test_import_takes_what_solver_and_the_user_changed(tmp_path):
     assert rebuilt.rmse() == expected.rmse()
 
 
-@pytest.mark.parametrize("kind", ["data", "headroom"])
+@pytest.mark.parametrize("kind", ["data", "wide"])
 def test_each_sigmoid_range_comes_back_from_its_workbook(tmp_path, kind):
     snap = trained(SheetConfig(squash=True, squash_range=kind)).snapshot()
     path = tmp_path / "book.xlsx"

@@ -148,7 +148,7 @@ def model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--squash", action="store_true", help="sigmoid into the rating range")
     p.add_argument("--squash-range", choices=tuple(SQUASH_RANGES), default="data",
                    help="with --squash: the ratings' (min, max) as the lesson (data, the default), or 0 to the top "
-                        "rating + 10%% as the later course (headroom: Solve then has a bounded minimum)")
+                        "rating + 10%% as the later course (wide: Solve then has a bounded minimum)")
     p.add_argument("--seed", type=whole(0), default=42, help=f"seed of the random initial factors (0-{MAX_COUNT:,})")
     device_option(p)
 

@@ -15,10 +15,10 @@ def y_range(lo: float, hi: float, kind: str = "data") -> tuple[float, float]:
     """The squashing range for ratings in [lo, hi]: (lo, hi) itself, or from 0 (or lo) to a little above hi.
 
     With the data's range the top and bottom ratings are reached only as a raw prediction goes to ±∞, so a sheet
-    whose ratings sit at either end has no bounded minimum; "headroom" is the later course's answer to that."""
+    whose ratings sit at either end has no bounded minimum; "wide" is the later course's answer to that."""
     if kind == "data":
         return lo, hi
-    if kind != "headroom":
+    if kind != "wide":
         raise ValueError(f"unknown sigmoid range {kind!r}; choose one of {', '.join(SQUASH_RANGES)}")
     bottom = min(0.0, lo)
     return bottom, hi + 0.1 * (hi - bottom)

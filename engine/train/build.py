@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from collabsheet.engine.models.factorization import y_range as wide_range
+from collabsheet.engine.models.factorization import y_range
 from collabsheet.engine.models.inputs import Context, GenreMix, TimeBias, TimeConts
 from collabsheet.engine.models.lesson import (EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet,
                                               Ensemble)
@@ -15,7 +15,7 @@ from collabsheet.engine.train.recipes import Recipe
 
 def squash_range(recipe: Recipe, ratings: tuple[float, float]) -> tuple[float, float] | None:
     """The sigmoid's output range for the recipe's y_range setting and the ratings' (min, max)."""
-    return {"none": None, "data": ratings, "wide": wide_range(*ratings, "headroom")}[recipe.y_range]
+    return None if recipe.y_range == "none" else y_range(*ratings, recipe.y_range)
 
 
 Pairs = tuple[torch.Tensor, torch.Tensor]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from collabsheet.engine.config import MAX_K, MIN_K
+from collabsheet.engine.config import MAX_K, MIN_K, SQUASH_RANGES
 from collabsheet.engine.optimizers import TRAINING, names
 
 MODELS = ("dot", "dotbias", "net", "svdpp")
@@ -19,7 +19,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "gelu", "silu", "tanh")  # the net's, by to
 GENRES = ("off", "sum", "mean")  # a movie's genre vector: none, the sum or the mean of its genres' vectors
 TIMES = ("off", "bias", "conts")  # a (user, day) bias and drift; or, for the net, continuous inputs (the lesson's conts)
 MAX_ENSEMBLE = 16
-Y_RANGES = ("none", "data", "wide")  # no sigmoid; the ratings' (min, max) as the lesson; (0, max + 10%) as fastai 1+
+Y_RANGES = ("none", *SQUASH_RANGES)  # no sigmoid, or the sheet's ranges: the data's (min, max); (0, max + 10%)
 
 
 class UnknownRecipeError(ValueError):

@@ -160,7 +160,7 @@ class QControls(QWidget):
         for text, kind, tip in (("min–max", "data", "lo, hi = the lowest and highest rating, as the lesson's "
                                  "notebook: the top and bottom ratings are reached only as the raw prediction grows "
                                  "without bound, so Solve and fold-in may stop with large factors and no minimum"),
-                                ("0–max+10%", "headroom", "lo = 0, hi = the top rating + 10% (5.5 on "
+                                ("0–max+10%", "wide", "lo = 0, hi = the top rating + 10% (5.5 on "
                                  "MovieLens), as the later course: every rating is reached at finite factors")):
             self.squash_range.addItem(text, kind)
             self.squash_range.setItemData(self.squash_range.count() - 1, tip, Qt.ToolTipRole)
