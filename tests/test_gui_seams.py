@@ -15,6 +15,17 @@ def window(started_window):
     return started_window
 
 
+def painted_grey(widget) -> bool:
+    """Whether the widget, rendered now, shows the coach's quiet line: a few dozen pixels of its grey."""
+    from collabsheet.gui.sheet.coach_bar import QUIET_COLOR
+    from PySide6.QtGui import QColor
+
+    image, grey = widget.grab().toImage(), QColor(QUIET_COLOR).red()
+    hits = sum(all(abs(c - grey) <= 12 for c in QColor(image.pixel(x, y)).getRgb()[:3])
+               for y in range(image.height()) for x in range(0, image.width(), 2))
+    return hits >= 20
+
+
 def idle(qtbot, w) -> None:
     qtbot.waitUntil(lambda: w.sheet.state == "idle", timeout=WAIT_MS)
 
@@ -145,8 +156,8 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     where = {b.text(): b.mapTo(window, b.rect().topLeft()) for b in solve_button if b.text() in ("Solve", "Reset")}
     sheet_at = tab.view.mapTo(window, tab.view.rect().topLeft())
     slot = tab.coach.bar.parentWidget()
-    assert tab.coach.bar.isHidden() and slot.quiet.isVisible()  # the kept room says what the coach watches
-    assert "speaks here when a run diverges, oscillates, stalls" in slot.quiet.text()
+    assert tab.coach.bar.isHidden() and "speaks here when a run diverges, oscillates, stalls" in slot.quiet_text()
+    assert painted_grey(slot)  # the kept room says what the coach watches
     tab.actions["play"].setChecked(True)
     qtbot.waitUntil(lambda: tab.actions["play"].text() == "Pause", timeout=WAIT_MS)
     qtbot.wait(50)  # the layout settles in the event loop
@@ -158,9 +169,9 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.bar.isVisible(), timeout=WAIT_MS)
     qtbot.wait(50)
     assert tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
-    assert not slot.quiet.isVisible()  # the coach's verdict covers it
+    assert slot.quiet_text() == "" and slot.grab().toImage() == tab.coach.bar.grab().toImage()  # the bar covers it
     tab.coach.bar.dismiss()
-    assert slot.quiet.isVisible() and tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
+    assert slot.quiet_text() and painted_grey(slot) and tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
 
 
 def test_the_training_tab_status_bar_speaks_of_its_own_data(qtbot, window, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
 
 STYLES = {"diverging": "#f8d7d5", "oscillating": "#fde9c8", "stalled": "#fdf6c3", "converged": "#dcefdc"}
 TITLES = {"diverging": "Diverging", "oscillating": "Oscillating", "stalled": "Stalled", "converged": "Converged"}
+QUIET_COLOR, QUIET_INDENT = "#888888", 10
 QUIET = ("The coach watches the loss and speaks here when a run diverges, oscillates, stalls or converges, "
          "with fixes to try.")
 
@@ -119,20 +121,32 @@ class QCoachBar(QFrame):
 
 class QCoachSlot(QWidget):
     """The coach bar's fixed room above the sheet: the bar when the coach speaks, a quiet line on what it watches
-    otherwise (the room is kept so the sheet never moves under the mouse; left blank it looked like a gap)."""
+    otherwise (the room is kept so the sheet never moves under the mouse; left blank it looked like a gap). The
+    line is painted under the bar at each paint, from the bar's state then: no second widget to keep in step."""
 
     def __init__(self, bar: QCoachBar, parent=None) -> None:
         super().__init__(parent)
         self.bar = bar
-        self.quiet = QLabel(QUIET)
-        self.quiet.setWordWrap(True)
-        self.quiet.setStyleSheet("color: #888; font-style: italic; padding-left: 8px")
-        self.quiet.setMinimumWidth(1)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.quiet, 0, 0)
-        grid.addWidget(bar, 0, 0)  # the same cell: the bar covers the quiet line while it is shown
+        grid.addWidget(bar, 0, 0)
         self.setFixedHeight(bar.height())
         self.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Fixed)
-        bar.speaking.connect(lambda shown: self.quiet.setVisible(not shown))
-        self.quiet.setVisible(bar.isHidden())
+        bar.speaking.connect(lambda _shown: self.update())
+
+    def quiet_text(self) -> str:
+        """What the room says now: the quiet line while the coach says nothing, else nothing (the bar covers it)."""
+        return QUIET if self.bar.isHidden() else ""
+
+    def paintEvent(self, event) -> None:
+        text = self.quiet_text()
+        if not text:
+            return
+        painter = QPainter(self)
+        font = painter.font()
+        font.setItalic(True)
+        painter.setFont(font)
+        painter.setPen(QColor(QUIET_COLOR))
+        painter.drawText(self.rect().adjusted(QUIET_INDENT, 0, -QUIET_INDENT, 0),
+                         Qt.AlignLeft | Qt.AlignVCenter | Qt.TextWordWrap, text)
+        painter.end()
