@@ -40,7 +40,7 @@ def main() -> int:
         app, w = open_window(parser().parse_args([]))
         w.resize(width, height)
         sheet = w.sheet
-        wait(app, lambda: sheet.loss_plot is not None and w.actions["step"].isEnabled())
+        wait(app, lambda: sheet.losses.plot is not None and w.actions["step"].isEnabled())
         sheet.engine.step(300)
         wait(app, lambda: sheet.snapshot.step == 300 and sheet.state == "idle")
         sheet.view.select_cell(Cell("prediction", (2, 3)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
                                QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from collabsheet.engine.config import MAX_K
@@ -116,18 +116,15 @@ class QTrainControls(QWidget):
                            ("Optimizer", self.optimizer), ("Schedule", self.schedule), ("Batch size", self.bs),
                            ("Seed", self.seed)):
             form.addRow(label, box)
-        tries = QGridLayout()  # two fields a row, so the form stays short
+        tries = QFormLayout()  # one field a row, as the form above: two a row did not fit an 800-pixel window
         tries.setContentsMargins(0, 0, 0, 0)
         tries.setVerticalSpacing(3)
-        for i, (label, box) in enumerate((("Genres", self.genres), ("Time", self.time), ("Ensemble", self.ensemble),
-                                          ("Activation", self.activation), ("Layers", self.layers),
-                                          ("Dropout p1", self.p1), ("User factors", self.user_factors),
-                                          ("Dropout p2", self.p2), ("Movie factors", self.movie_factors))):
-            row, col = divmod(i, 2)
-            tries.addWidget(QLabel(label), row, 2 * col)
-            tries.addWidget(box, row, 2 * col + 1)
-        tries.setColumnStretch(1, 1)
-        tries.setColumnStretch(3, 1)
+        tries.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        for label, box in (("Genres", self.genres), ("Time", self.time), ("Ensemble", self.ensemble),
+                           ("Layers", self.layers), ("Activation", self.activation), ("Dropout p1", self.p1),
+                           ("Dropout p2", self.p2), ("User factors", self.user_factors),
+                           ("Movie factors", self.movie_factors)):
+            tries.addRow(label, box)
         self.tries_title = QLabel("Things to try")
         self.tries_title.setStyleSheet(NOTE_STYLE)
         self.summary = QLabel()  # the settings in one line, or what is wrong with them
