@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from collabsheet.engine.data.errors import ratings_error
-from collabsheet.engine.data.source import read_bytes
+from collabsheet.engine.data.source import read_text
 
 Column = str | int | None  # a column name (case-insensitive) or a 0-based position
 
@@ -28,11 +28,7 @@ def split_genres(text: str) -> tuple[str, ...]:
 
 def _rows(path: Path) -> list[tuple[int, list[str]]]:
     """The file's non-blank lines as (line number, fields): `::`, u.item's `|`, or CSV with , ; or tab."""
-    data = read_bytes(path)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:  # ml-100k's u.item and ml-1m's movies.dat are latin-1
-        text = data.decode("latin-1")
+    text = read_text(path)
     first = next((line for line in text.splitlines() if line.strip()), "")
     if "::" in first:
         return [(n, line.split("::")) for n, line in enumerate(text.splitlines(), 1) if line.strip()]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from collabsheet.engine.data.errors import RatingsError, ratings_error
 from collabsheet.engine.data.genres import load_genres
-from collabsheet.engine.data.source import STDIN, Source, first_bad_utf8, not_utf8, open_source, read_bytes
+from collabsheet.engine.data.source import STDIN, Source, first_bad_utf8, not_utf8, open_source, read_text
 from collabsheet.engine.task import Task
 
 PROGRESS_EVERY = 1.0  # seconds between reports of bytes read
@@ -563,11 +563,7 @@ def _titles_path(p: Path | None, titles_path: str | PathLike | None) -> Path | N
 
 
 def _title_rows(tp: Path) -> list[tuple[int, list[str]]]:
-    data = read_bytes(tp)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:  # ml-100k's u.item and ml-1m's movies.dat are latin-1
-        text = data.decode("latin-1")
+    text = read_text(tp)
     lines = text.splitlines()
     sample = [line for line in lines if line.strip()][:_SAMPLE]
     if not sample:

@@ -161,6 +161,15 @@ def read_bytes(p: Path) -> bytes:
     return data
 
 
+def read_text(p: Path) -> str:
+    """A whole small file (titles, genres) as text: UTF-8, else latin-1 (ml-100k's u.item and ml-1m's movies.dat)."""
+    data = read_bytes(p)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
 def _reject_binary(label: str | Path, head: bytes, zip_path: Path | None) -> None:
     if head.startswith(b"PK\x03\x04"):
         try:
