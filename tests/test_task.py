@@ -169,6 +169,19 @@ def test_reading_a_file_reports_the_bytes_read_and_stops_when_cancelled(tmp_path
         ratings_module.load_ratings(tmp_path / "r.csv", task=task)
 
 
+def test_a_file_the_window_opens_reports_its_bytes_read_too(tmp_path, monkeypatch) -> None:
+    """Issue 21: the window showed the bytes read of the default data only; a named file's read heard no task."""
+    import collabsheet.engine.data.ratings as ratings_module
+    from collabsheet.gui.sheet.frames import LoadRequest
+
+    rows = "".join(f"{u},{m},{(u * m) % 5 + 1}\n" for u in range(1, 101) for m in range(1, 51))
+    (tmp_path / "r.csv").write_text("user,item,rating\n" + rows)
+    monkeypatch.setattr(ratings_module, "PROGRESS_EVERY", 0.0)  # every read reports, so a small file shows it
+    heard, task = _recorded()
+    read = LoadRequest(str(tmp_path / "r.csv"), {"sep": ","}).read(task)
+    assert len(read) == 5_000 and heard and heard[-1].message.startswith(f"Reading {tmp_path / 'r.csv'}: ")
+
+
 def test_the_default_data_checks_its_task_before_each_source(tmp_path, monkeypatch) -> None:
     from collabsheet.engine.data.movielens import default_ratings
 

@@ -139,8 +139,8 @@ class LoadRequest:
         return self.path is None and self.ratings is None
 
     def read(self, task: Task | None = None) -> Ratings:
-        """The ratings asked for, read now (pandas is imported here, not when the window starts); the default data's
-        read reports to the task."""
+        """The ratings asked for, read now (pandas is imported here, not when the window starts); the read reports
+        to the task (the bytes read of a long file, what the default data tries)."""
         from collabsheet.engine.data.movielens import default_ratings
         from collabsheet.engine.data.ratings import load_ratings
 
@@ -148,4 +148,4 @@ class LoadRequest:
             return self.ratings
         if self.path is None:
             return default_ratings(task=task)
-        return load_ratings(self.path, **{k: v for k, v in self.columns.items() if v is not None})
+        return load_ratings(self.path, task=task, **{k: v for k, v in self.columns.items() if v is not None})
