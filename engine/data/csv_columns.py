@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -44,14 +44,25 @@ def read_columns(path: Path, columns: dict[int, np.dtype], *, skip_rows: int, de
     cap = most_rows(size, list(columns))
     # untouched pages of these arrays are never given memory, and the unused tail is handed back at the end
     out = [np.empty(cap, dtype) for dtype in columns.values()]
-    with ThreadPoolExecutor(len(spans)) as pool:
-        # each part's rows go right after the rows before it: count the lines of all parts but the last first
-        lines = list(pool.map(lambda span: _lines(path, *span), spans[:-1]))
-        starts = np.cumsum([0] + lines).tolist()
-        starts[1:] = [s - skip_rows for s in starts[1:]]  # the skipped lines are no rows
-        jobs = [pool.submit(_parse, _Part(path, a, b, heard), columns, out, at, skip_rows if i == 0 else 0, delimiter,
-                            block_size) for i, ((a, b), at) in enumerate(zip(spans, starts))]
-        rows = [job.result() for job in jobs]
+    # part j goes right after the rows before it: its own thread first counts the lines of part j - 1, while
+    # part j - 1 is parsed, then parses at the sum of the counts before it (part 0 begins at once, at row 0)
+    lines: list[Future] = [Future() for _ in spans[:-1]]
+
+    def part(j: int) -> tuple[int, int | None]:
+        at = 0
+        if j:
+            try:
+                lines[j - 1].set_result(_lines(path, *spans[j - 1]))
+            except BaseException as e:
+                lines[j - 1].set_exception(e)
+                raise
+            at = sum(f.result() for f in lines[:j]) - skip_rows  # the skipped lines are no rows
+        return at, _parse(_Part(path, *spans[j], heard), columns, out, at, skip_rows if j == 0 else 0, delimiter,
+                          block_size)
+
+    with ThreadPoolExecutor(len(spans)) as pool:  # one thread a part: each may wait for the counts before it
+        jobs = [pool.submit(part, j) for j in range(len(spans))]
+        starts, rows = zip(*(job.result() for job in jobs))
     if any(r is None for r in rows) or any(at + r != end for at, r, end in zip(starts, rows, starts[1:])):
         return None  # a missing field, or a part whose rows are not its lines (its neighbour's rows then misplaced)
     done = starts[-1] + rows[-1]

@@ -495,7 +495,7 @@ def _pair_keys(frame: pd.DataFrame) -> np.ndarray:
     return codes[0].astype(np.int64) * (int(codes[1].max()) + 1) + codes[1]
 
 
-_BLOCK = 1 << 18  # rows checked at a time: the check's temporaries stay in the CPU's cache
+_BLOCK = 1 << 18  # rows checked at a time: the check's three flag buffers stay in the CPU's cache
 
 
 def _strictly_sorted(frame: pd.DataFrame) -> bool:
@@ -503,10 +503,14 @@ def _strictly_sorted(frame: pd.DataFrame) -> bool:
     users, items = frame["user"].to_numpy(), frame["item"].to_numpy()
     if len(users) < 2 or users.dtype != np.int64 or items.dtype != np.int64:
         return False
+    flags = np.empty((3, min(_BLOCK, len(users) - 1)), dtype=bool)  # the same memory for every block: no temporaries
     for at in range(0, len(users) - 1, _BLOCK):
-        s = slice(at, at + _BLOCK + 1)  # one row past the block: each pair of neighbours is checked once
-        du, di = np.diff(users[s]), np.diff(items[s])
-        if not ((du > 0) | ((du == 0) & (di > 0))).all():
+        now, nxt = slice(at, at + _BLOCK), slice(at + 1, at + 1 + _BLOCK)  # each pair of neighbours once
+        up, same, rises = flags[:, :len(users[nxt])]
+        np.less(users[now][:len(up)], users[nxt], out=up)
+        np.equal(users[now][:len(up)], users[nxt], out=same)
+        np.less(items[now][:len(up)], items[nxt], out=rises)
+        if not np.logical_or(up, np.logical_and(same, rises, out=same), out=up).all():
             return False
     return True
 
@@ -534,7 +538,7 @@ def _average_duplicates(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, 
 def _check_enough(label: str, frame: pd.DataFrame) -> None:
     for role in ("user", "item"):
         v = frame[role].to_numpy()
-        if not (v != v[0]).any():
+        if (v.min() == v.max()) if v.dtype.kind == "i" else not (v != v[0]).any():  # numbers: no temporary
             raise ratings_error(label, f"has ratings for only 1 {role} ({_show(v[0])}); "
                           "collaborative filtering needs at least 2 users and 2 items")
 
