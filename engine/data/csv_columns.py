@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 # Bytes parsed at a time. Small blocks keep the parser's working copy in the CPU's cache and let the allocator
-# hand the same memory back block after block; only the columns themselves are fresh memory. Measured on the
-# 25M-rating synthetic file (bench/scale.py), first load in a fresh process on one thread: 1 MiB blocks
-# 1.8-2.3 s and ~10-20k page faults, 8 MiB 2.7-3.5 s, the whole file as one block 3.2-3.4 s and ~370k faults.
+# hand the same memory back block after block; only the columns themselves are fresh memory. The read alone of
+# the 25M-rating synthetic file (bench/scale.py), on one thread, each in a fresh process, load average 1-2:
+# 1 MiB blocks 1.8-2.4 s and 10-20k page faults, 8 MiB 2.7-3.5 s, the file as one block 3.2-3.4 s and 370k.
 BLOCK = 1 << 20
 MAX_PARTS = 4  # parts parsed side by side, one a core (measured on 2 cores only)
 PART_BYTES = 16 << 20  # files smaller than this per part are not worth a thread more
