@@ -188,17 +188,20 @@ def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = Tr
 
 
 def fresh_load(path: Path, loader: str) -> dict:
-    """One load of the CSV in this (fresh) process: wall and CPU seconds, by collabsheet or by pandas' read_csv."""
+    """One load of the CSV in this (fresh) process, by collabsheet or by pandas' read_csv: wall and CPU seconds, peak
+    memory, and the page faults of the load (fresh memory touched: the cost a first load pays)."""
     import pandas as pd
 
     from collabsheet.engine.data.ratings import load_ratings
 
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t, c = time.perf_counter(), time.process_time()
     if loader == "pandas":
         pd.read_csv(path)
     else:
         load_ratings(path)
-    return {"s": time.perf_counter() - t, "cpu": time.process_time() - c}
+    return {"s": time.perf_counter() - t, "cpu": time.process_time() - c, "peak_gib": peak_gib(),
+            "faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults}
 
 
 def fresh_loads(path: Path, rounds: int = 2) -> dict:
@@ -224,6 +227,8 @@ def main() -> None:
                    help="run scikit-surprise's SVD up to this size (default 10M: at 25M it needs ~12 GiB)")
     p.add_argument("--no-surprise", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--no-fresh-loads", action="store_true", help="skip timing each loader alone in a fresh process")
+    p.add_argument("--load-rounds", type=int, default=2, metavar="N",
+                   help="turns each loader takes at a first load in a fresh process (default 2)")
     p.add_argument("--one", metavar="CSV", help=argparse.SUPPRESS)  # the child process: one size, JSON out
     p.add_argument("--load", metavar="CSV", help=argparse.SUPPRESS)  # the child process: one load, JSON out
     p.add_argument("--loader", default="collabsheet", help=argparse.SUPPRESS)
@@ -278,8 +283,9 @@ def main() -> None:
                   f"RMSE {r['svd_rmse']:.4f} · peak {r['svd_peak_gib']:.2f} GiB", flush=True)
         if not args.no_fresh_loads:
             before = os.getloadavg()[0]
-            loads = fresh_loads(path)
-            shown = " · ".join(f"{who} " + ", ".join(f"{x['s']:.1f} s ({x['cpu']:.1f} s CPU)" for x in runs)
+            loads = fresh_loads(path, args.load_rounds)
+            shown = " · ".join(f"{who} " + ", ".join(f"{x['s']:.1f} s ({x['cpu']:.1f} s CPU, {x['faults'] / 1e3:.0f}k "
+                                                     f"page faults, peak {x['peak_gib']:.2f} GiB)" for x in runs)
                                for who, runs in loads.items())
             print(f"     first load in a fresh process, taking turns: {shown} (load average {before:.1f})", flush=True)
     if len(rates) > 1:

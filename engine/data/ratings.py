@@ -6,6 +6,7 @@ import io
 import os
 import re
 import stat
+import threading
 import time
 import warnings
 from collections import Counter
@@ -18,13 +19,12 @@ import numpy as np
 import pandas as pd
 
 from collabsheet.engine.data.errors import RatingsError, ratings_error
+from collabsheet.engine.data.csv_columns import read_columns
 from collabsheet.engine.data.genres import load_genres
 from collabsheet.engine.data.source import STDIN, Source, first_bad_utf8, not_utf8, open_source, read_text
 from collabsheet.engine.task import Task
 
 PROGRESS_EVERY = 1.0  # seconds between reports of bytes read
-_PIECE = 1 << 24  # bytes read at a time from a large read, between reports
-ONE_BLOCK = 1 << 30  # files up to this size are parsed by pyarrow as one block: its columns then need no copy
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ def detect_columns(path: str | PathLike) -> dict:
 
 
 def _quick(path: str | PathLike, wanted: dict[str, Column], sep: str | None,
-           task: Task | None) -> tuple[Source, _Layout, pd.DataFrame] | None:
+           task: Task | None) -> tuple[Source, _Layout, dict[str, np.ndarray]] | None:
     """A regular file read by pyarrow straight after its first chunk is sniffed, or None for the careful path.
 
     The careful path first scans the whole file for binary content and comment or blank lines; a file that
@@ -155,7 +155,8 @@ def _quick(path: str | PathLike, wanted: dict[str, Column], sep: str | None,
 
 
 def _load(source: Source, wanted: dict[str, Column], sep: str | None, extra: tuple, name: str,
-          task: Task | None = None, layout: _Layout | None = None, raw: pd.DataFrame | None = None) -> Ratings:
+          task: Task | None = None, layout: _Layout | None = None,
+          raw: dict[str, np.ndarray] | None = None) -> Ratings:
     titles_path, genres_path, genres_col = extra
     layout = layout or _sniff(source.label, source.head, sep, wanted, source.name)
     if raw is None:
@@ -299,89 +300,76 @@ def _resolve(label: str, role: str, want: Column, header: list[str] | None, n_fi
     raise ratings_error(label, f"has no {role} column; the columns are {found}; say which column holds the {role}s", role)
 
 
-class _Counted(io.FileIO):
-    """A file that reports the share of its bytes read so far, at most once every PROGRESS_EVERY seconds, and stops
-    at the read after its task was cancelled."""
+class _Heard:
+    """The bytes read so far, told to a task (a message and the share read) at most once every PROGRESS_EVERY
+    seconds; a read after the task was cancelled raises engine.task.Cancelled."""
 
-    def __init__(self, path: Path, label: str, task: Task):
-        super().__init__(path, "rb")
-        self.size, self.label, self.task = max(1, os.fstat(self.fileno()).st_size), label, task
+    def __init__(self, label: str, size: int, task: Task):
+        self.label, self.size, self.task = label, max(1, size), task
         self.done, self.last = 0, time.monotonic()
+        self._lock = threading.Lock()  # the parts of a quick read are read side by side; reports stay in order
 
-    def _count(self, n: int) -> None:
+    def __call__(self, n: int) -> None:
         self.task.check()
-        self.done += n
-        now = time.monotonic()
-        if now - self.last >= PROGRESS_EVERY:
-            self.last = now
-            self.task.report(f"Reading {self.label}: {self.done / 2**20:,.0f} of {self.size / 2**20:,.0f} MiB",
-                             min(1.0, self.done / self.size))
+        with self._lock:
+            self.done += n
+            now = time.monotonic()
+            if now - self.last >= PROGRESS_EVERY:
+                self.last = now
+                self.task.report(f"Reading {self.label}: {self.done / 2**20:,.0f} of {self.size / 2**20:,.0f} MiB",
+                                 min(1.0, self.done / self.size))
 
-    def read(self, size: int = -1) -> bytes | bytearray:
-        if size is None or size <= _PIECE:
-            data = super().read(size)
-            self._count(len(data or b""))
-            return data
-        # a large read (pyarrow asks for the whole file as one block) in pieces, so progress goes on being heard
-        buffer = bytearray(max(0, min(size, os.fstat(self.fileno()).st_size - self.tell())))
-        view, got = memoryview(buffer), 0
-        while got < len(buffer) and (n := super().readinto(view[got:got + _PIECE]) or 0):
-            got += n
-            self._count(n)
-        view.release()
-        del buffer[got:]
-        return buffer  # pyarrow takes any bytes-like object
+
+def _heard(source: Source, task: Task | None) -> _Heard | None:
+    """What hears the bytes read from a file on disk, given a task."""
+    if task is None or source.data is not None or source.path is None:
+        return None
+    return _Heard(source.label, os.path.getsize(source.path), task)
+
+
+class _Counted(io.FileIO):
+    """A file that tells what it reads to a _Heard."""
+
+    def __init__(self, path: Path, heard: _Heard):
+        super().__init__(path, "rb")
+        self.heard = heard
+
+    def read(self, size: int = -1) -> bytes:
+        data = super().read(size)
+        self.heard(len(data or b""))
+        return data
 
     def readinto(self, buffer) -> int:  # noqa: ANN001 - any writable buffer
         n = super().readinto(buffer) or 0
-        self._count(n)
+        self.heard(n)
         return n
 
 
 def _opened(source: Source, task: Task | None):  # noqa: ANN202 - a context giving a path, BytesIO or file
     """What the parser reads: the file itself, or, given a task, a file that reports the bytes read to it."""
-    if task is None or source.data is not None or source.path is None:
-        return nullcontext(source.reader())
-    return _Counted(source.path, source.label, task)
+    heard = _heard(source, task)
+    return nullcontext(source.reader()) if heard is None else _Counted(source.path, heard)
 
 
-def _read_fast(source: Source, lay: _Layout, task: Task | None) -> pd.DataFrame | None:
-    """The common large file, read by pyarrow's multi-threaded CSV reader: a file on disk, one-character
-    separator, decimal point, whole-number ids and numeric ratings in every row. None for anything else (or
-    anything odd), which the C engine then reads and explains line by line."""
+def _read_fast(source: Source, lay: _Layout, task: Task | None) -> dict[str, np.ndarray] | None:
+    """The common large file, read by pyarrow's CSV reader: a file on disk, one-character separator, decimal point,
+    whole-number ids and numeric ratings in every row, as numpy columns by role. None for anything else (or anything
+    odd), which the C engine then reads and explains line by line."""
     if source.path is None or source.data is not None or len(lay.sep) != 1 or lay.decimal != "." or lay.sep == '"':
         return None
     try:
         import pyarrow as pa
-        import pyarrow.csv as pacsv
     except ImportError:
         return None
-    names = [f"f{c}" for c in lay.cols + ((lay.time,) if lay.time is not None else ())]
-    # the types asked for, not inferred: no second look at each block, and a text id, rating or time fails the read
-    types = dict(zip(names, (pa.int64(), pa.int64(), pa.float64(), pa.int64())))
-    # One block (files up to ONE_BLOCK): each column is then one array, handed to numpy without a copy; in
-    # blocks, a copy joins them. Parsing in several blocks on several threads saved no time on 2 busy cores.
-    # The system's allocator, not pyarrow's mimalloc: reading columns out of mimalloc's fresh memory took
-    # ~2 s at 25M ratings against ~0.2 s (bench/scale.py, first loads in a fresh process).
-    size = os.path.getsize(source.path)
-    blocks = {"block_size": size + 1} if size < ONE_BLOCK else {}
+    roles = _ROLES + ((TIME,) if lay.time is not None else ())
+    positions = lay.cols + ((lay.time,) if lay.time is not None else ())
+    types = dict(zip(positions, (np.dtype(np.int64), np.dtype(np.int64), np.dtype(np.float64), np.dtype(np.int64))))
     try:
-        with _opened(source, task) as f:
-            table = pacsv.read_csv(
-                f, read_options=pacsv.ReadOptions(skip_rows=lay.first_row, autogenerate_column_names=True,
-                                                  **blocks),
-                parse_options=pacsv.ParseOptions(delimiter=lay.sep, ignore_empty_lines=False),
-                convert_options=pacsv.ConvertOptions(include_columns=names, column_types=types,
-                                                     strings_can_be_null=False),
-                memory_pool=pa.system_memory_pool())
+        columns = read_columns(source.path, types, skip_rows=lay.first_row, delimiter=lay.sep,
+                               heard=_heard(source, task))
     except (pa.ArrowException, OSError, ValueError, UnicodeDecodeError):
         return None  # text ids or ratings, ragged lines, bad bytes: the careful path says where
-    columns = [table.column(n) for n in names]
-    if any(c.null_count for c in columns):
-        return None  # blank lines or missing fields: the careful path names the line
-    roles = _ROLES + ((TIME,) if lay.time is not None else ())
-    arrays = [c.chunk(0).to_numpy() if c.num_chunks == 1 else c.to_numpy() for c in columns]
-    return pd.DataFrame(dict(zip(roles, arrays)), copy=False)
+    return None if columns is None else dict(zip(roles, columns))
 
 
 def _read_table(source: Source, lay: _Layout, task: Task | None = None) -> pd.DataFrame:
@@ -455,17 +443,15 @@ def _times(label: str, column: pd.Series, lines: np.ndarray) -> np.ndarray:
     return num.astype(np.int64)
 
 
-def _clean_parsed(label: str, raw: pd.DataFrame, lay: _Layout) -> pd.DataFrame:
-    """_clean for what pyarrow read: no blank lines nor missing fields (it checked), integer ids, numeric ratings;
-    only the ratings' range is left to check, and _clean names the line when one is out of it."""
-    rating = raw["rating"].to_numpy(np.float64)
+def _clean_parsed(label: str, raw: dict[str, np.ndarray], lay: _Layout) -> pd.DataFrame:
+    """_clean for the columns pyarrow read: no blank lines nor missing fields (it checked), int64 ids and times,
+    float64 ratings; only the ratings' range is left to check, and _clean names the line when one is out of it."""
+    rating = raw["rating"]
     lo, hi = (float(rating.min()), float(rating.max())) if len(rating) else (0.0, 0.0)  # NaN if any is NaN
+    frame = pd.DataFrame(raw, copy=False)  # the columns themselves, not copies
     if not (np.isfinite(lo) and np.isfinite(hi) and max(-lo, hi) <= MAX_RATING):  # two passes, no temporaries
-        return _clean(label, raw, lay)
-    out = {"user": _ids(raw["user"]), "item": _ids(raw["item"]), "rating": rating}
-    if TIME in raw.columns:
-        out[TIME] = raw[TIME].to_numpy().astype(np.int64, copy=False)
-    return pd.DataFrame(out, copy=False)
+        return _clean(label, frame, lay)
+    return frame
 
 
 def _ratings(label: str, raw: pd.DataFrame, lines: np.ndarray) -> np.ndarray:
@@ -509,7 +495,7 @@ def _pair_keys(frame: pd.DataFrame) -> np.ndarray:
     return codes[0].astype(np.int64) * (int(codes[1].max()) + 1) + codes[1]
 
 
-_BLOCK = 1 << 18  # rows checked at a time: the check's temporaries stay in the CPU's cache
+_BLOCK = 1 << 18  # rows checked at a time: the check's three flag buffers stay in the CPU's cache
 
 
 def _strictly_sorted(frame: pd.DataFrame) -> bool:
@@ -517,10 +503,14 @@ def _strictly_sorted(frame: pd.DataFrame) -> bool:
     users, items = frame["user"].to_numpy(), frame["item"].to_numpy()
     if len(users) < 2 or users.dtype != np.int64 or items.dtype != np.int64:
         return False
+    flags = np.empty((3, min(_BLOCK, len(users) - 1)), dtype=bool)  # the same memory for every block: no temporaries
     for at in range(0, len(users) - 1, _BLOCK):
-        s = slice(at, at + _BLOCK + 1)  # one row past the block: each pair of neighbours is checked once
-        du, di = np.diff(users[s]), np.diff(items[s])
-        if not ((du > 0) | ((du == 0) & (di > 0))).all():
+        now, nxt = slice(at, at + _BLOCK), slice(at + 1, at + 1 + _BLOCK)  # each pair of neighbours once
+        up, same, rises = flags[:, :len(users[nxt])]
+        np.less(users[now][:len(up)], users[nxt], out=up)
+        np.equal(users[now][:len(up)], users[nxt], out=same)
+        np.less(items[now][:len(up)], items[nxt], out=rises)
+        if not np.logical_or(up, np.logical_and(same, rises, out=same), out=up).all():
             return False
     return True
 
@@ -548,7 +538,7 @@ def _average_duplicates(frame: pd.DataFrame, label: str) -> tuple[pd.DataFrame, 
 def _check_enough(label: str, frame: pd.DataFrame) -> None:
     for role in ("user", "item"):
         v = frame[role].to_numpy()
-        if not (v != v[0]).any():
+        if (v.min() == v.max()) if v.dtype.kind == "i" else not (v != v[0]).any():  # numbers: no temporary
             raise ratings_error(label, f"has ratings for only 1 {role} ({_show(v[0])}); "
                           "collaborative filtering needs at least 2 users and 2 items")
 
