@@ -166,6 +166,7 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     idle(qtbot, window)
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
     tab.engine.step(600)
+    idle(qtbot, window)  # while it steps, the verdict may come and go as the evidence changes: judge the end
     qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.bar.isVisible(), timeout=WAIT_MS)
     qtbot.wait(50)
     assert tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
