@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
+
+from xvfb import NoDisplay, display  # bench/xvfb.py
 
 # Runs in the timed process: what `collabsheet` runs, a case started, then the close (its time printed first).
 PROBE = r"""
@@ -53,33 +54,25 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=3)
     args = p.parse_args()
     env = dict(os.environ)  # the venv's Python finds the installed package
-    xvfb = None
-    if "DISPLAY" not in env:
-        if not shutil.which("Xvfb"):
-            print("Xvfb is not installed (apt-get install xvfb)", file=sys.stderr)
-            return 2
-        display = ":%d" % (190 + os.getpid() % 100)
-        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1400x900x24"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        env["DISPLAY"] = display
     results: dict[str, list[tuple[float, float]]] = {}
     try:
-        for case in ("idle", "play", "train"):
-            for _ in range(args.runs):
-                proc = subprocess.Popen([sys.executable, "-c", PROBE, case], env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
-                line = proc.stdout.readline()  # the close's times, printed before the exit begins
-                proc.wait(timeout=120)
-                gone = time.time()
-                if not line.startswith("{"):
-                    print(f"{case}: a launch failed ({proc.returncode})", file=sys.stderr)
-                    return 1
-                marks = json.loads(line)
-                results.setdefault(case, []).append((marks["hidden"] - marks["closed"], gone - marks["closed"]))
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
+        with display(env, 190) as env:
+            for case in ("idle", "play", "train"):
+                for _ in range(args.runs):
+                    proc = subprocess.Popen([sys.executable, "-c", PROBE, case], env=env, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, text=True)
+                    line = proc.stdout.readline()  # the close's times, printed before the exit begins
+                    proc.wait(timeout=120)
+                    gone = time.time()
+                    if not line.startswith("{"):
+                        print(f"{case}: a launch failed ({proc.returncode})", file=sys.stderr)
+                        return 1
+                    marks = json.loads(line)
+                    times = (marks["hidden"] - marks["closed"], gone - marks["closed"])
+                    results.setdefault(case, []).append(times)
+    except NoDisplay as e:
+        print(e, file=sys.stderr)
+        return 2
     print(f"# {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.1f}; "
           f"{args.runs} launches per case, seconds from the window's close")
     for case, runs in results.items():

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from xvfb import NoDisplay, display  # bench/xvfb.py
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,34 +54,25 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=5)
     args = p.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    xvfb = None
-    if "DISPLAY" not in env:
-        if not shutil.which("Xvfb"):
-            print("Xvfb is not installed (apt-get install xvfb)", file=sys.stderr)
-            return 2
-        display = ":%d" % (90 + os.getpid() % 100)
-        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1400x900x24"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        time.sleep(1.0)
-        env["DISPLAY"] = display
     runs = []
     try:
-        # As `make run` does before the window: the prepared copy and the sheet kept beside it, and the bytecode.
-        subprocess.run([sys.executable, "-c", "import collabsheet.engine.data.movielens as m; m.prepare()"], env=env,
-                       check=True, capture_output=True)
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "engine"), str(ROOT / "gui")], check=True,
-                       capture_output=True)
-        for _ in range(args.runs):
-            done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
-                                  timeout=120)
-            lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
-            if done.returncode or not lines:
-                print(f"a launch failed ({done.returncode}): {done.stderr.strip()[-300:]}", file=sys.stderr)
-                return 1
-            runs.append(json.loads(lines[-1]))
-    finally:
-        if xvfb is not None:
-            xvfb.terminate()
+        with display(env, 90) as env:
+            # As `make run` does before the window: the prepared copy and the sheet kept beside it, and the bytecode.
+            subprocess.run([sys.executable, "-c", "import collabsheet.engine.data.movielens as m; m.prepare()"],
+                           env=env, check=True, capture_output=True)
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "engine"), str(ROOT / "gui")],
+                           check=True, capture_output=True)
+            for _ in range(args.runs):
+                done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
+                                      timeout=120)
+                lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
+                if done.returncode or not lines:
+                    print(f"a launch failed ({done.returncode}): {done.stderr.strip()[-300:]}", file=sys.stderr)
+                    return 1
+                runs.append(json.loads(lines[-1]))
+    except NoDisplay as e:
+        print(e, file=sys.stderr)
+        return 2
     load = os.getloadavg()[0]
     print(f"# {os.cpu_count()} CPU cores, Python {sys.version.split()[0]}, load average {load:.1f}; "
           f"{args.runs} launches with cached data, timed from the process's start")
