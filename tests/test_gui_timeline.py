@@ -17,8 +17,8 @@ from collabsheet.gui.sheet import layout as L
 from collabsheet.gui.sheet.frames import Frame, LoadRequest
 from collabsheet.gui.sheet.layout import Cell
 from collabsheet.gui.sheet.runner import SheetRunner
+from sheet_helpers import WAIT_MS, run
 
-WAIT_MS = 30_000
 BLOCKS = ("user_factors", "item_factors")
 
 
@@ -115,12 +115,6 @@ def test_the_coach_speaks_after_a_run_diverges(runner):
 @pytest.fixture
 def window(laptop_window):
     return laptop_window
-
-
-def run(qtbot, tab, n: int) -> None:
-    target = tab.snapshot.step + n
-    tab.engine.step(n)
-    qtbot.waitUntil(lambda: tab.snapshot.step == target and tab.state == "idle", timeout=WAIT_MS)
 
 
 def loss_cell(tab) -> str:

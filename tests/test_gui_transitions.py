@@ -14,8 +14,8 @@ from collabsheet.gui.sheet.cell_text import loss_text
 from collabsheet.gui.sheet.layout import Cell
 from collabsheet.gui.sheet.overlay import precedent_ranges
 from collabsheet.gui.sheet.transitions import EFFECTS, ORDER, SheetTransitions
+from sheet_helpers import WAIT_MS, run
 
-WAIT_MS = 30_000
 
 
 @pytest.fixture
@@ -27,13 +27,6 @@ def idle(qtbot, tab) -> None:
     qtbot.waitUntil(lambda: tab.state == "idle", timeout=WAIT_MS)
 
 
-def run(qtbot, tab, n: int) -> None:
-    """n steps from where the sheet is, waited for."""
-    target = tab.snapshot.step + n
-    tab.engine.step(n)
-    qtbot.waitUntil(lambda: tab.snapshot.step == target and tab.state == "idle", timeout=WAIT_MS)
-
-
 def assert_views_agree(window) -> None:
     """Every view of the Sheet tab shows the snapshot on screen, and nothing of a state before it."""
     tab = window.sheet
@@ -41,6 +34,7 @@ def assert_views_agree(window) -> None:
     n, m = snap.ratings.shape
     # spin boxes and boxes
     assert (c.k.value(), c.biases.isChecked(), c.squash.isChecked()) == (snap.k, snap.biases, snap.squash)
+    assert c.squash_range.currentData() == snap.squash_range and c.squash_range.isEnabled() == snap.squash
     assert c.optimizer.currentData() == s.name and c.lr.value() == pytest.approx(s.lr)
     assert c.top.value() == max(n, m)  # top-N users × top-N movies, each as many as there are
     # labels and the status bar
@@ -130,6 +124,30 @@ def test_toggling_biases_keeps_the_boxes_on_the_cells_the_formula_reads(qtbot, w
     tab.controls.biases.setChecked(not tab.controls.biases.isChecked())
     qtbot.waitUntil(lambda: tab.snapshot.biases == tab.controls.biases.isChecked() and
                     tab.view.precedents != before, timeout=WAIT_MS)
+    idle(qtbot, tab)
+    assert_views_agree(window)
+
+
+def test_the_sigmoid_and_its_range_reshape_and_every_view_follows_through_a_reset(qtbot, window):
+    """The sigmoid box and its range (the lesson's min–max, the course's 0–max+10%) reshape the sheet; a Reset keeps
+    them; every view shows the snapshot's after each."""
+    tab, c = window.sheet, window.sheet.controls
+    c.squash.setChecked(True)
+    qtbot.waitUntil(lambda: tab.snapshot.squash, timeout=WAIT_MS)
+    idle(qtbot, tab)
+    assert_views_agree(window)
+    c.squash_range.setCurrentIndex(c.squash_range.findData("wide"))
+    qtbot.waitUntil(lambda: tab.snapshot.squash_range == "wide", timeout=WAIT_MS)
+    run(qtbot, tab, 20)
+    assert_views_agree(window)
+    tab.actions["reset"].trigger()
+    qtbot.waitUntil(lambda: tab.snapshot.step == 0, timeout=WAIT_MS)
+    idle(qtbot, tab)
+    assert tab.snapshot.squash and tab.snapshot.squash_range == "wide"
+    assert_views_agree(window)
+    c.squash_range.setCurrentIndex(c.squash_range.findData("data"))
+    c.squash.setChecked(False)
+    qtbot.waitUntil(lambda: not tab.snapshot.squash and tab.snapshot.squash_range == "data", timeout=WAIT_MS)
     idle(qtbot, tab)
     assert_views_agree(window)
 
