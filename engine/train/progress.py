@@ -78,7 +78,7 @@ class RunProgress:
                  note: Callable[[str], None] | None = None):
         """say and note write a result line and a progress line (the command line's escaping writers); by default
         they write to out and err."""
-        self.epochs, self.n_train, self.bs, self.every, self.clock = epochs, n_train, bs, every, clock
+        self.epochs, self.every = epochs, every
         self.out = out if out is not None else sys.stdout
         self.console = Console(file=err if err is not None else sys.stderr)
         self.terminal = self.console.is_terminal if terminal is None else terminal
@@ -101,14 +101,6 @@ class RunProgress:
         if self.bar is not None:
             self.bar.stop()
 
-    def rate(self, iteration: int, now: float) -> float:
-        """Training ratings per second since the first batch this process saw (a resumed run counts from there)."""
-        return self.pace.rate(iteration, now)
-
-    def left(self, e: BatchEvent, now: float) -> float:
-        """Seconds left for the whole run at the speed so far (training only; validation adds a little)."""
-        return self.pace.left(e.iteration, e.batches, now)
-
     def hear(self, report: Report) -> None:
         """A training task's listener: its batch and epoch events move the bar and write the lines."""
         if isinstance(report.result, BatchEvent):
@@ -122,7 +114,7 @@ class RunProgress:
         now = self.pace.see(e.iteration)
         if fresh:
             self.last_line = now
-        rate = rate_text(self.rate(e.iteration, now))
+        rate = rate_text(self.pace.rate(e.iteration, now))
         if self.bar is not None:
             if self.task is None:
                 self.task = self.bar.add_task("", total=self.epochs * e.batches, epoch=e.epoch, loss=e.loss,
@@ -131,7 +123,7 @@ class RunProgress:
         elif now - self.last_line >= self.every:
             self.last_line = now
             done = e.iteration / (self.epochs * e.batches)
-            left = self.left(e, now)
+            left = self.pace.left(e.iteration, e.batches, now)
             eta = duration_text(left) + " left" if left == left else "time left unknown"
             self._note(f"epoch {e.epoch}/{self.epochs} · batch {e.batch:,}/{e.batches:,} · {done:.0%} of the run · "
                        f"loss {e.loss:.4f} · {rate} ratings/s · {eta}")
