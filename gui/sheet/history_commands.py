@@ -59,31 +59,31 @@ class HistoryCommands:
         self.host.emit("notice", f"Back at step {step:,} with {settings.label}, lr {settings.lr:g}: press Step or Play to "
                             "go on from there")
 
-    def _run(self) -> tuple[int, list]:
-        """(the root of the run the sheet is on, that run's branches): a Reset starts another tree."""
-        views = {v.id: v for v in self.host.timeline.view()}
+    def _run_ids(self) -> list[int]:
+        """The ids of the branches of the run the sheet is on, ascending (a Reset starts another tree). Read from the
+        branches' parents only: the loss plot's legend asks at every chunk a branch records."""
+        parent = {b.id: b.parent for b in self.host.timeline.branches}
 
-        def root(v) -> int:
-            while v.parent is not None:
-                v = views[v.parent]
-            return v.id
+        def root(i: int) -> int:
+            while parent[i] is not None:
+                i = parent[i]
+            return i
 
-        mine = root(views[self.host.timeline.branch.id])
-        return mine, [v for v in views.values() if root(v) == mine]
+        mine = root(self.host.timeline.branch.id)
+        return sorted(i for i in parent if root(i) == mine)
 
     def number(self, branch: int) -> int:
         """The number a branch is shown with: the timeline's ids go on across Resets, a run's branches count from 1.
         One numbering for the picker and the loss plot's legend."""
-        _, branches = self._run()
-        return 1 + sorted(v.id for v in branches).index(branch)
+        return 1 + self._run_ids().index(branch)
 
     def info(self) -> TimelineInfo:
         """Where the sheet is in its history, with the branches of this run (a Reset starts another tree)."""
         tl = self.host.timeline
-        mine, run = self._run()
-        ids = sorted(v.id for v in run)
+        ids = self._run_ids()
+        run = [v for v in tl.view() if v.id in ids]
         branches = tuple(BranchInfo(v.id, v.parent, v.fork, v.end, branch_label(v), 1 + ids.index(v.id)) for v in run)
-        fork = next(v.fork for v in run if v.id == mine)
+        fork = next(v.fork for v in run if v.id == ids[0])  # the run's root: the smallest id of its tree
         return TimelineInfo(tl.branch.id, self.host.sheet.steps, fork, tl.branch.end, branches,
                             dict(self.host.curves.series))
 
