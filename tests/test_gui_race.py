@@ -67,6 +67,20 @@ def test_a_race_of_three_shows_three_curves_and_heat_maps_whose_rmse_equal_separ
     assert tab.snapshot.step == 50  # the sheet stayed where it was
 
 
+def test_a_racer_refused_early_keeps_its_few_points_on_the_plot_beside_long_ones(qtbot, window):
+    """pyqtgraph's auto downsampling takes its factor from the whole view: a racer refused within a few steps of a
+    5,000-step race was thinned to no points at all, named in the legend and drawn nowhere."""
+    tab = window.sheet
+    tab.race.start([O("sgd", lr=10.0), O("adam", lr=0.05)], 5000)  # SGD at lr 10 is refused at its second step
+    qtbot.waitUntil(lambda: tab.race.frame is not None and not tab.race.frame.running, timeout=WAIT_MS)
+    panel = tab.race.panel
+    short, long = tab.race.frame.racers
+    assert 1 <= short.steps < 10 and long.steps == 5000
+    qtbot.wait(100)  # the view takes its range from the long curve
+    shown, given = panel.curves[0].getData()[0], panel.curves[0].xData  # as displayed, as given
+    assert len(given) == short.steps + 1 and len(shown) == len(given)  # every one of its points is drawn
+
+
 def test_taking_a_racer_puts_its_factors_in_the_sheet_at_the_current_step(qtbot, window, movielens):
     tab = window.sheet
     tab.race.start(RACERS, 400)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBu
 
 from collabsheet.gui.race.frames import RaceFrame
 from collabsheet.gui.race.heatmap import QHeatMap
-from collabsheet.gui.widgets.curve_plot import COLORS, LogAxis
+from collabsheet.gui.widgets.curve_plot import COLORS, LogAxis, downsample_when_long
 
 STATUS = {"running": "running", "converged": "converged", "diverged": "diverged", "limit": "step limit"}
 COLUMNS = 3  # cards side by side
@@ -112,6 +112,7 @@ class QRacePanel(QWidget):
         self.frame = frame
         for view, curve, card in zip(frame.racers, self.curves, self.cards):
             losses = np.append(view.losses, view.rmse)
+            downsample_when_long(curve, len(losses))  # a racer refused at its third step keeps its three points
             curve.setData(np.arange(len(losses)), np.where(np.isfinite(losses) & (losses > 0), losses, np.nan))
             card.show_racer(view, frame)
         if frame.running:
@@ -134,7 +135,6 @@ class QRacePanel(QWidget):
             color = COLORS[i % len(COLORS)]
             curve = self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name)
             curve.setClipToView(True)
-            curve.setDownsampling(auto=True, method="peak")
             self.curves.append(curve)
             card = QRacerCard(i, color)
             card.title.setText(name)

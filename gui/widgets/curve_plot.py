@@ -20,6 +20,13 @@ EMPTY_RANGE = (0.0, 1.0)  # x, and y (on a log axis: 1 to 10), of a plot with no
 CROWDED = 3  # a log axis labels only the 1-2-3-5 ticks of a level with more ticks than this (0.6 … 0.9 would overlap)
 
 
+def downsample_when_long(item: pg.PlotDataItem, n: int) -> None:
+    """pyqtgraph thins a curve of n points to the screen's pixels only once it is long (DOWNSAMPLE_FROM)."""
+    long = n >= DOWNSAMPLE_FROM
+    if item.opts["autoDownsample"] != long:
+        item.setDownsampling(auto=long, method="peak")
+
+
 class LogAxis(pg.AxisItem):
     """A log-scale axis that labels 1, 2, 3 and 5 of each decade when its in-between ticks would crowd together."""
 
@@ -40,7 +47,6 @@ class _Trace:
         self.y = np.empty(1024)
         self.n = 0
         self.dotted = False  # drawn with a dot on each point: a line through one point draws nothing
-        self.downsampled = False  # pyqtgraph thins it to the screen's pixels (only once it is long)
 
     def extend(self, x0: int, values: np.ndarray) -> None:
         need = self.n + len(values)
@@ -57,9 +63,7 @@ class _Trace:
             self.x[:self.n], self.y[:self.n] = self.x[keep], self.y[keep]
 
     def show(self) -> None:
-        if (self.n >= DOWNSAMPLE_FROM) != self.downsampled:
-            self.downsampled = not self.downsampled
-            self.item.setDownsampling(auto=self.downsampled, method="peak")
+        downsample_when_long(self.item, self.n)
         y = self.y[:self.n]
         shown = np.isfinite(y) & (y > 0)
         self.item.setData(self.x[:self.n], np.where(shown, y, np.nan))
