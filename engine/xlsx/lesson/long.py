@@ -84,8 +84,7 @@ class _Reader:
         self.book, self.sheet = book, sheet
 
     def fail(self, at: Area | Cell, what: str) -> XlsxError:
-        where = at if isinstance(at, Area) else Area(at[0], at[1], at[2], at[1], at[2])
-        return XlsxError(f"{self.book.name}: {where} {what}")
+        return XlsxError(f"{self.book.name}: {at if isinstance(at, Area) else self._where(at)} {what}")
 
     def area(self, ref: Ref, at: Area) -> Area:
         try:
@@ -133,7 +132,7 @@ class _Reader:
             u, m = user[0].index, movie[0].index
             for side, lookups, count in (("user", user, users.count), ("movie", movie, movies.count)):
                 if not 1 <= lookups[0].index <= count:
-                    raise self.fail(Area(errors.sheet, r, c, r, c), f"'s row looks up {side} {lookups[0].index}; "
+                    raise self.fail(Area(errors.sheet, r, c, r, c), f"(a rating's error) looks up {side} {lookups[0].index}; "
                                     f"the {side}s' factors have {count}")
             if (u, m) in first:
                 raise self.fail(rating_at, f"rates movie {movie_ids[m - 1]} for user {user_ids[u - 1]} again "
@@ -386,7 +385,7 @@ class _Reader:
                                     f"{row[at][0].index} for one factor and {lk.index} for factor {j + 1}")
                 if any(lk.cell(i) != first[j].cell(i) for i in (1, count)):
                     cell = lk.cell(1)
-                    raise self.fail(row[0], f"'s row reads {name} factor {j + 1} from {self._where(cell)}, "
+                    raise self.fail(row[0], f"(a rating) reads {name} factor {j + 1} from {self._where(cell)}, "
                                             f"but the first row from {self._where(first[j].cell(1))}")
         return Side([lk.cell for lk in first], count, ids)
 
