@@ -1,8 +1,9 @@
-"""Typed columns of a large CSV, parsed by pyarrow a block at a time, in parts side by side, straight into numpy."""
+"""Typed columns of a large CSV, parsed in pieces side by side straight into numpy: by a compiled loop where the
+text is plain numbers and numba is installed (engine/data/csv_numbers.py), else by pyarrow a block at a time."""
 from __future__ import annotations
 
-import io
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -14,8 +15,13 @@ import numpy as np
 # the 25M-rating synthetic file (bench/scale.py), on one thread, each in a fresh process, load average 1-2:
 # 1 MiB blocks 1.8-2.4 s and 10-20k page faults, 8 MiB 2.7-3.5 s, the file as one block 3.2-3.4 s and 370k.
 BLOCK = 1 << 20
-MAX_PARTS = 4  # parts parsed side by side, one a core (measured on 2 cores only)
-PART_BYTES = 16 << 20  # files smaller than this per part are not worth a thread more
+# The file is cut into pieces of about this many bytes, which the threads take in turn as each is free: a thread
+# slowed by other work on its core takes fewer, where one part a thread left the read waiting for the slowest.
+PIECE = 8 << 20
+MAX_THREADS = 4  # threads parsing side by side, one a core (measured on 2 cores only)
+# Files from this size on are parsed by the compiled loop: importing numba and loading the loop from its cache
+# costs ~0.3 s, which smaller files would not earn back (pyarrow reads 30 MiB in ~0.15 s on 2 cores).
+COMPILED_FROM = 32 << 20
 _TYPES = {np.dtype(np.int64): "int64", np.dtype(np.float64): "float64"}
 
 
@@ -26,86 +32,160 @@ def most_rows(size: int, positions: list[int]) -> int:
     return size // (len(positions) + max(positions) + 1) + 1
 
 
-def part_count(size: int) -> int:
-    """How many parts a file of `size` bytes is parsed in: one a core, none smaller than PART_BYTES."""
+def thread_count(size: int) -> int:
+    """How many threads parse a file of `size` bytes: one a core, no more than it has pieces."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(MAX_PARTS, cores, size // PART_BYTES))
+    return max(1, min(MAX_THREADS, cores, -(-size // PIECE)))
 
 
 def read_columns(path: Path, columns: dict[int, np.dtype], *, skip_rows: int, delimiter: str,
-                 heard: Callable[[int], None] | None = None, parts: int | None = None,
-                 block_size: int = BLOCK) -> list[np.ndarray] | None:
+                 heard: Callable[[int], None] | None = None, threads: int | None = None,
+                 piece_bytes: int | None = None, block_size: int = BLOCK) -> list[np.ndarray] | None:
     """The columns at these 0-based positions, each of its dtype (int64 or float64), from every row of the CSV at
-    `path` past its first `skip_rows` lines; None when a row lacks one of them, or where the file's rows are not
-    its lines (a quoted line break). `heard` is told the bytes of each read; what it raises ends the read."""
+    `path` past its first `skip_rows` lines; None when a row lacks one of them, where the file's rows are not
+    its lines (a quoted line break, a lone carriage return), or when it has no rows. `heard` is told the bytes of
+    each read; what it raises ends the read. The pieces are of about `piece_bytes` (PIECE unless said)."""
     size = os.path.getsize(path)
-    cuts = _cuts(path, size, part_count(size) if parts is None else parts)
-    spans = list(zip(cuts, cuts[1:]))
-    cap = most_rows(size, list(columns))
-    # untouched pages of these arrays are never given memory, and the unused tail is handed back at the end
-    out = [np.empty(cap, dtype) for dtype in columns.values()]
-    # part j goes right after the rows before it: its own thread first counts the lines of part j - 1, while
-    # part j - 1 is parsed, then parses at the sum of the counts before it (part 0 begins at once, at row 0)
-    lines: list[Future] = [Future() for _ in spans[:-1]]
+    start = _past_lines(path, skip_rows)
+    if heard is not None:
+        heard(start)  # the skipped lines are read too
+    cuts = _cuts(path, start, size, piece_bytes or PIECE)
+    pieces = list(zip(cuts, cuts[1:]))
+    if not pieces:
+        return None
+    # the columns as rows of one block of 8-byte numbers, the decimal ones seen through a float view; pages of it
+    # never written are never given memory
+    block = np.empty((len(columns), most_rows(size, list(columns))), np.int64)
+    out = [block[j].view(dtype) for j, dtype in enumerate(columns.values())]
 
-    def part(j: int) -> tuple[int, int | None]:
-        at = 0
-        if j:
-            try:
-                lines[j - 1].set_result(_lines(path, *spans[j - 1]))
-            except BaseException as e:
-                lines[j - 1].set_exception(e)
-                raise
-            at = sum(f.result() for f in lines[:j]) - skip_rows  # the skipped lines are no rows
-        return at, _parse(_Part(path, *spans[j], heard), columns, out, at, skip_rows if j == 0 else 0, delimiter,
-                          block_size)
+    def piece(j: int) -> int | None:
+        data = _read(path, *pieces[j], heard)
+        at = sum(f.result() for f in lines[:j])  # right after the lines of the pieces before it, counted first
+        if (plain := loop.result()) is not None and (rows := plain(data, at)) >= 0:
+            return rows
+        return _parse(data[:-1], columns, out, at, delimiter, block_size)  # pyarrow reads what the loop would not
 
-    with ThreadPoolExecutor(len(spans)) as pool:  # one thread a part: each may wait for the counts before it
-        jobs = [pool.submit(part, j) for j in range(len(spans))]
-        starts, rows = zip(*(job.result() for job in jobs))
-    if any(r is None for r in rows) or any(at + r != end for at, r, end in zip(starts, rows, starts[1:])):
-        return None  # a missing field, or a part whose rows are not its lines (its neighbour's rows then misplaced)
-    done = starts[-1] + rows[-1]
-    for array in out:
-        array.resize(done, refcheck=False)  # shrinks in place: nothing else refers to these fresh arrays
-    return out
+    # the pool takes its jobs in order: the loop is made ready (numba imported, its code loaded) and every piece
+    # counted before any piece waits for them
+    with ThreadPoolExecutor(thread_count(size) if threads is None else threads) as pool:
+        loop = pool.submit(_plain_parser, path, start, size, columns, block, delimiter)
+        lines: list[Future] = [pool.submit(_lines, path, *p) for p in pieces]
+        parsed = [pool.submit(piece, j) for j in range(len(pieces))]
+        try:
+            rows = [job.result() for job in parsed]
+        except BaseException:
+            for job in [loop, *lines, *parsed]:
+                job.cancel()  # those not started yet never start
+            raise
+    counts = [f.result() for f in lines]
+    counts[-1] += _ends_without_line_break(path, size)  # a last line without its line break is a row still
+    if rows != counts:
+        return None  # a missing field, or a piece whose rows are not its lines (its neighbours' then misplaced)
+    return [column[:sum(counts)] for column in out]
 
 
-def _cuts(path: Path, size: int, parts: int) -> list[int]:
-    """Where the parts begin (each just after a line break) and end: 0, …, size."""
-    cuts = [0]
+def _plain_parser(path: Path, start: int, size: int, columns: dict[int, np.dtype], block: np.ndarray,
+                  delimiter: str) -> Callable[[memoryview, int], int] | None:
+    """The compiled loop, ready to parse a piece's bytes (and the 0 byte after them) into `block` from a row on:
+    how many rows, or -1 where the text is not plain numbers. None for a small file, a separator that is not one
+    byte, or without numba."""
+    if size < COMPILED_FROM or len(sep := delimiter.encode()) != 1:
+        return None
+    from collabsheet.engine.data import csv_numbers as plain
+
+    if plain.parse is None:
+        return None
     with open(path, "rb") as f:
-        for k in range(1, parts):
-            f.seek(max(cuts[-1], size * k // parts))
+        f.seek(start)
+        fields = f.readline().count(sep) + 1  # the first line's fields: every line must have as many
+    if max(columns) >= fields:
+        return None
+    kinds = np.full(fields, plain.SKIP, dtype=np.int64)
+    slots = np.zeros(fields, dtype=np.int64)
+    for slot, (position, dtype) in enumerate(columns.items()):
+        kinds[position] = plain.DECIMAL if np.dtype(dtype).kind == "f" else plain.INTEGER
+        slots[position] = slot
+    reals = block.view(np.float64)
+
+    def parse(data: memoryview, at: int) -> int:
+        return plain.parse(np.frombuffer(data, np.uint8), sep[0], kinds, slots, block, reals, at)
+
+    parse(memoryview(bytearray(1)), 0)  # numba's code loaded (or compiled, once) now, while the pieces are counted
+    return parse
+
+
+def _past_lines(path: Path, n: int) -> int:
+    """Where the line after the first n lines of a file begins."""
+    with open(path, "rb") as f:
+        for _ in range(n):
+            f.readline()
+        return f.tell()
+
+
+def _ends_without_line_break(path: Path, size: int) -> bool:
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 1))
+        return f.read(1) not in (b"\n", b"")
+
+
+def _cuts(path: Path, start: int, size: int, piece_bytes: int) -> list[int]:
+    """Where the pieces begin (each just after a line break) and end: start, …, size."""
+    cuts = [start]
+    with open(path, "rb") as f:
+        while cuts[-1] + piece_bytes < size:
+            f.seek(cuts[-1] + piece_bytes)
             f.readline()  # to the end of the line the cut fell in
-            if (at := f.tell()) < size:
-                cuts.append(at)
-    return cuts + [size]
+            if (at := f.tell()) >= size:
+                break
+            cuts.append(at)
+    return cuts + [size] if start < size else cuts
+
+
+_buffers = threading.local()  # each thread's own memory, the same for every piece it reads: no fresh pages a piece
+
+
+def _read(path: Path, start: int, end: int, heard: Callable[[int], None] | None = None) -> memoryview:
+    """Bytes start..end of a file and a 0 byte after them (where the compiled loop's scans stop), read into the
+    calling thread's own buffer (valid until its next read)."""
+    n = end - start
+    if len(getattr(_buffers, "bytes", b"")) < n + 1:
+        _buffers.bytes = bytearray(n + 1)  # a new one, never a resize: the last piece's parser may hold the old
+    _buffers.bytes[n] = 0
+    view = memoryview(_buffers.bytes)[:n]
+    with open(path, "rb", buffering=0) as f:
+        f.seek(start)
+        got = 0
+        while got < n:
+            if not (more := f.readinto(view[got:])):
+                raise ValueError(f"{path} changed while it was read")
+            got += more
+    if heard is not None:
+        heard(n)
+    return memoryview(_buffers.bytes)[:n + 1]
 
 
 def _lines(path: Path, start: int, end: int) -> int:
     """Line breaks in bytes start..end of a file."""
-    piece = bytearray(BLOCK)
-    data, breaks = np.frombuffer(piece, np.uint8), np.empty(BLOCK, dtype=bool)  # reused: no memory a piece
-    n = 0
-    with _Part(path, start, end) as f:
-        while got := f.readinto(piece):
-            # numpy's compare and count run ~4x faster than bytes.count (0.08 s of CPU against 0.27 at 25M)
-            n += int(np.count_nonzero(np.equal(data[:got], ord("\n"), out=breaks[:got])))
-    return n
+    if not hasattr(_buffers, "breaks"):
+        _buffers.breaks = np.empty(BLOCK, dtype=bool)
+    data, breaks = np.frombuffer(_read(path, start, end), np.uint8), _buffers.breaks
+    # numpy's compare and count, a block at a time, run ~4x faster than bytes.count (0.08 s of CPU against 0.27 at
+    # 25M); the flags of a block stay in the cache
+    return sum(int(np.count_nonzero(np.equal(data[at:at + BLOCK], ord("\n"), out=breaks[:len(data[at:at + BLOCK])])))
+               for at in range(0, len(data), BLOCK))
 
 
-def _parse(part: _Part, columns: dict[int, np.dtype], out: list[np.ndarray], at: int, skip_rows: int,
-           delimiter: str, block_size: int) -> int | None:
-    """One part's rows written into `out` from row `at` on: how many, or None at a missing field."""
+def _parse(data: memoryview, columns: dict[int, np.dtype], out: list[np.ndarray], at: int, delimiter: str,
+           block_size: int) -> int | None:
+    """A piece's rows, parsed by pyarrow, written into `out` from row `at` on: how many, or None at a missing field."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     names = [f"f{c}" for c in columns]
-    with part, pacsv.open_csv(
-            part,
-            read_options=pacsv.ReadOptions(skip_rows=skip_rows, autogenerate_column_names=True,
-                                           block_size=block_size, use_threads=False),  # the parts are the threads
+    with pacsv.open_csv(
+            pa.BufferReader(pa.py_buffer(data)),  # parsed where it was read: no copy
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True,
+                                           block_size=block_size, use_threads=False),  # the pieces are the threads
             parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False),
             # the types asked for, not inferred: no second look at each block, and a field not of its type fails
             convert_options=pacsv.ConvertOptions(
@@ -119,34 +199,7 @@ def _parse(part: _Part, columns: dict[int, np.dtype], out: list[np.ndarray], at:
                 return None  # an empty field (or a blank line): not a whole table of these types
             rows = batch.num_rows
             for array, column in zip(out, got):
-                # within the arrays while the part's rows are its lines; past them, numpy's ValueError ends it
+                # within the arrays while the piece's rows are its lines; past them, numpy's ValueError ends it
                 array[done:done + rows] = column.to_numpy()
             done += rows
     return done - at
-
-
-class _Part(io.RawIOBase):
-    """Bytes start..end of a file, as a file of their own; `heard` is told the bytes of each read."""
-
-    def __init__(self, path: Path, start: int, end: int, heard: Callable[[int], None] | None = None):
-        super().__init__()
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with this part
-        self._file.seek(start)
-        self._left, self._heard = end - start, heard
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # noqa: ANN001 - any writable buffer
-        n = 0
-        if self._left:
-            with memoryview(buffer) as view:
-                n = self._file.readinto(view[:self._left]) or 0
-        self._left -= n
-        if self._heard is not None:
-            self._heard(n)
-        return n
-
-    def close(self) -> None:
-        self._file.close()
-        super().close()
