@@ -122,3 +122,17 @@ def test_a_large_file_is_read_by_the_loop_and_what_it_refuses_by_pyarrow(tmp_pat
     for mine, theirs in zip(compiled, by_arrow):
         assert len(mine) == 20_000
         np.testing.assert_array_equal(mine.view(np.int64), theirs.view(np.int64))
+
+
+def test_a_loop_numba_cannot_make_leaves_the_read_to_pyarrow(tmp_path, monkeypatch) -> None:
+    from collabsheet.engine.data import csv_columns
+
+    def cannot(*args):
+        raise RuntimeError("cannot cache function '_parse': no locator available")  # as numba says it
+
+    (tmp_path / "r.csv").write_bytes(b"u,m,r\n" + b"".join(b"%d,%d,%d.5\n" % (u, u % 7, u % 5) for u in range(3_000)))
+    monkeypatch.setattr(csv_numbers, "parse", cannot)
+    monkeypatch.setattr(csv_columns, "COMPILED_FROM", 0)
+    users, items, ratings = csv_columns.read_columns(tmp_path / "r.csv", {0: np.dtype(np.int64), 1: np.dtype(np.int64),
+                                                     2: np.dtype(np.float64)}, skip_rows=1, delimiter=",")
+    assert users.tolist() == list(range(3_000)) and ratings[:3].tolist() == [0.5, 1.5, 2.5]
