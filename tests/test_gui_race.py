@@ -79,6 +79,18 @@ def test_a_racer_refused_early_keeps_its_few_points_on_the_plot_beside_long_ones
     qtbot.wait(100)  # the view takes its range from the long curve
     shown, given = panel.curves[0].getData()[0], panel.curves[0].xData  # as displayed, as given
     assert len(given) == short.steps + 1 and len(shown) == len(given)  # every one of its points is drawn
+    assert panel.curves[0].opts["symbol"] is None and panel.curves[1].opts["symbol"] is None  # lines, both
+
+
+def test_a_racer_refused_at_its_first_step_is_drawn_as_its_one_point(qtbot, window):
+    tab = window.sheet
+    tab.race.start([O("sgd", lr=1e9), O("adam", lr=0.05)], 300)
+    qtbot.waitUntil(lambda: tab.race.frame is not None and not tab.race.frame.running, timeout=WAIT_MS)
+    short, long = tab.race.frame.racers
+    assert short.steps == 0 and long.steps == 300
+    curve = tab.race.panel.curves[0]
+    assert np.count_nonzero(np.isfinite(curve.yData)) == 1 and curve.opts["symbol"] == "o"
+    assert len(curve.scatter.data) == 1  # the point is painted: a line of one point is not
 
 
 def test_taking_a_racer_puts_its_factors_in_the_sheet_at_the_current_step(qtbot, window, movielens):

@@ -113,7 +113,10 @@ class QRacePanel(QWidget):
         for view, curve, card in zip(frame.racers, self.curves, self.cards):
             losses = np.append(view.losses, view.rmse)
             downsample_when_long(curve, len(losses))  # a racer refused at its third step keeps its three points
-            curve.setData(np.arange(len(losses)), np.where(np.isfinite(losses) & (losses > 0), losses, np.nan))
+            shown = np.where(np.isfinite(losses) & (losses > 0), losses, np.nan)
+            # a line needs two points: a racer refused at its first step is drawn as the one point it has
+            curve.setSymbol("o" if np.count_nonzero(np.isfinite(shown)) < 2 else None)
+            curve.setData(np.arange(len(losses)), shown)
             card.show_racer(view, frame)
         if frame.running:
             self.status.setText(f"From the sheet's step {frame.start_step:,}: racing, step {frame.steps:,} of at most "
