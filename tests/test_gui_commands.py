@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
 from collabsheet.gui.graddesc.handle import QGradDescHandle
 from collabsheet.gui.graddesc.runner import GradDescRunner
@@ -15,14 +15,15 @@ HELPERS = ("publish", "run_label", "settings_label", "tick", "halt", "failed", "
 
 
 class FakeChannel(QObject):
-    """A channel's command signal, recording what is sent instead of running it."""
-
-    command = Signal(str, str, tuple)
+    """Stands for the channel: records what a handle's command signal sends instead of running it."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[tuple] = []
-        self.command.connect(lambda *sent: self.sent.append(sent))
+
+    def hear(self, handle):  # noqa: ANN001, ANN201 - any runner's handle
+        handle.command.connect(lambda *sent: self.sent.append((handle.name, *sent)))
+        return handle
 
 
 RUNNERS = [(SheetRunner, QSheetHandle), (GradDescRunner, QGradDescHandle), (TrainRunner, QTrainHandle)]
@@ -38,7 +39,7 @@ def test_every_runner_declares_its_commands_and_no_helper_is_one(runner_type):
 @pytest.mark.parametrize("runner_type, handle_type", RUNNERS)
 def test_the_handle_sends_only_the_runners_commands(qapp, runner_type, handle_type):
     channel = FakeChannel()
-    handle = handle_type(channel, "tab", runner_type())
+    handle = channel.hear(handle_type(channel, "tab", runner_type()))
     handle.pause()
     assert channel.sent == [("tab", "pause", ())]
     with pytest.raises(AttributeError, match="publish"):
@@ -51,8 +52,38 @@ def test_the_handle_sends_only_the_runners_commands(qapp, runner_type, handle_ty
 def test_the_sheets_grouped_commands_keep_their_names(qapp):
     runner = SheetRunner()
     channel = FakeChannel()
-    handle = QSheetHandle(channel, "sheet", runner)
+    handle = channel.hear(QSheetHandle(channel, "sheet", runner))
     handle.start_race([], 10)
     handle.seek(3)
     assert channel.sent == [("sheet", "start_race", ([], 10)), ("sheet", "seek", (3,))]
     assert runner.commands["start_race"] == runner.race.start and runner.commands["seek"] == runner.history.seek
+
+
+def test_a_command_reaches_its_own_runners_worker_and_no_other(qtbot, monkeypatch):
+    """Each runner's worker thread hears only its handle's commands (no broadcast each worker must sift)."""
+    from PySide6.QtCore import Slot
+
+    from collabsheet.gui.runtime.channel import QChannel
+    from collabsheet.gui.runtime.worker import QWorker
+
+    heard: list[tuple] = []
+    answer = QWorker.command
+
+    @Slot(str, tuple)
+    def counted(worker, command, args):  # noqa: ANN001, ANN202 - QWorker.command as it runs, counted
+        heard.append((worker.name, command))
+        answer(worker, command, args)
+
+    monkeypatch.setattr(QWorker, "command", counted)
+    channel = QChannel()
+    try:
+        sheet = channel.add("sheet", SheetRunner(), QSheetHandle)
+        channel.add("graddesc", GradDescRunner(), QGradDescHandle)
+        train = channel.add("train", TrainRunner(), QTrainHandle)
+        sheet.pause()
+        train.pause()
+        qtbot.waitUntil(lambda: len(heard) >= 2, timeout=5_000)
+        qtbot.wait(100)  # time for any stray delivery to arrive
+        assert sorted(heard) == [("sheet", "pause"), ("train", "pause")]
+    finally:
+        channel.shutdown()

@@ -2,8 +2,8 @@
 
 Each runner has its own worker thread (a QWorker in a QThread), so one tab's long blocking command (training
 for minutes, a large solve) never holds another tab's Play or Step back: the tabs run side by side, and the
-operating system shares the cores between them. Commands travel as one queued signal (runner, command, args);
-each runner's worker answers only its own. Frames come back through each runner's Mailbox, which a GUI timer
+operating system shares the cores between them. A runner's commands travel as its handle's queued signal
+(command, args) to its own worker alone. Frames come back through each runner's Mailbox, which a GUI timer
 polls at ~60 Hz; each runner's handle renders them and turns their events into its Qt signals. While the views
 render a frame the engines wait (the FrameClock), so the threads do not fight over the GIL. Only worker threads
 import torch.
@@ -40,17 +40,18 @@ class QRunnerHandle(QObject):
     """
 
     frame = Signal(object)  # the runner's Frame, at most every REPAINT_MS
+    command = Signal(str, tuple)  # (command, args), queued to the runner's own worker
 
-    def __init__(self, channel: QChannel, name: str, runner: Runner) -> None:
+    def __init__(self, channel: QObject, name: str, runner: Runner) -> None:
         super().__init__(channel)
-        self._channel, self._name, self.runner = channel, name, runner
+        self.name, self.runner = name, runner
         self.commands = frozenset(runner.commands)  # only the names cross to the GUI thread, never the methods
 
     def send(self, command: str, *args) -> None:
         """Call the runner's `command` in the worker thread."""
         if command not in self.commands:
             raise AttributeError(f"{type(self.runner).__name__} has no command {command!r}")
-        self._channel.command.emit(self._name, command, args)
+        self.command.emit(command, args)
 
     def __getattr__(self, command: str):
         # Only for names the class does not define: a command of the runner's table, or an error.
@@ -73,8 +74,6 @@ class QRunnerHandle(QObject):
 class QChannel(QObject):
     """Owns a worker thread per runner; polls the runners' mailboxes and hands frames to their handles."""
 
-    command = Signal(str, str, tuple)
-
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         share_the_machine_with_the_gui()
@@ -93,10 +92,10 @@ class QChannel(QObject):
         thread.setObjectName(f"collabsheet-{name}")
         worker.moveToThread(thread)
         thread.finished.connect(worker.halt, Qt.DirectConnection)
-        self.command.connect(worker.command)
+        handle = self.handles[name] = handle_type(self, name, runner)
+        handle.command.connect(worker.command)  # queued: the worker lives in its thread
         thread.start()
         self.lanes[name] = (worker, thread)
-        handle = self.handles[name] = handle_type(self, name, runner)
         return handle
 
     def poll(self) -> None:
@@ -114,8 +113,8 @@ class QChannel(QObject):
             handle.runner.stop.set()
             handle.send("pause")
         self.clock.release()
-        for worker, thread in self.lanes.values():
-            self.command.disconnect(worker.command)
+        for name, (worker, thread) in self.lanes.items():
+            self.handles[name].command.disconnect(worker.command)
             thread.quit()
         deadline = time.monotonic() + wait_ms / 1000
         for worker, thread in self.lanes.values():

@@ -1,4 +1,4 @@
-"""A worker thread's object: it owns one runner and turns the queued commands meant for it into method calls.
+"""A worker thread's object: it owns one runner and turns the commands its handle queues into method calls.
 
 Long work (Play, Step ×N) is the runner's `tick`, driven by a timer in this thread, so commands (Pause, edits, a
 new optimizer) are answered between chunks. A blocking command (Solve, training) is ended through the runner's
@@ -31,11 +31,9 @@ class QWorker(QObject):
             self.runner.failed(command, one_line(error))
             return False
 
-    @Slot(str, str, tuple)
-    def command(self, name: str, command: str, args: tuple) -> None:
+    @Slot(str, tuple)
+    def command(self, command: str, args: tuple) -> None:
         """Call the runner's command `command` (from its `commands` table) with args, then tick what it started."""
-        if name != self.name:
-            return  # another runner's: its own worker answers it
         self._guard(command, lambda: self.runner.commands[command](*args))
         self._due = time.perf_counter()
         self._schedule()
