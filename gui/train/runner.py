@@ -140,10 +140,7 @@ class TrainRunner(Runner):
         self.emit("started", recipe.name, recipe.summary())
         if resumed:
             listener.replay(resumed)
-        checkpoint = self.checkpoint if recipe.ensemble == 1 else None  # learn() checkpoints single models only
-        if checkpoint is None:
-            self.emit("notice", f"an ensemble of {recipe.ensemble} is not checkpointed: Stop keeps no epoch to "
-                                "resume from")
+        checkpoint = self._checkpoint_for(recipe)
         run = learn(source, recipe, seed=seed, device=self.device, task=self.task(listener.hear),
                     checkpoint=checkpoint, resume=resumed is not None)
         listener.flush()
@@ -164,6 +161,20 @@ class TrainRunner(Runner):
         self._publish_results(results)
         self.emit("trained", self.results.headline)
         return run
+
+    def _checkpoint_for(self, recipe: Recipe) -> Path | None:
+        """Where this run's epochs are checkpointed; None (said once, as a notice) when they cannot be."""
+        if recipe.ensemble > 1:  # learn() checkpoints single models only
+            self.emit("notice", f"an ensemble of {recipe.ensemble} is not checkpointed: Stop keeps no epoch to "
+                                "resume from")
+            return None
+        try:
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self.emit("notice", f"this run is not checkpointed: the folder {self.checkpoint.parent} cannot be made "
+                                f"({e.strerror or e})")
+            return None
+        return self.checkpoint
 
     def _forget_checkpoint(self) -> None:
         """A new run replaces the tab's checkpoint: the interrupted run it held is given up."""
