@@ -173,14 +173,19 @@ def test_a_fresh_tab_offers_an_earlier_sessions_checkpoint_and_refuses_one_of_ot
     assert len(tab.messages) == 1
 
 
-def test_a_damaged_checkpoint_is_one_line_and_stays(make_tab, qtbot):
+def test_a_damaged_checkpoint_is_one_line_and_stays_and_ctrl_shift_t_resumes(make_tab, qtbot):
     path = tab_checkpoint()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"not a checkpoint")
     tab = make_tab()
     assert tab.actions["resume"].isEnabled()
     assert "cannot be read" in tab.actions["resume"].toolTip() and "damaged" in tab.actions["resume"].toolTip()
-    click_and_wait(qtbot, tab, "resume", trains=False)
+    tab.activateWindow()
+    qtbot.waitUntil(tab.isActiveWindow, timeout=WAIT_MS)
+    tab.controls.epochs.setFocus()
+    with qtbot.waitSignal(tab.engine.checkpoint, timeout=WAIT_MS):  # Ctrl+Shift+T, from a field of the tab
+        qtbot.keyClick(tab.controls.epochs, Qt.Key_T, Qt.ControlModifier | Qt.ShiftModifier)
+    qtbot.waitUntil(lambda: tab.state == IDLE and bool(tab.messages), timeout=WAIT_MS)
     (title, text), = tab.messages
     assert title == "Resume" and text.startswith(f"{path}: not a collabsheet checkpoint, or damaged")
     assert "\n" not in text and path.read_bytes() == b"not a checkpoint" and tab.state == IDLE

@@ -50,12 +50,10 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
     for name, text in ACTIONS.items():
         action = QAction(text, parent)
         keys = SHORTCUTS.get(name)
-        tip = TIPS[name]
         if keys:
             action.setShortcut(QKeySequence(keys))
-            tip += f" ({QKeySequence(keys).toString(QKeySequence.NativeText)})"
         action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
-        action.setToolTip(tip)
+        action.setToolTip(tip_with_keys(action, TIPS[name]))
         parent.addAction(action)
         actions[name] = action
     return actions
