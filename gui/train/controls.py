@@ -1,4 +1,4 @@
-"""The Training tab's controls: the recipe, its settings (editable), Train / Stop with progress, the model's files.
+"""The Training tab's controls: the recipe, its settings (editable), Train / Resume / Stop with progress, the files.
 
 The settings are an engine Recipe (engine.train.recipes imports no torch): picking a recipe fills the
 fields, editing a field makes a custom recipe from it, and every change is checked by Recipe itself, so
@@ -134,7 +134,7 @@ class QTrainControls(QWidget):
 
         run = QHBoxLayout()
         run.setContentsMargins(0, 0, 0, 0)
-        for name in ("train", "stop"):
+        for name in ("train", "resume", "stop"):
             run.addWidget(action_button(actions[name]))
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)

@@ -17,7 +17,12 @@ class QTrainHandle(QRunnerHandle):
     stopped = Signal(int, int)  # Stop ended a run: batches and whole epochs done (its results follow)
     trained = Signal(str)  # a run ended: its headline (validation RMSE, ratings, seconds)
     recorded = Signal(int)  # a run was kept in the runs database: its id
+    checkpoint = Signal(object, str)  # after a run: the tab's checkpoint summary (or None) and why it cannot be read
 
     def train(self, settings, seed: int = 42) -> None:
         self.runner.stop.clear()  # cleared here, not in the worker, so a quick Stop is never lost
         self.send("train", settings, seed)
+
+    def resume(self) -> None:
+        self.runner.stop.clear()  # as for train: a Stop pressed after Resume is never lost
+        self.send("resume")

@@ -4,6 +4,8 @@ Only the worker thread calls TrainRunner. Training is one blocking command, as t
 engine's learn() runs with a Task whose cancel flag is `stop` (read between batches), and its listener turns
 the per-batch and per-epoch events into curve points and progress in the Mailbox at most FRAME_S apart. When a
 run ends, what the lesson looks at (predictions against ratings, the movie map, the biases) is put there as numpy.
+Each finished epoch is checkpointed to the tab's one file (gui.train.checkpoint_file), as `collabsheet train
+--save` does: Stop keeps it, a finished run removes it, and `resume` goes on from it.
 
 torch is imported on first use, in the worker: the window imports this module before the engine starts.
 """
@@ -23,11 +25,13 @@ from collabsheet.gui.runtime.mailbox import Mailbox
 from collabsheet.gui.runtime.runner import Runner, leave_a_core_for_the_gui
 from collabsheet.gui.runtime.series import LINE, MARKERS, Points
 from collabsheet.gui.sheet.frames import LoadRequest
+from collabsheet.gui.train.checkpoint_file import look, recipe_of, tab_checkpoint
 from collabsheet.gui.train.frames import (BiasRow, EpochRow, Frame, Joint, MovieMapData, RatingsInfo, Recommended, Results,
                               TrainProgress)
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only in the worker, once training is asked for
     from collabsheet.engine.data.ratings import Ratings
+    from collabsheet.engine.train.data import TrainData
     from collabsheet.engine.train.fit import BatchEvent, EpochEvent
     from collabsheet.engine.train.learn import Learned
     from collabsheet.engine.train.model import CollabModel
@@ -41,13 +45,14 @@ TRAINING_LABEL, VALID_LABEL = "training (EWMA)", "validation"
 class TrainRunner(Runner):
     """Owns the ratings and the trained model; every method runs in the worker thread."""
 
-    titles = {"load_ratings": "Could not open the ratings", "train": "Training", "save": "Save model",
-              "load": "Load model", "recommend": "Recommendations"}
+    titles = {"load_ratings": "Could not open the ratings", "train": "Training", "resume": "Resume",
+              "save": "Save model", "load": "Load model", "recommend": "Recommendations"}
 
     def __init__(self, mailbox: Mailbox | None = None, device: str | None = None,
-                 clock: FrameClock | None = None) -> None:
+                 clock: FrameClock | None = None, checkpoint: str | Path | None = None) -> None:
         super().__init__(mailbox or Mailbox(Frame), clock)
         self.device = device
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else tab_checkpoint()  # each epoch of a run
         self.ratings: Ratings | None = None
         self.model: CollabModel | None = None
         self.learned: Learned | None = None  # the last run (None after a model is loaded)
@@ -55,7 +60,7 @@ class TrainRunner(Runner):
         self._runs = 0  # each run's curves get their own series numbers
         self._device_label = ""
         self.commands = {name: getattr(self, name)  # what the GUI may send (gui.runtime.channel)
-                         for name in ("load_ratings", "train", "pause", "recommend", "save", "load")}
+                         for name in ("load_ratings", "train", "resume", "pause", "recommend", "save", "load")}
 
     # --- data --------------------------------------------------------------------------------
     def load_ratings(self, source: str | Path | LoadRequest | Ratings | None = None) -> Ratings:
@@ -86,40 +91,101 @@ class TrainRunner(Runner):
 
     # --- training ----------------------------------------------------------------------------
     def train(self, settings: str | Recipe, seed: int = 42) -> Learned:
-        """Train a recipe (by name or as settings) on the ratings; Stop (`stop`) cancels it between batches."""
-        from collabsheet.engine.train.learn import learn
+        """Train a recipe (by name or as settings) on the ratings; Stop (`stop`) cancels it between batches.
 
+        Each finished epoch is checkpointed to the tab's file, which this new run replaces."""
         self.set_state(RunState.TRAINING)
         try:
             recipe = named_recipe(settings) if isinstance(settings, str) else settings
             if self.ratings is None:
                 self._load_ratings(None)
-            self._runs += 1
-            self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
-            leave_a_core_for_the_gui()
-            listener = _Listener(self.mailbox, self.clock, self._runs, recipe.run_epochs,
-                                 _batch_size(recipe, self.ratings))
-            self.mailbox.put(clear=True, device=self._device())
-            self.emit("started", recipe.name, recipe.summary())
-            run = learn(self.ratings, recipe, seed=seed, device=self.device, task=self.task(listener.hear))
-            listener.flush()
-            if run.history.stopped:  # at once: the analyses below take a moment on big data
-                self.emit("stopped", run.history.iterations, len(run.history.epochs))
-            for note in run.data.notes:
-                self.emit("notice", note)
-            history = run.history
-            self._record(recipe, run, seed)
-            if history.diverged:
-                raise ValueError(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
-                                 f"lower the learning rate (now {recipe.lr:g})")
-            results = _results(run.model, run, self._device_label)
-            run.model.valid_rmse = results.valid_rmse  # where it stopped, when it was stopped: what a saved file says
-            self.learned, self.model = run, run.model
-            self._publish_results(results)
-            self.emit("trained", self.results.headline)
-            return run
+            self._forget_checkpoint()
+            return self._learn(recipe, seed, self.ratings)
         finally:
-            self.set_state(RunState.IDLE)
+            self._end_run()
+
+    def resume(self) -> Learned:
+        """Go on from the tab's checkpoint with the settings and seed it was trained with, on the tab's ratings.
+
+        A checkpoint that is damaged or was trained on other ratings is a one-line CheckpointError, raised before
+        anything on the screen changes."""
+        from collabsheet.engine.device import pick_device
+        from collabsheet.engine.train.checkpoint import load_checkpoint
+        from collabsheet.engine.train.data import prepare
+
+        self.set_state(RunState.TRAINING)
+        try:
+            saved = load_checkpoint(self.checkpoint)
+            recipe, seed = recipe_of(saved.recipe, self.checkpoint), int(saved.data["seed"])
+            if self.ratings is None:
+                self._load_ratings(None)
+            data = prepare(self.ratings, seed=seed, device=pick_device(self.device))  # the split learn() would make
+            saved.check(recipe, data, seed)
+            return self._learn(recipe, seed, data, resumed=saved.state.history)
+        finally:
+            self._end_run()
+
+    def _learn(self, recipe: Recipe, seed: int, source: Ratings | TrainData,
+               resumed: tuple[EpochEvent, ...] | None = None) -> Learned:
+        """One run, new or resumed (`resumed`: the checkpoint's epochs, drawn first): curves, progress, results."""
+        from collabsheet.engine.train.checkpoint import finish_checkpoint
+        from collabsheet.engine.train.learn import learn
+
+        self._runs += 1
+        self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
+        leave_a_core_for_the_gui()
+        listener = _Listener(self.mailbox, self.clock, self._runs, recipe.run_epochs,
+                             *_epoch_shape(recipe, self.ratings))
+        self.mailbox.put(clear=True, device=self._device())
+        self.emit("started", recipe.name, recipe.summary())
+        if resumed:
+            listener.replay(resumed)
+        checkpoint = self._checkpoint_for(recipe)
+        run = learn(source, recipe, seed=seed, device=self.device, task=self.task(listener.hear),
+                    checkpoint=checkpoint, resume=resumed is not None)
+        listener.flush()
+        if checkpoint is not None:
+            finish_checkpoint(checkpoint, done=not run.history.stopped)  # kept only when Stop ended the run
+        if run.history.stopped:  # at once: the analyses below take a moment on big data
+            self.emit("stopped", run.history.iterations, len(run.history.epochs))
+        for note in run.data.notes:
+            self.emit("notice", note)
+        history = run.history
+        self._record(recipe, run, seed)
+        if history.diverged:
+            raise ValueError(f"diverged after {history.iterations:,} batches: the loss became inf or NaN; "
+                             f"lower the learning rate (now {recipe.lr:g})")
+        results = _results(run.model, run, self._device_label)
+        run.model.valid_rmse = results.valid_rmse  # where it stopped, when it was stopped: what a saved file says
+        self.learned, self.model = run, run.model
+        self._publish_results(results)
+        self.emit("trained", self.results.headline)
+        return run
+
+    def _checkpoint_for(self, recipe: Recipe) -> Path | None:
+        """Where this run's epochs are checkpointed; None (said once, as a notice) when they cannot be."""
+        if recipe.ensemble > 1:  # learn() checkpoints single models only
+            self.emit("notice", f"an ensemble of {recipe.ensemble} is not checkpointed: Stop keeps no epoch to "
+                                "resume from")
+            return None
+        try:
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            self.emit("notice", f"this run is not checkpointed: the folder {self.checkpoint.parent} cannot be made "
+                                f"({e.strerror or e})")
+            return None
+        return self.checkpoint
+
+    def _forget_checkpoint(self) -> None:
+        """A new run replaces the tab's checkpoint: the interrupted run it held is given up."""
+        from collabsheet.engine.train.checkpoint import finish_checkpoint
+
+        finish_checkpoint(self.checkpoint, done=True)
+
+    def _end_run(self) -> None:
+        """After any run, finished, stopped or failed: what the tab's checkpoint now holds, then idle."""
+        self.emit("checkpoint", *look(self.checkpoint))
+        self.set_state(RunState.IDLE)
 
     def _record(self, recipe: Recipe, run: Learned, seed: int) -> None:
         """Keep the run in the runs database, as `collabsheet train` does; a database that fails is a notice."""
@@ -188,19 +254,22 @@ class TrainRunner(Runner):
         return model
 
 
-def _batch_size(recipe: Recipe, ratings: Ratings) -> int:
-    """The batch size learn() will take: the tab trains on a seeded 80/20 split (engine.train.data.split_indices)."""
+def _epoch_shape(recipe: Recipe, ratings: Ratings) -> tuple[int, int]:
+    """The batch size learn() will take and the batches in an epoch: the tab trains on a seeded 80/20 split
+    (engine.train.data.split_indices)."""
     from collabsheet.engine.train.data import VALID_SHARE  # torch: in the worker
 
     n = len(ratings)
-    return recipe.batch_size(n - int(VALID_SHARE * n))
+    n_train = n - int(VALID_SHARE * n)
+    bs = recipe.batch_size(n_train)
+    return bs, math.ceil(n_train / bs)
 
 
 class _Listener:
     """The training task's listener: batch losses gathered into curve points, published when a frame is due."""
 
-    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int, bs: int) -> None:
-        self.mailbox, self.clock, self.epochs = mailbox, clock, epochs
+    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int, bs: int, batches: int) -> None:
+        self.mailbox, self.clock, self.epochs, self.batches = mailbox, clock, epochs, batches
         self.train_series, self.valid_series, self.marks = 3 * run, 3 * run + 1, 3 * run + 2
         self.x0, self.values = 1, []
         self.last: BatchEvent | None = None
@@ -241,7 +310,16 @@ class _Listener:
 
     def epoch(self, event: EpochEvent) -> None:
         self.flush()
-        x = self.last.iteration if self.last is not None else 0
+        self._epoch_at(event, self.last.iteration if self.last is not None else 0)
+
+    def replay(self, history: tuple[EpochEvent, ...]) -> None:
+        """A resumed run's finished epochs, where they ended, so its curves go on from the checkpoint."""
+        for event in history:
+            x = event.epoch * self.batches
+            self.mailbox.put(losses=Points(self.train_series, TRAINING_LABEL, x, np.array([event.train_loss]), LINE))
+            self._epoch_at(event, x)
+
+    def _epoch_at(self, event: EpochEvent, x: int) -> None:
         mse = np.array([event.valid_mse])
         self.mailbox.put(losses=Points(self.valid_series, VALID_LABEL, x, mse, LINE),
                          epoch=EpochRow(event.epoch, event.train_loss, event.valid_mse, event.valid_rmse,

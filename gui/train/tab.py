@@ -1,6 +1,6 @@
 """The Training tab: the lesson's models trained on all the ratings, with live curves and what the model learned.
 
-Left: the ratings, the recipe and its settings, Train / Stop and progress, and one user's recommendations.
+Left: the ratings, the recipe and its settings, Train / Resume / Stop and progress, and one user's recommendations.
 Right: the loss curves (training EWMA per batch, validation per epoch) over the lesson's epoch lines and
 the predictions-against-ratings histogram; the movie map over the movies with the largest and smallest
 biases. Training runs in the worker (TrainRunner); everything here arrives in frames as numpy and text.
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QScrollA
 
 from collabsheet.engine.config import RunState
 from collabsheet.engine.train.recipes import Recipe
+from collabsheet.gui.train.checkpoint_file import CheckpointSummary, look
 from collabsheet.gui.train.controls import QTrainControls
 from collabsheet.gui.train.experiments import QExperiments
 from collabsheet.gui.train.frames import Frame, Results
@@ -31,10 +32,13 @@ from collabsheet.gui.widgets.status_cover import StatusCover
 
 PLOT_EVERY_S = 0.1  # the curves redraw at most this often while training: pyqtgraph's axes are costly
 CONTROLS_WIDTH = 290
-ACTIONS = {"train": "&Train", "stop": "Stop", "ratings": "Ratings…", "save": "&Save model…",
+ACTIONS = {"train": "&Train", "resume": "&Resume", "stop": "Stop", "ratings": "Ratings…", "save": "&Save model…",
            "load": "&Load model…"}
-SHORTCUTS = {"train": "Ctrl+T", "stop": "Ctrl+.", "save": "Ctrl+S", "load": "Ctrl+L"}  # none the Sheet tab uses
-TIPS = {"train": "train the settings above on the ratings", "stop": "stop training after the current batch",
+SHORTCUTS = {"train": "Ctrl+T", "resume": "Ctrl+Shift+T", "stop": "Ctrl+.", "save": "Ctrl+S",
+             "load": "Ctrl+L"}  # none the Sheet tab uses
+TIPS = {"train": "train the settings above on the ratings (a new run replaces the checkpoint of a stopped one)",
+        "resume": "go on from the last finished epoch of a stopped run (none now)",
+        "stop": "stop training after the current batch (the last finished epoch is kept to resume)",
         "ratings": "choose the ratings to train on (a CSV or MovieLens file)",
         "save": "save the trained model, its id maps and settings", "load": "load a model saved here or by the CLI"}
 MODEL_FILTER = "collabsheet model (*.pt);;All files (*)"
@@ -46,15 +50,19 @@ def make_actions(parent: QWidget) -> dict[str, QAction]:
     for name, text in ACTIONS.items():
         action = QAction(text, parent)
         keys = SHORTCUTS.get(name)
-        tip = TIPS[name]
         if keys:
             action.setShortcut(QKeySequence(keys))
-            tip += f" ({QKeySequence(keys).toString(QKeySequence.NativeText)})"
         action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
-        action.setToolTip(tip)
+        action.setToolTip(tip_with_keys(action, TIPS[name]))
         parent.addAction(action)
         actions[name] = action
     return actions
+
+
+def tip_with_keys(action: QAction, tip: str) -> str:
+    """A tooltip that names the action's shortcut, as make_actions writes them."""
+    keys = action.shortcut()
+    return f"{tip} ({keys.toString(QKeySequence.NativeText)})" if not keys.isEmpty() else tip
 
 
 class QTrainTab(QWidget):
@@ -75,6 +83,9 @@ class QTrainTab(QWidget):
         self.frames = 0  # frames rendered
         self.has_model = False
         self.asked_ratings = False  # the default ratings were asked for (the first time the tab shows)
+        self.resumable: CheckpointSummary | None = None  # what the tab's checkpoint continues (None: none, unread)
+        self.has_checkpoint = False  # the file is there, readable or not: Resume says what is wrong with it
+        self._said_loading = False  # the status line shows a loading message, which the ratings' arrival ends
         self.actions = make_actions(self)
         self.controls = QTrainControls(self.actions)
         self.recommendations = QRecommendations()
@@ -88,6 +99,8 @@ class QTrainTab(QWidget):
         self.wires = Wires()  # disconnected by close_tab
         self._wire()
         self.show_state(RunState.IDLE)
+        # A run an earlier session stopped: read without torch, so the tab says it before the worker has loaded
+        self.show_checkpoint(*look(engine.runner.checkpoint), startup=True)
 
     # --- construction ------------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -146,8 +159,9 @@ class QTrainTab(QWidget):
             (e.frame, self.render), (e.message, self.show_message), (e.notice, self.notice),
             (e.state_changed, self.show_state), (e.loading, self._loading), (e.started, self._started),
             (e.stopped, self._stopped), (e.trained, self._trained), (e.recorded, self._recorded),
-            (self.experiments.notice, self.notice),
-            (a["train"].triggered, lambda: self.train()), (a["stop"].triggered, e.stop),
+            (e.checkpoint, self.show_checkpoint), (self.experiments.notice, self.notice),
+            (a["train"].triggered, lambda: self.train()), (a["resume"].triggered, self.resume),
+            (a["stop"].triggered, e.stop),
             (a["ratings"].triggered, self.ratings_dialog), (a["save"].triggered, self.save_dialog),
             (a["load"].triggered, self.load_dialog),
             (self.recommendations.requested, e.recommend),
@@ -190,6 +204,15 @@ class QTrainTab(QWidget):
         self.asked_ratings = True
         self.engine.train(recipe, self.controls.seed.value() if seed is None else seed)
         self.show_state(RunState.TRAINING)  # at once, so a second click cannot queue a second run
+        return True
+
+    def resume(self) -> bool:
+        """Go on from the tab's checkpoint, with the settings it was trained with (whatever the form says now)."""
+        if self.state != RunState.IDLE or not self.has_checkpoint:
+            return False
+        self.asked_ratings = True
+        self.engine.resume()
+        self.show_state(RunState.TRAINING)
         return True
 
     def ratings_dialog(self) -> None:
@@ -288,6 +311,10 @@ class QTrainTab(QWidget):
         self.state = RunState(str(state))
         self.controls.set_busy(self.state != RunState.IDLE)
         self._enable()
+        if self.state == RunState.IDLE and self._said_loading:  # the ratings are in: the loading line is stale
+            self._said_loading = False
+            if self.resumable is not None and self._error_title is None:
+                self.controls.say(self._resumable_line())
         if self.state == RunState.IDLE and self.loss_plot is not None:
             self.loss_plot.refresh()
 
@@ -295,6 +322,7 @@ class QTrainTab(QWidget):
         idle = self.state == RunState.IDLE
         a = self.actions
         a["train"].setEnabled(idle)
+        a["resume"].setEnabled(idle and self.has_checkpoint)
         a["stop"].setEnabled(self.state == RunState.TRAINING)
         a["ratings"].setEnabled(idle)
         a["load"].setEnabled(idle)
@@ -303,6 +331,27 @@ class QTrainTab(QWidget):
 
     def _loading(self, text: str, fraction) -> None:
         self.controls.say(text)
+        self._said_loading = True
+
+    def show_checkpoint(self, summary: CheckpointSummary | None, problem: str = "", startup: bool = False) -> None:
+        """What the tab's checkpoint holds now (at start-up, and after each run): Resume, its tooltip, a line."""
+        self.resumable, self.has_checkpoint = summary, summary is not None or bool(problem)
+        if summary is not None:
+            tip = f"go on from the last finished epoch of {summary.describe()}, with its settings and seed " \
+                  f"{summary.seed}"
+        elif problem:
+            tip = f"the checkpoint of a stopped run cannot be read: {problem}"
+        else:
+            tip = TIPS["resume"]
+        self.actions["resume"].setToolTip(tip_with_keys(self.actions["resume"], tip))
+        self._enable()
+        if summary is None or self._error_title is not None:
+            return
+        said = self.controls.status.text()
+        self.controls.say(self._resumable_line() if startup or not said else f"{said}\n{self._resumable_line()}")
+
+    def _resumable_line(self) -> str:
+        return f"an interrupted run of {self.resumable.describe()} can be resumed"
 
     def _started(self, name: str, summary: str) -> None:
         self.controls.say(f"training {name}…")
