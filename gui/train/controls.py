@@ -136,12 +136,13 @@ class QTrainControls(QWidget):
         run.setContentsMargins(0, 0, 0, 0)
         for name in ("train", "resume", "stop"):
             run.addWidget(action_button(actions[name]))
+        run.addStretch(1)
+        # a row of its own under the buttons: its text (epoch, batch, ratings/s, time left) needs the panel's width
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        run.addWidget(self.progress, 1)
         files = QHBoxLayout()
         files.setContentsMargins(0, 0, 0, 0)
         for name in ("ratings", "save", "load"):
@@ -166,6 +167,7 @@ class QTrainControls(QWidget):
         layout.addLayout(tries)
         layout.addWidget(self.summary)
         layout.addLayout(run)
+        layout.addWidget(self.progress)
         layout.addWidget(self.status)
 
         self.fill(self.base)
