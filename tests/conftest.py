@@ -8,9 +8,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def _own_settings(tmp_path_factory):
-    """The app's settings (recent files) in a folder of the test session's, never the user's."""
+    """The app's settings (recent files) in a folder of the test's own, never the user's nor another test's (a file
+    of the same name opened by an earlier test changed how a later one's recent-files menu names its file)."""
     from PySide6.QtCore import QSettings
 
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path_factory.mktemp("settings")))

@@ -336,8 +336,10 @@ def test_the_progress_bar_tells_the_whole_runs_speed_and_time_left(tab, qtbot):
 
     pick(tab, "lesson-learner")  # bs 64: many batches, each a few ms
     qtbot.mouseClick(button(tab, "train"), Qt.LeftButton)
-    shown = re.compile(r"epoch 1/3 · [\d,]+/1,250 · [\d.]+k? ratings/s · (\d+ s|\d+ min \d+ s) left")
-    qtbot.waitUntil(lambda: shown.fullmatch(tab.controls.progress.format()) is not None, timeout=WAIT_MS)
+    bar = re.compile(r"epoch 1/3 · batch [\d,]+/1,250")
+    pace = re.compile(r"[\d.]+k? ratings/s · (\d+ s|\d+ min \d+ s) left")
+    qtbot.waitUntil(lambda: bar.fullmatch(tab.controls.progress.format()) is not None
+                    and pace.fullmatch(tab.controls.pace.text()) is not None, timeout=WAIT_MS)
     with qtbot.waitSignal(tab.engine.stopped, timeout=WAIT_MS):
         qtbot.mouseClick(button(tab, "stop"), Qt.LeftButton)
     qtbot.waitUntil(lambda: tab.state == IDLE, timeout=WAIT_MS)

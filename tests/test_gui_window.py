@@ -418,3 +418,26 @@ def test_the_other_tabs_are_built_the_first_time_they_are_shown(qtbot, window):
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == titles
     window.tabs.setCurrentIndex(0)
     assert window.run_menu.actions()[0].text() == window.actions["step"].text()
+
+
+def test_a_click_on_a_tabs_title_gives_it_the_keys(qtbot, window):
+    """A tab's shortcuts act while the focus is in it: after a click on its title, Ctrl+T must reach the Training
+    tab (it did nothing until one clicked inside the tab)."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    bar = window.tabs.tabBar()
+    for index in (2, 1, 0, 2):
+        qtbot.mouseClick(bar, Qt.LeftButton, pos=bar.tabRect(index).center())
+        assert window.tabs.currentIndex() == index
+        qtbot.waitUntil(lambda: window.tabs.currentWidget().isAncestorOf(QApplication.focusWidget())
+                        or window.tabs.currentWidget() is QApplication.focusWidget(), timeout=WAIT_MS)
+    train = window.train
+    qtbot.waitUntil(lambda: train.state == "idle" and "ratings" in train.controls.ratings.text(), timeout=WAIT_MS)
+    with qtbot.waitSignal(train.engine.started, timeout=WAIT_MS):
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key_T, Qt.ControlModifier)
+    train.engine.stop()
+    qtbot.waitUntil(lambda: train.state == "idle", timeout=WAIT_MS)

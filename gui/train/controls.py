@@ -143,6 +143,9 @@ class QTrainControls(QWidget):
         self.progress.setFormat("")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.pace = QLabel("")  # the whole run's ratings/s and time left, under the bar: in it they were clipped
+        self.pace.setStyleSheet(NOTE_STYLE)
+        self.pace.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         files = QHBoxLayout()
         files.setContentsMargins(0, 0, 0, 0)
         for name in ("ratings", "save", "load"):
@@ -168,6 +171,7 @@ class QTrainControls(QWidget):
         layout.addWidget(self.summary)
         layout.addLayout(run)
         layout.addWidget(self.progress)
+        layout.addWidget(self.pace)
         layout.addWidget(self.status)
 
         self.fill(self.base)
@@ -267,18 +271,20 @@ class QTrainControls(QWidget):
             box.setEnabled(not busy)
 
     def show_progress(self, p: TrainProgress | None, note: str = "") -> None:
-        """The progress bar over the whole run, epoch and batch in its text; None: empty, saying `note`."""
+        """The progress bar over the whole run, epoch and batch in its text, the pace under it; None: empty, saying
+        `note`."""
         if p is None:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.progress.setFormat(note)
+            self.pace.setText("")
             return
         total = p.epochs * p.batches
         if self.progress.maximum() != total:
             self.progress.setRange(0, total)
         self.progress.setValue(p.iteration)
-        self.progress.setFormat(f"epoch {p.epoch}/{p.epochs} · {p.batch:,}/{p.batches:,}"
-                                + (f" · {p.pace}" if p.pace else ""))
+        self.progress.setFormat(f"epoch {p.epoch}/{p.epochs} · batch {p.batch:,}/{p.batches:,}")
+        self.pace.setText(p.pace)
 
     def say(self, text: str, error: bool = False) -> None:
         """The status line under the run buttons."""
