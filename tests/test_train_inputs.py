@@ -108,7 +108,7 @@ def test_movielens_100k_keeps_u_data_order_timestamps_and_genres_through_the_u1_
 def test_genre_mix_sums_or_averages_a_movies_genres():
     flags = torch.tensor([[1.0, 0, 1], [0, 0, 0], [0, 1, 0]])
     for how, scale in (("sum", [1.0, 1.0, 1.0]), ("mean", [0.5, 1.0, 1.0])):
-        mix = GenreMix(flags, 4, how)
+        mix = GenreMix.of(flags, 4, how)
         g, gb = mix.g.weight.detach(), mix.gb.weight.detach()[:, 0]
         got = mix(torch.tensor([0, 1, 2])).detach()
         torch.testing.assert_close(got[0], (g[0] + g[2]) * scale[0])
@@ -120,7 +120,7 @@ def test_genre_mix_sums_or_averages_a_movies_genres():
 def test_time_bias_is_a_users_day_bias_plus_drift_and_nothing_for_an_unseen_day_or_no_time():
     users = torch.tensor([0, 0, 1])
     times = torch.tensor([T0, T0 + 3 * DAY, T0 + DAY])
-    tb = TimeBias(users, times, 2)
+    tb = TimeBias.of(users, times, 2)
     with torch.no_grad():
         tb.day.weight[:-1, 0] = torch.tensor([0.5, -0.25, 2.0])  # keys in order: (0, day 0), (0, day 3), (1, day 1)
         tb.drift.weight[:, 0] = torch.tensor([0.0, 1.0])
