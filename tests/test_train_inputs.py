@@ -254,7 +254,8 @@ def _csv(tmp_path, times: bool = True) -> tuple[str, str]:
     (["--ratings", "{plain}", "--time", "bias", "--epochs", "1", "--bs", "32"], ["time needs each rating's timestamp"]),
     (["--ratings", "{timed}", "--time-col", "nope"], ["ratings.csv", "no column named 'nope'", "--time-col"]),
     (["--ratings", "{timed}", "--genres-file", "{genres}", "--genres-col", "sorts"], ["kinds.csv", "'sorts'"]),
-], ids=["genres", "conts", "dot-time", "time-col-alone", "ensemble", "resume-ensemble", "no-times", "time-col", "genres-col"])
+], ids=["genres", "conts", "dot-time", "time-col-alone", "ensemble", "resume-ensemble", "no-times", "time-col",
+        "genres-col"])
 def test_the_new_flags_are_checked_in_one_line(capsys, tmp_path, monkeypatch, argv, fragments):
     monkeypatch.chdir(tmp_path)
     timed, genres = _csv(tmp_path)

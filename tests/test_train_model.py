@@ -261,7 +261,8 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
 
 TAMPERED = {  # what is changed in the ensemble's file, and what the one line says
     "genre weights short": (lambda p: p["state"].update({"members.1.genres.weights": _rows(
-        p["state"]["members.1.genres.weights"])}), "weight members.1.genres.weights is (39, 3); 50 users and 40 movies"),
+        p["state"]["members.1.genres.weights"])}),
+        "weight members.1.genres.weights is (39, 3); 50 users and 40 movies with svdpp, k=3, 3 genres"),
     "genre weights flat": (lambda p: p["state"].update({"members.0.genres.weights": p["state"][
         "members.0.genres.weights"].flatten().clone()}), "members.0.genres.weights is (120,); it must have 2 dim"),
     "genre weights gone": (lambda p: p["state"].pop("members.0.genres.weights"),
