@@ -78,8 +78,9 @@ def _user_mean_time(users: Tensor, times: Tensor, n_users: int) -> Tensor:
 class TimeBias(nn.Module):
     """b(u, day) + α_u · dev_u(t): a bias per (user, day) seen in training, and each user's drift.
 
-    A day the training ratings lack for that user (or no time at all, as when recommending) gets the shared
-    row `unseen`, which no training rating updates and so stays 0; without a time, dev is 0 too.
+    A day the training ratings lack for that user (or no time at all) gets the shared row `unseen`, which no
+    training rating updates and so stays 0; without a time, dev is 0 too. The tables (origin, days, keys, each
+    user's mean time) are buffers, so a saved model's state holds them; `of` builds them from training ratings.
     """
 
     def __init__(self, n_users: int, n_days: int):

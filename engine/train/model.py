@@ -30,7 +30,6 @@ class CollabModel:
     valid_rmse: float = math.nan  # measured when it was trained
     last_rated: np.ndarray | None = None  # each user's latest training timestamp (int64 s): a time model's "now"
 
-
     @classmethod
     def of(cls, module: nn.Module, recipe: Recipe, data: TrainData, valid_rmse: float = math.nan) -> CollabModel:
         """Wrap a module trained on `data`."""
@@ -69,12 +68,12 @@ class CollabModel:
 
 def last_rated(data: TrainData) -> np.ndarray | None:
     """Each user's latest training timestamp (for one with no training rating, the latest of all); None untimed."""
-    times = data.train.times
-    if times is None or not len(times):
+    if data.train.times is None or not len(data.train.times):
         return None
-    latest = torch.full((len(data.users),), torch.iinfo(torch.int64).min, dtype=torch.int64, device=times.device)
-    latest.scatter_reduce_(0, data.train.users, times, reduce="amax")
-    return torch.where(latest == torch.iinfo(torch.int64).min, times.max(), latest).cpu().numpy()
+    times, users = data.train.times.cpu(), data.train.users.cpu()  # once a run: the CPU's integer amax is sure
+    none = torch.iinfo(torch.int64).min
+    latest = torch.full((len(data.users),), none, dtype=torch.int64).scatter_reduce_(0, users, times, reduce="amax")
+    return torch.where(latest == none, times.max(), latest).numpy()
 
 
 def predict(model: CollabModel, users, movies, times=None) -> np.ndarray:

@@ -102,7 +102,7 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> CollabM
         raise ModelFileError(f"{path}: cannot be read ({e.strerror or e})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a collabsheet model file (it holds {_kind(payload)})")
-    if payload.get("version") not in READS or isinstance(payload.get("version"), bool):
+    if type(payload.get("version")) is not int or payload["version"] not in READS:  # not a bool, nor a tensor
         raise ModelFileError(f"{path}: model file version {_first_line(repr(payload.get('version')))}; "
                              f"this collabsheet reads versions {', '.join(map(str, READS[:-1]))} and {READS[-1]}")
     try:
