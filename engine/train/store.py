@@ -1,7 +1,9 @@
 """Saving and loading a trained model.
 
 The file is plain data (tensors, numbers, strings, lists) through torch.save, read back with
-weights_only=True, so opening a model file runs no code from it.
+weights_only=True, so opening a model file runs no code from it. The training data is not in it: load builds
+the module from its recipe, its id maps and the sizes of the genre and time tables its weights hold (first on
+the meta device, to check every shape before any memory is taken), then fills it from those weights.
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ def _array(ids) -> np.ndarray:
 
 
 def save(model: CollabModel, path: str | os.PathLike, inputs: Inputs | None = None) -> Path:
-    """Write the model, its id maps, titles, who rated what and its recipe to `path` through engine.safe_write
+    """Write the model (its genre and time tables and an ensemble's members among its weights), its id maps, titles,
+    who rated what, its recipe and a time model's users' last training dates to `path` through engine.safe_write
     (never over one of `inputs`, the files it was made from, nor through a symlink; complete or not at all)."""
     path = Path(path)
     recipe = model.recipe
