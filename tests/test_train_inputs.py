@@ -187,7 +187,7 @@ def test_the_net_takes_time_as_continuous_inputs_and_beats_the_control_on_drifti
     conts = learn(data, net.with_(time="conts"), seed=1)
     # tolerance: the drift (2 stars across the span) is far larger than the 0.1 asked here
     assert conts.history.valid_rmse < control - 0.1, (control, conts.history.valid_rmse)
-    picks = recommend(conts.model, data.users.id_of(0), 3)  # no date when recommending: it still answers
+    picks = recommend(conts.model, data.users.id_of(0), 3)  # at the user's last training date
     assert len(picks) == 3 and all(math.isfinite(p.score) for p in picks)
 
 
