@@ -2,6 +2,8 @@
 trained model's), equal to the closed-form least-squares fit."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -170,6 +172,11 @@ def test_clear_messages_for_what_cannot_be_folded_in(movielens, tmp_path):
                 device="cpu")
     with pytest.raises(ValueError, match="not a dot product"):
         runner.newuser.use_model(str(save(net.model, tmp_path / "net.pt")))
+    small = low_rank_ratings(n_users=20, n_movies=15)
+    genred = dataclasses.replace(small, genres={m: (("A", "B")[m % 2],) for m in small.titles})
+    mixed = learn(genred, RECIPES["fast"].with_(epochs=1, factors=3, bs=32, genres="mean"), seed=1, device="cpu")
+    with pytest.raises(ValueError, match="genres.pt: a model with genres, time or an ensemble"):
+        runner.newuser.use_model(str(save(mixed.model, tmp_path / "genres.pt")))
 
 
 def test_a_fold_in_with_as_many_ratings_as_unknowns_warns_and_flags_predictions_past_the_range(qtbot):

@@ -108,7 +108,7 @@ def test_movielens_100k_keeps_u_data_order_timestamps_and_genres_through_the_u1_
 def test_genre_mix_sums_or_averages_a_movies_genres():
     flags = torch.tensor([[1.0, 0, 1], [0, 0, 0], [0, 1, 0]])
     for how, scale in (("sum", [1.0, 1.0, 1.0]), ("mean", [0.5, 1.0, 1.0])):
-        mix = GenreMix(flags, 4, how)
+        mix = GenreMix.of(flags, 4, how)
         g, gb = mix.g.weight.detach(), mix.gb.weight.detach()[:, 0]
         got = mix(torch.tensor([0, 1, 2])).detach()
         torch.testing.assert_close(got[0], (g[0] + g[2]) * scale[0])
@@ -120,7 +120,7 @@ def test_genre_mix_sums_or_averages_a_movies_genres():
 def test_time_bias_is_a_users_day_bias_plus_drift_and_nothing_for_an_unseen_day_or_no_time():
     users = torch.tensor([0, 0, 1])
     times = torch.tensor([T0, T0 + 3 * DAY, T0 + DAY])
-    tb = TimeBias(users, times, 2)
+    tb = TimeBias.of(users, times, 2)
     with torch.no_grad():
         tb.day.weight[:-1, 0] = torch.tensor([0.5, -0.25, 2.0])  # keys in order: (0, day 0), (0, day 3), (1, day 1)
         tb.drift.weight[:, 0] = torch.tensor([0.0, 1.0])
@@ -187,7 +187,7 @@ def test_the_net_takes_time_as_continuous_inputs_and_beats_the_control_on_drifti
     conts = learn(data, net.with_(time="conts"), seed=1)
     # tolerance: the drift (2 stars across the span) is far larger than the 0.1 asked here
     assert conts.history.valid_rmse < control - 0.1, (control, conts.history.valid_rmse)
-    picks = recommend(conts.model, data.users.id_of(0), 3)  # no date when recommending: it still answers
+    picks = recommend(conts.model, data.users.id_of(0), 3)  # at the user's last training date
     assert len(picks) == 3 and all(math.isfinite(p.score) for p in picks)
 
 
@@ -250,11 +250,12 @@ def _csv(tmp_path, times: bool = True) -> tuple[str, str]:
     (["--model", "dot", "--time", "bias"], ["the dot model has none"]),
     (["--time-col", "3"], ["--time-col says how to read a ratings file", "--ratings PATH"]),
     (["--ensemble", "0"], ["--ensemble", "1 to 16 models"]),
-    (["--recipe", "tries", "--save", "m.pt"], ["--save m.pt", "cannot be saved yet"]),
+    (["--recipe", "tries", "--save", "m.pt", "--resume"], ["--resume", "ensemble of 5 models is not checkpointed"]),
     (["--ratings", "{plain}", "--time", "bias", "--epochs", "1", "--bs", "32"], ["time needs each rating's timestamp"]),
     (["--ratings", "{timed}", "--time-col", "nope"], ["ratings.csv", "no column named 'nope'", "--time-col"]),
     (["--ratings", "{timed}", "--genres-file", "{genres}", "--genres-col", "sorts"], ["kinds.csv", "'sorts'"]),
-], ids=["genres", "conts", "dot-time", "time-col-alone", "ensemble", "save", "no-times", "time-col", "genres-col"])
+], ids=["genres", "conts", "dot-time", "time-col-alone", "ensemble", "resume-ensemble", "no-times", "time-col",
+        "genres-col"])
 def test_the_new_flags_are_checked_in_one_line(capsys, tmp_path, monkeypatch, argv, fragments):
     monkeypatch.chdir(tmp_path)
     timed, genres = _csv(tmp_path)

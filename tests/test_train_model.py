@@ -4,13 +4,15 @@ import math
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from collabsheet.engine.train import analysis
-from collabsheet.engine.train.data import UnknownIdError
+from collabsheet.engine.train.data import UnknownIdError, prepare, split_indices
+from collabsheet.engine.train.fit import predict_split
 from collabsheet.engine.train.learn import learn
-from collabsheet.engine.train.model import predict, recommend
+from collabsheet.engine.train.model import last_rated, predict, recommend
 from collabsheet.engine.train.recipes import RECIPES
 from collabsheet.engine.train.store import ModelFileError, load, save
 from train_helpers import low_rank_ratings
@@ -159,3 +161,133 @@ def test_saved_file_is_plain_data(run, tmp_path) -> None:
     with zipfile.ZipFile(path) as z:
         pickle = next(n for n in z.namelist() if n.endswith("data.pkl"))
         assert b"engine" not in z.read(pickle)  # no classes of ours inside: loads with weights_only=True
+
+
+# ---------------------------------------------------------------- genres, time and ensembles saved and loaded
+
+T0, DAY = 880_000_000, 86_400
+WITH_INPUTS = {  # each kind of model whose file holds genre or time tables, or several members
+    "dotbias-genres": RECIPES["fast"].with_(genres="mean"),
+    "dotbias-time": RECIPES["fast"].with_(time="bias"),
+    "net-genres-time": RECIPES["lesson-net"].with_(genres="sum", time="bias", p1=0.0, p2=0.0),
+    "net-conts": RECIPES["lesson-net"].with_(time="conts", p1=0.0, p2=0.0),
+    "svdpp-ensemble": RECIPES["tries"].with_(ensemble=2),
+}
+
+
+@pytest.fixture(scope="module")
+def timed():
+    """The low-rank ratings with one of three genres per movie and each rating on one of nine days."""
+    ratings = low_rank_ratings(n_users=50, n_movies=40)
+    row = ratings.frame.index.to_numpy()
+    frame = ratings.frame.assign(timestamp=T0 + DAY * (row % 9) + 60 * row)
+    return dataclasses.replace(ratings, frame=frame, genres={m: ("ABC"[m % 3],) for m in ratings.titles})
+
+
+def _learned(ratings, name: str):
+    return learn(ratings, WITH_INPUTS[name].with_(epochs=3, bs=64, factors=3, lr=0.02), seed=3, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tries(timed):
+    return _learned(timed, "svdpp-ensemble")
+
+
+@pytest.mark.numeric
+@pytest.mark.parametrize("name", list(WITH_INPUTS))
+def test_a_model_with_genres_time_or_an_ensemble_predicts_and_recommends_the_same_after_load(timed, tmp_path, name):
+    run = _learned(timed, name)
+    path = save(run.model, tmp_path / f"{name}.pt")
+    back = load(path)
+    assert torch.load(path, weights_only=True)["version"] == 2
+    assert type(back.module) is type(run.model.module) and back.recipe == run.model.recipe
+    v = run.data.valid
+    users, movies = run.model.users.ids[v.users.numpy()], run.model.movies.ids[v.movies.numpy()]
+    # tolerance: the same weights through the same CPU arithmetic; 1e-6 allows only rounding
+    for times in (v.times.numpy(), None):  # at the ratings' own dates, and at each user's now
+        np.testing.assert_allclose(predict(back, users, movies, times), predict(run.model, users, movies, times),
+                                   rtol=0, atol=1e-6)
+    rmse = math.sqrt(np.mean((predict(back, users, movies, v.times.numpy()) - v.ratings.numpy()) ** 2))
+    assert rmse == pytest.approx(run.history.valid_rmse, abs=1e-6)  # the loaded model scores as the trained one did
+    for user in users[:3]:
+        fresh, loaded = recommend(run.model, user, 5), recommend(back, user, 5)
+        assert [p.movie for p in loaded] == [p.movie for p in fresh]
+        np.testing.assert_allclose([p.score for p in loaded], [p.score for p in fresh], rtol=0, atol=1e-6)
+    if name == "svdpp-ensemble":
+        assert len(back.module.members) == 2 and back.module.members[1].genres is not None
+
+
+@pytest.mark.numeric
+def test_a_time_model_recommends_at_each_users_last_training_date(timed):
+    run = _learned(timed, "dotbias-time")
+    train, u = run.data.train, 4
+    last = int(train.times[train.users == u].max())
+    user = run.model.users.id_of(u)
+    picks = recommend(run.model, user, 1000)
+    movies = [p.movie for p in picks]
+    at_last = predict(run.model, [user] * len(movies), movies, [last] * len(movies))
+    # tolerance: one prediction path against another on the same weights
+    np.testing.assert_allclose([p.score for p in picks], at_last, rtol=0, atol=1e-6)
+    index = torch.as_tensor(run.model.movies.index(movies))
+    undated = predict_split(run.model.module, torch.full_like(index, u), index).numpy()
+    assert np.abs(undated - at_last).max() > 1e-3  # that day's bias and the drift count: the date is not ignored
+
+
+def test_a_user_with_no_training_rating_is_dated_at_the_latest_training_rating(timed):
+    frame = timed.frame
+    ratings = dataclasses.replace(timed, frame=pd.concat([frame, frame.iloc[[0]].assign(user=999)], ignore_index=True))
+    n = len(ratings.frame)
+    seed = next(s for s in range(200) if n - 1 in split_indices(n, seed=s))  # user 999's one rating held out
+    data = prepare(ratings, seed=seed)
+    dates = last_rated(data)
+    assert dates[data.users.index([999])[0]] == int(data.train.times.max())
+    latest = pd.Series(data.train.times.numpy()).groupby(data.train.users.numpy()).max()
+    assert dates[latest.index].tolist() == latest.tolist()
+
+
+def test_a_plain_model_is_still_written_as_version_1(run, tmp_path) -> None:
+    payload = torch.load(save(run.model, tmp_path / "plain.pt"), weights_only=True)
+    assert payload["version"] == 1  # what older collabsheets read: nothing in it needs version 2
+    assert not {"members", "combine", "last_rated"} & set(payload)
+    newer = tmp_path / "newer.pt"
+    torch.save({**payload, "version": 3}, newer)
+    with pytest.raises(ModelFileError, match="model file version 3; this collabsheet reads versions 1 and 2"):
+        load(newer)
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    return t[:-1].clone()
+
+
+TAMPERED = {  # what is changed in the ensemble's file, and what the one line says
+    "genre weights short": (lambda p: p["state"].update({"members.1.genres.weights": _rows(
+        p["state"]["members.1.genres.weights"])}),
+        "weight members.1.genres.weights is (39, 3); 50 users and 40 movies with svdpp, k=3, 3 genres"),
+    "genre weights flat": (lambda p: p["state"].update({"members.0.genres.weights": p["state"][
+        "members.0.genres.weights"].flatten().clone()}), "members.0.genres.weights is (120,); it must have 2 dim"),
+    "genre weights gone": (lambda p: p["state"].pop("members.0.genres.weights"),
+                           "weight members.0.genres.weights is missing"),
+    "user times short": (lambda p: p["state"].update({"members.0.time.mean_time": _rows(
+        p["state"]["members.0.time.mean_time"])}), "members.0.time.mean_time is (49,)"),
+    "day keys unsorted": (lambda p: p["state"].update({"members.1.time.keys": p["state"][
+        "members.1.time.keys"].flip(0).clone()}), "members.1.time.keys is not sorted"),
+    "members differ": (lambda p: p["state"].update({"members.1.rated_movies": p["state"][
+        "members.1.rated_movies"].roll(1).clone()}), "members hold different training pairs"),
+    "more members": (lambda p: p.update(members=3), "its ensemble of 2 says it holds 3 members"),
+    "other combination": (lambda p: p.update(combine="median"), "combines its members by 'median'"),
+    "no dates": (lambda p: p.pop("last_rated"), "lacks its users' last rating dates"),
+    "dates short": (lambda p: p.update(last_rated=_rows(p["last_rated"])), "last_rated does not match the 50 users"),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPERED))
+def test_a_tampered_genre_time_or_ensemble_file_is_one_line(tries, tmp_path, case) -> None:
+    payload = torch.load(save(tries.model, tmp_path / "good.pt"), weights_only=True)
+    change, message = TAMPERED[case]
+    change(payload)
+    bad = tmp_path / "bad.pt"
+    torch.save(payload, bad)
+    with pytest.raises(ModelFileError) as caught:
+        load(bad)
+    line = str(caught.value)
+    assert line.startswith(f"{bad}: damaged model file (") and "\n" not in line and message in line, line

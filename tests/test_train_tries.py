@@ -1,12 +1,16 @@
 """The lesson's things to try as settings, the validation splits, and every run kept in SQLite."""
+import math
 import re
 
+import numpy as np
 import pytest
 import torch
 
 from collabsheet.engine.cli import main as cli
-from collabsheet.engine.models.lesson import EmbeddingNet
+from collabsheet.engine.models.lesson import EmbeddingNet, Ensemble
 from collabsheet.engine.train import runs
+from collabsheet.engine.train.data import prepare
+from collabsheet.engine.train.model import predict, recommend
 from collabsheet.engine.train.recipes import RECIPES, Recipe
 from collabsheet.engine.train.splits import fold, overlap, parse_split
 from collabsheet.engine.train.store import load
@@ -115,3 +119,27 @@ def test_the_training_tabs_runs_are_recorded_too() -> None:
     (kept,) = runs.runs()
     assert kept.split == "random:7" and kept.epochs == 2 and kept.dataset == "low-rank test ratings"
     assert kept.valid_rmse == pytest.approx(runner.learned.history.valid_rmse)
+
+
+@pytest.mark.numeric
+def test_the_tries_recipe_saves_and_recommends_from_the_command_line(capsys, tmp_path, movielens) -> None:
+    """MovieLens 100k end to end: genres, time and an ensemble trained, saved, loaded and asked for recommendations."""
+    path = tmp_path / "m.pt"
+    code, out, err = _run(capsys, "train", "--recipe", "tries", "--epochs", "1", "--ensemble", "2", "--device", "cpu",
+                          "--no-record", "--save", str(path))
+    assert code == 0, err
+    assert f"saved the model to {path}" in out and not path.with_suffix(".ckpt").exists()  # an ensemble: no checkpoint
+    model = load(path)
+    assert isinstance(model.module, Ensemble) and len(model.module.members) == 2
+    assert (model.recipe.genres, model.recipe.time) == ("mean", "bias")
+    printed = float(re.search(r"validation RMSE ([\d.]+)", out).group(1))
+    data = prepare(movielens, seed=42)  # the command's split: random:42
+    v = data.valid
+    users, movies = data.users.ids[v.users.numpy()], data.movies.ids[v.movies.numpy()]
+    rmse = math.sqrt(np.mean((predict(model, users, movies, v.times.numpy()) - v.ratings.numpy()) ** 2))
+    # tolerance: the printed figure's 4 decimals; the loaded model's own record to float rounding
+    assert rmse == pytest.approx(printed, abs=5e-5) and rmse == pytest.approx(model.valid_rmse, abs=1e-6)
+    code, out, err = _run(capsys, "recommend", "--model", str(path), "--user", "196", "-n", "5")
+    assert code == 0, err
+    listed = re.findall(r"^ +\d+\. (\d\.\d\d)  .* \(id (\d+)\)$", out, re.M)
+    assert listed == [(f"{p.score:.2f}", str(p.movie)) for p in recommend(model, 196, 5)] and len(listed) == 5

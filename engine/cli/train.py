@@ -29,7 +29,7 @@ from collabsheet.engine.train.model import recommend
 from collabsheet.engine.train.plot import jointplot, write_png
 from collabsheet.engine.train.progress import RunProgress
 from collabsheet.engine.train.recipes import LIMITS, MAX_RATE, MODELS, OPTIMIZERS, RECIPES, SCHEDULES, Recipe, recipe
-from collabsheet.engine.train.store import ModelFileError, load, save, unsavable
+from collabsheet.engine.train.store import ModelFileError, load, save
 
 # Without --recipe, the settings start from the recipe for the chosen model, then the options change them.
 BASE = {"dot": "lesson-dot", "dotbias": "fast", "net": "lesson-net", "svdpp": "best"}
@@ -61,8 +61,8 @@ def register(sub) -> None:
                    help=f"seed of the split, the initial weights and the batch order (0-{MAX_COUNT:,})")
     p.add_argument("--device", type=device, default=None, help="cpu, cuda, cuda:1 … (default: CUDA if available)")
     p.add_argument("--save", type=file_name, metavar="OUT.pt",
-                   help="write the trained model here; each finished epoch is checkpointed beside it (OUT.pt with "
-                        ".ckpt) until the run ends")
+                   help="write the trained model here; each finished epoch of a lone model (not an ensemble) is "
+                        "checkpointed beside it (OUT.pt with .ckpt) until the run ends")
     p.add_argument("--resume", action="store_true", help="go on from the checkpoint beside --save")
     add_options(p)
     p.add_argument("--plot", type=file_name, metavar="OUT.png",
@@ -130,9 +130,11 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(f"--plot {args.plot}: the plot is written as PNG; give a name ending in .png")
     if args.resume and not args.save:
         raise ValueError("--resume goes on from the checkpoint beside --save PATH; give --save")
-    if args.save and (why := unsavable(settings)):
-        raise ModelFileError(f"--save {args.save}: {why}")
-    ckpt = checkpoint_path(args.save) if args.save else None
+    if args.resume and settings.ensemble > 1:
+        raise ValueError(f"--resume: an ensemble of {settings.ensemble} models is not checkpointed, so there is no "
+                         "checkpoint to go on from; train it again")
+    # an ensemble's members are not checkpointed (engine.train.learn): its model is saved when the run ends
+    ckpt = checkpoint_path(args.save) if args.save and settings.ensemble == 1 else None
     for option, target, what in (("--save", args.save, "model"), ("--save", ckpt, "checkpoint"),
                                  ("--plot", args.plot, "plot")):
         if target:  # before the data is read and the model trained: a target that cannot be written, an input …
@@ -187,7 +189,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.save:
         run.model.valid_rmse = math.sqrt(mse)
         say(f"saved the model to {save(run.model, args.save, _inputs(args))}")
-        if note := finish_checkpoint(ckpt, done=not history.stopped):
+        if ckpt is not None and (note := finish_checkpoint(ckpt, done=not history.stopped)):
             say(note)
     if args.plot:
         predicted, actual = valid_predictions(run.model, data)

@@ -28,6 +28,14 @@ class Context:
     times: Tensor | None = None  # its timestamp, int64 seconds
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """The genre and time tables' sizes alone: what a saved model's inputs are built to before its weights load."""
+
+    genres: int = 0  # columns of the movies × genres table
+    days: int = 0  # (user, day) pairs the time bias holds a bias for
+
+
 def _uniform(n: int, k: int, spread: float = 0.01) -> nn.Embedding:
     e = nn.Embedding(n, k)
     nn.init.uniform_(e.weight, -spread, spread)
@@ -37,13 +45,20 @@ def _uniform(n: int, k: int, spread: float = 0.01) -> nn.Embedding:
 class GenreMix(nn.Module):
     """A k-vector and a bias per genre; a movie gets the sum (or mean) of its genres' ones."""
 
-    def __init__(self, flags: Tensor, k: int, how: str = "mean"):
+    def __init__(self, n_movies: int, n_genres: int, k: int):
         super().__init__()
+        self.register_buffer("weights", torch.zeros(n_movies, n_genres))  # each movie's share of each genre
+        self.g = _uniform(n_genres, k)
+        self.gb = _uniform(n_genres, 1)
+
+    @classmethod
+    def of(cls, flags: Tensor, k: int, how: str = "mean") -> GenreMix:
+        """The mix for movies × genres flags (1 where a movie has the genre), summed or averaged ("sum", "mean")."""
         flags = flags.float()
-        weights = flags / flags.sum(1, keepdim=True).clamp(min=1) if how == "mean" else flags
-        self.register_buffer("weights", weights)  # movies × genres
-        self.g = _uniform(flags.shape[1], k)
-        self.gb = _uniform(flags.shape[1], 1)
+        mix = cls(flags.shape[0], flags.shape[1], k)
+        with torch.no_grad():
+            mix.weights.copy_(flags / flags.sum(1, keepdim=True).clamp(min=1) if how == "mean" else flags)
+        return mix.to(flags.device)
 
     def forward(self, movies: Tensor) -> Tensor:
         """Each movie's genre vector, batch × k."""
@@ -63,22 +78,35 @@ def _user_mean_time(users: Tensor, times: Tensor, n_users: int) -> Tensor:
 class TimeBias(nn.Module):
     """b(u, day) + α_u · dev_u(t): a bias per (user, day) seen in training, and each user's drift.
 
-    A day the training ratings lack for that user (or no time at all, as when recommending) gets the shared
-    row `unseen`, which no training rating updates and so stays 0; without a time, dev is 0 too.
+    A day the training ratings lack for that user (or no time at all) gets the shared row `unseen`, which no
+    training rating updates and so stays 0; without a time, dev is 0 too. The tables (origin, days, keys, each
+    user's mean time) are buffers, so a saved model's state holds them; `of` builds them from training ratings.
     """
 
-    def __init__(self, users: Tensor, times: Tensor, n_users: int):
+    def __init__(self, n_users: int, n_days: int):
         super().__init__()
-        origin = int(times.min())
-        days = int((int(times.max()) - origin) // DAY) + 2  # room for a day after the last
-        self.register_buffer("origin", torch.tensor(origin, dtype=torch.int64))
-        self.register_buffer("days", torch.tensor(days, dtype=torch.int64))
-        self.register_buffer("keys", torch.unique(users * days + (times - origin) // DAY))  # sorted
-        self.register_buffer("mean_time", _user_mean_time(users, times, n_users))
-        self.day = nn.Embedding(len(self.keys) + 1, 1)  # the last row: unseen
+        self.register_buffer("origin", torch.tensor(0, dtype=torch.int64))  # the first training day's start, s
+        self.register_buffer("days", torch.tensor(1, dtype=torch.int64))  # days from origin, one after the last
+        self.register_buffer("keys", torch.zeros(n_days, dtype=torch.int64))  # user · days + day, sorted
+        self.register_buffer("mean_time", torch.zeros(n_users, dtype=torch.float64))
+        self.day = nn.Embedding(n_days + 1, 1)  # the last row: unseen
         self.drift = nn.Embedding(n_users, 1)
         nn.init.zeros_(self.day.weight)
         nn.init.zeros_(self.drift.weight)
+
+    @classmethod
+    def of(cls, users: Tensor, times: Tensor, n_users: int) -> TimeBias:
+        """The bias for the training ratings' users and timestamps: a row for each (user, day) they hold."""
+        origin = int(times.min())
+        days = int((int(times.max()) - origin) // DAY) + 2  # room for a day after the last
+        keys = torch.unique(users * days + (times - origin) // DAY)
+        bias = cls(n_users, len(keys))
+        with torch.no_grad():
+            bias.origin.fill_(origin)
+            bias.days.fill_(days)
+            bias.keys.copy_(keys)
+            bias.mean_time.copy_(_user_mean_time(users, times, n_users))
+        return bias.to(times.device)
 
     def forward(self, users: Tensor, times: Tensor | None) -> Tensor:
         if times is None:
@@ -101,11 +129,21 @@ class TimeConts(nn.Module):
 
     width = 2
 
-    def __init__(self, users: Tensor, times: Tensor, n_users: int):
+    def __init__(self, n_users: int):
         super().__init__()
-        self.register_buffer("origin", torch.tensor(int(times.min()), dtype=torch.int64))
-        self.register_buffer("span", torch.tensor(max(1, int(times.max()) - int(times.min())), dtype=torch.int64))
-        self.register_buffer("mean_time", _user_mean_time(users, times, n_users))
+        self.register_buffer("origin", torch.tensor(0, dtype=torch.int64))  # the first training rating's time, s
+        self.register_buffer("span", torch.tensor(1, dtype=torch.int64))  # seconds to the last one (at least 1)
+        self.register_buffer("mean_time", torch.zeros(n_users, dtype=torch.float64))
+
+    @classmethod
+    def of(cls, users: Tensor, times: Tensor, n_users: int) -> TimeConts:
+        """The inputs for the training ratings' users and timestamps."""
+        conts = cls(n_users)
+        with torch.no_grad():
+            conts.origin.fill_(int(times.min()))
+            conts.span.fill_(max(1, int(times.max()) - int(times.min())))
+            conts.mean_time.copy_(_user_mean_time(users, times, n_users))
+        return conts.to(times.device)
 
     def forward(self, users: Tensor, times: Tensor | None) -> Tensor:
         if times is None:  # no date: the end of training, at the user's average date

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from collabsheet.engine.models.factorization import y_range
-from collabsheet.engine.models.inputs import Context, GenreMix, TimeBias, TimeConts
+from collabsheet.engine.models.inputs import Context, GenreMix, Sizes, TimeBias, TimeConts
 from collabsheet.engine.models.lesson import (EmbeddingDot, EmbeddingDotBias, EmbeddingDotBiasImplicit, EmbeddingNet,
                                               Ensemble)
 from collabsheet.engine.optim.rowwise import RowAdam
@@ -22,18 +22,22 @@ Pairs = tuple[torch.Tensor, torch.Tensor]
 
 
 def make_model(recipe: Recipe, n_users: int, n_movies: int, ratings: tuple[float, float],
-               rated: Pairs | None = None, context: Context | None = None) -> nn.Module:
+               rated: Pairs | None = None, context: Context | Sizes | None = None,
+               members: int | None = None) -> nn.Module:
     """The recipe's model for n_users × n_movies, with ratings (min, max) setting its output range.
 
     `rated`, the (user index, movie index) pairs of the training ratings, is what svdpp learns from
     besides the ratings themselves; `context` (the movies' genres, the training ratings' times) is what the
-    genre and time inputs are built from. An ensemble is that many such models from their own random starts.
+    genre and time inputs are built from, or, for a saved model, their tables' Sizes alone (its weights then
+    fill them). An ensemble is that many such models from their own random starts: `members` of them where
+    given (a stopped ensemble keeps fewer than the recipe's), else recipe.ensemble.
     """
     if recipe.ensemble > 1:
         one = recipe.with_(ensemble=1, name=recipe.name)
-        return Ensemble([make_model(one, n_users, n_movies, ratings, rated, context) for _ in range(recipe.ensemble)])
+        count = recipe.ensemble if members is None else members
+        return Ensemble([make_model(one, n_users, n_movies, ratings, rated, context) for _ in range(count)])
     context = context or Context()
-    inputs = _inputs(recipe, n_users, context)
+    inputs = _inputs(recipe, n_users, n_movies, context)
     if recipe.model == "svdpp":
         if rated is None:
             raise ValueError("the svdpp model needs the training ratings' (user, movie) pairs")
@@ -49,21 +53,31 @@ def make_model(recipe: Recipe, n_users: int, n_movies: int, ratings: tuple[float
                         user_factors=recipe.user_factors or None, movie_factors=recipe.movie_factors or None, **inputs)
 
 
-def _inputs(recipe: Recipe, n_users: int, context: Context) -> dict[str, nn.Module]:
+def _inputs(recipe: Recipe, n_users: int, n_movies: int, context: Context | Sizes) -> dict[str, nn.Module]:
     """The genre and time modules the recipe asks for, as keyword arguments of its model."""
     inputs: dict[str, nn.Module] = {}
+    sized = isinstance(context, Sizes)
     if recipe.genres != "off":
-        if context.genres is None:
+        if sized:
+            inputs["genres"] = GenreMix(n_movies, context.genres, recipe.sizes[1])
+        elif context.genres is None:
             raise ValueError("genres need a movie's genres, and these ratings have none (MovieLens has them; for "
                              "another file name a genres file or column)")
-        inputs["genres"] = GenreMix(context.genres, recipe.sizes[1], recipe.genres)
-    if recipe.time != "off":
-        if context.times is None or context.users is None:
-            raise ValueError("time needs each rating's timestamp, and these ratings have none (MovieLens has them; "
-                             "for another file name its timestamp column)")
-        kind = TimeConts if recipe.time == "conts" else TimeBias
-        inputs["conts" if recipe.time == "conts" else "time"] = kind(context.users, context.times, n_users)
+        else:
+            inputs["genres"] = GenreMix.of(context.genres, recipe.sizes[1], recipe.genres)
+    if recipe.time == "conts":
+        inputs["conts"] = TimeConts(n_users) if sized else TimeConts.of(*_timed(context), n_users)
+    elif recipe.time != "off":
+        inputs["time"] = TimeBias(n_users, context.days) if sized else TimeBias.of(*_timed(context), n_users)
     return inputs
+
+
+def _timed(context: Context) -> Pairs:
+    """The training ratings' user indices and timestamps, which the time inputs are built from."""
+    if context.times is None or context.users is None:
+        raise ValueError("time needs each rating's timestamp, and these ratings have none (MovieLens has them; "
+                         "for another file name its timestamp column)")
+    return context.users, context.times
 
 
 def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> torch.optim.Optimizer:

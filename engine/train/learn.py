@@ -44,7 +44,7 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
     if resume and checkpoint is None:
         raise ValueError("resuming needs the checkpoint to resume from")
     if recipe.ensemble > 1 and (checkpoint is not None or resume):
-        raise ValueError("an ensemble is not checkpointed (nor saved) yet; train it without --save")
+        raise ValueError("an ensemble is not checkpointed; train it without a checkpoint (its model saves at the end)")
     gpus = [data.device] if data.device.type == "cuda" else []
     # Row-wise updates run torch on one CPU thread: their many short gathers and scatters would each wait for
     # every OpenMP thread, and on a shared machine a descheduled thread makes each wait a time slice (fast at 10M: two

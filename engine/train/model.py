@@ -28,6 +28,7 @@ class CollabModel:
     rated_movies: np.ndarray
     dataset: str = ""
     valid_rmse: float = math.nan  # measured when it was trained
+    last_rated: np.ndarray | None = None  # each user's latest training timestamp (int64 s): a time model's "now"
 
     @classmethod
     def of(cls, module: nn.Module, recipe: Recipe, data: TrainData, valid_rmse: float = math.nan) -> CollabModel:
@@ -36,7 +37,7 @@ class CollabModel:
         order = np.argsort(users, kind="stable")
         start = np.concatenate([[0], np.cumsum(np.bincount(users, minlength=len(data.users)))])
         return cls(module, recipe, data.users, data.movies, data.rating_range, data.titles, data.movie_counts(),
-                   start, movies[order].astype(np.int64), data.name, valid_rmse)
+                   start, movies[order].astype(np.int64), data.name, valid_rmse, last_rated(data))
 
     @property
     def device(self) -> torch.device:
@@ -51,12 +52,42 @@ class CollabModel:
         """Indices of the movies a user rated (training and validation)."""
         return self.rated_movies[self.rated_start[user_index]:self.rated_start[user_index + 1]]
 
+    def now(self, users: torch.Tensor) -> torch.Tensor | None:
+        """The date a time model predicts at when asked with none (recommending): each user's latest training rating.
 
-def predict(model: CollabModel, users, movies) -> np.ndarray:
-    """Predicted ratings for (user, movie) pairs given by their original ids."""
+        Their last sitting is the latest the model knows of each user: its day bias and drift were learned there,
+        while a later date would meet a day no rating taught and a drift stretched past every training date.
+        None for a model that reads no time.
+        """
+        if not getattr(self.module, "uses_time", False):
+            return None
+        if self.last_rated is None:
+            raise ValueError("this model uses each rating's time and does not know its users' last rating dates")
+        return torch.as_tensor(self.last_rated, device=users.device)[users]
+
+
+def last_rated(data: TrainData) -> np.ndarray | None:
+    """Each user's latest training timestamp (for one with no training rating, the latest of all); None untimed."""
+    if data.train.times is None or not len(data.train.times):
+        return None
+    times, users = data.train.times.cpu(), data.train.users.cpu()  # once a run: the CPU's integer amax is sure
+    none = torch.iinfo(torch.int64).min
+    latest = torch.full((len(data.users),), none, dtype=torch.int64).scatter_reduce_(0, users, times, reduce="amax")
+    return torch.where(latest == none, times.max(), latest).numpy()
+
+
+def predict(model: CollabModel, users, movies, times=None) -> np.ndarray:
+    """Predicted ratings for (user, movie) pairs given by their original ids.
+
+    A time model reads `times` (each pair's timestamp, seconds) where given, else each user's `now`.
+    """
     u = torch.as_tensor(model.users.index(users), dtype=torch.int64, device=model.device)
     m = torch.as_tensor(model.movies.index(movies), dtype=torch.int64, device=model.device)
-    return predict_split(model.module, u, m).cpu().numpy()
+    if times is not None:
+        times = torch.as_tensor(np.asarray(times), dtype=torch.int64, device=model.device)
+        if times.shape != u.shape:
+            raise ValueError(f"{times.numel():,} timestamps for {len(u):,} pairs; give one a pair")
+    return predict_split(model.module, u, m, times=model.now(u) if times is None else times).cpu().numpy()
 
 
 @dataclass(frozen=True)
@@ -75,7 +106,8 @@ def recommend(model: CollabModel, user, n: int = 10) -> list[Recommendation]:
     u = int(model.users.index([user])[0])
     candidates = np.setdiff1d(np.arange(len(model.movies)), model.rated_by(u))
     users = torch.full((len(candidates),), u, dtype=torch.int64, device=model.device)
-    scores = predict_split(model.module, users, torch.as_tensor(candidates, device=model.device)).cpu().numpy()
+    scores = predict_split(model.module, users, torch.as_tensor(candidates, device=model.device),
+                           times=model.now(users)).cpu().numpy()
     best = np.argsort(-scores, kind="stable")[:n]
     return [Recommendation(model.movies.id_of(int(candidates[i])), model.title(int(candidates[i])), float(scores[i]))
             for i in best]

@@ -57,6 +57,10 @@ def load_movies(path: str) -> ModelMovies:
     if model.recipe.model == "net":
         raise ValueError(f"{path}: a {model.recipe.model} model's predictions are not a dot product, so a new user "
                          "cannot be folded into it; train a dot, dotbias or svdpp model")
+    recipe = model.recipe
+    if recipe.genres != "off" or recipe.time != "off" or recipe.ensemble > 1:
+        raise ValueError(f"{path}: a model with genres, time or an ensemble predicts from more than its movie factors "
+                         "and biases, so a new user is not folded into it; train one without them")
     module = model.module
     bias = analysis.movie_bias(model) if hasattr(module, "mb") else None
     with torch.no_grad():
