@@ -288,8 +288,9 @@ def test_the_training_tabs_fields_reach_the_recipe(qtbot):
     from PySide6.QtGui import QAction
 
     from collabsheet.gui.train.controls import QTrainControls
+    from collabsheet.gui.train.tab import ACTIONS
 
-    actions = {name: QAction(name) for name in ("train", "stop", "ratings", "save", "load")}
+    actions = {name: QAction(name) for name in ACTIONS}  # the tab's own: train, resume, stop, the files
     c = QTrainControls(actions)
     qtbot.addWidget(c)
     c.recipe.setCurrentIndex(c.recipe.findData("tries"))
