@@ -131,6 +131,17 @@ def test_time_bias_is_a_users_day_bias_plus_drift_and_nothing_for_an_unseen_day_
     assert tb(torch.tensor([0, 1]), None).tolist() == [0.0, 0.0]
 
 
+def test_a_user_without_training_ratings_is_dated_from_the_datas_mean_not_from_1970():
+    from collabsheet.engine.models.inputs import TimeConts, deviation
+
+    users = torch.tensor([0, 0, 2])  # user 1 rated only in the validation set
+    times = torch.tensor([T0, T0 + 4 * DAY, T0 + 5 * DAY])
+    for inputs in (TimeBias.of(users, times, 3), TimeConts.of(users, times, 3)):
+        assert inputs.mean_time.tolist() == [T0 + 2 * DAY, T0 + 3 * DAY, T0 + 5 * DAY]  # user 1: all ratings' mean
+    later = deviation(torch.tensor([T0 + 33 * DAY]), TimeConts.of(users, times, 3).mean_time[[1]])
+    torch.testing.assert_close(later, torch.tensor([1.0]))  # a month after the data's middle, not decades
+
+
 def _made_of_genres_and_days(seed: int = 0) -> Ratings:
     """Ratings that are 3 + their movie's genre effect + the user's mood that day + a little noise: 150 users, 400
     movies of three genres, each user rating 14 movies on 3 days. Few ratings a movie: its genre says much."""

@@ -70,9 +70,12 @@ class GenreMix(nn.Module):
 
 
 def _user_mean_time(users: Tensor, times: Tensor, n_users: int) -> Tensor:
-    """Each user's mean timestamp over their training ratings (float64 seconds; 0 for a user with none)."""
+    """Each user's mean timestamp over their training ratings (float64 seconds); a user with none (only validation
+    ratings) gets the mean of all of them: measured from 1970, their dates' deviation would be decades."""
     total = torch.zeros(n_users, dtype=torch.float64, device=times.device).index_add_(0, users, times.double())
-    return total / torch.bincount(users, minlength=n_users).clamp(min=1).double()
+    count = torch.bincount(users, minlength=n_users).double()
+    overall = times.double().mean() if len(times) else torch.tensor(0.0, dtype=torch.float64, device=times.device)
+    return torch.where(count > 0, total / count.clamp(min=1), overall)
 
 
 class TimeBias(nn.Module):
