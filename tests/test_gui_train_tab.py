@@ -343,3 +343,4 @@ def test_the_progress_bar_tells_the_whole_runs_speed_and_time_left(tab, qtbot):
     with qtbot.waitSignal(tab.engine.stopped, timeout=WAIT_MS):
         qtbot.mouseClick(button(tab, "stop"), Qt.LeftButton)
     qtbot.waitUntil(lambda: tab.state == IDLE, timeout=WAIT_MS)
+    assert tab.controls.pace.text() == ""  # a stopped run has no time left to tell

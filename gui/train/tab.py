@@ -359,10 +359,12 @@ class QTrainTab(QWidget):
             self.controls.show_progress(None, "starting…")
 
     def _stopped(self, iterations: int, epochs: int) -> None:
+        self.controls.pace.setText("")  # no time is left to tell
         self.controls.say(f"stopped after {plural(iterations, 'batch', 'batches')} "
                           f"({plural(epochs, 'whole epoch')})")
 
     def _trained(self, headline: str) -> None:
+        self.controls.pace.setText("")
         self.notice.emit(headline)
 
     def _recorded(self, run: int) -> None:
