@@ -1,6 +1,6 @@
 """Training at bigger-MovieLens scale: collabsheet's `fast` beside plain torch, on seeded synthetic ratings.
 
-Run: .venv/bin/python bench/scale.py [--sizes 1M,10M,25M] [--epochs N] [--keep DIR]
+Run: .venv/bin/python bench/scale.py [--sizes 1M,10M,25M] [--epochs N] [--keep DIR] [--timestamps]
 For each size it writes a CSV shaped like that MovieLens (Zipf-like users and movies, ratings 0.5–5 in
 halves, a rank-8 taste model plus noise), then in a fresh process (so peak memory is that size's own):
 loads it with collabsheet's loader and with pandas' default read_csv, trains `fast` on a seeded 80/20
@@ -39,8 +39,9 @@ def zipf_ids(rng: np.random.Generator, n: int, size: int, a: float) -> np.ndarra
     return rng.permutation(n)[picks]  # popularity not tied to the id's order
 
 
-def synthetic_csv(path: Path, n: int, users: int, movies: int, seed: int = SEED) -> None:
-    """Write n seeded ratings (user,item,rating with a header) shaped like MovieLens to path."""
+def synthetic_csv(path: Path, n: int, users: int, movies: int, seed: int = SEED, timestamps: bool = False) -> None:
+    """Write n seeded ratings (user,item,rating with a header) shaped like MovieLens to path; with `timestamps`, a
+    fourth column of seconds as MovieLens's ratings.csv has (uniform over ml-25m's span)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -65,12 +66,19 @@ def synthetic_csv(path: Path, n: int, users: int, movies: int, seed: int = SEED)
                 + 0.6 * rng.standard_normal(len(r[s])))
     r = np.clip(np.round(r * 2) / 2, 0.5, 5.0)
     table = pa.table({"userId": u + 1, "movieId": m + 1, "rating": r})
+    if timestamps:  # ml-25m's first and last rating times, 1995-01-09 and 2019-11-21
+        table = table.append_column("timestamp", pa.array(rng.integers(789_652_009, 1_574_327_704, n)))
     pacsv.write_csv(table, path)
 
 
 def peak_gib() -> float:
-    """This process's peak resident memory in GiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    """This process's peak resident memory in GiB: Linux's VmHWM where there is one, since getrusage's ru_maxrss
+    carries over exec the peak of the process it was forked from (here, the bench that wrote the CSV)."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 2**20  # KiB
+    except (OSError, StopIteration, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
 def surprise_svd(data, out: dict) -> None:
@@ -220,6 +228,8 @@ def main() -> None:
     p.add_argument("--sizes", default="1M,10M", help="comma-separated of " + ", ".join(SIZES) + " (default 1M,10M)")
     p.add_argument("--epochs", type=int, default=None, help="fast's epochs (default: the recipe's)")
     p.add_argument("--keep", metavar="DIR", help="keep the CSVs here (and reuse them)")
+    p.add_argument("--timestamps", action="store_true",
+                   help="give the ratings a timestamp column, as MovieLens's ratings.csv has (loaded, not trained on)")
     p.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's choice)")
     p.add_argument("--workers", type=int, default=None,
                    help="fast's Python threads per batch on the CPU (default: 2 on 2 cores or more)")
@@ -253,10 +263,10 @@ def main() -> None:
     rates = {}
     for s in sizes:
         n, users, movies = SIZES[s]
-        path = folder / f"synthetic-{s}.csv"
+        path = folder / f"synthetic-{s}{'-timestamps' * args.timestamps}.csv"
         if not path.exists():
             t = time.perf_counter()
-            synthetic_csv(path, n, users, movies)
+            synthetic_csv(path, n, users, movies, timestamps=args.timestamps)
             print(f"# {s}: wrote {path} ({path.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - t:.0f} s",
                   flush=True)
         cmd = [sys.executable, __file__, "--one", str(path)] + (["--epochs", str(args.epochs)] if args.epochs else []) \
