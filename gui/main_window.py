@@ -163,10 +163,10 @@ class QMainSheetWindow(QMainWindow):
         for name in names:
             self.run_menu.addSeparator() if name is None else self.run_menu.addAction(actions[name])
         self.sheet.set_keys_active(self.tabs.currentWidget() is self.sheet)  # S, Space … must not reach a hidden sheet
-        page = self.tabs.currentWidget()
-        focus = QApplication.focusWidget()
+        # a tab's keys act while the focus is in it: a click on its title moves the focus there
+        page, focus = self.tabs.currentWidget(), QApplication.focusWidget()
         if page is not None and not (focus is not None and page.isAncestorOf(focus)):
-            page.setFocus(Qt.TabFocusReason)  # a tab's keys act while the focus is in it: a click on its title moves it there
+            page.setFocus(Qt.TabFocusReason)
 
     def _fit_to_screen(self) -> None:
         screen = self.screen().availableGeometry() if self.screen() is not None else None
