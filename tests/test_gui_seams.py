@@ -7,6 +7,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from collabsheet.gui.sheet.layout import Cell
 
+from sheet_helpers import run
+
 WAIT_MS = 30_000
 
 
@@ -165,8 +167,9 @@ def test_play_and_the_coach_bar_move_nothing_under_the_mouse(qtbot, window):
     tab.actions["play"].setChecked(False)
     idle(qtbot, window)
     tab.engine.set_optimizer(OptimizerSettings("sgd", lr=1e-8))
-    tab.engine.step(600)
-    idle(qtbot, window)  # while it steps, the verdict may come and go as the evidence changes: judge the end
+    # while it steps, the verdict may come and go as the evidence changes: judge the end (waiting for "idle" alone
+    # could return before the worker had taken the command)
+    run(qtbot, tab, 600)
     qtbot.waitUntil(lambda: tab.coach.diagnosis is not None and tab.coach.bar.isVisible(), timeout=WAIT_MS)
     qtbot.wait(50)
     assert tab.view.mapTo(window, tab.view.rect().topLeft()) == sheet_at
