@@ -215,7 +215,7 @@ def test_the_training_bar_hears_the_tasks_batch_and_epoch_events() -> None:
         task = Task(bars.hear)
         for it in (1, 2):
             now[0] = float(it)
-            task.report(fraction=it / 10, result=BatchEvent(it, 1, it, 10, 0.5, 0.01))
+            task.report(fraction=it / 10, result=BatchEvent(it, 1, it, 10, 0.5, 0.01, 64))
         task.report(message="not an event")  # neither a batch nor an epoch: no line
         task.report(fraction=1.0, result=EpochEvent(1, 0.5, 0.8, 0.894, 3.0))
     assert err.getvalue().splitlines()[-1].startswith("epoch 1/1 · batch 2/10 · 20% of the run · loss 0.5000")

@@ -175,7 +175,7 @@ def test_progress_without_a_terminal_writes_a_line_every_ten_seconds_with_speed_
     with RunProgress(2, 1000, 100, terminal=False, out=out, err=err, clock=lambda: now[0]) as bars:
         for it in range(1, 21):  # 2 epochs × 10 batches of 100 ratings, 3 s a batch
             now[0] = 3.0 * it
-            bars.batch(BatchEvent(it, (it - 1) // 10 + 1, (it - 1) % 10 + 1, 10, 0.5, 0.01))
+            bars.batch(BatchEvent(it, (it - 1) // 10 + 1, (it - 1) % 10 + 1, 10, 0.5, 0.01, 64))
         bars.epoch(EpochEvent(2, 0.5, 0.8, 0.894, 60.0))
     lines = err.getvalue().splitlines()
     assert len(lines) == 4  # at 15, 27, 39 and 51 s: the first batch (at 3 s) starts the clock

@@ -36,6 +36,7 @@ class BatchEvent:
     batches: int  # batches in an epoch
     loss: float  # training loss, exponentially weighted moving average (debiased)
     lr: float  # the learning rate this batch used
+    size: int  # ratings in a batch (the batch size; an epoch's last batch may hold fewer)
 
 
 @dataclass(frozen=True)
@@ -111,11 +112,11 @@ def check_settings(epochs: int, bs: int, n_train: int) -> None:
 class _Losses:
     """Batch losses kept on the device and read back in groups (each batch on the CPU), then smoothed and reported."""
 
-    def __init__(self, device: torch.device, batches: int, epochs: int, task: Task):
+    def __init__(self, device: torch.device, batches: int, epochs: int, bs: int, task: Task):
         self.group = CUDA_SYNC_EVERY if device.type == "cuda" else 1
         self.pending = torch.empty(self.group, device=device)
         self.waiting: list[tuple[int, int, int, float]] = []  # (iteration, epoch, batch, lr) of each held loss
-        self.smooth, self.batches, self.total, self.task = Smoothed(), batches, batches * epochs, task
+        self.smooth, self.batches, self.total, self.bs, self.task = Smoothed(), batches, batches * epochs, bs, task
 
     def add(self, loss: torch.Tensor, iteration: int, epoch: int, batch: int, lr: float) -> bool:
         """Hold one batch's loss; False when a loss read back is inf or NaN."""
@@ -133,7 +134,7 @@ class _Losses:
             smoothed = self.smooth.add(value)
             if self.task.listened:
                 self.task.report(fraction=iteration / self.total, iteration=iteration, loss=smoothed,
-                                 result=BatchEvent(iteration, epoch, batch, self.batches, smoothed, lr))
+                                 result=BatchEvent(iteration, epoch, batch, self.batches, smoothed, lr, self.bs))
         return True
 
 
@@ -153,7 +154,7 @@ def fit(model: nn.Module, data: TrainData, epochs: int, opt: torch.optim.Optimiz
     check_settings(epochs, bs, len(train))
     batches = math.ceil(len(train) / bs)
     generator = torch.Generator(device=train.ratings.device).manual_seed(seed)
-    losses = _Losses(train.ratings.device, batches, epochs, task)
+    losses = _Losses(train.ratings.device, batches, epochs, bs, task)
     done, history, stopped, diverged, first, before = 0, [], False, False, 1, 0.0
     if resume is not None:
         generator.set_state(resume.order_rng)

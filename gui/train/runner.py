@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # these import torch or pandas: at run time only in the worke
     from collabsheet.engine.train.data import TrainData
     from collabsheet.engine.train.fit import BatchEvent, EpochEvent
     from collabsheet.engine.train.learn import Learned
+    from collabsheet.engine.train.progress import Pace
     from collabsheet.engine.train.model import CollabModel
 
 FRAME_S = 1 / 30  # training publishes curve points and progress at most this often
@@ -134,12 +135,9 @@ class TrainRunner(Runner):
         self._runs += 1
         self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
         leave_a_core_for_the_gui()
-        listener = _Listener(self.mailbox, self.clock, self._runs, recipe.run_epochs,
-                             *_epoch_shape(recipe, self.ratings))
+        listener = _Listener(self.mailbox, self.clock, self._runs, recipe.run_epochs, resumed or ())
         self.mailbox.put(clear=True, device=self._device())
         self.emit("started", recipe.name, recipe.summary())
-        if resumed:
-            listener.replay(resumed)
         checkpoint = self._checkpoint_for(recipe)
         run = learn(source, recipe, seed=seed, device=self.device, task=self.task(listener.hear),
                     checkpoint=checkpoint, resume=resumed is not None)
@@ -254,31 +252,20 @@ class TrainRunner(Runner):
         return model
 
 
-def _epoch_shape(recipe: Recipe, ratings: Ratings) -> tuple[int, int]:
-    """The batch size learn() will take and the batches in an epoch: the tab trains on a seeded 80/20 split
-    (engine.train.data.split_indices)."""
-    from collabsheet.engine.train.data import VALID_SHARE  # torch: in the worker
-
-    n = len(ratings)
-    n_train = n - int(VALID_SHARE * n)
-    bs = recipe.batch_size(n_train)
-    return bs, math.ceil(n_train / bs)
-
-
 class _Listener:
     """The training task's listener: batch losses gathered into curve points, published when a frame is due."""
 
-    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int, bs: int, batches: int) -> None:
-        self.mailbox, self.clock, self.epochs, self.batches = mailbox, clock, epochs, batches
+    def __init__(self, mailbox: Mailbox, clock: FrameClock, run: int, epochs: int,
+                 resumed: tuple[EpochEvent, ...] = ()) -> None:
+        self.mailbox, self.clock, self.epochs, self.resumed = mailbox, clock, epochs, resumed
         self.train_series, self.valid_series, self.marks = 3 * run, 3 * run + 1, 3 * run + 2
         self.x0, self.values = 1, []
         self.last: BatchEvent | None = None
         self.validated = False  # the validation line has its first point
         from collabsheet.engine.train.fit import BatchEvent, EpochEvent  # torch: built in the worker, when training
-        from collabsheet.engine.train.progress import Pace
 
         self._handlers = {BatchEvent: self.batch, EpochEvent: self.epoch}
-        self.pace = Pace(epochs, bs)
+        self.pace: Pace | None = None  # made at the first batch, which tells the batch size learn() took
         self.now = 0.0
 
     def hear(self, report: Report) -> None:
@@ -288,6 +275,11 @@ class _Listener:
             handler(report.result)
 
     def batch(self, event: BatchEvent) -> None:
+        if self.pace is None:
+            from collabsheet.engine.train.progress import Pace
+
+            self.pace = Pace(self.epochs, event.size)
+            self._replay(event.batches)
         self.now = self.pace.see(event.iteration)
         if not self.values:
             self.x0 = event.iteration
@@ -312,10 +304,10 @@ class _Listener:
         self.flush()
         self._epoch_at(event, self.last.iteration if self.last is not None else 0)
 
-    def replay(self, history: tuple[EpochEvent, ...]) -> None:
+    def _replay(self, batches: int) -> None:
         """A resumed run's finished epochs, where they ended, so its curves go on from the checkpoint."""
-        for event in history:
-            x = event.epoch * self.batches
+        for event in self.resumed:
+            x = event.epoch * batches
             self.mailbox.put(losses=Points(self.train_series, TRAINING_LABEL, x, np.array([event.train_loss]), LINE))
             self._epoch_at(event, x)
 
