@@ -9,7 +9,7 @@ import torch
 from collabsheet.engine.data.ratings import Ratings
 from collabsheet.engine.device import pick_device, threads_for
 from collabsheet.engine.train.build import make_model, make_optimizer, make_schedule
-from collabsheet.engine.train.checkpoint import load_checkpoint, save_checkpoint
+from collabsheet.engine.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from collabsheet.engine.train.data import TrainData, prepare
 from collabsheet.engine.task import Task
 from collabsheet.engine.train.ensemble import fit_ensemble
@@ -29,13 +29,14 @@ class Learned:
 
 def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None = None, seed: int = 42,
           device: str | torch.device | None = None, task: Task | None = None,
-          checkpoint: str | os.PathLike | None = None, resume: bool = False) -> Learned:
+          checkpoint: str | os.PathLike | None = None, resume: bool | Checkpoint = False) -> Learned:
     """Train the recipe's model on `ratings` (a seeded 80/20 split, or `valid` as the validation set).
 
     `seed` picks the split, the initial weights and the batch order, so a run repeats exactly on the CPU.
     Pass prepared TrainData to skip the split (e.g. several recipes on one split). The task hears fit's batch and
     epoch events and ends the run between batches when cancelled (engine.train.fit). With `checkpoint`, each
-    finished epoch is written there (engine.train.checkpoint); `resume` first loads it and goes on from it.
+    finished epoch is written there (engine.train.checkpoint); `resume` first loads it (or is it, already read)
+    and goes on from it.
     """
     device = pick_device(device)
     data = ratings if isinstance(ratings, TrainData) else prepare(ratings, valid=valid, seed=seed, device=device)
@@ -61,7 +62,7 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
         opt = make_optimizer(recipe, module, data.device)
         state = None
         if resume:
-            saved = load_checkpoint(checkpoint)
+            saved = resume if isinstance(resume, Checkpoint) else load_checkpoint(checkpoint)
             saved.check(recipe, data, seed)
             module.load_state_dict(saved.module)
             opt.load_state_dict(saved.optimizer)

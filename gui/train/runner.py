@@ -31,6 +31,7 @@ from collabsheet.gui.train.frames import (BiasRow, EpochRow, Frame, Joint, Movie
 
 if TYPE_CHECKING:  # these import torch or pandas: at run time only in the worker, once training is asked for
     from collabsheet.engine.data.ratings import Ratings
+    from collabsheet.engine.train.checkpoint import Checkpoint
     from collabsheet.engine.train.data import TrainData
     from collabsheet.engine.train.fit import BatchEvent, EpochEvent
     from collabsheet.engine.train.learn import Learned
@@ -122,25 +123,27 @@ class TrainRunner(Runner):
                 self._load_ratings(None)
             data = prepare(self.ratings, seed=seed, device=pick_device(self.device))  # the split learn() would make
             saved.check(recipe, data, seed)
-            return self._learn(recipe, seed, data, resumed=saved.state.history)
+            return self._learn(recipe, seed, data, resumed=saved)
         finally:
             self._end_run()
 
     def _learn(self, recipe: Recipe, seed: int, source: Ratings | TrainData,
-               resumed: tuple[EpochEvent, ...] | None = None) -> Learned:
-        """One run, new or resumed (`resumed`: the checkpoint's epochs, drawn first): curves, progress, results."""
+               resumed: Checkpoint | None = None) -> Learned:
+        """One run, new or resumed (`resumed`: the checkpoint read, its epochs drawn first): curves, progress,
+        results."""
         from collabsheet.engine.train.checkpoint import finish_checkpoint
         from collabsheet.engine.train.learn import learn
 
         self._runs += 1
         self.model = self.learned = self.results = None  # what the screen showed of the last model is cleared
         leave_a_core_for_the_gui()
-        listener = _Listener(self.mailbox, self.clock, self._runs, recipe.run_epochs, resumed or ())
+        listener = _Listener(self.mailbox, self.clock, self._runs, recipe.run_epochs,
+                             resumed.state.history if resumed is not None else ())
         self.mailbox.put(clear=True, device=self._device())
         self.emit("started", recipe.name, recipe.summary())
         checkpoint = self._checkpoint_for(recipe)
         run = learn(source, recipe, seed=seed, device=self.device, task=self.task(listener.hear),
-                    checkpoint=checkpoint, resume=resumed is not None)
+                    checkpoint=checkpoint, resume=resumed if resumed is not None else False)
         listener.flush()
         if checkpoint is not None:
             finish_checkpoint(checkpoint, done=not run.history.stopped)  # kept only when Stop ended the run
