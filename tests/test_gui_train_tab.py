@@ -344,3 +344,4 @@ def test_the_progress_bar_tells_the_whole_runs_speed_and_time_left(tab, qtbot):
         qtbot.mouseClick(button(tab, "stop"), Qt.LeftButton)
     qtbot.waitUntil(lambda: tab.state == IDLE, timeout=WAIT_MS)
     assert tab.controls.pace.text() == ""  # a stopped run has no time left to tell
+    assert not tab.actions["resume"].isEnabled()  # stopped within its first epoch: no checkpoint was written
