@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMessageBox, QTabWidget, QWidget
 
@@ -30,6 +30,7 @@ SHEET_RUN = ("step", "step_n", "play", "solve", "stop", None, "race", None, "res
 GRADDESC_RUN = ("step_row", "run_epoch", "play", "reset", None, "compare", None, "open_workbook", "open_csv", "export")
 TRAIN_RUN = ("train", "stop", None, "ratings", "save", "load")
 LATER_TABS = (("graddesc", "Gradient descent"), ("train", "Training"))  # built when first shown, in this order
+FRAME_WAIT_MS = 200  # after the first show, when the window manager has drawn the frame whose size is then known
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch
 
 
@@ -44,6 +45,7 @@ class QMainSheetWindow(QMainWindow):
         self.messages: list[tuple[str, str]] = []  # every problem shown, for tests and for the record
         self.notices: list[str] = []  # and every success reported in the status bar
         self._box: QMessageBox | None = None
+        self._framed = False  # the frame was kept on the screen once, after the first show
         self._build_status()
         runner = SheetRunner(device=device, top=top)
         runner.loader.preview_wait_s = PREVIEW_WAIT_S
@@ -172,6 +174,30 @@ class QMainSheetWindow(QMainWindow):
         screen = self.screen().availableGeometry() if self.screen() is not None else None
         width, height = (1560, 940) if screen is None else (min(1600, screen.width()), min(1000, screen.height()))
         self.resize(width, height)
+        self._fitted = QSize(width, height)  # the size chosen here, which the frame may yet push off the screen
+
+    def showEvent(self, event) -> None:  # noqa: ANN001 - Qt's QShowEvent
+        super().showEvent(event)
+        if not self._framed:
+            self._framed = True
+            QTimer.singleShot(FRAME_WAIT_MS, self._keep_frame_on_screen)
+
+    def _keep_frame_on_screen(self) -> None:
+        """The window _fit_to_screen sized, with its title bar, within the screen: sized to the screen alone, the frame
+        pushed the status bar below the bottom edge of an 800-pixel-high screen (the frame is known only once the
+        window manager drew it)."""
+        screen = self.screen()
+        if screen is None or self.isMaximized() or self.isFullScreen() or self.size() != self._fitted:
+            return  # sized since by the user (or a test): theirs to keep
+        room, frame = screen.availableGeometry(), self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        if frame.width() > room.width() or frame.height() > room.height():
+            self.resize(min(self.width(), room.width() - extra_w), min(self.height(), room.height() - extra_h))
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), room.x()), room.right() + 1 - frame.width())
+        y = min(max(frame.y(), room.y()), room.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
 
     def show_message(self, title: str, text: str) -> None:
         """Tell the user something in a non-modal box (never blocks the engine or a test); recorded in .messages."""
