@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 SHEET_RUN = ("step", "step_n", "play", "solve", "stop", None, "race", None, "reset")
 GRADDESC_RUN = ("step_row", "run_epoch", "play", "reset", None, "compare", None, "open_workbook", "open_csv", "export")
-TRAIN_RUN = ("train", "stop", None, "ratings", "save", "load")
+TRAIN_RUN = ("train", "resume", "stop", None, "ratings", "save", "load")
 LATER_TABS = (("graddesc", "Gradient descent"), ("train", "Training"))  # built when first shown, in this order
 FRAME_WAIT_MS = 200  # after the first show, when the window manager has drawn the frame whose size is then known
 PREVIEW_WAIT_S = 0.5  # the most the worker waits for the first preview to be painted before it imports torch

@@ -232,6 +232,8 @@ def test_the_run_menu_and_keys_follow_the_current_tab(qtbot, window):
     window.tabs.setCurrentWidget(window.graddesc)
     assert [a.text() for a in run.actions() if a.text()][:2] == ["Step row", "Run epoch"]
     assert window.actions["step"].shortcuts() == []  # S no longer reaches the hidden sheet
+    window.tabs.setCurrentWidget(window.train)
+    assert [a.text() for a in run.actions() if a.text()][:3] == ["&Train", "&Resume", "Stop"]  # every run command
     window.tabs.setCurrentWidget(window.sheet)
     assert window.actions["step"].shortcut().toString() == "S"
 
