@@ -139,7 +139,7 @@ def throughput(device: torch.device, n_ratings: int, n_users: int, n_movies: int
     data = synthetic(n_ratings, n_users, n_movies, device=device)
     recipe = RECIPES["fast"].with_(bs=bs, epochs=epochs)
     model = make_model(recipe, n_users, n_movies, data.rating_range).to(device)
-    opt = make_optimizer(recipe, model, device)
+    opt = make_optimizer(recipe, model, device, data.train)
     warm = fit(model, data, 1, opt, bs=bs)  # warm-up: kernels, allocator, fused optimizer
     result = fit(model, data, epochs, opt, bs=bs)
     if runs is not None:

@@ -43,13 +43,13 @@ class Grid:
 
 
 GRIDS = {
-    "fast": Grid("fast", {"factors": (16, 32, 50), "wd": (0.1, 0.25, 0.5)}, "random:42"),
-    "best": Grid("best", {"wd": (1e-4, 2.5e-4, 5e-4), "implicit_wd": (1e-4, 1e-3, 1e-2)}, "random:42"),
+    "fast": Grid("fast", {"factors": (16, 32, 50), "wd": (10, 15, 20, 30, 40)}, "random:42"),
+    "best": Grid("best", {"wd": (10, 20, 40), "implicit_wd": (20, 80, 320)}, "random:42"),
     # the things to try, on best's settings: the inputs first (one model each), then how many models
     "tries": Grid("tries", {"genres": ("off", "sum", "mean"), "time": ("off", "bias")}, "u1"),
 }
 ENSEMBLES = (1, 3, 5)
-QUICK = {"fast": {"factors": (16, 32), "wd": (0.25,)}, "best": {"wd": (2.5e-4,), "implicit_wd": (1e-3, 1e-2)},
+QUICK = {"fast": {"factors": (16, 32), "wd": (20,)}, "best": {"wd": (20,), "implicit_wd": (80, 320)},
          "tries": {"genres": ("off", "mean"), "time": ("bias",)}}
 
 

@@ -46,7 +46,7 @@ def test_quick_mode_prints_the_grid_and_what_it_chose(movielens) -> None:
     rmses = [float(line.split("mean ")[1].split()[0]) for line in points]
     assert all(0.8 < r < 1.2 for r in rmses)
     chosen = next(line for line in lines if "→ chosen" in line)
-    assert f"implicit_wd={(1e-3, 1e-2)[int(np.argmin(rmses))]}" in chosen
+    assert f"implicit_wd={(80, 320)[int(np.argmin(rmses))]}" in chosen
     bad = subprocess.run([sys.executable, str(ROOT / "bench" / "tune.py"), "--only", "worst"],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode == 2 and "choose from fast, best, tries" in bad.stderr

@@ -108,11 +108,12 @@ def test_two_workers_give_the_same_bits_as_one(k) -> None:
 def test_only_fasts_model_optimizer_and_loss_get_the_hand_written_step() -> None:
     fast = RECIPES["fast"]
     model = make_model(fast, N_USERS, N_MOVIES, (0.5, 5.0))
-    opt = make_optimizer(fast, model, torch.device("cpu"))
+    train = Split(torch.arange(N_USERS) % N_USERS, torch.arange(N_USERS) % N_MOVIES, torch.ones(N_USERS))
+    opt = make_optimizer(fast, model, torch.device("cpu"), train)
     assert isinstance(row_step(model, opt, F.mse_loss), DotBiasStep)
     assert row_step(model, opt, F.l1_loss) is None  # another loss: autograd
     dense = make_model(RECIPES["lesson-learner"], N_USERS, N_MOVIES, (0.5, 5.0))
-    assert row_step(dense, make_optimizer(RECIPES["lesson-learner"], dense, torch.device("cpu")), F.mse_loss) is None
+    assert row_step(dense, make_optimizer(RECIPES["lesson-learner"], dense, torch.device("cpu"), train), F.mse_loss) is None
     pairs = torch.tensor([0, 1]), torch.tensor([2, 3])
     svdpp = EmbeddingDotBiasImplicit(N_USERS, N_MOVIES, K, None, *pairs, sparse=True)
     assert row_step(svdpp, RowAdam(svdpp.parameters()), F.mse_loss) is None  # a subclass has more to learn

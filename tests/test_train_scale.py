@@ -70,9 +70,39 @@ def test_row_adam_leaves_unused_rows_alone_and_decays_used_rows_per_use() -> Non
         torch.testing.assert_close(emb.weight[row], p.detach())
 
 
+def test_row_adam_decays_a_used_row_by_its_uses_over_its_ratings_and_a_dense_one_by_wd_over_all_ratings() -> None:
+    torch.manual_seed(0)
+    emb = nn.Embedding(6, 3, sparse=True).double()
+    lin = nn.Parameter(torch.randn(4, dtype=torch.float64))
+    start, lin_start = emb.weight.detach().clone(), lin.detach().clone()
+    counts = torch.tensor([1.0, 1, 4, 1, 1, 2], dtype=torch.float64)  # training ratings of each row
+    opt = RowAdam([{"params": [emb.weight], "counts": counts}, {"params": [lin]}], lr=0.1, weight_decay=0.5,
+                  ratings=10)
+    idx = torch.tensor([2, 5, 2, 2])
+    ((emb(idx) * torch.arange(12.0, dtype=torch.float64).view(4, 3)).mean() + (lin * 3).sum()).backward()
+    dense = emb.weight.grad.to_dense()
+    opt.step()
+    # a used row: torch's Adam on that row alone, its gradient plus wd · uses / (its ratings · lookups) · w
+    for row, uses in ((2, 3), (5, 1)):
+        p = nn.Parameter(start[row].clone())
+        ref = torch.optim.Adam([p], lr=0.1, foreach=False)
+        p.grad = dense[row] + 0.5 * uses / (counts[row] * len(idx)) * start[row]
+        ref.step()
+        torch.testing.assert_close(emb.weight[row], p.detach())
+    unused = [0, 1, 3, 4]
+    torch.testing.assert_close(emb.weight[unused], start[unused], rtol=0, atol=0)
+    # a dense parameter: torch's Adam with an L2 of wd / the training ratings, every batch
+    p = nn.Parameter(lin_start.clone())
+    ref = torch.optim.Adam([p], lr=0.1, weight_decay=0.5 / 10, foreach=False)
+    p.grad = torch.full_like(p, 3.0)
+    ref.step()
+    torch.testing.assert_close(lin.detach(), p.detach())
+
+
 def test_sparse_recipes_and_batch_sizes() -> None:
     fast = RECIPES["fast"]
-    assert fast.sparse and not any(r.sparse for n, r in RECIPES.items() if n.startswith("lesson-"))
+    assert all(RECIPES[n].sparse for n in ("fast", "best", "tries"))  # the tuned recipes: all row-wise
+    assert not any(r.sparse for n, r in RECIPES.items() if n.startswith("lesson-"))
     assert fast.batch_size(80_000) == fast.bs  # MovieLens 100k: the tuned batch
     assert fast.batch_size(20_000_000) == -(-20_000_000 // fast.epoch_batches)  # 25M: the batch grows instead
     assert not fast.with_(optimizer="momentum").sparse  # plain SGD updates every row, as the lesson

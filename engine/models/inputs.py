@@ -86,24 +86,24 @@ class TimeBias(nn.Module):
     user's mean time) are buffers, so a saved model's state holds them; `of` builds them from training ratings.
     """
 
-    def __init__(self, n_users: int, n_days: int):
+    def __init__(self, n_users: int, n_days: int, sparse: bool = False):
         super().__init__()
         self.register_buffer("origin", torch.tensor(0, dtype=torch.int64))  # the first training day's start, s
         self.register_buffer("days", torch.tensor(1, dtype=torch.int64))  # days from origin, one after the last
         self.register_buffer("keys", torch.zeros(n_days, dtype=torch.int64))  # user · days + day, sorted
         self.register_buffer("mean_time", torch.zeros(n_users, dtype=torch.float64))
-        self.day = nn.Embedding(n_days + 1, 1)  # the last row: unseen
-        self.drift = nn.Embedding(n_users, 1)
+        self.day = nn.Embedding(n_days + 1, 1, sparse=sparse)  # the last row: unseen
+        self.drift = nn.Embedding(n_users, 1, sparse=sparse)
         nn.init.zeros_(self.day.weight)
         nn.init.zeros_(self.drift.weight)
 
     @classmethod
-    def of(cls, users: Tensor, times: Tensor, n_users: int) -> TimeBias:
+    def of(cls, users: Tensor, times: Tensor, n_users: int, sparse: bool = False) -> TimeBias:
         """The bias for the training ratings' users and timestamps: a row for each (user, day) they hold."""
         origin = int(times.min())
         days = int((int(times.max()) - origin) // DAY) + 2  # room for a day after the last
         keys = torch.unique(users * days + (times - origin) // DAY)
-        bias = cls(n_users, len(keys))
+        bias = cls(n_users, len(keys), sparse)
         with torch.no_grad():
             bias.origin.fill_(origin)
             bias.days.fill_(days)
@@ -111,13 +111,17 @@ class TimeBias(nn.Module):
             bias.mean_time.copy_(_user_mean_time(users, times, n_users))
         return bias.to(times.device)
 
-    def forward(self, users: Tensor, times: Tensor | None) -> Tensor:
-        if times is None:
-            return self.day.weight[-1, 0].expand(len(users))
+    def rows(self, users: Tensor, times: Tensor) -> Tensor:
+        """The row of `day` each (user, time) reads: its (user, day)'s, or the last (unseen)."""
         day = ((times - self.origin) // DAY).clamp(0, int(self.days) - 1)
         key = users * self.days + day
         at = torch.searchsorted(self.keys, key).clamp(max=len(self.keys) - 1)
-        row = torch.where(self.keys[at] == key, at, torch.full_like(at, len(self.keys)))
+        return torch.where(self.keys[at] == key, at, torch.full_like(at, len(self.keys)))
+
+    def forward(self, users: Tensor, times: Tensor | None) -> Tensor:
+        if times is None:
+            return self.day.weight[-1, 0].expand(len(users))
+        row = self.rows(users, times)
         return self.day(row).squeeze(-1) + self.drift(users).squeeze(-1) * deviation(times, self.mean_time[users])
 
 

@@ -10,6 +10,7 @@ from collabsheet.engine.models.lesson import (EmbeddingDot, EmbeddingDotBias, Em
                                               Ensemble)
 from collabsheet.engine.optim.rowwise import RowAdam
 from collabsheet.engine.optim.schedules import SGDR, Constant, OneCycle, Schedule
+from collabsheet.engine.train.data import Split
 from collabsheet.engine.train.recipes import Recipe
 
 
@@ -68,7 +69,8 @@ def _inputs(recipe: Recipe, n_users: int, n_movies: int, context: Context | Size
     if recipe.time == "conts":
         inputs["conts"] = TimeConts(n_users) if sized else TimeConts.of(*_timed(context), n_users)
     elif recipe.time != "off":
-        inputs["time"] = TimeBias(n_users, context.days) if sized else TimeBias.of(*_timed(context), n_users)
+        inputs["time"] = (TimeBias(n_users, context.days, recipe.sparse) if sized
+                          else TimeBias.of(*_timed(context), n_users, recipe.sparse))
     return inputs
 
 
@@ -80,25 +82,66 @@ def _timed(context: Context) -> Pairs:
     return context.users, context.times
 
 
-def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device) -> torch.optim.Optimizer:
+# Whose each embedding table's rows are, by the table's name: a user's or a movie's (svdpp's y is a movie's; the
+# time bias's drift is a user's); a time bias's day table has a row per (user, day) (counted by TimeBias.rows)
+SIDES = {"u": "users", "ub": "users", "m": "movies", "mb": "movies", "y": "movies", "drift": "users"}
+
+
+def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device, train: Split) -> torch.optim.Optimizer:
     """torch.optim's SGD, SGD with momentum, Adam or AdamW over the module, with the recipe's lr and weight decay.
 
-    A sparse recipe gets RowAdam (Adam's arithmetic on the rows each batch used, weight decay on those rows).
+    A sparse recipe gets RowAdam (Adam's arithmetic on the rows each batch used, weight decay on those rows,
+    each in proportion to the training ratings `train` holds for it: engine.optim.rowwise).
     """
     fast = {"fused": True} if device.type == "cuda" else {}
-    is_y = lambda name: name.split(".")[-2:] == ["y", "weight"]  # noqa: E731 - svdpp's y, in an ensemble too
-    implicit = [p for name, p in module.named_parameters() if is_y(name)]
-    params = [{"params": [p for name, p in module.named_parameters() if not is_y(name)]}]
+    table = lambda name: name.split(".")[-2] if name.endswith(".weight") else ""  # noqa: E731 - in an ensemble too
+    named = list(module.named_parameters())
+    if recipe.sparse:
+        return RowAdam(_row_groups(recipe, module, table, train), lr=recipe.lr, weight_decay=recipe.wd,
+                       decoupled=recipe.optimizer == "adamw", ratings=len(train))
+    implicit = [p for name, p in named if table(name) == "y"]
+    params = [{"params": [p for name, p in named if table(name) != "y"]}]
     if implicit:  # svdpp's implicit factors decay at their own rate
         params.append({"params": implicit, "weight_decay": recipe.implicit_wd})
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(params, lr=recipe.lr, weight_decay=recipe.wd)
     if recipe.optimizer == "momentum":
         return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.wd)
-    if recipe.sparse:
-        return RowAdam(params, lr=recipe.lr, weight_decay=recipe.wd, decoupled=recipe.optimizer == "adamw")
     cls = torch.optim.Adam if recipe.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=recipe.lr, weight_decay=recipe.wd, **fast)
+
+
+def _row_groups(recipe: Recipe, module: nn.Module, table, train: Split) -> list[dict]:
+    """RowAdam's parameter groups: a user's rows, a movie's, svdpp's y (its own decay), each time bias's days, and
+    the dense rest (genre tables, a net's layers), each with how many training ratings use each of its rows."""
+    counts = {"users": torch.bincount(train.users), "movies": torch.bincount(train.movies)}
+    days = {}  # id of each time bias's day table → its side
+    for i, time in enumerate(m for m in module.modules() if isinstance(m, TimeBias)):
+        if train.times is None:
+            raise ValueError("time needs each rating's timestamp, and these ratings have none")
+        counts[f"days {i}"] = torch.bincount(time.rows(train.users, train.times))
+        days[id(time.day.weight)] = f"days {i}"
+    groups: dict[tuple[str, bool], list] = {}
+    for name, p in module.named_parameters():
+        side = days.get(id(p), SIDES.get(table(name), ""))
+        groups.setdefault((side, table(name) == "y"), []).append(p)
+    out = []
+    for (side, implicit), params in groups.items():
+        group: dict = {"params": params}
+        if side:
+            rows = params[0].shape[0]
+            group["counts"] = _padded(counts[side], rows).to(params[0].device, params[0].dtype)
+        if implicit:
+            group["weight_decay"] = recipe.implicit_wd
+        out.append(group)
+    return out
+
+
+def _padded(counts: torch.Tensor, rows: int) -> torch.Tensor:
+    """counts for `rows` rows, at least 1 (a user seen only in validation has none and is never decayed)."""
+    out = torch.ones(rows, dtype=torch.float32, device=counts.device)
+    out[:min(rows, len(counts))] = counts[:rows].float().clamp(min=1)
+    return out
 
 
 def make_schedule(recipe: Recipe, batches_per_epoch: int) -> Schedule:

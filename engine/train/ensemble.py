@@ -35,7 +35,7 @@ def fit_ensemble(recipe: Recipe, data: TrainData, seed: int, bs: int,
         torch.manual_seed(seed + i)
         module = make_model(one, len(data.users), len(data.movies), data.rating_range,
                             (data.train.users, data.train.movies), data.context()).to(data.device)
-        opt = make_optimizer(one, module, data.device)
+        opt = make_optimizer(one, module, data.device, data.train)
 
         def renumber(r: Report, i: int = i, before: int = iterations, module: torch.nn.Module = module) -> Report:
             """Member i's report as the ensemble's: its batches and epochs after the members before it."""

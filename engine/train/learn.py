@@ -59,7 +59,7 @@ def learn(ratings: Ratings | TrainData, recipe: Recipe, *, valid: Ratings | None
             return Learned(CollabModel.of(module, recipe, data, history.valid_rmse), history, data)
         module = make_model(recipe, len(data.users), len(data.movies), data.rating_range,
                             (data.train.users, data.train.movies), data.context()).to(data.device)
-        opt = make_optimizer(recipe, module, data.device)
+        opt = make_optimizer(recipe, module, data.device, data.train)
         state = None
         if resume:
             saved = resume if isinstance(resume, Checkpoint) else load_checkpoint(checkpoint)
