@@ -1,6 +1,6 @@
 """Training at bigger-MovieLens scale: collabsheet's `fast` beside plain torch, on seeded synthetic ratings.
 
-Run: .venv/bin/python bench/scale.py [--sizes 1M,10M,25M] [--epochs N] [--keep DIR] [--timestamps]
+Run: .venv/bin/python bench/scale.py [--sizes 1M,10M,25M] [--epochs N] [--keep DIR] [--timestamps] [--also best]
 For each size it writes a CSV shaped like that MovieLens (Zipf-like users and movies, ratings 0.5–5 in
 halves, a rank-8 taste model plus noise), then in a fresh process (so peak memory is that size's own):
 loads it with collabsheet's loader and with pandas' default read_csv, trains `fast` on a seeded 80/20
@@ -115,7 +115,7 @@ def surprise_svd(data, out: dict) -> None:
 
 
 def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = True,
-        workers: int | None = None) -> dict:
+        workers: int | None = None, also: tuple[str, ...] = ()) -> dict:
     """Load, train fast and the reference on one CSV; the figures as a dict."""
     import pandas as pd
     import torch
@@ -154,6 +154,15 @@ def one(path: Path, epochs: int | None, threads: int | None, surprise: bool = Tr
     out["fast_peak_gib"] = peak_gib()
     out["load_fast"] = os.getloadavg()[0]  # the last minute's load average as fast ends
     del run
+    for name in also:  # other recipes on the same split (best: SVD++, row-wise)
+        other = RECIPES[name] if epochs is None else RECIPES[name].with_(epochs=epochs, name=name)
+        t, c = time.perf_counter(), time.process_time()
+        run = learn(data, other, seed=SEED)
+        seconds, cpu = run.history.seconds, time.process_time() - c
+        out[name] = {"s": time.perf_counter() - t, "rmse": run.history.valid_rmse, "epochs": other.epochs,
+                     "bs": other.batch_size(len(data.train)), "rate": other.epochs * len(data.train) / seconds,
+                     "rate_cpu": other.epochs * len(data.train) / cpu, "peak_gib": peak_gib()}
+        del run
 
     # the reference: what a torch user writes first for sparse embeddings
     torch.manual_seed(SEED)
@@ -230,6 +239,8 @@ def main() -> None:
     p.add_argument("--keep", metavar="DIR", help="keep the CSVs here (and reuse them)")
     p.add_argument("--timestamps", action="store_true",
                    help="give the ratings a timestamp column, as MovieLens's ratings.csv has (loaded, not trained on)")
+    p.add_argument("--also", default="", metavar="RECIPES",
+                   help="train these recipes too, after fast, comma-separated (e.g. best: SVD++, row-wise)")
     p.add_argument("--threads", type=int, default=None, help="torch's CPU threads (default: torch's choice)")
     p.add_argument("--workers", type=int, default=None,
                    help="fast's Python threads per batch on the CPU (default: 2 on 2 cores or more)")
@@ -247,12 +258,17 @@ def main() -> None:
         print(json.dumps(fresh_load(Path(args.load), args.loader)))
         return
     if args.one:
-        print(json.dumps(one(Path(args.one), args.epochs, args.threads, not args.no_surprise, args.workers)))
+        also = tuple(n.strip() for n in args.also.split(",") if n.strip())
+        print(json.dumps(one(Path(args.one), args.epochs, args.threads, not args.no_surprise, args.workers, also)))
         return
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     for s in sizes:
         if s not in SIZES:
             p.error(f"unknown size {s!r}; choose from {', '.join(SIZES)}")
+    from collabsheet.engine.train.recipes import RECIPES
+    for name in args.also.split(","):
+        if name.strip() and name.strip() not in RECIPES:
+            p.error(f"--also {name.strip()!r}: choose from {', '.join(RECIPES)}")
     load = os.getloadavg()[0]
     import torch
     print(f"# {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, Python "
@@ -272,6 +288,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--one", str(path)] + (["--epochs", str(args.epochs)] if args.epochs else []) \
             + (["--threads", str(args.threads)] if args.threads else []) \
             + (["--workers", str(args.workers)] if args.workers else []) \
+            + (["--also", args.also] if args.also else []) \
             + (["--no-surprise"] if SIZES[s][0] > SIZES.get(args.surprise_up_to, (0,))[0] else [])
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
@@ -288,6 +305,11 @@ def main() -> None:
               f"per CPU s) · {r['fast_s']:.0f} s · RMSE {r['fast_rmse']:.4f} · peak {r['fast_peak_gib']:.2f} GiB\n"
               f"     plain torch sparse + SparseAdam ({REFERENCE_EPOCHS} epochs): {r['ref_rate'] / 1e6:.2f}M ratings/s "
               f"({r['ref_rate_cpu'] / 1e6:.2f}M per CPU s) · {r['ref_s']:.0f} s · RMSE {r['ref_rmse']:.4f}", flush=True)
+        for name, x in r.items():
+            if isinstance(x, dict):
+                print(f"     {name} ({x['epochs']} epochs, batch {x['bs']:,}): {x['rate'] / 1e6:.2f}M ratings/s "
+                      f"({x['rate_cpu'] / 1e6:.2f}M per CPU s) · {x['s']:.0f} s · RMSE {x['rmse']:.4f} · peak "
+                      f"{x['peak_gib']:.2f} GiB", flush=True)
         if "svd_rmse" in r:
             print(f"     scikit-surprise SVD (k=50, 10 epochs): {r['svd_rate'] / 1e6:.2f}M ratings/s · {r['svd_s']:.0f} s · "
                   f"RMSE {r['svd_rmse']:.4f} · peak {r['svd_peak_gib']:.2f} GiB", flush=True)

@@ -119,6 +119,16 @@ def test_svdpp_sums_only_the_batch_users_movies_and_matches_the_sum_over_everyon
     torch.testing.assert_close(model.implicit_of(batch), model.implicit()[batch])
     everyone = torch.tensor([0, 1, 2, 3, 4, 1])  # as many rows as all: summed once for all users
     torch.testing.assert_close(model.implicit_of(everyone), model.implicit()[everyone])
+    # the sum over everyone: its gradient of y (a sparse-matrix product) is embedding_bag's own, densely
+    model = model.double()
+    weights = torch.randn(5, 4, dtype=torch.float64)
+    (model.implicit() * weights).sum().backward()
+    plain = nn.Parameter(model.y.weight.detach().clone())
+    bag = nn.functional.embedding_bag(model.rated_movies, plain, model._offsets, mode="sum",
+                                      per_sample_weights=model._weights.double())
+    (bag * weights).sum().backward()
+    assert not model.y.weight.grad.is_sparse
+    torch.testing.assert_close(model.y.weight.grad, plain.grad, rtol=1e-12, atol=1e-12)
 
 
 def _stop_after(epochs: int) -> tuple[list, Task]:
@@ -228,6 +238,9 @@ def test_bench_scale_writes_seeded_movielens_shaped_ratings(tmp_path) -> None:
     counts = frame["movieId"].value_counts().to_numpy()
     assert counts[0] > 5 * np.median(counts)  # a few popular movies, many rarely rated: Zipf-like
     assert os.path.getsize(tmp_path / "a.csv") > 0
+    figures = scale.one(tmp_path / "a.csv", epochs=1, threads=None, surprise=False, also=("best",))
+    for run in (figures["best"], {"rate": figures["fast_rate"], "rmse": figures["fast_rmse"]}):
+        assert run["rate"] > 0 and 0.1 < run["rmse"] < 3
 
 
 def test_loading_a_large_file_reports_the_bytes_read_and_reads_what_the_careful_path_reads(tmp_path, monkeypatch):

@@ -15,6 +15,9 @@ from collabsheet.engine.models.inputs import GenreMix, TimeBias, TimeConts
 
 Tensor = torch.Tensor
 YRange = tuple[float, float]
+# SVD++ sums y over the batch's users' movies alone only where they are under 1/SUBSET_SHARE of all the rated
+# pairs: per pair that way costs ~10× the sum over everyone (its gradient is a row per pair, sparse, then summed)
+SUBSET_SHARE = 8
 
 
 def embedding(n: int, k: int, lo: float, hi: float, sparse: bool = False) -> nn.Embedding:
@@ -115,16 +118,30 @@ class EmbeddingDotBiasImplicit(EmbeddingDotBias):
         self.register_buffer("_weights", counts.clamp(min=1).float()[self.rated_users] ** -0.5, persistent=False)
 
     def implicit(self) -> Tensor:
-        """Every user's |R(u)|^(−½) · Σ y_j, users × factors."""
-        return F.embedding_bag(self.rated_movies, self.y.weight, self._offsets, mode="sum",
-                               per_sample_weights=self._weights, sparse=self.y.sparse)
+        """Every user's |R(u)|^(−½) · Σ y_j, users × factors.
+
+        Its gradient is dense even where y is sparse: it reaches every rated movie, and a sparse one would hold
+        a row per rating (8M × k at MovieLens-10M) where a dense one holds a row per movie.
+        """
+        return _ImplicitSum.apply(self.y.weight, self.rated_movies, self._offsets, self._weights, *self._by_movie())
+
+    def _by_movie(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The rated pairs grouped by movie: (users, each movie's offset, weights |R(u)|^(−½)), made once per device."""
+        cached = getattr(self, "_transposed", None)
+        if cached is None or (cached[2].device, cached[2].dtype) != (self.y.weight.device, self.y.weight.dtype):
+            order = torch.argsort(self.rated_movies, stable=True)
+            counts = torch.bincount(self.rated_movies, minlength=self.y.num_embeddings)
+            cached = (self.rated_users[order], torch.cumsum(counts, 0) - counts,
+                      self._weights[order].to(self.y.weight))
+            self._transposed = cached
+        return cached
 
     def implicit_of(self, users: Tensor) -> Tensor:
         """|R(u)|^(−½) · Σ y_j for each of `users` (one row per entry), summing only over their own movies."""
         present, inverse = torch.unique(users, return_inverse=True)
         counts = self._counts[present]
         total = int(counts.sum())
-        if total >= len(self.rated_movies):  # as many rows as every user's: sum once for all
+        if total * SUBSET_SHARE >= len(self.rated_movies):  # near as many rows as every user's: sum once for all
             return self.implicit()[users]
         # the rated (user, movie) rows of each present user: its offset, then 0, 1, … count − 1 within it
         bag = torch.repeat_interleave(torch.arange(len(present), device=users.device), counts, output_size=total)
@@ -136,6 +153,24 @@ class EmbeddingDotBiasImplicit(EmbeddingDotBias):
 
     def forward(self, users: Tensor, movies: Tensor, times: Tensor | None = None) -> Tensor:
         return self.score(self.u(users) + self.implicit_of(users), users, movies, times)
+
+
+class _ImplicitSum(torch.autograd.Function):
+    """Σ w·y_j over each user's movies, and y's gradient as the same sum the other way round: Σ w·grad_u over each
+    movie's users (embedding_bag both ways). embedding_bag's own backward gathers a row per rating first, then
+    scatters them: 10× slower at 800k ratings, and its gradient of a sparse y holds a row per rating."""
+
+    @staticmethod
+    def forward(ctx, y: Tensor, movies: Tensor, offsets: Tensor, weights: Tensor, users_by_movie: Tensor,
+                movie_offsets: Tensor, movie_weights: Tensor) -> Tensor:
+        ctx.by_movie = users_by_movie, movie_offsets, movie_weights
+        return F.embedding_bag(movies, y, offsets, mode="sum", per_sample_weights=weights)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # noqa: ANN205 - autograd's signature
+        users, offsets, weights = ctx.by_movie
+        dy = F.embedding_bag(users, grad.contiguous(), offsets, mode="sum", per_sample_weights=weights)
+        return dy, None, None, None, None, None, None
 
 
 class EmbeddingNet(nn.Module):

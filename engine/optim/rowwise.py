@@ -52,7 +52,7 @@ class RowGrad:
     rows: Tensor  # distinct row indices (int64)
     grad: Tensor  # the gradient of those rows, summed over the batch: (len(rows), *param.shape[1:])
     uses: Tensor  # how many of the batch's lookups read each row (param's dtype)
-    lookups: int  # the batch's lookups in all: per-use weight decay is wd · uses / lookups
+    lookups: int  # the batch's lookups in all: a row's weight decay is wd · uses / (its ratings · lookups)
 
 
 class RowAdam(torch.optim.Optimizer):

@@ -41,7 +41,9 @@ class Recipe:
     factors: int = 50  # latent factors per user and per movie
     epochs: int = 3
     lr: float = 1e-2  # the learning rate (the peak, when the schedule varies it)
-    wd: float = 0.0  # weight decay, as torch.optim's weight_decay (AdamW: decoupled)
+    # weight decay: as torch.optim's weight_decay (AdamW: decoupled); row-wise (sparse), the L2 of the loss
+    # MSE + wd/N·Σ|w|² over N training ratings, so the same wd suits any data size (engine.optim.rowwise)
+    wd: float = 0.0
     implicit_wd: float = 1e-3  # svdpp: weight decay of the implicit factors y
     optimizer: str = "adam"  # one of OPTIMIZERS
     momentum: float = 0.9  # β of SGD with momentum
@@ -53,8 +55,9 @@ class Recipe:
     # an epoch has at most this many batches (0: no limit): on more ratings the batch grows instead, so each
     # batch's fixed cost (a few hundred µs of Python and kernel launches) stays small beside its arithmetic
     epoch_batches: int = 0
-    # updates touch only the rows a batch used (sparse embedding gradients, engine.optim.rowwise's lazy Adam,
-    # weight decay on the rows seen): a batch costs what it holds, not users + movies. Adam and AdamW only.
+    # updates touch only the rows a batch used (sparse embedding gradients, engine.optim.rowwise's lazy Adam, each
+    # row's weight decay in proportion to its uses over its ratings): a batch costs what it holds, not users +
+    # movies. Adam and AdamW only.
     sparse: bool = False
     y_range: str = "data"  # dotbias: how the sigmoid squashes predictions, one of Y_RANGES
     nh: int = 10  # net: hidden units

@@ -80,7 +80,9 @@ class QTrainControls(QWidget):
         self.lr = QLineEdit()
         self.lr.setToolTip("learning rate (the peak, for SGDR and one-cycle); e.g. 1e-2")
         self.wd = QLineEdit()
-        self.wd.setToolTip("weight decay, as torch.optim's weight_decay (AdamW: decoupled); e.g. 2e-4")
+        self.wd.setToolTip("weight decay, as torch.optim's weight_decay (AdamW: decoupled), e.g. 2e-4; for the "
+                           "row-wise recipes (fast, best, tries) the L2 of MSE + wd/N·Σ|w|² over N training "
+                           "ratings, e.g. 20")
         self.optimizer = _choice(OPTIMIZERS, OPTIMIZER_LABELS, "the optimizer, as torch.optim runs it")
         self.schedule = _choice(SCHEDULES, SCHEDULE_LABELS, "how the learning rate changes over the run")
         self.bs = _spin(0, 100_000_000, "mini-batch size: ratings per update")
