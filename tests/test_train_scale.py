@@ -145,8 +145,9 @@ def _stop_after(epochs: int) -> tuple[list, Task]:
     return seen, task
 
 
-def test_a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_exactly(data, tmp_path) -> None:
-    recipe = RECIPES["fast"].with_(epochs=3, bs=256, factors=5)
+@pytest.mark.parametrize("name", ["fast", "best"])
+def test_a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_exactly(data, tmp_path, name) -> None:
+    recipe = RECIPES[name].with_(epochs=3, bs=256, factors=5)
     whole = learn(data, recipe, seed=3)
     ckpt = tmp_path / "m.ckpt"
     seen, task = _stop_after(1)

@@ -78,6 +78,13 @@ class RowAdam(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                                   "decoupled": decoupled, "ratings": ratings, "counts": None})
 
+    def load_state_dict(self, state_dict: dict) -> None:
+        """torch.optim's, then each group's counts moved to its parameters' device (a checkpoint reads onto the CPU)."""
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            if group["counts"] is not None:
+                group["counts"] = group["counts"].to(group["params"][0])
+
     @torch.no_grad()
     def step(self, closure=None):  # noqa: ANN001 - torch.optim's signature
         """One update of every parameter that has a gradient; sparse gradients touch only their rows."""
