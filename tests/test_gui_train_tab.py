@@ -189,6 +189,17 @@ def test_bad_settings_are_said_in_one_line_and_nothing_runs(tab, qtbot, fields, 
     assert tab.controls.summary.text() == RECIPES["lesson-dot"].summary()
 
 
+def test_a_row_wise_recipe_switched_to_sgd_asks_for_a_weight_decay_of_sgds_own(tab):
+    c = tab.controls
+    pick(tab, "fast")
+    c.optimizer.setCurrentIndex(c.optimizer.findData("sgd"))
+    assert c.summary.text().startswith("fast trains row-wise") and "e.g. 2e-4" in c.summary.text()
+    pick(tab, "fast")
+    c.optimizer.setCurrentIndex(c.optimizer.findData("sgd"))
+    c.wd.setText("2e-4")
+    assert "sgd lr=0.01 wd=0.0002" in c.summary.text() and "row-wise" not in c.summary.text()
+
+
 def test_a_batch_larger_than_the_data_is_the_engines_one_line_and_the_window_goes_on(tab, qtbot):
     pick(tab, "fast", bs=90_000)
     train_started = tab.frames

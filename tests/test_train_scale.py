@@ -105,7 +105,9 @@ def test_sparse_recipes_and_batch_sizes() -> None:
     assert not any(r.sparse for n, r in RECIPES.items() if n.startswith("lesson-"))
     assert fast.batch_size(80_000) == fast.bs  # MovieLens 100k: the tuned batch
     assert fast.batch_size(20_000_000) == -(-20_000_000 // fast.epoch_batches)  # 25M: the batch grows instead
-    assert not fast.with_(optimizer="momentum").sparse  # plain SGD updates every row, as the lesson
+    assert not fast.with_(optimizer="momentum", wd=2e-4).sparse  # plain SGD updates every row, as the lesson
+    with pytest.raises(ValueError, match="fast trains row-wise.*set one for it too, e.g. 2e-4"):
+        fast.with_(optimizer="sgd")  # its wd 20 is spread over the ratings: as SGD's own it would crush the weights
     with pytest.raises(ValueError, match="need adam or adamw"):
         Recipe(optimizer="sgd", sparse=True)
 

@@ -127,6 +127,12 @@ class Recipe:
             return self
         if changes.get("optimizer") in ("sgd", "momentum") and "sparse" not in changes:
             changes["sparse"] = False  # row-wise updates are Adam's; plain SGD updates every row as the lesson
+            if self.sparse and self.wd and changes.get("wd", self.wd) == self.wd:
+                # row-wise, wd is the L2 over all N training ratings (20 ≈ torch's 2.5e-4 per batch at 80,000); kept
+                # for SGD, it would shrink every weight by lr·20 a batch
+                raise ValueError(f"{self.name} trains row-wise, where weight decay {self.wd:g} is spread over the "
+                                 f"training ratings; {changes['optimizer']} takes torch's per-batch weight decay: "
+                                 f"set one for it too, e.g. 2e-4")
         return replace(self, **{"name": f"{self.name} (changed)" if self.name != "custom" else "custom", **changes})
 
     @property
