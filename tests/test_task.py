@@ -211,7 +211,7 @@ def test_the_training_bar_hears_the_tasks_batch_and_epoch_events() -> None:
     from collabsheet.engine.train.progress import RunProgress
 
     now, out, err = [0.0], io.StringIO(), io.StringIO()
-    with RunProgress(1, 1000, 100, terminal=False, out=out, err=err, every=0.0, clock=lambda: now[0]) as bars:
+    with RunProgress(1, 100, terminal=False, out=out, err=err, every=0.0, clock=lambda: now[0]) as bars:
         task = Task(bars.hear)
         for it in (1, 2):
             now[0] = float(it)

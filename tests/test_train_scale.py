@@ -215,7 +215,7 @@ def test_train_cli_resume_needs_save_and_an_existing_checkpoint(capsys, tmp_path
 def test_progress_without_a_terminal_writes_a_line_every_ten_seconds_with_speed_and_time_left() -> None:
     now = [0.0]
     out, err = io.StringIO(), io.StringIO()
-    with RunProgress(2, 1000, 100, terminal=False, out=out, err=err, clock=lambda: now[0]) as bars:
+    with RunProgress(2, 100, terminal=False, out=out, err=err, clock=lambda: now[0]) as bars:
         for it in range(1, 21):  # 2 epochs × 10 batches of 100 ratings, 3 s a batch
             now[0] = 3.0 * it
             bars.batch(BatchEvent(it, (it - 1) // 10 + 1, (it - 1) % 10 + 1, 10, 0.5, 0.01, 64))

@@ -156,7 +156,7 @@ def _train(args: argparse.Namespace) -> int:
     losses: list[float] = []
     valid: list[tuple[int, float]] = []
     bs = settings.batch_size(len(data.train))
-    with RunProgress(settings.run_epochs, len(data.train), bs, say=say, note=progress) as bars:
+    with RunProgress(settings.run_epochs, bs, say=say, note=progress) as bars:
         def heard(report: Report) -> None:
             if isinstance(report.result, BatchEvent):
                 losses.append(report.result.loss)  # kept for --plot's loss curve

@@ -22,7 +22,7 @@ Importing this package imports nothing; import the modules. Entry points:
 - store: `save(model, path)`, `load(path) -> CollabModel`, `ModelFileError`.
 - checkpoint: `checkpoint_path(save)`, `save_checkpoint`, `load_checkpoint -> Checkpoint`, `write_atomic`,
   `finish_checkpoint`, `CheckpointError`; learn(checkpoint=, resume=) writes and reads them each epoch.
-- progress: `RunProgress(epochs, n_train, bs)`: a whole-run bar on a terminal, a line every 10 s elsewhere;
+- progress: `RunProgress(epochs, bs)`: a whole-run bar on a terminal, a line every 10 s elsewhere;
   `.hear` is a Task's listener.
 - splits (no torch): `parse_split("random:SEED" | "u1"…"u5")`, `fold(ratings, spec)`, `overlap(ratings, valid)`.
 - runs (no torch): the SQLite database of runs: `record`, `runs`, `curves`, `delete`, `write_csv`.

@@ -70,9 +70,9 @@ class Pace:
 
 
 class RunProgress:
-    """Progress of one run of `epochs` epochs over n_train ratings in batches of bs, fed fit's events (`hear`)."""
+    """Progress of one run of `epochs` epochs in batches of bs, fed fit's events (`hear`)."""
 
-    def __init__(self, epochs: int, n_train: int, bs: int, *, every: float = LOG_EVERY,
+    def __init__(self, epochs: int, bs: int, *, every: float = LOG_EVERY,
                  terminal: bool | None = None, out: TextIO | None = None, err: TextIO | None = None,
                  clock=time.monotonic, say: Callable[[str], None] | None = None,  # noqa: ANN001 (seconds)
                  note: Callable[[str], None] | None = None):
