@@ -87,20 +87,24 @@ def _timed(context: Context) -> Pairs:
 SIDES = {"u": "users", "ub": "users", "m": "movies", "mb": "movies", "y": "movies", "drift": "users"}
 
 
+def _table(name: str) -> str:
+    """The table a parameter's weight belongs to ('time.day.weight' → 'day', in an ensemble too); '' for the rest."""
+    return name.split(".")[-2] if name.endswith(".weight") else ""
+
+
 def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device, train: Split) -> torch.optim.Optimizer:
     """torch.optim's SGD, SGD with momentum, Adam or AdamW over the module, with the recipe's lr and weight decay.
 
     A sparse recipe gets RowAdam (Adam's arithmetic on the rows each batch used, weight decay on those rows,
     each in proportion to the training ratings `train` holds for it: engine.optim.rowwise).
     """
-    fast = {"fused": True} if device.type == "cuda" else {}
-    table = lambda name: name.split(".")[-2] if name.endswith(".weight") else ""  # noqa: E731 - in an ensemble too
-    named = list(module.named_parameters())
     if recipe.sparse:
-        return RowAdam(_row_groups(recipe, module, table, train), lr=recipe.lr, weight_decay=recipe.wd,
+        return RowAdam(_row_groups(recipe, module, train), lr=recipe.lr, weight_decay=recipe.wd,
                        decoupled=recipe.optimizer == "adamw", ratings=len(train))
-    implicit = [p for name, p in named if table(name) == "y"]
-    params = [{"params": [p for name, p in named if table(name) != "y"]}]
+    fast = {"fused": True} if device.type == "cuda" else {}
+    named = list(module.named_parameters())
+    implicit = [p for name, p in named if _table(name) == "y"]
+    params = [{"params": [p for name, p in named if _table(name) != "y"]}]
     if implicit:  # svdpp's implicit factors decay at their own rate
         params.append({"params": implicit, "weight_decay": recipe.implicit_wd})
     if recipe.optimizer == "sgd":
@@ -111,36 +115,29 @@ def make_optimizer(recipe: Recipe, module: nn.Module, device: torch.device, trai
     return cls(params, lr=recipe.lr, weight_decay=recipe.wd, **fast)
 
 
-def _row_groups(recipe: Recipe, module: nn.Module, table, train: Split) -> list[dict]:
+def _row_groups(recipe: Recipe, module: nn.Module, train: Split) -> list[dict]:
     """RowAdam's parameter groups: a user's rows, a movie's, svdpp's y (its own decay), each time bias's days, and
     the dense rest (genre tables, a net's layers), each with how many training ratings use each of its rows."""
-    counts = {"users": torch.bincount(train.users), "movies": torch.bincount(train.movies)}
+    lookups = {"users": train.users, "movies": train.movies}  # the row each training rating reads, by side
     days = {}  # id of each time bias's day table → its side
     for i, time in enumerate(m for m in module.modules() if isinstance(m, TimeBias)):
         if train.times is None:
             raise ValueError("time needs each rating's timestamp, and these ratings have none")
-        counts[f"days {i}"] = torch.bincount(time.rows(train.users, train.times))
+        lookups[f"days {i}"] = time.rows(train.users, train.times)
         days[id(time.day.weight)] = f"days {i}"
     groups: dict[tuple[str, bool], list] = {}
     for name, p in module.named_parameters():
-        side = days.get(id(p), SIDES.get(table(name), ""))
-        groups.setdefault((side, table(name) == "y"), []).append(p)
+        side = days.get(id(p), SIDES.get(_table(name), ""))
+        groups.setdefault((side, _table(name) == "y"), []).append(p)
     out = []
     for (side, implicit), params in groups.items():
         group: dict = {"params": params}
-        if side:
-            rows = params[0].shape[0]
-            group["counts"] = _padded(counts[side], rows).to(params[0].device, params[0].dtype)
+        if side:  # at least 1: a row no training rating reads (a user seen only in validation) is never decayed
+            rows = torch.bincount(lookups[side], minlength=params[0].shape[0]).clamp(min=1)
+            group["counts"] = rows.to(params[0].device, params[0].dtype)
         if implicit:
             group["weight_decay"] = recipe.implicit_wd
         out.append(group)
-    return out
-
-
-def _padded(counts: torch.Tensor, rows: int) -> torch.Tensor:
-    """counts for `rows` rows, at least 1 (a user seen only in validation has none and is never decayed)."""
-    out = torch.ones(rows, dtype=torch.float32, device=counts.device)
-    out[:min(rows, len(counts))] = counts[:rows].float().clamp(min=1)
     return out
 
 
