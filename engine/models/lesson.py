@@ -123,10 +123,11 @@ class EmbeddingDotBiasImplicit(EmbeddingDotBias):
         Its gradient is dense even where y is sparse: it reaches every rated movie, and a sparse one would hold
         a row per rating (8M × k at MovieLens-10M) where a dense one holds a row per movie.
         """
-        return _ImplicitSum.apply(self.y.weight, self.rated_movies, self._offsets, self._weights, *self._by_movie())
+        return _ImplicitSum.apply(self.y.weight, self)
 
     def _by_movie(self) -> tuple[Tensor, Tensor, Tensor]:
-        """The rated pairs grouped by movie: (users, each movie's offset, weights |R(u)|^(−½)), made once per device."""
+        """The rated pairs grouped by movie: (users, each movie's offset, weights |R(u)|^(−½)), made at the first
+        backward pass on a device (predicting needs none)."""
         cached = getattr(self, "_transposed", None)
         if cached is None or (cached[2].device, cached[2].dtype) != (self.y.weight.device, self.y.weight.dtype):
             order = torch.argsort(self.rated_movies, stable=True)
@@ -161,16 +162,15 @@ class _ImplicitSum(torch.autograd.Function):
     scatters them: 10× slower at 800k ratings, and its gradient of a sparse y holds a row per rating."""
 
     @staticmethod
-    def forward(ctx, y: Tensor, movies: Tensor, offsets: Tensor, weights: Tensor, users_by_movie: Tensor,
-                movie_offsets: Tensor, movie_weights: Tensor) -> Tensor:
-        ctx.by_movie = users_by_movie, movie_offsets, movie_weights
-        return F.embedding_bag(movies, y, offsets, mode="sum", per_sample_weights=weights)
+    def forward(ctx, y: Tensor, model: EmbeddingDotBiasImplicit) -> Tensor:
+        ctx.model = model
+        return F.embedding_bag(model.rated_movies, y, model._offsets, mode="sum", per_sample_weights=model._weights)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # noqa: ANN205 - autograd's signature
-        users, offsets, weights = ctx.by_movie
+        users, offsets, weights = ctx.model._by_movie()
         dy = F.embedding_bag(users, grad.contiguous(), offsets, mode="sum", per_sample_weights=weights)
-        return dy, None, None, None, None, None, None
+        return dy, None
 
 
 class EmbeddingNet(nn.Module):
