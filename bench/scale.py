@@ -254,11 +254,11 @@ def main() -> None:
     p.add_argument("--load", metavar="CSV", help=argparse.SUPPRESS)  # the child process: one load, JSON out
     p.add_argument("--loader", default="collabsheet", help=argparse.SUPPRESS)
     args = p.parse_args()
+    also = tuple(n.strip() for n in args.also.split(",") if n.strip())
     if args.load:
         print(json.dumps(fresh_load(Path(args.load), args.loader)))
         return
     if args.one:
-        also = tuple(n.strip() for n in args.also.split(",") if n.strip())
         print(json.dumps(one(Path(args.one), args.epochs, args.threads, not args.no_surprise, args.workers, also)))
         return
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -266,9 +266,9 @@ def main() -> None:
         if s not in SIZES:
             p.error(f"unknown size {s!r}; choose from {', '.join(SIZES)}")
     from collabsheet.engine.train.recipes import RECIPES
-    for name in args.also.split(","):
-        if name.strip() and name.strip() not in RECIPES:
-            p.error(f"--also {name.strip()!r}: choose from {', '.join(RECIPES)}")
+    for name in also:
+        if name not in RECIPES:
+            p.error(f"--also {name!r}: choose from {', '.join(RECIPES)}")
     load = os.getloadavg()[0]
     import torch
     print(f"# {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, Python "
@@ -288,7 +288,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--one", str(path)] + (["--epochs", str(args.epochs)] if args.epochs else []) \
             + (["--threads", str(args.threads)] if args.threads else []) \
             + (["--workers", str(args.workers)] if args.workers else []) \
-            + (["--also", args.also] if args.also else []) \
+            + (["--also", ",".join(also)] if also else []) \
             + (["--no-surprise"] if SIZES[s][0] > SIZES.get(args.surprise_up_to, (0,))[0] else [])
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
